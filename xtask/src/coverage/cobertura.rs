@@ -1,0 +1,564 @@
+//! Streaming Cobertura reader: bytes in, per-file line tables out.
+//!
+//! Counting rules (docs/quality-gates.md): totals are recomputed from the `<line>`
+//! elements of each `<class>`, de-duplicated by (normalised filename, line number),
+//! a line being covered when any copy has `hits > 0`; the copies under `<methods>` are
+//! ignored; `\` and `/` name the same file. The root `lines-covered`/`lines-valid`
+//! attributes are only a fallback for reports that have no `<line>` elements.
+//!
+//! Memory stays bounded by the number of distinct lines, stored as bitsets (two bits a
+//! line), never by the size of the file.
+
+use std::collections::{BTreeMap, HashMap};
+use std::io::BufRead;
+
+use quick_xml::events::{BytesStart, Event};
+
+/// What to collect besides line coverage.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct ParseOptions {
+    /// Keep per-line branch counts (`condition-coverage="50% (1/2)"`).
+    pub branches: bool,
+}
+
+/// A covered/coverable pair of counts.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Counts {
+    pub covered: u64,
+    pub valid: u64,
+}
+
+/// One source file after merging all of its `<class>` elements.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FileCoverage {
+    /// The filename as the report gives it, with `\` turned into `/`.
+    pub name: String,
+    pub lines: Counts,
+    pub branches: Counts,
+}
+
+/// The totals a producer wrote on the root `<coverage>` element, if any.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RootAttributes {
+    pub lines: Option<Counts>,
+    pub branches: Option<Counts>,
+    /// `line-rate` / `branch-rate`, kept as written (a decimal string).
+    pub line_rate: Option<String>,
+    pub branch_rate: Option<String>,
+}
+
+/// A parsed report.
+#[derive(Clone, Debug, Default)]
+pub struct Report {
+    /// Files sorted by name.
+    pub files: Vec<FileCoverage>,
+    pub root: RootAttributes,
+    /// How many `<line>` elements were read (duplicates included, `<methods>` excluded).
+    pub line_elements: u64,
+    /// How many of them carried branch information.
+    pub branch_elements: u64,
+}
+
+impl Report {
+    /// Totals over all files.
+    pub fn totals(&self) -> (Counts, Counts) {
+        let mut lines = Counts::default();
+        let mut branches = Counts::default();
+        for f in &self.files {
+            lines.covered += f.lines.covered;
+            lines.valid += f.lines.valid;
+            branches.covered += f.branches.covered;
+            branches.valid += f.branches.valid;
+        }
+        (lines, branches)
+    }
+}
+
+/// A problem with the input, located by byte offset (the caller turns it into line:column).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ParseError {
+    pub offset: u64,
+    pub message: String,
+}
+
+impl std::fmt::Display for ParseError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} (byte {})", self.message, self.offset)
+    }
+}
+
+impl std::error::Error for ParseError {}
+
+fn err<T>(offset: u64, message: impl Into<String>) -> Result<T, ParseError> {
+    Err(ParseError { offset, message: message.into() })
+}
+
+/// Reads a Cobertura report from `input`.
+pub fn parse<R: BufRead>(mut input: R, options: ParseOptions) -> Result<Report, ParseError> {
+    sniff(&mut input)?;
+    let mut reader = quick_xml::Reader::from_reader(input);
+    let config = reader.config_mut();
+    config.trim_text(true);
+    config.check_end_names = true;
+    config.expand_empty_elements = false;
+
+    let mut acc = Accumulator::new(options);
+    let mut buf = Vec::with_capacity(4096);
+    // Depth of open elements; where the `<methods>` and `<class>` elements opened.
+    let mut depth: usize = 0;
+    let mut methods_depth: Option<usize> = None;
+    let mut class_depth: Option<usize> = None;
+    let mut seen_root = false;
+
+    loop {
+        let at = reader.buffer_position();
+        let event = match reader.read_event_into(&mut buf) {
+            Ok(e) => e,
+            Err(e) => return err(reader.error_position(), format!("malformed XML: {e}")),
+        };
+        match event {
+            Event::Start(ref e) | Event::Empty(ref e) => {
+                let empty = matches!(event, Event::Empty(_));
+                let name = e.local_name();
+                let name = name.as_ref();
+                if !seen_root {
+                    if name != "coverage" {
+                        return err(at, root_hint(name));
+                    }
+                    seen_root = true;
+                    acc.root = root_attributes(e, at)?;
+                } else if depth == 0 {
+                    return err(at, "content after the end of the <coverage> element");
+                } else if methods_depth.is_some() {
+                    // Copies of the class's lines, per method: never counted.
+                } else if name == "methods" {
+                    if !empty {
+                        methods_depth = Some(depth);
+                    }
+                } else if name == "class" {
+                    if class_depth.is_some() {
+                        return err(at, "<class> nested inside another <class>");
+                    }
+                    let filename = class_filename(e, at)?;
+                    acc.enter_file(&filename);
+                    if !empty {
+                        class_depth = Some(depth);
+                    }
+                } else if name == "line" && class_depth.is_some() {
+                    acc.line(e, at)?;
+                }
+                if !empty {
+                    depth += 1;
+                }
+            }
+            Event::End(_) => {
+                // quick-xml has already checked the end name matches.
+                depth -= 1;
+                if methods_depth == Some(depth) {
+                    methods_depth = None;
+                }
+                if class_depth == Some(depth) {
+                    class_depth = None;
+                }
+            }
+            Event::DocType(ref d) => {
+                // An external DTD (cargo-llvm-cov names one) is never fetched; an internal
+                // subset could declare entities, which are never expanded: refuse it.
+                if d.to_ascii_uppercase().contains("<!ENTITY") {
+                    return err(at, "entity declarations are not allowed in a coverage report (they are never expanded)");
+                }
+            }
+            Event::Text(ref t) => {
+                if depth == 0 && !t.trim().is_empty() {
+                    return err(at, "text outside the root element: not an XML coverage report");
+                }
+            }
+            Event::GeneralRef(ref r) => {
+                if depth == 0 {
+                    return err(at, "text outside the root element: not an XML coverage report");
+                }
+                let name = r.as_ref();
+                if !matches!(name, "lt" | "gt" | "amp" | "apos" | "quot") && !name.starts_with('#') {
+                    return err(at, format!("reference to an undeclared entity &{name};"));
+                }
+            }
+            Event::Eof => {
+                if !seen_root {
+                    return err(at, "no <coverage> element: the file is not a Cobertura report");
+                }
+                if depth > 0 {
+                    return err(at, "unexpected end of file: the report is truncated (elements left open)");
+                }
+                break;
+            }
+            Event::CData(_) | Event::Comment(_) | Event::Decl(_) | Event::PI(_) => {}
+        }
+        buf.clear();
+    }
+    Ok(acc.finish())
+}
+
+/// Fails early, with a hint, on input that is plainly not XML (LCOV, JSON, empty).
+fn sniff<R: BufRead>(input: &mut R) -> Result<(), ParseError> {
+    let head = input.fill_buf().map_err(|e| ParseError { offset: 0, message: format!("read error: {e}") })?;
+    let head = head.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(head);
+    let start = head.iter().position(|b| !b.is_ascii_whitespace());
+    let Some(start) = start else {
+        return if head.is_empty() { err(0, "the file is empty") } else { err(0, "the file holds only white space") };
+    };
+    let rest = &head[start..];
+    let hint = if rest.starts_with(b"<") {
+        return Ok(());
+    } else if rest.starts_with(b"{") || rest.starts_with(b"[") {
+        "this looks like JSON, not Cobertura XML (cargo llvm-cov: --cobertura; coverage.py: `coverage xml`)"
+    } else if [&b"TN:"[..], b"SF:", b"DA:"].iter().any(|p| rest.starts_with(p)) {
+        "this looks like an LCOV tracefile, not Cobertura XML (cargo llvm-cov: --cobertura; grcov: -t cobertura)"
+    } else {
+        "not an XML document (a Cobertura report starts with `<`)"
+    };
+    err(start as u64, hint)
+}
+
+fn root_hint(name: &str) -> String {
+    match name {
+        "report" => "the root element is <report>: this looks like a JaCoCo report, not Cobertura".into(),
+        "CoverageSession" => "the root element is <CoverageSession>: this looks like an OpenCover report, not Cobertura".into(),
+        _ => format!("the root element is <{name}>, not <coverage>: not a Cobertura report"),
+    }
+}
+
+fn root_attributes(e: &BytesStart<'_>, at: u64) -> Result<RootAttributes, ParseError> {
+    let mut lines = (None, None);
+    let mut branches = (None, None);
+    let mut root = RootAttributes::default();
+    for attr in e.attributes().with_checks(false) {
+        let attr = attr.map_err(|e| ParseError { offset: at, message: format!("malformed attribute: {e}") })?;
+        let value = attr.value.as_bytes();
+        match attr.key.as_ref() {
+            "lines-covered" => lines.0 = Some(count(value, at, "lines-covered")?),
+            "lines-valid" => lines.1 = Some(count(value, at, "lines-valid")?),
+            "branches-covered" => branches.0 = Some(count(value, at, "branches-covered")?),
+            "branches-valid" => branches.1 = Some(count(value, at, "branches-valid")?),
+            "line-rate" => root.line_rate = Some(String::from_utf8_lossy(value).into_owned()),
+            "branch-rate" => root.branch_rate = Some(String::from_utf8_lossy(value).into_owned()),
+            _ => {}
+        }
+    }
+    root.lines = pair(lines, at, "lines")?;
+    root.branches = pair(branches, at, "branches")?;
+    Ok(root)
+}
+
+fn pair((covered, valid): (Option<u64>, Option<u64>), at: u64, what: &str) -> Result<Option<Counts>, ParseError> {
+    match (covered, valid) {
+        (Some(covered), Some(valid)) if covered > valid => {
+            err(at, format!("<coverage> says {what}-covered={covered} is more than {what}-valid={valid}"))
+        }
+        (Some(covered), Some(valid)) => Ok(Some(Counts { covered, valid })),
+        _ => Ok(None),
+    }
+}
+
+fn class_filename(e: &BytesStart<'_>, at: u64) -> Result<String, ParseError> {
+    for attr in e.attributes().with_checks(false) {
+        let attr = attr.map_err(|e| ParseError { offset: at, message: format!("malformed attribute: {e}") })?;
+        if attr.key.as_ref() == "filename" {
+            let value = attr
+                .normalized_value(quick_xml::XmlVersion::Implicit1_0)
+                .map_err(|e| ParseError { offset: at, message: format!("bad `filename` attribute: {e}") })?;
+            return Ok(normalise(&value));
+        }
+    }
+    err(at, "<class> element has no `filename` attribute")
+}
+
+/// `\` and `/` are the same separator; a leading `./` is noise.
+pub fn normalise(name: &str) -> String {
+    let name = name.replace('\\', "/");
+    match name.strip_prefix("./") {
+        Some(rest) => rest.to_owned(),
+        None => name,
+    }
+}
+
+/// Parses a non-negative decimal integer attribute.
+fn count(value: &[u8], at: u64, attr: &str) -> Result<u64, ParseError> {
+    let mut n: u64 = 0;
+    if value.is_empty() {
+        return err(at, format!("`{attr}` is empty"));
+    }
+    for &b in value {
+        match b {
+            b'0'..=b'9' => {
+                n = match n.checked_mul(10).and_then(|n| n.checked_add(u64::from(b - b'0'))) {
+                    Some(n) => n,
+                    None => return err(at, format!("`{attr}` is too large: {}", String::from_utf8_lossy(value))),
+                }
+            }
+            b'-' => return err(at, format!("`{attr}` is negative: {}", String::from_utf8_lossy(value))),
+            _ => return err(at, format!("`{attr}` is not a whole number: {:?}", String::from_utf8_lossy(value))),
+        }
+    }
+    Ok(n)
+}
+
+/// `condition-coverage="50% (1/2)"` → (1, 2).
+fn condition_coverage(value: &[u8], at: u64) -> Result<(u32, u32), ParseError> {
+    let bad = || ParseError {
+        offset: at,
+        message: format!("`condition-coverage` is not of the form \"50% (1/2)\": {:?}", String::from_utf8_lossy(value)),
+    };
+    let open = value.iter().position(|&b| b == b'(').ok_or_else(bad)?;
+    let close = value.iter().rposition(|&b| b == b')').ok_or_else(bad)?;
+    let inner = value.get(open + 1..close).ok_or_else(bad)?;
+    let slash = inner.iter().position(|&b| b == b'/').ok_or_else(bad)?;
+    let covered = count(&inner[..slash], at, "condition-coverage")?;
+    let total = count(&inner[slash + 1..], at, "condition-coverage")?;
+    if covered > total {
+        return Err(bad());
+    }
+    let (Ok(covered), Ok(total)) = (u32::try_from(covered), u32::try_from(total)) else {
+        return Err(bad());
+    };
+    Ok((covered, total))
+}
+
+/// Bits for 64 consecutive line numbers.
+#[derive(Clone, Copy, Default)]
+struct Chunk {
+    present: u64,
+    covered: u64,
+}
+
+#[derive(Default)]
+struct FileLines {
+    chunks: BTreeMap<u32, Chunk>,
+    /// Branches per line: the highest covered and total counts seen.
+    branches: BTreeMap<u32, (u32, u32)>,
+}
+
+struct Accumulator {
+    options: ParseOptions,
+    root: RootAttributes,
+    names: HashMap<String, usize>,
+    files: Vec<(String, FileLines)>,
+    /// The file the current `<class>` belongs to, and the chunk being filled (flushed on
+    /// a change of chunk or file, so sequential lines never touch the map).
+    current: usize,
+    chunk_key: u32,
+    chunk: Chunk,
+    line_elements: u64,
+    branch_elements: u64,
+}
+
+impl Accumulator {
+    fn new(options: ParseOptions) -> Self {
+        Accumulator {
+            options,
+            root: RootAttributes::default(),
+            names: HashMap::new(),
+            files: Vec::new(),
+            current: usize::MAX,
+            chunk_key: 0,
+            chunk: Chunk::default(),
+            line_elements: 0,
+            branch_elements: 0,
+        }
+    }
+
+    fn flush(&mut self) {
+        if self.chunk.present != 0 {
+            let (_, file) = &mut self.files[self.current];
+            let slot = file.chunks.entry(self.chunk_key).or_default();
+            slot.present |= self.chunk.present;
+            slot.covered |= self.chunk.covered;
+            self.chunk = Chunk::default();
+        }
+    }
+
+    fn enter_file(&mut self, name: &str) {
+        self.flush();
+        self.current = match self.names.get(name) {
+            Some(&i) => i,
+            None => {
+                self.files.push((name.to_owned(), FileLines::default()));
+                self.names.insert(name.to_owned(), self.files.len() - 1);
+                self.files.len() - 1
+            }
+        };
+    }
+
+    fn line(&mut self, e: &BytesStart<'_>, at: u64) -> Result<(), ParseError> {
+        let mut number = None;
+        let mut hits = None;
+        let mut branch = false;
+        let mut conditions = None;
+        for attr in e.attributes().with_checks(false) {
+            let attr = attr.map_err(|e| ParseError { offset: at, message: format!("malformed attribute: {e}") })?;
+            match attr.key.as_ref() {
+                "number" => number = Some(count(attr.value.as_bytes(), at, "number")?),
+                "hits" => hits = Some(count(attr.value.as_bytes(), at, "hits")?),
+                "branch" if self.options.branches => branch = attr.value == "true",
+                "condition-coverage" if self.options.branches => conditions = Some(condition_coverage(attr.value.as_bytes(), at)?),
+                _ => {}
+            }
+        }
+        let Some(number) = number else { return err(at, "<line> element has no `number` attribute") };
+        let Some(hits) = hits else { return err(at, "<line> element has no `hits` attribute") };
+        let Ok(number) = u32::try_from(number) else {
+            return err(at, format!("line number {number} is out of range"));
+        };
+        self.line_elements += 1;
+
+        let key = number >> 6;
+        if key != self.chunk_key {
+            self.flush();
+            self.chunk_key = key;
+        }
+        let bit = 1u64 << (number & 63);
+        self.chunk.present |= bit;
+        if hits > 0 {
+            self.chunk.covered |= bit;
+        }
+
+        if let (true, Some((covered, total))) = (branch, conditions) {
+            self.branch_elements += 1;
+            let (_, file) = &mut self.files[self.current];
+            let slot = file.branches.entry(number).or_default();
+            slot.0 = slot.0.max(covered);
+            slot.1 = slot.1.max(total);
+        }
+        Ok(())
+    }
+
+    fn finish(mut self) -> Report {
+        self.flush();
+        let mut files: Vec<FileCoverage> = self
+            .files
+            .into_iter()
+            .map(|(name, f)| {
+                let mut lines = Counts::default();
+                for c in f.chunks.values() {
+                    lines.valid += u64::from(c.present.count_ones());
+                    lines.covered += u64::from((c.covered & c.present).count_ones());
+                }
+                let mut branches = Counts::default();
+                for &(covered, total) in f.branches.values() {
+                    branches.covered += u64::from(covered.min(total));
+                    branches.valid += u64::from(total);
+                }
+                FileCoverage { name, lines, branches }
+            })
+            .collect();
+        files.sort_by(|a, b| a.name.cmp(&b.name));
+        Report { files, root: self.root, line_elements: self.line_elements, branch_elements: self.branch_elements }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse_str(s: &str) -> Result<Report, ParseError> {
+        parse(s.as_bytes(), ParseOptions { branches: true })
+    }
+
+    fn wrap(classes: &str) -> String {
+        format!("<?xml version=\"1.0\" ?>\n<coverage><packages><package name=\"p\"><classes>{classes}</classes></package></packages></coverage>")
+    }
+
+    #[test]
+    fn duplicate_lines_count_once_and_keep_the_covered_copy() {
+        let xml = wrap(
+            r#"<class filename="a.rs"><lines><line number="1" hits="0"/><line number="2" hits="0"/></lines></class>
+               <class filename="a.rs"><lines><line number="1" hits="4"/></lines></class>"#,
+        );
+        let r = parse_str(&xml).unwrap();
+        assert_eq!(r.totals().0, Counts { covered: 1, valid: 2 });
+        assert_eq!(r.line_elements, 3);
+    }
+
+    #[test]
+    fn lines_under_methods_are_not_counted() {
+        let xml = wrap(
+            r#"<class filename="a.rs"><methods><method name="f"><lines><line number="9" hits="1"/></lines></method></methods>
+               <lines><line number="1" hits="0"/></lines></class>"#,
+        );
+        assert_eq!(parse_str(&xml).unwrap().totals().0, Counts { covered: 0, valid: 1 });
+    }
+
+    #[test]
+    fn windows_and_unix_separators_name_one_file() {
+        let xml = wrap(
+            r#"<class filename="src\lib.rs"><lines><line number="1" hits="1"/></lines></class>
+               <class filename="./src/lib.rs"><lines><line number="1" hits="0"/><line number="2" hits="0"/></lines></class>"#,
+        );
+        let r = parse_str(&xml).unwrap();
+        assert_eq!(r.files.len(), 1);
+        assert_eq!(r.files[0].name, "src/lib.rs");
+        assert_eq!(r.files[0].lines, Counts { covered: 1, valid: 2 });
+    }
+
+    #[test]
+    fn branches_take_the_highest_counts_per_line() {
+        let xml = wrap(
+            r#"<class filename="a.py"><lines>
+                 <line number="3" hits="1" branch="true" condition-coverage="50% (1/2)"/>
+                 <line number="3" hits="1" branch="true" condition-coverage="100% (2/2)"/>
+                 <line number="7" hits="0" branch="true" condition-coverage="0% (0/4)"/>
+               </lines></class>"#,
+        );
+        assert_eq!(parse_str(&xml).unwrap().totals().1, Counts { covered: 2, valid: 6 });
+    }
+
+    #[test]
+    fn line_numbers_far_apart_and_out_of_order_are_counted_exactly() {
+        let xml = wrap(
+            r#"<class filename="a"><lines><line number="4000000000" hits="1"/><line number="0" hits="0"/>
+               <line number="63" hits="1"/><line number="64" hits="0"/><line number="63" hits="0"/></lines></class>"#,
+        );
+        assert_eq!(parse_str(&xml).unwrap().totals().0, Counts { covered: 2, valid: 4 });
+    }
+
+    #[test]
+    fn bad_hits_are_refused_with_the_reason() {
+        for (hits, reason) in [("-1", "negative"), ("x", "not a whole number"), ("", "empty"), ("99999999999999999999999", "too large")] {
+            let xml = wrap(&format!(r#"<class filename="a"><lines><line number="1" hits="{hits}"/></lines></class>"#));
+            let e = parse_str(&xml).unwrap_err();
+            assert!(e.message.contains(reason), "{hits}: {e}");
+        }
+    }
+
+    #[test]
+    fn error_offset_points_at_the_offending_element() {
+        let xml = wrap(r#"<class filename="a"><lines><line hits="1"/></lines></class>"#);
+        let e = parse_str(&xml).unwrap_err();
+        assert_eq!(&xml[e.offset as usize..e.offset as usize + 5], "<line");
+        assert!(e.message.contains("`number`"));
+    }
+
+    #[test]
+    fn non_xml_inputs_are_named() {
+        assert!(parse_str("").unwrap_err().message.contains("empty"));
+        assert!(parse_str("TN:\nSF:src/lib.rs\nDA:1,1\nend_of_record\n").unwrap_err().message.contains("LCOV"));
+        assert!(parse_str("{\"totals\": {}}").unwrap_err().message.contains("JSON"));
+        assert!(parse_str("<report name=\"x\"/>").unwrap_err().message.contains("JaCoCo"));
+    }
+
+    #[test]
+    fn entity_declarations_are_refused_and_external_dtds_ignored() {
+        let bomb = r#"<?xml version="1.0"?><!DOCTYPE coverage [<!ENTITY a "aaaa">]><coverage>&a;</coverage>"#;
+        assert!(parse_str(bomb).unwrap_err().message.contains("entity declarations"));
+        let external = r#"<?xml version="1.0"?><!DOCTYPE coverage SYSTEM "https://example.invalid/coverage-04.dtd"><coverage lines-covered="1" lines-valid="2"/>"#;
+        assert_eq!(parse_str(external).unwrap().root.lines, Some(Counts { covered: 1, valid: 2 }));
+        let undeclared = r#"<coverage><sources><source>&xxe;</source></sources></coverage>"#;
+        assert!(parse_str(undeclared).unwrap_err().message.contains("undeclared entity"));
+    }
+
+    #[test]
+    fn truncated_report_is_refused() {
+        let xml = wrap(r#"<class filename="a"><lines><line number="1" hits="1"/></lines></class>"#);
+        let cut = &xml[..xml.len() - 20];
+        assert!(parse_str(cut).is_err());
+    }
+}

@@ -1,0 +1,195 @@
+//! Counts → percentage, band and verdict, on exact integers.
+//!
+//! The gate passes when `covered / valid ≥ threshold / 100`, decided as
+//! `covered · 100 · den ≥ num · valid` for a threshold `num / den`, so 69.995% fails a
+//! 70% gate. Percentages are shown rounded *down* to two decimals, so the number shown
+//! never disagrees with the verdict.
+
+use std::fmt;
+use std::str::FromStr;
+
+use super::cobertura::Counts;
+
+/// A percentage given as a decimal (`70`, `72.5`, `69.995`), kept as an exact fraction.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Percent {
+    num: u128,
+    den: u128,
+}
+
+impl Percent {
+    pub const ZERO: Percent = Percent { num: 0, den: 1 };
+
+    pub fn whole(n: u32) -> Percent {
+        Percent { num: u128::from(n), den: 1 }
+    }
+
+    pub fn less_than(self, other: Percent) -> bool {
+        self.num * other.den < other.num * self.den
+    }
+
+    /// True when `counts` reach this percentage.
+    pub fn reached_by(self, counts: Counts) -> bool {
+        u128::from(counts.covered) * 100 * self.den >= self.num * u128::from(counts.valid)
+    }
+
+    /// The fewest extra covered lines (with the same total) that would reach this percentage.
+    pub fn shortfall(self, counts: Counts) -> u64 {
+        let need = self.num * u128::from(counts.valid);
+        let have = u128::from(counts.covered) * 100 * self.den;
+        if have >= need {
+            return 0;
+        }
+        let step = 100 * self.den;
+        u64::try_from((need - have).div_ceil(step)).unwrap_or(u64::MAX)
+    }
+}
+
+impl FromStr for Percent {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let bad = || format!("{s:?} is not a percentage between 0 and 100 (for example 70 or 72.5)");
+        let s = s.trim();
+        let s = s.strip_suffix('%').unwrap_or(s);
+        let (int, frac) = s.split_once('.').unwrap_or((s, ""));
+        if (int.is_empty() && frac.is_empty())
+            || !int.bytes().all(|b| b.is_ascii_digit())
+            || !frac.bytes().all(|b| b.is_ascii_digit())
+            || frac.len() > 12
+        {
+            return Err(bad());
+        }
+        let digits = format!("{int}{frac}");
+        let num: u128 = if digits.is_empty() { 0 } else { digits.parse().map_err(|_| bad())? };
+        let den = 10u128.pow(frac.len() as u32);
+        if num > 100 * den {
+            return Err(bad());
+        }
+        Ok(Percent { num, den })
+    }
+}
+
+impl fmt::Display for Percent {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let int = self.num / self.den;
+        let rem = self.num % self.den;
+        if rem == 0 {
+            return write!(f, "{int}");
+        }
+        let width = self.den.ilog10() as usize;
+        let frac = format!("{rem:0width$}");
+        write!(f, "{int}.{}", frac.trim_end_matches('0'))
+    }
+}
+
+/// The percentage in hundredths, rounded down: 75.00565% → 7500.
+pub fn floor_hundredths(counts: Counts) -> u64 {
+    if counts.valid == 0 {
+        return 0;
+    }
+    (u128::from(counts.covered) * 10_000 / u128::from(counts.valid)) as u64
+}
+
+/// `75.00` for 7,500,565 / 10,000,000.
+pub fn percent_text(counts: Counts) -> String {
+    let h = floor_hundredths(counts);
+    format!("{}.{:02}", h / 100, h % 100)
+}
+
+/// `7,500,565`.
+pub fn thousands(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// A named band of the grading scale.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Band {
+    pub min: Percent,
+    pub emoji: String,
+    pub label: String,
+    pub note: String,
+}
+
+/// The first band (highest first) whose minimum `counts` reach.
+pub fn band(bands: &[Band], counts: Counts) -> &Band {
+    bands
+        .iter()
+        .find(|b| b.min.reached_by(counts))
+        .or(bands.last())
+        .expect("settings guarantee at least one band")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn c(covered: u64, valid: u64) -> Counts {
+        Counts { covered, valid }
+    }
+
+    #[test]
+    fn gate_is_decided_exactly_at_the_boundary() {
+        let seventy: Percent = "70".parse().unwrap();
+        assert!(!seventy.reached_by(c(69_995, 100_000)));
+        assert!(seventy.reached_by(c(70_000, 100_000)));
+        assert!(seventy.reached_by(c(7, 10)));
+        assert!(!seventy.reached_by(c(699_999_999, 1_000_000_000)));
+    }
+
+    #[test]
+    fn fractional_thresholds_are_exact() {
+        let t: Percent = "69.995".parse().unwrap();
+        assert!(t.reached_by(c(69_995, 100_000)));
+        assert!(!t.reached_by(c(69_994, 100_000)));
+        // 1/3 = 33.333…% reaches 33.33 but not 33.34.
+        assert!("33.33".parse::<Percent>().unwrap().reached_by(c(1, 3)));
+        assert!(!"33.34".parse::<Percent>().unwrap().reached_by(c(1, 3)));
+    }
+
+    #[test]
+    fn shown_percent_is_rounded_down() {
+        assert_eq!(percent_text(c(7_500_565, 10_000_000)), "75.00");
+        assert_eq!(percent_text(c(69_995, 100_000)), "69.99");
+        assert_eq!(percent_text(c(2, 3)), "66.66");
+        assert_eq!(percent_text(c(1, 1)), "100.00");
+    }
+
+    #[test]
+    fn percent_parsing_refuses_nonsense() {
+        for bad in ["", ".", "-1", "100.01", "abc", "7O", "1e2", "70.1234567890123"] {
+            assert!(bad.parse::<Percent>().is_err(), "{bad}");
+        }
+        assert_eq!("72.50".parse::<Percent>().unwrap().to_string(), "72.5");
+        assert_eq!("70%".parse::<Percent>().unwrap().to_string(), "70");
+        assert_eq!(".5".parse::<Percent>().unwrap().to_string(), "0.5");
+        assert_eq!("100".parse::<Percent>().unwrap(), Percent::whole(100));
+    }
+
+    #[test]
+    fn shortfall_is_the_fewest_lines_that_pass() {
+        let seventy = Percent::whole(70);
+        let counts = c(60, 100);
+        let need = seventy.shortfall(counts);
+        assert_eq!(need, 10);
+        assert!(seventy.reached_by(c(60 + need, 100)));
+        assert!(!seventy.reached_by(c(60 + need - 1, 100)));
+        assert_eq!(seventy.shortfall(c(3, 3)), 0);
+    }
+
+    #[test]
+    fn thousands_separators() {
+        assert_eq!(thousands(0), "0");
+        assert_eq!(thousands(999), "999");
+        assert_eq!(thousands(1_000), "1,000");
+        assert_eq!(thousands(10_000_000), "10,000,000");
+    }
+}

@@ -1,0 +1,180 @@
+//! A summary as text (terminal), JSON (machines) or markdown (PR comments, step summary).
+
+use colored::Colorize;
+
+use super::grade::{percent_text, thousands};
+use super::summary::{Source, Summary};
+
+/// `--format` values.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    #[default]
+    Text,
+    Json,
+    Markdown,
+}
+
+pub fn render(s: &Summary, format: Format) -> String {
+    match format {
+        Format::Text => text(s),
+        Format::Json => json(s),
+        Format::Markdown => markdown(s),
+    }
+}
+
+fn totals(s: &Summary) -> String {
+    let pct = percent_text(s.counts);
+    match s.source {
+        Source::RootRate => format!("{pct}% ({} rate; the report gives no counts)", s.metric.noun()),
+        _ => format!("{pct}% ({} / {} {})", thousands(s.counts.covered), thousands(s.counts.valid), s.metric.noun()),
+    }
+}
+
+fn band_colored(s: &Summary, text: String) -> colored::ColoredString {
+    // Colour follows the verdict's side of the scale, not the label's wording.
+    if !s.passed {
+        text.red().bold()
+    } else if s.band.min.less_than(s.threshold) {
+        text.yellow().bold()
+    } else {
+        text.green().bold()
+    }
+}
+
+pub fn text(s: &Summary) -> String {
+    let mut out = String::new();
+    let grade = format!("{} {}", s.band.emoji, s.band.label);
+    let note = if s.band.note.is_empty() { String::new() } else { format!(" — {}", s.band.note) };
+    out.push_str(&format!("Coverage: {} — {}{note}\n", band_colored(s, grade), totals(s)));
+    if let Some(n) = s.source_note() {
+        out.push_str(&format!("note: {n}\n"));
+    }
+    let pct = percent_text(s.counts);
+    if s.passed {
+        out.push_str(&format!("Gate: {} ({pct}% ≥ {}%)\n", "passed".green().bold(), s.threshold));
+    } else {
+        let need = match s.source {
+            Source::RootRate => String::new(),
+            _ => format!(": cover {} more {} to pass", thousands(s.shortfall), s.metric.noun()),
+        };
+        out.push_str(&format!("Gate: {} ({pct}% is below {}%{need})\n", "FAILED".red().bold(), s.threshold));
+    }
+    if !s.lowest.is_empty() {
+        out.push_str(&format!("\nLowest-covered files (most uncovered {} first):\n", s.metric.noun()));
+        let width = s.lowest.iter().map(|r| thousands(r.counts.valid - r.counts.covered).len()).max().unwrap_or(0).max(6);
+        out.push_str(&format!("  {:>width$}  {:>7}  file\n", "missed", "cover"));
+        for r in &s.lowest {
+            let missed = thousands(r.counts.valid - r.counts.covered);
+            out.push_str(&format!("  {missed:>width$}  {:>6}%  {}\n", percent_text(r.counts), r.name));
+        }
+    }
+    out
+}
+
+fn json(s: &Summary) -> String {
+    let pct = |c: super::cobertura::Counts| super::grade::floor_hundredths(c) as f64 / 100.0;
+    let value = serde_json::json!({
+        "report": s.report,
+        "metric": s.metric.noun(),
+        "source": match s.source { Source::Elements => "line-elements", Source::RootCounts => "root-counts", Source::RootRate => "root-rate" },
+        "totals": { "covered": s.counts.covered, "valid": s.counts.valid, "percent": pct(s.counts) },
+        "grade": { "emoji": s.band.emoji, "label": s.band.label, "note": s.band.note },
+        "gate": { "threshold": s.threshold.to_string(), "passed": s.passed, "shortfall": s.shortfall },
+        "files": s.files,
+        "lowest_files": s.lowest.iter().map(|r| serde_json::json!({
+            "file": r.name, "covered": r.counts.covered, "valid": r.counts.valid,
+            "missed": r.counts.valid - r.counts.covered, "percent": pct(r.counts),
+        })).collect::<Vec<_>>(),
+    });
+    let mut out = serde_json::to_string_pretty(&value).expect("a JSON value always serialises");
+    out.push('\n');
+    out
+}
+
+/// A table cell: a code span, with `|` escaped for GitHub's table parser.
+fn cell_code(text: &str) -> String {
+    let ticks = if text.contains('`') { "``" } else { "`" };
+    format!("{ticks}{}{ticks}", text.replace('|', "\\|"))
+}
+
+pub fn markdown(s: &Summary) -> String {
+    let pct = percent_text(s.counts);
+    let mut out = format!("### {} Coverage: {} ({pct}%)\n\n", s.band.emoji, s.band.label);
+    let metric = if s.metric.noun() == "lines" { "Lines" } else { "Branches" };
+    let verdict = if s.passed {
+        "✅ passed".to_owned()
+    } else {
+        format!("❌ failed: {} more {} needed", thousands(s.shortfall), s.metric.noun())
+    };
+    out.push_str(&format!("| Metric | Covered | Total | Coverage | Gate ({}%) |\n| --- | ---: | ---: | ---: | --- |\n", s.threshold));
+    out.push_str(&format!(
+        "| {metric} | {} | {} | {pct}% | {verdict} |\n",
+        thousands(s.counts.covered),
+        thousands(s.counts.valid)
+    ));
+    if let Some(n) = s.source_note() {
+        out.push_str(&format!("\n_Note: {n}._\n"));
+    }
+    if !s.lowest.is_empty() {
+        out.push_str("\n**Lowest-covered files**\n\n| File | Missed | Coverage |\n| --- | ---: | ---: |\n");
+        for r in &s.lowest {
+            out.push_str(&format!(
+                "| {} | {} | {}% |\n",
+                cell_code(&r.name),
+                thousands(r.counts.valid - r.counts.covered),
+                percent_text(r.counts)
+            ));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::coverage::cobertura::Counts;
+    use crate::coverage::grade::{Band, Percent};
+    use crate::coverage::summary::FileRow;
+    use crate::settings::Metric;
+
+    fn summary(covered: u64, valid: u64, passed: bool) -> Summary {
+        Summary {
+            report: "coverage.xml".into(),
+            metric: Metric::Lines,
+            counts: Counts { covered, valid },
+            source: Source::Elements,
+            band: Band { min: Percent::whole(70), emoji: "✅".into(), label: "Approved".into(), note: "minimum bar cleared".into() },
+            threshold: Percent::whole(70),
+            passed,
+            shortfall: 0,
+            files: 2,
+            lowest: vec![FileRow { name: "src/a|b.rs".into(), counts: Counts { covered: 1, valid: 3 } }],
+        }
+    }
+
+    #[test]
+    fn text_shows_grade_counts_and_lowest_files() {
+        colored::control::set_override(false);
+        let t = text(&summary(7_500_565, 10_000_000, true));
+        assert!(t.starts_with("Coverage: ✅ Approved — 75.00% (7,500,565 / 10,000,000 lines) — minimum bar cleared\n"), "{t}");
+        assert!(t.contains("Gate: passed (75.00% ≥ 70%)"), "{t}");
+        assert!(t.contains("       2   33.33%  src/a|b.rs"), "{t}");
+    }
+
+    #[test]
+    fn markdown_escapes_table_cells() {
+        let m = markdown(&summary(3, 4, true));
+        assert!(m.contains("| `src/a\\|b.rs` | 2 | 33.33% |"), "{m}");
+        assert!(m.contains("| Lines | 3 | 4 | 75.00% | ✅ passed |"), "{m}");
+    }
+
+    #[test]
+    fn json_has_exact_counts() {
+        let v: serde_json::Value = serde_json::from_str(&json(&summary(7_500_565, 10_000_000, true))).unwrap();
+        assert_eq!(v["totals"]["covered"], 7_500_565);
+        assert_eq!(v["totals"]["valid"], 10_000_000);
+        assert_eq!(v["totals"]["percent"], 75.0);
+        assert_eq!(v["gate"]["passed"], true);
+        assert_eq!(v["lowest_files"][0]["missed"], 2);
+    }
+}

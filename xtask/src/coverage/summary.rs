@@ -1,0 +1,197 @@
+//! A parsed report + the gate settings → the verdict and everything shown about it.
+
+use super::cobertura::{Counts, Report};
+use super::grade::{self, Band, Percent};
+use crate::settings::Metric;
+
+/// Where the totals came from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Source {
+    /// Recomputed from the `<line>` elements (the normal case).
+    Elements,
+    /// The root `lines-covered`/`lines-valid` (or `branches-*`) attributes: no `<line>` elements.
+    RootCounts,
+    /// The root `line-rate` (or `branch-rate`) alone: no elements and no counts.
+    RootRate,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FileRow {
+    pub name: String,
+    pub counts: Counts,
+}
+
+#[derive(Clone, Debug)]
+pub struct Summary {
+    /// The report as the user named it.
+    pub report: String,
+    pub metric: Metric,
+    pub counts: Counts,
+    pub source: Source,
+    pub band: Band,
+    pub threshold: Percent,
+    pub passed: bool,
+    /// Extra covered lines (or branches) the gate needs; 0 when it passes.
+    pub shortfall: u64,
+    pub files: usize,
+    pub lowest: Vec<FileRow>,
+}
+
+/// Why a report cannot be graded (exit 2, never a pass).
+#[derive(Debug, PartialEq, Eq)]
+pub struct Ungradable(pub String);
+
+pub struct GradeOptions<'a> {
+    pub metric: Metric,
+    pub threshold: Percent,
+    pub bands: &'a [Band],
+    pub lowest: usize,
+}
+
+impl Summary {
+    pub fn build(report_name: &str, report: &Report, o: &GradeOptions<'_>) -> Result<Summary, Ungradable> {
+        let (lines, branches) = report.totals();
+        let noun = o.metric.noun();
+        let (elements, from_elements, root_counts, root_rate) = match o.metric {
+            Metric::Lines => (report.line_elements, lines, report.root.lines, report.root.line_rate.as_deref()),
+            Metric::Branches => (report.branch_elements, branches, report.root.branches, report.root.branch_rate.as_deref()),
+        };
+        let (counts, source) = if elements > 0 {
+            (from_elements, Source::Elements)
+        } else if let Some(c) = root_counts {
+            (c, Source::RootCounts)
+        } else if let Some(rate) = root_rate {
+            let attr = if o.metric == Metric::Lines { "line-rate" } else { "branch-rate" };
+            let c = rate_as_counts(rate).ok_or_else(|| Ungradable(format!("{report_name}: the root {attr} {rate:?} is not a number between 0 and 1")))?;
+            (c, Source::RootRate)
+        } else {
+            (Counts::default(), Source::Elements)
+        };
+        if counts.valid == 0 {
+            let hint = match o.metric {
+                Metric::Lines => "nothing was measured: did the tests run, and is this the right report?",
+                Metric::Branches => "the report has no branch data (cargo llvm-cov needs --branch on nightly; coverage.py needs `coverage run --branch`)",
+            };
+            return Err(Ungradable(format!("{report_name} has no coverable {noun}: {hint}")));
+        }
+        let passed = o.threshold.reached_by(counts);
+        let mut lowest: Vec<FileRow> = if source == Source::Elements {
+            report
+                .files
+                .iter()
+                .map(|f| FileRow { name: f.name.clone(), counts: if o.metric == Metric::Lines { f.lines } else { f.branches } })
+                .filter(|r| r.counts.valid > r.counts.covered)
+                .collect()
+        } else {
+            Vec::new()
+        };
+        // Most uncovered first; then the lower percentage; then by name for a stable order.
+        lowest.sort_by(|a, b| {
+            let missed = |r: &FileRow| r.counts.valid - r.counts.covered;
+            missed(b)
+                .cmp(&missed(a))
+                .then_with(|| (u128::from(a.counts.covered) * u128::from(b.counts.valid)).cmp(&(u128::from(b.counts.covered) * u128::from(a.counts.valid))))
+                .then_with(|| a.name.cmp(&b.name))
+        });
+        lowest.truncate(o.lowest);
+        Ok(Summary {
+            report: report_name.to_owned(),
+            metric: o.metric,
+            counts,
+            source,
+            band: grade::band(o.bands, counts).clone(),
+            threshold: o.threshold,
+            passed,
+            shortfall: o.threshold.shortfall(counts),
+            files: report.files.len(),
+            lowest,
+        })
+    }
+
+    /// A note for the reader when the totals are not recomputed from line elements.
+    pub fn source_note(&self) -> Option<String> {
+        let noun = self.metric.noun();
+        match self.source {
+            Source::Elements => None,
+            Source::RootCounts => Some(format!("the report has no per-line {noun} data; using the totals on its <coverage> element")),
+            Source::RootRate => Some(format!("the report has no per-line {noun} data and no counts; using the rate on its <coverage> element")),
+        }
+    }
+}
+
+/// `0.7512` → 7512/10000 exactly.
+fn rate_as_counts(rate: &str) -> Option<Counts> {
+    let p: Percent = rate.parse().ok()?;
+    // A rate is a fraction of 1: scale the exact decimal to counts over a power of ten.
+    let (int, frac) = rate.trim().split_once('.').unwrap_or((rate.trim(), ""));
+    if p.less_than(Percent::ZERO) || int.len() > 1 || frac.len() > 12 {
+        return None;
+    }
+    let valid = 10u64.pow(frac.len() as u32);
+    let covered: u64 = format!("{int}{frac}").parse().ok()?;
+    (covered <= valid).then_some(Counts { covered, valid })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::coverage::cobertura::{FileCoverage, RootAttributes};
+
+    fn bands() -> Vec<Band> {
+        crate::settings::Settings::from_metadata(std::path::Path::new("/"), &serde_json::Value::Null).unwrap().coverage.bands
+    }
+
+    fn opts(bands: &[Band]) -> GradeOptions<'_> {
+        GradeOptions { metric: Metric::Lines, threshold: Percent::whole(70), bands, lowest: 2 }
+    }
+
+    fn file(name: &str, covered: u64, valid: u64) -> FileCoverage {
+        FileCoverage { name: name.into(), lines: Counts { covered, valid }, branches: Counts::default() }
+    }
+
+    #[test]
+    fn lowest_files_are_ranked_by_uncovered_lines() {
+        let report = Report {
+            files: vec![file("a", 90, 100), file("b", 1, 5), file("c", 0, 20), file("d", 10, 10)],
+            line_elements: 135,
+            ..Report::default()
+        };
+        let b = bands();
+        let s = Summary::build("r.xml", &report, &opts(&b)).unwrap();
+        let names: Vec<_> = s.lowest.iter().map(|r| r.name.as_str()).collect();
+        assert_eq!(names, ["c", "a"]);
+        assert_eq!(s.counts, Counts { covered: 101, valid: 135 });
+        assert_eq!(s.band.label, "Approved");
+        assert!(s.passed);
+    }
+
+    #[test]
+    fn root_attributes_are_used_only_without_line_elements() {
+        let root = RootAttributes { lines: Some(Counts { covered: 1, valid: 4 }), line_rate: Some("0.25".into()), ..RootAttributes::default() };
+        let b = bands();
+        let s = Summary::build("r.xml", &Report { root: root.clone(), ..Report::default() }, &opts(&b)).unwrap();
+        assert_eq!((s.source, s.counts, s.passed), (Source::RootCounts, Counts { covered: 1, valid: 4 }, false));
+        assert_eq!(s.shortfall, 2);
+        let only_rate = RootAttributes { lines: None, ..root };
+        let s = Summary::build("r.xml", &Report { root: only_rate, ..Report::default() }, &opts(&b)).unwrap();
+        assert_eq!((s.source, s.counts), (Source::RootRate, Counts { covered: 25, valid: 100 }));
+        assert!(s.source_note().unwrap().contains("rate"));
+    }
+
+    #[test]
+    fn a_report_without_coverable_lines_is_never_a_pass() {
+        let b = bands();
+        let e = Summary::build("r.xml", &Report::default(), &opts(&b)).unwrap_err();
+        assert!(e.0.contains("no coverable lines"));
+        let zero = Report { root: RootAttributes { lines: Some(Counts::default()), line_rate: Some("1".into()), ..RootAttributes::default() }, ..Report::default() };
+        assert!(Summary::build("r.xml", &zero, &opts(&b)).is_err());
+    }
+
+    #[test]
+    fn rates_convert_exactly() {
+        assert_eq!(rate_as_counts("0.7512"), Some(Counts { covered: 7512, valid: 10_000 }));
+        assert_eq!(rate_as_counts("1"), Some(Counts { covered: 1, valid: 1 }));
+        assert_eq!(rate_as_counts("1.5"), None);
+        assert_eq!(rate_as_counts("NaN"), None);
+    }
+}

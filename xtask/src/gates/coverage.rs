@@ -1,0 +1,235 @@
+//! `cargo xtask coverage`: run the tests under cargo-llvm-cov, write the reports, grade them.
+//! With `--file`, grade an existing Cobertura report from any producer instead.
+
+use std::fs::File;
+use std::io::{BufRead, BufReader, Read};
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context as _, Result, anyhow, bail};
+use xshell::cmd;
+
+use crate::coverage::cobertura::{self, ParseOptions, Report};
+use crate::coverage::grade::{Percent, percent_text};
+use crate::coverage::render::{self, Format};
+use crate::coverage::summary::{GradeOptions, Summary};
+use crate::settings::Metric;
+use crate::tools::{self, Tool};
+use crate::{Context, Outcome};
+
+/// Run the tests under coverage, write the reports and grade them against the gate.
+///
+/// Without --file: runs `cargo llvm-cov` over the workspace, writes the Cobertura report
+/// (coverage.xml), LCOV and HTML (under target/coverage/), then grades. With --file: grades
+/// an existing Cobertura XML report from any producer (cargo-llvm-cov, coverage.py,
+/// tarpaulin, grcov, istanbul/nyc/c8, …) without running anything.
+///
+/// Grades: ❌ Poor <50, ⚠️ Low 50–69, ✅ Approved 70–79, 🌟 High 80–89, 🚀 Excellent ≥90
+/// (configurable). Exit status: 0 at or above the threshold, 1 below it (or when the tests
+/// fail), 2 on a usage, input or tool error. Settings: [workspace.metadata.xtask.coverage]
+/// in the root Cargo.toml.
+#[derive(Debug, clap::Args)]
+#[command(verbatim_doc_comment)]
+pub struct CoverageArgs {
+    /// Grade this Cobertura XML report instead of running the tests
+    #[arg(long, value_name = "PATH")]
+    pub file: Option<PathBuf>,
+    /// Fail below this percentage, e.g. 70 or 72.5 [default: `threshold` in Cargo.toml]
+    #[arg(long, value_name = "PERCENT")]
+    pub fail_under: Option<Percent>,
+    /// What the gate counts [default: `metric` in Cargo.toml, else lines]
+    #[arg(long, value_enum)]
+    pub metric: Option<Metric>,
+    /// How to print the summary
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+    /// How many of the lowest-covered files to list [default: `lowest-files` in Cargo.toml]
+    #[arg(long, value_name = "N")]
+    pub lowest: Option<usize>,
+    /// Do not install missing tools; fail with the command that installs them
+    #[arg(long)]
+    pub no_install: bool,
+    /// Extra arguments for the `cargo llvm-cov` test run (e.g. `-- --exclude app`)
+    #[arg(last = true, value_name = "CARGO_LLVM_COV_ARGS")]
+    pub extra: Vec<String>,
+}
+
+impl CoverageArgs {
+    pub fn run(self, cx: &Context) -> Result<Outcome> {
+        let settings = &cx.settings.coverage;
+        let metric = self.metric.unwrap_or(settings.metric);
+        let options = GradeOptions {
+            metric,
+            threshold: self.fail_under.unwrap_or(settings.threshold),
+            bands: &settings.bands,
+            lowest: self.lowest.unwrap_or(settings.lowest_files),
+        };
+        if self.file.is_some() && !self.extra.is_empty() {
+            bail!("arguments after `--` are for the test run; with --file nothing is run");
+        }
+
+        let (path, tests_passed) = match &self.file {
+            Some(file) => (file.clone(), true),
+            None => match run_tests(cx, &self, metric)? {
+                TestRun::Reported(passed) => (settings.report.clone(), passed),
+                TestRun::NoData => {
+                    let msg = "the test run failed and left no coverage data, so no report was written";
+                    eprintln!("{}", colored::Colorize::bold(colored::Colorize::red(msg)));
+                    cx.out.annotate_error("Coverage gate", msg);
+                    return Ok(Outcome::Failed);
+                }
+            },
+        };
+        let name = display_name(cx, &path);
+        let report = read_report(&path, &name, metric)?;
+        let summary = Summary::build(&name, &report, &options).map_err(|u| anyhow!(u.0))?;
+
+        print!("{}", render::render(&summary, self.format));
+        cx.out.step_summary(&render::markdown(&summary))?;
+
+        if !tests_passed {
+            let msg = "the tests failed: the coverage above is from a failing run";
+            eprintln!("{}", colored::Colorize::bold(colored::Colorize::red(msg)));
+            cx.out.annotate_error("Coverage gate", msg);
+            return Ok(Outcome::Failed);
+        }
+        if !summary.passed {
+            cx.out.annotate_error(
+                "Coverage gate",
+                &format!(
+                    "{} {} coverage {}% is below the {}% gate ({})",
+                    summary.band.emoji,
+                    metric.singular(),
+                    percent_text(summary.counts),
+                    summary.threshold,
+                    name
+                ),
+            );
+            return Ok(Outcome::Failed);
+        }
+        Ok(Outcome::Passed)
+    }
+}
+
+/// The path as the user would type it: relative to the current folder when inside it.
+fn display_name(cx: &Context, path: &Path) -> String {
+    let cwd = std::env::current_dir().unwrap_or_else(|_| cx.root.clone());
+    path.strip_prefix(&cwd).unwrap_or(path).display().to_string()
+}
+
+/// Parses a report, turning a parse error into `path:line:column: message`.
+pub fn read_report(path: &Path, name: &str, metric: Metric) -> Result<Report> {
+    let file = File::open(path).map_err(|e| match e.kind() {
+        std::io::ErrorKind::NotFound => anyhow!("{name}: no such file (give a Cobertura XML report with --file, or run without --file to produce one)"),
+        _ => anyhow!("{name}: cannot open: {e}"),
+    })?;
+    if file.metadata().map(|m| m.is_dir()).unwrap_or(false) {
+        bail!("{name}: is a folder, not a Cobertura XML report");
+    }
+    let reader = BufReader::with_capacity(256 * 1024, file);
+    cobertura::parse(reader, ParseOptions { branches: metric == Metric::Branches }).map_err(|e| {
+        let (line, column) = locate(path, e.offset).unwrap_or((0, 0));
+        anyhow!("{name}:{line}:{column}: {}", e.message)
+    })
+}
+
+/// 1-based line and column (in bytes) of a byte offset.
+fn locate(path: &Path, offset: u64) -> std::io::Result<(u64, u64)> {
+    let mut reader = BufReader::new(File::open(path)?.take(offset));
+    let (mut line, mut column) = (1, 1);
+    loop {
+        let buf = reader.fill_buf()?;
+        if buf.is_empty() {
+            return Ok((line, column));
+        }
+        for &b in buf {
+            if b == b'\n' {
+                line += 1;
+                column = 1;
+            } else {
+                column += 1;
+            }
+        }
+        let n = buf.len();
+        reader.consume(n);
+    }
+}
+
+enum TestRun {
+    /// Reports written; whether the tests passed.
+    Reported(bool),
+    /// The run failed before producing any profile data (e.g. a build error).
+    NoData,
+}
+
+fn run_tests(cx: &Context, args: &CoverageArgs, metric: Metric) -> Result<TestRun> {
+    tools::ensure(cx, &[Tool::CargoLlvmCov, Tool::LlvmTools], !args.no_install)?;
+    let (sh, cargo) = (&cx.sh, &cx.cargo);
+    let settings = &cx.settings.coverage;
+    let branch = (metric == Metric::Branches).then_some("--branch");
+    let extra = &args.extra;
+
+    // One test run; every report below is rendered from its profile data.
+    let passed = cmd!(sh, "{cargo} llvm-cov --workspace --no-report {branch...} {extra...}").run().is_ok();
+
+    let cobertura =
+        write_atomically(&settings.report, |tmp| quiet(cmd!(sh, "{cargo} llvm-cov report --cobertura --output-path {tmp}")));
+    if let Err(e) = cobertura {
+        if !passed {
+            return Ok(TestRun::NoData);
+        }
+        return Err(e.context("cargo llvm-cov could not write the Cobertura report"));
+    }
+    write_atomically(&settings.lcov, |tmp| quiet(cmd!(sh, "{cargo} llvm-cov report --lcov --output-path {tmp}")))
+        .context("cargo llvm-cov could not write the LCOV report")?;
+    write_html(cx, &settings.html).context("cargo llvm-cov could not write the HTML report")?;
+    eprintln!(
+        "reports: {} · {} · {}",
+        display_name(cx, &settings.report),
+        display_name(cx, &settings.lcov),
+        display_name(cx, &settings.html.join("index.html"))
+    );
+    Ok(TestRun::Reported(passed))
+}
+
+/// Runs a command without echoing it; its output is shown only when it fails.
+fn quiet(cmd: xshell::Cmd<'_>) -> Result<()> {
+    let shown = cmd.to_string();
+    let out = cmd.quiet().ignore_status().output()?;
+    if !out.status.success() {
+        bail!("`{shown}` failed ({}):\n{}{}", out.status, String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr).trim_end());
+    }
+    Ok(())
+}
+
+/// Lets `write` produce a temporary file next to `dest`, then renames it into place, so a
+/// reader never sees half a report and a failed write leaves the previous one intact.
+fn write_atomically(dest: &Path, write: impl FnOnce(&Path) -> Result<()>) -> Result<()> {
+    let dir = dest.parent().context("report path has no folder")?;
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let file_name = dest.file_name().context("report path has no file name")?.to_string_lossy();
+    let tmp = dir.join(format!(".{file_name}.tmp-{}", std::process::id()));
+    let result = write(&tmp).and_then(|()| {
+        std::fs::rename(&tmp, dest).with_context(|| format!("cannot move the report into place at {}", dest.display()))
+    });
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result
+}
+
+/// cargo-llvm-cov writes `<output-dir>/html/`; render into a fresh folder, then swap it in.
+fn write_html(cx: &Context, dest: &Path) -> Result<()> {
+    let (sh, cargo) = (&cx.sh, &cx.cargo);
+    let parent = dest.parent().context("html path has no folder")?;
+    std::fs::create_dir_all(parent)?;
+    let tmp = parent.join(format!(".html.tmp-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&tmp);
+    let result = quiet(cmd!(sh, "{cargo} llvm-cov report --html --output-dir {tmp}")).and_then(|()| {
+        if dest.exists() {
+            std::fs::remove_dir_all(dest).with_context(|| format!("cannot replace {}", dest.display()))?;
+        }
+        std::fs::rename(tmp.join("html"), dest).with_context(|| format!("cannot move the HTML report to {}", dest.display()))
+    });
+    let _ = std::fs::remove_dir_all(&tmp);
+    result
+}

@@ -1,0 +1,3 @@
+//! One module per command the user types.
+
+pub mod coverage;

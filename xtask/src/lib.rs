@@ -1,0 +1,50 @@
+//! The project's quality gates. `main.rs` parses the command line and calls one gate;
+//! each gate lives in `gates/`; shared mechanics (settings, tools, output) live in one
+//! module each. See docs/architecture.md.
+
+pub mod coverage;
+pub mod gates;
+pub mod output;
+pub mod settings;
+pub mod tools;
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context as _, Result};
+
+/// What a gate decided. Errors (bad input, missing tools) are `Err` and exit 2.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// Exit 0.
+    Passed,
+    /// Exit 1: the gate ran and the code did not meet it.
+    Failed,
+}
+
+/// Everything a gate needs, built once in `main` and passed down.
+pub struct Context {
+    /// Rooted at the workspace root.
+    pub sh: xshell::Shell,
+    pub root: PathBuf,
+    /// The cargo that runs us (`$CARGO`), so nested cargo calls use the same toolchain.
+    pub cargo: String,
+    pub settings: settings::Settings,
+    pub out: output::Output,
+}
+
+impl Context {
+    pub fn new(out: output::Output) -> Result<Context> {
+        let root = project_root();
+        let sh = xshell::Shell::new().context("cannot create a shell")?;
+        sh.change_dir(&root);
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
+        let settings = settings::Settings::load(&cargo, &root)?;
+        sh.set_var("CARGO_TERM_COLOR", out.cargo_term_color());
+        Ok(Context { sh, root, cargo, settings, out })
+    }
+}
+
+/// The workspace root: the parent of this crate's folder.
+pub fn project_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("xtask lives inside the workspace").to_path_buf()
+}

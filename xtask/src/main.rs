@@ -1,0 +1,57 @@
+//! `cargo xtask <gate>`: parse the command line, build the context, run one gate.
+//! Exit status: 0 passed, 1 the gate failed, 2 usage, input or tool error.
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use xtask::gates::coverage::CoverageArgs;
+use xtask::output::{ColorChoice, Env, Output};
+use xtask::{Context, Outcome};
+
+/// The project's quality gates, one definition each: developers, pre-commit hooks and CI
+/// all run these same commands with the settings in [workspace.metadata.xtask].
+///
+/// Exit status: 0 passed, 1 gate failed, 2 usage, input or tool error.
+#[derive(Debug, Parser)]
+#[command(name = "cargo xtask", bin_name = "cargo xtask", version, max_term_width = 100)]
+struct Cli {
+    /// When to use colours [env: NO_COLOR, CLICOLOR_FORCE]
+    #[arg(long, value_enum, global = true, default_value_t = ColorChoice::Auto, value_name = "WHEN")]
+    color: ColorChoice,
+    #[command(subcommand)]
+    gate: Gate,
+}
+
+#[derive(Debug, Subcommand)]
+enum Gate {
+    /// Run the tests under coverage and grade the report (or grade a report with --file)
+    Coverage(CoverageArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let out = Output::new(cli.color, &Env::from_process());
+    let result = Context::new(out.clone()).and_then(|cx| match cli.gate {
+        Gate::Coverage(args) => args.run(&cx),
+    });
+    match result {
+        Ok(Outcome::Passed) => ExitCode::SUCCESS,
+        Ok(Outcome::Failed) => ExitCode::from(1),
+        Err(e) => {
+            eprintln!("{} {e:#}", colored::Colorize::bold(colored::Colorize::red("error:")));
+            out.annotate_error("cargo xtask", &format!("{e:#}"));
+            ExitCode::from(2)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn verify_cli() {
+        Cli::command().debug_assert();
+    }
+}

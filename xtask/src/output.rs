@@ -1,0 +1,128 @@
+//! How results are shown: colour decisions, GitHub Actions annotations and the step summary.
+//! What is checked never depends on this; only how it looks.
+
+use std::ffi::OsString;
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
+
+/// `--color` values.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum ColorChoice {
+    /// Colour when stdout is a terminal, unless NO_COLOR is set (CLICOLOR_FORCE forces it).
+    #[default]
+    Auto,
+    Always,
+    Never,
+}
+
+/// The environment variables that decide colour and CI behaviour, read once.
+#[derive(Clone, Debug, Default)]
+pub struct Env {
+    pub no_color: Option<OsString>,
+    pub clicolor_force: Option<OsString>,
+    pub github_actions: Option<OsString>,
+    pub github_step_summary: Option<OsString>,
+}
+
+impl Env {
+    pub fn from_process() -> Env {
+        Env {
+            no_color: std::env::var_os("NO_COLOR"),
+            clicolor_force: std::env::var_os("CLICOLOR_FORCE"),
+            github_actions: std::env::var_os("GITHUB_ACTIONS"),
+            github_step_summary: std::env::var_os("GITHUB_STEP_SUMMARY"),
+        }
+    }
+}
+
+fn set(v: &Option<OsString>) -> bool {
+    v.as_ref().is_some_and(|v| !v.is_empty())
+}
+
+/// `--color` beats `NO_COLOR`, which beats `CLICOLOR_FORCE`, which beats terminal detection.
+pub fn use_color(choice: ColorChoice, env: &Env, is_terminal: bool) -> bool {
+    match choice {
+        ColorChoice::Always => true,
+        ColorChoice::Never => false,
+        ColorChoice::Auto if set(&env.no_color) => false,
+        ColorChoice::Auto if set(&env.clicolor_force) && env.clicolor_force.as_deref() != Some("0".as_ref()) => true,
+        ColorChoice::Auto => is_terminal,
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct Output {
+    pub color: bool,
+    /// Running under GitHub Actions (`GITHUB_ACTIONS=true`).
+    pub github: bool,
+    pub step_summary: Option<PathBuf>,
+}
+
+impl Output {
+    pub fn new(choice: ColorChoice, env: &Env) -> Output {
+        let color = use_color(choice, env, std::io::stdout().is_terminal());
+        colored::control::set_override(color);
+        let github = env.github_actions.as_deref() == Some("true".as_ref());
+        Output { color, github, step_summary: env.github_step_summary.clone().filter(|_| github).map(PathBuf::from) }
+    }
+
+    /// The value to hand to cargo so its colours follow ours.
+    pub fn cargo_term_color(&self) -> &'static str {
+        if self.color { "always" } else { "never" }
+    }
+
+    /// One `::error::` workflow command (shown as an annotation) when under Actions.
+    pub fn annotate_error(&self, title: &str, message: &str) {
+        if self.github {
+            println!("::error title={}::{}", escape_property(title), escape_data(message));
+        }
+    }
+
+    /// Appends markdown to `$GITHUB_STEP_SUMMARY` when under Actions.
+    pub fn step_summary(&self, markdown: &str) -> anyhow::Result<()> {
+        use anyhow::Context as _;
+        let Some(path) = &self.step_summary else { return Ok(()) };
+        let mut f = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+            .with_context(|| format!("cannot append to GITHUB_STEP_SUMMARY ({})", path.display()))?;
+        writeln!(f, "{markdown}").with_context(|| format!("cannot write GITHUB_STEP_SUMMARY ({})", path.display()))
+    }
+}
+
+/// Workflow-command data escaping: `%`, CR and LF.
+pub fn escape_data(s: &str) -> String {
+    s.replace('%', "%25").replace('\r', "%0D").replace('\n', "%0A")
+}
+
+/// Workflow-command property escaping: data escaping plus `:` and `,`.
+pub fn escape_property(s: &str) -> String {
+    escape_data(s).replace(':', "%3A").replace(',', "%2C")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(no_color: Option<&str>, force: Option<&str>) -> Env {
+        Env { no_color: no_color.map(Into::into), clicolor_force: force.map(Into::into), ..Env::default() }
+    }
+
+    #[test]
+    fn colour_precedence() {
+        assert!(use_color(ColorChoice::Always, &env(Some("1"), None), false));
+        assert!(!use_color(ColorChoice::Never, &env(None, Some("1")), true));
+        assert!(!use_color(ColorChoice::Auto, &env(Some("1"), Some("1")), true));
+        assert!(use_color(ColorChoice::Auto, &env(None, Some("1")), false));
+        assert!(!use_color(ColorChoice::Auto, &env(None, Some("0")), false));
+        assert!(use_color(ColorChoice::Auto, &env(Some(""), None), true));
+        assert!(!use_color(ColorChoice::Auto, &env(None, None), false));
+    }
+
+    #[test]
+    fn annotation_text_is_escaped() {
+        assert_eq!(escape_data("65% < 70%\nnext"), "65%25 < 70%25%0Anext");
+        assert_eq!(escape_property("a: b, c"), "a%3A b%2C c");
+    }
+}

@@ -1,0 +1,209 @@
+//! Gate settings: `[workspace.metadata.xtask]` in the root `Cargo.toml`, read through
+//! `cargo metadata`. Every caller (a developer, pre-commit, CI) reads the same table;
+//! flags may override a value for one run.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context as _, Result, bail};
+use serde::Deserialize;
+
+use crate::coverage::grade::{Band, Percent};
+
+/// Which count the coverage gate is decided on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum Metric {
+    /// Lines with at least one hit (Cobertura `<line hits>`).
+    Lines,
+    /// Branch outcomes taken (Cobertura `condition-coverage`).
+    Branches,
+}
+
+impl Metric {
+    pub fn singular(self) -> &'static str {
+        match self {
+            Metric::Lines => "line",
+            Metric::Branches => "branch",
+        }
+    }
+
+    pub fn noun(self) -> &'static str {
+        match self {
+            Metric::Lines => "lines",
+            Metric::Branches => "branches",
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct Settings {
+    pub coverage: CoverageSettings,
+}
+
+#[derive(Clone, Debug)]
+pub struct CoverageSettings {
+    pub threshold: Percent,
+    pub metric: Metric,
+    /// Absolute paths.
+    pub report: PathBuf,
+    pub lcov: PathBuf,
+    pub html: PathBuf,
+    pub lowest_files: usize,
+    pub bands: Vec<Band>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct Raw {
+    coverage: Option<RawCoverage>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct RawCoverage {
+    threshold: Option<serde_json::Value>,
+    metric: Option<Metric>,
+    report: Option<PathBuf>,
+    lcov: Option<PathBuf>,
+    html: Option<PathBuf>,
+    lowest_files: Option<usize>,
+    bands: Option<Vec<RawBand>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawBand {
+    min: serde_json::Value,
+    emoji: String,
+    label: String,
+    #[serde(default)]
+    note: String,
+}
+
+/// The seed runbook's scale, used when the table does not define `bands`.
+fn default_bands() -> Vec<Band> {
+    [
+        (90, "🚀", "Excellent", "outstanding coverage"),
+        (80, "🌟", "High", "above expectations"),
+        (70, "✅", "Approved", "minimum bar cleared"),
+        (50, "⚠️", "Low", "almost there, keep going"),
+        (0, "❌", "Poor", "significant gaps, must improve"),
+    ]
+    .into_iter()
+    .map(|(min, emoji, label, note)| Band { min: Percent::whole(min), emoji: emoji.into(), label: label.into(), note: note.into() })
+    .collect()
+}
+
+/// A TOML number or string as an exact percentage.
+fn percent(value: &serde_json::Value, key: &str) -> Result<Percent> {
+    let text = match value {
+        serde_json::Value::Number(n) => n.to_string(),
+        serde_json::Value::String(s) => s.clone(),
+        other => bail!("`{key}` must be a number, not {other}"),
+    };
+    text.parse::<Percent>().map_err(|e| anyhow::anyhow!("`{key}`: {e}"))
+}
+
+impl Settings {
+    /// Parses the `xtask` table of the workspace metadata (`null` when absent).
+    pub fn from_metadata(root: &Path, metadata: &serde_json::Value) -> Result<Settings> {
+        let xtask = metadata.get("xtask").cloned().unwrap_or(serde_json::Value::Null);
+        let raw: Raw = if xtask.is_null() {
+            Raw::default()
+        } else {
+            serde_json::from_value(xtask).context("invalid [workspace.metadata.xtask] in Cargo.toml")?
+        };
+        let c = raw.coverage.unwrap_or_default();
+        let within = "[workspace.metadata.xtask.coverage] in Cargo.toml";
+        let threshold = match &c.threshold {
+            Some(v) => percent(v, "threshold").context(within)?,
+            None => Percent::whole(70),
+        };
+        let bands = match c.bands {
+            None => default_bands(),
+            Some(raw) => {
+                let mut bands = Vec::with_capacity(raw.len());
+                for b in raw {
+                    bands.push(Band { min: percent(&b.min, "bands.min").context(within)?, emoji: b.emoji, label: b.label, note: b.note });
+                }
+                check_bands(&bands).context(within)?;
+                bands
+            }
+        };
+        let path = |p: Option<PathBuf>, default: &str| root.join(p.unwrap_or_else(|| default.into()));
+        Ok(Settings {
+            coverage: CoverageSettings {
+                threshold,
+                metric: c.metric.unwrap_or(Metric::Lines),
+                report: path(c.report, "coverage.xml"),
+                lcov: path(c.lcov, "target/coverage/lcov.info"),
+                html: path(c.html, "target/coverage/html"),
+                lowest_files: c.lowest_files.unwrap_or(10),
+                bands,
+            },
+        })
+    }
+
+    /// Reads the settings of the workspace whose manifest is `root/Cargo.toml`.
+    pub fn load(cargo: &str, root: &Path) -> Result<Settings> {
+        let metadata = cargo_metadata::MetadataCommand::new()
+            .cargo_path(cargo)
+            .manifest_path(root.join("Cargo.toml"))
+            .no_deps()
+            .other_options(vec!["--offline".to_owned()])
+            .exec()
+            .context("could not read the workspace settings (`cargo metadata` failed)")?;
+        Settings::from_metadata(root, &metadata.workspace_metadata)
+    }
+}
+
+fn check_bands(bands: &[Band]) -> Result<()> {
+    let Some(last) = bands.last() else { bail!("`bands` is empty: give at least one band with min = 0") };
+    if last.min != Percent::ZERO {
+        bail!("the last band (`{}`) must have min = 0 so every report gets a grade", last.label);
+    }
+    for pair in bands.windows(2) {
+        if !pair[1].min.less_than(pair[0].min) {
+            bail!("`bands` must be listed highest first: `{}` ({}) comes before `{}` ({})", pair[0].label, pair[0].min, pair[1].label, pair[1].min);
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn missing_table_gives_the_runbook_defaults() {
+        let s = Settings::from_metadata(Path::new("/r"), &serde_json::Value::Null).unwrap();
+        assert_eq!(s.coverage.threshold, Percent::whole(70));
+        assert_eq!(s.coverage.report, Path::new("/r/coverage.xml"));
+        assert_eq!(s.coverage.bands.len(), 5);
+        assert_eq!(s.coverage.bands[2].label, "Approved");
+    }
+
+    #[test]
+    fn fractional_threshold_and_custom_bands_are_read() {
+        let meta = json!({"xtask": {"coverage": {"threshold": 72.5, "metric": "branches",
+            "bands": [{"min": 75, "emoji": "+", "label": "Good"}, {"min": 0, "emoji": "-", "label": "Bad"}]}}});
+        let s = Settings::from_metadata(Path::new("/r"), &meta).unwrap();
+        assert_eq!(s.coverage.threshold.to_string(), "72.5");
+        assert_eq!(s.coverage.metric, Metric::Branches);
+        assert_eq!(s.coverage.bands[0].label, "Good");
+    }
+
+    #[test]
+    fn typos_and_bad_values_are_errors() {
+        for meta in [
+            json!({"xtask": {"coverage": {"treshold": 70}}}),
+            json!({"xtask": {"coverage": {"threshold": 170}}}),
+            json!({"xtask": {"coverage": {"threshold": true}}}),
+            json!({"xtask": {"coverage": {"bands": [{"min": 50, "emoji": "x", "label": "x"}]}}}),
+            json!({"xtask": {"coverage": {"bands": [{"min": 0, "emoji": "x", "label": "a"}, {"min": 50, "emoji": "y", "label": "b"}]}}}),
+        ] {
+            assert!(Settings::from_metadata(Path::new("/r"), &meta).is_err(), "{meta}");
+        }
+    }
+}
