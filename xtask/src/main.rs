@@ -25,6 +25,17 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Gate {
     /// Run the tests under coverage and grade the report (or grade a report with --file)
+    ///
+    /// Without --file: runs `cargo llvm-cov` over the workspace, writes the Cobertura report
+    /// (coverage.xml), LCOV and HTML (under target/coverage/), then grades it. With --file:
+    /// grades an existing Cobertura XML report from any producer (cargo-llvm-cov, coverage.py,
+    /// tarpaulin, grcov, istanbul/nyc/c8, …) without running anything.
+    ///
+    /// Grades: ❌ Poor <50, ⚠️ Low 50–69, ✅ Approved 70–79, 🌟 High 80–89, 🚀 Excellent ≥90.
+    /// Exit status: 0 at or above the threshold; 1 below it, or when the tests fail;
+    /// 2 on a usage, input or tool error. Settings: [workspace.metadata.xtask.coverage]
+    /// in the root Cargo.toml; flags override them for one run.
+    #[command(verbatim_doc_comment)]
     Coverage(CoverageArgs),
 }
 

@@ -98,7 +98,7 @@ pub fn parse<R: BufRead>(mut input: R, options: ParseOptions) -> Result<Report, 
     sniff(&mut input)?;
     let mut reader = quick_xml::Reader::from_reader(input);
     let config = reader.config_mut();
-    config.trim_text(true);
+    config.trim_text(false);
     config.check_end_names = true;
     config.expand_empty_elements = false;
 

@@ -16,19 +16,8 @@ use crate::settings::Metric;
 use crate::tools::{self, Tool};
 use crate::{Context, Outcome};
 
-/// Run the tests under coverage, write the reports and grade them against the gate.
-///
-/// Without --file: runs `cargo llvm-cov` over the workspace, writes the Cobertura report
-/// (coverage.xml), LCOV and HTML (under target/coverage/), then grades. With --file: grades
-/// an existing Cobertura XML report from any producer (cargo-llvm-cov, coverage.py,
-/// tarpaulin, grcov, istanbul/nyc/c8, …) without running anything.
-///
-/// Grades: ❌ Poor <50, ⚠️ Low 50–69, ✅ Approved 70–79, 🌟 High 80–89, 🚀 Excellent ≥90
-/// (configurable). Exit status: 0 at or above the threshold, 1 below it (or when the tests
-/// fail), 2 on a usage, input or tool error. Settings: [workspace.metadata.xtask.coverage]
-/// in the root Cargo.toml.
+/// Flags of `cargo xtask coverage` (its help text is on the subcommand in main.rs).
 #[derive(Debug, clap::Args)]
-#[command(verbatim_doc_comment)]
 pub struct CoverageArgs {
     /// Grade this Cobertura XML report instead of running the tests
     #[arg(long, value_name = "PATH")]

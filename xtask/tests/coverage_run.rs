@@ -1,0 +1,238 @@
+//! `cargo xtask coverage` without --file, against stand-in `cargo` and `rustup` executables
+//! that record their argv: the test run, the report writing, tool installation, exit codes.
+
+mod support;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use support::{Run, Scratch, percent_report};
+
+const CARGO_STANDIN: &str = r#"#!/usr/bin/env bash
+# Stand-in cargo: records argv, answers like cargo and cargo-llvm-cov would.
+printf '%s\n' "$*" >> "$STANDIN/log"
+case "$1" in
+  metadata) exec "$REAL_CARGO" metadata --format-version 1 --no-deps --offline --manifest-path "$STANDIN/ws/Cargo.toml" ;;
+  install) [ -e "$STANDIN/install-fails" ] && exit 101; touch "$STANDIN/llvm-cov-installed"; exit 0 ;;
+esac
+[ "$1" = llvm-cov ] || { echo "stand-in cargo: unexpected $*" >&2; exit 99; }
+shift
+case "$1" in
+  --version) [ -e "$STANDIN/llvm-cov-installed" ] || { echo "error: no such command: llvm-cov" >&2; exit 101; }
+             echo "cargo-llvm-cov 0.9.1" ;;
+  report)
+    out=""; while [ $# -gt 0 ]; do case "$1" in --output-path|--output-dir) out="$2"; shift ;; esac; shift; done
+    [ -e "$STANDIN/no-data" ] && { echo "error: no input files found" >&2; exit 1; }
+    if grep -q -- '--html' <<<"$(tail -n 1 "$STANDIN/log")"; then mkdir -p "$out/html"; echo '<html/>' > "$out/html/index.html"
+    elif grep -q -- '--lcov' <<<"$(tail -n 1 "$STANDIN/log")"; then printf 'TN:\nend_of_record\n' > "$out"
+    else cp "$STANDIN/report.xml" "$out"; fi ;;
+  *) echo "running tests"; exit "$(cat "$STANDIN/test-exit" 2>/dev/null || echo 0)" ;;
+esac
+"#;
+
+const RUSTUP_STANDIN: &str = r#"#!/usr/bin/env bash
+printf 'rustup %s\n' "$*" >> "$STANDIN/log"
+case "$*" in
+  "component list --installed") echo "rustc-x86_64-unknown-linux-gnu"; [ -e "$STANDIN/llvm-tools-installed" ] && echo "llvm-tools-x86_64-unknown-linux-gnu"; exit 0 ;;
+  "component add llvm-tools-preview") touch "$STANDIN/llvm-tools-installed" ;;
+  *) exit 1 ;;
+esac
+"#;
+
+struct StandIn {
+    dir: Scratch,
+}
+
+impl StandIn {
+    /// Tools installed, tests passing, a report with `covered` of 100 lines.
+    fn new(covered: u32) -> StandIn {
+        let dir = Scratch::new("standin");
+        for (name, body) in [("bin/cargo", CARGO_STANDIN), ("bin/rustup", RUSTUP_STANDIN)] {
+            let path = dir.write(name, body);
+            make_executable(&path);
+        }
+        let root = dir.0.display().to_string();
+        dir.write(
+            "ws/Cargo.toml",
+            format!(
+                "[package]\nname = \"standin\"\nversion = \"0.0.0\"\nedition = \"2021\"\n[workspace]\n\
+                 [workspace.metadata.xtask.coverage]\nreport = \"{root}/out/coverage.xml\"\n\
+                 lcov = \"{root}/out/cov/lcov.info\"\nhtml = \"{root}/out/cov/html\"\n"
+            ),
+        );
+        dir.write("ws/src/lib.rs", "");
+        dir.write("report.xml", percent_report(covered, 100));
+        dir.write("llvm-cov-installed", "");
+        dir.write("llvm-tools-installed", "");
+        StandIn { dir }
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.0.join(name)
+    }
+
+    fn set(&self, flag: &str, on: bool) {
+        if on {
+            self.dir.write(flag, "");
+        } else {
+            let _ = std::fs::remove_file(self.path(flag));
+        }
+    }
+
+    fn run(&self, args: &[&str]) -> Run {
+        let mut c: Command = support::xtask();
+        let path = format!("{}:{}", self.path("bin").display(), std::env::var("PATH").unwrap_or_default());
+        c.env("CARGO", self.path("bin/cargo"))
+            .env("REAL_CARGO", std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+            .env("STANDIN", &self.dir.0)
+            .env("PATH", path)
+            .env_remove("LLVM_COV")
+            .env_remove("LLVM_PROFDATA")
+            .arg("coverage")
+            .args(args);
+        support::run(c)
+    }
+
+    /// The stand-ins' argv log, without the `metadata` call.
+    fn log(&self) -> Vec<String> {
+        std::fs::read_to_string(self.path("log"))
+            .unwrap_or_default()
+            .lines()
+            .filter(|l| !l.starts_with("metadata"))
+            .map(str::to_owned)
+            .collect()
+    }
+}
+
+fn make_executable(path: &Path) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).unwrap();
+}
+
+fn leftovers(dir: &Path) -> Vec<String> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let entry = entry.unwrap();
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if name.contains(".tmp-") {
+            found.push(name);
+        }
+        if entry.file_type().unwrap().is_dir() {
+            found.extend(leftovers(&entry.path()));
+        }
+    }
+    found
+}
+
+#[test]
+fn one_test_run_then_three_reports_then_the_grade() {
+    let s = StandIn::new(85);
+    let run = s.run(&[]);
+    assert_eq!(run.code, 0, "{run:?}");
+    assert!(run.stdout.contains("🌟 High — 85.00% (85 / 100 lines)"), "{run:?}");
+    let log = s.log();
+    assert_eq!(log[0], "llvm-cov --version");
+    assert_eq!(log[1], "rustup component list --installed");
+    assert_eq!(log[2], "llvm-cov --workspace --no-report");
+    assert!(log[3].starts_with("llvm-cov report --cobertura --output-path "), "{log:?}");
+    assert!(log[4].starts_with("llvm-cov report --lcov --output-path "), "{log:?}");
+    assert!(log[5].starts_with("llvm-cov report --html --output-dir "), "{log:?}");
+    assert_eq!(log.len(), 6, "{log:?}");
+    assert_eq!(std::fs::read_to_string(s.path("out/coverage.xml")).unwrap(), percent_report(85, 100));
+    assert!(s.path("out/cov/lcov.info").is_file());
+    assert!(s.path("out/cov/html/index.html").is_file());
+    assert_eq!(leftovers(&s.dir.0), Vec::<String>::new());
+}
+
+#[test]
+fn failing_gate_still_prints_the_summary_and_keeps_the_reports() {
+    let s = StandIn::new(60);
+    let run = s.run(&[]);
+    assert_eq!(run.code, 1, "{run:?}");
+    assert!(run.stdout.contains("⚠️ Low — 60.00%"), "{run:?}");
+    assert!(run.stdout.contains("Gate: FAILED"), "{run:?}");
+    assert!(s.path("out/coverage.xml").is_file());
+    assert!(s.path("out/cov/lcov.info").is_file());
+}
+
+#[test]
+fn failing_tests_fail_the_gate_but_the_coverage_is_still_reported() {
+    let s = StandIn::new(95);
+    s.dir.write("test-exit", "101");
+    let run = s.run(&[]);
+    assert_eq!(run.code, 1, "{run:?}");
+    assert!(run.stdout.contains("🚀 Excellent — 95.00%"), "{run:?}");
+    assert!(run.stderr.contains("the tests failed"), "{run:?}");
+}
+
+#[test]
+fn a_run_that_leaves_no_data_fails_and_keeps_the_previous_report() {
+    let s = StandIn::new(95);
+    let previous = s.dir.write("out/coverage.xml", "previous report");
+    s.dir.write("test-exit", "101");
+    s.set("no-data", true);
+    let run = s.run(&[]);
+    assert_eq!(run.code, 1, "{run:?}");
+    assert!(run.stderr.contains("left no coverage data"), "{run:?}");
+    assert_eq!(std::fs::read_to_string(previous).unwrap(), "previous report");
+    assert_eq!(leftovers(&s.dir.0), Vec::<String>::new());
+}
+
+#[test]
+fn report_tool_failure_after_passing_tests_is_a_tool_error() {
+    let s = StandIn::new(95);
+    s.set("no-data", true);
+    let run = s.run(&[]);
+    assert_eq!(run.code, 2, "{run:?}");
+    assert!(run.stderr.contains("could not write the Cobertura report"), "{run:?}");
+    assert!(run.stderr.contains("no input files found"), "{run:?}");
+}
+
+#[test]
+fn no_install_names_every_missing_tool_and_its_install_command() {
+    let s = StandIn::new(95);
+    s.set("llvm-cov-installed", false);
+    s.set("llvm-tools-installed", false);
+    let run = s.run(&["--no-install"]);
+    assert_eq!(run.code, 2, "{run:?}");
+    assert!(run.stderr.contains("cargo install --locked cargo-llvm-cov --version 0.9.1"), "{run:?}");
+    assert!(run.stderr.contains("rustup component add llvm-tools-preview"), "{run:?}");
+    assert!(!s.log().iter().any(|l| l.starts_with("install") || l.contains("component add")), "{:?}", s.log());
+    assert!(!s.log().iter().any(|l| l.contains("--no-report")), "nothing runs: {:?}", s.log());
+}
+
+#[test]
+fn missing_tools_are_installed_pinned_and_announced() {
+    let s = StandIn::new(95);
+    s.set("llvm-cov-installed", false);
+    s.set("llvm-tools-installed", false);
+    let run = s.run(&[]);
+    assert_eq!(run.code, 0, "{run:?}");
+    assert!(run.stderr.contains("installing it now (one-time"), "{run:?}");
+    let log = s.log();
+    assert!(log.contains(&"install --locked cargo-llvm-cov --version 0.9.1".to_owned()), "{log:?}");
+    assert!(log.contains(&"rustup component add llvm-tools-preview".to_owned()), "{log:?}");
+}
+
+#[test]
+fn failed_install_is_a_tool_error_with_the_command() {
+    let s = StandIn::new(95);
+    s.set("llvm-cov-installed", false);
+    s.set("install-fails", true);
+    let run = s.run(&[]);
+    assert_eq!(run.code, 2, "{run:?}");
+    assert!(run.stderr.contains("installing cargo-llvm-cov failed"), "{run:?}");
+    assert!(run.stderr.contains("cargo install --locked cargo-llvm-cov --version 0.9.1"), "{run:?}");
+}
+
+#[test]
+fn extra_arguments_and_the_branch_metric_reach_the_test_run() {
+    let s = StandIn::new(95);
+    let run = s.run(&["--metric", "lines", "--", "--exclude", "app"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    assert!(s.log().contains(&"llvm-cov --workspace --no-report --exclude app".to_owned()), "{:?}", s.log());
+    let s = StandIn::new(95);
+    let run = s.run(&["--metric", "branches"]);
+    assert_eq!(run.code, 2, "the stand-in report has no branch data: {run:?}");
+    assert!(s.log().contains(&"llvm-cov --workspace --no-report --branch".to_owned()), "{:?}", s.log());
+}

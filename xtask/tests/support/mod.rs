@@ -1,0 +1,89 @@
+//! Shared helpers for the CLI tests: run the real `xtask` binary, write scratch files.
+#![allow(dead_code, reason = "each test binary uses a different subset")]
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl std::fmt::Debug for Run {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "exit {}\n--- stdout\n{}--- stderr\n{}", self.code, self.stdout, self.stderr)
+    }
+}
+
+/// The xtask binary with a clean, predictable environment (no colour, not in CI).
+pub fn xtask() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_xtask"));
+    for var in ["GITHUB_ACTIONS", "GITHUB_STEP_SUMMARY", "CLICOLOR_FORCE", "NO_COLOR", "CI"] {
+        c.env_remove(var);
+    }
+    c
+}
+
+pub fn run(mut c: Command) -> Run {
+    let out = c.output().expect("the xtask binary runs");
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+/// `cargo xtask coverage --file <path> <args…>`.
+pub fn grade(path: &Path, args: &[&str]) -> Run {
+    let mut c = xtask();
+    c.arg("coverage").arg("--file").arg(path).args(args);
+    run(c)
+}
+
+/// A scratch folder under the target dir, removed when dropped.
+pub struct Scratch(pub PathBuf);
+
+impl Scratch {
+    pub fn new(name: &str) -> Scratch {
+        static N: AtomicUsize = AtomicUsize::new(0);
+        let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
+            .join(format!("{name}-{}-{}", std::process::id(), N.fetch_add(1, Ordering::Relaxed)));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        Scratch(dir)
+    }
+
+    pub fn write(&self, name: &str, content: impl AsRef<[u8]>) -> PathBuf {
+        let path = self.0.join(name);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, content).unwrap();
+        path
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// A Cobertura report: each file with its `(line, hits)` pairs.
+pub fn cobertura(files: &[(&str, Vec<(u32, u64)>)]) -> String {
+    let mut s = String::from("<?xml version=\"1.0\" ?>\n<coverage version=\"test\">\n<packages><package name=\"p\"><classes>\n");
+    for (name, lines) in files {
+        s.push_str(&format!("<class name=\"c\" filename=\"{name}\"><methods/><lines>\n"));
+        for (n, hits) in lines {
+            s.push_str(&format!("  <line number=\"{n}\" hits=\"{hits}\"/>\n"));
+        }
+        s.push_str("</lines></class>\n");
+    }
+    s.push_str("</classes></package></packages>\n</coverage>\n");
+    s
+}
+
+/// One file with `covered` of `valid` lines hit.
+pub fn percent_report(covered: u32, valid: u32) -> String {
+    cobertura(&[("src/lib.rs", (1..=valid).map(|n| (n, u64::from(n <= covered))).collect())])
+}
