@@ -90,7 +90,12 @@ fn default_bands() -> Vec<Band> {
         (0, "❌", "Poor", "significant gaps, must improve"),
     ]
     .into_iter()
-    .map(|(min, emoji, label, note)| Band { min: Percent::whole(min), emoji: emoji.into(), label: label.into(), note: note.into() })
+    .map(|(min, emoji, label, note)| Band {
+        min: Percent::whole(min),
+        emoji: emoji.into(),
+        label: label.into(),
+        note: note.into(),
+    })
     .collect()
 }
 
@@ -124,7 +129,12 @@ impl Settings {
             Some(raw) => {
                 let mut bands = Vec::with_capacity(raw.len());
                 for b in raw {
-                    bands.push(Band { min: percent(&b.min, "bands.min").context(within)?, emoji: b.emoji, label: b.label, note: b.note });
+                    bands.push(Band {
+                        min: percent(&b.min, "bands.min").context(within)?,
+                        emoji: b.emoji,
+                        label: b.label,
+                        note: b.note,
+                    });
                 }
                 check_bands(&bands).context(within)?;
                 bands
@@ -164,7 +174,13 @@ fn check_bands(bands: &[Band]) -> Result<()> {
     }
     for pair in bands.windows(2) {
         if !pair[1].min.less_than(pair[0].min) {
-            bail!("`bands` must be listed highest first: `{}` ({}) comes before `{}` ({})", pair[0].label, pair[0].min, pair[1].label, pair[1].min);
+            bail!(
+                "`bands` must be listed highest first: `{}` ({}) comes before `{}` ({})",
+                pair[0].label,
+                pair[0].min,
+                pair[1].label,
+                pair[1].min
+            );
         }
     }
     Ok(())

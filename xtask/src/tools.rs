@@ -64,7 +64,8 @@ impl Tool {
                 if std::env::var_os("LLVM_COV").is_some() && std::env::var_os("LLVM_PROFDATA").is_some() {
                     return Ok(None);
                 }
-                let out = cmd!(sh, "rustup component list --installed").quiet().ignore_status().ignore_stderr().output();
+                let out =
+                    cmd!(sh, "rustup component list --installed").quiet().ignore_status().ignore_stderr().output();
                 match out {
                     Ok(o) if o.status.success() => {
                         let listed = String::from_utf8_lossy(&o.stdout);
@@ -74,7 +75,10 @@ impl Tool {
                             Ok(Some("the rustup component is not installed for this toolchain".into()))
                         }
                     }
-                    _ => Ok(Some("rustup was not found (without rustup, set LLVM_COV and LLVM_PROFDATA to your LLVM's binaries)".into())),
+                    _ => Ok(Some(
+                        "rustup was not found (without rustup, set LLVM_COV and LLVM_PROFDATA to your LLVM's binaries)"
+                            .into(),
+                    )),
                 }
             }
         }
@@ -84,7 +88,9 @@ impl Tool {
         let sh = &cx.sh;
         let cargo = &cx.cargo;
         let ok = match self {
-            Tool::CargoLlvmCov => cmd!(sh, "{cargo} install --locked cargo-llvm-cov --version {CARGO_LLVM_COV_VERSION}").run().is_ok(),
+            Tool::CargoLlvmCov => {
+                cmd!(sh, "{cargo} install --locked cargo-llvm-cov --version {CARGO_LLVM_COV_VERSION}").run().is_ok()
+            }
             Tool::LlvmTools => cmd!(sh, "rustup component add llvm-tools-preview").run().is_ok(),
         };
         if !ok {
@@ -107,8 +113,10 @@ pub fn ensure(cx: &Context, tools: &[Tool], allow_install: bool) -> Result<()> {
         return Ok(());
     }
     if !allow_install {
-        let list: Vec<String> =
-            missing.iter().map(|(t, reason)| format!("  {}: {reason}\n    install: {}", t.name(), t.install_command())).collect();
+        let list: Vec<String> = missing
+            .iter()
+            .map(|(t, reason)| format!("  {}: {reason}\n    install: {}", t.name(), t.install_command()))
+            .collect();
         bail!("missing tools (not installed because of --no-install):\n{}", list.join("\n"));
     }
     for (tool, reason) in missing {
@@ -116,7 +124,11 @@ pub fn ensure(cx: &Context, tools: &[Tool], allow_install: bool) -> Result<()> {
         eprintln!("  $ {}", tool.install_command());
         tool.install(cx)?;
         if let Some(reason) = tool.probe(cx)? {
-            bail!("{} is still missing after installing it ({reason}); try `{}` by hand", tool.name(), tool.install_command());
+            bail!(
+                "{} is still missing after installing it ({reason}); try `{}` by hand",
+                tool.name(),
+                tool.install_command()
+            );
         }
     }
     Ok(())

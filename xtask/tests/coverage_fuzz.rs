@@ -75,7 +75,8 @@ fn random_reports_agree_with_a_naive_model() {
     let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
     for i in 0..3_000 {
         let (xml, lines, branches) = random_report(&mut rng);
-        let report = parse(xml.as_bytes(), ParseOptions { branches: true }).unwrap_or_else(|e| panic!("case {i}: {e}\n{xml}"));
+        let report =
+            parse(xml.as_bytes(), ParseOptions { branches: true }).unwrap_or_else(|e| panic!("case {i}: {e}\n{xml}"));
         assert_eq!(report.totals(), (lines, branches), "case {i}:\n{xml}");
         let names: Vec<_> = report.files.iter().map(|f| f.name.clone()).collect();
         let mut sorted = names.clone();
@@ -86,10 +87,41 @@ fn random_reports_agree_with_a_naive_model() {
 }
 
 const TOKENS: &[&str] = &[
-    "<", ">", "/>", "</class>", "<class filename=\"z\">", "<line number=\"1\" hits=\"1\"/>", "<lines>", "</lines>",
-    "<methods>", "</methods>", "\"", "&", "&amp;", "&#0;", "&#xFFFFFFFF;", "&lol;", "<!ENTITY a \"b\">", "<!DOCTYPE x [",
-    "]>", "<![CDATA[", "]]>", "<?pi?>", "<!--", "-->", "-1", "99999999999999999999999", "4294967296", "\u{0}", "\u{FEFF}",
-    "\\", "condition-coverage=\"(3/2)\"", "branch=\"true\"", "\u{e9}", "\u{1F680}", "\r\n",
+    "<",
+    ">",
+    "/>",
+    "</class>",
+    "<class filename=\"z\">",
+    "<line number=\"1\" hits=\"1\"/>",
+    "<lines>",
+    "</lines>",
+    "<methods>",
+    "</methods>",
+    "\"",
+    "&",
+    "&amp;",
+    "&#0;",
+    "&#xFFFFFFFF;",
+    "&lol;",
+    "<!ENTITY a \"b\">",
+    "<!DOCTYPE x [",
+    "]>",
+    "<![CDATA[",
+    "]]>",
+    "<?pi?>",
+    "<!--",
+    "-->",
+    "-1",
+    "99999999999999999999999",
+    "4294967296",
+    "\u{0}",
+    "\u{FEFF}",
+    "\\",
+    "condition-coverage=\"(3/2)\"",
+    "branch=\"true\"",
+    "\u{e9}",
+    "\u{1F680}",
+    "\r\n",
 ];
 
 fn mutate(rng: &mut Rng, seed: &[u8]) -> Vec<u8> {

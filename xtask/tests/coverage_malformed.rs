@@ -47,7 +47,9 @@ fn lcov_or_json_given_where_xml_is_expected() {
 #[test]
 fn missing_attributes() {
     let body = |line: &str| {
-        format!("<coverage>\n<packages><package name=\"p\"><classes>\n<class filename=\"a.rs\"><lines>\n{line}\n</lines></class></classes></package></packages></coverage>\n")
+        format!(
+            "<coverage>\n<packages><package name=\"p\"><classes>\n<class filename=\"a.rs\"><lines>\n{line}\n</lines></class></classes></package></packages></coverage>\n"
+        )
     };
     assert_refused("no-hits.xml", &body("<line number=\"1\"/>"), "4:1", "no `hits` attribute");
     assert_refused("no-number.xml", &body("<line hits=\"1\"/>"), "4:1", "no `number` attribute");
@@ -62,7 +64,9 @@ fn missing_attributes() {
 #[test]
 fn non_numeric_or_negative_hits() {
     let body = |hits: &str| {
-        format!("<coverage><packages><package><classes><class filename=\"a\"><lines>\n<line number=\"1\" hits=\"{hits}\"/>\n</lines></class></classes></package></packages></coverage>")
+        format!(
+            "<coverage><packages><package><classes><class filename=\"a\"><lines>\n<line number=\"1\" hits=\"{hits}\"/>\n</lines></class></classes></package></packages></coverage>"
+        )
     };
     assert_refused("nan.xml", &body("many"), "2:1", "not a whole number");
     assert_refused("negative.xml", &body("-3"), "2:1", "negative");

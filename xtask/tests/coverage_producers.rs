@@ -64,7 +64,11 @@ fn coverage_py_branch_mode() {
     let map = expected("coveragepy-branch");
     let mixed = (number(&map, "lines_covered") + number(&map, "branches_covered")) * 100
         / (number(&map, "lines_valid") + number(&map, "branches_valid"));
-    assert_eq!(mixed, number(&map, "report_total_percent"), "TOTAL = (statements + branches) hit / (statements + branches)");
+    assert_eq!(
+        mixed,
+        number(&map, "report_total_percent"),
+        "TOTAL = (statements + branches) hit / (statements + branches)"
+    );
     let lines = graded("coveragepy-branch", "lines");
     assert_ne!(lines["totals"]["percent"].as_f64().unwrap().floor() as u64, mixed);
 }

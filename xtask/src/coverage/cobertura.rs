@@ -165,7 +165,10 @@ pub fn parse<R: BufRead>(mut input: R, options: ParseOptions) -> Result<Report, 
                 // An external DTD (cargo-llvm-cov names one) is never fetched; an internal
                 // subset could declare entities, which are never expanded: refuse it.
                 if d.to_ascii_uppercase().contains("<!ENTITY") {
-                    return err(at, "entity declarations are not allowed in a coverage report (they are never expanded)");
+                    return err(
+                        at,
+                        "entity declarations are not allowed in a coverage report (they are never expanded)",
+                    );
                 }
             }
             Event::Text(ref t) => {
@@ -222,7 +225,9 @@ fn sniff<R: BufRead>(input: &mut R) -> Result<(), ParseError> {
 fn root_hint(name: &str) -> String {
     match name {
         "report" => "the root element is <report>: this looks like a JaCoCo report, not Cobertura".into(),
-        "CoverageSession" => "the root element is <CoverageSession>: this looks like an OpenCover report, not Cobertura".into(),
+        "CoverageSession" => {
+            "the root element is <CoverageSession>: this looks like an OpenCover report, not Cobertura".into()
+        }
         _ => format!("the root element is <{name}>, not <coverage>: not a Cobertura report"),
     }
 }
@@ -399,7 +404,9 @@ impl Accumulator {
                 "number" => number = Some(count(attr.value.as_bytes(), at, "number")?),
                 "hits" => hits = Some(count(attr.value.as_bytes(), at, "hits")?),
                 "branch" if self.options.branches => branch = attr.value == "true",
-                "condition-coverage" if self.options.branches => conditions = Some(condition_coverage(attr.value.as_bytes(), at)?),
+                "condition-coverage" if self.options.branches => {
+                    conditions = Some(condition_coverage(attr.value.as_bytes(), at)?)
+                }
                 _ => {}
             }
         }
@@ -464,7 +471,9 @@ mod tests {
     }
 
     fn wrap(classes: &str) -> String {
-        format!("<?xml version=\"1.0\" ?>\n<coverage><packages><package name=\"p\"><classes>{classes}</classes></package></packages></coverage>")
+        format!(
+            "<?xml version=\"1.0\" ?>\n<coverage><packages><package name=\"p\"><classes>{classes}</classes></package></packages></coverage>"
+        )
     }
 
     #[test]
@@ -522,7 +531,9 @@ mod tests {
 
     #[test]
     fn bad_hits_are_refused_with_the_reason() {
-        for (hits, reason) in [("-1", "negative"), ("x", "not a whole number"), ("", "empty"), ("99999999999999999999999", "too large")] {
+        for (hits, reason) in
+            [("-1", "negative"), ("x", "not a whole number"), ("", "empty"), ("99999999999999999999999", "too large")]
+        {
             let xml = wrap(&format!(r#"<class filename="a"><lines><line number="1" hits="{hits}"/></lines></class>"#));
             let e = parse_str(&xml).unwrap_err();
             assert!(e.message.contains(reason), "{hits}: {e}");

@@ -102,7 +102,7 @@ pub fn thousands(n: u64) -> String {
     let digits = n.to_string();
     let mut out = String::with_capacity(digits.len() + digits.len() / 3);
     for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(c);
@@ -121,11 +121,7 @@ pub struct Band {
 
 /// The first band (highest first) whose minimum `counts` reach.
 pub fn band(bands: &[Band], counts: Counts) -> &Band {
-    bands
-        .iter()
-        .find(|b| b.min.reached_by(counts))
-        .or(bands.last())
-        .expect("settings guarantee at least one band")
+    bands.iter().find(|b| b.min.reached_by(counts)).or(bands.last()).expect("settings guarantee at least one band")
 }
 
 #[cfg(test)]

@@ -61,7 +61,8 @@ pub fn text(s: &Summary) -> String {
     }
     if !s.lowest.is_empty() {
         out.push_str(&format!("\nLowest-covered files (most uncovered {} first):\n", s.metric.noun()));
-        let width = s.lowest.iter().map(|r| thousands(r.counts.valid - r.counts.covered).len()).max().unwrap_or(0).max(6);
+        let width =
+            s.lowest.iter().map(|r| thousands(r.counts.valid - r.counts.covered).len()).max().unwrap_or(0).max(6);
         out.push_str(&format!("  {:>width$}  {:>7}  file\n", "missed", "cover"));
         for r in &s.lowest {
             let missed = thousands(r.counts.valid - r.counts.covered);
@@ -106,7 +107,10 @@ pub fn markdown(s: &Summary) -> String {
     } else {
         format!("❌ failed: {} more {} needed", thousands(s.shortfall), s.metric.noun())
     };
-    out.push_str(&format!("| Metric | Covered | Total | Coverage | Gate ({}%) |\n| --- | ---: | ---: | ---: | --- |\n", s.threshold));
+    out.push_str(&format!(
+        "| Metric | Covered | Total | Coverage | Gate ({}%) |\n| --- | ---: | ---: | ---: | --- |\n",
+        s.threshold
+    ));
     out.push_str(&format!(
         "| {metric} | {} | {} | {pct}% | {verdict} |\n",
         thousands(s.counts.covered),
@@ -143,7 +147,12 @@ mod tests {
             metric: Metric::Lines,
             counts: Counts { covered, valid },
             source: Source::Elements,
-            band: Band { min: Percent::whole(70), emoji: "✅".into(), label: "Approved".into(), note: "minimum bar cleared".into() },
+            band: Band {
+                min: Percent::whole(70),
+                emoji: "✅".into(),
+                label: "Approved".into(),
+                note: "minimum bar cleared".into(),
+            },
             threshold: Percent::whole(70),
             passed,
             shortfall: 0,
@@ -156,7 +165,10 @@ mod tests {
     fn text_shows_grade_counts_and_lowest_files() {
         colored::control::set_override(false);
         let t = text(&summary(7_500_565, 10_000_000, true));
-        assert!(t.starts_with("Coverage: ✅ Approved — 75.00% (7,500,565 / 10,000,000 lines) — minimum bar cleared\n"), "{t}");
+        assert!(
+            t.starts_with("Coverage: ✅ Approved — 75.00% (7,500,565 / 10,000,000 lines) — minimum bar cleared\n"),
+            "{t}"
+        );
         assert!(t.contains("Gate: passed (75.00% ≥ 70%)"), "{t}");
         assert!(t.contains("       2   33.33%  src/a|b.rs"), "{t}");
     }

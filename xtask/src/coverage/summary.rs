@@ -54,7 +54,9 @@ impl Summary {
         let noun = o.metric.noun();
         let (elements, from_elements, root_counts, root_rate) = match o.metric {
             Metric::Lines => (report.line_elements, lines, report.root.lines, report.root.line_rate.as_deref()),
-            Metric::Branches => (report.branch_elements, branches, report.root.branches, report.root.branch_rate.as_deref()),
+            Metric::Branches => {
+                (report.branch_elements, branches, report.root.branches, report.root.branch_rate.as_deref())
+            }
         };
         let (counts, source) = if elements > 0 {
             (from_elements, Source::Elements)
@@ -62,7 +64,9 @@ impl Summary {
             (c, Source::RootCounts)
         } else if let Some(rate) = root_rate {
             let attr = if o.metric == Metric::Lines { "line-rate" } else { "branch-rate" };
-            let c = rate_as_counts(rate).ok_or_else(|| Ungradable(format!("{report_name}: the root {attr} {rate:?} is not a number between 0 and 1")))?;
+            let c = rate_as_counts(rate).ok_or_else(|| {
+                Ungradable(format!("{report_name}: the root {attr} {rate:?} is not a number between 0 and 1"))
+            })?;
             (c, Source::RootRate)
         } else {
             (Counts::default(), Source::Elements)
@@ -70,7 +74,9 @@ impl Summary {
         if counts.valid == 0 {
             let hint = match o.metric {
                 Metric::Lines => "nothing was measured: did the tests run, and is this the right report?",
-                Metric::Branches => "the report has no branch data (cargo llvm-cov needs --branch on nightly; coverage.py needs `coverage run --branch`)",
+                Metric::Branches => {
+                    "the report has no branch data (cargo llvm-cov needs --branch on nightly; coverage.py needs `coverage run --branch`)"
+                }
             };
             return Err(Ungradable(format!("{report_name} has no coverable {noun}: {hint}")));
         }
@@ -79,7 +85,10 @@ impl Summary {
             report
                 .files
                 .iter()
-                .map(|f| FileRow { name: f.name.clone(), counts: if o.metric == Metric::Lines { f.lines } else { f.branches } })
+                .map(|f| FileRow {
+                    name: f.name.clone(),
+                    counts: if o.metric == Metric::Lines { f.lines } else { f.branches },
+                })
                 .filter(|r| r.counts.valid > r.counts.covered)
                 .collect()
         } else {
@@ -90,7 +99,10 @@ impl Summary {
             let missed = |r: &FileRow| r.counts.valid - r.counts.covered;
             missed(b)
                 .cmp(&missed(a))
-                .then_with(|| (u128::from(a.counts.covered) * u128::from(b.counts.valid)).cmp(&(u128::from(b.counts.covered) * u128::from(a.counts.valid))))
+                .then_with(|| {
+                    (u128::from(a.counts.covered) * u128::from(b.counts.valid))
+                        .cmp(&(u128::from(b.counts.covered) * u128::from(a.counts.valid)))
+                })
                 .then_with(|| a.name.cmp(&b.name))
         });
         lowest.truncate(o.lowest);
@@ -113,8 +125,12 @@ impl Summary {
         let noun = self.metric.noun();
         match self.source {
             Source::Elements => None,
-            Source::RootCounts => Some(format!("the report has no per-line {noun} data; using the totals on its <coverage> element")),
-            Source::RootRate => Some(format!("the report has no per-line {noun} data and no counts; using the rate on its <coverage> element")),
+            Source::RootCounts => {
+                Some(format!("the report has no per-line {noun} data; using the totals on its <coverage> element"))
+            }
+            Source::RootRate => Some(format!(
+                "the report has no per-line {noun} data and no counts; using the rate on its <coverage> element"
+            )),
         }
     }
 }
@@ -138,7 +154,10 @@ mod tests {
     use crate::coverage::cobertura::{FileCoverage, RootAttributes};
 
     fn bands() -> Vec<Band> {
-        crate::settings::Settings::from_metadata(std::path::Path::new("/"), &serde_json::Value::Null).unwrap().coverage.bands
+        crate::settings::Settings::from_metadata(std::path::Path::new("/"), &serde_json::Value::Null)
+            .unwrap()
+            .coverage
+            .bands
     }
 
     fn opts(bands: &[Band]) -> GradeOptions<'_> {
@@ -167,7 +186,11 @@ mod tests {
 
     #[test]
     fn root_attributes_are_used_only_without_line_elements() {
-        let root = RootAttributes { lines: Some(Counts { covered: 1, valid: 4 }), line_rate: Some("0.25".into()), ..RootAttributes::default() };
+        let root = RootAttributes {
+            lines: Some(Counts { covered: 1, valid: 4 }),
+            line_rate: Some("0.25".into()),
+            ..RootAttributes::default()
+        };
         let b = bands();
         let s = Summary::build("r.xml", &Report { root: root.clone(), ..Report::default() }, &opts(&b)).unwrap();
         assert_eq!((s.source, s.counts, s.passed), (Source::RootCounts, Counts { covered: 1, valid: 4 }, false));
@@ -183,7 +206,14 @@ mod tests {
         let b = bands();
         let e = Summary::build("r.xml", &Report::default(), &opts(&b)).unwrap_err();
         assert!(e.0.contains("no coverable lines"));
-        let zero = Report { root: RootAttributes { lines: Some(Counts::default()), line_rate: Some("1".into()), ..RootAttributes::default() }, ..Report::default() };
+        let zero = Report {
+            root: RootAttributes {
+                lines: Some(Counts::default()),
+                line_rate: Some("1".into()),
+                ..RootAttributes::default()
+            },
+            ..Report::default()
+        };
         assert!(Summary::build("r.xml", &zero, &opts(&b)).is_err());
     }
 

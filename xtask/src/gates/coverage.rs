@@ -108,7 +108,9 @@ fn display_name(cx: &Context, path: &Path) -> String {
 /// Parses a report, turning a parse error into `path:line:column: message`.
 pub fn read_report(path: &Path, name: &str, metric: Metric) -> Result<Report> {
     let file = File::open(path).map_err(|e| match e.kind() {
-        std::io::ErrorKind::NotFound => anyhow!("{name}: no such file (give a Cobertura XML report with --file, or run without --file to produce one)"),
+        std::io::ErrorKind::NotFound => anyhow!(
+            "{name}: no such file (give a Cobertura XML report with --file, or run without --file to produce one)"
+        ),
         _ => anyhow!("{name}: cannot open: {e}"),
     })?;
     if file.metadata().map(|m| m.is_dir()).unwrap_or(false) {
@@ -160,8 +162,9 @@ fn run_tests(cx: &Context, args: &CoverageArgs, metric: Metric) -> Result<TestRu
     // One test run; every report below is rendered from its profile data.
     let passed = cmd!(sh, "{cargo} llvm-cov --workspace --no-report {branch...} {extra...}").run().is_ok();
 
-    let cobertura =
-        write_atomically(&settings.report, |tmp| quiet(cmd!(sh, "{cargo} llvm-cov report --cobertura --output-path {tmp}")));
+    let cobertura = write_atomically(&settings.report, |tmp| {
+        quiet(cmd!(sh, "{cargo} llvm-cov report --cobertura --output-path {tmp}"))
+    });
     if let Err(e) = cobertura {
         if !passed {
             return Ok(TestRun::NoData);
@@ -185,7 +188,12 @@ fn quiet(cmd: xshell::Cmd<'_>) -> Result<()> {
     let shown = cmd.to_string();
     let out = cmd.quiet().ignore_status().output()?;
     if !out.status.success() {
-        bail!("`{shown}` failed ({}):\n{}{}", out.status, String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr).trim_end());
+        bail!(
+            "`{shown}` failed ({}):\n{}{}",
+            out.status,
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr).trim_end()
+        );
     }
     Ok(())
 }
@@ -217,7 +225,8 @@ fn write_html(cx: &Context, dest: &Path) -> Result<()> {
         if dest.exists() {
             std::fs::remove_dir_all(dest).with_context(|| format!("cannot replace {}", dest.display()))?;
         }
-        std::fs::rename(tmp.join("html"), dest).with_context(|| format!("cannot move the HTML report to {}", dest.display()))
+        std::fs::rename(tmp.join("html"), dest)
+            .with_context(|| format!("cannot move the HTML report to {}", dest.display()))
     });
     let _ = std::fs::remove_dir_all(&tmp);
     result

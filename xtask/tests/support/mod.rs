@@ -48,8 +48,11 @@ pub struct Scratch(pub PathBuf);
 impl Scratch {
     pub fn new(name: &str) -> Scratch {
         static N: AtomicUsize = AtomicUsize::new(0);
-        let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
-            .join(format!("{name}-{}-{}", std::process::id(), N.fetch_add(1, Ordering::Relaxed)));
+        let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!(
+            "{name}-{}-{}",
+            std::process::id(),
+            N.fetch_add(1, Ordering::Relaxed)
+        ));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
         Scratch(dir)
@@ -71,7 +74,9 @@ impl Drop for Scratch {
 
 /// A Cobertura report: each file with its `(line, hits)` pairs.
 pub fn cobertura(files: &[(&str, Vec<(u32, u64)>)]) -> String {
-    let mut s = String::from("<?xml version=\"1.0\" ?>\n<coverage version=\"test\">\n<packages><package name=\"p\"><classes>\n");
+    let mut s = String::from(
+        "<?xml version=\"1.0\" ?>\n<coverage version=\"test\">\n<packages><package name=\"p\"><classes>\n",
+    );
     for (name, lines) in files {
         s.push_str(&format!("<class name=\"c\" filename=\"{name}\"><methods/><lines>\n"));
         for (n, hits) in lines {
