@@ -18,6 +18,7 @@
 set -euo pipefail
 
 PYCOBERTURA_VERSION=4.1.0
+ORIG_ARGS=("$@")
 DEFAULT_LINES=10000000
 LINES=$DEFAULT_LINES
 RUNS=3
@@ -153,33 +154,30 @@ add_row() { # add_row TOOL FILE LINES MEDIAN_S PEAK_KIB EXITS NOTE
   ROWS+=("| $1 | $2 | $3 | $4 | $mb | $speedup | $5 | $6 | $7 |")
 }
 
-bench() { # bench KEY TOOL FILE LINES RUNS CHECK CMD... (CHECK: xtask or iterparse): median time, max RSS, all exit codes
-  local key=$1 tool=$2 file=$3 lines=$4 runs=$5 check=$6 i
-  shift 6
-  local secs=() kibs=() rcs=() out
+declare -A SECS KIBS RCS MAX_KIB
+run_once() { # run_once KEY TOOL LINES CHECK I CMD...: one timed run (CHECK: xtask or iterparse)
+  local key=$1 tool=$2 lines=$3 check=$4 i=$5 out
+  shift 5
   out=$OUT/out-${key//[:\/]/_}.txt
-  for ((i = 1; i <= runs; i++)); do
-    timed "$out" "$@"
-    note "$tool $(basename "$file") run $i/$runs: ${LAST_S}s ${LAST_KIB}KiB exit $LAST_RC"
-    secs+=("$LAST_S") kibs+=("$LAST_KIB") rcs+=("$LAST_RC")
-    if [[ $i == 1 ]]; then
-      case $check in
-        xtask) check_xtask "$out" "$lines" "$LAST_RC" ;;
-        iterparse) check_iterparse "$out" "$lines" "$LAST_RC" ;;
-        *) die "unknown check $check" ;;
-      esac
-    fi
-  done
-  local med
-  med=$(median "${secs[@]}")
-  MEDIAN_S[$key]=$med
-  MAX_KIB[$key]=$(max "${kibs[@]}")
-  add_row "$tool" "$(basename "$file")" "$lines" "$med" "${MAX_KIB[$key]}" "$(
-    IFS=,
-    echo "${rcs[*]}"
-  )" ""
+  timed "$out" "$@"
+  note "$tool ${key#*:} run $i/$RUNS: ${LAST_S}s ${LAST_KIB}KiB exit $LAST_RC"
+  SECS[$key]+=" $LAST_S" KIBS[$key]+=" $LAST_KIB" RCS[$key]+="${RCS[$key]:+,}$LAST_RC"
+  if [[ $i == 1 ]]; then # the totals are checked on the first run
+    case $check in
+      xtask) check_xtask "$out" "$lines" "$LAST_RC" ;;
+      iterparse) check_iterparse "$out" "$lines" "$LAST_RC" ;;
+      *) die "unknown check $check" ;;
+    esac
+  fi
 }
-declare -A MAX_KIB
+finish() { # finish KEY TOOL LINES: median wall time, max RSS and all exit codes as a table row
+  local key=$1 secs kibs
+  read -ra secs <<<"${SECS[$key]}"
+  read -ra kibs <<<"${KIBS[$key]}"
+  MEDIAN_S[$key]=$(median "${secs[@]}")
+  MAX_KIB[$key]=$(max "${kibs[@]}")
+  add_row "$2" "${key#*:}" "$3" "${MEDIAN_S[$key]}" "${MAX_KIB[$key]}" "${RCS[$key]}" ""
+}
 
 expect_for() { echo $(($1 * 7500565 / 10000000)); }
 
@@ -220,16 +218,23 @@ LOAD_START=$(cut -d" " -f1-3 /proc/loadavg)
 cat "$BIG" "$MID" "$SMALL" >/dev/null
 
 # --- 4. Measurements ----------------------------------------------------------------------------
+# The two tools alternate, so a change in the machine's load hits both alike.
+XT="xtask coverage --file --format json"
 for file in "$BIG" "$MID"; do
   if [[ $file == "$BIG" ]]; then lines=$LINES; else lines=$MID_LINES; fi
   name=$(basename "$file")
-  bench "iterparse:$name" "python iterparse" "$file" "$lines" "$RUNS" iterparse \
-    "$PY" "$BENCH/iterparse_count.py" "$file"
+  for ((i = 1; i <= RUNS; i++)); do
+    run_once "iterparse:$name" "python iterparse" "$lines" iterparse "$i" \
+      "$PY" "$BENCH/iterparse_count.py" "$file"
+    if ((XTASK_OK)); then
+      run_once "xtask:$name" "$XT" "$lines" xtask "$i" "$XTASK" coverage --file "$file" --format json
+    fi
+  done
+  finish "iterparse:$name" "python iterparse" "$lines"
   if ((XTASK_OK)); then
-    bench "xtask:$name" "xtask coverage --file --format json" "$file" "$lines" "$RUNS" xtask \
-      "$XTASK" coverage --file "$file" --format json
+    finish "xtask:$name" "$XT" "$lines"
   else
-    add_row "xtask coverage --file --format json" "$name" "$lines" "n/a" - - "not measured: $XTASK_WHY"
+    add_row "$XT" "$name" "$lines" "n/a" - - "not measured: $XTASK_WHY"
   fi
 done
 
@@ -339,7 +344,7 @@ pct=$(awk -v c="$EXPECT_COVERED" -v v="$LINES" 'BEGIN {printf "%.5f", 100 * c / 
   echo
   printf '%s\n' "${VERDICTS[@]}"
   echo
-  echo "Reproduce: \`xtask/bench/coverage-parse.sh$([[ $LINES != "$DEFAULT_LINES" ]] && echo " --lines $LINES")\`"
+  echo "Reproduce: \`${XTASK_BIN:+XTASK_BIN=$XTASK_BIN }xtask/bench/coverage-parse.sh${ORIG_ARGS[*]:+ ${ORIG_ARGS[*]}}\`"
 } | tee "$OUT/results.md"
 
 ((XTASK_OK)) || exit 1

@@ -98,7 +98,7 @@ pub fn parse<R: BufRead>(mut input: R, options: ParseOptions) -> Result<Report, 
     sniff(&mut input)?;
     let mut reader = quick_xml::Reader::from_reader(input);
     let config = reader.config_mut();
-    config.trim_text(false);
+    config.trim_text(true);
     config.check_end_names = true;
     config.expand_empty_elements = false;
 
@@ -119,6 +119,9 @@ pub fn parse<R: BufRead>(mut input: R, options: ParseOptions) -> Result<Report, 
         match event {
             Event::Start(ref e) | Event::Empty(ref e) => {
                 let empty = matches!(event, Event::Empty(_));
+                // White space before the tag was skipped: point at its `<`.
+                let tag_len = e.name().as_ref().len() + e.attributes_raw().len() + if empty { 3 } else { 2 };
+                let at = reader.buffer_position().saturating_sub(tag_len as u64);
                 let name = e.local_name();
                 let name = name.as_ref();
                 if !seen_root {
@@ -165,6 +168,7 @@ pub fn parse<R: BufRead>(mut input: R, options: ParseOptions) -> Result<Report, 
                 // An external DTD (cargo-llvm-cov names one) is never fetched; an internal
                 // subset could declare entities, which are never expanded: refuse it.
                 if d.to_ascii_uppercase().contains("<!ENTITY") {
+                    let at = reader.buffer_position().saturating_sub(d.len() as u64 + 11);
                     return err(
                         at,
                         "entity declarations are not allowed in a coverage report (they are never expanded)",
@@ -180,12 +184,14 @@ pub fn parse<R: BufRead>(mut input: R, options: ParseOptions) -> Result<Report, 
                 if depth == 0 {
                     return err(at, "text outside the root element: not an XML coverage report");
                 }
-                let name = r.as_ref();
+                let name: &str = r.as_ref();
+                let at = reader.buffer_position().saturating_sub(name.len() as u64 + 2);
                 if !matches!(name, "lt" | "gt" | "amp" | "apos" | "quot") && !name.starts_with('#') {
                     return err(at, format!("reference to an undeclared entity &{name};"));
                 }
             }
             Event::Eof => {
+                let at = reader.buffer_position();
                 if !seen_root {
                     return err(at, "no <coverage> element: the file is not a Cobertura report");
                 }
@@ -328,6 +334,58 @@ fn condition_coverage(value: &[u8], at: u64) -> Result<(u32, u32), ParseError> {
     Ok((covered, total))
 }
 
+/// Calls `take` for each `name="value"` (or `'value'`) pair of a start tag's raw attribute
+/// text. `None` when the text needs the general parser: a reference (`&…;`) in a value,
+/// or anything that is not plain attribute syntax.
+fn simple_attributes(
+    mut raw: &[u8],
+    take: &mut impl FnMut(&[u8], &[u8]) -> Result<(), ParseError>,
+) -> Option<Result<(), ParseError>> {
+    // XML white space is space, tab, CR and LF.
+    let space = |b: u8| matches!(b, b' ' | b'\t' | b'\r' | b'\n');
+    loop {
+        while let [b, rest @ ..] = raw
+            && space(*b)
+        {
+            raw = rest;
+        }
+        if raw.is_empty() {
+            return Some(Ok(()));
+        }
+        let eq = raw.iter().position(|&b| b == b'=' || space(b))?;
+        let (name, mut rest) = raw.split_at(eq);
+        while let [b, tail @ ..] = rest
+            && space(*b)
+        {
+            rest = tail;
+        }
+        let [b'=', tail @ ..] = rest else { return None };
+        rest = tail;
+        while let [b, tail @ ..] = rest
+            && space(*b)
+        {
+            rest = tail;
+        }
+        let [quote @ (b'"' | b'\''), tail @ ..] = rest else { return None };
+        let mut len = 0;
+        loop {
+            match *tail.get(len)? {
+                b if b == *quote => break,
+                b'&' | b'<' => return None,
+                _ => len += 1,
+            }
+        }
+        let (value, after) = (&tail[..len], &tail[len + 1..]);
+        if name.is_empty() || after.first().is_some_and(|&b| !space(b)) {
+            return None;
+        }
+        if let Err(e) = take(name, value) {
+            return Some(Err(e));
+        }
+        raw = after;
+    }
+}
+
 /// Bits for 64 consecutive line numbers.
 #[derive(Clone, Copy, Default)]
 struct Chunk {
@@ -398,16 +456,28 @@ impl Accumulator {
         let mut hits = None;
         let mut branch = false;
         let mut conditions = None;
-        for attr in e.attributes().with_checks(false) {
-            let attr = attr.map_err(|e| ParseError { offset: at, message: format!("malformed attribute: {e}") })?;
-            match attr.key.as_ref() {
-                "number" => number = Some(count(attr.value.as_bytes(), at, "number")?),
-                "hits" => hits = Some(count(attr.value.as_bytes(), at, "hits")?),
-                "branch" if self.options.branches => branch = attr.value == "true",
-                "condition-coverage" if self.options.branches => {
-                    conditions = Some(condition_coverage(attr.value.as_bytes(), at)?)
-                }
+        let branches = self.options.branches;
+        let mut take = |name: &[u8], value: &[u8]| -> Result<(), ParseError> {
+            match name {
+                b"number" => number = Some(count(value, at, "number")?),
+                b"hits" => hits = Some(count(value, at, "hits")?),
+                b"branch" if branches => branch = value == b"true",
+                b"condition-coverage" if branches => conditions = Some(condition_coverage(value, at)?),
                 _ => {}
+            }
+            Ok(())
+        };
+        // The hot path: plain `name="value"` pairs. Anything else (references, odd syntax)
+        // goes through quick-xml's attribute parser, which also words the errors.
+        if let Some(result) = simple_attributes(e.attributes_raw().as_bytes(), &mut take) {
+            result?;
+        } else {
+            for attr in e.attributes().with_checks(false) {
+                let attr = attr.map_err(|e| ParseError { offset: at, message: format!("malformed attribute: {e}") })?;
+                let value = attr
+                    .normalized_value(quick_xml::XmlVersion::Implicit1_0)
+                    .map_err(|e| ParseError { offset: at, message: format!("bad attribute value: {e}") })?;
+                take(attr.key.as_ref().as_bytes(), value.as_bytes())?;
             }
         }
         let Some(number) = number else { return err(at, "<line> element has no `number` attribute") };
@@ -564,6 +634,24 @@ mod tests {
         assert_eq!(parse_str(external).unwrap().root.lines, Some(Counts { covered: 1, valid: 2 }));
         let undeclared = r#"<coverage><sources><source>&xxe;</source></sources></coverage>"#;
         assert!(parse_str(undeclared).unwrap_err().message.contains("undeclared entity"));
+    }
+
+    #[test]
+    fn fast_attribute_path_agrees_with_quick_xml() {
+        let mut seen = Vec::new();
+        let mut take = |n: &[u8], v: &[u8]| {
+            seen.push((String::from_utf8_lossy(n).into_owned(), String::from_utf8_lossy(v).into_owned()));
+            Ok(())
+        };
+        assert!(simple_attributes(b" number = '3'\thits=\"0\" ", &mut take).unwrap().is_ok());
+        assert_eq!(seen, [("number".to_owned(), "3".to_owned()), ("hits".to_owned(), "0".to_owned())]);
+        let mut ignore = |_: &[u8], _: &[u8]| Ok(());
+        for odd in [&b"hits=\"&#49;\""[..], b"hits=1", b"=\"1\"", b"hits=\"1\"number=\"2\"", b"hits=\"1"] {
+            assert!(simple_attributes(odd, &mut ignore).is_none(), "{}", String::from_utf8_lossy(odd));
+        }
+        // Both paths give the same answer on a character reference.
+        let xml = wrap(r#"<class filename="a"><lines><line number="&#50;" hits="&#49;"/></lines></class>"#);
+        assert_eq!(parse_str(&xml).unwrap().totals().0, Counts { covered: 1, valid: 1 });
     }
 
     #[test]
