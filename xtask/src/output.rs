@@ -71,10 +71,15 @@ impl Output {
         if self.color { "always" } else { "never" }
     }
 
-    /// One `::error::` workflow command (shown as an annotation) when under Actions.
+    /// The `::error::` workflow command (shown as an annotation) when under Actions.
+    pub fn error_annotation(&self, title: &str, message: &str) -> Option<String> {
+        self.github.then(|| format!("::error title={}::{}", escape_property(title), escape_data(message)))
+    }
+
+    /// Prints the annotation on stdout, where the runner reads workflow commands.
     pub fn annotate_error(&self, title: &str, message: &str) {
-        if self.github {
-            println!("::error title={}::{}", escape_property(title), escape_data(message));
+        if let Some(line) = self.error_annotation(title, message) {
+            println!("{line}");
         }
     }
 

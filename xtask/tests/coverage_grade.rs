@@ -221,3 +221,16 @@ fn usage_errors_exit_2() {
     c.arg("no-such-gate");
     assert_eq!(support::run(c).code, 2);
 }
+
+#[test]
+fn json_stays_parseable_when_the_gate_fails_under_github_actions() {
+    let dir = Scratch::new("github-json");
+    let path = dir.write("r.xml", percent_report(40, 100));
+    let mut c = support::xtask();
+    c.env("GITHUB_ACTIONS", "true").args(["coverage", "--format", "json", "--file"]).arg(&path);
+    let run = support::run(c);
+    assert_eq!(run.code, 1, "{run:?}");
+    let v: serde_json::Value = serde_json::from_str(&run.stdout).expect("stdout is only the JSON document");
+    assert_eq!(v["gate"]["passed"], false);
+    assert_eq!(run.stderr.lines().filter(|l| l.starts_with("::error")).count(), 1, "{run:?}");
+}

@@ -63,7 +63,7 @@ impl CoverageArgs {
                 TestRun::NoData => {
                     let msg = "the test run failed and left no coverage data, so no report was written";
                     eprintln!("{}", colored::Colorize::bold(colored::Colorize::red(msg)));
-                    cx.out.annotate_error("Coverage gate", msg);
+                    annotate(cx, self.format, msg);
                     return Ok(Outcome::Failed);
                 }
             },
@@ -78,12 +78,13 @@ impl CoverageArgs {
         if !tests_passed {
             let msg = "the tests failed: the coverage above is from a failing run";
             eprintln!("{}", colored::Colorize::bold(colored::Colorize::red(msg)));
-            cx.out.annotate_error("Coverage gate", msg);
+            annotate(cx, self.format, msg);
             return Ok(Outcome::Failed);
         }
         if !summary.passed {
-            cx.out.annotate_error(
-                "Coverage gate",
+            annotate(
+                cx,
+                self.format,
                 &format!(
                     "{} {} coverage {}% is below the {}% gate ({})",
                     summary.band.emoji,
@@ -96,6 +97,18 @@ impl CoverageArgs {
             return Ok(Outcome::Failed);
         }
         Ok(Outcome::Passed)
+    }
+}
+
+/// One annotation for the gate. With `--format json` stdout is for the JSON document, so
+/// the workflow command goes to stderr (the runner reads both streams).
+fn annotate(cx: &Context, format: Format, message: &str) {
+    if let Some(line) = cx.out.error_annotation("Coverage gate", message) {
+        if format == Format::Json {
+            eprintln!("{line}");
+        } else {
+            println!("{line}");
+        }
     }
 }
 
