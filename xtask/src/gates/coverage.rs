@@ -4,6 +4,7 @@
 use std::fs::File;
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, Result, anyhow, bail};
 use xshell::cmd;
@@ -17,7 +18,7 @@ use crate::tools::{self, Tool};
 use crate::{Context, Outcome};
 
 /// Flags of `cargo xtask coverage` (its help text is on the subcommand in main.rs).
-#[derive(Debug, clap::Args)]
+#[derive(Debug, Default, clap::Args)]
 pub struct CoverageArgs {
     /// Grade this Cobertura XML report instead of running the tests
     #[arg(long, value_name = "PATH")]
@@ -42,8 +43,30 @@ pub struct CoverageArgs {
     pub extra: Vec<String>,
 }
 
+/// What one coverage run decided, for `cargo xtask ci`'s table: the test run (when there
+/// was one) and the coverage gate are reported apart.
+#[derive(Clone, Copy, Debug)]
+pub struct CoverageRun {
+    /// `None` with --file (nothing was run).
+    pub tests: Option<(Outcome, Duration)>,
+    pub coverage: Outcome,
+}
+
+impl CoverageRun {
+    pub fn outcome(&self) -> Outcome {
+        match self.tests {
+            Some((Outcome::Failed, _)) => Outcome::Failed,
+            _ => self.coverage,
+        }
+    }
+}
+
 impl CoverageArgs {
     pub fn run(self, cx: &Context) -> Result<Outcome> {
+        Ok(self.run_detailed(cx)?.outcome())
+    }
+
+    pub fn run_detailed(self, cx: &Context) -> Result<CoverageRun> {
         let settings = &cx.settings.coverage;
         let metric = self.metric.unwrap_or(settings.metric);
         let options = GradeOptions {
@@ -56,17 +79,25 @@ impl CoverageArgs {
             bail!("arguments after `--` are for the test run; with --file nothing is run");
         }
 
-        let (path, tests_passed) = match &self.file {
-            Some(file) => (file.clone(), true),
-            None => match run_tests(cx, &self, metric)? {
-                TestRun::Reported(passed) => (settings.report.clone(), passed),
-                TestRun::NoData => {
-                    let msg = "the test run failed and left no coverage data, so no report was written";
-                    eprintln!("{}", colored::Colorize::bold(colored::Colorize::red(msg)));
-                    annotate(cx, self.format, msg);
-                    return Ok(Outcome::Failed);
+        let (path, tests) = match &self.file {
+            Some(file) => (file.clone(), None),
+            None => {
+                let started = Instant::now();
+                let run = run_tests(cx, &self, metric)?;
+                let elapsed = started.elapsed();
+                match run {
+                    TestRun::Reported(passed) => (
+                        settings.report.clone(),
+                        Some((if passed { Outcome::Passed } else { Outcome::Failed }, elapsed)),
+                    ),
+                    TestRun::NoData => {
+                        let msg = "the test run failed and left no coverage data, so no report was written";
+                        eprintln!("{}", colored::Colorize::bold(colored::Colorize::red(msg)));
+                        annotate(cx, self.format, msg);
+                        return Ok(CoverageRun { tests: Some((Outcome::Failed, elapsed)), coverage: Outcome::Failed });
+                    }
                 }
-            },
+            }
         };
         let name = display_name(cx, &path);
         let report = read_report(&path, &name, metric)?;
@@ -75,13 +106,14 @@ impl CoverageArgs {
         print!("{}", render::render(&summary, self.format));
         cx.out.step_summary(&render::markdown(&summary))?;
 
-        if !tests_passed {
+        if let Some((Outcome::Failed, _)) = tests {
             let msg = "the tests failed: the coverage above is from a failing run";
             eprintln!("{}", colored::Colorize::bold(colored::Colorize::red(msg)));
             annotate(cx, self.format, msg);
-            return Ok(Outcome::Failed);
         }
-        if !summary.passed {
+        let coverage = if summary.passed {
+            Outcome::Passed
+        } else {
             annotate(
                 cx,
                 self.format,
@@ -94,9 +126,9 @@ impl CoverageArgs {
                     name
                 ),
             );
-            return Ok(Outcome::Failed);
-        }
-        Ok(Outcome::Passed)
+            Outcome::Failed
+        };
+        Ok(CoverageRun { tests, coverage })
     }
 }
 
