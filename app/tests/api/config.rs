@@ -153,3 +153,54 @@ fn config_error_lists_one_problem_per_line() {
     assert!(text.starts_with("invalid configuration (2 problems):\n  - DATABASE_URL is missing"), "{text}");
     assert_eq!(text.lines().count(), 3);
 }
+
+/// `.env.example`'s variables, with the optional ones that are commented out (`# KEY=value`);
+/// an active line wins over a commented one.
+fn env_example() -> HashMap<String, String> {
+    let text = include_str!("../../../.env.example");
+    let pairs = |commented: bool| {
+        text.lines()
+            .filter(move |l| l.starts_with("# ") == commented)
+            .map(|l| l.trim_start_matches("# "))
+            .filter_map(|l| l.split_once('='))
+            .filter(|(k, _)| {
+                !k.is_empty() && k.chars().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')
+            })
+            .map(|(k, v)| (k.to_owned(), v.to_owned()))
+    };
+    pairs(true).chain(pairs(false)).collect()
+}
+
+#[test]
+fn env_example_lists_every_variable_the_app_and_compose_read() {
+    let example = env_example();
+    let read = std::cell::RefCell::new(vec!["RUST_LOG".to_owned()]);
+
+    let config = Config::from_lookup(|k| {
+        read.borrow_mut().push(k.to_owned());
+        example.get(k).cloned()
+    });
+    let compose = include_str!("../../../docker-compose.yml");
+    let interpolated = compose
+        .lines()
+        .filter(|l| !l.trim_start().starts_with('#'))
+        .flat_map(|l| l.split("${").skip(1))
+        .filter_map(|s| s.split([':', '}', '-']).next());
+
+    let config = config.expect(".env.example is a valid development configuration");
+    assert_eq!(config.environment, Environment::Development);
+    for key in read.borrow().iter().map(String::as_str).chain(interpolated) {
+        assert!(example.contains_key(key), "{key} is read but not in .env.example");
+    }
+}
+
+#[test]
+fn env_example_is_refused_as_is_on_production() {
+    let mut example = env_example();
+    example.insert("APP_ENV".into(), "production".into());
+
+    let error = Config::from_lookup(|k| example.get(k).cloned()).unwrap_err();
+
+    assert_eq!(error.problems.len(), 1);
+    assert!(error.problems[0].starts_with("JWT_SECRET is the example value"), "{}", error.problems[0]);
+}
