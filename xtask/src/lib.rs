@@ -3,7 +3,9 @@
 //! module each. See docs/architecture.md.
 
 pub mod coverage;
+pub mod db;
 pub mod gates;
+pub mod interrupt;
 pub mod output;
 pub mod settings;
 pub mod tools;

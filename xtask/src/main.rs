@@ -5,6 +5,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use xtask::gates::coverage::CoverageArgs;
+use xtask::gates::test::TestArgs;
 use xtask::output::{ColorChoice, Env, Output};
 use xtask::{Context, Outcome};
 
@@ -37,6 +38,20 @@ enum Gate {
     /// in the root Cargo.toml; flags override them for one run.
     #[command(verbatim_doc_comment)]
     Coverage(CoverageArgs),
+    /// Run every test in the workspace, with PostgreSQL provided when the suite needs it
+    ///
+    /// Runs `cargo nextest run --workspace` (and the doctests) when cargo-nextest is installed,
+    /// else `cargo test --workspace`; arguments after `--` go to the runner. --partition M/N
+    /// runs one part of the suite, for CI matrix jobs (needs nextest).
+    ///
+    /// With `database = true` in [workspace.metadata.xtask.test], the tests get DATABASE_URL:
+    /// the one set in the environment when a server answers there; else the compose `db`
+    /// service when a Docker engine answers; else a throwaway cluster of the local PostgreSQL
+    /// binaries under target/. What was started is stopped afterwards, also on Ctrl-C.
+    /// Exit status: 0 the tests passed; 1 they failed; 2 on a usage or tool error, or when no
+    /// PostgreSQL can be provided. Interrupted: ends by the signal (130 or 143 in a shell).
+    #[command(verbatim_doc_comment)]
+    Test(TestArgs),
 }
 
 fn main() -> ExitCode {
@@ -44,6 +59,7 @@ fn main() -> ExitCode {
     let out = Output::new(cli.color, &Env::from_process());
     let result = Context::new(out.clone()).and_then(|cx| match cli.gate {
         Gate::Coverage(args) => args.run(&cx),
+        Gate::Test(args) => args.run(&cx),
     });
     match result {
         Ok(Outcome::Passed) => ExitCode::SUCCESS,

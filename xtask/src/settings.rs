@@ -38,6 +38,35 @@ impl Metric {
 #[derive(Clone, Debug)]
 pub struct Settings {
     pub coverage: CoverageSettings,
+    pub test: TestSettings,
+}
+
+/// `[workspace.metadata.xtask.test]`: how `cargo xtask test` runs the suite.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TestSettings {
+    /// The suite needs PostgreSQL: provide one through `DATABASE_URL` (see `db.rs`).
+    pub database: bool,
+    /// The database the tests get in a throwaway cluster.
+    pub database_name: String,
+    /// The role the tests connect as in a throwaway cluster.
+    pub database_user: String,
+    /// The compose file (absolute); `None`: the first of compose.yaml, compose.yml,
+    /// docker-compose.yaml, docker-compose.yml at the workspace root.
+    pub compose_file: Option<PathBuf>,
+    /// The compose service that runs PostgreSQL.
+    pub compose_service: String,
+}
+
+impl Default for TestSettings {
+    fn default() -> TestSettings {
+        TestSettings {
+            database: false,
+            database_name: "app_test".into(),
+            database_user: "app".into(),
+            compose_file: None,
+            compose_service: "db".into(),
+        }
+    }
 }
 
 #[derive(Clone, Debug)]
@@ -56,6 +85,17 @@ pub struct CoverageSettings {
 #[serde(deny_unknown_fields)]
 struct Raw {
     coverage: Option<RawCoverage>,
+    test: Option<RawTest>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct RawTest {
+    database: Option<bool>,
+    database_name: Option<String>,
+    database_user: Option<String>,
+    compose_file: Option<PathBuf>,
+    compose_service: Option<String>,
 }
 
 #[derive(Deserialize, Default)]
@@ -141,6 +181,8 @@ impl Settings {
             }
         };
         let path = |p: Option<PathBuf>, default: &str| root.join(p.unwrap_or_else(|| default.into()));
+        let test = test_settings(root, raw.test.unwrap_or_default())
+            .context("[workspace.metadata.xtask.test] in Cargo.toml")?;
         Ok(Settings {
             coverage: CoverageSettings {
                 threshold,
@@ -151,6 +193,7 @@ impl Settings {
                 lowest_files: c.lowest_files.unwrap_or(10),
                 bands,
             },
+            test,
         })
     }
 
@@ -165,6 +208,35 @@ impl Settings {
             .context("could not read the workspace settings (`cargo metadata` failed)")?;
         Settings::from_metadata(root, &metadata.workspace_metadata)
     }
+}
+
+fn test_settings(root: &Path, t: RawTest) -> Result<TestSettings> {
+    let default = TestSettings::default();
+    let database_name = t.database_name.unwrap_or(default.database_name);
+    let database_user = t.database_user.unwrap_or(default.database_user);
+    check_identifier("database-name", &database_name)?;
+    check_identifier("database-user", &database_user)?;
+    let compose_service = t.compose_service.unwrap_or(default.compose_service);
+    if compose_service.is_empty() {
+        bail!("`compose-service` is empty");
+    }
+    Ok(TestSettings {
+        database: t.database.unwrap_or(default.database),
+        database_name,
+        database_user,
+        compose_file: t.compose_file.map(|p| root.join(p)),
+        compose_service,
+    })
+}
+
+/// A plain SQL identifier (also safe in a URL): a letter or `_`, then letters, digits, `_`.
+fn check_identifier(key: &str, value: &str) -> Result<()> {
+    let mut chars = value.chars();
+    let first_ok = chars.next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_');
+    if !first_ok || !chars.all(|c| c.is_ascii_alphanumeric() || c == '_') || value.len() > 63 {
+        bail!("`{key}` = {value:?}: use at most 63 letters, digits and `_`, not starting with a digit");
+    }
+    Ok(())
 }
 
 fn check_bands(bands: &[Band]) -> Result<()> {
@@ -211,6 +283,20 @@ mod tests {
     }
 
     #[test]
+    fn test_settings_default_to_no_database() {
+        let s = Settings::from_metadata(Path::new("/r"), &serde_json::Value::Null).unwrap();
+        assert_eq!(s.test, TestSettings::default());
+        assert!(!s.test.database);
+        let meta = json!({"xtask": {"test": {"database": true, "database-name": "shop_test",
+            "database-user": "shop", "compose-file": "deploy/compose.yaml", "compose-service": "postgres"}}});
+        let t = Settings::from_metadata(Path::new("/r"), &meta).unwrap().test;
+        assert!(t.database);
+        assert_eq!((t.database_name.as_str(), t.database_user.as_str()), ("shop_test", "shop"));
+        assert_eq!(t.compose_file.as_deref(), Some(Path::new("/r/deploy/compose.yaml")));
+        assert_eq!(t.compose_service, "postgres");
+    }
+
+    #[test]
     fn typos_and_bad_values_are_errors() {
         for meta in [
             json!({"xtask": {"coverage": {"treshold": 70}}}),
@@ -218,6 +304,11 @@ mod tests {
             json!({"xtask": {"coverage": {"threshold": true}}}),
             json!({"xtask": {"coverage": {"bands": [{"min": 50, "emoji": "x", "label": "x"}]}}}),
             json!({"xtask": {"coverage": {"bands": [{"min": 0, "emoji": "x", "label": "a"}, {"min": 50, "emoji": "y", "label": "b"}]}}}),
+            json!({"xtask": {"test": {"datbase": true}}}),
+            json!({"xtask": {"test": {"database": "yes"}}}),
+            json!({"xtask": {"test": {"database-name": "drop table"}}}),
+            json!({"xtask": {"test": {"database-user": "1st"}}}),
+            json!({"xtask": {"test": {"compose-service": ""}}}),
         ] {
             assert!(Settings::from_metadata(Path::new("/r"), &meta).is_err(), "{meta}");
         }

@@ -12,15 +12,23 @@ pub enum Tool {
     CargoLlvmCov,
     /// The rustup component with `llvm-profdata` and `llvm-cov`, used by cargo-llvm-cov.
     LlvmTools,
+    /// `cargo nextest`: the faster test runner `cargo xtask test` prefers; needed for `--partition`.
+    CargoNextest,
 }
 
 pub const CARGO_LLVM_COV_VERSION: &str = "0.9.1";
+pub const CARGO_NEXTEST_VERSION: &str = "0.9.143";
+
+/// The Debian/Ubuntu package with the PostgreSQL server binaries (`initdb`, `pg_ctl`,
+/// `postgres`) that `cargo xtask test` uses for a throwaway cluster (see db.rs).
+pub const POSTGRES_DEBIAN_PACKAGE: &str = "postgresql";
 
 impl Tool {
     pub fn name(self) -> &'static str {
         match self {
             Tool::CargoLlvmCov => "cargo-llvm-cov",
             Tool::LlvmTools => "llvm-tools-preview",
+            Tool::CargoNextest => "cargo-nextest",
         }
     }
 
@@ -28,6 +36,7 @@ impl Tool {
         match self {
             Tool::CargoLlvmCov => format!("cargo install --locked cargo-llvm-cov --version {CARGO_LLVM_COV_VERSION}"),
             Tool::LlvmTools => "rustup component add llvm-tools-preview".into(),
+            Tool::CargoNextest => format!("cargo install --locked cargo-nextest --version {CARGO_NEXTEST_VERSION}"),
         }
     }
 
@@ -35,6 +44,7 @@ impl Tool {
         match self {
             Tool::CargoLlvmCov => "runs the tests under coverage and writes the Cobertura, LCOV and HTML reports",
             Tool::LlvmTools => "cargo-llvm-cov reads the raw profiles with llvm-profdata and llvm-cov",
+            Tool::CargoNextest => "runs the tests faster than `cargo test` and splits them with --partition",
         }
     }
 
@@ -81,7 +91,20 @@ impl Tool {
                     )),
                 }
             }
+            Tool::CargoNextest => {
+                // Any 0.9 release has what the test gate uses (`run --workspace`, `--partition count:`).
+                let out = cmd!(sh, "{cargo} nextest --version").quiet().ignore_status().ignore_stderr().output();
+                match out {
+                    Ok(o) if o.status.success() => Ok(None),
+                    _ => Ok(Some("`cargo nextest` is not installed".into())),
+                }
+            }
         }
+    }
+
+    /// Whether the tool is installed (nothing is installed or printed).
+    pub fn is_present(self, cx: &Context) -> Result<bool> {
+        Ok(self.probe(cx)?.is_none())
     }
 
     fn install(self, cx: &Context) -> Result<()> {
@@ -92,6 +115,9 @@ impl Tool {
                 cmd!(sh, "{cargo} install --locked cargo-llvm-cov --version {CARGO_LLVM_COV_VERSION}").run().is_ok()
             }
             Tool::LlvmTools => cmd!(sh, "rustup component add llvm-tools-preview").run().is_ok(),
+            Tool::CargoNextest => {
+                cmd!(sh, "{cargo} install --locked cargo-nextest --version {CARGO_NEXTEST_VERSION}").run().is_ok()
+            }
         };
         if !ok {
             bail!("installing {} failed; install it by hand with `{}`", self.name(), self.install_command());

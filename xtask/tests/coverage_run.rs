@@ -26,7 +26,11 @@ case "$1" in
     if grep -q -- '--html' <<<"$(tail -n 1 "$STANDIN/log")"; then mkdir -p "$out/html"; echo '<html/>' > "$out/html/index.html"
     elif grep -q -- '--lcov' <<<"$(tail -n 1 "$STANDIN/log")"; then printf 'TN:\nend_of_record\n' > "$out"
     else cp "$STANDIN/report.xml" "$out"; fi ;;
-  *) echo "running tests"; exit "$(cat "$STANDIN/test-exit" 2>/dev/null || echo 0)" ;;
+  *) echo "running tests"
+     if [ -n "${DATABASE_URL:-}" ]; then
+       pg_isready -q -d "$DATABASE_URL"; echo "$? $DATABASE_URL" > "$STANDIN/test-db"
+     fi
+     exit "$(cat "$STANDIN/test-exit" 2>/dev/null || echo 0)" ;;
 esac
 "#;
 
@@ -46,6 +50,10 @@ struct StandIn {
 impl StandIn {
     /// Tools installed, tests passing, a report with `covered` of 100 lines.
     fn new(covered: u32) -> StandIn {
+        StandIn::with_settings(covered, "")
+    }
+
+    fn with_settings(covered: u32, extra_settings: &str) -> StandIn {
         let dir = Scratch::new("standin");
         for (name, body) in [("bin/cargo", CARGO_STANDIN), ("bin/rustup", RUSTUP_STANDIN)] {
             let path = dir.write(name, body);
@@ -57,7 +65,7 @@ impl StandIn {
             format!(
                 "[package]\nname = \"standin\"\nversion = \"0.0.0\"\nedition = \"2021\"\n[workspace]\n\
                  [workspace.metadata.xtask.coverage]\nreport = \"{root}/out/coverage.xml\"\n\
-                 lcov = \"{root}/out/cov/lcov.info\"\nhtml = \"{root}/out/cov/html\"\n"
+                 lcov = \"{root}/out/cov/lcov.info\"\nhtml = \"{root}/out/cov/html\"\n{extra_settings}"
             ),
         );
         dir.write("ws/src/lib.rs", "");
@@ -235,4 +243,20 @@ fn extra_arguments_and_the_branch_metric_reach_the_test_run() {
     let run = s.run(&["--metric", "branches"]);
     assert_eq!(run.code, 2, "the stand-in report has no branch data: {run:?}");
     assert!(s.log().contains(&"llvm-cov --workspace --no-report --branch".to_owned()), "{:?}", s.log());
+}
+
+#[test]
+fn the_test_run_gets_a_live_database_when_the_suite_needs_one_and_it_is_stopped_after() {
+    let s = StandIn::with_settings(95, "[workspace.metadata.xtask.test]\ndatabase = true\n");
+    let run = s.run(&[]);
+    assert_eq!(run.code, 0, "{run:?}");
+    let seen = std::fs::read_to_string(s.path("test-db")).expect("the test run saw DATABASE_URL");
+    let (ready, url) = seen.trim().split_once(' ').unwrap();
+    assert_eq!(ready, "0", "the database answered during the test run: {seen}");
+    let after = Command::new("pg_isready").args(["-q", "-d", url]).status().unwrap();
+    assert!(!after.success(), "the throwaway database is stopped after the run");
+    // Without the setting, no database is provisioned.
+    let s = StandIn::new(95);
+    assert_eq!(s.run(&[]).code, 0);
+    assert!(!s.path("test-db").exists());
 }

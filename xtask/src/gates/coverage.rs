@@ -4,6 +4,7 @@
 use std::fs::File;
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, Result, anyhow, bail};
@@ -13,9 +14,10 @@ use crate::coverage::cobertura::{self, ParseOptions, Report};
 use crate::coverage::grade::{Percent, percent_text};
 use crate::coverage::render::{self, Format};
 use crate::coverage::summary::{GradeOptions, Summary};
+use crate::db::{self, Database};
 use crate::settings::Metric;
 use crate::tools::{self, Tool};
-use crate::{Context, Outcome};
+use crate::{Context, Outcome, interrupt};
 
 /// Flags of `cargo xtask coverage` (its help text is on the subcommand in main.rs).
 #[derive(Debug, Default, clap::Args)]
@@ -63,7 +65,10 @@ impl CoverageRun {
 
 impl CoverageArgs {
     pub fn run(self, cx: &Context) -> Result<Outcome> {
-        Ok(self.run_detailed(cx)?.outcome())
+        let result = self.run_detailed(cx);
+        // The test database (if any) is stopped by now: end as the signal would have.
+        interrupt::exit_if_received();
+        Ok(result?.outcome())
     }
 
     pub fn run_detailed(self, cx: &Context) -> Result<CoverageRun> {
@@ -204,8 +209,27 @@ fn run_tests(cx: &Context, args: &CoverageArgs, metric: Metric) -> Result<TestRu
     let branch = (metric == Metric::Branches).then_some("--branch");
     let extra = &args.extra;
 
-    // One test run; every report below is rendered from its profile data.
-    let passed = cmd!(sh, "{cargo} llvm-cov --workspace --no-report {branch...} {extra...}").run().is_ok();
+    // One test run, with the test gate's database when the suite needs one; every report
+    // below is rendered from this run's profile data.
+    let db = if cx.settings.test.database { Some(db::provision(cx)?) } else { None };
+    let mut run = Command::new(cargo);
+    run.args(["llvm-cov", "--workspace", "--no-report"])
+        .args(branch)
+        .args(extra)
+        .current_dir(&cx.root)
+        .env("CARGO_TERM_COLOR", cx.out.cargo_term_color());
+    if let Some(db) = &db {
+        run.env("DATABASE_URL", db.url());
+    }
+    eprintln!(
+        "$ cargo llvm-cov --workspace --no-report{}",
+        branch.into_iter().chain(extra.iter().map(String::as_str)).map(|a| format!(" {a}")).collect::<String>()
+    );
+    let status = interrupt::run(&mut run);
+    let stopped = db.map(Database::stop).transpose();
+    let passed = status?.success();
+    stopped?;
+    interrupt::check()?;
 
     let cobertura = write_atomically(&settings.report, |tmp| {
         quiet(cmd!(sh, "{cargo} llvm-cov report --cobertura --output-path {tmp}"))

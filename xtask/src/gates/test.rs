@@ -1,0 +1,153 @@
+//! `cargo xtask test`: every test in the workspace, with cargo-nextest when it is installed
+//! (else `cargo test`), and PostgreSQL provided for the run when the suite needs it (db.rs).
+
+use std::fmt;
+use std::process::Command;
+
+use anyhow::{Result, bail};
+
+use crate::db::{self, Database};
+use crate::tools::Tool;
+use crate::{Context, Outcome, interrupt};
+
+/// Flags of `cargo xtask test` (its help text is on the subcommand in main.rs).
+#[derive(Debug, clap::Args)]
+pub struct TestArgs {
+    /// Run only part M of N (nextest's `--partition count:M/N`), e.g. one job of a CI matrix
+    #[arg(long, value_name = "M/N", value_parser = parse_partition)]
+    pub partition: Option<Partition>,
+    /// Provide PostgreSQL for this run even when `database = false` in Cargo.toml
+    #[arg(long, overrides_with = "no_database")]
+    pub database: bool,
+    /// Do not provide PostgreSQL for this run, even when `database = true`
+    #[arg(long, overrides_with = "database")]
+    pub no_database: bool,
+    /// Extra arguments for the test runner: a filter, `--no-fail-fast`, `-- --nocapture`, …
+    #[arg(last = true, value_name = "TEST_ARGS")]
+    pub extra: Vec<String>,
+}
+
+/// Part `index` of `count` (both from 1).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Partition {
+    pub index: u32,
+    pub count: u32,
+}
+
+impl fmt::Display for Partition {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.index, self.count)
+    }
+}
+
+/// `M/N` with 1 ≤ M ≤ N.
+pub fn parse_partition(text: &str) -> Result<Partition, String> {
+    let usage = "expected M/N with 1 ≤ M ≤ N, e.g. 2/3 for the second of three parts";
+    let (m, n) = text.split_once('/').ok_or_else(|| usage.to_owned())?;
+    let (Ok(index), Ok(count)) = (m.trim().parse::<u32>(), n.trim().parse::<u32>()) else {
+        return Err(usage.to_owned());
+    };
+    if index == 0 || count == 0 || index > count {
+        return Err(format!("part {index} of {count} does not exist: {usage}"));
+    }
+    Ok(Partition { index, count })
+}
+
+impl TestArgs {
+    pub fn run(self, cx: &Context) -> Result<Outcome> {
+        let result = self.run_inner(cx);
+        // Every guard (the test database) has been dropped by now: end the way the signal
+        // would have, if one arrived.
+        if let Some(signal) = interrupt::received() {
+            eprintln!("cargo xtask test: interrupted by {}; the test database was stopped", interrupt::name(signal));
+            interrupt::exit_if_received();
+        }
+        result
+    }
+
+    fn run_inner(self, cx: &Context) -> Result<Outcome> {
+        let nextest = Tool::CargoNextest.is_present(cx)?;
+        if !nextest {
+            if self.partition.is_some() {
+                bail!(
+                    "--partition needs cargo-nextest, which is not installed; install it with `{}`",
+                    Tool::CargoNextest.install_command()
+                );
+            }
+            eprintln!(
+                "note: cargo-nextest is not installed, so the tests run with `cargo test` (nextest is faster and can \
+                 split the suite: `{}`)",
+                Tool::CargoNextest.install_command()
+            );
+        }
+        let wants_db = (cx.settings.test.database || self.database) && !self.no_database;
+        let db = if wants_db { Some(db::provision(cx)?) } else { None };
+
+        let mut runs = vec![self.main_run(nextest)];
+        // nextest does not run doctests: run them once (in the first part of a partitioned
+        // suite), unless a filter or other arguments select particular tests.
+        if nextest && self.extra.is_empty() && self.partition.is_none_or(|p| p.index == 1) {
+            runs.push(vec!["test".into(), "--workspace".into(), "--doc".into()]);
+        }
+        let outcome = run_all(cx, &runs, db.as_ref());
+        let stopped = db.map(Database::stop).transpose();
+        let outcome = outcome?;
+        stopped?;
+        interrupt::check()?;
+        match outcome {
+            Outcome::Passed => eprintln!("Tests: passed"),
+            Outcome::Failed => {
+                eprintln!("{}", colored::Colorize::bold(colored::Colorize::red("Tests: FAILED")));
+                cx.out.annotate_error("Test gate", "the tests failed");
+            }
+        }
+        Ok(outcome)
+    }
+
+    /// `nextest run --workspace [--partition count:M/N] …` or `test --workspace …`.
+    fn main_run(&self, nextest: bool) -> Vec<String> {
+        let mut args: Vec<String> = if nextest {
+            vec!["nextest".into(), "run".into(), "--workspace".into()]
+        } else {
+            vec!["test".into(), "--workspace".into()]
+        };
+        if let Some(p) = self.partition {
+            args.push("--partition".into());
+            args.push(format!("count:{p}"));
+        }
+        args.extend(self.extra.iter().cloned());
+        args
+    }
+}
+
+/// Runs each cargo command in turn, stopping at the first that fails.
+fn run_all(cx: &Context, runs: &[Vec<String>], db: Option<&Database>) -> Result<Outcome> {
+    for args in runs {
+        let mut cmd = Command::new(&cx.cargo);
+        cmd.args(args).current_dir(&cx.root).env("CARGO_TERM_COLOR", cx.out.cargo_term_color());
+        if let Some(db) = db {
+            cmd.env("DATABASE_URL", db.url());
+        }
+        eprintln!("$ cargo {}", args.join(" "));
+        let status = interrupt::run(&mut cmd)?;
+        interrupt::check()?;
+        if !status.success() {
+            return Ok(Outcome::Failed);
+        }
+    }
+    Ok(Outcome::Passed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn partitions() {
+        assert_eq!(parse_partition("2/3"), Ok(Partition { index: 2, count: 3 }));
+        assert_eq!(parse_partition("1/1").unwrap().to_string(), "1/1");
+        for bad in ["0/3", "4/3", "x", "1/0", "1/", "/3", "-1/3", "1/3/5", "count:1/3"] {
+            assert!(parse_partition(bad).is_err(), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,628 @@
+//! `cargo xtask test` against a stand-in `cargo` (and stand-in `docker`, `docker-compose`)
+//! that record their argv: the runner chosen, partitions, exit codes, and the database for
+//! the tests. The throwaway PostgreSQL clusters here are real: the stand-in test command
+//! queries them with `psql`, and each test checks they are gone afterwards.
+
+mod support;
+
+use std::net::{TcpListener, TcpStream};
+use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use support::{Run, Scratch};
+
+/// Only bash builtins, so it also works with a PATH that holds nothing but the stand-ins.
+const CARGO_STANDIN: &str = r#"#!/bin/bash
+# Stand-in cargo: records argv (and DATABASE_URL for test runs), answers like cargo would.
+printf 'cargo %s\n' "$*" >> "$STANDIN/log"
+case "$1" in
+  metadata) exec "$REAL_CARGO" metadata --format-version 1 --no-deps --offline --manifest-path "$STANDIN/ws/Cargo.toml" ;;
+  nextest) if [ "$2" = --version ]; then
+             [ -e "$STANDIN/nextest" ] || { echo "error: no such command: nextest" >&2; exit 101; }
+             echo "cargo-nextest 0.9.143"; exit 0
+           fi ;;
+esac
+printf '%s\n' "${DATABASE_URL-<unset>}" >> "$STANDIN/urls"
+[ -e "$STANDIN/during.sh" ] && source "$STANDIN/during.sh"
+[ -e "$STANDIN/test-exit" ] && exit "$(<"$STANDIN/test-exit")"
+exit 0
+"#;
+
+const DOCKER_STANDIN: &str = r#"#!/bin/bash
+printf 'docker %s\n' "$*" >> "$STANDIN/log"
+case "$*" in
+  info) [ -e "$STANDIN/engine" ] && exit 0
+        echo "Cannot connect to the Docker daemon at unix:///var/run/docker.sock. Is the docker daemon running?" >&2
+        exit 1 ;;
+  "compose version") [ -e "$STANDIN/compose-v2" ] && { echo "Docker Compose version v2.27.0"; exit 0; }
+                     echo "docker: 'compose' is not a docker command." >&2; exit 1 ;;
+esac
+[ "$1" = compose ] || exit 1
+shift
+source "$STANDIN/compose.sh"
+"#;
+
+const DOCKER_COMPOSE_STANDIN: &str = r#"#!/bin/bash
+printf 'docker-compose %s\n' "$*" >> "$STANDIN/log"
+source "$STANDIN/compose.sh"
+"#;
+
+/// The compose commands, shared by `docker compose` and `docker-compose`.
+const COMPOSE_SH: &str = r#"[ "$1" = -f ] && shift 2
+case "$1" in
+  config) if [ "$2" = --services ]; then printf 'migrate\ndb\napp\n'; else printf '%s\n' "$(<"$STANDIN/config.json")"; fi ;;
+  ps) [ -e "$STANDIN/db-state" ] && [ "$(<"$STANDIN/db-state")" = running ] && echo db ;;
+  up) [ -e "$STANDIN/up-fails" ] && { echo "Bind for 0.0.0.0:5432 failed: port is already allocated" >&2; exit 1; }
+      echo running > "$STANDIN/db-state" ;;
+  port) echo "0.0.0.0:$(<"$STANDIN/port")" ;;
+  stop) echo stopped > "$STANDIN/db-state" ;;
+  *) exit 1 ;;
+esac
+exit 0
+"#;
+
+const CONFIG_JSON: &str = r#"{"name": "clicknback", "services": {"db": {"image": "postgres:16",
+  "environment": {"POSTGRES_USER": "shop", "POSTGRES_PASSWORD": "s3cr3t pa$$", "POSTGRES_DB": "shop_db"},
+  "ports": [{"target": 5432, "published": "5432"}]}}}"#;
+
+struct StandIn {
+    dir: Scratch,
+}
+
+impl StandIn {
+    /// A workspace whose `[workspace.metadata.xtask.test]` table is `settings`; nextest installed.
+    fn new(settings: &str) -> StandIn {
+        let dir = Scratch::new("test-standin");
+        for (name, body) in [
+            ("bin/cargo", CARGO_STANDIN),
+            ("bin/docker", DOCKER_STANDIN),
+            ("compose-bin/docker-compose", DOCKER_COMPOSE_STANDIN),
+        ] {
+            let path = dir.write(name, body);
+            make_executable(&path);
+        }
+        dir.write("compose.sh", COMPOSE_SH);
+        dir.write("ws/src/lib.rs", "");
+        dir.write("nextest", "");
+        let s = StandIn { dir };
+        s.settings(settings);
+        s
+    }
+
+    /// Writes the workspace's `[workspace.metadata.xtask.test]` table.
+    fn settings(&self, settings: &str) {
+        self.dir.write(
+            "ws/Cargo.toml",
+            format!(
+                "[package]\nname = \"standin\"\nversion = \"0.0.0\"\nedition = \"2021\"\n[workspace]\n\
+                 [workspace.metadata.xtask.test]\n{settings}\n"
+            ),
+        );
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.0.join(name)
+    }
+
+    fn set(&self, flag: &str, on: bool) {
+        if on {
+            self.dir.write(flag, "");
+        } else {
+            let _ = std::fs::remove_file(self.path(flag));
+        }
+    }
+
+    /// The xtask with the stand-ins first on the usual PATH.
+    fn command(&self, args: &[&str]) -> Command {
+        let path = format!("{}:{}", self.path("bin").display(), std::env::var("PATH").unwrap_or_default());
+        self.command_with_path(args, &path)
+    }
+
+    /// The xtask with exactly this PATH (the stand-in cargo needs none).
+    fn command_with_path(&self, args: &[&str], path: &str) -> Command {
+        let mut c = support::xtask();
+        c.env("CARGO", self.path("bin/cargo"))
+            .env("REAL_CARGO", std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+            .env("STANDIN", &self.dir.0)
+            .env("PATH", path)
+            .arg("test")
+            .args(args);
+        c
+    }
+
+    fn run(&self, args: &[&str]) -> Run {
+        support::run(self.command(args))
+    }
+
+    /// The stand-ins' argv log, without the `metadata` call.
+    fn log(&self) -> Vec<String> {
+        read_lines(&self.path("log")).into_iter().filter(|l| !l.starts_with("cargo metadata")).collect()
+    }
+
+    /// `DATABASE_URL` as each test command saw it.
+    fn urls(&self) -> Vec<String> {
+        read_lines(&self.path("urls"))
+    }
+}
+
+fn read_lines(path: &Path) -> Vec<String> {
+    std::fs::read_to_string(path).unwrap_or_default().lines().map(str::to_owned).collect()
+}
+
+fn make_executable(path: &Path) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).unwrap();
+}
+
+fn wait_for_file(path: &Path, child: &mut std::process::Child) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !path.exists() {
+        if let Some(status) = child.try_wait().unwrap() {
+            panic!("the xtask exited ({status}) before {} appeared", path.display());
+        }
+        assert!(Instant::now() < deadline, "{} did not appear", path.display());
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// The runner
+
+#[test]
+fn nextest_runs_the_workspace_then_the_doctests_without_a_database() {
+    let s = StandIn::new("database = false");
+    let run = s.run(&[]);
+    assert_eq!(run.code, 0, "{run:?}");
+    assert!(run.stderr.contains("Tests: passed"), "{run:?}");
+    assert_eq!(s.log(), ["cargo nextest --version", "cargo nextest run --workspace", "cargo test --workspace --doc"]);
+    assert_eq!(s.urls(), ["<unset>", "<unset>"], "no DATABASE_URL without `database = true`");
+}
+
+#[test]
+fn without_nextest_cargo_test_runs_with_the_extra_arguments() {
+    let s = StandIn::new("");
+    s.set("nextest", false);
+    let run = s.run(&["--", "shop::", "--", "--nocapture"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    assert!(run.stderr.contains("cargo install --locked cargo-nextest --version 0.9.143"), "{run:?}");
+    assert_eq!(s.log(), ["cargo nextest --version", "cargo test --workspace shop:: -- --nocapture"]);
+}
+
+#[test]
+fn failing_tests_exit_1_and_skip_the_doctests() {
+    let s = StandIn::new("");
+    s.dir.write("test-exit", "100");
+    let run = s.run(&[]);
+    assert_eq!(run.code, 1, "{run:?}");
+    assert!(run.stderr.contains("Tests: FAILED"), "{run:?}");
+    assert_eq!(s.log(), ["cargo nextest --version", "cargo nextest run --workspace"]);
+}
+
+#[test]
+fn a_partition_reaches_nextest_and_the_doctests_run_in_the_first_part_only() {
+    let s = StandIn::new("");
+    let run = s.run(&["--partition", "2/3"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    assert_eq!(s.log(), ["cargo nextest --version", "cargo nextest run --workspace --partition count:2/3"]);
+
+    let s = StandIn::new("");
+    let run = s.run(&["--partition", "1/3", "--", "--no-fail-fast"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    assert_eq!(
+        s.log(),
+        ["cargo nextest --version", "cargo nextest run --workspace --partition count:1/3 --no-fail-fast"]
+    );
+
+    let s = StandIn::new("");
+    let run = s.run(&["--partition=1/2"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    let expected = [
+        "cargo nextest --version",
+        "cargo nextest run --workspace --partition count:1/2",
+        "cargo test --workspace --doc",
+    ];
+    assert_eq!(s.log(), expected);
+}
+
+#[test]
+fn bad_partitions_are_usage_errors() {
+    for bad in ["0/3", "4/3", "x", "3", "1/0"] {
+        let s = StandIn::new("");
+        let run = s.run(&["--partition", bad]);
+        assert_eq!(run.code, 2, "{bad}: {run:?}");
+        assert!(run.stderr.contains("M/N"), "{bad}: {run:?}");
+        assert_eq!(s.log(), Vec::<String>::new(), "{bad}: nothing runs");
+    }
+}
+
+#[test]
+fn a_partition_without_nextest_says_how_to_install_it() {
+    let s = StandIn::new("database = true");
+    s.set("nextest", false);
+    let run = s.run(&["--partition", "1/2"]);
+    assert_eq!(run.code, 2, "{run:?}");
+    assert!(run.stderr.contains("--partition needs cargo-nextest"), "{run:?}");
+    assert!(run.stderr.contains("cargo install --locked cargo-nextest --version 0.9.143"), "{run:?}");
+    assert_eq!(s.log(), ["cargo nextest --version"], "no database is started and nothing runs");
+}
+
+// ---------------------------------------------------------------------------------------
+// A throwaway cluster of the local PostgreSQL binaries (real)
+
+const CLUSTER_SETTINGS: &str = "database = true\ndatabase-name = \"shop_test\"\ndatabase-user = \"shop\"";
+
+/// Run by the stand-in test command: proves the server answers a real query and records
+/// where it lives and who runs it.
+const QUERY_DURING_TESTS: &str = r#"
+psql -Atc "select current_user || ' ' || current_database() || ' ' || 6 * 7" "$DATABASE_URL" > "$STANDIN/query" 2>&1
+data="$(psql -Atc 'show data_directory' "$DATABASE_URL")"
+pid="$(head -n 1 "$data/postmaster.pid")"
+echo "$data" > "$STANDIN/data"
+echo "$pid" > "$STANDIN/pid"
+ps -o user=,sid= -p "$pid" > "$STANDIN/ps"
+ps -o sid= -p $$ > "$STANDIN/our-sid"
+"#;
+
+/// What a test learns about the cluster while it ran.
+struct Seen {
+    url: String,
+    port: u16,
+    dir: PathBuf,
+    pid: String,
+}
+
+fn seen(s: &StandIn) -> Seen {
+    let url = s.urls().first().cloned().expect("the test command ran");
+    let port = url.rsplit_once(':').unwrap().1.split('/').next().unwrap().parse().unwrap();
+    let data = PathBuf::from(std::fs::read_to_string(s.path("data")).unwrap().trim());
+    let pid = std::fs::read_to_string(s.path("pid")).unwrap().trim().to_owned();
+    Seen { url, port, dir: data.parent().unwrap().to_path_buf(), pid }
+}
+
+/// Nothing of the cluster is left: no server on its port, no process, no folder.
+fn assert_gone(seen: &Seen) {
+    assert!(TcpStream::connect(("127.0.0.1", seen.port)).is_err(), "port {} still answers", seen.port);
+    let state = std::fs::read_to_string(format!("/proc/{}/stat", seen.pid)).unwrap_or_default();
+    let running = state.rsplit_once(')').is_some_and(|(_, rest)| !rest.trim_start().starts_with('Z'));
+    assert!(!running, "postgres (pid {}) still runs: {state}", seen.pid);
+    let pgrep = Command::new("pgrep").arg("-f").arg(&seen.dir).output().unwrap();
+    assert!(pgrep.stdout.is_empty(), "processes still use {}: {:?}", seen.dir.display(), pgrep);
+    assert!(!seen.dir.exists(), "{} was not removed", seen.dir.display());
+}
+
+#[test]
+fn a_throwaway_cluster_answers_queries_during_the_run_and_is_gone_after() {
+    let s = StandIn::new(CLUSTER_SETTINGS);
+    s.dir.write("during.sh", QUERY_DURING_TESTS);
+    let started = Instant::now();
+    let run = s.run(&["--", "shop::"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    let seen = seen(&s);
+    assert!(seen.url.starts_with("postgres://shop@127.0.0.1:"), "{}", seen.url);
+    assert!(seen.url.ends_with("/shop_test"), "{}", seen.url);
+    assert_eq!(std::fs::read_to_string(s.path("query")).unwrap().trim(), "shop shop_test 42");
+    assert!(run.stderr.contains("database: throwaway PostgreSQL"), "{run:?}");
+
+    // It ran as `nobody` when we are root (PostgreSQL refuses root), in a session of its
+    // own, so a Ctrl-C in the terminal cannot reach it before the xtask stops it.
+    let ps = std::fs::read_to_string(s.path("ps")).unwrap();
+    let (user, sid) = ps.split_once(char::is_whitespace).unwrap();
+    if rustix::process::geteuid().is_root() {
+        assert_eq!(user, "nobody", "{ps}");
+        assert!(run.stderr.contains(", as nobody"), "{run:?}");
+    }
+    assert_ne!(sid.trim(), std::fs::read_to_string(s.path("our-sid")).unwrap().trim(), "{ps}");
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+    let target = std::env::var_os("CARGO_TARGET_DIR").map_or(root.join("target"), |t| root.join(t));
+    // In the target folder; in the temporary folder when `nobody` cannot reach the target.
+    let parent = seen.dir.parent().unwrap();
+    assert!(parent == target.join("xtask-pg") || parent == std::env::temp_dir().join("xtask-pg"), "{parent:?}");
+
+    assert_gone(&seen);
+    assert!(run.stderr.contains("database: stopped the throwaway cluster and removed"), "{run:?}");
+    assert!(started.elapsed() < Duration::from_secs(30), "took {:?}", started.elapsed());
+}
+
+#[test]
+fn the_cluster_is_stopped_when_the_tests_fail() {
+    let s = StandIn::new(CLUSTER_SETTINGS);
+    s.dir.write("during.sh", QUERY_DURING_TESTS);
+    s.dir.write("test-exit", "101");
+    let run = s.run(&[]);
+    assert_eq!(run.code, 1, "{run:?}");
+    assert_eq!(std::fs::read_to_string(s.path("query")).unwrap().trim(), "shop shop_test 42");
+    assert_gone(&seen(&s));
+}
+
+/// Starts `cargo xtask test` in a process group of its own (as a shell starts a job), and
+/// waits until the stand-in test command is running, then sleeping.
+fn start_sleeping_run(s: &StandIn) -> std::process::Child {
+    start_sleeping_run_with(s, s.command(&[]))
+}
+
+fn start_sleeping_run_with(s: &StandIn, mut c: Command) -> std::process::Child {
+    s.dir.write("during.sh", format!("{QUERY_DURING_TESTS}\n: > \"$STANDIN/ready\"\nexec sleep 60\n"));
+    c.process_group(0).stdout(Stdio::piped()).stderr(Stdio::piped());
+    let mut child = c.spawn().unwrap();
+    wait_for_file(&s.path("ready"), &mut child);
+    child
+}
+
+#[test]
+fn ctrl_c_in_the_terminal_stops_the_tests_and_the_cluster() {
+    let s = StandIn::new(CLUSTER_SETTINGS);
+    let child = start_sleeping_run(&s);
+    let seen = seen(&s);
+    let started = Instant::now();
+    // A terminal's Ctrl-C: SIGINT to the whole foreground process group.
+    let pgid = rustix::process::Pid::from_child(&child);
+    rustix::process::kill_process_group(pgid, rustix::process::Signal::INT).unwrap();
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.signal(), Some(2), "dies of SIGINT after cleaning up (a shell shows 130): {stderr}");
+    assert!(stderr.contains("interrupted by SIGINT; the test database was stopped"), "{stderr}");
+    assert!(stderr.contains("database: stopped the throwaway cluster and removed"), "{stderr}");
+    assert!(started.elapsed() < Duration::from_secs(20), "waited for the sleeping test: {:?}", started.elapsed());
+    assert_gone(&seen);
+}
+
+#[test]
+fn sigterm_to_the_xtask_alone_reaches_the_tests_and_stops_the_cluster() {
+    let s = StandIn::new(CLUSTER_SETTINGS);
+    let child = start_sleeping_run(&s);
+    let seen = seen(&s);
+    let started = Instant::now();
+    rustix::process::kill_process(rustix::process::Pid::from_child(&child), rustix::process::Signal::TERM).unwrap();
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.signal(), Some(15), "{stderr}");
+    assert!(stderr.contains("interrupted by SIGTERM"), "{stderr}");
+    assert!(started.elapsed() < Duration::from_secs(20), "the test command was not stopped: {:?}", started.elapsed());
+    assert_gone(&seen);
+}
+
+#[test]
+fn a_cluster_left_by_a_killed_xtask_is_removed_by_the_next_run() {
+    // A target folder of its own (CARGO_TARGET_DIR), so no other test's run reaps it first.
+    let s = StandIn::new(CLUSTER_SETTINGS);
+    let target = s.path("target");
+    let mut c = s.command(&[]);
+    c.env("CARGO_TARGET_DIR", &target);
+    let child = start_sleeping_run_with(&s, c);
+    let seen = seen(&s);
+    assert_eq!(seen.dir.parent().unwrap(), target.join("xtask-pg"));
+    // SIGKILL cannot be handled: the xtask and the test command die, the server stays.
+    let pgid = rustix::process::Pid::from_child(&child);
+    rustix::process::kill_process_group(pgid, rustix::process::Signal::KILL).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.signal(), Some(9));
+    assert!(TcpStream::connect(("127.0.0.1", seen.port)).is_ok(), "the server outlived the xtask");
+    assert!(seen.dir.exists());
+
+    let next = StandIn::new("database = false");
+    let mut c = next.command(&["--database"]);
+    c.env("CARGO_TARGET_DIR", &target);
+    let run = support::run(c);
+    assert_eq!(run.code, 0, "{run:?}");
+    assert!(run.stderr.contains("removed a cluster left by an earlier run"), "{run:?}");
+    assert_gone(&seen);
+    assert_eq!(
+        std::fs::read_dir(target.join("xtask-pg")).unwrap().count(),
+        0,
+        "the next run's own cluster is gone too"
+    );
+}
+
+// ---------------------------------------------------------------------------------------
+// DATABASE_URL
+
+#[test]
+fn a_database_url_that_answers_is_used_as_it_is() {
+    // The outer run starts a real cluster; inside it, a second `cargo xtask test` (with its
+    // own stand-ins) finds DATABASE_URL set, checks it with pg_isready and passes it on.
+    let outer = StandIn::new(CLUSTER_SETTINGS);
+    let inner = StandIn::new("database = true");
+    outer.dir.write(
+        "during.sh",
+        format!(
+            "{QUERY_DURING_TESTS}\nSTANDIN='{inner}' CARGO='{inner}/bin/cargo' '{xtask}' test > \"$STANDIN/inner.out\" 2>&1\n\
+             echo $? > \"$STANDIN/inner.code\"\n",
+            inner = inner.dir.0.display(),
+            xtask = env!("CARGO_BIN_EXE_xtask"),
+        ),
+    );
+    let run = outer.run(&["--", "one-run"]); // a filter: no doctest run, so the inner run happens once
+    assert_eq!(run.code, 0, "{run:?}");
+    let inner_out = std::fs::read_to_string(outer.path("inner.out")).unwrap();
+    assert_eq!(std::fs::read_to_string(outer.path("inner.code")).unwrap().trim(), "0", "{inner_out}");
+    let seen = seen(&outer);
+    assert!(inner_out.contains(&format!("database: DATABASE_URL answers: {}", seen.url)), "{inner_out}");
+    assert_eq!(inner.urls(), [seen.url.clone(), seen.url.clone()], "passed on as it is, to both runs");
+    assert!(!inner_out.contains("throwaway"), "no second database: {inner_out}");
+    assert_gone(&seen);
+}
+
+#[test]
+fn a_database_url_that_answers_over_tcp_without_pg_isready() {
+    let s = StandIn::new("database = true");
+    let listener = TcpListener::bind(("127.0.0.1", 0)).unwrap();
+    let url = format!("postgres://app:hunter2@127.0.0.1:{}/app", listener.local_addr().unwrap().port());
+    let mut c = s.command_with_path(&[], &s.path("bin").display().to_string());
+    c.env("DATABASE_URL", &url);
+    let run = support::run(c);
+    assert_eq!(run.code, 0, "{run:?}");
+    assert_eq!(s.urls(), [url.clone(), url.clone()]);
+    assert!(run.stderr.contains("DATABASE_URL answers: postgres://app:***@127.0.0.1:"), "{run:?}");
+    assert!(!run.stderr.contains("hunter2") && !run.stdout.contains("hunter2"), "{run:?}");
+}
+
+#[test]
+fn a_database_url_that_does_not_answer_is_an_error_that_hides_the_password() {
+    let port = TcpListener::bind(("127.0.0.1", 0)).unwrap().local_addr().unwrap().port(); // closed again
+    let url = format!("postgres://app:hunter2@127.0.0.1:{port}/app?sslmode=disable&password=hunter2");
+    let shown = format!("postgres://app:***@127.0.0.1:{port}/app?sslmode=disable&password=***");
+    let s = StandIn::new("database = true");
+    for (how, path) in [
+        ("pg_isready", format!("{}:{}", s.path("bin").display(), std::env::var("PATH").unwrap())),
+        ("tcp", s.path("bin").display().to_string()),
+    ] {
+        let mut c = s.command_with_path(&[], &path);
+        c.env("DATABASE_URL", &url);
+        let run = support::run(c);
+        assert_eq!(run.code, 2, "{how}: {run:?}");
+        assert!(run.stderr.contains("DATABASE_URL is set but no PostgreSQL answers there"), "{how}: {run:?}");
+        assert!(run.stderr.contains(&shown), "{how}: {run:?}");
+        assert!(!run.stderr.contains("hunter2") && !run.stdout.contains("hunter2"), "{how}: {run:?}");
+    }
+    assert!(s.urls().is_empty(), "no silent fallback: nothing ran");
+    assert!(!s.log().iter().any(|l| l.starts_with("docker")), "{:?}", s.log());
+}
+
+// ---------------------------------------------------------------------------------------
+// Docker compose (stand-in docker)
+
+/// Docker answers, with the compose v2 plugin; the compose file (`file_name`) has a `db`
+/// service that publishes a port on which the returned listener accepts connections.
+fn new_docker(file_name: &str) -> (StandIn, TcpListener, String) {
+    let s = StandIn::new("");
+    let file = s.dir.write(&format!("ws/{file_name}"), "services:\n  db:\n    image: postgres:16\n");
+    let file = file.display().to_string();
+    s.settings(&format!("database = true\ncompose-file = \"{file}\""));
+    let listener = TcpListener::bind(("127.0.0.1", 0)).unwrap();
+    s.dir.write("port", listener.local_addr().unwrap().port().to_string());
+    s.dir.write("config.json", CONFIG_JSON);
+    s.set("engine", true);
+    s.set("compose-v2", true);
+    (s, listener, file)
+}
+
+/// Only the stand-ins on PATH (so readiness is checked over TCP, without pg_isready).
+fn compose_path(s: &StandIn) -> String {
+    format!("{}:{}", s.path("bin").display(), s.path("compose-bin").display())
+}
+
+#[test]
+fn compose_v2_starts_the_db_service_and_stops_it_afterwards() {
+    let (s, listener, file) = new_docker("compose.yaml");
+    let port = listener.local_addr().unwrap().port();
+    let run = support::run(s.command_with_path(&[], &compose_path(&s)));
+    assert_eq!(run.code, 0, "{run:?}");
+    let c = format!("docker compose -f {file}");
+    assert_eq!(
+        s.log(),
+        [
+            "cargo nextest --version".to_owned(),
+            "docker info".to_owned(),
+            "docker compose version".to_owned(),
+            format!("{c} config --services"),
+            format!("{c} ps --services --status running"),
+            format!("{c} up -d --wait db"),
+            format!("{c} port db 5432"),
+            format!("{c} config --format json"),
+            "cargo nextest run --workspace".to_owned(),
+            "cargo test --workspace --doc".to_owned(),
+            format!("{c} stop db"),
+        ]
+    );
+    let url = format!("postgres://shop:s3cr3t%20pa%24%24@127.0.0.1:{port}/shop_db");
+    assert_eq!(s.urls(), [url.clone(), url]);
+    assert!(
+        run.stderr.contains(&format!("compose `db` service (started): postgres://shop:***@127.0.0.1:{port}/shop_db")),
+        "{run:?}"
+    );
+    assert!(run.stderr.contains("stopped the compose `db` service"), "{run:?}");
+    assert!(!run.stderr.contains("s3cr3t") && !run.stdout.contains("s3cr3t"), "{run:?}");
+    assert!(!run.stderr.contains("warning"), "{run:?}");
+}
+
+#[test]
+fn compose_db_service_is_stopped_when_the_tests_fail() {
+    let (s, _listener, file) = new_docker("compose.yaml");
+    s.dir.write("test-exit", "101");
+    let run = support::run(s.command_with_path(&[], &compose_path(&s)));
+    assert_eq!(run.code, 1, "{run:?}");
+    assert_eq!(s.log().last().unwrap(), &format!("docker compose -f {file} stop db"));
+}
+
+#[test]
+fn a_db_service_that_was_already_running_is_left_running() {
+    let (s, _listener, _) = new_docker("compose.yaml");
+    s.dir.write("db-state", "running");
+    let run = support::run(s.command_with_path(&[], &compose_path(&s)));
+    assert_eq!(run.code, 0, "{run:?}");
+    assert!(!s.log().iter().any(|l| l.ends_with("stop db")), "{:?}", s.log());
+    assert!(run.stderr.contains("compose `db` service (already running)"), "{run:?}");
+    assert!(run.stderr.contains("left the compose `db` service running"), "{run:?}");
+}
+
+#[test]
+fn without_the_compose_plugin_docker_compose_is_used_with_a_warning() {
+    let (s, listener, file) = new_docker("docker-compose.yml");
+    let port = listener.local_addr().unwrap().port();
+    s.set("compose-v2", false);
+    let run = support::run(s.command_with_path(&[], &compose_path(&s)));
+    assert_eq!(run.code, 0, "{run:?}");
+    assert!(run.stderr.contains("warning: the Docker Compose v2 plugin (`docker compose`) is missing"), "{run:?}");
+    let log = s.log();
+    let c = format!("docker-compose -f {file}");
+    assert_eq!(log[..3], ["cargo nextest --version", "docker info", "docker compose version"]);
+    assert!(log.contains(&format!("{c} up -d --wait db")), "{log:?}");
+    assert_eq!(log.last().unwrap(), &format!("{c} stop db"));
+    assert_eq!(s.urls()[0], format!("postgres://shop:s3cr3t%20pa%24%24@127.0.0.1:{port}/shop_db"));
+}
+
+#[test]
+fn a_failing_compose_up_is_an_error_and_the_service_is_stopped() {
+    let (s, _listener, file) = new_docker("compose.yaml");
+    s.set("up-fails", true);
+    let run = support::run(s.command_with_path(&[], &compose_path(&s)));
+    assert_eq!(run.code, 2, "{run:?}");
+    assert!(run.stderr.contains("up -d --wait db` failed"), "{run:?}");
+    assert!(run.stderr.contains("port is already allocated"), "{run:?}");
+    assert!(s.urls().is_empty(), "the tests did not run");
+    assert_eq!(s.log().last().unwrap(), &format!("docker compose -f {file} stop db"));
+}
+
+// ---------------------------------------------------------------------------------------
+// None possible
+
+#[test]
+fn with_no_way_to_provide_postgres_the_error_lists_the_three_ways() {
+    let s = StandIn::new("database = true");
+    let empty = s.dir.write("no-postgres/README", "");
+    let mut c = s.command_with_path(&[], &s.path("bin").display().to_string());
+    c.env("XTASK_PG_BIN", empty.parent().unwrap());
+    let run = support::run(c);
+    assert_eq!(run.code, 2, "{run:?}");
+    for expected in [
+        "the tests need PostgreSQL",
+        "DATABASE_URL: not set",
+        "Docker: no Docker engine answers (`docker info`: Cannot connect to the Docker daemon",
+        "local PostgreSQL: XTASK_PG_BIN=",
+        "1. set DATABASE_URL=",
+        "2. start Docker",
+        "3. install the PostgreSQL server binaries",
+        "sudo apt-get install postgresql",
+    ] {
+        assert!(run.stderr.contains(expected), "{expected}: {run:?}");
+    }
+    assert!(s.urls().is_empty(), "nothing ran");
+
+    // Docker answers but the workspace has no compose file: said so, then the local binaries.
+    s.set("engine", true);
+    let mut c = s.command_with_path(&[], &s.path("bin").display().to_string());
+    c.env("XTASK_PG_BIN", empty.parent().unwrap());
+    let run = support::run(c);
+    assert_eq!(run.code, 2, "{run:?}");
+    assert!(run.stderr.contains("a Docker engine answers, but there is no compose file"), "{run:?}");
+}
+
+#[test]
+fn no_database_flag_skips_provisioning() {
+    let s = StandIn::new("database = true");
+    let run = support::run(s.command_with_path(&["--no-database"], &s.path("bin").display().to_string()));
+    assert_eq!(run.code, 0, "{run:?}");
+    assert_eq!(s.urls(), ["<unset>", "<unset>"]);
+}
