@@ -21,8 +21,9 @@ fn app(args: &[&str], env: &HashMap<&'static str, String>) -> Command {
     command
 }
 
+/// A directory under target/ with no `.env` in it (cargo gives integration tests one).
 fn empty_dir() -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("clicknback-stack-{}", std::process::id()));
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("stack-cwd");
     std::fs::create_dir_all(&dir).unwrap();
     dir
 }
