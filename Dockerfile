@@ -1,0 +1,53 @@
+# syntax=docker/dockerfile:1
+# The ClickNBack service image: `docker build -t clicknback:local .`
+# Stage 1 compiles the release binary; stage 2 is a slim Debian with only that binary, the
+# migrations and the seeds, running as a fixed non-root uid. Both stages are Debian trixie,
+# so the binary finds the glibc it was linked against.
+
+FROM rust:1.95-slim-trixie AS builder
+WORKDIR /build
+# No debug symbols in the shipped binary (the workspace's release profile is left alone).
+ENV CARGO_PROFILE_RELEASE_STRIP=symbols
+
+# Dependencies first, in a layer of their own: rebuilt when a manifest or the lock file
+# changes, not on every source edit. The crate's sources are stubs here. The workspace's
+# other member, xtask, is only a stub: the image never builds it, but cargo needs every
+# member of the workspace to load it.
+COPY Cargo.toml Cargo.lock ./
+COPY app/Cargo.toml app/build.rs app/
+COPY xtask/Cargo.toml xtask/
+RUN mkdir -p app/src xtask/src \
+    && echo 'fn main() {}' > app/src/main.rs \
+    && touch app/src/lib.rs \
+    && echo 'fn main() {}' > xtask/src/main.rs \
+    && cargo build --release --locked --package app \
+    && rm -rf app/src
+
+# The service. COPY keeps the files' own modification times, which may be older than the
+# stubs' build: touching them makes cargo rebuild the crate (and only the crate).
+COPY app/src app/src
+COPY app/migrations app/migrations
+RUN touch app/src/main.rs app/src/lib.rs \
+    && cargo build --release --locked --package app \
+    && cp target/release/app /usr/local/bin/app
+
+FROM debian:trixie-slim AS runtime
+# A fixed uid/gid, so volume permissions and the host's view of the process are predictable.
+RUN groupadd --system --gid 10001 clicknback \
+    && useradd --system --uid 10001 --gid clicknback --no-create-home --home-dir /nonexistent \
+       --shell /usr/sbin/nologin clicknback
+WORKDIR /app
+COPY --from=builder /usr/local/bin/app /usr/local/bin/app
+# The migrations are compiled into the binary (`app migrate`); they are shipped too, to be
+# read, and the seeds for the ops scripts (applied by hand, never on deploy).
+COPY app/migrations ./migrations
+COPY app/seeds ./seeds
+ENV APP_ENV=production \
+    HOST=0.0.0.0 \
+    PORT=8000
+USER 10001:10001
+EXPOSE 8000
+# `app healthcheck` asks /health/ready on 127.0.0.1:$PORT: no curl in the image.
+HEALTHCHECK --interval=10s --timeout=5s --start-period=10s --retries=3 CMD ["app", "healthcheck"]
+ENTRYPOINT ["app"]
+CMD ["serve"]

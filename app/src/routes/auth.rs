@@ -1,0 +1,63 @@
+//! `POST /api/v1/auth/login`: email and password for a bearer token.
+
+use axum::extract::State;
+use axum::routing::post;
+use axum::{Json, Router};
+use secrecy::SecretString;
+use serde::Serialize;
+use uuid::Uuid;
+
+use crate::auth::{Role, password};
+use crate::error::ApiError;
+use crate::input::{self, JsonObject};
+use crate::state::AppState;
+
+pub fn router() -> Router<AppState> {
+    Router::new().route("/auth/login", post(login))
+}
+
+#[derive(Serialize)]
+pub struct TokenResponse {
+    pub access_token: String,
+    pub token_type: &'static str,
+    /// Seconds until the token expires.
+    pub expires_in: u64,
+}
+
+#[derive(sqlx::FromRow)]
+struct Credentials {
+    id: Uuid,
+    password_hash: String,
+    role: String,
+}
+
+async fn login(State(state): State<AppState>, body: JsonObject) -> Result<Json<TokenResponse>, ApiError> {
+    let mut input = body.into_input();
+    let email = input.field("email", input::string);
+    let password = input.field("password", |v| input::string(v).map(SecretString::from));
+    let (Some(email), Some(password)) = (email, password) else {
+        return Err(input.into_error());
+    };
+    let found = sqlx::query_as::<_, Credentials>("SELECT id, password_hash, role FROM users WHERE email = $1")
+        .bind(email.trim().to_lowercase())
+        .fetch_optional(&state.pool)
+        .await?;
+    let (user, stored_hash) = match found {
+        Some(c) => (Some((c.id, c.role)), Some(SecretString::from(c.password_hash))),
+        None => (None, None),
+    };
+    // Always verifies (against a dummy hash for an unknown email): the same answer, in about
+    // the same time, whether the email or the password was wrong.
+    let matches = password::verify(password, stored_hash).await?;
+    let Some((id, role)) = user.filter(|_| matches) else {
+        tracing::info!("login refused");
+        return Err(ApiError::InvalidCredentials);
+    };
+    let role: Role = role.parse().map_err(ApiError::internal)?;
+    tracing::info!(user_id = %id, "login succeeded");
+    Ok(Json(TokenResponse {
+        access_token: state.tokens.issue(id, role),
+        token_type: "bearer",
+        expires_in: state.tokens.ttl().as_secs(),
+    }))
+}

@@ -1,0 +1,17 @@
+//! What every handler can reach: the database pool and the token keys.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use sqlx::PgPool;
+
+use crate::auth::token::Tokens;
+
+#[derive(Debug, Clone)]
+pub struct AppState {
+    /// Lazy: the service starts (and `/health/live` answers) while the database is down.
+    pub pool: PgPool,
+    pub tokens: Arc<Tokens>,
+    /// How long `/health/ready` waits for `SELECT 1` before answering 503.
+    pub readiness_timeout: Duration,
+}

@@ -1,0 +1,94 @@
+//! The probes: liveness without I/O, readiness only with a database that answers in time.
+
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+use tokio::net::TcpListener;
+
+use crate::helpers::{Proxy, TestDb, client, server_addr, spawn, spawn_app, test_config};
+
+#[tokio::test]
+async fn live_answers_alive_on_request() {
+    let app = spawn_app().await;
+
+    let response = app.get("/health/live", None).await;
+
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.json::<Value>().await.unwrap(), json!({"status": "alive"}));
+}
+
+#[tokio::test]
+async fn ready_answers_ready_on_database_up() {
+    let app = spawn_app().await;
+
+    let response = app.get("/health/ready", None).await;
+
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.json::<Value>().await.unwrap(), json!({"status": "ready"}));
+}
+
+#[tokio::test]
+async fn ready_answers_unavailable_on_database_stopped() {
+    // The app reaches the database through a proxy that the test cuts: ready, then gone.
+    let db = TestDb::migrated().await;
+    let proxy = Proxy::start(server_addr().await).await;
+    let mut config = test_config(&db);
+    config.database.options = config.database.options.host("127.0.0.1").port(proxy.addr.port());
+    let address = spawn(config).await;
+    let client = client();
+    let ready = client.get(format!("{address}/health/ready")).send().await.unwrap();
+    assert_eq!(ready.status(), 200);
+
+    proxy.stop().await;
+    let started = Instant::now();
+    let response = client.get(format!("{address}/health/ready")).send().await.unwrap();
+
+    assert_eq!(response.status(), 503);
+    assert!(started.elapsed() < Duration::from_secs(3), "took {:?}", started.elapsed());
+    assert_eq!(response.json::<Value>().await.unwrap(), json!({"status": "unavailable"}));
+    // Liveness does not depend on the database.
+    let live = client.get(format!("{address}/health/live")).send().await.unwrap();
+    assert_eq!(live.status(), 200);
+}
+
+#[tokio::test]
+async fn ready_answers_unavailable_on_nothing_listening() {
+    let db = TestDb::empty().await;
+    let closed = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = closed.local_addr().unwrap().port();
+    drop(closed);
+    let mut config = test_config(&db);
+    config.database.options = config.database.options.host("127.0.0.1").port(port);
+    let address = spawn(config).await;
+
+    let response = client().get(format!("{address}/health/ready")).send().await.unwrap();
+
+    assert_eq!(response.status(), 503);
+    assert_eq!(response.json::<Value>().await.unwrap(), json!({"status": "unavailable"}));
+}
+
+#[tokio::test]
+async fn ready_answers_within_its_timeout_on_hung_database() {
+    // A "database" that accepts connections and never says a word.
+    let db = TestDb::empty().await;
+    let hung = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = hung.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((socket, _)) = hung.accept().await {
+            held.push(socket);
+        }
+    });
+    let mut config = test_config(&db);
+    config.database.options = config.database.options.host("127.0.0.1").port(port);
+    config.database.readiness_timeout = Duration::from_millis(300);
+    config.database.acquire_timeout = Duration::from_secs(30);
+    let address = spawn(config).await;
+    let started = Instant::now();
+
+    let response = client().get(format!("{address}/health/ready")).send().await.unwrap();
+
+    assert_eq!(response.status(), 503);
+    let elapsed = started.elapsed();
+    assert!(elapsed >= Duration::from_millis(300) && elapsed < Duration::from_secs(2), "took {elapsed:?}");
+}

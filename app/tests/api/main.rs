@@ -1,0 +1,12 @@
+//! The API's tests, against a real PostgreSQL server (`DATABASE_URL`; `cargo xtask test`
+//! provides one). One binary for all of them, so they link once.
+
+mod auth;
+mod config;
+mod health;
+mod helpers;
+mod http;
+mod merchants;
+mod seeds;
+mod stack;
+mod users;
