@@ -610,13 +610,17 @@ fn with_no_way_to_provide_postgres_the_error_lists_the_three_ways() {
     }
     assert!(s.urls().is_empty(), "nothing ran");
 
-    // Docker answers but the workspace has no compose file: said so, then the local binaries.
+    // Docker answers but there is no compose file: said so, then the local binaries. (The
+    // repository itself has a compose file, so point the setting at one that does not exist.)
+    let missing = s.path("missing/docker-compose.yml");
+    s.settings(&format!("database = true\ncompose-file = \"{}\"", missing.display()));
     s.set("engine", true);
     let mut c = s.command_with_path(&[], &s.path("bin").display().to_string());
     c.env("XTASK_PG_BIN", empty.parent().unwrap());
     let run = support::run(c);
     assert_eq!(run.code, 2, "{run:?}");
-    assert!(run.stderr.contains("a Docker engine answers, but there is no compose file"), "{run:?}");
+    let expected = format!("a Docker engine answers, but {} does not exist", missing.display());
+    assert!(run.stderr.contains(&expected), "{run:?}");
 }
 
 #[test]
