@@ -4,6 +4,7 @@
 
 pub mod coverage;
 pub mod gates;
+pub mod lint;
 pub mod output;
 pub mod settings;
 pub mod tools;
