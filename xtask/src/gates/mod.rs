@@ -1,3 +1,4 @@
 //! One module per command the user types.
 
 pub mod coverage;
+pub mod lint;
