@@ -29,6 +29,18 @@ pub struct Tree {
 impl Tree {
     /// Lists the files of the git work tree at `root`; `exclude` are globs (see `glob.rs`).
     pub fn list(root: &Path, exclude: &[String]) -> Result<Tree> {
+        let top = git_paths(root, &["rev-parse", "--show-toplevel"])?;
+        let top = top.first().map(|t| PathBuf::from(t.trim()));
+        let same = |a: &Path, b: &Path| a.canonicalize().ok().zip(b.canonicalize().ok()).is_some_and(|(a, b)| a == b);
+        match top {
+            Some(top) if same(&top, root) => {}
+            Some(top) => bail!(
+                "{} is not the top of a git work tree (it is inside {}): lint the whole checkout",
+                root.display(),
+                top.display()
+            ),
+            None => bail!("{} is not a git work tree", root.display()),
+        }
         let tracked: BTreeSet<String> = git_paths(root, &["ls-files", "-z", "--cached"])?.into_iter().collect();
         let others = git_paths(root, &["ls-files", "-z", "--others", "--exclude-standard"])?;
         let mut all: BTreeSet<String> = tracked.clone();
