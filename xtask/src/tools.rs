@@ -450,8 +450,12 @@ pub fn provide(cx: &Context, tools: &[Tool], allow_install: bool) -> Result<Vec<
         }
         eprintln!("  $ {install}");
         let started = std::time::Instant::now();
-        let result = match tool.install(cx) {
-            Err(e) => Err(format!("{e:#}")),
+        let installed = match tool.kit() {
+            Some(kit) => kit.install(&cx.root, &tools_dir(&cx.root)),
+            None => tool.install(cx).map_err(|e| format!("{e:#}")),
+        };
+        let result = match installed {
+            Err(e) => Err(e),
             Ok(()) => match tool.probe(cx)? {
                 Some(still) => Err(format!("still missing after the install ({still})")),
                 None => Ok(()),

@@ -192,7 +192,7 @@ impl LintArgs {
             match provided.get(tool.name())? {
                 Provided::Ready => None,
                 Provided::Missing { reason, install } if strict => {
-                    Some(Status::Error(format!("{} {reason}; install it with: {install}", tool.name())))
+                    Some(Status::Error(format!("{reason}; install it with: {install}")))
                 }
                 Provided::Missing { reason, install } => {
                     Some(Status::Skipped { reason: reason.clone(), install: install.clone() })
