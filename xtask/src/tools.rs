@@ -452,7 +452,7 @@ pub fn provide(cx: &Context, tools: &[Tool], allow_install: bool) -> Result<Vec<
         let started = std::time::Instant::now();
         let installed = match tool.kit() {
             Some(kit) => kit.install(&cx.root, &tools_dir(&cx.root)),
-            None => tool.install(cx).map_err(|e| format!("{e:#}")),
+            None => tool.install(cx).map_err(|_| format!("`{install}` failed")),
         };
         let result = match installed {
             Err(e) => Err(e),

@@ -127,10 +127,14 @@ fn the_installed_linters_find_real_problems_and_pass_clean_files() {
         "name: CI\non: push\njobs:\n  a:\n    runs-on: ubuntu-latest\n    steps:\n      - run: echo\n",
     );
     repo.write("compose.yaml", "services:\n  db:\n    image: postgres:16\n    restart: unless-stopped\n");
+    repo.write(
+        ".github/actions/setup/action.yml",
+        "name: setup\ndescription: d\nruns:\n  using: composite\n  steps:\n    - run: echo\n      shell: bash\n",
+    );
     repo.write("docker-compose.override.yml", "services:\n  db:\n    ports: [\"5432:5432\"]\n");
     let run = lint(&repo);
     assert_eq!(run.code, 0, "{run:?}");
-    for check in ["markdownlint (1 file)", "shellcheck (1 file)", "hadolint (1 file)", "check-jsonschema (4 files)"] {
+    for check in ["markdownlint (1 file)", "shellcheck (1 file)", "hadolint (1 file)", "check-jsonschema (5 files)"] {
         assert_eq!(line(&run, check), format!("✓ {check}"), "{run:?}");
     }
 }

@@ -159,7 +159,7 @@ fn missing_tools_are_installed_pinned_and_announced_once() {
         "{log:#?}"
     );
     assert!(log.contains(&"shellcheck --format=gcc scripts/deploy.sh".to_owned()), "{log:#?}");
-    assert!(log.contains(&"markdownlint-cli2 :README.md".to_owned()), "{log:#?}");
+    assert!(log.contains(&"markdownlint-cli2 :README.md --no-globs".to_owned()), "{log:#?}");
     assert_eq!(
         std::fs::read(s.tools().join("venv/xtask-requirements.txt")).unwrap(),
         std::fs::read(&requirements).unwrap(),
@@ -338,4 +338,74 @@ fn a_tool_that_crashes_is_a_tool_error() {
     assert_eq!(run.code, 2, "{run:?}");
     assert_eq!(line(&run, "shellcheck"), "✗ shellcheck (1 file): could not run");
     assert!(run.stderr.contains("shellcheck failed (exit status: 3): shellcheck: internal error"), "{run:?}");
+}
+
+/// Stand-in cargo for the Rust checks: `metadata` is the real one; `fmt` works once the
+/// stand-in rustup has "installed" rustfmt; `clippy` passes.
+const CARGO: &str = r#"#!/bin/sh
+echo "cargo $*" >> "$LOG"
+case "$1" in
+  metadata) exec "$REAL_CARGO" "$@" ;;
+  fmt) [ -e "$STANDIN/rustfmt-installed" ] && exit 0
+       echo "error: 'cargo-fmt' is not installed for the toolchain" >&2; exit 1 ;;
+  clippy) exit 0 ;;
+esac
+echo "stand-in cargo: unexpected $*" >&2
+exit 99
+"#;
+
+const RUSTUP: &str = r#"#!/bin/sh
+echo "rustup $*" >> "$LOG"
+[ -e "$STANDIN/rustup-fails" ] && { echo "error: no network" >&2; exit 1; }
+[ "$*" = "component add rustfmt" ] && touch "$STANDIN/rustfmt-installed"
+exit 0
+"#;
+
+#[test]
+fn a_missing_rust_component_is_added_with_rustup_or_reported() {
+    let s = Setup::new("tools-rustfmt");
+    s.repo.write("Cargo.toml", "[package]\nname = \"tiny\"\nversion = \"0.1.0\"\n\n[workspace]\n");
+    write_exe(&s.standin.join("bin/cargo"), CARGO);
+    write_exe(&s.standin.join("bin/rustup"), RUSTUP);
+    let real_cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let cargo = s.standin.join("bin/cargo").display().to_string();
+    let env = [("CARGO", cargo.as_str()), ("REAL_CARGO", real_cargo.as_str())];
+
+    let run = s.run(&[], &env);
+    assert_eq!(run.code, 0, "{run:?}");
+    assert!(
+        run.stderr.contains(
+            "rustfmt: `cargo fmt` does not run (the rustfmt component is missing); installing it now (one-time; it \
+             checks the Rust formatting for `cargo xtask lint`):\n  $ rustup component add rustfmt\n"
+        ),
+        "{run:?}"
+    );
+    assert_eq!(line(&run, "rustfmt"), "✓ rustfmt");
+    assert_eq!(line(&run, "clippy"), "✓ clippy");
+    let log = s.log();
+    assert!(log.contains(&"rustup component add rustfmt".to_owned()), "{log:#?}");
+    assert!(log.contains(&"cargo fmt --all --check -- --color never".to_owned()), "{log:#?}");
+    assert!(
+        log.contains(
+            &"cargo clippy --workspace --all-targets --locked --message-format=json -- -D warnings".to_owned()
+        ),
+        "{log:#?}"
+    );
+
+    std::fs::remove_file(s.standin.join("rustfmt-installed")).unwrap();
+    s.set("rustup-fails");
+    let run = s.run(&[], &env);
+    assert_eq!(run.code, 0, "{run:?}");
+    assert_eq!(
+        line(&run, "rustfmt"),
+        "! rustfmt: skipped, could not be installed: `rustup component add rustfmt` failed"
+    );
+    let run = s.run(&[], &[env[0], env[1], ("CI", "true")]);
+    assert_eq!(run.code, 2, "{run:?}");
+    assert!(
+        run.stderr.contains(
+            "  rustfmt: could not be installed: `rustup component add rustfmt` failed; install it with: rustup component add rustfmt"
+        ),
+        "{run:?}"
+    );
 }

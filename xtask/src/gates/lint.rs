@@ -41,8 +41,8 @@ const MAX_ANNOTATIONS: usize = 10;
 const MAX_SUMMARY_FINDINGS: usize = 100;
 
 /// The schemas check-jsonschema validates against (bundled with it, so no network).
-const SCHEMAS: [(&str, &str); 3] =
-    [("vendor.github-workflows", "workflow"), ("vendor.dependabot", "dependabot"), ("vendor.compose-spec", "compose")];
+const SCHEMAS: [&str; 4] =
+    ["vendor.github-workflows", "vendor.github-actions", "vendor.dependabot", "vendor.compose-spec"];
 
 #[derive(Debug)]
 enum Status {
@@ -103,16 +103,16 @@ struct Plan {
 impl Plan {
     fn new(tree: &Tree) -> Plan {
         let markdown = owned(tree.select(|p| p.ends_with(".md")));
-        let workflows = owned(
-            tree.select(files::is_workflow).into_iter().filter(|p| p.starts_with(".github/workflows/")).collect(),
-        );
-        let dependabot = owned(tree.select(|p| p == ".github/dependabot.yml" || p == ".github/dependabot.yaml"));
-        let compose = owned(tree.select(files::is_compose));
+        let workflows = tree.select(files::is_workflow);
+        let (workflows, actions): (Vec<&str>, Vec<&str>) =
+            workflows.into_iter().partition(|p| p.starts_with(".github/workflows/"));
+        let dependabot = tree.select(|p| p == ".github/dependabot.yml" || p == ".github/dependabot.yaml");
+        let compose = tree.select(files::is_compose);
         let schemas = SCHEMAS
-            .iter()
-            .zip([workflows, dependabot, compose])
+            .into_iter()
+            .zip([workflows, actions, dependabot, compose])
             .filter(|(_, f)| !f.is_empty())
-            .map(|((schema, _), f)| (*schema, f))
+            .map(|(schema, f)| (schema, owned(f)))
             .collect();
         let shell = tree.files.iter().filter(|p| is_shell_script(p, &head(&tree.root.join(p)))).cloned().collect();
         let dockerfiles = owned(tree.select(files::is_dockerfile));
@@ -235,7 +235,7 @@ impl LintArgs {
                 ([], _) => Report::new(
                     "check-jsonschema",
                     "",
-                    Status::NotApplicable("no workflow, dependabot.yml or compose file".into()),
+                    Status::NotApplicable("no workflow, action, dependabot.yml or compose file".into()),
                 ),
                 (groups, Some(status)) => {
                     Report::new("check-jsonschema", plural(groups.iter().map(|g| g.1.len()).sum(), "file"), status)
@@ -394,7 +394,9 @@ impl Runner {
 
     fn markdownlint(&self, program: &Path, files: &[String]) -> Report {
         let detail = plural(files.len(), "file");
-        let out = self.output(self.command(program).args(files.iter().map(|f| format!(":{f}"))), "markdownlint-cli2");
+        // `:path` is a literal path, not a glob; --no-globs ignores a `globs` list in the config.
+        let args = files.iter().map(|f| format!(":{f}")).chain(["--no-globs".to_owned()]);
+        let out = self.output(self.command(program).args(args), "markdownlint-cli2");
         match out {
             Err(e) => Report::new("markdownlint", detail, Status::Error(e)),
             Ok(o) if o.status.success() => Report::new("markdownlint", detail, Status::Passed),
