@@ -186,3 +186,15 @@ fn annotations_and_step_summary_under_github_actions() {
     assert!(md.contains("| hadolint | ➖ not applicable (no Dockerfile yet) |"), "{md}");
     assert!(md.contains("hygiene: a:b,c.txt:12: trailing whitespace"), "{md}");
 }
+
+#[test]
+fn variables_a_git_hook_exports_do_not_redirect_the_lint() {
+    let repo = Repo::new("hyg-hookenv");
+    repo.write("a.txt", "x \n");
+    let other = Repo::new("hyg-hookenv-other");
+    let mut c = repo.command(&[]);
+    c.env("GIT_DIR", other.root.join(".git")).env("GIT_INDEX_FILE", other.root.join(".git/index"));
+    let run = support::run(c);
+    assert_eq!(run.code, 1, "{run:?}");
+    assert!(run.stdout.contains("  a.txt:1: trailing whitespace"), "{run:?}");
+}

@@ -61,12 +61,8 @@ impl Tree {
             }
             files.push(path);
         }
-        let env_ignored = Command::new("git")
-            .args(["check-ignore", "-q", "--no-index", ".env"])
-            .current_dir(root)
-            .status()
-            .map(|s| s.success())
-            .unwrap_or(false);
+        let env_ignored =
+            git(root).args(["check-ignore", "-q", "--no-index", ".env"]).status().map(|s| s.success()).unwrap_or(false);
         Ok(Tree { root: root.to_path_buf(), files, tracked, excluded, env_ignored })
     }
 
@@ -80,10 +76,32 @@ impl Tree {
     }
 }
 
+/// Git variables that point at a repository. Git hooks export some of them (GIT_DIR,
+/// GIT_INDEX_FILE), and they would make git ignore the folder it runs in: the lint always asks
+/// about the checkout at its root, found from that folder.
+const GIT_LOCATION_VARS: [&str; 7] = [
+    "GIT_DIR",
+    "GIT_WORK_TREE",
+    "GIT_INDEX_FILE",
+    "GIT_COMMON_DIR",
+    "GIT_OBJECT_DIRECTORY",
+    "GIT_ALTERNATE_OBJECT_DIRECTORIES",
+    "GIT_PREFIX",
+];
+
+/// `git`, run in `root`, with the location variables removed.
+pub fn git(root: &Path) -> Command {
+    let mut c = Command::new("git");
+    c.current_dir(root);
+    for var in GIT_LOCATION_VARS {
+        c.env_remove(var);
+    }
+    c
+}
+
 fn git_paths(root: &Path, args: &[&str]) -> Result<Vec<String>> {
-    let out = Command::new("git")
+    let out = git(root)
         .args(args)
-        .current_dir(root)
         .output()
         .context("cannot run `git` (the lint lists the checkout's files with `git ls-files`)")?;
     if !out.status.success() {

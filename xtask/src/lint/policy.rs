@@ -312,7 +312,7 @@ fn env(tree: &Tree) -> Verdict {
         let gitignore = tree.read(".gitignore").ok().map(|b| String::from_utf8_lossy(&b).into_owned());
         let negation = gitignore
             .as_deref()
-            .and_then(|g| g.lines().position(|l| l.trim().starts_with('!') && l.contains(".env")).map(|i| i + 1));
+            .and_then(|g| g.lines().position(|l| matches!(l.trim(), "!.env" | "!/.env" | "!**/.env")).map(|i| i + 1));
         findings.push(match negation {
             Some(line) => Finding::at(".gitignore", line, "this line un-ignores `.env`: remove it"),
             None if gitignore.is_none() => {

@@ -8,6 +8,10 @@ use std::process::Command;
 
 use crate::support::{self, Run, Scratch};
 
+/// Set by git hooks (the suite may run under a pre-push hook): they would point the fixtures'
+/// git commands at this repository.
+pub const GIT_LOCATION_VARS: [&str; 4] = ["GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE", "GIT_COMMON_DIR"];
+
 /// The workspace the xtask belongs to (where the pin files are).
 pub fn workspace() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
@@ -68,7 +72,11 @@ impl Repo {
     }
 
     pub fn git(&self, args: &[&str]) {
-        let status = Command::new("git")
+        let mut git = Command::new("git");
+        for var in GIT_LOCATION_VARS {
+            git.env_remove(var);
+        }
+        let status = git
             .args(["-c", "user.name=t", "-c", "user.email=t@example.com"])
             .args(args)
             .current_dir(&self.root)
@@ -98,7 +106,8 @@ impl Repo {
     /// `xtask lint --root <repo> <args>` with the stand-in tools.
     pub fn command(&self, args: &[&str]) -> Command {
         let mut c = support::xtask();
-        for var in ["RUSTFLAGS", "CARGO_ENCODED_RUSTFLAGS", "CARGO_TARGET_DIR", "LOG"] {
+        let vars = ["RUSTFLAGS", "CARGO_ENCODED_RUSTFLAGS", "CARGO_TARGET_DIR", "LOG"];
+        for var in vars.into_iter().chain(GIT_LOCATION_VARS) {
             c.env_remove(var);
         }
         c.env("XTASK_TOOLS_DIR", &self.tools).arg("lint").arg("--root").arg(&self.root).args(args);
