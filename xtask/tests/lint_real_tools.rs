@@ -60,6 +60,13 @@ fn rustfmt_and_clippy_pass_fail_and_fix() {
         repo.read("src/main.rs"),
         b"fn main() {\n    let x = 1;\n    if x == x {\n        println!(\"hi\");\n    }\n}\n"
     );
+
+    repo.write("src/main.rs", "fn main( {\n");
+    let run = repo.lint(&["--fix"]);
+    assert_eq!(run.code, 1, "{run:?}");
+    assert!(run.stdout.contains("--fix: rustfmt could not format the workspace"), "{run:?}");
+    assert!(run.stdout.contains("  src/main.rs:1: rustfmt: error: this file contains an unclosed delimiter\n"), "{run:?}");
+    assert_eq!(repo.read("src/main.rs"), b"fn main( {\n");
 }
 
 /// The installed tools folder, if `cargo xtask lint` installed the tools there.

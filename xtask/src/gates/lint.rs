@@ -204,7 +204,7 @@ impl LintArgs {
         if self.fix {
             let mut changed = Vec::new();
             if plan.rust && missing(Tool::Rustfmt).is_none() {
-                changed.extend(runner.rustfmt_fix()?);
+                changed.extend(runner.rustfmt_fix());
             }
             changed.extend(fix_hygiene(&tree)?);
             if changed.is_empty() {
@@ -345,21 +345,22 @@ impl Runner {
         }
     }
 
-    /// `cargo fmt --all` listing the files it changed.
-    fn rustfmt_fix(&self) -> Result<Vec<(String, String)>> {
-        let o = self
-            .command(&self.cargo)
-            .args(["fmt", "--all", "--", "--color", "never", "--files-with-diff"])
-            .output()
-            .context("--fix: cannot run cargo fmt")?;
-        if !o.status.success() {
-            bail!("--fix: `cargo fmt --all` failed:\n{}", String::from_utf8_lossy(&o.stderr).trim_end());
+    /// `cargo fmt --all` listing the files it changed. When rustfmt cannot format (a syntax
+    /// error), nothing is changed and the check that follows reports why.
+    fn rustfmt_fix(&self) -> Vec<(String, String)> {
+        let out =
+            self.command(&self.cargo).args(["fmt", "--all", "--", "--color", "never", "--files-with-diff"]).output();
+        match out {
+            Ok(o) if o.status.success() => String::from_utf8_lossy(&o.stdout)
+                .lines()
+                .filter(|l| !l.trim().is_empty())
+                .map(|l| (external::relative(l.trim(), &self.root), "rustfmt".to_owned()))
+                .collect(),
+            _ => {
+                println!("--fix: rustfmt could not format the workspace (see the rustfmt check below)");
+                Vec::new()
+            }
         }
-        Ok(String::from_utf8_lossy(&o.stdout)
-            .lines()
-            .filter(|l| !l.trim().is_empty())
-            .map(|l| (external::relative(l.trim(), &self.root), "rustfmt".to_owned()))
-            .collect())
     }
 
     fn clippy(&self) -> Report {
