@@ -65,7 +65,10 @@ fn rustfmt_and_clippy_pass_fail_and_fix() {
     let run = repo.lint(&["--fix"]);
     assert_eq!(run.code, 1, "{run:?}");
     assert!(run.stdout.contains("--fix: rustfmt could not format the workspace"), "{run:?}");
-    assert!(run.stdout.contains("  src/main.rs:1: rustfmt: error: this file contains an unclosed delimiter\n"), "{run:?}");
+    assert!(
+        run.stdout.contains("  src/main.rs:1: rustfmt: error: this file contains an unclosed delimiter\n"),
+        "{run:?}"
+    );
     assert_eq!(repo.read("src/main.rs"), b"fn main( {\n");
 }
 
