@@ -10,6 +10,11 @@
 //!   one npm folder for markdownlint-cli2, pinned by `xtask/tools/markdownlint/package-lock.json`.
 //!   An install is complete when its stamp (a copy of that pin file) matches the checked-in file,
 //!   so changing a pin reinstalls on the next run.
+//!
+//! Not installed by the xtask, and needed: cargo and rustup; git (the lint lists a checkout's
+//! files with it); python3 with its venv module, for the lint's Python tools; Node 20 or later
+//! and npm, for markdownlint-cli2. Without python3 or npm the lint skips those checks with a
+//! warning (an error in CI).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
