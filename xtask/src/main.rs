@@ -5,6 +5,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use xtask::gates::coverage::CoverageArgs;
+use xtask::gates::lint::LintArgs;
 use xtask::gates::test::TestArgs;
 use xtask::output::{ColorChoice, Env, Output};
 use xtask::{Context, Outcome};
@@ -52,6 +53,21 @@ enum Gate {
     /// PostgreSQL can be provided. Interrupted: ends by the signal (130 or 143 in a shell).
     #[command(verbatim_doc_comment)]
     Test(TestArgs),
+    /// Check formatting, clippy, file hygiene, Markdown, schemas, scripts and project policies
+    ///
+    /// Runs every check, even after one fails, then prints one summary: rustfmt, clippy
+    /// (-D warnings), file hygiene (trailing whitespace, final newline, conflict markers, CRLF,
+    /// large files, YAML/TOML validity) over the files git lists, markdownlint-cli2, the workflow,
+    /// dependabot and compose schemas (check-jsonschema), shellcheck, hadolint, and the project
+    /// policies (non-root container, migrate restart "no", .env not committed, no wildcard CORS,
+    /// pinned hooks and actions). A check whose files do not exist yet is "not applicable".
+    ///
+    /// Never changes a file, except with --fix (rustfmt, whitespace, final newline, CRLF).
+    /// Missing tools are installed, pinned, under target/xtask-tools/; one that cannot be is a
+    /// warning locally and an error when CI is set. Exit status: 0 clean; 1 findings; 2 usage
+    /// or tool error. Settings: [workspace.metadata.xtask.lint] in the root Cargo.toml.
+    #[command(verbatim_doc_comment)]
+    Lint(LintArgs),
 }
 
 fn main() -> ExitCode {
@@ -60,6 +76,7 @@ fn main() -> ExitCode {
     let result = Context::new(out.clone()).and_then(|cx| match cli.gate {
         Gate::Coverage(args) => args.run(&cx),
         Gate::Test(args) => args.run(&cx),
+        Gate::Lint(args) => args.run(&cx),
     });
     match result {
         Ok(Outcome::Passed) => ExitCode::SUCCESS,

@@ -22,6 +22,7 @@ pub struct Env {
     pub clicolor_force: Option<OsString>,
     pub github_actions: Option<OsString>,
     pub github_step_summary: Option<OsString>,
+    pub ci: Option<OsString>,
 }
 
 impl Env {
@@ -31,6 +32,7 @@ impl Env {
             clicolor_force: std::env::var_os("CLICOLOR_FORCE"),
             github_actions: std::env::var_os("GITHUB_ACTIONS"),
             github_step_summary: std::env::var_os("GITHUB_STEP_SUMMARY"),
+            ci: std::env::var_os("CI"),
         }
     }
 }
@@ -56,6 +58,9 @@ pub struct Output {
     /// Running under GitHub Actions (`GITHUB_ACTIONS=true`).
     pub github: bool,
     pub step_summary: Option<PathBuf>,
+    /// Running in CI (`CI` set to anything but empty, `0` or `false`): a missing tool is an
+    /// error there, not a warning.
+    pub ci: bool,
 }
 
 impl Output {
@@ -63,7 +68,9 @@ impl Output {
         let color = use_color(choice, env, std::io::stdout().is_terminal());
         colored::control::set_override(color);
         let github = env.github_actions.as_deref() == Some("true".as_ref());
-        Output { color, github, step_summary: env.github_step_summary.clone().filter(|_| github).map(PathBuf::from) }
+        let ci = env.ci.as_deref().is_some_and(|v| !v.is_empty() && v != "0" && !v.eq_ignore_ascii_case("false"));
+        let step_summary = env.github_step_summary.clone().filter(|_| github).map(PathBuf::from);
+        Output { color, github, step_summary, ci }
     }
 
     /// The value to hand to cargo so its colours follow ours.
@@ -80,6 +87,19 @@ impl Output {
     pub fn annotate_error(&self, title: &str, message: &str) {
         if let Some(line) = self.error_annotation(title, message) {
             println!("{line}");
+        }
+    }
+
+    /// One `::error file=…,line=…::` annotation on a line of a file, when under Actions.
+    pub fn annotate_error_at(&self, file: &str, line: Option<usize>, title: &str, message: &str) {
+        if self.github {
+            let line = line.map(|l| format!(",line={l}")).unwrap_or_default();
+            println!(
+                "::error file={}{line},title={}::{}",
+                escape_property(file),
+                escape_property(title),
+                escape_data(message)
+            );
         }
     }
 
@@ -123,6 +143,21 @@ mod tests {
         assert!(!use_color(ColorChoice::Auto, &env(None, Some("0")), false));
         assert!(use_color(ColorChoice::Auto, &env(Some(""), None), true));
         assert!(!use_color(ColorChoice::Auto, &env(None, None), false));
+    }
+
+    #[test]
+    fn ci_is_any_value_but_empty_zero_or_false() {
+        for (value, ci) in [
+            (None, false),
+            (Some(""), false),
+            (Some("0"), false),
+            (Some("False"), false),
+            (Some("true"), true),
+            (Some("1"), true),
+        ] {
+            let env = Env { ci: value.map(Into::into), ..Env::default() };
+            assert_eq!(Output::new(ColorChoice::Never, &env).ci, ci, "{value:?}");
+        }
     }
 
     #[test]

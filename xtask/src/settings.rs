@@ -39,6 +39,7 @@ impl Metric {
 pub struct Settings {
     pub coverage: CoverageSettings,
     pub test: TestSettings,
+    pub lint: LintSettings,
 }
 
 /// `[workspace.metadata.xtask.test]`: how `cargo xtask test` runs the suite.
@@ -81,11 +82,39 @@ pub struct CoverageSettings {
     pub bands: Vec<Band>,
 }
 
+/// `[workspace.metadata.xtask.lint]`. Globs are relative to the root (see `lint/glob.rs`).
+#[derive(Clone, Debug)]
+pub struct LintSettings {
+    /// Files no lint check reads (generated or deliberately odd files). The `env-not-committed`
+    /// policy still sees them: it looks at what git tracks.
+    pub exclude: Vec<String>,
+    /// The size limit for any file in the checkout, in KB (1024 bytes).
+    pub max_file_size_kb: u64,
+    /// The files the `cors-no-wildcard` policy scans; `!pattern` takes files back out.
+    pub cors_paths: Vec<String>,
+}
+
+/// What `cors-no-wildcard` scans when `cors-paths` is not set: env templates, compose files and
+/// Dockerfiles anywhere, the service's code and config, its deployment files; not its tests.
+pub const DEFAULT_CORS_PATHS: [&str; 10] = [
+    "**/.env*",
+    "**/compose*.yml",
+    "**/compose*.yaml",
+    "**/docker-compose*.yml",
+    "**/docker-compose*.yaml",
+    "**/Dockerfile*",
+    "app/**",
+    "!app/tests/**",
+    "config/**",
+    "deploy/**",
+];
+
 #[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 struct Raw {
     coverage: Option<RawCoverage>,
     test: Option<RawTest>,
+    lint: Option<RawLint>,
 }
 
 #[derive(Deserialize, Default)]
@@ -96,6 +125,14 @@ struct RawTest {
     database_user: Option<String>,
     compose_file: Option<PathBuf>,
     compose_service: Option<String>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct RawLint {
+    exclude: Option<Vec<String>>,
+    max_file_size_kb: Option<u64>,
+    cors_paths: Option<Vec<String>>,
 }
 
 #[derive(Deserialize, Default)]
@@ -181,9 +218,13 @@ impl Settings {
             }
         };
         let path = |p: Option<PathBuf>, default: &str| root.join(p.unwrap_or_else(|| default.into()));
+        let lint =
+            lint_settings(raw.lint.unwrap_or_default()).context("[workspace.metadata.xtask.lint] in Cargo.toml")?;
         let test = test_settings(root, raw.test.unwrap_or_default())
             .context("[workspace.metadata.xtask.test] in Cargo.toml")?;
         Ok(Settings {
+            lint,
+            test,
             coverage: CoverageSettings {
                 threshold,
                 metric: c.metric.unwrap_or(Metric::Lines),
@@ -193,7 +234,6 @@ impl Settings {
                 lowest_files: c.lowest_files.unwrap_or(10),
                 bands,
             },
-            test,
         })
     }
 
@@ -208,6 +248,21 @@ impl Settings {
             .context("could not read the workspace settings (`cargo metadata` failed)")?;
         Settings::from_metadata(root, &metadata.workspace_metadata)
     }
+}
+
+fn lint_settings(raw: RawLint) -> Result<LintSettings> {
+    let exclude = raw.exclude.unwrap_or_default();
+    let cors_paths = raw.cors_paths.unwrap_or_else(|| DEFAULT_CORS_PATHS.map(str::to_owned).to_vec());
+    for (key, patterns) in [("exclude", &exclude), ("cors-paths", &cors_paths)] {
+        for p in patterns {
+            crate::lint::glob::check(p).map_err(|e| anyhow::anyhow!("`{key}`: {e}"))?;
+        }
+    }
+    let max_file_size_kb = raw.max_file_size_kb.unwrap_or(500);
+    if max_file_size_kb == 0 {
+        bail!("`max-file-size-kb` must be at least 1");
+    }
+    Ok(LintSettings { exclude, max_file_size_kb, cors_paths })
 }
 
 fn test_settings(root: &Path, t: RawTest) -> Result<TestSettings> {
@@ -297,6 +352,20 @@ mod tests {
     }
 
     #[test]
+    fn lint_table_defaults_and_values() {
+        let s = Settings::from_metadata(Path::new("/r"), &serde_json::Value::Null).unwrap();
+        assert!(s.lint.exclude.is_empty());
+        assert_eq!(s.lint.max_file_size_kb, 500);
+        assert!(s.lint.cors_paths.contains(&"app/**".to_owned()));
+        let meta =
+            json!({"xtask": {"lint": {"exclude": ["gen/*.xml"], "max-file-size-kb": 100, "cors-paths": ["srv/**"]}}});
+        let s = Settings::from_metadata(Path::new("/r"), &meta).unwrap();
+        assert_eq!(s.lint.exclude, ["gen/*.xml"]);
+        assert_eq!(s.lint.max_file_size_kb, 100);
+        assert_eq!(s.lint.cors_paths, ["srv/**"]);
+    }
+
+    #[test]
     fn typos_and_bad_values_are_errors() {
         for meta in [
             json!({"xtask": {"coverage": {"treshold": 70}}}),
@@ -309,6 +378,11 @@ mod tests {
             json!({"xtask": {"test": {"database-name": "drop table"}}}),
             json!({"xtask": {"test": {"database-user": "1st"}}}),
             json!({"xtask": {"test": {"compose-service": ""}}}),
+            json!({"xtask": {"lint": {"exlude": []}}}),
+            json!({"xtask": {"lint": {"exclude": ["/abs/path"]}}}),
+            json!({"xtask": {"lint": {"cors-paths": ["a**"]}}}),
+            json!({"xtask": {"lint": {"max-file-size-kb": 0}}}),
+            json!({"xtask": {"lint": {"max-file-size-kb": -5}}}),
         ] {
             assert!(Settings::from_metadata(Path::new("/r"), &meta).is_err(), "{meta}");
         }

@@ -1,4 +1,5 @@
 //! One module per command the user types.
 
 pub mod coverage;
+pub mod lint;
 pub mod test;

@@ -1,0 +1,282 @@
+//! Parsers of the external linters' output into findings (`path:line: message`), so every
+//! check prints, counts and annotates the same way. Pure functions: the tools are run by
+//! `gates/lint.rs`.
+
+use std::path::Path;
+
+use serde::Deserialize;
+
+use super::Finding;
+
+/// A path as the tool printed it, made relative to the linted root when it is inside it.
+pub fn relative(path: &str, root: &Path) -> String {
+    let p = Path::new(path);
+    for base in [root.to_path_buf(), root.canonicalize().unwrap_or_else(|_| root.to_path_buf())] {
+        if let Ok(rel) = p.strip_prefix(&base) {
+            return rel.to_string_lossy().replace('\\', "/");
+        }
+    }
+    path.trim_start_matches("./").to_owned()
+}
+
+/// `path:line[:col] [error ]RULE/name description` lines (markdownlint-cli2's default
+/// formatter, on stderr); other lines (its banner, the summary) are ignored.
+pub fn markdownlint(output: &str) -> Vec<Finding> {
+    let mut out = Vec::new();
+    for line in output.lines() {
+        let Some((location, message)) = line.split_once(' ') else { continue };
+        let mut parts = location.split(':');
+        let (Some(path), Some(n)) = (parts.next(), parts.next()) else { continue };
+        let Ok(n) = n.parse::<usize>() else { continue };
+        let message = message.strip_prefix("error ").or_else(|| message.strip_prefix("warning ")).unwrap_or(message);
+        out.push(Finding::at(path, n, message));
+    }
+    out
+}
+
+/// `path:line:col: level: message [SCxxxx]` (shellcheck `--format=gcc`).
+pub fn gcc(output: &str, root: &Path) -> Vec<Finding> {
+    let mut out = Vec::new();
+    for line in output.lines() {
+        let mut parts = line.splitn(4, ':');
+        let (Some(path), Some(n), Some(_col), Some(message)) = (parts.next(), parts.next(), parts.next(), parts.next())
+        else {
+            continue;
+        };
+        let Ok(n) = n.parse::<usize>() else { continue };
+        out.push(Finding::at(&relative(path, root), n, message.trim()));
+    }
+    out
+}
+
+#[derive(Deserialize)]
+struct HadolintItem {
+    code: String,
+    file: String,
+    level: String,
+    line: usize,
+    message: String,
+}
+
+/// hadolint `--format json`: an array of `{code, file, level, line, message}`.
+pub fn hadolint(stdout: &str) -> Result<Vec<Finding>, String> {
+    let items: Vec<HadolintItem> =
+        serde_json::from_str(stdout.trim()).map_err(|e| format!("unexpected hadolint output ({e}): {stdout}"))?;
+    Ok(items
+        .into_iter()
+        .map(|i| Finding::at(&i.file, i.line.max(1), format!("{} {}: {}", i.code, i.level, i.message)))
+        .collect())
+}
+
+#[derive(Deserialize)]
+struct SchemaReport {
+    #[serde(default)]
+    errors: Vec<SchemaError>,
+    #[serde(default)]
+    parse_errors: Vec<serde_json::Value>,
+}
+
+#[derive(Deserialize)]
+struct SchemaError {
+    filename: String,
+    path: String,
+    message: String,
+    #[serde(default)]
+    best_deep_match: Option<SchemaMatch>,
+}
+
+#[derive(Deserialize)]
+struct SchemaMatch {
+    path: String,
+    message: String,
+}
+
+/// check-jsonschema `--output-format json`. Its errors name a JSON path (`$.jobs.a.steps[0]`),
+/// not a line; `line_at(file, path)` finds the line in the YAML when it can. For an error with
+/// sub-errors (`anyOf`, `oneOf`) the deepest best match is the useful one.
+pub fn check_jsonschema(stdout: &str, line_at: impl Fn(&str, &str) -> Option<usize>) -> Result<Vec<Finding>, String> {
+    let report: SchemaReport = serde_json::from_str(stdout.trim())
+        .map_err(|e| format!("unexpected check-jsonschema output ({e}): {stdout}"))?;
+    let mut out = Vec::new();
+    for e in report.errors {
+        let (path, message) = match e.best_deep_match {
+            Some(m) => (m.path, m.message),
+            None => (e.path, e.message),
+        };
+        let text = format!("{path}: {message}");
+        out.push(match line_at(&e.filename, &path) {
+            Some(line) => Finding::at(&e.filename, line, text),
+            None => Finding::file(&e.filename, text),
+        });
+    }
+    for p in report.parse_errors {
+        let file = p.get("filename").and_then(|f| f.as_str()).unwrap_or("?").to_owned();
+        let message = p.get("message").and_then(|f| f.as_str()).unwrap_or("cannot be parsed").to_owned();
+        out.push(Finding::file(&file, format!("cannot be parsed: {message}")));
+    }
+    Ok(out)
+}
+
+/// `cargo fmt --check` output: a `Diff in /abs/path.rs:LINE:` header per hunk (older rustfmt:
+/// `Diff in /abs/path.rs at line LINE:`). Without any (a file rustfmt cannot parse), the
+/// error's ` --> path:line:col` or, failing that, its first line.
+pub fn rustfmt(stdout: &str, stderr: &str, root: &Path) -> Vec<Finding> {
+    let mut out = Vec::new();
+    for line in stdout.lines() {
+        let Some(rest) = line.strip_prefix("Diff in ") else { continue };
+        let rest = rest.trim_end_matches(':');
+        let (path, n) = match rest.rsplit_once(" at line ") {
+            Some((p, n)) => (p, n),
+            None => rest.rsplit_once(':').unwrap_or((rest, "1")),
+        };
+        let n = n.parse().unwrap_or(1);
+        out.push(Finding::at(
+            &relative(path, root),
+            n,
+            "not formatted as rustfmt would (run `cargo xtask lint --fix`)",
+        ));
+    }
+    if out.is_empty() {
+        let error = stderr.lines().find(|l| l.starts_with("error")).unwrap_or("rustfmt failed").to_owned();
+        let at = stderr.lines().find_map(|l| l.trim().strip_prefix("--> "));
+        let located = at.and_then(|a| {
+            let mut p = a.split(':');
+            Some((p.next()?, p.next()?.parse::<usize>().ok()?))
+        });
+        out.push(match located {
+            Some((path, n)) => Finding::at(&relative(path, root), n, format!("rustfmt: {error}")),
+            None => Finding::general(format!("rustfmt: {}", stderr.trim())),
+        });
+    }
+    out
+}
+
+#[derive(Deserialize)]
+struct CargoMessage {
+    reason: String,
+    #[serde(default)]
+    message: Option<Diagnostic>,
+}
+
+#[derive(Deserialize)]
+struct Diagnostic {
+    message: String,
+    level: String,
+    #[serde(default)]
+    code: Option<DiagnosticCode>,
+    #[serde(default)]
+    spans: Vec<Span>,
+    #[serde(default)]
+    rendered: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct DiagnosticCode {
+    code: String,
+}
+
+#[derive(Deserialize)]
+struct Span {
+    file_name: String,
+    line_start: usize,
+    is_primary: bool,
+}
+
+/// `cargo clippy --message-format=json`: one finding per warning or error with a primary
+/// span (paths relative to the workspace root), plus the rendered diagnostics to print.
+pub fn clippy(stdout: &str) -> (Vec<Finding>, Vec<String>) {
+    let (mut findings, mut rendered) = (Vec::new(), Vec::new());
+    for line in stdout.lines() {
+        let Ok(msg) = serde_json::from_str::<CargoMessage>(line) else { continue };
+        let Some(d) = msg.message.filter(|_| msg.reason == "compiler-message") else { continue };
+        if !matches!(d.level.as_str(), "error" | "warning") {
+            continue;
+        }
+        let Some(span) = d.spans.iter().find(|s| s.is_primary) else { continue };
+        let code = d.code.map(|c| format!(" [{}]", c.code)).unwrap_or_default();
+        findings.push(Finding::at(&span.file_name, span.line_start, format!("{}: {}{code}", d.level, d.message)));
+        if let Some(r) = d.rendered {
+            rendered.push(r.trim_end().to_owned());
+        }
+    }
+    (findings, rendered)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn markdownlint_lines() {
+        let out = "markdownlint-cli2 v0.22.1 (markdownlint v0.40.0)\nFinding: :a.md\nLinting: 1 file(s)\nSummary: 2 error(s)\n\
+                   docs/a.md:3:1 error MD018/no-missing-space-atx No space after hash on atx style heading [Context: \"#B\"]\n\
+                   docs/a.md:6 error MD012/no-multiple-blanks Multiple consecutive blank lines [Expected: 1; Actual: 2]\n";
+        let f: Vec<String> = markdownlint(out).iter().map(ToString::to_string).collect();
+        assert_eq!(
+            f,
+            [
+                "docs/a.md:3: MD018/no-missing-space-atx No space after hash on atx style heading [Context: \"#B\"]",
+                "docs/a.md:6: MD012/no-multiple-blanks Multiple consecutive blank lines [Expected: 1; Actual: 2]"
+            ]
+        );
+    }
+
+    #[test]
+    fn shellcheck_gcc_lines() {
+        let out = "/r/s.sh:2:6: note: Double quote to prevent globbing and word splitting. [SC2086]\nnoise\n";
+        let f = gcc(out, Path::new("/r"));
+        assert_eq!(f, [Finding::at("s.sh", 2, "note: Double quote to prevent globbing and word splitting. [SC2086]")]);
+    }
+
+    #[test]
+    fn hadolint_json_items() {
+        let out = r#"[{"code":"DL3002","column":1,"file":"Dockerfile","level":"warning","line":3,"message":"Last USER should not be root"}]"#;
+        assert_eq!(
+            hadolint(out).unwrap(),
+            [Finding::at("Dockerfile", 3, "DL3002 warning: Last USER should not be root")]
+        );
+        assert!(hadolint("[]").unwrap().is_empty());
+        assert!(hadolint("boom").is_err());
+    }
+
+    #[test]
+    fn check_jsonschema_errors_get_lines_from_their_path() {
+        let out = r#"{"status":"fail","errors":[{"filename":"w/ci.yml","path":"$.jobs.a","message":"not valid under any",
+            "has_sub_errors":true,"best_deep_match":{"path":"$.jobs.a.steps[0]","message":"Additional properties are not allowed ('bogus' was unexpected)"}},
+            {"filename":"w/x.yml","path":"$","message":"'on' is a required property"}],"parse_errors":[]}"#;
+        let f = check_jsonschema(out, |file, path| (file == "w/ci.yml" && path == "$.jobs.a.steps[0]").then_some(6))
+            .unwrap();
+        assert_eq!(
+            f,
+            [
+                Finding::at(
+                    "w/ci.yml",
+                    6,
+                    "$.jobs.a.steps[0]: Additional properties are not allowed ('bogus' was unexpected)"
+                ),
+                Finding::file("w/x.yml", "$: 'on' is a required property"),
+            ]
+        );
+        assert!(check_jsonschema(r#"{"status":"ok","errors":[],"parse_errors":[]}"#, |_, _| None).unwrap().is_empty());
+    }
+
+    #[test]
+    fn rustfmt_diffs_and_parse_errors() {
+        let f = rustfmt("Diff in /r/src/main.rs:12:\n-a\n+b\nDiff in /r/src/x.rs at line 3:\n", "", Path::new("/r"));
+        assert_eq!(f[0].to_string(), "src/main.rs:12: not formatted as rustfmt would (run `cargo xtask lint --fix`)");
+        assert_eq!(f[1].line, Some(3));
+        let f =
+            rustfmt("", "error: this file contains an unclosed delimiter\n --> /r/src/main.rs:1:12\n", Path::new("/r"));
+        assert_eq!(f, [Finding::at("src/main.rs", 1, "rustfmt: error: this file contains an unclosed delimiter")]);
+    }
+
+    #[test]
+    fn clippy_messages() {
+        let line = r#"{"reason":"compiler-message","message":{"message":"this looks like a bug","level":"error","code":{"code":"clippy::eq_op"},"spans":[{"file_name":"src/lib.rs","line_start":4,"is_primary":true}],"rendered":"error: this looks like a bug\n --> src/lib.rs:4:5\n"}}
+{"reason":"compiler-message","message":{"message":"aborting due to 1 previous error","level":"error","spans":[],"rendered":"error: aborting"}}
+{"reason":"build-finished","success":false}"#;
+        let (f, r) = clippy(line);
+        assert_eq!(f, [Finding::at("src/lib.rs", 4, "error: this looks like a bug [clippy::eq_op]")]);
+        assert_eq!(r, ["error: this looks like a bug\n --> src/lib.rs:4:5"]);
+    }
+}

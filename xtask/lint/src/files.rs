@@ -1,0 +1,152 @@
+//! Which files a checkout has, as git sees them.
+//!
+//! The lint looks at the files git tracks **and** the untracked files that are not ignored
+//! (`git ls-files --cached --others --exclude-standard`): a new file is checked before it is
+//! `git add`ed, and `.gitignore` is the one place that says what is not project content. In
+//! CI's fresh clone the two sets are the same. Files deleted from the work tree, symlinks,
+//! submodules and folders are skipped: only regular files are read.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use anyhow::{Context as _, Result, bail};
+
+use super::glob;
+
+pub struct Tree {
+    pub root: PathBuf,
+    /// Regular files, relative to the root with `/` separators, sorted, minus `exclude`.
+    pub files: Vec<String>,
+    /// Every tracked path, excluded or not (what `git ls-files` lists, whatever the work tree has).
+    pub tracked: BTreeSet<String>,
+    /// Files left out by the `exclude` setting.
+    pub excluded: usize,
+    /// Whether `git check-ignore` says `.env` at the root is ignored.
+    pub env_ignored: bool,
+}
+
+impl Tree {
+    /// Lists the files of the git work tree at `root`; `exclude` are globs (see `glob.rs`).
+    pub fn list(root: &Path, exclude: &[String]) -> Result<Tree> {
+        let top = git_paths(root, &["rev-parse", "--show-toplevel"])?;
+        let top = top.first().map(|t| PathBuf::from(t.trim()));
+        let same = |a: &Path, b: &Path| a.canonicalize().ok().zip(b.canonicalize().ok()).is_some_and(|(a, b)| a == b);
+        match top {
+            Some(top) if same(&top, root) => {}
+            Some(top) => bail!(
+                "{} is not the top of a git work tree (it is inside {}): lint the whole checkout",
+                root.display(),
+                top.display()
+            ),
+            None => bail!("{} is not a git work tree", root.display()),
+        }
+        let tracked: BTreeSet<String> = git_paths(root, &["ls-files", "-z", "--cached"])?.into_iter().collect();
+        let others = git_paths(root, &["ls-files", "-z", "--others", "--exclude-standard"])?;
+        let mut all: BTreeSet<String> = tracked.clone();
+        all.extend(others);
+        let mut files = Vec::with_capacity(all.len());
+        let mut excluded = 0;
+        for path in all {
+            let meta = match std::fs::symlink_metadata(root.join(&path)) {
+                Ok(m) => m,
+                Err(_) => continue, // deleted in the work tree
+            };
+            if !meta.file_type().is_file() {
+                continue;
+            }
+            if exclude.iter().any(|p| glob::matches(p, &path)) {
+                excluded += 1;
+                continue;
+            }
+            files.push(path);
+        }
+        let env_ignored =
+            git(root).args(["check-ignore", "-q", "--no-index", ".env"]).status().map(|s| s.success()).unwrap_or(false);
+        Ok(Tree { root: root.to_path_buf(), files, tracked, excluded, env_ignored })
+    }
+
+    pub fn read(&self, path: &str) -> std::io::Result<Vec<u8>> {
+        std::fs::read(self.root.join(path))
+    }
+
+    /// The listed files whose relative path satisfies `keep`.
+    pub fn select(&self, keep: impl Fn(&str) -> bool) -> Vec<&str> {
+        self.files.iter().map(String::as_str).filter(|p| keep(p)).collect()
+    }
+}
+
+/// Git variables that point at a repository. Git hooks export some of them (GIT_DIR,
+/// GIT_INDEX_FILE), and they would make git ignore the folder it runs in: the lint always asks
+/// about the checkout at its root, found from that folder.
+const GIT_LOCATION_VARS: [&str; 7] = [
+    "GIT_DIR",
+    "GIT_WORK_TREE",
+    "GIT_INDEX_FILE",
+    "GIT_COMMON_DIR",
+    "GIT_OBJECT_DIRECTORY",
+    "GIT_ALTERNATE_OBJECT_DIRECTORIES",
+    "GIT_PREFIX",
+];
+
+/// `git`, run in `root`, with the location variables removed.
+pub fn git(root: &Path) -> Command {
+    let mut c = Command::new("git");
+    c.current_dir(root);
+    for var in GIT_LOCATION_VARS {
+        c.env_remove(var);
+    }
+    c
+}
+
+fn git_paths(root: &Path, args: &[&str]) -> Result<Vec<String>> {
+    let out = git(root)
+        .args(args)
+        .output()
+        .context("cannot run `git` (the lint lists the checkout's files with `git ls-files`)")?;
+    if !out.status.success() {
+        bail!(
+            "{} is not a git work tree (`git {}` failed: {})",
+            root.display(),
+            args.join(" "),
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
+    }
+    Ok(out
+        .stdout
+        .split(|&b| b == 0)
+        .filter(|p| !p.is_empty())
+        .map(|p| String::from_utf8_lossy(p).into_owned())
+        .collect())
+}
+
+/// The file name: the part after the last `/`.
+pub fn base(path: &str) -> &str {
+    path.rsplit('/').next().unwrap_or(path)
+}
+
+/// Whether `path` is a Dockerfile: `Dockerfile`, `Dockerfile.<x>`, `<x>.Dockerfile` or
+/// `<x>.dockerfile`, in any folder.
+pub fn is_dockerfile(path: &str) -> bool {
+    let b = base(path);
+    b == "Dockerfile" || b.starts_with("Dockerfile.") || b.ends_with(".Dockerfile") || b.ends_with(".dockerfile")
+}
+
+/// Compose files at the root: `compose.yaml`, `docker-compose.yml`, their overrides and
+/// variants such as `docker-compose.prod.yml`.
+pub fn is_compose(path: &str) -> bool {
+    !path.contains('/')
+        && (path.starts_with("compose.") || path.starts_with("docker-compose."))
+        && (path.ends_with(".yml") || path.ends_with(".yaml"))
+}
+
+/// The main compose files, the ones that define the services (not overrides or variants).
+pub fn is_main_compose(path: &str) -> bool {
+    matches!(path, "compose.yaml" | "compose.yml" | "docker-compose.yaml" | "docker-compose.yml")
+}
+
+/// Workflow files (`.github/workflows/*.yml`) and local actions (`.github/actions/**/action.yml`).
+pub fn is_workflow(path: &str) -> bool {
+    let yaml = path.ends_with(".yml") || path.ends_with(".yaml");
+    yaml && (glob::matches(".github/workflows/*", path) || glob::matches(".github/actions/**/action.*", path))
+}

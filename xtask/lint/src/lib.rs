@@ -1,0 +1,56 @@
+//! The lint engine behind `cargo xtask lint`: which files a checkout has, the file hygiene
+//! rules, the project policies and the parsers of the external linters' output. Everything
+//! here works on a given root and returns findings; installing and running tools and printing
+//! is done by the xtask (`tools.rs`, `gates/lint.rs`).
+//!
+//! A crate of its own so that it builds at the dev profile's default opt-level, while the
+//! xtask crate is built at opt-level 3 for the coverage parser (see Cargo.toml).
+
+pub mod checks;
+pub mod external;
+pub mod files;
+pub mod glob;
+pub mod hygiene;
+pub mod policy;
+pub mod yaml;
+
+use std::fmt;
+
+/// One problem, at a file and line when it has one: printed as `path:line: message`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Finding {
+    /// Relative to the linted root, with `/` separators.
+    pub path: Option<String>,
+    /// 1-based.
+    pub line: Option<usize>,
+    pub message: String,
+}
+
+impl Finding {
+    pub fn at(path: &str, line: usize, message: impl Into<String>) -> Finding {
+        Finding { path: Some(path.to_owned()), line: Some(line), message: message.into() }
+    }
+
+    pub fn file(path: &str, message: impl Into<String>) -> Finding {
+        Finding { path: Some(path.to_owned()), line: None, message: message.into() }
+    }
+
+    pub fn general(message: impl Into<String>) -> Finding {
+        Finding { path: None, line: None, message: message.into() }
+    }
+}
+
+impl fmt::Display for Finding {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match (&self.path, self.line) {
+            (Some(path), Some(line)) => write!(f, "{path}:{line}: {}", self.message),
+            (Some(path), None) => write!(f, "{path}: {}", self.message),
+            (None, _) => f.write_str(&self.message),
+        }
+    }
+}
+
+/// 1-based line of a byte offset.
+pub fn line_of(text: &[u8], offset: usize) -> usize {
+    1 + text[..offset.min(text.len())].iter().filter(|&&b| b == b'\n').count()
+}

@@ -1,0 +1,150 @@
+//! The real linters on tiny checkouts: rustfmt and clippy (rustup components, always there
+//! when the suite builds), and the project-local tools when `cargo xtask lint` has installed
+//! them (it does on its first run; these tests never install anything, so they need no
+//! network, and say so when they skip).
+
+mod lint_support;
+mod support;
+
+use std::path::PathBuf;
+use std::process::Command;
+
+use lint_support::{Repo, line, workspace};
+
+fn crate_repo(name: &str, main_rs: &str) -> Repo {
+    let repo = Repo::new(name);
+    repo.write(".gitignore", ".env\ntarget/\n");
+    repo.write("Cargo.toml", "[package]\nname = \"tiny\"\nversion = \"0.1.0\"\nedition = \"2021\"\n\n[workspace]\n");
+    repo.write("src/main.rs", main_rs);
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let status = Command::new(cargo)
+        .args(["generate-lockfile", "--offline"])
+        .current_dir(&repo.root)
+        .env_remove("CARGO_TARGET_DIR")
+        .status()
+        .unwrap();
+    assert!(status.success());
+    repo.git(&["add", "Cargo.lock"]);
+    repo
+}
+
+#[test]
+fn rustfmt_and_clippy_pass_fail_and_fix() {
+    let repo = crate_repo("real-rust", "fn main() {\n    println!(\"hi\");\n}\n");
+    let run = repo.lint(&[]);
+    assert_eq!(run.code, 0, "{run:?}");
+    assert_eq!(line(&run, "rustfmt"), "✓ rustfmt");
+    assert_eq!(line(&run, "clippy"), "✓ clippy");
+
+    repo.write("src/main.rs", "fn main() {\n    let x = 1;\n    if x == x {\n  println!(\"hi\");\n    }\n}\n");
+    let run = repo.lint(&[]);
+    assert_eq!(run.code, 1, "{run:?}");
+    assert!(
+        run.stdout.contains(
+            "✗ rustfmt: 1 finding\n  src/main.rs:1: not formatted as rustfmt would (run `cargo xtask lint --fix`)\n"
+        ),
+        "{run:?}"
+    );
+    assert!(line(&run, "clippy").starts_with("✗ clippy: "), "{run:?}");
+    assert!(
+        run.stdout.lines().any(|l| l.starts_with("  src/main.rs:3: error: ") && l.ends_with("[clippy::eq_op]")),
+        "{run:?}"
+    );
+    assert!(run.stdout.contains("--> src/main.rs:3:8"), "clippy's own rendering is shown too: {run:?}");
+
+    let run = repo.lint(&["--fix"]);
+    assert!(run.stdout.contains("fixed src/main.rs (rustfmt)\n"), "{run:?}");
+    assert_eq!(line(&run, "rustfmt"), "✓ rustfmt", "{run:?}");
+    assert_eq!(run.code, 1, "clippy's finding is not a safe fix: {run:?}");
+    assert_eq!(
+        repo.read("src/main.rs"),
+        b"fn main() {\n    let x = 1;\n    if x == x {\n        println!(\"hi\");\n    }\n}\n"
+    );
+
+    repo.write("src/main.rs", "fn main( {\n");
+    let run = repo.lint(&["--fix"]);
+    assert_eq!(run.code, 1, "{run:?}");
+    assert!(run.stdout.contains("--fix: rustfmt could not format the workspace"), "{run:?}");
+    assert!(
+        run.stdout.contains("  src/main.rs:1: rustfmt: error: this file contains an unclosed delimiter\n"),
+        "{run:?}"
+    );
+    assert_eq!(repo.read("src/main.rs"), b"fn main( {\n");
+}
+
+/// The installed tools folder, if `cargo xtask lint` installed the tools there.
+fn installed_tools() -> Option<PathBuf> {
+    let dir = std::env::var_os("XTASK_TOOLS_DIR")
+        .filter(|d| !d.is_empty())
+        .map(PathBuf::from)
+        .unwrap_or_else(|| workspace().join("target/xtask-tools"));
+    let ws = workspace();
+    let venv = std::fs::read(dir.join("venv/xtask-requirements.txt")).ok()?
+        == std::fs::read(ws.join("xtask/tools/python/requirements.txt")).ok()?;
+    let npm = std::fs::read(dir.join("node/xtask-package-lock.json")).ok()?
+        == std::fs::read(ws.join("xtask/tools/markdownlint/package-lock.json")).ok()?;
+    if venv && npm {
+        Some(dir)
+    } else {
+        eprintln!("skipped: the lint tools are not installed in {} (run `cargo xtask lint` once)", dir.display());
+        None
+    }
+}
+
+#[test]
+fn the_installed_linters_find_real_problems_and_pass_clean_files() {
+    let Some(tools) = installed_tools() else { return };
+    let repo = Repo::new("real-tools");
+    repo.write("README.md", "# Title\n\n#Bad heading\n");
+    repo.write("scripts/run.sh", "#!/bin/sh\necho $1\n");
+    repo.write("Dockerfile", "FROM alpine\nUSER nobody\n");
+    repo.write(
+        ".github/workflows/ci.yml",
+        "name: CI\non: push\njobs:\n  a:\n    runs-on: ubuntu-latest\n    steps:\n      - bogus: 1\n",
+    );
+    repo.write(
+        ".github/dependabot.yml",
+        "version: 2\nupdates:\n  - package-ecosystem: cargo\n    directory: /\n    schedule:\n      interval: weekly\n",
+    );
+    repo.write("compose.yaml", "services:\n  db:\n    image: postgres:16\n    bogus: 1\n");
+    let lint = |repo: &Repo| {
+        let mut c = repo.command(&["--no-install"]);
+        c.env("XTASK_TOOLS_DIR", &tools);
+        support::run(c)
+    };
+    let run = lint(&repo);
+    assert_eq!(run.code, 1, "{run:?}");
+    for (check, expected) in [
+        ("markdownlint", "  README.md:3: MD018/no-missing-space-atx No space after hash on atx style heading"),
+        ("shellcheck", "  scripts/run.sh:2: note: Double quote to prevent globbing and word splitting. [SC2086]"),
+        ("hadolint", "  Dockerfile:1: DL3006 warning: Always tag the version of an image explicitly"),
+        ("check-jsonschema", "  .github/workflows/ci.yml:7: $.jobs.a.steps[0]: "),
+        (
+            "check-jsonschema",
+            "  compose.yaml:3: $.services.db: Unevaluated properties are not allowed ('bogus' was unexpected)",
+        ),
+    ] {
+        assert!(line(&run, check).starts_with(&format!("✗ {check}")), "{run:?}");
+        assert!(run.stdout.lines().any(|l| l.starts_with(expected)), "expected `{expected}`:\n{run:?}");
+    }
+    assert_eq!(line(&run, "check-jsonschema"), "✗ check-jsonschema (3 files): 2 findings", "{run:?}");
+
+    repo.write("README.md", "# Title\n\nText.\n");
+    repo.write("scripts/run.sh", "#!/bin/sh\necho \"$1\"\n");
+    repo.write("Dockerfile", "FROM alpine:3.20\nUSER 65534\n");
+    repo.write(
+        ".github/workflows/ci.yml",
+        "name: CI\non: push\njobs:\n  a:\n    runs-on: ubuntu-latest\n    steps:\n      - run: echo\n",
+    );
+    repo.write("compose.yaml", "services:\n  db:\n    image: postgres:16\n    restart: unless-stopped\n");
+    repo.write(
+        ".github/actions/setup/action.yml",
+        "name: setup\ndescription: d\nruns:\n  using: composite\n  steps:\n    - run: echo\n      shell: bash\n",
+    );
+    repo.write("docker-compose.override.yml", "services:\n  db:\n    ports: [\"5432:5432\"]\n");
+    let run = lint(&repo);
+    assert_eq!(run.code, 0, "{run:?}");
+    for check in ["markdownlint (1 file)", "shellcheck (1 file)", "hadolint (1 file)", "check-jsonschema (5 files)"] {
+        assert_eq!(line(&run, check), format!("✓ {check}"), "{run:?}");
+    }
+}

@@ -1,0 +1,128 @@
+//! Helpers for the `cargo xtask lint` CLI tests: a throwaway git checkout to lint with
+//! `--root`, and a tools folder of stand-in linters (`XTASK_TOOLS_DIR`) that pass and record
+//! their argv, installed as far as the xtask can tell (their stamps match the pins).
+#![allow(dead_code, reason = "each test binary uses a different subset")]
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use crate::support::{self, Run, Scratch};
+
+/// Set by git hooks (the suite may run under a pre-push hook): they would point the fixtures'
+/// git commands at this repository.
+pub const GIT_LOCATION_VARS: [&str; 4] = ["GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE", "GIT_COMMON_DIR"];
+
+/// The workspace the xtask belongs to (where the pin files are).
+pub fn workspace() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
+}
+
+pub fn make_executable(path: &Path) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).unwrap();
+}
+
+pub fn write_exe(path: &Path, body: &str) {
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(path, body).unwrap();
+    make_executable(path);
+}
+
+/// A stand-in linter: appends `name argv…` to `$LOG` (when set), prints `out`, exits `code`.
+pub fn standin(name: &str, out: &str, code: i32) -> String {
+    format!("#!/bin/sh\n[ -n \"$LOG\" ] && echo \"{name} $*\" >> \"$LOG\"\ncat <<'OUT'\n{out}\nOUT\nexit {code}\n")
+}
+
+/// Stand-ins for the four project-local linters, all passing, with matching stamps.
+pub fn fake_tools(dir: &Path) {
+    let venv = dir.join("venv");
+    write_exe(&venv.join("bin/shellcheck"), &standin("shellcheck", "", 0));
+    write_exe(&venv.join("bin/hadolint"), &standin("hadolint", "[]", 0));
+    write_exe(
+        &venv.join("bin/check-jsonschema"),
+        &standin("check-jsonschema", r#"{"status":"ok","errors":[],"parse_errors":[]}"#, 0),
+    );
+    std::fs::copy(workspace().join("xtask/tools/python/requirements.txt"), venv.join("xtask-requirements.txt"))
+        .unwrap();
+    let node = dir.join("node");
+    write_exe(&node.join("node_modules/.bin/markdownlint-cli2"), &standin("markdownlint-cli2", "", 0));
+    std::fs::copy(workspace().join("xtask/tools/markdownlint/package-lock.json"), node.join("xtask-package-lock.json"))
+        .unwrap();
+}
+
+/// A git checkout in a scratch folder (`<scratch>/repo`), with `.env` ignored, and a tools
+/// folder of passing stand-ins beside it (`<scratch>/tools`).
+pub struct Repo {
+    pub scratch: Scratch,
+    pub root: PathBuf,
+    pub tools: PathBuf,
+}
+
+impl Repo {
+    pub fn new(name: &str) -> Repo {
+        let scratch = Scratch::new(name);
+        let root = scratch.0.join("repo");
+        let tools = scratch.0.join("tools");
+        std::fs::create_dir_all(&root).unwrap();
+        let repo = Repo { scratch, root, tools };
+        repo.git(&["init", "-q", "-b", "main"]);
+        repo.write(".gitignore", ".env\n");
+        fake_tools(&repo.tools);
+        repo
+    }
+
+    pub fn git(&self, args: &[&str]) {
+        let mut git = Command::new("git");
+        for var in GIT_LOCATION_VARS {
+            git.env_remove(var);
+        }
+        let status = git
+            .args(["-c", "user.name=t", "-c", "user.email=t@example.com"])
+            .args(args)
+            .current_dir(&self.root)
+            .status()
+            .unwrap();
+        assert!(status.success(), "git {args:?}");
+    }
+
+    /// Writes a file and `git add`s it.
+    pub fn write(&self, path: &str, content: impl AsRef<[u8]>) -> PathBuf {
+        let full = self.write_untracked(path, content);
+        self.git(&["add", "-f", path]);
+        full
+    }
+
+    pub fn write_untracked(&self, path: &str, content: impl AsRef<[u8]>) -> PathBuf {
+        let full = self.root.join(path);
+        std::fs::create_dir_all(full.parent().unwrap()).unwrap();
+        std::fs::write(&full, content).unwrap();
+        full
+    }
+
+    pub fn read(&self, path: &str) -> Vec<u8> {
+        std::fs::read(self.root.join(path)).unwrap()
+    }
+
+    /// `xtask lint --root <repo> <args>` with the stand-in tools.
+    pub fn command(&self, args: &[&str]) -> Command {
+        let mut c = support::xtask();
+        let vars = ["RUSTFLAGS", "CARGO_ENCODED_RUSTFLAGS", "CARGO_TARGET_DIR", "LOG"];
+        for var in vars.into_iter().chain(GIT_LOCATION_VARS) {
+            c.env_remove(var);
+        }
+        c.env("XTASK_TOOLS_DIR", &self.tools).arg("lint").arg("--root").arg(&self.root).args(args);
+        c
+    }
+
+    pub fn lint(&self, args: &[&str]) -> Run {
+        support::run(self.command(args))
+    }
+}
+
+/// The report line of one check, e.g. `✓ hygiene (2 files)`.
+pub fn line<'a>(run: &'a Run, check: &str) -> &'a str {
+    run.stdout
+        .lines()
+        .find(|l| l.get(l.char_indices().nth(2).map_or(0, |(i, _)| i)..).is_some_and(|rest| rest.starts_with(check)))
+        .unwrap_or_else(|| panic!("no line for `{check}`:\n{run:?}"))
+}
