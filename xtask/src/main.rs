@@ -4,6 +4,7 @@
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use xtask::gates::ci::CiArgs;
 use xtask::gates::coverage::CoverageArgs;
 use xtask::gates::lint::LintArgs;
 use xtask::gates::test::TestArgs;
@@ -26,33 +27,6 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Gate {
-    /// Run the tests under coverage and grade the report (or grade a report with --file)
-    ///
-    /// Without --file: runs `cargo llvm-cov` over the workspace, writes the Cobertura report
-    /// (coverage.xml), LCOV and HTML (under target/coverage/), then grades it. With --file:
-    /// grades an existing Cobertura XML report from any producer (cargo-llvm-cov, coverage.py,
-    /// tarpaulin, grcov, istanbul/nyc/c8, …) without running anything.
-    ///
-    /// Grades: ❌ Poor <50, ⚠️ Low 50–69, ✅ Approved 70–79, 🌟 High 80–89, 🚀 Excellent ≥90.
-    /// Exit status: 0 at or above the threshold; 1 below it, or when the tests fail;
-    /// 2 on a usage, input or tool error. Settings: [workspace.metadata.xtask.coverage]
-    /// in the root Cargo.toml; flags override them for one run.
-    #[command(verbatim_doc_comment)]
-    Coverage(CoverageArgs),
-    /// Run every test in the workspace, with PostgreSQL provided when the suite needs it
-    ///
-    /// Runs `cargo nextest run --workspace` (and the doctests) when cargo-nextest is installed,
-    /// else `cargo test --workspace`; arguments after `--` go to the runner. --partition M/N
-    /// runs one part of the suite, for CI matrix jobs (needs nextest).
-    ///
-    /// With `database = true` in [workspace.metadata.xtask.test], the tests get DATABASE_URL:
-    /// the one set in the environment when a server answers there; else the compose `db`
-    /// service when a Docker engine answers; else a throwaway cluster of the local PostgreSQL
-    /// binaries under target/. What was started is stopped afterwards, also on Ctrl-C.
-    /// Exit status: 0 the tests passed; 1 they failed; 2 on a usage or tool error, or when no
-    /// PostgreSQL can be provided. Interrupted: ends by the signal (130 or 143 in a shell).
-    #[command(verbatim_doc_comment)]
-    Test(TestArgs),
     /// Check formatting, clippy, file hygiene, Markdown, schemas, scripts and project policies
     ///
     /// Runs every check, even after one fails, then prints one summary: rustfmt, clippy
@@ -68,15 +42,52 @@ enum Gate {
     /// or tool error. Settings: [workspace.metadata.xtask.lint] in the root Cargo.toml.
     #[command(verbatim_doc_comment)]
     Lint(LintArgs),
+    /// Run every test in the workspace, with PostgreSQL provided when the suite needs it
+    ///
+    /// Runs `cargo nextest run --workspace` (and the doctests) when cargo-nextest is installed,
+    /// else `cargo test --workspace`; arguments after `--` go to the runner. --partition M/N
+    /// runs one part of the suite, for CI matrix jobs (needs nextest).
+    ///
+    /// With `database = true` in [workspace.metadata.xtask.test], the tests get DATABASE_URL:
+    /// the one set in the environment when a server answers there; else the compose `db`
+    /// service when a Docker engine answers; else a throwaway cluster of the local PostgreSQL
+    /// binaries under target/. What was started is stopped afterwards, also on Ctrl-C.
+    /// Exit status: 0 the tests passed; 1 they failed; 2 on a usage or tool error, or when no
+    /// PostgreSQL can be provided. Interrupted: ends by the signal (130 or 143 in a shell).
+    #[command(verbatim_doc_comment)]
+    Test(TestArgs),
+    /// Run the tests under coverage and grade the report (or grade a report with --file)
+    ///
+    /// Without --file: runs `cargo llvm-cov` over the workspace, writes the Cobertura report
+    /// (coverage.xml), LCOV and HTML (under target/coverage/), then grades it. With --file:
+    /// grades an existing Cobertura XML report from any producer (cargo-llvm-cov, coverage.py,
+    /// tarpaulin, grcov, istanbul/nyc/c8, …) without running anything.
+    ///
+    /// Grades: ❌ Poor <50, ⚠️ Low 50–69, ✅ Approved 70–79, 🌟 High 80–89, 🚀 Excellent ≥90.
+    /// Exit status: 0 at or above the threshold; 1 below it, or when the tests fail;
+    /// 2 on a usage, input or tool error. Settings: [workspace.metadata.xtask.coverage]
+    /// in the root Cargo.toml; flags override them for one run.
+    #[command(verbatim_doc_comment)]
+    Coverage(CoverageArgs),
+    /// Run every gate in CI order (lint → test → coverage) and print one summary table
+    ///
+    /// The same gates CI runs, one after the other, with the same settings. The coverage
+    /// gate's test run is the test gate: the suite runs once, and its verdict and the coverage
+    /// verdict are reported apart. The first failing gate stops the run unless --keep-going.
+    /// Exit status: 0 every gate passed; 1 a gate failed; 2 a gate could not run (usage,
+    /// input or tool error).
+    #[command(verbatim_doc_comment)]
+    Ci(CiArgs),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let out = Output::new(cli.color, &Env::from_process());
     let result = Context::new(out.clone()).and_then(|cx| match cli.gate {
-        Gate::Coverage(args) => args.run(&cx),
-        Gate::Test(args) => args.run(&cx),
         Gate::Lint(args) => args.run(&cx),
+        Gate::Test(args) => args.run(&cx),
+        Gate::Coverage(args) => args.run(&cx),
+        Gate::Ci(args) => args.run(&cx),
     });
     match result {
         Ok(Outcome::Passed) => ExitCode::SUCCESS,

@@ -1,5 +1,6 @@
 //! One module per command the user types.
 
+pub mod ci;
 pub mod coverage;
 pub mod lint;
 pub mod test;

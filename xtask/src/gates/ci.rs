@@ -1,0 +1,172 @@
+//! `cargo xtask ci`: every gate in CI order, then one summary table. The coverage gate's test
+//! run *is* the test gate here, so the suite runs once.
+
+use std::time::{Duration, Instant};
+
+use anyhow::{Result, bail};
+use colored::Colorize;
+
+use crate::gates::coverage::CoverageArgs;
+use crate::gates::lint::LintArgs;
+use crate::{Context, Outcome, interrupt};
+
+/// The gates CI runs, in order. `.pre-commit-config.yaml` and `.github/workflows/ci.yml` are
+/// checked against this list by the test suite (tests/wiring.rs).
+pub const GATES: [&str; 3] = ["lint", "test", "coverage"];
+
+/// Flags of `cargo xtask ci`.
+#[derive(Debug, Default, clap::Args)]
+pub struct CiArgs {
+    /// Run every gate even after one fails (by default the first failure stops the run)
+    #[arg(long)]
+    pub keep_going: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Verdict {
+    Passed,
+    Failed,
+    /// The gate could not run (exit 2 on its own): bad input, a missing tool.
+    Error,
+    /// Not run, because an earlier gate failed.
+    Skipped,
+}
+
+impl Verdict {
+    fn of(result: &Result<Outcome>) -> Verdict {
+        match result {
+            Ok(Outcome::Passed) => Verdict::Passed,
+            Ok(Outcome::Failed) => Verdict::Failed,
+            Err(_) => Verdict::Error,
+        }
+    }
+
+    fn text(&self) -> &'static str {
+        match self {
+            Verdict::Passed => "passed",
+            Verdict::Failed => "FAILED",
+            Verdict::Error => "ERROR",
+            Verdict::Skipped => "skipped",
+        }
+    }
+}
+
+struct Row {
+    gate: &'static str,
+    verdict: Verdict,
+    time: Option<Duration>,
+}
+
+impl CiArgs {
+    pub fn run(self, cx: &Context) -> Result<Outcome> {
+        let started = Instant::now();
+        let mut rows: Vec<Row> = Vec::new();
+        let stop = |rows: &[Row]| !self.keep_going && rows.iter().any(|r| r.verdict != Verdict::Passed);
+
+        section(cx, "lint");
+        let t = Instant::now();
+        let lint = LintArgs::default().run(cx);
+        report_error(&lint);
+        rows.push(Row { gate: "lint", verdict: Verdict::of(&lint), time: Some(t.elapsed()) });
+        end_section(cx);
+
+        if stop(&rows) || interrupt::received().is_some() {
+            rows.push(Row { gate: "test", verdict: Verdict::Skipped, time: None });
+            rows.push(Row { gate: "coverage", verdict: Verdict::Skipped, time: None });
+        } else {
+            section(cx, "test + coverage (one test run)");
+            let t = Instant::now();
+            match CoverageArgs::default().run_detailed(cx) {
+                Ok(run) => {
+                    let (tests, test_time) = run.tests.expect("the coverage gate runs the tests");
+                    let test = Verdict::of(&Ok(tests));
+                    rows.push(Row { gate: "test", verdict: test, time: Some(test_time) });
+                    let coverage = Verdict::of(&Ok(run.coverage));
+                    rows.push(Row { gate: "coverage", verdict: coverage, time: Some(t.elapsed() - test_time) });
+                }
+                Err(e) => {
+                    report_error(&Err(e));
+                    rows.push(Row { gate: "test", verdict: Verdict::Error, time: Some(t.elapsed()) });
+                    rows.push(Row { gate: "coverage", verdict: Verdict::Skipped, time: None });
+                }
+            }
+            end_section(cx);
+        }
+        interrupt::exit_if_received();
+
+        let total = started.elapsed();
+        eprint!("{}", table(&rows, total));
+        cx.out.step_summary(&markdown(&rows, total))?;
+        let errors: Vec<&str> = rows.iter().filter(|r| r.verdict == Verdict::Error).map(|r| r.gate).collect();
+        if !errors.is_empty() {
+            bail!("{} could not run (see the error above)", errors.join(", "));
+        }
+        if rows.iter().any(|r| r.verdict == Verdict::Failed) {
+            cx.out.annotate_error("cargo xtask ci", &failed_list(&rows));
+            return Ok(Outcome::Failed);
+        }
+        Ok(Outcome::Passed)
+    }
+}
+
+fn failed_list(rows: &[Row]) -> String {
+    let failed: Vec<&str> = rows.iter().filter(|r| r.verdict == Verdict::Failed).map(|r| r.gate).collect();
+    format!("failed gates: {}", failed.join(", "))
+}
+
+/// A gate that could not run has printed nothing about why: say it here, as `main` would.
+fn report_error(result: &Result<Outcome>) {
+    if let Err(e) = result {
+        eprintln!("{} {e:#}", "error:".red().bold());
+    }
+}
+
+/// A visible header between gates; a collapsible group under GitHub Actions.
+fn section(cx: &Context, name: &str) {
+    if cx.out.github {
+        // Groups cannot nest, and each gate prints its own output: one flat group per gate.
+        println!("::group::{name}");
+    } else {
+        eprintln!("{}", format!("── {name} ──").bold());
+    }
+}
+
+fn end_section(cx: &Context) {
+    if cx.out.github {
+        println!("::endgroup::");
+    }
+}
+
+fn seconds(time: Option<Duration>) -> String {
+    time.map_or_else(|| "–".to_owned(), |t| format!("{:.1}s", t.as_secs_f64()))
+}
+
+fn table(rows: &[Row], total: Duration) -> String {
+    let mut out = format!("\n{}\n", "CI summary".bold());
+    out.push_str(&format!("  {:<10} {:<8} {:>8}\n", "gate", "verdict", "time"));
+    for r in rows {
+        let verdict = format!("{:<8}", r.verdict.text());
+        let verdict = match r.verdict {
+            Verdict::Passed => verdict.green(),
+            Verdict::Failed | Verdict::Error => verdict.red().bold(),
+            Verdict::Skipped => verdict.dimmed(),
+        };
+        out.push_str(&format!("  {:<10} {verdict} {:>8}\n", r.gate, seconds(r.time)));
+    }
+    out.push_str(&format!("  {:<10} {:<8} {:>8}\n", "total", "", seconds(Some(total))));
+    out
+}
+
+fn markdown(rows: &[Row], total: Duration) -> String {
+    let mut out = String::from("### CI gates\n\n| Gate | Verdict | Time |\n| --- | --- | ---: |\n");
+    for r in rows {
+        let icon = match r.verdict {
+            Verdict::Passed => "✅",
+            Verdict::Failed | Verdict::Error => "❌",
+            Verdict::Skipped => "⏭️",
+        };
+        out.push_str(&format!("| `{}` | {icon} {} | {} |\n", r.gate, r.verdict.text(), seconds(r.time)));
+    }
+    out.push_str(&format!("| total | | {} |\n", seconds(Some(total))));
+    out
+}
