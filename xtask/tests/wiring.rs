@@ -1,0 +1,91 @@
+//! One definition of every gate: the pre-commit hooks and the CI workflow must call exactly
+//! the xtask's own gates (`xtask::gates::ci::GATES`), with the same commands, in the same order.
+
+mod support;
+
+use std::path::Path;
+
+use xtask::gates::ci::GATES;
+use xtask::lint::yaml::{self, Node};
+
+fn load(path: &str) -> Node {
+    let full = Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(path);
+    let text = std::fs::read_to_string(&full).unwrap_or_else(|e| panic!("{path}: {e}"));
+    let mut docs = yaml::parse(&text).unwrap_or_else(|e| panic!("{path}:{}: {}", e.line, e.message));
+    assert_eq!(docs.len(), 1, "{path}: one YAML document");
+    docs.remove(0)
+}
+
+fn text<'a>(node: &'a Node, key: &str) -> Option<&'a str> {
+    node.get(key).and_then(Node::scalar)
+}
+
+/// Every `cargo xtask …` command a workflow job runs.
+fn xtask_runs(job: &Node) -> Vec<String> {
+    job.get("steps")
+        .map(Node::items)
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|step| text(step, "run"))
+        .flat_map(str::lines)
+        .map(str::trim)
+        .filter(|line| line.starts_with("cargo xtask"))
+        .map(str::to_owned)
+        .collect()
+}
+
+#[test]
+fn workflow_jobs_are_the_xtask_gates_in_order_each_running_its_gate() {
+    let workflow = load(".github/workflows/ci.yml");
+    let jobs = workflow.get("jobs").expect("jobs").entries();
+    let names: Vec<&str> = jobs.iter().filter_map(|(k, _)| k.scalar()).collect();
+    assert_eq!(names, GATES, "one CI job per gate, in the xtask's order");
+    for (i, (_, job)) in jobs.iter().enumerate() {
+        let gate = GATES[i];
+        assert_eq!(xtask_runs(job), [format!("cargo xtask {gate}")], "job {gate}: its gate step is the xtask command");
+        let needs = text(job, "needs");
+        assert_eq!(needs, i.checked_sub(1).map(|p| GATES[p]), "job {gate}: `needs` chains the gates in order");
+    }
+}
+
+#[test]
+fn pre_commit_hooks_run_the_same_commands_as_ci() {
+    let config = load(".pre-commit-config.yaml");
+    let repos = config.get("repos").expect("repos").items();
+    let workflow = load(".github/workflows/ci.yml");
+    let ci_commands: Vec<String> =
+        workflow.get("jobs").unwrap().entries().iter().flat_map(|(_, job)| xtask_runs(job)).collect();
+    let mut hooks = Vec::new();
+    for repo in repos {
+        for hook in repo.get("hooks").map(Node::items).unwrap_or_default() {
+            let id = text(hook, "id").expect("hook id");
+            let entry = text(hook, "entry").unwrap_or_default();
+            if !entry.starts_with("cargo xtask") {
+                continue;
+            }
+            assert_eq!(text(repo, "repo"), Some("local"), "{id}: gate hooks are local");
+            assert!(GATES.contains(&id), "hook {id} is not one of the xtask's gates {GATES:?}");
+            assert_eq!(entry, format!("cargo xtask {id}"), "hook {id}: the same command as the gate");
+            assert!(ci_commands.contains(&entry.to_owned()), "hook {id}: CI runs `{entry}` too");
+            assert_eq!(text(hook, "language"), Some("system"), "hook {id}");
+            assert_eq!(text(hook, "pass_filenames"), Some("false"), "hook {id}: one cargo process, not one per file");
+            let stages: Vec<&str> =
+                hook.get("stages").map(Node::items).unwrap_or_default().iter().filter_map(Node::scalar).collect();
+            hooks.push((id.to_owned(), stages));
+        }
+    }
+    let stage = |id: &str| hooks.iter().find(|(h, _)| h == id).map(|(_, s)| s.clone());
+    assert_eq!(stage("lint"), Some(vec!["pre-commit"]), "lint runs on every commit");
+    assert_eq!(stage("coverage"), Some(vec!["pre-push"]), "the coverage run (the whole suite) waits for the push");
+}
+
+#[test]
+fn every_listed_gate_is_a_working_subcommand() {
+    for gate in GATES {
+        let mut c = support::xtask();
+        c.args([gate, "--help"]);
+        let run = support::run(c);
+        assert_eq!(run.code, 0, "cargo xtask {gate} --help: {run:?}");
+        assert!(run.stdout.contains(&format!("Usage: cargo xtask {gate}")), "{run:?}");
+    }
+}
