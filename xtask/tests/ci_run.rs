@@ -1,0 +1,147 @@
+//! `cargo xtask ci`: the gates in order, one test run, the summary table, --keep-going and the
+//! exit codes, against a stand-in `cargo` (rustfmt, clippy, cargo-llvm-cov) and stand-in linters.
+
+mod lint_support;
+mod support;
+
+use std::path::PathBuf;
+use std::process::Command;
+
+use support::{Run, Scratch, percent_report};
+
+const CARGO_STANDIN: &str = r#"#!/usr/bin/env bash
+# Stand-in cargo: records argv; fmt fails when $STANDIN/fmt-fails exists.
+printf '%s\n' "$*" >> "$STANDIN/log"
+case "$1 $2" in
+  metadata*) exec "$REAL_CARGO" metadata --format-version 1 --no-deps --offline --manifest-path "$STANDIN/ws/Cargo.toml" ;;
+  "fmt --version"|"clippy --version") echo "$1 1.0.0" ;;
+  fmt*) [ -e "$STANDIN/fmt-fails" ] && { echo "Diff in src/lib.rs at line 1:"; exit 1; }; exit 0 ;;
+  clippy*) exit 0 ;;
+  "llvm-cov --version") echo "cargo-llvm-cov 0.9.1" ;;
+  "llvm-cov report")
+    out=""; while [ $# -gt 0 ]; do case "$1" in --output-path|--output-dir) out="$2"; shift ;; esac; shift; done
+    case "$(tail -n 1 "$STANDIN/log")" in
+      *--html*) mkdir -p "$out/html"; echo '<html/>' > "$out/html/index.html" ;;
+      *--lcov*) printf 'TN:\nend_of_record\n' > "$out" ;;
+      *) cp "$STANDIN/report.xml" "$out" ;;
+    esac ;;
+  "llvm-cov --workspace") echo "running tests" ;;
+  *) echo "stand-in cargo: unexpected $*" >&2; exit 99 ;;
+esac
+"#;
+
+struct Ci {
+    dir: Scratch,
+    tools: PathBuf,
+}
+
+impl Ci {
+    fn new(covered: u32) -> Ci {
+        let dir = Scratch::new("ci");
+        lint_support::write_exe(&dir.0.join("bin/cargo"), CARGO_STANDIN);
+        lint_support::write_exe(&dir.0.join("bin/rustup"), "#!/bin/sh\necho llvm-tools-x86_64-unknown-linux-gnu\n");
+        let root = dir.0.display();
+        dir.write(
+            "ws/Cargo.toml",
+            format!(
+                "[package]\nname = \"standin\"\nversion = \"0.0.0\"\nedition = \"2021\"\n[workspace]\n\
+                 [workspace.metadata.xtask.coverage]\nreport = \"{root}/out/coverage.xml\"\n\
+                 lcov = \"{root}/out/lcov.info\"\nhtml = \"{root}/out/html\"\n\
+                 [workspace.metadata.xtask.lint]\nexclude = [\"xtask/tests/fixtures/producers/*.xml\"]\n"
+            ),
+        );
+        dir.write("ws/src/lib.rs", "");
+        dir.write("report.xml", percent_report(covered, 100));
+        let tools = dir.0.join("tools");
+        lint_support::fake_tools(&tools);
+        Ci { dir, tools }
+    }
+
+    fn command(&self, args: &[&str]) -> Command {
+        let mut c = support::xtask();
+        for var in lint_support::GIT_LOCATION_VARS {
+            c.env_remove(var);
+        }
+        let path = format!("{}:{}", self.dir.0.join("bin").display(), std::env::var("PATH").unwrap_or_default());
+        c.env("CARGO", self.dir.0.join("bin/cargo"))
+            .env("REAL_CARGO", std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+            .env("STANDIN", &self.dir.0)
+            .env("XTASK_TOOLS_DIR", &self.tools)
+            .env("PATH", path)
+            .arg("ci")
+            .args(args);
+        c
+    }
+
+    fn run(&self, args: &[&str]) -> Run {
+        support::run(self.command(args))
+    }
+
+    fn log(&self) -> Vec<String> {
+        let log = std::fs::read_to_string(self.dir.0.join("log")).unwrap_or_default();
+        log.lines().filter(|l| !l.starts_with("metadata")).map(str::to_owned).collect()
+    }
+
+    /// The summary table's row for a gate, e.g. `lint FAILED 0.4s`, spaces collapsed.
+    fn row(run: &Run, gate: &str) -> String {
+        let table = run.stderr.split("CI summary").nth(1).unwrap_or_else(|| panic!("no summary table: {run:?}"));
+        let line = table.lines().find(|l| l.trim_start().starts_with(&format!("{gate} "))).unwrap();
+        line.split_whitespace().take(2).collect::<Vec<_>>().join(" ")
+    }
+}
+
+#[test]
+fn all_gates_pass_with_one_test_run() {
+    let ci = Ci::new(85);
+    let run = ci.run(&[]);
+    assert_eq!(run.code, 0, "{run:?}");
+    for gate in ["lint", "test", "coverage"] {
+        assert_eq!(Ci::row(&run, gate), format!("{gate} passed"), "{run:?}");
+    }
+    let log = ci.log();
+    let test_runs: Vec<&String> = log.iter().filter(|l| l.starts_with("llvm-cov --workspace")).collect();
+    assert_eq!(test_runs.len(), 1, "the suite runs once: {log:?}");
+    assert!(!log.iter().any(|l| l.starts_with("nextest") || l.starts_with("test ")), "{log:?}");
+    let lint_at = log.iter().position(|l| l.starts_with("fmt --all --check")).expect("lint ran");
+    let test_at = log.iter().position(|l| l.starts_with("llvm-cov --workspace")).unwrap();
+    assert!(lint_at < test_at, "lint runs before the tests: {log:?}");
+}
+
+#[test]
+fn a_failing_gate_stops_the_run_and_exits_1() {
+    let ci = Ci::new(85);
+    ci.dir.write("fmt-fails", "");
+    let run = ci.run(&[]);
+    assert_eq!(run.code, 1, "{run:?}");
+    assert_eq!(Ci::row(&run, "lint"), "lint FAILED");
+    assert_eq!(Ci::row(&run, "test"), "test skipped");
+    assert_eq!(Ci::row(&run, "coverage"), "coverage skipped");
+    assert!(!ci.log().iter().any(|l| l.starts_with("llvm-cov --workspace")), "{:?}", ci.log());
+}
+
+#[test]
+fn keep_going_runs_every_gate_and_still_fails() {
+    let ci = Ci::new(60);
+    ci.dir.write("fmt-fails", "");
+    let run = ci.run(&["--keep-going"]);
+    assert_eq!(run.code, 1, "{run:?}");
+    assert_eq!(Ci::row(&run, "lint"), "lint FAILED");
+    assert_eq!(Ci::row(&run, "test"), "test passed");
+    assert_eq!(Ci::row(&run, "coverage"), "coverage FAILED");
+    assert!(run.stdout.contains("⚠️ Low — 60.00%"), "the coverage summary is printed: {run:?}");
+}
+
+#[test]
+fn github_actions_gets_groups_and_a_summary_table() {
+    let ci = Ci::new(95);
+    let summary = ci.dir.0.join("summary.md");
+    let mut c = ci.command(&[]);
+    c.env("GITHUB_ACTIONS", "true").env("GITHUB_STEP_SUMMARY", &summary);
+    let run = support::run(c);
+    assert_eq!(run.code, 0, "{run:?}");
+    assert_eq!(run.stdout.matches("::group::").count(), 2, "{run:?}");
+    assert_eq!(run.stdout.matches("::endgroup::").count(), 2, "{run:?}");
+    let written = std::fs::read_to_string(summary).unwrap();
+    assert!(written.contains("### CI gates"), "{written}");
+    assert!(written.contains("| `coverage` | ✅ passed |"), "{written}");
+}
