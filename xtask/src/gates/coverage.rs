@@ -87,15 +87,12 @@ impl CoverageArgs {
         let (path, tests) = match &self.file {
             Some(file) => (file.clone(), None),
             None => {
-                let started = Instant::now();
-                let run = run_tests(cx, &self, metric)?;
-                let elapsed = started.elapsed();
-                match run {
-                    TestRun::Reported(passed) => (
+                match run_tests(cx, &self, metric)? {
+                    TestRun::Reported(passed, elapsed) => (
                         settings.report.clone(),
                         Some((if passed { Outcome::Passed } else { Outcome::Failed }, elapsed)),
                     ),
-                    TestRun::NoData => {
+                    TestRun::NoData(elapsed) => {
                         let msg = "the test run failed and left no coverage data, so no report was written";
                         eprintln!("{}", colored::Colorize::bold(colored::Colorize::red(msg)));
                         annotate(cx, self.format, msg);
@@ -196,10 +193,11 @@ fn locate(path: &Path, offset: u64) -> std::io::Result<(u64, u64)> {
 }
 
 enum TestRun {
-    /// Reports written; whether the tests passed.
-    Reported(bool),
+    /// Reports written; whether the tests passed, and how long the test run took (database
+    /// included, reports not).
+    Reported(bool, Duration),
     /// The run failed before producing any profile data (e.g. a build error).
-    NoData,
+    NoData(Duration),
 }
 
 fn run_tests(cx: &Context, args: &CoverageArgs, metric: Metric) -> Result<TestRun> {
@@ -211,6 +209,7 @@ fn run_tests(cx: &Context, args: &CoverageArgs, metric: Metric) -> Result<TestRu
 
     // One test run, with the test gate's database when the suite needs one; every report
     // below is rendered from this run's profile data.
+    let started = Instant::now();
     let db = if cx.settings.test.database { Some(db::provision(cx)?) } else { None };
     let mut run = Command::new(cargo);
     run.args(["llvm-cov", "--workspace", "--no-report"])
@@ -230,13 +229,14 @@ fn run_tests(cx: &Context, args: &CoverageArgs, metric: Metric) -> Result<TestRu
     let passed = status?.success();
     stopped?;
     interrupt::check()?;
+    let elapsed = started.elapsed();
 
     let cobertura = write_atomically(&settings.report, |tmp| {
         quiet(cmd!(sh, "{cargo} llvm-cov report --cobertura --output-path {tmp}"))
     });
     if let Err(e) = cobertura {
         if !passed {
-            return Ok(TestRun::NoData);
+            return Ok(TestRun::NoData(elapsed));
         }
         return Err(e.context("cargo llvm-cov could not write the Cobertura report"));
     }
@@ -249,7 +249,7 @@ fn run_tests(cx: &Context, args: &CoverageArgs, metric: Metric) -> Result<TestRu
         display_name(cx, &settings.lcov),
         display_name(cx, &settings.html.join("index.html"))
     );
-    Ok(TestRun::Reported(passed))
+    Ok(TestRun::Reported(passed, elapsed))
 }
 
 /// Runs a command without echoing it; its output is shown only when it fails.
