@@ -86,20 +86,17 @@ impl CoverageArgs {
 
         let (path, tests) = match &self.file {
             Some(file) => (file.clone(), None),
-            None => {
-                match run_tests(cx, &self, metric)? {
-                    TestRun::Reported(passed, elapsed) => (
-                        settings.report.clone(),
-                        Some((if passed { Outcome::Passed } else { Outcome::Failed }, elapsed)),
-                    ),
-                    TestRun::NoData(elapsed) => {
-                        let msg = "the test run failed and left no coverage data, so no report was written";
-                        eprintln!("{}", colored::Colorize::bold(colored::Colorize::red(msg)));
-                        annotate(cx, self.format, msg);
-                        return Ok(CoverageRun { tests: Some((Outcome::Failed, elapsed)), coverage: Outcome::Failed });
-                    }
+            None => match run_tests(cx, &self, metric)? {
+                TestRun::Reported(passed, elapsed) => {
+                    (settings.report.clone(), Some((if passed { Outcome::Passed } else { Outcome::Failed }, elapsed)))
                 }
-            }
+                TestRun::NoData(elapsed) => {
+                    let msg = "the test run failed and left no coverage data, so no report was written";
+                    eprintln!("{}", colored::Colorize::bold(colored::Colorize::red(msg)));
+                    annotate(cx, self.format, msg);
+                    return Ok(CoverageRun { tests: Some((Outcome::Failed, elapsed)), coverage: Outcome::Failed });
+                }
+            },
         };
         let name = display_name(cx, &path);
         let report = read_report(&path, &name, metric)?;
