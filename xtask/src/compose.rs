@@ -73,9 +73,14 @@ pub fn command(program: &[OsString]) -> Command {
     c
 }
 
-/// `program` and `args` as a user would type them.
+/// `program` and `args` as a user would type them (the program by its name, not its path).
 pub fn shown(program: &[OsString], args: &str) -> String {
-    let program: Vec<_> = program.iter().map(|p| p.to_string_lossy()).collect();
+    let name = |p: &OsString| Path::new(p).file_name().unwrap_or(p).to_string_lossy().into_owned();
+    let program: Vec<_> = program
+        .iter()
+        .enumerate()
+        .map(|(i, p)| if i == 0 { name(p) } else { p.to_string_lossy().into_owned() })
+        .collect();
     format!("{} {args}", program.join(" "))
 }
 

@@ -1,6 +1,7 @@
 //! One module per command the user types.
 
 pub mod ci;
+pub mod compose;
 pub mod coverage;
 pub mod lint;
 pub mod test;
