@@ -7,6 +7,7 @@ use clap::{Parser, Subcommand};
 use xtask::gates::ci::CiArgs;
 use xtask::gates::compose::{DownArgs, LogsArgs, UpArgs};
 use xtask::gates::coverage::CoverageArgs;
+use xtask::gates::dev::DevArgs;
 use xtask::gates::lint::LintArgs;
 use xtask::gates::test::TestArgs;
 use xtask::output::{ColorChoice, Env, Output};
@@ -105,6 +106,16 @@ enum Gate {
     /// the engine is not running.
     #[command(verbatim_doc_comment)]
     Logs(LogsArgs),
+    /// Run the app locally and restart it when its sources change
+    ///
+    /// Runs `cargo run -p app -- serve` at the workspace root (the app reads .env itself
+    /// unless APP_ENV=production is set), looks at app/src, app/migrations and app/Cargo.toml
+    /// every 500 ms, and on a change stops the running app, and everything it started, before
+    /// starting it again, so the port is free. Ctrl-C stops it and leaves nothing running.
+    /// Exit status: 2 when cargo cannot be started; interrupted: ends by the signal (130 or
+    /// 143 in a shell).
+    #[command(verbatim_doc_comment)]
+    Dev(DevArgs),
 }
 
 fn main() -> ExitCode {
@@ -118,6 +129,7 @@ fn main() -> ExitCode {
         Gate::Up(args) => args.run(&cx),
         Gate::Down(args) => args.run(&cx),
         Gate::Logs(args) => args.run(&cx),
+        Gate::Dev(args) => args.run(&cx),
     });
     match result {
         Ok(Outcome::Passed) => ExitCode::SUCCESS,

@@ -3,5 +3,6 @@
 pub mod ci;
 pub mod compose;
 pub mod coverage;
+pub mod dev;
 pub mod lint;
 pub mod test;
