@@ -19,7 +19,7 @@
 //! printed: every URL shown goes through [`redact`].
 
 use std::ffi::{OsStr, OsString};
-use std::io::{Read as _, Write as _};
+use std::io::Write as _;
 use std::net::{TcpListener, TcpStream, ToSocketAddrs};
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::os::unix::process::CommandExt;
@@ -30,7 +30,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context as _, Result, anyhow, bail};
 
 use crate::settings::TestSettings;
-use crate::{Context, interrupt, tools};
+use crate::{Context, compose, interrupt, tools};
 
 /// Overrides where the PostgreSQL server binaries are looked for (a folder with `initdb`,
 /// `pg_ctl` and `postgres`): for a machine with several versions installed.
@@ -39,8 +39,6 @@ pub const PG_BIN_ENV: &str = "XTASK_PG_BIN";
 pub const UNPRIVILEGED_USER: &str = "nobody";
 /// Where Debian and Ubuntu install the server binaries (not on `PATH`): `<dir>/<major>/bin`.
 const DEBIAN_PG_LIB: &str = "/usr/lib/postgresql";
-const COMPOSE_FILES: [&str; 4] = ["compose.yaml", "compose.yml", "docker-compose.yaml", "docker-compose.yml"];
-const DOCKER_INFO_TIMEOUT: Duration = Duration::from_secs(5);
 const READY_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// A database the tests can use; stopped on [`Database::stop`] or when dropped.
@@ -302,14 +300,11 @@ struct Compose {
 
 impl Compose {
     fn command(&self) -> Command {
-        let mut c = Command::new(&self.program[0]);
-        c.args(&self.program[1..]).stdin(Stdio::null());
-        c
+        compose::command(&self.program)
     }
 
     fn shown(&self, args: &str) -> String {
-        let program: Vec<_> = self.program.iter().map(|p| p.to_string_lossy()).collect();
-        format!("{} {args}", program.join(" "))
+        compose::shown(&self.program, args)
     }
 
     fn stop(&mut self) -> Result<()> {
@@ -342,49 +337,19 @@ impl Drop for Compose {
 /// apply (no Docker engine, no compose file, no such service); `Err` when it applies but fails.
 fn compose_db(cx: &Context, settings: &TestSettings) -> Result<Result<Database, String>> {
     let Some(docker) = which("docker") else { return Ok(Err("`docker` is not on PATH".into())) };
-    match run_with_timeout(Command::new(&docker).arg("info"), DOCKER_INFO_TIMEOUT) {
-        Ok(Some(out)) if out.status.success() => {}
-        Ok(Some(out)) => {
-            let stderr = String::from_utf8_lossy(&out.stderr);
-            let first = stderr.lines().find(|l| !l.trim().is_empty()).unwrap_or("").trim();
-            return Ok(Err(format!("no Docker engine answers (`docker info`: {first})")));
-        }
-        Ok(None) => {
-            let secs = DOCKER_INFO_TIMEOUT.as_secs();
-            return Ok(Err(format!("no Docker engine answers (`docker info` timed out after {secs} s)")));
-        }
-        Err(e) => return Ok(Err(format!("cannot run `docker info`: {e}"))),
+    if let Err(why) = compose::engine(&docker) {
+        return Ok(Err(why));
     }
-    let file = match &settings.compose_file {
-        Some(f) if f.is_file() => f.clone(),
-        Some(f) => return Ok(Err(format!("a Docker engine answers, but {} does not exist", f.display()))),
-        None => match COMPOSE_FILES.iter().map(|f| cx.root.join(f)).find(|f| f.is_file()) {
-            Some(f) => f,
-            None => {
-                return Ok(Err(format!(
-                    "a Docker engine answers, but there is no compose file ({})",
-                    COMPOSE_FILES.join(", ")
-                )));
-            }
-        },
+    let file = match compose::file(&cx.root, settings.compose_file.as_deref()) {
+        Ok(f) => f,
+        Err(why) => return Ok(Err(format!("a Docker engine answers, but {why}"))),
     };
-    let quiet = |c: &mut Command| c.stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::null()).status();
-    let mut program: Vec<OsString> =
-        if quiet(Command::new(&docker).args(["compose", "version"])).is_ok_and(|s| s.success()) {
-            vec![docker.into(), "compose".into()]
-        } else if let Some(standalone) = which("docker-compose") {
-            eprintln!(
-                "warning: the Docker Compose v2 plugin (`docker compose`) is missing; using the standalone \
-             `docker-compose` (it needs `up --wait`, Compose 2.1 or later)"
-            );
-            vec![standalone.into()]
-        } else {
-            return Ok(Err(
-                "a Docker engine answers, but Docker Compose is missing (`docker compose` plugin or `docker-compose`)"
-                    .into(),
-            ));
-        };
-    program.extend(["-f".into(), file.clone().into()]);
+    let Some(program) = compose::program(&docker, &file) else {
+        return Ok(Err(
+            "a Docker engine answers, but Docker Compose is missing (`docker compose` plugin or `docker-compose`)"
+                .into(),
+        ));
+    };
     let mut compose = Compose { program, service: settings.compose_service.clone(), started_here: false, done: true };
     let service = compose.service.clone();
 
@@ -883,28 +848,6 @@ fn checked(cmd: &mut Command, shown: &str) -> Result<Output> {
 
 fn text(out: &Output) -> String {
     format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)).trim_end().to_owned()
-}
-
-/// Runs a command with its output captured; `Ok(None)` when it did not finish in time (it is
-/// then killed). For probes whose output is small.
-fn run_with_timeout(cmd: &mut Command, timeout: Duration) -> std::io::Result<Option<Output>> {
-    let mut child = cmd.stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::piped()).spawn()?;
-    let deadline = Instant::now() + timeout;
-    loop {
-        if let Some(status) = child.try_wait()? {
-            let mut stderr = Vec::new();
-            if let Some(mut e) = child.stderr.take() {
-                e.read_to_end(&mut stderr)?;
-            }
-            return Ok(Some(Output { status, stdout: Vec::new(), stderr }));
-        }
-        if Instant::now() >= deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            return Ok(None);
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
 }
 
 #[cfg(test)]

@@ -2,6 +2,7 @@
 //! each gate lives in `gates/`; shared mechanics (settings, tools, output) live in one
 //! module each. See docs/architecture.md.
 
+pub mod compose;
 pub mod coverage;
 pub mod db;
 pub mod gates;

@@ -5,7 +5,9 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use xtask::gates::ci::CiArgs;
+use xtask::gates::compose::{DownArgs, LogsArgs, UpArgs};
 use xtask::gates::coverage::CoverageArgs;
+use xtask::gates::dev::DevArgs;
 use xtask::gates::lint::LintArgs;
 use xtask::gates::test::TestArgs;
 use xtask::output::{ColorChoice, Env, Output};
@@ -78,6 +80,42 @@ enum Gate {
     /// input or tool error).
     #[command(verbatim_doc_comment)]
     Ci(CiArgs),
+    /// Start the Docker Compose stack, wait until it is healthy, and show its state
+    ///
+    /// Checks that a Docker engine answers, creates the compose file's external networks (if
+    /// any), runs `docker compose up -d --wait` (--build: build the images first), then prints
+    /// each service's state (`docker compose ps`) and the answer of the readiness probe,
+    /// GET http://127.0.0.1:$APP_PORT/health/ready (APP_PORT from the environment or .env,
+    /// default 8000). Uses `docker-compose`, with a warning, when the v2 plugin is missing.
+    /// Docker is a prerequisite, not installed by the xtask. Exit status: 0 the stack is up and
+    /// ready; 1 `up --wait` failed, a service is not running or healthy, or the probe did not
+    /// answer 200; 2 Docker or Compose is missing or the engine is not running.
+    #[command(verbatim_doc_comment)]
+    Up(UpArgs),
+    /// Stop and remove the Docker Compose stack's containers (the volumes stay)
+    ///
+    /// Runs `docker compose down`; --volumes also removes the named volumes (the database).
+    /// Exit status: 0 done; 1 `docker compose down` failed; 2 Docker or Compose is missing or
+    /// the engine is not running.
+    #[command(verbatim_doc_comment)]
+    Down(DownArgs),
+    /// Follow one service's logs (`app` by default)
+    ///
+    /// Runs `docker compose logs -f --tail N SERVICE` until Ctrl-C (N: --tail, default 100).
+    /// Exit status: 0 done; 1 `docker compose logs` failed; 2 Docker or Compose is missing or
+    /// the engine is not running.
+    #[command(verbatim_doc_comment)]
+    Logs(LogsArgs),
+    /// Run the app locally and restart it when its sources change
+    ///
+    /// Runs `cargo run -p app -- serve` at the workspace root (the app reads .env itself
+    /// unless APP_ENV=production is set), looks at app/src, app/migrations and app/Cargo.toml
+    /// every 500 ms, and on a change stops the running app, and everything it started, before
+    /// starting it again, so the port is free. Ctrl-C stops it and leaves nothing running.
+    /// Exit status: 2 when cargo cannot be started; interrupted: ends by the signal (130 or
+    /// 143 in a shell).
+    #[command(verbatim_doc_comment)]
+    Dev(DevArgs),
 }
 
 fn main() -> ExitCode {
@@ -88,6 +126,10 @@ fn main() -> ExitCode {
         Gate::Test(args) => args.run(&cx),
         Gate::Coverage(args) => args.run(&cx),
         Gate::Ci(args) => args.run(&cx),
+        Gate::Up(args) => args.run(&cx),
+        Gate::Down(args) => args.run(&cx),
+        Gate::Logs(args) => args.run(&cx),
+        Gate::Dev(args) => args.run(&cx),
     });
     match result {
         Ok(Outcome::Passed) => ExitCode::SUCCESS,

@@ -14,7 +14,9 @@
 //! Not installed by the xtask, and needed: cargo and rustup; git (the lint lists a checkout's
 //! files with it); python3 with its venv module, for the lint's Python tools; Node 20 or later
 //! and npm, for markdownlint-cli2. Without python3 or npm the lint skips those checks with a
-//! warning (an error in CI).
+//! warning (an error in CI). Docker with Compose (the v2 plugin, or `docker-compose`) is a
+//! prerequisite of `up`, `down` and `logs` and optional for the test database; it is found on
+//! PATH and checked by compose.rs (which names the install and start commands), never installed.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

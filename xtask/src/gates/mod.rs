@@ -1,6 +1,8 @@
 //! One module per command the user types.
 
 pub mod ci;
+pub mod compose;
 pub mod coverage;
+pub mod dev;
 pub mod lint;
 pub mod test;
