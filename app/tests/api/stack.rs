@@ -18,6 +18,11 @@ const APP: &str = env!("CARGO_BIN_EXE_app");
 fn app(args: &[&str], env: &HashMap<&'static str, String>) -> Command {
     let mut command = Command::new(APP);
     command.args(args).env_clear().envs(env).current_dir(empty_dir());
+    // Under `cargo xtask coverage` the binary is instrumented: keep its profile going where
+    // cargo-llvm-cov collects it (this variable changes nothing about the app's behaviour).
+    if let Some(profile) = std::env::var_os("LLVM_PROFILE_FILE") {
+        command.env("LLVM_PROFILE_FILE", profile);
+    }
     command
 }
 
