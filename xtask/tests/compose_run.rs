@@ -6,7 +6,6 @@ mod support;
 
 use std::io::{Read as _, Write as _};
 use std::net::TcpListener;
-use std::path::PathBuf;
 use std::process::Command;
 
 use support::{Run, Scratch};
@@ -65,6 +64,14 @@ struct StandIn {
     file: String,
 }
 
+/// The scratch folder's helpers (`path`, `set`, `write`) on the stand-in itself.
+impl std::ops::Deref for StandIn {
+    type Target = Scratch;
+    fn deref(&self) -> &Scratch {
+        &self.dir
+    }
+}
+
 impl StandIn {
     /// Docker answers, with the compose v2 plugin.
     fn new() -> StandIn {
@@ -95,18 +102,6 @@ impl StandIn {
         s.set("engine", true);
         s.set("compose-v2", true);
         s
-    }
-
-    fn path(&self, name: &str) -> PathBuf {
-        self.dir.0.join(name)
-    }
-
-    fn set(&self, flag: &str, on: bool) {
-        if on {
-            self.dir.write(flag, "");
-        } else {
-            let _ = std::fs::remove_file(self.path(flag));
-        }
     }
 
     /// The xtask with only the stand-ins on PATH.

@@ -3,7 +3,7 @@
 
 mod support;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
 use support::{Run, Scratch, percent_report};
@@ -47,6 +47,14 @@ struct StandIn {
     dir: Scratch,
 }
 
+/// The scratch folder's helpers (`path`, `set`, `write`) on the stand-in itself.
+impl std::ops::Deref for StandIn {
+    type Target = Scratch;
+    fn deref(&self) -> &Scratch {
+        &self.dir
+    }
+}
+
 impl StandIn {
     /// Tools installed, tests passing, a report with `covered` of 100 lines.
     fn new(covered: u32) -> StandIn {
@@ -73,18 +81,6 @@ impl StandIn {
         dir.write("llvm-cov-installed", "");
         dir.write("llvm-tools-installed", "");
         StandIn { dir }
-    }
-
-    fn path(&self, name: &str) -> PathBuf {
-        self.dir.0.join(name)
-    }
-
-    fn set(&self, flag: &str, on: bool) {
-        if on {
-            self.dir.write(flag, "");
-        } else {
-            let _ = std::fs::remove_file(self.path(flag));
-        }
     }
 
     fn run(&self, args: &[&str]) -> Run {

@@ -71,6 +71,14 @@ struct StandIn {
     dir: Scratch,
 }
 
+/// The scratch folder's helpers (`path`, `set`, `write`) on the stand-in itself.
+impl std::ops::Deref for StandIn {
+    type Target = Scratch;
+    fn deref(&self) -> &Scratch {
+        &self.dir
+    }
+}
+
 impl StandIn {
     /// A workspace whose `[workspace.metadata.xtask.test]` table is `settings`; nextest installed.
     fn new(settings: &str) -> StandIn {
@@ -100,18 +108,6 @@ impl StandIn {
                  [workspace.metadata.xtask.test]\n{settings}\n"
             ),
         );
-    }
-
-    fn path(&self, name: &str) -> PathBuf {
-        self.dir.0.join(name)
-    }
-
-    fn set(&self, flag: &str, on: bool) {
-        if on {
-            self.dir.write(flag, "");
-        } else {
-            let _ = std::fs::remove_file(self.path(flag));
-        }
     }
 
     /// The xtask with the stand-ins first on the usual PATH.

@@ -60,6 +60,19 @@ impl Scratch {
         Scratch(dir)
     }
 
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.0.join(name)
+    }
+
+    /// Creates (`on`) or removes an empty marker file that a stand-in executable looks for.
+    pub fn set(&self, flag: &str, on: bool) {
+        if on {
+            self.write(flag, "");
+        } else {
+            let _ = std::fs::remove_file(self.path(flag));
+        }
+    }
+
     pub fn write(&self, name: &str, content: impl AsRef<[u8]>) -> PathBuf {
         let path = self.0.join(name);
         std::fs::create_dir_all(path.parent().unwrap()).unwrap();
