@@ -18,27 +18,6 @@ esac
 exit 1
 "#;
 
-const DOCKER_STANDIN: &str = r#"#!/bin/bash
-printf 'docker %s\n' "$*" >> "$STANDIN/log"
-case "$*" in
-  info) [ -e "$STANDIN/engine" ] && exit 0
-        echo "Cannot connect to the Docker daemon at unix:///var/run/docker.sock. Is the docker daemon running?" >&2
-        exit 1 ;;
-  "compose version") [ -e "$STANDIN/compose-v2" ] && { echo "Docker Compose version v2.27.0"; exit 0; }
-                     echo "docker: 'compose' is not a docker command." >&2; exit 1 ;;
-  "network inspect edge") [ -e "$STANDIN/network" ] && exit 0; exit 1 ;;
-  "network create edge") touch "$STANDIN/network"; exit 0 ;;
-esac
-[ "$1" = compose ] || exit 1
-shift
-source "$STANDIN/compose.sh"
-"#;
-
-const DOCKER_COMPOSE_STANDIN: &str = r#"#!/bin/bash
-printf 'docker-compose %s\n' "$*" >> "$STANDIN/log"
-source "$STANDIN/compose.sh"
-"#;
-
 /// The compose commands, shared by `docker compose` and `docker-compose`.
 const COMPOSE_SH: &str = r#"[ "$1" = -f ] && shift 2
 case "$1" in
@@ -78,8 +57,8 @@ impl StandIn {
         let dir = Scratch::new("compose-standin");
         for (name, body) in [
             ("bin/cargo", CARGO_STANDIN),
-            ("bin/docker", DOCKER_STANDIN),
-            ("compose-bin/docker-compose", DOCKER_COMPOSE_STANDIN),
+            ("bin/docker", support::DOCKER_STANDIN),
+            ("compose-bin/docker-compose", support::DOCKER_COMPOSE_STANDIN),
         ] {
             let path = dir.write(name, body);
             use std::os::unix::fs::PermissionsExt;

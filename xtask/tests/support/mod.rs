@@ -107,3 +107,28 @@ pub fn cobertura(files: &[(&str, Vec<(u32, u64)>)]) -> String {
 pub fn percent_report(covered: u32, valid: u32) -> String {
     cobertura(&[("src/lib.rs", (1..=valid).map(|n| (n, u64::from(n <= covered))).collect())])
 }
+
+/// A stand-in `docker`: records argv in `$STANDIN/log`; `info` succeeds when `$STANDIN/engine`
+/// exists, `compose version` when `$STANDIN/compose-v2` does; `network inspect|create edge`
+/// use `$STANDIN/network`; `docker compose …` runs the test's own `$STANDIN/compose.sh`.
+pub const DOCKER_STANDIN: &str = r#"#!/bin/bash
+printf 'docker %s\n' "$*" >> "$STANDIN/log"
+case "$*" in
+  info) [ -e "$STANDIN/engine" ] && exit 0
+        echo "Cannot connect to the Docker daemon at unix:///var/run/docker.sock. Is the docker daemon running?" >&2
+        exit 1 ;;
+  "compose version") [ -e "$STANDIN/compose-v2" ] && { echo "Docker Compose version v2.27.0"; exit 0; }
+                     echo "docker: 'compose' is not a docker command." >&2; exit 1 ;;
+  "network inspect edge") [ -e "$STANDIN/network" ] && exit 0; exit 1 ;;
+  "network create edge") touch "$STANDIN/network"; exit 0 ;;
+esac
+[ "$1" = compose ] || exit 1
+shift
+source "$STANDIN/compose.sh"
+"#;
+
+/// A stand-in standalone `docker-compose`: records argv, then the same `$STANDIN/compose.sh`.
+pub const DOCKER_COMPOSE_STANDIN: &str = r#"#!/bin/bash
+printf 'docker-compose %s\n' "$*" >> "$STANDIN/log"
+source "$STANDIN/compose.sh"
+"#;
