@@ -5,6 +5,12 @@
 //! (`gates/security.rs`).
 
 
+pub mod advisories;
+pub mod external;
+pub mod report;
+pub mod sarif;
+pub mod suppress;
+
 use std::fmt;
 
 use serde::Serialize;
