@@ -20,9 +20,17 @@ impl std::fmt::Debug for Run {
 /// The xtask binary with a clean, predictable environment (no colour, not in CI).
 pub fn xtask() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_xtask"));
-    for var in
-        ["GITHUB_ACTIONS", "GITHUB_STEP_SUMMARY", "CLICOLOR_FORCE", "NO_COLOR", "CI", "DATABASE_URL", "XTASK_PG_BIN"]
-    {
+    for var in [
+        "GITHUB_ACTIONS",
+        "GITHUB_STEP_SUMMARY",
+        "CLICOLOR_FORCE",
+        "NO_COLOR",
+        "CI",
+        "DATABASE_URL",
+        "XTASK_PG_BIN",
+        "XTASK_ADVISORY_DB",
+        "XTASK_ACCEPT_STALE_DB",
+    ] {
         c.env_remove(var);
     }
     c
