@@ -7,6 +7,7 @@ mod support;
 
 use std::path::{Path, PathBuf};
 
+
 use lint_support::{Repo, standin, workspace, write_exe};
 use support::Run;
 
@@ -14,29 +15,7 @@ const REGISTRY: &str = "registry+https://github.com/rust-lang/crates.io-index";
 
 /// The fixture database copied into the scratch folder, with a STAMP of `date` (none: no STAMP).
 fn fixture_db(repo: &Repo, stamp: Option<&str>) -> PathBuf {
-    let to = repo.scratch.0.join("advisory-db");
-    copy_dir(&workspace().join("xtask/tests/fixtures/security/advisory-db"), &to);
-    if let Some(date) = stamp {
-        std::fs::write(to.join("STAMP"), format!("commit=0123abc\ndate={date}T08:00:00+00:00\n")).unwrap();
-    }
-    to
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for e in std::fs::read_dir(from).unwrap() {
-        let e = e.unwrap();
-        if e.file_type().unwrap().is_dir() {
-            copy_dir(&e.path(), &to.join(e.file_name()));
-        } else {
-            std::fs::copy(e.path(), to.join(e.file_name())).unwrap();
-        }
-    }
-}
-
-fn yesterday() -> String {
-    let today = xtask::security::today();
-    today.yesterday().unwrap().to_string()
+    support::advisory_db(&repo.scratch.0.join("advisory-db"), stamp)
 }
 
 /// A Cargo.lock: workspace packages (`name`, deps) and registry packages (`name`, `version`).
@@ -59,7 +38,7 @@ fn lockfile(workspace_pkgs: &[(&str, &[&str])], registry: &[(&str, &str)]) -> St
 fn checkout(name: &str, lock: &str) -> (Repo, PathBuf) {
     let repo = Repo::new(name);
     repo.write("Cargo.lock", lock);
-    let db = fixture_db(&repo, Some(&yesterday()));
+    let db = fixture_db(&repo, Some(&support::yesterday()));
     (repo, db)
 }
 
@@ -210,7 +189,7 @@ fn a_stale_database_fails_unless_its_age_is_accepted_out_loud() {
 
     // Without STAMP or git, the newest advisory dates the database.
     let undated = repo.scratch.0.join("undated");
-    copy_dir(&workspace().join("xtask/tests/fixtures/security/advisory-db"), &undated);
+    support::copy_dir(&workspace().join("xtask/tests/fixtures/security/advisory-db"), &undated);
     args[3] = undated.to_str().unwrap();
     let run = security(&repo, &args);
     assert!(run.stdout.contains("updated 2026-07-01") && run.stdout.contains("from its newest advisory"), "{run:?}");

@@ -140,3 +140,30 @@ pub const DOCKER_COMPOSE_STANDIN: &str = r#"#!/bin/bash
 printf 'docker-compose %s\n' "$*" >> "$STANDIN/log"
 source "$STANDIN/compose.sh"
 "#;
+
+/// A copy of the fixture advisory database (`fixtures/security/advisory-db`, fictional crates)
+/// at `to`, with a STAMP dated `stamp` (none: no STAMP).
+pub fn advisory_db(to: &Path, stamp: Option<&str>) -> PathBuf {
+    copy_dir(&Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/security/advisory-db"), to);
+    if let Some(date) = stamp {
+        std::fs::write(to.join("STAMP"), format!("commit=0123abc\ndate={date}T08:00:00+00:00\n")).unwrap();
+    }
+    to.to_path_buf()
+}
+
+/// Yesterday (UTC) as `YYYY-MM-DD`: a fresh database's date.
+pub fn yesterday() -> String {
+    xtask::security::today().yesterday().unwrap().to_string()
+}
+
+pub fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        if e.file_type().unwrap().is_dir() {
+            copy_dir(&e.path(), &to.join(e.file_name()));
+        } else {
+            std::fs::copy(e.path(), to.join(e.file_name())).unwrap();
+        }
+    }
+}
