@@ -4,6 +4,7 @@
 //! inputs and returns findings; running tools and printing is done by the xtask
 //! (`gates/security.rs`).
 
+pub mod secrets;
 pub mod source;
 
 use std::fmt;
