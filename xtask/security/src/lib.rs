@@ -4,6 +4,8 @@
 //! inputs and returns findings; running tools and printing is done by the xtask
 //! (`gates/security.rs`).
 
+pub mod secrets;
+pub mod source;
 
 /// The libraries the gate also uses, re-exported so the xtask needs no versions of its own.
 pub use {jiff, rustsec};
