@@ -7,7 +7,6 @@ mod support;
 
 use std::path::{Path, PathBuf};
 
-
 use lint_support::{Repo, standin, workspace, write_exe};
 use support::Run;
 
@@ -162,7 +161,8 @@ fn a_missing_or_empty_database_is_an_error_not_a_pass() {
     assert!(run.stderr.contains("no advisories in it"), "{run:?}");
 
     let broken = fixture_db(&repo, None);
-    std::fs::write(broken.join("crates/fixture-vuln/RUSTSEC-2026-9001.md"), "```toml\n[advisory]\nid = 3\n```\n").unwrap();
+    std::fs::write(broken.join("crates/fixture-vuln/RUSTSEC-2026-9001.md"), "```toml\n[advisory]\nid = 3\n```\n")
+        .unwrap();
     let run = advisories(&repo, &broken, &[]);
     assert_eq!(run.code, 2, "{run:?}");
     assert!(run.stderr.contains("cannot be read"), "{run:?}");
@@ -199,10 +199,12 @@ fn a_stale_database_fails_unless_its_age_is_accepted_out_loud() {
 fn suppressions_need_a_reason_expire_and_must_match() {
     let lock = lockfile(&[("app", &["fixture-vuln"])], &[("fixture-vuln", "1.0.0")]);
     let (repo, db) = checkout("sec-suppress", &lock);
-    let entry = |reason: &str, expires: &str| {
-        format!("[[suppress]]\nid = \"CVE-2026-90001\"\n{reason}expires = {expires}\n")
-    };
-    repo.write("security.toml", entry("reason = \"the frame parser is not reachable: we only encode\"\n", "2099-01-01"));
+    let entry =
+        |reason: &str, expires: &str| format!("[[suppress]]\nid = \"CVE-2026-90001\"\n{reason}expires = {expires}\n");
+    repo.write(
+        "security.toml",
+        entry("reason = \"the frame parser is not reachable: we only encode\"\n", "2099-01-01"),
+    );
     let run = advisories(&repo, &db, &[]);
     assert_eq!(run.code, 0, "{run:?}");
     assert!(run.stdout.contains("RUSTSEC-2026-9001"), "suppressed findings are still listed: {run:?}");
@@ -239,11 +241,8 @@ fn json_sarif_annotations_and_step_summary() {
     let args = ["--check", "advisories", "--advisory-db", db.to_str().unwrap(), "--format", "json"];
     let mut args: Vec<&str> = args.to_vec();
     args.extend(["--sarif", sarif.to_str().unwrap()]);
-    let run = security_env(
-        &repo,
-        &args,
-        &[("GITHUB_ACTIONS", "true"), ("GITHUB_STEP_SUMMARY", summary.to_str().unwrap())],
-    );
+    let run =
+        security_env(&repo, &args, &[("GITHUB_ACTIONS", "true"), ("GITHUB_STEP_SUMMARY", summary.to_str().unwrap())]);
     assert_eq!(run.code, 1, "{run:?}");
     let (json, annotations): (Vec<&str>, Vec<&str>) = run.stdout.lines().partition(|l| !l.starts_with("::"));
     let v: serde_json::Value = serde_json::from_str(&json.join("\n")).expect("stdout is the JSON report");
@@ -251,7 +250,9 @@ fn json_sarif_annotations_and_step_summary() {
     assert_eq!(v["findings"][0]["rule"], "RUSTSEC-2026-9001");
     assert_eq!(v["findings"][0]["aliases"][0], "CVE-2026-90001");
     assert!(
-        annotations.iter().any(|a| a.starts_with("::error file=Cargo.lock,line=12,title=RUSTSEC-2026-9001 (critical)::")),
+        annotations
+            .iter()
+            .any(|a| a.starts_with("::error file=Cargo.lock,line=12,title=RUSTSEC-2026-9001 (critical)::")),
         "{run:?}"
     );
     let s: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&sarif).unwrap()).unwrap();
@@ -280,7 +281,10 @@ fn workflows_and_dockerfiles_go_through_zizmor_and_hadolint() {
     assert!(run.stdout.contains("MEDIUM   .github/workflows/ci.yml:3:1: overly broad permissions: default permissions used [zizmor/excessive-permissions]"), "{run:?}");
     assert!(run.stdout.contains("HIGH     Dockerfile:2:1: Last USER should not be root [hadolint/DL3002]"), "{run:?}");
     let argv = std::fs::read_to_string(&log).unwrap();
-    assert!(argv.contains("zizmor --offline --no-progress --no-exit-codes --format json .github/workflows/ci.yml"), "{argv}");
+    assert!(
+        argv.contains("zizmor --offline --no-progress --no-exit-codes --format json .github/workflows/ci.yml"),
+        "{argv}"
+    );
     assert!(argv.contains("hadolint --format json --no-fail --no-color Dockerfile"), "{argv}");
 
     // Clean tools: clean gate.

@@ -81,8 +81,14 @@ fn pre_commit_hooks_run_the_same_commands_as_ci() {
     let config = load(".pre-commit-config.yaml");
     let repos = config.get("repos").expect("repos").items();
     let workflow = load(".github/workflows/ci.yml");
-    let ci_commands: Vec<String> =
-        workflow.get("jobs").unwrap().entries().iter().flat_map(|(_, job)| xtask_runs(job)).map(|c| gate_of(&c)).collect();
+    let ci_commands: Vec<String> = workflow
+        .get("jobs")
+        .unwrap()
+        .entries()
+        .iter()
+        .flat_map(|(_, job)| xtask_runs(job))
+        .map(|c| gate_of(&c))
+        .collect();
     let mut hooks = Vec::new();
     for repo in repos {
         for hook in repo.get("hooks").map(Node::items).unwrap_or_default() {

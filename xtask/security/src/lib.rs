@@ -3,10 +3,6 @@
 //! the suppression file and the reports (text, JSON, SARIF). Everything here works on given
 //! inputs and returns findings; running tools and printing is done by the xtask
 //! (`gates/security.rs`).
-
-pub mod secrets;
-pub mod source;
-
 /// The libraries the gate also uses, re-exported so the xtask needs no versions of its own.
 pub use {jiff, rustsec};
 

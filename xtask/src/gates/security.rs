@@ -225,8 +225,13 @@ impl SecurityArgs {
                 Some(by) => {
                     notes.push(format!("accepted: a database older than {max} days, by {by}"));
                     findings.push(
-                        Finding::new(Check::Advisories, "advisories/stale-db", Severity::Warning, format!("{title}; accepted by {by}"))
-                            .help(help),
+                        Finding::new(
+                            Check::Advisories,
+                            "advisories/stale-db",
+                            Severity::Warning,
+                            format!("{title}; accepted by {by}"),
+                        )
+                        .help(help),
                     );
                 }
                 None => findings.push(
@@ -248,7 +253,8 @@ impl SecurityArgs {
         let shown = lock_path.strip_prefix(root).map(slash).unwrap_or_else(|_| lock_path.display().to_string());
         let mut roots = cx.settings.security.linked_by.clone();
         if roots.is_empty() {
-            roots = lockfile.packages.iter().filter(|p| p.source.is_none()).map(|p| p.name.as_str().to_owned()).collect();
+            roots =
+                lockfile.packages.iter().filter(|p| p.source.is_none()).map(|p| p.name.as_str().to_owned()).collect();
         }
         let index = cargo_home().ok().and_then(|h| advisories::IndexCache::open(&h));
         let audit = advisories::audit(
@@ -273,9 +279,11 @@ impl SecurityArgs {
 fn freshness(db: &AdvisoryDb) -> Result<Freshness> {
     if db.path.join(".git").exists() {
         let out = crate::lint::files::git(&db.path).args(["log", "-1", "--format=%cI"]).output();
-        if let Some(date) = out.ok().filter(|o| o.status.success()).and_then(|o| {
-            advisories::parse_date_prefix(String::from_utf8_lossy(&o.stdout).trim())
-        }) {
+        if let Some(date) = out
+            .ok()
+            .filter(|o| o.status.success())
+            .and_then(|o| advisories::parse_date_prefix(String::from_utf8_lossy(&o.stdout).trim()))
+        {
             return Ok(Freshness { date, source: "its last git commit" });
         }
     }
@@ -309,7 +317,10 @@ fn fetch_db(path: &Path) -> Result<()> {
         reset.args(["reset", "--quiet", "--hard", "FETCH_HEAD"]);
         run(reset, "git reset")
     } else if path.exists() && std::fs::read_dir(path).map(|mut d| d.next().is_some()).unwrap_or(true) {
-        bail!("--fetch: {} exists and is not a git clone; not touching it (remove it or pick another --advisory-db)", path.display())
+        bail!(
+            "--fetch: {} exists and is not a git clone; not touching it (remove it or pick another --advisory-db)",
+            path.display()
+        )
     } else {
         eprintln!("cloning {ADVISORY_DB_URL} into {}", path.display());
         if let Some(parent) = path.parent() {
@@ -408,7 +419,11 @@ fn infra_check(cx: &Context, root: &Path, tree: &Tree, notes: &mut Vec<String>) 
             bail!("zizmor failed ({}):\n{}", out.status, tail(&String::from_utf8_lossy(&out.stderr), 15));
         }
         findings.extend(external::zizmor(&String::from_utf8_lossy(&out.stdout))?);
-        notes.push(format!("zizmor --offline: {} workflow file{}", workflows.len(), if workflows.len() == 1 { "" } else { "s" }));
+        notes.push(format!(
+            "zizmor --offline: {} workflow file{}",
+            workflows.len(),
+            if workflows.len() == 1 { "" } else { "s" }
+        ));
     }
     let dockerfiles = tree.select(crate::lint::files::is_dockerfile);
     if dockerfiles.is_empty() {
@@ -435,9 +450,9 @@ fn infra_check(cx: &Context, root: &Path, tree: &Tree, notes: &mut Vec<String>) 
 fn print_rules() {
     println!("{:<42} {:<9} rationale", "rule", "severity");
     let mut rows: Vec<(String, Severity, String)> = Vec::new();
-    rows.extend(source::rules().into_iter().map(|r| (r.id.to_owned(), r.severity, r.rationale.to_owned())));
+    rows.extend(source::rules().iter().map(|r| (r.id.to_owned(), r.severity, r.rationale.to_owned())));
     rows.extend(external::CLIPPY_LINTS.iter().map(|(l, why)| ((*l).to_owned(), Severity::Medium, (*why).to_owned())));
-    rows.extend(secrets::rules().into_iter().map(|r| (r.id.to_owned(), r.severity, r.rationale.to_owned())));
+    rows.extend(secrets::rules().iter().map(|r| (r.id.to_owned(), r.severity, r.rationale.to_owned())));
     rows.extend(external::HADOLINT_RULES.iter().map(|(c, s, why)| (format!("hadolint/{c}"), *s, (*why).to_owned())));
     rows.push((
         "zizmor/*".to_owned(),
