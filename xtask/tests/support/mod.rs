@@ -167,3 +167,28 @@ pub fn copy_dir(from: &Path, to: &Path) {
         }
     }
 }
+
+/// A stand-in `docker` for the ops scripts (`scripts/*.sh`): appends each call's argv to
+/// `$STANDIN/log`, prefixed with `APP_IMAGE=… ` when that is set. A call with the word W among
+/// its arguments fails when `$STANDIN/fail-W` exists, after writing a partial line to stdout
+/// (so `fail-pg_dump` is a dump cut short). `pg_dump` prints `$STANDIN/dump.sql`; `psql`
+/// without `-c` appends its stdin to `$STANDIN/psql-stdin`; `cat` in a container prints
+/// `$STANDIN/seeds.sql`. Everything else succeeds silently.
+pub const OPS_DOCKER_STANDIN: &str = r#"#!/bin/bash
+printf '%sdocker %s\n' "${APP_IMAGE:+APP_IMAGE=$APP_IMAGE }" "$*" >> "$STANDIN/log"
+for word in "$@"; do
+  if [ -e "$STANDIN/fail-$word" ]; then
+    echo "-- partial output"
+    echo "stand-in docker: $word failed" >&2
+    exit 1
+  fi
+done
+words=" $* "
+case "$words" in
+  *" pg_dump "*) cat "$STANDIN/dump.sql" ;;
+  *" psql "*" -c "*) ;;
+  *" psql "*) cat >> "$STANDIN/psql-stdin" ;;
+  *" --entrypoint cat "*) cat "$STANDIN/seeds.sql" ;;
+esac
+exit 0
+"#;
