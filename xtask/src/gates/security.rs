@@ -404,14 +404,16 @@ fn secrets_check(tree: &Tree, notes: &mut Vec<String>) -> Vec<Finding> {
 fn infra_check(cx: &Context, root: &Path, tree: &Tree, notes: &mut Vec<String>) -> Result<Vec<Finding>> {
     let tools_dir = tools::tools_dir(&cx.root);
     let mut findings = Vec::new();
-    let workflows = tree.select(crate::lint::files::is_workflow);
+    // The workflows, and Dependabot's configuration (zizmor audits its update cooldowns).
+    let workflows = tree.select(|f| crate::lint::files::is_workflow(f) || f == ".github/dependabot.yml");
     if workflows.is_empty() {
         notes.push("zizmor: not applicable (no workflows)".to_owned());
     } else {
         let program = Tool::Zizmor.local_program(&tools_dir).expect("zizmor is project-local");
         let out = Command::new(&program)
             .current_dir(root)
-            .args(["--offline", "--no-progress", "--no-exit-codes", "--format", "json"])
+            // --no-ignores: suppressions live in security.toml, with a reason and an expiry.
+            .args(["--offline", "--no-ignores", "--no-progress", "--no-exit-codes", "--format", "json"])
             .args(&workflows)
             .output()
             .with_context(|| format!("cannot run {}", program.display()))?;
