@@ -334,3 +334,83 @@ fn list_rules_names_every_rule_with_severity_and_rationale() {
         assert!(run.stdout.lines().any(|l| l.starts_with(id)), "{id}: {run:?}");
     }
 }
+
+#[test]
+fn secrets_in_the_checkout_fail_redacted_and_a_tracked_env_file_too() {
+    let repo = Repo::new("sec-secrets");
+    // Built at run time, so this file holds no secret-shaped text.
+    let key = ["AKIA", "Q3RTZ7WDKM4B", "N2VH"].concat();
+    repo.write("deploy/settings.toml", format!("region = \"eu-west-1\"\naccess_key = \"{key}\"\n"));
+    let run = security(&repo, &["--check", "secrets"]);
+    assert_eq!(run.code, 1, "{run:?}");
+    assert!(run.stdout.contains("CRITICAL deploy/settings.toml:2:15:"), "{run:?}");
+    assert!(run.stdout.contains("[secrets/aws-access-key]"), "{run:?}");
+    assert!(!run.stdout.contains(&key), "the secret itself is never printed: {run:?}");
+
+    repo.write("deploy/settings.toml", "region = \"eu-west-1\"\naccess_key = \"${AWS_ACCESS_KEY_ID}\"\n");
+    let run = security(&repo, &["--check", "secrets"]);
+    assert_eq!(run.code, 0, "{run:?}");
+
+    // Even when .gitignore lists it, a .env that git tracks is a finding.
+    repo.write(".env", "APP_ENV=development\n");
+    let run = security(&repo, &["--check", "secrets"]);
+    assert_eq!(run.code, 1, "{run:?}");
+    assert!(run.stdout.contains("[secrets/env-file-tracked]"), "{run:?}");
+}
+
+#[test]
+fn source_rules_read_production_code_not_tests() {
+    let repo = Repo::new("sec-source");
+    let shell = "use std::process::Command;\n\npub fn run(script: &str) {\n    \
+                 Command::new(\"sh\").arg(\"-c\").arg(script).status().ok();\n}\n";
+    repo.write("app/src/jobs.rs", shell);
+    let run = security(&repo, &["--check", "source"]);
+    assert_eq!(run.code, 1, "{run:?}");
+    assert!(run.stdout.contains("HIGH     app/src/jobs.rs:4:5:"), "{run:?}");
+    assert!(run.stdout.contains("[source/shell-command-string]"), "{run:?}");
+    assert!(run.stdout.contains("clippy: not applicable (no Cargo.toml)"), "{run:?}");
+
+    // The same code in a test module, or outside the production paths, is not production code.
+    let tests_only = format!("pub fn ok() {{}}\n\n#[cfg(test)]\nmod tests {{\n{shell}}}\n");
+    repo.write("app/src/jobs.rs", tests_only);
+    repo.write("app/tests/jobs.rs", shell);
+    let run = security(&repo, &["--check", "source"]);
+    assert_eq!(run.code, 0, "{run:?}");
+
+    // unsafe needs its SAFETY comment.
+    repo.write("xtask/src/raw.rs", "pub fn f(p: *const u8) -> u8 {\n    unsafe { *p }\n}\n");
+    let run = security(&repo, &["--check", "source"]);
+    assert_eq!(run.code, 1, "{run:?}");
+    assert!(
+        run.stdout.contains("xtask/src/raw.rs:2:5:") && run.stdout.contains("unsafe-without-safety-comment"),
+        "{run:?}"
+    );
+    repo.write(
+        "xtask/src/raw.rs",
+        "pub fn f(p: *const u8) -> u8 {\n    // SAFETY: callers pass a pointer to a live byte.\n    unsafe { *p }\n}\n",
+    );
+    let run = security(&repo, &["--check", "source"]);
+    assert_eq!(run.code, 0, "{run:?}");
+}
+
+#[test]
+fn the_curated_clippy_lints_run_on_production_targets() {
+    let repo = Repo::new("sec-clippy");
+    repo.write(".gitignore", ".env\ntarget/\nCargo.lock\n");
+    repo.write("Cargo.toml", "[workspace]\nmembers = [\"app\"]\nresolver = \"3\"\n");
+    repo.write("app/Cargo.toml", "[package]\nname = \"demo\"\nversion = \"0.1.0\"\nedition = \"2024\"\n");
+    repo.write("app/src/lib.rs", "pub fn half(x: Option<u8>) -> u8 {\n    x.unwrap() / 2\n}\n");
+    let run = security(&repo, &["--check", "source"]);
+    assert_eq!(run.code, 1, "{run:?}");
+    assert!(run.stdout.contains("MEDIUM   app/src/lib.rs:2:5:"), "{run:?}");
+    assert!(run.stdout.contains("[clippy::unwrap_used]"), "{run:?}");
+
+    // Tests may unwrap: `--lib --bins` leaves them out.
+    repo.write(
+        "app/src/lib.rs",
+        "pub fn half(x: u8) -> u8 {\n    x / 2\n}\n\n#[cfg(test)]\nmod tests {\n    #[test]\n    fn t() {\n        \
+         assert_eq!(super::half(Some(4).unwrap()), 2);\n    }\n}\n",
+    );
+    let run = security(&repo, &["--check", "source"]);
+    assert_eq!(run.code, 0, "{run:?}");
+}
