@@ -414,6 +414,20 @@ impl Tool {
     }
 }
 
+/// Says what is about to be installed, where and why.
+fn announce_install(cx: &Context, tool: Tool, reason: &str) {
+    match tool.kit() {
+        Some(kit) => eprintln!(
+            "{}: {reason}; installing {} now into {} (one-time; {}):",
+            tool.name(),
+            kit.what(),
+            shown(&cx.root, &tools_dir(&cx.root)),
+            kit.purpose()
+        ),
+        None => eprintln!("{}: {reason}; installing it now (one-time; it {}):", tool.name(), tool.why()),
+    }
+}
+
 /// Checks every tool up front; installs the missing ones unless `allow_install` is false,
 /// in which case it fails (exit 2) naming each missing tool and its install command.
 pub fn ensure(cx: &Context, tools: &[Tool], allow_install: bool) -> Result<()> {
@@ -438,16 +452,7 @@ pub fn ensure(cx: &Context, tools: &[Tool], allow_install: bool) -> Result<()> {
         if tool.kit().is_some() && tool.probe(cx)?.is_none() {
             continue;
         }
-        match tool.kit() {
-            Some(kit) => eprintln!(
-                "{}: {reason}; installing {} now into {} (one-time; {}):",
-                tool.name(),
-                kit.what(),
-                shown(&cx.root, &tools_dir(&cx.root)),
-                kit.purpose()
-            ),
-            None => eprintln!("{}: {reason}; installing it now (one-time; it {}):", tool.name(), tool.why()),
-        }
+        announce_install(cx, tool, &reason);
         eprintln!("  $ {}", tool.install_hint(&cx.root));
         tool.install(cx)?;
         if let Some(reason) = tool.probe(cx)? {
@@ -493,16 +498,7 @@ pub fn provide(cx: &Context, tools: &[Tool], allow_install: bool) -> Result<Vec<
             out.push((tool, Provided::Missing { reason: why.clone(), install }));
             continue;
         }
-        match tool.kit() {
-            Some(kit) => eprintln!(
-                "{}: {reason}; installing {} now into {} (one-time; {}):",
-                tool.name(),
-                kit.what(),
-                shown(&cx.root, &tools_dir(&cx.root)),
-                kit.purpose()
-            ),
-            None => eprintln!("{}: {reason}; installing it now (one-time; it {}):", tool.name(), tool.why()),
-        }
+        announce_install(cx, tool, &reason);
         eprintln!("  $ {install}");
         let started = std::time::Instant::now();
         let installed = match tool.kit() {

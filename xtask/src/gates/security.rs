@@ -402,51 +402,46 @@ fn secrets_check(tree: &Tree, notes: &mut Vec<String>) -> Vec<Finding> {
 }
 
 fn infra_check(cx: &Context, root: &Path, tree: &Tree, notes: &mut Vec<String>) -> Result<Vec<Finding>> {
-    let tools_dir = tools::tools_dir(&cx.root);
     let mut findings = Vec::new();
     // The workflows, and Dependabot's configuration (zizmor audits its update cooldowns).
     let workflows = tree.select(|f| crate::lint::files::is_workflow(f) || f == ".github/dependabot.yml");
     if workflows.is_empty() {
         notes.push("zizmor: not applicable (no workflows)".to_owned());
     } else {
-        let program = Tool::Zizmor.local_program(&tools_dir).expect("zizmor is project-local");
-        let out = Command::new(&program)
-            .current_dir(root)
-            // --no-ignores: suppressions live in security.toml, with a reason and an expiry.
-            .args(["--offline", "--no-ignores", "--no-progress", "--no-exit-codes", "--format", "json"])
-            .args(&workflows)
-            .output()
-            .with_context(|| format!("cannot run {}", program.display()))?;
-        if !out.status.success() {
-            bail!("zizmor failed ({}):\n{}", out.status, tail(&String::from_utf8_lossy(&out.stderr), 15));
-        }
-        findings.extend(external::zizmor(&String::from_utf8_lossy(&out.stdout))?);
-        notes.push(format!(
-            "zizmor --offline: {} workflow file{}",
-            workflows.len(),
-            if workflows.len() == 1 { "" } else { "s" }
-        ));
+        // --no-ignores: suppressions live in security.toml, with a reason and an expiry.
+        let args = ["--offline", "--no-ignores", "--no-progress", "--no-exit-codes", "--format", "json"];
+        let stdout = run_local(cx, Tool::Zizmor, root, &args, &workflows)?;
+        findings.extend(external::zizmor(&stdout)?);
+        notes.push(format!("zizmor --offline: {}", workflows.join(", ")));
     }
     let dockerfiles = tree.select(crate::lint::files::is_dockerfile);
     if dockerfiles.is_empty() {
         notes.push("hadolint: not applicable (no Dockerfile)".to_owned());
     } else {
-        let program = Tool::Hadolint.local_program(&tools_dir).expect("hadolint is project-local");
-        let out = Command::new(&program)
-            .current_dir(root)
-            .args(["--format", "json", "--no-fail", "--no-color"])
-            .args(&dockerfiles)
-            .output()
-            .with_context(|| format!("cannot run {}", program.display()))?;
-        if !out.status.success() {
-            bail!("hadolint failed ({}):\n{}", out.status, tail(&String::from_utf8_lossy(&out.stderr), 15));
-        }
+        let stdout =
+            run_local(cx, Tool::Hadolint, root, &["--format", "json", "--no-fail", "--no-color"], &dockerfiles)?;
         let rel = |p: &str| Path::new(p).strip_prefix(root).map(slash).unwrap_or_else(|_| p.to_owned());
-        findings.extend(external::hadolint(&String::from_utf8_lossy(&out.stdout), rel)?);
+        findings.extend(external::hadolint(&stdout, rel)?);
         let rules: Vec<&str> = external::HADOLINT_RULES.iter().map(|(c, _, _)| *c).collect();
         notes.push(format!("hadolint: {} ({})", dockerfiles.join(", "), rules.join(", ")));
     }
     Ok(findings)
+}
+
+/// Runs a project-local tool in `root` over `files`; its stdout, or an error when it fails.
+fn run_local(cx: &Context, tool: Tool, root: &Path, args: &[&str], files: &[&str]) -> Result<String> {
+    let program = tool.local_program(&tools::tools_dir(&cx.root)).expect("a project-local tool");
+    let out = Command::new(&program)
+        .current_dir(root)
+        .args(args)
+        .args(files)
+        .output()
+        .with_context(|| format!("cannot run {}", program.display()))?;
+    if !out.status.success() {
+        let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+        bail!("{} failed ({}):\n{}", tool.name(), out.status, tail(&text, 15));
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
 fn print_rules() {
