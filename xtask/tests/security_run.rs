@@ -244,8 +244,8 @@ fn json_sarif_annotations_and_step_summary() {
     let run =
         security_env(&repo, &args, &[("GITHUB_ACTIONS", "true"), ("GITHUB_STEP_SUMMARY", summary.to_str().unwrap())]);
     assert_eq!(run.code, 1, "{run:?}");
-    let (json, annotations): (Vec<&str>, Vec<&str>) = run.stdout.lines().partition(|l| !l.starts_with("::"));
-    let v: serde_json::Value = serde_json::from_str(&json.join("\n")).expect("stdout is the JSON report");
+    let v: serde_json::Value = serde_json::from_str(&run.stdout).expect("stdout is one JSON document");
+    let annotations: Vec<&str> = run.stderr.lines().filter(|l| l.starts_with("::")).collect();
     assert_eq!(v["verdict"], "failed");
     assert_eq!(v["findings"][0]["rule"], "RUSTSEC-2026-9001");
     assert_eq!(v["findings"][0]["aliases"][0], "CVE-2026-90001");

@@ -154,7 +154,7 @@ impl SecurityArgs {
             Format::Json => print!("{}", report.json()),
             Format::Text => print_text(&report, &suppressions),
         }
-        annotate(cx, &report);
+        annotate(cx, &report, self.format == Format::Json);
         cx.out.step_summary(&report.markdown())?;
         if let Some(path) = &self.sarif {
             eprintln!("SARIF report written to {}", path.display());
@@ -503,25 +503,28 @@ fn print_text(report: &Report, suppressions: &Suppressions) {
 }
 
 /// GitHub annotations for findings with a file: errors for failing ones, warnings for the rest
-/// (suppressed findings are not annotated).
-fn annotate(cx: &Context, report: &Report) {
+/// (suppressed findings are not annotated). On stderr with `--format json`, so stdout stays one
+/// JSON document (the runner reads workflow commands from both).
+fn annotate(cx: &Context, report: &Report, to_stderr: bool) {
     if !cx.out.github {
         return;
     }
+    let emit = |line: String| if to_stderr { eprintln!("{line}") } else { println!("{line}") };
     for f in report.findings.iter().filter(|f| f.suppressed.is_none()) {
         let Some(path) = &f.path else { continue };
         let kind = if f.fails() { "error" } else { "warning" };
         let line = f.line.map(|l| format!(",line={l}")).unwrap_or_default();
         let col = f.column.map(|c| format!(",col={c}")).unwrap_or_default();
-        println!(
+        emit(format!(
             "::{kind} file={}{line}{col},title={}::{}",
             crate::output::escape_property(path),
             crate::output::escape_property(&format!("{} ({})", f.rule, f.severity)),
             crate::output::escape_data(&f.title)
-        );
+        ));
     }
     if report.failed() {
-        cx.out.annotate_error("cargo xtask security", &format!("security gate failed: {}", report.verdict_line()));
+        let message = format!("security gate failed: {}", report.verdict_line());
+        emit(cx.out.error_annotation("cargo xtask security", &message).unwrap_or_default());
     }
 }
 
