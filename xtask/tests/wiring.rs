@@ -34,6 +34,32 @@ fn xtask_runs(job: &Node) -> Vec<String> {
         .collect()
 }
 
+/// Flags CI may add to a gate command: where the inputs come from and where reports go, never
+/// the policy (thresholds, accepted ages, which checks run), so CI judges what a hook judges.
+const CI_ONLY_FLAGS: [&str; 2] = ["--fetch", "--sarif"];
+
+/// The command without the CI-only flags (and their values).
+fn gate_of(command: &str) -> String {
+    let mut words = command.split_whitespace();
+    let mut kept = Vec::new();
+    while let Some(w) = words.next() {
+        match w {
+            "--sarif" => {
+                words.next();
+            }
+            w if CI_ONLY_FLAGS.contains(&w) || w.starts_with("--sarif=") => {}
+            w => kept.push(w),
+        }
+    }
+    kept.join(" ")
+}
+
+#[test]
+fn ci_only_flags_are_transport_not_policy() {
+    assert_eq!(gate_of("cargo xtask security --fetch --sarif out.sarif"), "cargo xtask security");
+    assert_eq!(gate_of("cargo xtask security --accept-stale-db"), "cargo xtask security --accept-stale-db");
+}
+
 #[test]
 fn workflow_jobs_are_the_xtask_gates_in_order_each_running_its_gate() {
     let workflow = load(".github/workflows/ci.yml");
@@ -42,7 +68,9 @@ fn workflow_jobs_are_the_xtask_gates_in_order_each_running_its_gate() {
     assert_eq!(names, GATES, "one CI job per gate, in the xtask's order");
     for (i, (_, job)) in jobs.iter().enumerate() {
         let gate = GATES[i];
-        assert_eq!(xtask_runs(job), [format!("cargo xtask {gate}")], "job {gate}: its gate step is the xtask command");
+        let runs = xtask_runs(job);
+        assert_eq!(runs.len(), 1, "job {gate}: one gate step: {runs:?}");
+        assert_eq!(gate_of(&runs[0]), format!("cargo xtask {gate}"), "job {gate}: its gate step is the xtask command");
         let needs = text(job, "needs");
         assert_eq!(needs, i.checked_sub(1).map(|p| GATES[p]), "job {gate}: `needs` chains the gates in order");
     }
@@ -53,8 +81,14 @@ fn pre_commit_hooks_run_the_same_commands_as_ci() {
     let config = load(".pre-commit-config.yaml");
     let repos = config.get("repos").expect("repos").items();
     let workflow = load(".github/workflows/ci.yml");
-    let ci_commands: Vec<String> =
-        workflow.get("jobs").unwrap().entries().iter().flat_map(|(_, job)| xtask_runs(job)).collect();
+    let ci_commands: Vec<String> = workflow
+        .get("jobs")
+        .unwrap()
+        .entries()
+        .iter()
+        .flat_map(|(_, job)| xtask_runs(job))
+        .map(|c| gate_of(&c))
+        .collect();
     let mut hooks = Vec::new();
     for repo in repos {
         for hook in repo.get("hooks").map(Node::items).unwrap_or_default() {
@@ -77,6 +111,7 @@ fn pre_commit_hooks_run_the_same_commands_as_ci() {
     let stage = |id: &str| hooks.iter().find(|(h, _)| h == id).map(|(_, s)| s.clone());
     assert_eq!(stage("lint"), Some(vec!["pre-commit"]), "lint runs on every commit");
     assert_eq!(stage("coverage"), Some(vec!["pre-push"]), "the coverage run (the whole suite) waits for the push");
+    assert_eq!(stage("security"), Some(vec!["pre-push"]), "the security gate runs clippy: it waits for the push too");
 }
 
 #[test]

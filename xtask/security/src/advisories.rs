@@ -39,7 +39,10 @@ pub fn open(path: &Path) -> Result<AdvisoryDb> {
         bail!("advisory database {}: no such folder", path.display());
     }
     if !path.join("crates").is_dir() {
-        bail!("advisory database {}: no `crates/` folder: is this a copy of github.com/rustsec/advisory-db?", path.display());
+        bail!(
+            "advisory database {}: no `crates/` folder: is this a copy of github.com/rustsec/advisory-db?",
+            path.display()
+        );
     }
     let db = Database::open(path).with_context(|| format!("advisory database {}: cannot be read", path.display()))?;
     let count = db.iter().filter(|a| a.metadata.collection == Some(Collection::Crates)).count();
@@ -195,7 +198,8 @@ pub fn audit(
         } else {
             format!("upgrade to {}", patched.join(" or "))
         };
-        let url = meta.url.as_ref().map_or_else(|| format!("https://rustsec.org/advisories/{}", meta.id), |u| u.to_string());
+        let url =
+            meta.url.as_ref().map_or_else(|| format!("https://rustsec.org/advisories/{}", meta.id), |u| u.to_string());
         let (rule_kind, severity, note) = match &meta.informational {
             None => match &meta.cvss {
                 Some(cvss) => {
@@ -207,7 +211,9 @@ pub fn audit(
             Some(Informational::Unsound) if linked.contains(&(name.to_owned(), version.clone())) => {
                 ("unsound", Severity::Medium, format!("unsound, and linked into {}", roots.join(", ")))
             }
-            Some(Informational::Unsound) => ("unsound", Severity::Warning, "unsound; not linked into the app".to_owned()),
+            Some(Informational::Unsound) => {
+                ("unsound", Severity::Warning, "unsound; not linked into the app".to_owned())
+            }
             Some(Informational::Unmaintained) => ("unmaintained", Severity::Warning, "unmaintained".to_owned()),
             Some(other) => ("informational", Severity::Warning, other.as_str().to_owned()),
         };
@@ -234,9 +240,14 @@ pub fn audit(
                 Some(true) => {
                     known += 1;
                     findings.push(
-                        Finding::new(Check::Advisories, "advisories/yanked", Severity::Warning, format!("{name} {version} is yanked"))
-                            .help("yanked from crates.io: update it with `cargo update -p NAME`")
-                            .at(lock_path, lock_line(lock_text, name, &version), None),
+                        Finding::new(
+                            Check::Advisories,
+                            "advisories/yanked",
+                            Severity::Warning,
+                            format!("{name} {version} is yanked"),
+                        )
+                        .help("yanked from crates.io: update it with `cargo update -p NAME`")
+                        .at(lock_path, lock_line(lock_text, name, &version), None),
                     );
                 }
                 Some(false) => known += 1,

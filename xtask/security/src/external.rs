@@ -64,9 +64,11 @@ pub fn clippy(stdout: &str, keep: impl Fn(&str) -> bool) -> Vec<Finding> {
         if !keep(&path) {
             continue;
         }
-        let f = Finding::new(Check::Source, *lint, Severity::Medium, d.message)
-            .help(*why)
-            .at(path, Some(span.line_start), Some(span.column_start));
+        let f = Finding::new(Check::Source, *lint, Severity::Medium, d.message).help(*why).at(
+            path,
+            Some(span.line_start),
+            Some(span.column_start),
+        );
         // A generic function instantiated twice is reported twice.
         if !out.contains(&f) {
             out.push(f);
@@ -123,7 +125,8 @@ struct Point {
 /// `zizmor --format json` output. zizmor's own `# zizmor: ignore` comments are not honoured:
 /// suppressions live in one place, with a reason and an expiry.
 pub fn zizmor(stdout: &str) -> Result<Vec<Finding>> {
-    let list: Vec<ZizmorFinding> = serde_json::from_str(stdout).context("zizmor printed something that is not its JSON report")?;
+    let list: Vec<ZizmorFinding> =
+        serde_json::from_str(stdout).context("zizmor printed something that is not its JSON report")?;
     Ok(list
         .into_iter()
         .map(|z| {
@@ -143,10 +146,15 @@ pub fn zizmor(stdout: &str) -> Result<Vec<Finding>> {
                 f = f.help(url);
             }
             if let Some(loc) = primary {
-                let path = loc.symbolic.key.pointer("/Local/verbatim_path").or(loc.symbolic.key.pointer("/Local/given_path"));
+                let path =
+                    loc.symbolic.key.pointer("/Local/verbatim_path").or(loc.symbolic.key.pointer("/Local/given_path"));
                 if let Some(path) = path.and_then(|p| p.as_str()) {
                     let p = loc.concrete.location.start_point.row + 1;
-                    f = f.at(path.trim_start_matches("./"), Some(p), Some(loc.concrete.location.start_point.column + 1));
+                    f = f.at(
+                        path.trim_start_matches("./"),
+                        Some(p),
+                        Some(loc.concrete.location.start_point.column + 1),
+                    );
                 }
             }
             f
@@ -180,11 +188,11 @@ pub fn hadolint(stdout: &str, rel: impl Fn(&str) -> String) -> Result<Vec<Findin
         .into_iter()
         .filter_map(|h| {
             let (code, severity, why) = HADOLINT_RULES.iter().find(|(c, _, _)| *c == h.code)?;
-            Some(
-                Finding::new(Check::Infra, format!("hadolint/{code}"), *severity, h.message)
-                    .help(*why)
-                    .at(rel(&h.file), Some(h.line), h.column),
-            )
+            Some(Finding::new(Check::Infra, format!("hadolint/{code}"), *severity, h.message).help(*why).at(
+                rel(&h.file),
+                Some(h.line),
+                h.column,
+            ))
         })
         .collect())
 }

@@ -3,12 +3,15 @@
 //! the suppression file and the reports (text, JSON, SARIF). Everything here works on given
 //! inputs and returns findings; running tools and printing is done by the xtask
 //! (`gates/security.rs`).
-
+/// The libraries the gate also uses, re-exported so the xtask needs no versions of its own.
+pub use {jiff, rustsec};
 
 pub mod advisories;
 pub mod external;
 pub mod report;
 pub mod sarif;
+pub mod secrets;
+pub mod source;
 pub mod suppress;
 
 use std::fmt;
@@ -177,6 +180,11 @@ impl Finding {
             _ => path.to_owned(),
         })
     }
+}
+
+/// Today's date in UTC: the reference for the database's age and for suppression expiry.
+pub fn today() -> jiff::civil::Date {
+    jiff::Timestamp::now().to_zoned(jiff::tz::TimeZone::UTC).date()
 }
 
 /// 1-based line and column of a byte offset.

@@ -48,7 +48,7 @@ impl Entry {
     }
 
     fn matches(&self, f: &Finding) -> bool {
-        (f.rule == self.id || f.aliases.iter().any(|a| *a == self.id))
+        (f.rule == self.id || f.aliases.contains(&self.id))
             && match (&self.path, &f.path) {
                 (None, _) => true,
                 (Some(glob), Some(path)) => xtask_lint::glob::matches(glob, path),
@@ -85,7 +85,9 @@ impl Suppressions {
     pub fn load(file: &Path, shown: &str) -> Result<Suppressions> {
         match std::fs::read_to_string(file) {
             Ok(text) => Suppressions::parse(&text, shown),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Suppressions { path: shown.to_owned(), entries: vec![] }),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                Ok(Suppressions { path: shown.to_owned(), entries: vec![] })
+            }
             Err(e) => Err(e).with_context(|| format!("{shown}: cannot be read")),
         }
     }
@@ -107,7 +109,9 @@ impl Suppressions {
                 bail!("{at}: suppression of {id} has no `reason`: say why it is safe to ignore");
             };
             let expires = match raw.expires {
-                None => bail!("{at}: suppression of {id} has no `expires` date (YYYY-MM-DD): when is it reviewed again?"),
+                None => {
+                    bail!("{at}: suppression of {id} has no `expires` date (YYYY-MM-DD): when is it reviewed again?")
+                }
                 Some(v) => parse_expiry(&v).with_context(|| format!("{at}: suppression of {id}: bad `expires`"))?,
             };
             if let Some(glob) = &raw.path {
@@ -152,7 +156,11 @@ impl Suppressions {
             } else {
                 "remove the entry: what it suppressed is gone"
             };
-            findings.push(Finding::new(check, rule, Severity::Medium, title).help(help).at(&self.path, Some(e.line), None));
+            findings.push(Finding::new(check, rule, Severity::Medium, title).help(help).at(
+                &self.path,
+                Some(e.line),
+                None,
+            ));
         }
     }
 }
@@ -238,7 +246,11 @@ mod tests {
         let rules: Vec<_> = fs.iter().map(|f| (f.rule.as_str(), f.line, f.fails())).collect();
         assert_eq!(
             rules,
-            [("secrets/github-token", Some(1), true), ("suppression/expired", Some(1), true), ("suppression/unused", Some(6), true)]
+            [
+                ("secrets/github-token", Some(1), true),
+                ("suppression/expired", Some(1), true),
+                ("suppression/unused", Some(6), true)
+            ]
         );
         // An entry that expires today still holds.
         let mut fs = vec![finding("secrets/github-token", Some("a"))];

@@ -1,5 +1,5 @@
-//! `cargo xtask ci`: every gate in CI order, then one summary table. The coverage gate's test
-//! run *is* the test gate here, so the suite runs once.
+//! `cargo xtask ci`: every gate in CI order (lint → test → coverage → security), then one
+//! summary table. The coverage gate's test run *is* the test gate here, so the suite runs once.
 
 use std::time::{Duration, Instant};
 
@@ -8,11 +8,12 @@ use colored::Colorize;
 
 use crate::gates::coverage::CoverageArgs;
 use crate::gates::lint::LintArgs;
+use crate::gates::security::SecurityArgs;
 use crate::{Context, Outcome, interrupt};
 
 /// The gates CI runs, in order. `.pre-commit-config.yaml` and `.github/workflows/ci.yml` are
 /// checked against this list by the test suite (tests/wiring.rs).
-pub const GATES: [&str; 3] = ["lint", "test", "coverage"];
+pub const GATES: [&str; 4] = ["lint", "test", "coverage", "security"];
 
 /// Flags of `cargo xtask ci`.
 #[derive(Debug, Default, clap::Args)]
@@ -93,6 +94,17 @@ impl CiArgs {
             end_section(cx);
         }
         interrupt::exit_if_received();
+
+        if stop(&rows) {
+            rows.push(Row { gate: "security", verdict: Verdict::Skipped, time: None });
+        } else {
+            section(cx, "security");
+            let t = Instant::now();
+            let security = SecurityArgs::default().run(cx);
+            report_error(&security);
+            rows.push(Row { gate: "security", verdict: Verdict::of(&security), time: Some(t.elapsed()) });
+            end_section(cx);
+        }
 
         let total = started.elapsed();
         eprint!("{}", table(&rows, total));

@@ -5,4 +5,5 @@ pub mod compose;
 pub mod coverage;
 pub mod dev;
 pub mod lint;
+pub mod security;
 pub mod test;

@@ -33,11 +33,12 @@ pub fn standin(name: &str, out: &str, code: i32) -> String {
     format!("#!/bin/sh\n[ -n \"$LOG\" ] && echo \"{name} $*\" >> \"$LOG\"\ncat <<'OUT'\n{out}\nOUT\nexit {code}\n")
 }
 
-/// Stand-ins for the four project-local linters, all passing, with matching stamps.
+/// Stand-ins for the five project-local tools, all passing, with matching stamps.
 pub fn fake_tools(dir: &Path) {
     let venv = dir.join("venv");
     write_exe(&venv.join("bin/shellcheck"), &standin("shellcheck", "", 0));
     write_exe(&venv.join("bin/hadolint"), &standin("hadolint", "[]", 0));
+    write_exe(&venv.join("bin/zizmor"), &standin("zizmor", "[]", 0));
     write_exe(
         &venv.join("bin/check-jsonschema"),
         &standin("check-jsonschema", r#"{"status":"ok","errors":[],"parse_errors":[]}"#, 0),

@@ -20,9 +20,17 @@ impl std::fmt::Debug for Run {
 /// The xtask binary with a clean, predictable environment (no colour, not in CI).
 pub fn xtask() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_xtask"));
-    for var in
-        ["GITHUB_ACTIONS", "GITHUB_STEP_SUMMARY", "CLICOLOR_FORCE", "NO_COLOR", "CI", "DATABASE_URL", "XTASK_PG_BIN"]
-    {
+    for var in [
+        "GITHUB_ACTIONS",
+        "GITHUB_STEP_SUMMARY",
+        "CLICOLOR_FORCE",
+        "NO_COLOR",
+        "CI",
+        "DATABASE_URL",
+        "XTASK_PG_BIN",
+        "XTASK_ADVISORY_DB",
+        "XTASK_ACCEPT_STALE_DB",
+    ] {
         c.env_remove(var);
     }
     c
@@ -131,4 +139,56 @@ source "$STANDIN/compose.sh"
 pub const DOCKER_COMPOSE_STANDIN: &str = r#"#!/bin/bash
 printf 'docker-compose %s\n' "$*" >> "$STANDIN/log"
 source "$STANDIN/compose.sh"
+"#;
+
+/// A copy of the fixture advisory database (`fixtures/security/advisory-db`, fictional crates)
+/// at `to`, with a STAMP dated `stamp` (none: no STAMP).
+pub fn advisory_db(to: &Path, stamp: Option<&str>) -> PathBuf {
+    copy_dir(&Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/security/advisory-db"), to);
+    if let Some(date) = stamp {
+        std::fs::write(to.join("STAMP"), format!("commit=0123abc\ndate={date}T08:00:00+00:00\n")).unwrap();
+    }
+    to.to_path_buf()
+}
+
+/// Yesterday (UTC) as `YYYY-MM-DD`: a fresh database's date.
+pub fn yesterday() -> String {
+    xtask::security::today().yesterday().unwrap().to_string()
+}
+
+pub fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        if e.file_type().unwrap().is_dir() {
+            copy_dir(&e.path(), &to.join(e.file_name()));
+        } else {
+            std::fs::copy(e.path(), to.join(e.file_name())).unwrap();
+        }
+    }
+}
+
+/// A stand-in `docker` for the ops scripts (`scripts/*.sh`): appends each call's argv to
+/// `$STANDIN/log`, prefixed with `APP_IMAGE=… ` when that is set. A call with the word W among
+/// its arguments fails when `$STANDIN/fail-W` exists, after writing a partial line to stdout
+/// (so `fail-pg_dump` is a dump cut short). `pg_dump` prints `$STANDIN/dump.sql`; `psql`
+/// without `-c` appends its stdin to `$STANDIN/psql-stdin`; `cat` in a container prints
+/// `$STANDIN/seeds.sql`. Everything else succeeds silently.
+pub const OPS_DOCKER_STANDIN: &str = r#"#!/bin/bash
+printf '%sdocker %s\n' "${APP_IMAGE:+APP_IMAGE=$APP_IMAGE }" "$*" >> "$STANDIN/log"
+for word in "$@"; do
+  if [ -e "$STANDIN/fail-$word" ]; then
+    echo "-- partial output"
+    echo "stand-in docker: $word failed" >&2
+    exit 1
+  fi
+done
+words=" $* "
+case "$words" in
+  *" pg_dump "*) cat "$STANDIN/dump.sql" ;;
+  *" psql "*" -c "*) ;;
+  *" psql "*) cat >> "$STANDIN/psql-stdin" ;;
+  *" --entrypoint cat "*) cat "$STANDIN/seeds.sql" ;;
+esac
+exit 0
 "#;

@@ -1,0 +1,98 @@
+#!/usr/bin/env bash
+# Roll the server back to the image of an earlier commit (every deploy pushes sha-<commit>).
+# Checks first that the image's migrations accept the current schema, so a rollback that
+# needs the old schema stops before the running app is touched. Runs on the server.
+set -euo pipefail
+
+usage() {
+  cat <<'EOF'
+Usage: rollback.sh sha-<commit>     (the full 40-character commit SHA; `sha-` may be left out)
+
+1. docker pull $IMAGE:sha-<commit>
+2. docker compose run --rm migrate with that image: its migrations must accept the schema
+3. docker tag it as $IMAGE:latest, so restarts and the nightly reset keep using it
+4. APP_IMAGE=$IMAGE:sha-<commit> docker compose up -d --no-build --remove-orphans --wait
+5. the app's readiness probe (app healthcheck inside the container)
+
+The commits deployed are in the CD workflow's run history on GitHub, and on the server in
+`docker images $IMAGE`. The next deploy replaces the rolled-back image.
+
+Environment (defaults in brackets):
+  IMAGE         the image repository               [ghcr.io/jerosanchez/clicknback]
+  DEPLOY_DIR    the deploy folder                  [/opt/clicknback]
+  COMPOSE_FILE  the stack's compose file           [$DEPLOY_DIR/docker-compose.yml]
+  BACKUP_DIR    where backup.sh writes             [$DEPLOY_DIR/backups]
+  DB_USER, DB_NAME: as for backup.sh
+EOF
+}
+
+IMAGE="${IMAGE:-ghcr.io/jerosanchez/clicknback}"
+DEPLOY_DIR="${DEPLOY_DIR:-/opt/clicknback}"
+COMPOSE_FILE="${COMPOSE_FILE:-$DEPLOY_DIR/docker-compose.yml}"
+BACKUP_DIR="${BACKUP_DIR:-$DEPLOY_DIR/backups}"
+DB_USER="${DB_USER:-${POSTGRES_USER:-clicknback}}"
+DB_NAME="${DB_NAME:-${POSTGRES_DB:-clicknback}}"
+
+fail() {
+  echo "rollback failed: $*" >&2
+  exit 1
+}
+
+compose() { docker compose -f "$COMPOSE_FILE" "$@"; }
+
+# The migrations are forward-only: the way back to an older schema is the backup taken
+# before the deploy that changed it (backup.sh runs before every deploy and nightly).
+restore_help() {
+  cat >&2 <<EOF
+
+The database has migrations that $1 does not know, so its \`app migrate\` refuses to run
+and the app would not start. The running app was left as it was.
+The migrations are forward-only (app/migrations has no down migrations; \`app migrate\` only
+applies them), so the older schema comes back from the backup taken before the deploy that
+added them. Data written since that backup is lost.
+
+  bash $DEPLOY_DIR/scripts/backup.sh                 # keep the current data too
+  ls -lt $BACKUP_DIR                                 # pick the backup from before that deploy
+  docker compose -f $COMPOSE_FILE stop app
+  docker compose -f $COMPOSE_FILE exec -T db psql -U $DB_USER -d $DB_NAME -v ON_ERROR_STOP=1 \\
+    -c 'DROP SCHEMA public CASCADE; CREATE SCHEMA public;'
+  gunzip -c $BACKUP_DIR/clicknback-<date>.sql.gz \\
+    | docker compose -f $COMPOSE_FILE exec -T db psql -U $DB_USER -d $DB_NAME -v ON_ERROR_STOP=1
+  bash $DEPLOY_DIR/scripts/rollback.sh $2
+EOF
+}
+
+case "${1:-}" in
+  -h | --help) usage; exit 0 ;;
+  "") usage >&2; exit 2 ;;
+esac
+[[ $# -eq 1 ]] || { echo "rollback.sh: one argument, the sha-<commit> tag (see --help)" >&2; exit 2; }
+
+tag="$1"
+[[ "$tag" =~ ^[0-9a-f]{40}$ ]] && tag="sha-$tag"
+if [[ ! "$tag" =~ ^sha-[0-9a-f]{40}$ ]]; then
+  echo "rollback.sh: '$1' is not sha-<commit> with a full 40-character lower-case commit SHA" >&2
+  exit 2
+fi
+image="$IMAGE:$tag"
+
+echo "1/5 pull $image"
+docker pull "$image" || fail "cannot pull $image (is it a commit CD deployed? logged in to the registry?)"
+
+echo "2/5 migrations of $image against the current schema"
+if ! APP_IMAGE="$image" compose run --rm migrate; then
+  restore_help "$image" "$tag"
+  fail "the migrate service of $image failed"
+fi
+
+echo "3/5 tag $image as $IMAGE:latest"
+docker tag "$image" "$IMAGE:latest" || fail "cannot tag $image as $IMAGE:latest"
+
+echo "4/5 redeploy"
+APP_IMAGE="$image" compose up -d --no-build --remove-orphans --wait \
+  || fail "docker compose up with $image failed; see: docker compose -f $COMPOSE_FILE logs --tail=100 app"
+
+echo "5/5 readiness"
+compose exec -T app app healthcheck || fail "the app is up but not ready; see: docker compose -f $COMPOSE_FILE logs --tail=100 app"
+
+echo "rolled back to $image"

@@ -1,0 +1,548 @@
+//! `cargo xtask security`: the Rust successor of `bandit -r app/ -ll`. Four checks, one
+//! verdict: dependency advisories (RustSec, offline), the production source rules (built-in
+//! rules and a curated clippy set), secrets in the checkout's files, and the workflows and
+//! Dockerfiles (zizmor, hadolint). Then the suppression file, then one report.
+//!
+//! Fails closed: a missing or empty advisory database, a missing tool or an unreadable input
+//! is an error (exit 2), never a pass. Findings at medium or above fail the gate (exit 1).
+//! The engine (rules, parsers, reports) is the `xtask-security` crate; this file runs tools
+//! and prints.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use anyhow::{Context as _, Result, bail};
+use colored::Colorize;
+
+use crate::lint::files::Tree;
+use crate::security::advisories::{self, AdvisoryDb, Freshness};
+use crate::security::report::{CheckRun, Report};
+use crate::security::suppress::Suppressions;
+use crate::security::{Check, Finding, Severity, external, sarif, secrets, source};
+use crate::tools::{self, Tool};
+use crate::{Context, Outcome};
+
+/// The upstream database `--fetch` clones.
+pub const ADVISORY_DB_URL: &str = "https://github.com/rustsec/advisory-db.git";
+
+/// Files larger than this are not scanned for secrets (generated data, not configuration).
+const MAX_SECRET_SCAN_BYTES: usize = 2 * 1024 * 1024;
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    #[default]
+    Text,
+    Json,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum CheckArg {
+    Advisories,
+    Source,
+    Secrets,
+    Infra,
+}
+
+impl From<CheckArg> for Check {
+    fn from(c: CheckArg) -> Check {
+        match c {
+            CheckArg::Advisories => Check::Advisories,
+            CheckArg::Source => Check::Source,
+            CheckArg::Secrets => Check::Secrets,
+            CheckArg::Infra => Check::Infra,
+        }
+    }
+}
+
+/// Flags of `cargo xtask security` (its help text is on the subcommand in main.rs).
+#[derive(Debug, Default, clap::Args)]
+pub struct SecurityArgs {
+    /// The RustSec advisory database, a local folder [env: XTASK_ADVISORY_DB]
+    /// [default: the `advisory-db` setting, else ~/.cargo/advisory-db]
+    #[arg(long, value_name = "PATH")]
+    pub advisory_db: Option<PathBuf>,
+    /// Clone the database there, or update it (a git checkout, reset to upstream), first
+    #[arg(long)]
+    pub fetch: bool,
+    /// Pass with a database older than `max-db-age-days` (said on every run) [env: XTASK_ACCEPT_STALE_DB=1]
+    #[arg(long)]
+    pub accept_stale_db: bool,
+    /// Run only this check (repeat for more) [default: all]
+    #[arg(long = "check", value_enum, value_name = "CHECK")]
+    pub checks: Vec<CheckArg>,
+    /// Audit this Cargo.lock instead of the checkout's
+    #[arg(long, value_name = "PATH")]
+    pub lockfile: Option<PathBuf>,
+    /// Check another checkout (a git work tree) with this workspace's settings and tools
+    #[arg(long, value_name = "PATH")]
+    pub root: Option<PathBuf>,
+    /// Output format on stdout
+    #[arg(long, value_enum, default_value_t = Format::Text, value_name = "FORMAT")]
+    pub format: Format,
+    /// Also write the findings as SARIF 2.1.0 (for GitHub code scanning) to this file
+    #[arg(long, value_name = "PATH")]
+    pub sarif: Option<PathBuf>,
+    /// Do not install missing tools; fail (exit 2) with the commands that install them
+    #[arg(long)]
+    pub no_install: bool,
+    /// List the built-in rules (id, severity, rationale) and exit
+    #[arg(long)]
+    pub list_rules: bool,
+}
+
+/// The tools the selected checks need, for a checkout with these files.
+fn tools_for(checks: &[Check], tree: &Tree, has_manifest: bool) -> Vec<Tool> {
+    let mut t = Vec::new();
+    if checks.contains(&Check::Source) && has_manifest {
+        t.push(Tool::Clippy);
+    }
+    if checks.contains(&Check::Infra) {
+        if tree.files.iter().any(|f| crate::lint::files::is_workflow(f)) {
+            t.push(Tool::Zizmor);
+        }
+        if tree.files.iter().any(|f| crate::lint::files::is_dockerfile(f)) {
+            t.push(Tool::Hadolint);
+        }
+    }
+    t
+}
+
+impl SecurityArgs {
+    pub fn run(self, cx: &Context) -> Result<Outcome> {
+        if self.list_rules {
+            print_rules();
+            return Ok(Outcome::Passed);
+        }
+        let root = match &self.root {
+            Some(r) => r.canonicalize().with_context(|| format!("--root {}: no such folder", r.display()))?,
+            None => cx.root.clone(),
+        };
+        let checks: Vec<Check> = if self.checks.is_empty() {
+            Check::ALL.to_vec()
+        } else {
+            Check::ALL.into_iter().filter(|c| self.checks.iter().any(|a| Check::from(*a) == *c)).collect()
+        };
+        let settings = &cx.settings.security;
+        // The suppression file, relative to the checked root.
+        let suppressions_rel = settings.suppressions.strip_prefix(&cx.root).unwrap_or(&settings.suppressions);
+        let suppressions = Suppressions::load(&root.join(suppressions_rel), &slash(suppressions_rel))?;
+        let tree = Tree::list(&root, &[])?;
+        let has_manifest = root.join("Cargo.toml").is_file();
+        tools::ensure(cx, &tools_for(&checks, &tree, has_manifest), !self.no_install)?;
+
+        let today = crate::security::today();
+        let mut runs = Vec::new();
+        let mut findings = Vec::new();
+        for &check in &checks {
+            let mut notes = Vec::new();
+            let found = match check {
+                Check::Advisories => self.advisories(cx, &root, today, &mut notes)?,
+                Check::Source => source_check(cx, &root, &tree, has_manifest, &mut notes)?,
+                Check::Secrets => secrets_check(&tree, &mut notes),
+                Check::Infra => infra_check(cx, &root, &tree, &mut notes)?,
+            };
+            findings.extend(found);
+            runs.push(CheckRun { check, notes });
+        }
+        suppressions.apply(&mut findings, &checks, today);
+        let report = Report::new(runs, findings);
+
+        if let Some(path) = &self.sarif {
+            write_atomic(path, &sarif::render(&report, env!("CARGO_PKG_VERSION")))?;
+        }
+        match self.format {
+            Format::Json => print!("{}", report.json()),
+            Format::Text => print_text(&report, &suppressions),
+        }
+        annotate(cx, &report, self.format == Format::Json);
+        cx.out.step_summary(&report.markdown())?;
+        if let Some(path) = &self.sarif {
+            eprintln!("SARIF report written to {}", path.display());
+        }
+        Ok(if report.failed() { Outcome::Failed } else { Outcome::Passed })
+    }
+
+    fn db_path(&self, cx: &Context) -> Result<PathBuf> {
+        if let Some(p) = &self.advisory_db {
+            return Ok(p.clone());
+        }
+        if let Some(p) = std::env::var_os("XTASK_ADVISORY_DB").filter(|v| !v.is_empty()) {
+            return Ok(PathBuf::from(p));
+        }
+        if let Some(p) = &cx.settings.security.advisory_db {
+            return Ok(p.clone());
+        }
+        Ok(cargo_home()?.join("advisory-db"))
+    }
+
+    fn accept_stale(&self, cx: &Context) -> Option<&'static str> {
+        if self.accept_stale_db {
+            Some("--accept-stale-db")
+        } else if std::env::var("XTASK_ACCEPT_STALE_DB").is_ok_and(|v| v == "1" || v.eq_ignore_ascii_case("true")) {
+            Some("XTASK_ACCEPT_STALE_DB")
+        } else if cx.settings.security.accept_stale_db {
+            Some("accept-stale-db = true in [workspace.metadata.xtask.security]")
+        } else {
+            None
+        }
+    }
+
+    fn advisories(
+        &self,
+        cx: &Context,
+        root: &Path,
+        today: crate::security::jiff::civil::Date,
+        notes: &mut Vec<String>,
+    ) -> Result<Vec<Finding>> {
+        let db_path = self.db_path(cx)?;
+        if self.fetch {
+            fetch_db(&db_path)?;
+        }
+        let db = advisories::open(&db_path).map_err(|e| {
+            anyhow::anyhow!(
+                "{e:#}\n  get the database with `cargo xtask security --fetch` (clones {ADVISORY_DB_URL} into {}), \
+                 or point --advisory-db (or XTASK_ADVISORY_DB) at a copy",
+                db_path.display()
+            )
+        })?;
+        let fresh = freshness(&db)?;
+        let age = advisories::age_days(fresh.date, today);
+        let max = cx.settings.security.max_db_age_days;
+        notes.push(format!(
+            "database {}: {} advisories, updated {} ({} day{} ago, from {})",
+            db.path.display(),
+            db.count,
+            fresh.date,
+            age,
+            if age == 1 { "" } else { "s" },
+            fresh.source
+        ));
+        let mut findings = Vec::new();
+        if age > i64::from(max) {
+            let title = format!("the advisory database is {age} days old (the limit is {max})");
+            let help = "update it: `cargo xtask security --fetch`; advisories published since are not checked";
+            match self.accept_stale(cx) {
+                Some(by) => {
+                    notes.push(format!("accepted: a database older than {max} days, by {by}"));
+                    findings.push(
+                        Finding::new(
+                            Check::Advisories,
+                            "advisories/stale-db",
+                            Severity::Warning,
+                            format!("{title}; accepted by {by}"),
+                        )
+                        .help(help),
+                    );
+                }
+                None => findings.push(
+                    Finding::new(Check::Advisories, "advisories/stale-db", Severity::High, title)
+                        .help(format!("{help}; or accept its age for this run with --accept-stale-db")),
+                ),
+            }
+        }
+
+        let lock_path = match &self.lockfile {
+            Some(p) => p.clone(),
+            None => root.join("Cargo.lock"),
+        };
+        let lock_text = std::fs::read_to_string(&lock_path).with_context(|| {
+            format!("cannot read {} (run `cargo generate-lockfile` to create it)", lock_path.display())
+        })?;
+        let lockfile: crate::security::rustsec::Lockfile =
+            lock_text.parse().with_context(|| format!("{}: not a valid Cargo.lock", lock_path.display()))?;
+        let shown = lock_path.strip_prefix(root).map(slash).unwrap_or_else(|_| lock_path.display().to_string());
+        let mut roots = cx.settings.security.linked_by.clone();
+        if roots.is_empty() {
+            roots =
+                lockfile.packages.iter().filter(|p| p.source.is_none()).map(|p| p.name.as_str().to_owned()).collect();
+        }
+        let index = cargo_home().ok().and_then(|h| advisories::IndexCache::open(&h));
+        let audit = advisories::audit(
+            &db,
+            &lockfile,
+            &lock_text,
+            &shown,
+            &roots,
+            index.as_ref().map(|i| i as &dyn advisories::YankedLookup),
+        );
+        notes.push(format!("{shown}: {} crates.io packages", audit.packages));
+        notes.push(match audit.yanked_checked {
+            Some(n) => format!("yanked: {n} of {} looked up in cargo's local crates.io index cache", audit.packages),
+            None => "yanked: not checked (no local crates.io index cache; `cargo fetch` creates it)".to_owned(),
+        });
+        findings.extend(audit.findings);
+        Ok(findings)
+    }
+}
+
+/// How fresh the database is: its git commit, else the snapshot's STAMP, else its newest advisory.
+fn freshness(db: &AdvisoryDb) -> Result<Freshness> {
+    if db.path.join(".git").exists() {
+        let out = crate::lint::files::git(&db.path).args(["log", "-1", "--format=%cI"]).output();
+        if let Some(date) = out
+            .ok()
+            .filter(|o| o.status.success())
+            .and_then(|o| advisories::parse_date_prefix(String::from_utf8_lossy(&o.stdout).trim()))
+        {
+            return Ok(Freshness { date, source: "its last git commit" });
+        }
+    }
+    if let Some(date) = advisories::stamp_date(&db.path) {
+        return Ok(Freshness { date, source: "its STAMP file" });
+    }
+    match advisories::newest_advisory(db) {
+        Some(date) => Ok(Freshness { date, source: "its newest advisory: no git history or STAMP" }),
+        None => bail!("advisory database {}: cannot tell how old it is", db.path.display()),
+    }
+}
+
+/// Clone the database, or bring an existing clone to upstream's head.
+fn fetch_db(path: &Path) -> Result<()> {
+    let run = |mut c: Command, what: &str| -> Result<()> {
+        let status = c.status().map_err(|e| match e.kind() {
+            std::io::ErrorKind::NotFound => anyhow::anyhow!("--fetch needs git, which was not found: install git"),
+            _ => anyhow::anyhow!("cannot run git: {e}"),
+        })?;
+        if !status.success() {
+            bail!("{what} failed ({status}); the database was not updated");
+        }
+        Ok(())
+    };
+    if path.join(".git").exists() {
+        eprintln!("updating the advisory database in {}", path.display());
+        let mut fetch = crate::lint::files::git(path);
+        fetch.args(["fetch", "--quiet", "--depth", "1", "origin", "HEAD"]);
+        run(fetch, "git fetch")?;
+        let mut reset = crate::lint::files::git(path);
+        reset.args(["reset", "--quiet", "--hard", "FETCH_HEAD"]);
+        run(reset, "git reset")
+    } else if path.exists() && std::fs::read_dir(path).map(|mut d| d.next().is_some()).unwrap_or(true) {
+        bail!(
+            "--fetch: {} exists and is not a git clone; not touching it (remove it or pick another --advisory-db)",
+            path.display()
+        )
+    } else {
+        eprintln!("cloning {ADVISORY_DB_URL} into {}", path.display());
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).with_context(|| format!("cannot create {}", parent.display()))?;
+        }
+        let mut clone = Command::new("git");
+        clone.args(["clone", "--quiet", "--depth", "1", ADVISORY_DB_URL]).arg(path);
+        run(clone, "git clone")
+    }
+}
+
+fn cargo_home() -> Result<PathBuf> {
+    if let Some(h) = std::env::var_os("CARGO_HOME").filter(|v| !v.is_empty()) {
+        return Ok(PathBuf::from(h));
+    }
+    match std::env::var_os("HOME").filter(|v| !v.is_empty()) {
+        Some(h) => Ok(PathBuf::from(h).join(".cargo")),
+        None => bail!("neither CARGO_HOME nor HOME is set: pass --advisory-db"),
+    }
+}
+
+fn source_check(
+    cx: &Context,
+    root: &Path,
+    tree: &Tree,
+    has_manifest: bool,
+    notes: &mut Vec<String>,
+) -> Result<Vec<Finding>> {
+    let patterns = &cx.settings.security.source_paths;
+    let files = tree.select(|p| p.ends_with(".rs") && crate::lint::glob::selected(patterns, p));
+    let mut findings = Vec::new();
+    for path in &files {
+        let bytes = tree.read(path).with_context(|| format!("cannot read {path}"))?;
+        findings.extend(source::scan_rust(path, &String::from_utf8_lossy(&bytes)));
+    }
+    notes.push(format!("{} production Rust files ({})", files.len(), patterns.join(", ")));
+    if !has_manifest {
+        notes.push("clippy: not applicable (no Cargo.toml)".to_owned());
+        return Ok(findings);
+    }
+    let mut c = Command::new(&cx.cargo);
+    c.current_dir(root)
+        .args(["clippy", "--workspace", "--lib", "--bins", "--message-format=json", "--quiet", "--"])
+        .args(external::clippy_args())
+        .env("CARGO_TERM_COLOR", "never");
+    let out = c.output().context("cannot run `cargo clippy`")?;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    if !out.status.success() {
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        bail!("`cargo clippy` failed ({}): the code does not build?\n{}", out.status, tail(&stderr, 15));
+    }
+    let keep = |p: &str| {
+        let rel = Path::new(p).strip_prefix(root).map(slash).unwrap_or_else(|_| p.to_owned());
+        crate::lint::glob::selected(patterns, &rel)
+    };
+    let lints = external::clippy(&stdout, keep);
+    notes.push(format!("clippy: {} lints over the workspace's libraries and binaries", external::CLIPPY_LINTS.len()));
+    findings.extend(lints);
+    Ok(findings)
+}
+
+fn secrets_check(tree: &Tree, notes: &mut Vec<String>) -> Vec<Finding> {
+    let mut findings = Vec::new();
+    let (mut scanned, mut skipped) = (0, 0);
+    for path in &tree.files {
+        if let Some(f) = secrets::tracked_env_file(path) {
+            findings.push(f);
+        }
+        let Ok(bytes) = tree.read(path) else { continue };
+        if bytes.len() > MAX_SECRET_SCAN_BYTES || bytes.contains(&0) {
+            skipped += 1;
+            continue;
+        }
+        scanned += 1;
+        findings.extend(secrets::scan_text(path, &String::from_utf8_lossy(&bytes)));
+    }
+    notes.push(format!("{scanned} files scanned ({skipped} binary or over 2 MiB skipped)"));
+    findings
+}
+
+fn infra_check(cx: &Context, root: &Path, tree: &Tree, notes: &mut Vec<String>) -> Result<Vec<Finding>> {
+    let mut findings = Vec::new();
+    // The workflows, and Dependabot's configuration (zizmor audits its update cooldowns).
+    let workflows = tree.select(|f| crate::lint::files::is_workflow(f) || f == ".github/dependabot.yml");
+    if workflows.is_empty() {
+        notes.push("zizmor: not applicable (no workflows)".to_owned());
+    } else {
+        // --no-ignores: suppressions live in security.toml, with a reason and an expiry.
+        let args = ["--offline", "--no-ignores", "--no-progress", "--no-exit-codes", "--format", "json"];
+        let stdout = run_local(cx, Tool::Zizmor, root, &args, &workflows)?;
+        findings.extend(external::zizmor(&stdout)?);
+        notes.push(format!("zizmor --offline: {}", workflows.join(", ")));
+    }
+    let dockerfiles = tree.select(crate::lint::files::is_dockerfile);
+    if dockerfiles.is_empty() {
+        notes.push("hadolint: not applicable (no Dockerfile)".to_owned());
+    } else {
+        let stdout =
+            run_local(cx, Tool::Hadolint, root, &["--format", "json", "--no-fail", "--no-color"], &dockerfiles)?;
+        let rel = |p: &str| Path::new(p).strip_prefix(root).map(slash).unwrap_or_else(|_| p.to_owned());
+        findings.extend(external::hadolint(&stdout, rel)?);
+        let rules: Vec<&str> = external::HADOLINT_RULES.iter().map(|(c, _, _)| *c).collect();
+        notes.push(format!("hadolint: {} ({})", dockerfiles.join(", "), rules.join(", ")));
+    }
+    Ok(findings)
+}
+
+/// Runs a project-local tool in `root` over `files`; its stdout, or an error when it fails.
+fn run_local(cx: &Context, tool: Tool, root: &Path, args: &[&str], files: &[&str]) -> Result<String> {
+    let program = tool.local_program(&tools::tools_dir(&cx.root)).expect("a project-local tool");
+    let out = Command::new(&program)
+        .current_dir(root)
+        .args(args)
+        .args(files)
+        .output()
+        .with_context(|| format!("cannot run {}", program.display()))?;
+    if !out.status.success() {
+        let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+        bail!("{} failed ({}):\n{}", tool.name(), out.status, tail(&text, 15));
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+fn print_rules() {
+    println!("{:<42} {:<9} rationale", "rule", "severity");
+    let mut rows: Vec<(String, Severity, String)> = Vec::new();
+    rows.extend(source::rules().iter().map(|r| (r.id.to_owned(), r.severity, r.rationale.to_owned())));
+    rows.extend(external::CLIPPY_LINTS.iter().map(|(l, why)| ((*l).to_owned(), Severity::Medium, (*why).to_owned())));
+    rows.extend(secrets::rules().iter().map(|r| (r.id.to_owned(), r.severity, r.rationale.to_owned())));
+    rows.extend(external::HADOLINT_RULES.iter().map(|(c, s, why)| (format!("hadolint/{c}"), *s, (*why).to_owned())));
+    rows.push((
+        "zizmor/*".to_owned(),
+        Severity::Medium,
+        "zizmor's audits, at zizmor's severity (see https://docs.zizmor.sh/audits/)".to_owned(),
+    ));
+    for (id, severity, why) in rows {
+        println!("{id:<42} {:<9} {why}", severity.as_str());
+    }
+}
+
+fn colored_severity(s: Severity) -> colored::ColoredString {
+    let text = format!("{:<8}", s.as_str().to_uppercase());
+    match s {
+        Severity::Critical | Severity::High => text.red().bold(),
+        Severity::Medium => text.red(),
+        Severity::Low => text.yellow(),
+        Severity::Warning => text.yellow().dimmed(),
+    }
+}
+
+fn print_text(report: &Report, suppressions: &Suppressions) {
+    for run in &report.checks {
+        let mine: Vec<&Finding> = report.findings.iter().filter(|f| f.check == run.check).collect();
+        let failing = mine.iter().filter(|f| f.fails()).count();
+        let mark = if failing > 0 { "✗".red().bold() } else { "✓".green() };
+        println!("{mark} {} ({})", run.check.title().bold(), run.check);
+        for note in &run.notes {
+            println!("    {}", note.dimmed());
+        }
+        for f in mine {
+            let place = f.location().map(|l| format!("{l}: ")).unwrap_or_default();
+            println!("  {} {place}{} [{}]", colored_severity(f.severity), f.title, f.rule.cyan());
+            if let Some(reason) = &f.suppressed {
+                println!("           {}", format!("suppressed: {reason}").dimmed());
+            } else if let Some(help) = &f.help {
+                println!("           {}", help.dimmed());
+            }
+        }
+    }
+    let n = suppressions.entries.len();
+    if n > 0 {
+        println!("{}", format!("suppressions: {n} in {}", suppressions.path).dimmed());
+    }
+    let line = report.verdict_line();
+    if report.failed() {
+        println!("{} {line} (the gate fails at {} and above)", "security: failed —".red().bold(), Severity::THRESHOLD);
+    } else {
+        println!("{} {line}", "security: passed —".green().bold());
+    }
+}
+
+/// GitHub annotations for findings with a file: errors for failing ones, warnings for the rest
+/// (suppressed findings are not annotated). On stderr with `--format json`, so stdout stays one
+/// JSON document (the runner reads workflow commands from both).
+fn annotate(cx: &Context, report: &Report, to_stderr: bool) {
+    if !cx.out.github {
+        return;
+    }
+    let emit = |line: String| if to_stderr { eprintln!("{line}") } else { println!("{line}") };
+    for f in report.findings.iter().filter(|f| f.suppressed.is_none()) {
+        let Some(path) = &f.path else { continue };
+        let kind = if f.fails() { "error" } else { "warning" };
+        let line = f.line.map(|l| format!(",line={l}")).unwrap_or_default();
+        let col = f.column.map(|c| format!(",col={c}")).unwrap_or_default();
+        emit(format!(
+            "::{kind} file={}{line}{col},title={}::{}",
+            crate::output::escape_property(path),
+            crate::output::escape_property(&format!("{} ({})", f.rule, f.severity)),
+            crate::output::escape_data(&f.title)
+        ));
+    }
+    if report.failed() {
+        let message = format!("security gate failed: {}", report.verdict_line());
+        emit(cx.out.error_annotation("cargo xtask security", &message).unwrap_or_default());
+    }
+}
+
+/// Write through a temporary file in the same folder, then rename.
+fn write_atomic(path: &Path, text: &str) -> Result<()> {
+    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let name = path.file_name().with_context(|| format!("--sarif {}: not a file name", path.display()))?;
+    let tmp = dir.join(format!(".{}.tmp", name.to_string_lossy()));
+    std::fs::write(&tmp, text).with_context(|| format!("cannot write {}", tmp.display()))?;
+    std::fs::rename(&tmp, path).with_context(|| format!("cannot write {}", path.display()))
+}
+
+fn slash(p: &Path) -> String {
+    p.to_string_lossy().replace('\\', "/")
+}
+
+fn tail(text: &str, n: usize) -> String {
+    let lines: Vec<&str> = text.trim_end().lines().collect();
+    lines[lines.len().saturating_sub(n)..].join("\n")
+}
