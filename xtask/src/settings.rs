@@ -9,31 +9,7 @@ use serde::Deserialize;
 
 use crate::coverage::grade::{Band, Percent};
 
-/// Which count the coverage gate is decided on.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, clap::ValueEnum)]
-#[serde(rename_all = "lowercase")]
-pub enum Metric {
-    /// Lines with at least one hit (Cobertura `<line hits>`).
-    Lines,
-    /// Branch outcomes taken (Cobertura `condition-coverage`).
-    Branches,
-}
-
-impl Metric {
-    pub fn singular(self) -> &'static str {
-        match self {
-            Metric::Lines => "line",
-            Metric::Branches => "branch",
-        }
-    }
-
-    pub fn noun(self) -> &'static str {
-        match self {
-            Metric::Lines => "lines",
-            Metric::Branches => "branches",
-        }
-    }
-}
+pub use crate::coverage::Metric;
 
 #[derive(Clone, Debug)]
 pub struct Settings {
@@ -187,25 +163,6 @@ struct RawBand {
     note: String,
 }
 
-/// The seed runbook's scale, used when the table does not define `bands`.
-fn default_bands() -> Vec<Band> {
-    [
-        (90, "🚀", "Excellent", "outstanding coverage"),
-        (80, "🌟", "High", "above expectations"),
-        (70, "✅", "Approved", "minimum bar cleared"),
-        (50, "⚠️", "Low", "almost there, keep going"),
-        (0, "❌", "Poor", "significant gaps, must improve"),
-    ]
-    .into_iter()
-    .map(|(min, emoji, label, note)| Band {
-        min: Percent::whole(min),
-        emoji: emoji.into(),
-        label: label.into(),
-        note: note.into(),
-    })
-    .collect()
-}
-
 /// A TOML number or string as an exact percentage.
 fn percent(value: &serde_json::Value, key: &str) -> Result<Percent> {
     let text = match value {
@@ -232,7 +189,7 @@ impl Settings {
             None => Percent::whole(70),
         };
         let bands = match c.bands {
-            None => default_bands(),
+            None => crate::coverage::grade::default_bands(),
             Some(raw) => {
                 let mut bands = Vec::with_capacity(raw.len());
                 for b in raw {

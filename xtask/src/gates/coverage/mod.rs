@@ -12,7 +12,9 @@ use xshell::cmd;
 
 use crate::coverage::cobertura::{self, ParseOptions, Report};
 use crate::coverage::grade::{Percent, percent_text};
-use crate::coverage::render::{self, Format};
+pub mod render;
+
+use self::render::Format;
 use crate::coverage::summary::{GradeOptions, Summary};
 use crate::db::{self, Database};
 use crate::settings::Metric;
@@ -29,7 +31,7 @@ pub struct CoverageArgs {
     #[arg(long, value_name = "PERCENT")]
     pub fail_under: Option<Percent>,
     /// What the gate counts [default: `metric` in Cargo.toml, else lines]
-    #[arg(long, value_enum)]
+    #[arg(long, value_parser = metric_parser())]
     pub metric: Option<Metric>,
     /// How to print the summary
     #[arg(long, value_enum, default_value_t = Format::Text)]
@@ -149,6 +151,16 @@ fn display_name(cx: &Context, path: &Path) -> String {
     path.strip_prefix(&cwd).unwrap_or(path).display().to_string()
 }
 
+/// `--metric`: the coverage crate's `Metric`, with the values and their help listed.
+fn metric_parser() -> impl clap::builder::TypedValueParser<Value = Metric> {
+    use clap::builder::{PossibleValue, PossibleValuesParser, TypedValueParser as _};
+    PossibleValuesParser::new([
+        PossibleValue::new("lines").help("Lines with at least one hit (Cobertura `<line hits>`)"),
+        PossibleValue::new("branches").help("Branch outcomes taken (Cobertura `condition-coverage`)"),
+    ])
+    .map(|s| s.parse::<Metric>().expect("only the listed values get here"))
+}
+
 /// Parses a report, turning a parse error into `path:line:column: message`.
 pub fn read_report(path: &Path, name: &str, metric: Metric) -> Result<Report> {
     let file = File::open(path).map_err(|e| match e.kind() {
@@ -161,7 +173,7 @@ pub fn read_report(path: &Path, name: &str, metric: Metric) -> Result<Report> {
         bail!("{name}: is a folder, not a Cobertura XML report");
     }
     let reader = BufReader::with_capacity(256 * 1024, file);
-    cobertura::parse(reader, ParseOptions { branches: metric == Metric::Branches }).map_err(|e| {
+    cobertura::parse_file(reader, ParseOptions { branches: metric == Metric::Branches }).map_err(|e| {
         let (line, column) = locate(path, e.offset).unwrap_or((0, 0));
         anyhow!("{name}:{line}:{column}: {}", e.message)
     })

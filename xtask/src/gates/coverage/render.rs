@@ -2,8 +2,8 @@
 
 use colored::Colorize;
 
-use super::grade::{percent_text, thousands};
-use super::summary::{Source, Summary};
+use crate::coverage::grade::{percent_text, thousands};
+use crate::coverage::summary::{Source, Summary};
 
 /// `--format` values.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
@@ -73,7 +73,7 @@ pub fn text(s: &Summary) -> String {
 }
 
 fn json(s: &Summary) -> String {
-    let pct = |c: super::cobertura::Counts| super::grade::floor_hundredths(c) as f64 / 100.0;
+    let pct = |c: crate::coverage::cobertura::Counts| crate::coverage::grade::floor_hundredths(c) as f64 / 100.0;
     let value = serde_json::json!({
         "report": s.report,
         "metric": s.metric.noun(),
@@ -136,10 +136,10 @@ pub fn markdown(s: &Summary) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::coverage::Metric;
     use crate::coverage::cobertura::Counts;
     use crate::coverage::grade::{Band, Percent};
     use crate::coverage::summary::FileRow;
-    use crate::settings::Metric;
 
     fn summary(covered: u64, valid: u64, passed: bool) -> Summary {
         Summary {

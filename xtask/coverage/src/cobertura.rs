@@ -93,6 +93,12 @@ fn err<T>(offset: u64, message: impl Into<String>) -> Result<T, ParseError> {
     Err(ParseError { offset, message: message.into() })
 }
 
+/// `parse` over a buffered file. Not generic, so the parser is compiled (and optimised) here,
+/// in this crate, rather than in the caller's.
+pub fn parse_file(input: std::io::BufReader<std::fs::File>, options: ParseOptions) -> Result<Report, ParseError> {
+    parse(input, options)
+}
+
 /// Reads a Cobertura report from `input`.
 pub fn parse<R: BufRead>(mut input: R, options: ParseOptions) -> Result<Report, ParseError> {
     sniff(&mut input)?;

@@ -2,7 +2,7 @@
 
 use super::cobertura::{Counts, Report};
 use super::grade::{self, Band, Percent};
-use crate::settings::Metric;
+use crate::Metric;
 
 /// Where the totals came from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -151,13 +151,10 @@ fn rate_as_counts(rate: &str) -> Option<Counts> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::coverage::cobertura::{FileCoverage, RootAttributes};
+    use crate::cobertura::{FileCoverage, RootAttributes};
 
     fn bands() -> Vec<Band> {
-        crate::settings::Settings::from_metadata(std::path::Path::new("/"), &serde_json::Value::Null)
-            .unwrap()
-            .coverage
-            .bands
+        crate::grade::default_bands()
     }
 
     fn opts(bands: &[Band]) -> GradeOptions<'_> {

@@ -124,6 +124,25 @@ pub fn band(bands: &[Band], counts: Counts) -> &Band {
     bands.iter().find(|b| b.min.reached_by(counts)).or(bands.last()).expect("settings guarantee at least one band")
 }
 
+/// The seed runbook's scale, used when the settings do not define `bands`.
+pub fn default_bands() -> Vec<Band> {
+    [
+        (90, "🚀", "Excellent", "outstanding coverage"),
+        (80, "🌟", "High", "above expectations"),
+        (70, "✅", "Approved", "minimum bar cleared"),
+        (50, "⚠️", "Low", "almost there, keep going"),
+        (0, "❌", "Poor", "significant gaps, must improve"),
+    ]
+    .into_iter()
+    .map(|(min, emoji, label, note)| Band {
+        min: Percent::whole(min),
+        emoji: emoji.into(),
+        label: label.into(),
+        note: note.into(),
+    })
+    .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
