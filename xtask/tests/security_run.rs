@@ -414,3 +414,63 @@ fn the_curated_clippy_lints_run_on_production_targets() {
     let run = security(&repo, &["--check", "source"]);
     assert_eq!(run.code, 0, "{run:?}");
 }
+
+/// `git` in `dir` with a fixed identity and commit date, away from any hook's repository.
+fn git_in(dir: &Path, args: &[&str], date: &str) {
+    let mut git = std::process::Command::new("git");
+    for var in lint_support::GIT_LOCATION_VARS {
+        git.env_remove(var);
+    }
+    let stamp = format!("{date}T12:00:00+00:00");
+    let status = git
+        .args(["-c", "user.name=t", "-c", "user.email=t@example.com"])
+        .args(args)
+        .current_dir(dir)
+        .env("GIT_COMMITTER_DATE", &stamp)
+        .env("GIT_AUTHOR_DATE", &stamp)
+        .status()
+        .unwrap();
+    assert!(status.success(), "git {args:?}");
+}
+
+#[test]
+fn fetch_clones_then_updates_and_the_commit_dates_the_database() {
+    let (repo, _) = checkout("sec-fetch-git", &lockfile(&[("app", &["fixture-vuln"])], &[("fixture-vuln", "1.0.0")]));
+    // An "upstream" database: the fixture without the advisory, committed long ago.
+    let upstream = repo.scratch.0.join("upstream");
+    support::copy_dir(&workspace().join("xtask/tests/fixtures/security/advisory-db"), &upstream);
+    let advisory = upstream.join("crates/fixture-vuln/RUSTSEC-2026-9001.md");
+    let text = std::fs::read_to_string(&advisory).unwrap();
+    std::fs::remove_file(&advisory).unwrap();
+    git_in(&upstream, &["init", "-q", "-b", "main"], "2020-01-01");
+    git_in(&upstream, &["add", "."], "2020-01-01");
+    git_in(&upstream, &["commit", "-q", "-m", "old"], "2020-01-01");
+    let url = format!("file://{}", upstream.display());
+    let local = repo.scratch.0.join("cache/advisory-db");
+    let db = local.to_str().unwrap();
+
+    let args = ["--check", "advisories", "--advisory-db", db, "--fetch"];
+    let run = security_env(&repo, &args, &[("XTASK_ADVISORY_DB_URL", &url)]);
+    assert_eq!(run.code, 1, "cloned, but stale by its commit date: {run:?}");
+    assert!(run.stderr.contains(&format!("cloning {url} into {db}")), "{run:?}");
+    assert!(run.stdout.contains("updated 2020-01-01") && run.stdout.contains("from its last git commit"), "{run:?}");
+    assert!(!run.stdout.contains("RUSTSEC-2026-9001"), "{run:?}");
+
+    // Upstream publishes the advisory today: --fetch brings it in, and the database is fresh.
+    std::fs::write(&advisory, text).unwrap();
+    let today = xtask::security::today().to_string();
+    git_in(&upstream, &["add", "."], &today);
+    git_in(&upstream, &["commit", "-q", "-m", "new"], &today);
+    let run = security_env(&repo, &args, &[("XTASK_ADVISORY_DB_URL", &url)]);
+    assert_eq!(run.code, 1, "{run:?}");
+    assert!(run.stderr.contains("updating the advisory database in"), "{run:?}");
+    assert!(run.stdout.contains(&format!("updated {today} (0 days ago")), "{run:?}");
+    assert!(run.stdout.contains("[RUSTSEC-2026-9001]"), "{run:?}");
+
+    // Without network (a URL that cannot be reached), --fetch is an error, not a pass.
+    let gone = format!("file://{}", repo.scratch.0.join("no-such-upstream").display());
+    std::fs::remove_dir_all(&local).unwrap();
+    let run = security_env(&repo, &args, &[("XTASK_ADVISORY_DB_URL", &gone)]);
+    assert_eq!(run.code, 2, "{run:?}");
+    assert!(run.stderr.contains("git clone failed"), "{run:?}");
+}

@@ -22,8 +22,12 @@ use crate::security::{Check, Finding, Severity, external, sarif, secrets, source
 use crate::tools::{self, Tool};
 use crate::{Context, Outcome};
 
-/// The upstream database `--fetch` clones.
+/// The upstream database `--fetch` clones, unless `XTASK_ADVISORY_DB_URL` names a mirror.
 pub const ADVISORY_DB_URL: &str = "https://github.com/rustsec/advisory-db.git";
+
+fn advisory_db_url() -> String {
+    std::env::var("XTASK_ADVISORY_DB_URL").ok().filter(|u| !u.is_empty()).unwrap_or_else(|| ADVISORY_DB_URL.to_owned())
+}
 
 /// Files larger than this are not scanned for secrets (generated data, not configuration).
 const MAX_SECRET_SCAN_BYTES: usize = 2 * 1024 * 1024;
@@ -62,6 +66,7 @@ pub struct SecurityArgs {
     #[arg(long, value_name = "PATH")]
     pub advisory_db: Option<PathBuf>,
     /// Clone the database there, or update it (a git checkout, reset to upstream), first
+    /// [env: XTASK_ADVISORY_DB_URL, a mirror; default: github.com/rustsec/advisory-db]
     #[arg(long)]
     pub fetch: bool,
     /// Pass with a database older than `max-db-age-days` (said on every run) [env: XTASK_ACCEPT_STALE_DB=1]
@@ -200,8 +205,9 @@ impl SecurityArgs {
         }
         let db = advisories::open(&db_path).map_err(|e| {
             anyhow::anyhow!(
-                "{e:#}\n  get the database with `cargo xtask security --fetch` (clones {ADVISORY_DB_URL} into {}), \
+                "{e:#}\n  get the database with `cargo xtask security --fetch` (clones {} into {}), \
                  or point --advisory-db (or XTASK_ADVISORY_DB) at a copy",
+                advisory_db_url(),
                 db_path.display()
             )
         })?;
@@ -322,12 +328,13 @@ fn fetch_db(path: &Path) -> Result<()> {
             path.display()
         )
     } else {
-        eprintln!("cloning {ADVISORY_DB_URL} into {}", path.display());
+        let url = advisory_db_url();
+        eprintln!("cloning {url} into {}", path.display());
         if let Some(parent) = path.parent() {
             std::fs::create_dir_all(parent).with_context(|| format!("cannot create {}", parent.display()))?;
         }
         let mut clone = Command::new("git");
-        clone.args(["clone", "--quiet", "--depth", "1", ADVISORY_DB_URL]).arg(path);
+        clone.args(["clone", "--quiet", "--depth", "1", &url]).arg(path);
         run(clone, "git clone")
     }
 }
