@@ -64,12 +64,7 @@ impl CiArgs {
         let mut rows: Vec<Row> = Vec::new();
         let stop = |rows: &[Row]| !self.keep_going && rows.iter().any(|r| r.verdict != Verdict::Passed);
 
-        section(cx, "lint");
-        let t = Instant::now();
-        let lint = LintArgs::default().run(cx);
-        report_error(&lint);
-        rows.push(Row { gate: "lint", verdict: Verdict::of(&lint), time: Some(t.elapsed()) });
-        end_section(cx);
+        rows.push(one_gate(cx, "lint", || LintArgs::default().run(cx)));
 
         if stop(&rows) || interrupt::received().is_some() {
             rows.push(Row { gate: "test", verdict: Verdict::Skipped, time: None });
@@ -98,12 +93,7 @@ impl CiArgs {
         if stop(&rows) {
             rows.push(Row { gate: "security", verdict: Verdict::Skipped, time: None });
         } else {
-            section(cx, "security");
-            let t = Instant::now();
-            let security = SecurityArgs::default().run(cx);
-            report_error(&security);
-            rows.push(Row { gate: "security", verdict: Verdict::of(&security), time: Some(t.elapsed()) });
-            end_section(cx);
+            rows.push(one_gate(cx, "security", || SecurityArgs::default().run(cx)));
         }
 
         let total = started.elapsed();
@@ -119,6 +109,17 @@ impl CiArgs {
         }
         Ok(Outcome::Passed)
     }
+}
+
+/// Runs one gate in its own output section and times it.
+fn one_gate(cx: &Context, gate: &'static str, run: impl FnOnce() -> Result<Outcome>) -> Row {
+    section(cx, gate);
+    let t = Instant::now();
+    let result = run();
+    report_error(&result);
+    let row = Row { gate, verdict: Verdict::of(&result), time: Some(t.elapsed()) };
+    end_section(cx);
+    row
 }
 
 fn failed_list(rows: &[Row]) -> String {
