@@ -816,12 +816,11 @@ fn start_cluster(cx: &Context, settings: &TestSettings, bin: PathBuf) -> Result<
         if attempt < 3 && log_text.contains("could not bind") {
             continue;
         }
-        let tail: Vec<&str> = log_text.lines().rev().take(15).collect();
         bail!(
             "the throwaway PostgreSQL did not start (`pg_ctl start`):\n{}\n--- {}\n{}",
             text(&out),
             log.display(),
-            tail.into_iter().rev().collect::<Vec<_>>().join("\n")
+            crate::lint::last_lines(&log_text, 15)
         );
     };
     let url = format!("postgres://{user}@127.0.0.1:{port}/{name}");

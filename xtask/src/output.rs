@@ -116,6 +116,28 @@ impl Output {
     }
 }
 
+/// Lets `write` produce a temporary file next to `dest`, then renames it into place, so a
+/// reader never sees half a report and a failed write leaves the previous one intact.
+pub fn write_atomically(
+    dest: &std::path::Path,
+    write: impl FnOnce(&std::path::Path) -> anyhow::Result<()>,
+) -> anyhow::Result<()> {
+    use anyhow::Context as _;
+    // A bare file name has the empty path as its parent: the current folder.
+    let dir = dest.parent().context("report path has no folder")?;
+    let dir = if dir.as_os_str().is_empty() { std::path::Path::new(".") } else { dir };
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let file_name = dest.file_name().context("report path has no file name")?.to_string_lossy();
+    let tmp = dir.join(format!(".{file_name}.tmp-{}", std::process::id()));
+    let result = write(&tmp).and_then(|()| {
+        std::fs::rename(&tmp, dest).with_context(|| format!("cannot move the report into place at {}", dest.display()))
+    });
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result
+}
+
 /// Workflow-command data escaping: `%`, CR and LF.
 pub fn escape_data(s: &str) -> String {
     s.replace('%', "%25").replace('\r', "%0D").replace('\n', "%0A")

@@ -207,9 +207,8 @@ fn quiet_run(cmd: &mut Command, program: &str) -> Result<(), String> {
     })?;
     if !out.status.success() {
         let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-        let tail: Vec<&str> = text.trim_end().lines().rev().take(15).collect();
-        let tail: Vec<&str> = tail.into_iter().rev().collect();
-        return Err(format!("{program} failed ({}):\n    {}", out.status, tail.join("\n    ")));
+        let tail = crate::lint::last_lines(&text, 15).replace('\n', "\n    ");
+        return Err(format!("{program} failed ({}):\n    {tail}", out.status));
     }
     Ok(())
 }

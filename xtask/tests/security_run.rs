@@ -46,15 +46,10 @@ fn security(repo: &Repo, args: &[&str]) -> Run {
 }
 
 fn security_env(repo: &Repo, args: &[&str], env: &[(&str, &str)]) -> Run {
-    let mut c = support::xtask();
-    let vars = ["RUSTFLAGS", "CARGO_ENCODED_RUSTFLAGS", "CARGO_TARGET_DIR", "LOG"];
-    for var in vars.into_iter().chain(lint_support::GIT_LOCATION_VARS) {
-        c.env_remove(var);
-    }
+    let mut c = repo.gate("security", args);
     // A scratch CARGO_HOME: no index cache unless a test writes one.
-    c.env("XTASK_TOOLS_DIR", &repo.tools).env("CARGO_HOME", repo.scratch.0.join("cargo-home"));
+    c.env("CARGO_HOME", repo.scratch.0.join("cargo-home"));
     c.envs(env.iter().copied());
-    c.arg("security").arg("--root").arg(&repo.root).args(args);
     support::run(c)
 }
 
@@ -473,4 +468,21 @@ fn fetch_clones_then_updates_and_the_commit_dates_the_database() {
     let run = security_env(&repo, &args, &[("XTASK_ADVISORY_DB_URL", &gone)]);
     assert_eq!(run.code, 2, "{run:?}");
     assert!(run.stderr.contains("git clone failed"), "{run:?}");
+}
+
+#[test]
+fn sarif_to_a_bare_file_name_lands_in_the_current_folder() {
+    let (repo, db) = checkout("sec-sarif-bare", &lockfile(&[("app", &[])], &[("fixture-vuln", "1.2.3")]));
+    let mut c = repo.gate("security", &["--check", "advisories", "--advisory-db", db.to_str().unwrap()]);
+    c.args(["--sarif", "security.sarif"]).current_dir(&repo.scratch.0);
+    let run = support::run(c);
+    assert_eq!(run.code, 0, "{run:?}");
+    let sarif = std::fs::read_to_string(repo.scratch.0.join("security.sarif")).expect("written where CI looks for it");
+    assert!(sarif.contains("\"version\": \"2.1.0\""), "{sarif}");
+    let leftovers: Vec<_> = std::fs::read_dir(&repo.scratch.0)
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_string_lossy().contains(".tmp"))
+        .collect();
+    assert!(leftovers.is_empty(), "no temporary file left behind: {leftovers:?}");
 }

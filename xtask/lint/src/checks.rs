@@ -331,8 +331,7 @@ impl Runner {
 
 fn tool_failed(name: &str, o: &Output) -> String {
     let text = format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
-    let tail: Vec<&str> = text.trim_end().lines().rev().take(10).collect::<Vec<_>>().into_iter().rev().collect();
-    format!("{name} failed ({}): {}", o.status, tail.join("\n    "))
+    format!("{name} failed ({}): {}", o.status, crate::last_lines(&text, 10).replace('\n', "\n    "))
 }
 
 /// The step summary: one row per check, then the findings.

@@ -153,7 +153,10 @@ impl SecurityArgs {
         let report = Report::new(runs, findings);
 
         if let Some(path) = &self.sarif {
-            write_atomic(path, &sarif::render(&report, env!("CARGO_PKG_VERSION")))?;
+            let sarif = sarif::render(&report, env!("CARGO_PKG_VERSION"));
+            crate::output::write_atomically(path, |tmp| {
+                std::fs::write(tmp, &sarif).with_context(|| format!("cannot write {}", tmp.display()))
+            })?;
         }
         match self.format {
             Format::Json => print!("{}", report.json()),
@@ -377,12 +380,13 @@ fn source_check(
     let stdout = String::from_utf8_lossy(&out.stdout);
     if !out.status.success() {
         let stderr = String::from_utf8_lossy(&out.stderr);
-        bail!("`cargo clippy` failed ({}): the code does not build?\n{}", out.status, tail(&stderr, 15));
+        bail!(
+            "`cargo clippy` failed ({}): the code does not build?\n{}",
+            out.status,
+            crate::lint::last_lines(&stderr, 15)
+        );
     }
-    let keep = |p: &str| {
-        let rel = Path::new(p).strip_prefix(root).map(slash).unwrap_or_else(|_| p.to_owned());
-        crate::lint::glob::selected(patterns, &rel)
-    };
+    let keep = |p: &str| crate::lint::glob::selected(patterns, &crate::lint::external::relative(p, root));
     let lints = external::clippy(&stdout, keep);
     notes.push(format!("clippy: {} lints over the workspace's libraries and binaries", external::CLIPPY_LINTS.len()));
     findings.extend(lints);
@@ -427,8 +431,7 @@ fn infra_check(cx: &Context, root: &Path, tree: &Tree, notes: &mut Vec<String>) 
     } else {
         let stdout =
             run_local(cx, Tool::Hadolint, root, &["--format", "json", "--no-fail", "--no-color"], &dockerfiles)?;
-        let rel = |p: &str| Path::new(p).strip_prefix(root).map(slash).unwrap_or_else(|_| p.to_owned());
-        findings.extend(external::hadolint(&stdout, rel)?);
+        findings.extend(external::hadolint(&stdout, |p| crate::lint::external::relative(p, root))?);
         let rules: Vec<&str> = external::HADOLINT_RULES.iter().map(|(c, _, _)| *c).collect();
         notes.push(format!("hadolint: {} ({})", dockerfiles.join(", "), rules.join(", ")));
     }
@@ -446,7 +449,7 @@ fn run_local(cx: &Context, tool: Tool, root: &Path, args: &[&str], files: &[&str
         .with_context(|| format!("cannot run {}", program.display()))?;
     if !out.status.success() {
         let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-        bail!("{} failed ({}):\n{}", tool.name(), out.status, tail(&text, 15));
+        bail!("{} failed ({}):\n{}", tool.name(), out.status, crate::lint::last_lines(&text, 15));
     }
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
@@ -535,21 +538,6 @@ fn annotate(cx: &Context, report: &Report, to_stderr: bool) {
     }
 }
 
-/// Write through a temporary file in the same folder, then rename.
-fn write_atomic(path: &Path, text: &str) -> Result<()> {
-    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    let name = path.file_name().with_context(|| format!("--sarif {}: not a file name", path.display()))?;
-    let tmp = dir.join(format!(".{}.tmp", name.to_string_lossy()));
-    std::fs::write(&tmp, text).with_context(|| format!("cannot write {}", tmp.display()))?;
-    std::fs::rename(&tmp, path).with_context(|| format!("cannot write {}", path.display()))
-}
-
 fn slash(p: &Path) -> String {
     p.to_string_lossy().replace('\\', "/")
-}
-
-fn tail(text: &str, n: usize) -> String {
-    let lines: Vec<&str> = text.trim_end().lines().collect();
-    lines[lines.len().saturating_sub(n)..].join("\n")
 }

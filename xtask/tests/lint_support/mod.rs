@@ -106,12 +106,17 @@ impl Repo {
 
     /// `xtask lint --root <repo> <args>` with the stand-in tools.
     pub fn command(&self, args: &[&str]) -> Command {
+        self.gate("lint", args)
+    }
+
+    /// `xtask <gate> --root <repo> <args>` with the stand-in tools.
+    pub fn gate(&self, gate: &str, args: &[&str]) -> Command {
         let mut c = support::xtask();
         let vars = ["RUSTFLAGS", "CARGO_ENCODED_RUSTFLAGS", "CARGO_TARGET_DIR", "LOG"];
         for var in vars.into_iter().chain(GIT_LOCATION_VARS) {
             c.env_remove(var);
         }
-        c.env("XTASK_TOOLS_DIR", &self.tools).arg("lint").arg("--root").arg(&self.root).args(args);
+        c.env("XTASK_TOOLS_DIR", &self.tools).arg(gate).arg("--root").arg(&self.root).args(args);
         c
     }
 

@@ -240,7 +240,7 @@ fn run_tests(cx: &Context, args: &CoverageArgs, metric: Metric) -> Result<TestRu
     interrupt::check()?;
     let elapsed = started.elapsed();
 
-    let cobertura = write_atomically(&settings.report, |tmp| {
+    let cobertura = crate::output::write_atomically(&settings.report, |tmp| {
         quiet(cmd!(sh, "{cargo} llvm-cov report --cobertura --output-path {tmp}"))
     });
     if let Err(e) = cobertura {
@@ -249,8 +249,10 @@ fn run_tests(cx: &Context, args: &CoverageArgs, metric: Metric) -> Result<TestRu
         }
         return Err(e.context("cargo llvm-cov could not write the Cobertura report"));
     }
-    write_atomically(&settings.lcov, |tmp| quiet(cmd!(sh, "{cargo} llvm-cov report --lcov --output-path {tmp}")))
-        .context("cargo llvm-cov could not write the LCOV report")?;
+    crate::output::write_atomically(&settings.lcov, |tmp| {
+        quiet(cmd!(sh, "{cargo} llvm-cov report --lcov --output-path {tmp}"))
+    })
+    .context("cargo llvm-cov could not write the LCOV report")?;
     write_html(cx, &settings.html).context("cargo llvm-cov could not write the HTML report")?;
     eprintln!(
         "reports: {} · {} · {}",
@@ -274,22 +276,6 @@ fn quiet(cmd: xshell::Cmd<'_>) -> Result<()> {
         );
     }
     Ok(())
-}
-
-/// Lets `write` produce a temporary file next to `dest`, then renames it into place, so a
-/// reader never sees half a report and a failed write leaves the previous one intact.
-fn write_atomically(dest: &Path, write: impl FnOnce(&Path) -> Result<()>) -> Result<()> {
-    let dir = dest.parent().context("report path has no folder")?;
-    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    let file_name = dest.file_name().context("report path has no file name")?.to_string_lossy();
-    let tmp = dir.join(format!(".{file_name}.tmp-{}", std::process::id()));
-    let result = write(&tmp).and_then(|()| {
-        std::fs::rename(&tmp, dest).with_context(|| format!("cannot move the report into place at {}", dest.display()))
-    });
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    result
 }
 
 /// cargo-llvm-cov writes `<output-dir>/html/`; render into a fresh folder, then swap it in.
