@@ -5,27 +5,47 @@
 mod lint_support;
 mod support;
 
-use lint_support::{Repo, line};
+use lint_support::{Repo, line, workspace, write_exe};
 
 const SHA: &str = "08c6903cd8c0fde910a37f88322edcfb5dd907a8";
 
+/// `lint` on the checkout. With a root Cargo.toml, rustfmt and clippy apply: a stand-in cargo
+/// passes them (the fixtures' crates have no sources) and runs the real one for the rest.
+fn lint(repo: &Repo) -> support::Run {
+    let mut c = repo.command(&[]);
+    if repo.root.join("Cargo.toml").exists() {
+        let cargo = repo.scratch.path("bin/cargo");
+        write_exe(&cargo, "#!/bin/sh\ncase \"$1\" in fmt|clippy) exit 0 ;; esac\nexec \"$REAL_CARGO\" \"$@\"\n");
+        c.env("CARGO", &cargo).env("REAL_CARGO", std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+    }
+    support::run(c)
+}
+
 fn assert_fails(repo: &Repo, policy: &str, finding: &str) {
-    let run = repo.lint(&[]);
+    assert_findings(repo, policy, &[finding]);
+}
+
+/// Fails with exactly these findings.
+fn assert_findings(repo: &Repo, policy: &str, findings: &[&str]) {
+    let run = lint(repo);
     assert_eq!(run.code, 1, "{run:?}");
     let header = line(&run, &format!("policy {policy}"));
     assert!(header.starts_with(&format!("✗ policy {policy}: ")), "{run:?}");
-    assert!(run.stdout.contains(&format!("✗ policy {policy}: 1 finding\n  rule: ")), "{run:?}");
-    assert!(run.stdout.lines().any(|l| l == format!("  {finding}")), "expected `{finding}`:\n{run:?}");
+    let count = if findings.len() == 1 { "1 finding".to_owned() } else { format!("{} findings", findings.len()) };
+    assert!(run.stdout.contains(&format!("✗ policy {policy}: {count}\n  rule: ")), "{run:?}");
+    for finding in findings {
+        assert!(run.stdout.lines().any(|l| l == format!("  {finding}")), "expected `{finding}`:\n{run:?}");
+    }
 }
 
 fn assert_passes(repo: &Repo, policy: &str) {
-    let run = repo.lint(&[]);
+    let run = lint(repo);
     assert_eq!(run.code, 0, "{run:?}");
     assert_eq!(line(&run, &format!("policy {policy}")), format!("✓ policy {policy}"), "{run:?}");
 }
 
 fn assert_not_applicable(repo: &Repo, policy: &str, why: &str) {
-    let run = repo.lint(&[]);
+    let run = lint(repo);
     assert_eq!(run.code, 0, "{run:?}");
     assert_eq!(
         line(&run, &format!("policy {policy}")),
@@ -198,6 +218,235 @@ fn actions_pinned() {
 
     repo.write(".github/workflows/ci.yml", workflow(&format!("actions/checkout@{SHA} # v4.2.2")));
     assert_passes(&repo, "actions-pinned");
+}
+
+const MEMBERS_POLICY: &str = "dockerfile-workspace-members";
+
+/// A checkout with this repository's workspace: the root manifest and its five members'.
+fn workspace_repo(name: &str) -> Repo {
+    let repo = Repo::new(name);
+    repo.write(
+        "Cargo.toml",
+        "[workspace]\nresolver = \"3\"\n\
+         members = [\"xtask\", \"xtask/coverage\", \"xtask/lint\", \"xtask/security\", \"app\"]\n",
+    );
+    for member in ["xtask", "xtask/coverage", "xtask/lint", "xtask/security", "app"] {
+        let name = member.replace('/', "-");
+        repo.write(&format!("{member}/Cargo.toml"), format!("[package]\nname = \"{name}\"\nversion = \"0.1.0\"\n"));
+    }
+    repo
+}
+
+/// The Dockerfile and .dockerignore whose image build broke when the workspace gained
+/// xtask/coverage, xtask/lint and xtask/security (`git show 03c51b5~1:Dockerfile`).
+const BROKEN_DOCKERFILE: &str = r##"# syntax=docker/dockerfile:1
+# The ClickNBack service image: `docker build -t clicknback:local .`
+# Stage 1 compiles the release binary; stage 2 is a slim Debian with only that binary, the
+# migrations and the seeds, running as a fixed non-root uid. Both stages are Debian trixie,
+# so the binary finds the glibc it was linked against.
+
+FROM rust:1.95-slim-trixie AS builder
+WORKDIR /build
+# No debug symbols in the shipped binary (the workspace's release profile is left alone).
+ENV CARGO_PROFILE_RELEASE_STRIP=symbols
+
+# Dependencies first, in a layer of their own: rebuilt when a manifest or the lock file
+# changes, not on every source edit. The crate's sources are stubs here. The workspace's
+# other member, xtask, is only a stub: the image never builds it, but cargo needs every
+# member of the workspace to load it.
+COPY Cargo.toml Cargo.lock ./
+COPY app/Cargo.toml app/build.rs app/
+COPY xtask/Cargo.toml xtask/
+RUN mkdir -p app/src xtask/src \
+    && echo 'fn main() {}' > app/src/main.rs \
+    && touch app/src/lib.rs \
+    && echo 'fn main() {}' > xtask/src/main.rs \
+    && cargo build --release --locked --package app \
+    && rm -rf app/src
+
+# The service. COPY keeps the files' own modification times, which may be older than the
+# stubs' build: touching them makes cargo rebuild the crate (and only the crate).
+COPY app/src app/src
+COPY app/migrations app/migrations
+RUN touch app/src/main.rs app/src/lib.rs \
+    && cargo build --release --locked --package app \
+    && cp target/release/app /usr/local/bin/app
+
+FROM debian:trixie-slim AS runtime
+# A fixed uid/gid, so volume permissions and the host's view of the process are predictable.
+RUN groupadd --system --gid 10001 clicknback \
+    && useradd --system --uid 10001 --gid clicknback --no-create-home --home-dir /nonexistent \
+       --shell /usr/sbin/nologin clicknback
+WORKDIR /app
+COPY --from=builder /usr/local/bin/app /usr/local/bin/app
+# The migrations are compiled into the binary (`app migrate`); they are shipped too, to be
+# read, and the seeds for the ops scripts (applied by hand, never on deploy).
+COPY app/migrations ./migrations
+COPY app/seeds ./seeds
+ENV APP_ENV=production \
+    HOST=0.0.0.0 \
+    PORT=8000
+USER 10001:10001
+EXPOSE 8000
+# `app healthcheck` asks /health/ready on 127.0.0.1:$PORT: no curl in the image.
+HEALTHCHECK --interval=10s --timeout=5s --start-period=10s --retries=3 CMD ["app", "healthcheck"]
+ENTRYPOINT ["app"]
+CMD ["serve"]
+"##;
+const BROKEN_DOCKERIGNORE: &str = r##"# The build context: only what the Dockerfile copies is needed (Cargo.toml, Cargo.lock,
+# app/Cargo.toml, app/build.rs, app/src, app/migrations, app/seeds, xtask/Cargo.toml).
+# Everything else stays out, so it cannot bust the layer cache or leak into an image.
+
+# Build outputs and reports
+target/
+coverage.xml
+lcov.info
+*.profraw
+*.profdata
+
+# Secrets: never in a build context
+.env
+.env.*
+
+# Version control, CI, documentation
+.git/
+.github/
+.ci/
+docs/
+CONTRIBUTING.md
+.pre-commit-config.yaml
+
+# Not built into the image: the tests, and xtask beyond the manifest the workspace needs
+app/tests/
+xtask/*
+!xtask/Cargo.toml
+
+# Editors and OS files
+.idea/
+.vscode/
+*.swp
+*.swo
+*~
+.DS_Store
+"##;
+
+#[test]
+fn dockerfile_workspace_members_applies_to_a_workspace_built_by_a_dockerfile() {
+    let repo = Repo::new("pol-members-na");
+    assert_not_applicable(&repo, MEMBERS_POLICY, "no Dockerfile yet");
+
+    repo.write("Dockerfile", "FROM rust:1.95-slim\nWORKDIR /src\nCOPY . .\nRUN cargo build --release\nUSER 10001\n");
+    assert_not_applicable(&repo, MEMBERS_POLICY, "no Cargo.toml with a `[workspace]` at the root");
+
+    repo.write("Cargo.toml", "[package]\nname = \"tiny\"\nversion = \"0.1.0\"\n");
+    assert_not_applicable(&repo, MEMBERS_POLICY, "the root Cargo.toml has no `[workspace]`");
+
+    repo.write("Cargo.toml", "[workspace]\nmembers = [\"crates/*\"]\n");
+    repo.write("Dockerfile", "FROM rust:1.95-slim\nRUN cargo install cargo-chef --locked\nUSER 10001\n");
+    assert_not_applicable(&repo, MEMBERS_POLICY, "no stage of Dockerfile runs a cargo build");
+}
+
+#[test]
+fn dockerfile_workspace_members_fails_on_the_build_that_broke_and_passes_on_its_fix() {
+    let repo = workspace_repo("pol-members-broken");
+    repo.write("Dockerfile", BROKEN_DOCKERFILE);
+    repo.write(".dockerignore", BROKEN_DOCKERIGNORE);
+    let finding = |member: &str| {
+        format!(
+            "Dockerfile:19: `{member}/Cargo.toml` (the manifest of workspace member `{member}`) is not copied before \
+             this RUN, the stage's first cargo build, so cargo cannot load the workspace: add \
+             `COPY {member}/Cargo.toml {member}/` before it, with a stub `{member}/src/lib.rs`; and `xtask/*` (line 26 \
+             of .dockerignore) keeps it out of the build context: re-include it with a line `!{member}/Cargo.toml` \
+             after that one"
+        )
+    };
+    let findings = ["xtask/coverage", "xtask/lint", "xtask/security"].map(finding);
+    assert_findings(&repo, MEMBERS_POLICY, &findings.each_ref().map(String::as_str));
+
+    // The fix, as this repository has it: `COPY xtask xtask`, and .dockerignore keeps the manifests.
+    repo.write("Dockerfile", std::fs::read(workspace().join("Dockerfile")).unwrap());
+    repo.write(".dockerignore", std::fs::read(workspace().join(".dockerignore")).unwrap());
+    assert_passes(&repo, MEMBERS_POLICY);
+}
+
+#[test]
+fn dockerfile_workspace_members_fails_on_a_manifest_copied_to_the_wrong_place() {
+    let repo = workspace_repo("pol-members-dest");
+    let dockerfile = |lint_dest: &str| {
+        format!(
+            "FROM rust:1.95-slim AS builder\nWORKDIR /build\nCOPY Cargo.toml ./\nCOPY app/Cargo.toml app/\n\
+             COPY [\"xtask/Cargo.toml\", \"xtask/\"]\nCOPY --chown=10001 xtask/coverage/Cargo.toml xtask/coverage/\n\
+             COPY xtask/security/Cargo.toml ./xtask/security/\nCOPY xtask/lint/Cargo.toml {lint_dest}\n\
+             RUN mkdir -p app/src && touch app/src/lib.rs && cargo build --release --package app\nUSER 10001\n"
+        )
+    };
+    repo.write("Dockerfile", dockerfile("xtask/"));
+    assert_fails(
+        &repo,
+        MEMBERS_POLICY,
+        "Dockerfile:8: this COPY puts `xtask/lint/Cargo.toml` (the manifest of workspace member `xtask/lint`) at \
+         /build/xtask/Cargo.toml, but the first cargo build (line 9) needs it at /build/xtask/lint/Cargo.toml, or \
+         cargo cannot load the workspace: copy it with `COPY xtask/lint/Cargo.toml xtask/lint/`",
+    );
+
+    repo.write("Dockerfile", dockerfile("/build/xtask/lint/"));
+    assert_passes(&repo, MEMBERS_POLICY);
+}
+
+#[test]
+fn dockerfile_workspace_members_fails_when_dockerignore_leaves_a_copied_manifest_out() {
+    let repo = workspace_repo("pol-members-ignore");
+    repo.write(
+        "Dockerfile",
+        "FROM rust:1.95-slim AS builder\nWORKDIR /build\nCOPY . .\nRUN cargo build --release\nUSER 10001\n",
+    );
+    repo.write(".dockerignore", "# build outputs\ntarget/\n\nxtask/**/src\n/xtask/lint/\n");
+    assert_fails(
+        &repo,
+        MEMBERS_POLICY,
+        ".dockerignore:5: `/xtask/lint/` keeps `xtask/lint/Cargo.toml` (the manifest of workspace member `xtask/lint`) \
+         out of the build context, so the COPY on Dockerfile line 3 does not bring it into the builder stage and cargo \
+         cannot load the workspace: re-include it with a line `!xtask/lint/Cargo.toml` after this one",
+    );
+
+    repo.write(".dockerignore", "target/\nxtask/**/src\n/xtask/lint/\n!xtask/lint/Cargo.toml\n");
+    assert_passes(&repo, MEMBERS_POLICY);
+
+    // BuildKit reads `<Dockerfile>.dockerignore` instead of .dockerignore when there is one.
+    repo.write("Dockerfile.dockerignore", "xtask/*\n!xtask/Cargo.toml\n");
+    let run = lint(&repo);
+    assert_eq!(run.code, 1, "{run:?}");
+    assert!(run.stdout.contains("✗ policy dockerfile-workspace-members: 3 findings"), "{run:?}");
+    assert!(
+        run.stdout.contains("\n  Dockerfile.dockerignore:1: `xtask/*` keeps `xtask/coverage/Cargo.toml` "),
+        "{run:?}"
+    );
+    assert_eq!(line(&run, "policy dockerfile-non-root"), "✓ policy dockerfile-non-root", "not a Dockerfile");
+}
+
+#[test]
+fn dockerfile_workspace_members_passes_with_the_whole_context_copied() {
+    let repo = Repo::new("pol-members-all");
+    repo.write("Cargo.toml", "[workspace]\nmembers = [\"app\", \"crates/*\"]\nexclude = [\"crates/old\"]\n");
+    for member in ["app", "crates/a", "crates/b", "crates/old"] {
+        repo.write(&format!("{member}/Cargo.toml"), format!("[package]\nname = \"{}\"\n", member.replace('/', "-")));
+    }
+    repo.write(
+        "Dockerfile",
+        "FROM rust:1.95-slim AS chef\nRUN cargo install cargo-chef --locked\nWORKDIR /src\n\
+         FROM chef AS builder\nCOPY . .\nRUN cargo +1.95 build --release --locked\nUSER 10001\n",
+    );
+    repo.write(".dockerignore", "target/\ncrates/old/\n");
+    assert_passes(&repo, MEMBERS_POLICY);
+
+    repo.write(".dockerignore", "target/\ncrates/*/\n!crates/a/\n");
+    assert_fails(
+        &repo,
+        MEMBERS_POLICY,
+        ".dockerignore:2: `crates/*/` keeps `crates/b/Cargo.toml` (the manifest of workspace member `crates/b`) out of \
+         the build context, so the COPY on Dockerfile line 5 does not bring it into the builder stage and cargo cannot \
+         load the workspace: re-include it with a line `!crates/b/Cargo.toml` after this one",
+    );
 }
 
 #[test]

@@ -126,10 +126,11 @@ pub fn base(path: &str) -> &str {
 }
 
 /// Whether `path` is a Dockerfile: `Dockerfile`, `Dockerfile.<x>`, `<x>.Dockerfile` or
-/// `<x>.dockerfile`, in any folder.
+/// `<x>.dockerfile`, in any folder; not a Dockerfile's own ignore file (`Dockerfile.dockerignore`).
 pub fn is_dockerfile(path: &str) -> bool {
     let b = base(path);
-    b == "Dockerfile" || b.starts_with("Dockerfile.") || b.ends_with(".Dockerfile") || b.ends_with(".dockerfile")
+    (b == "Dockerfile" || b.starts_with("Dockerfile.") || b.ends_with(".Dockerfile") || b.ends_with(".dockerfile"))
+        && !b.ends_with(".dockerignore")
 }
 
 /// Compose files at the root: `compose.yaml`, `docker-compose.yml`, their overrides and

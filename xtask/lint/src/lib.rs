@@ -7,6 +7,7 @@
 //! xtask crate is built at opt-level 3 for the coverage parser (see Cargo.toml).
 
 pub mod checks;
+pub mod dockerignore;
 pub mod external;
 pub mod files;
 pub mod glob;
