@@ -8,8 +8,10 @@
 //! 1. `DATABASE_URL` is set: it is used when a server answers there (`pg_isready`, else a
 //!    TCP connect), and is an error when none does. It is never replaced silently.
 //! 2. A Docker engine answers and the workspace has a compose file with the `db` service:
-//!    `docker compose up -d --wait db`, and `docker compose stop db` afterwards when this
-//!    run started it (a service that was already running is left running).
+//!    `docker compose up -d --wait db` in a compose project of its own (`xtask-test-…`,
+//!    with the variables of `[workspace.metadata.xtask.compose] env`, no `.env`), removed
+//!    with its volume afterwards. When it fails (no image, a port taken) the reason is kept
+//!    and the next way is tried.
 //! 3. The PostgreSQL server binaries are installed: a throwaway cluster in
 //!    `target/xtask-pg/<pid>` on a free loopback port, trust authentication, run as
 //!    `nobody` when the xtask runs as root (PostgreSQL refuses to run as root), removed
@@ -18,19 +20,21 @@
 //! When none works, the error lists the three ways to provide one. Passwords are never
 //! printed: every URL shown goes through [`redact`].
 
+use std::collections::BTreeMap;
 use std::ffi::{OsStr, OsString};
 use std::io::Write as _;
-use std::net::{TcpListener, TcpStream, ToSocketAddrs};
+use std::net::{TcpStream, ToSocketAddrs};
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, Result, anyhow, bail};
 
+use crate::process::{alive, checked, is_executable, text, which};
 use crate::settings::TestSettings;
-use crate::{Context, compose, interrupt, tools};
+use crate::{Context, docker, interrupt, process, tools};
 
 /// Overrides where the PostgreSQL server binaries are looked for (a folder with `initdb`,
 /// `pg_ctl` and `postgres`): for a machine with several versions installed.
@@ -50,7 +54,7 @@ pub struct Database {
 enum Source {
     /// `DATABASE_URL`: not ours to stop.
     External,
-    Compose(Compose),
+    Compose(ComposeDb),
     Cluster(Cluster),
 }
 
@@ -82,7 +86,7 @@ pub fn provision(cx: &Context) -> Result<Database> {
     }
     let mut tried = vec!["DATABASE_URL: not set".to_owned()];
 
-    match compose_db(cx, settings)? {
+    match compose_db(cx)? {
         Ok(db) => return Ok(db),
         Err(why) => tried.push(format!("Docker: {why}")),
     }
@@ -92,11 +96,10 @@ pub fn provision(cx: &Context) -> Result<Database> {
         Ok(bin) => return start_cluster(cx, settings, bin),
         Err(why) => tried.push(format!("local PostgreSQL: {why}")),
     }
-    bail!("{}", none_possible(settings, &tried))
+    bail!("{}", none_possible(&cx.settings.compose.db_service, &tried))
 }
 
-fn none_possible(settings: &TestSettings, tried: &[String]) -> String {
-    let service = &settings.compose_service;
+fn none_possible(service: &str, tried: &[String]) -> String {
     let mut msg = String::from(
         "the tests need PostgreSQL (`database = true` in [workspace.metadata.xtask.test], or --database) and none \
          could be found or started:\n",
@@ -108,7 +111,7 @@ fn none_possible(settings: &TestSettings, tried: &[String]) -> String {
         "Provide one in any of these three ways:\n  \
          1. set DATABASE_URL=postgres://USER:PASSWORD@HOST:5432/DATABASE to a running server;\n  \
          2. start Docker, with a compose file (compose.yaml) whose `{service}` service runs PostgreSQL and \
-         publishes port 5432: it is started and stopped around the tests;\n  \
+         publishes port 5432: it is started in a project of its own and removed after the tests;\n  \
          3. install the PostgreSQL server binaries (initdb, pg_ctl, postgres): `sudo apt-get install {}` on \
          Debian/Ubuntu, `brew install postgresql` on macOS; a throwaway cluster is created under target/ and \
          removed afterwards (set {PG_BIN_ENV} to their folder if they are elsewhere)",
@@ -289,43 +292,26 @@ fn wait_ready(url: &str, timeout: Duration) -> Result<()> {
 // ---------------------------------------------------------------------------------------
 // Docker compose
 
-struct Compose {
-    /// `docker compose -f FILE` or `docker-compose -f FILE`.
-    program: Vec<OsString>,
-    service: String,
-    /// Stop it afterwards: this run started it.
-    started_here: bool,
+/// The compose `db` service in a throwaway project of its own: removed (container, network,
+/// volume) on the way out.
+struct ComposeDb {
+    compose: docker::Compose,
     done: bool,
 }
 
-impl Compose {
-    fn command(&self) -> Command {
-        compose::command(&self.program)
-    }
-
-    fn shown(&self, args: &str) -> String {
-        compose::shown(&self.program, args)
-    }
-
+impl ComposeDb {
     fn stop(&mut self) -> Result<()> {
         if self.done {
             return Ok(());
         }
         self.done = true;
-        if !self.started_here {
-            eprintln!("database: left the compose `{}` service running (it was running before)", self.service);
-            return Ok(());
-        }
-        let out = self.command().args(["stop", &self.service]).output().context("cannot run docker compose")?;
-        if !out.status.success() {
-            bail!("`{}` failed:\n{}", self.shown(&format!("stop {}", self.service)), text(&out));
-        }
-        eprintln!("database: stopped the compose `{}` service", self.service);
+        self.compose.remove(Duration::from_secs(10))?;
+        eprintln!("database: removed the compose project {}", self.compose.project().unwrap_or_default());
         Ok(())
     }
 }
 
-impl Drop for Compose {
+impl Drop for ComposeDb {
     fn drop(&mut self) {
         if let Err(e) = self.stop() {
             eprintln!("warning: {e:#}");
@@ -333,96 +319,101 @@ impl Drop for Compose {
     }
 }
 
+/// The prefix of the test database's compose projects (`docker::throwaway_project`).
+pub const COMPOSE_PROJECT_PREFIX: &str = "xtask-test";
+
 /// `Ok(Ok(db))` when the compose service was started; `Ok(Err(why))` when this way does not
-/// apply (no Docker engine, no compose file, no such service); `Err` when it applies but fails.
-fn compose_db(cx: &Context, settings: &TestSettings) -> Result<Result<Database, String>> {
-    let Some(docker) = which("docker") else { return Ok(Err("`docker` is not on PATH".into())) };
-    if let Err(why) = compose::engine(&docker) {
-        return Ok(Err(why));
-    }
-    let file = match compose::file(&cx.root, settings.compose_file.as_deref()) {
+/// apply (no Docker engine, no compose file, no such service) or failed (an image that cannot
+/// be pulled, a port that is taken): the next way is tried. `Err` only on Ctrl-C.
+///
+/// The service runs in a compose project of its own, with the variables of
+/// `[workspace.metadata.xtask.compose] env` and no `.env`, so it never touches a developer's
+/// running stack or their database, and needs no set-up.
+fn compose_db(cx: &Context) -> Result<Result<Database, String>> {
+    let settings = &cx.settings.compose;
+    let docker = match docker::docker() {
+        Ok(d) => d,
+        Err(why) => return Ok(Err(why)),
+    };
+    let file = match docker::file(&cx.root, settings.file.as_deref()) {
         Ok(f) => f,
         Err(why) => return Ok(Err(format!("a Docker engine answers, but {why}"))),
     };
-    let Some(program) = compose::program(&docker, &file) else {
-        return Ok(Err(
-            "a Docker engine answers, but Docker Compose is missing (`docker compose` plugin or `docker-compose`)"
-                .into(),
-        ));
+    let Some(compose) = docker::Compose::find(&docker, &file) else {
+        return Ok(Err(format!("a Docker engine answers, but Docker Compose is missing: {}", docker::COMPOSE_INSTALL)));
     };
-    let mut compose = Compose { program, service: settings.compose_service.clone(), started_here: false, done: true };
-    let service = compose.service.clone();
-
-    let services = checked(compose.command().args(["config", "--services"]), &compose.shown("config --services"))?;
-    if !String::from_utf8_lossy(&services.stdout).lines().any(|l| l.trim() == service) {
-        return Ok(Err(format!("{} has no `{service}` service", file.display())));
+    for stale in docker::stale_projects(&docker, COMPOSE_PROJECT_PREFIX) {
+        if compose.throwaway(&stale, BTreeMap::new()).remove(Duration::from_secs(5)).is_ok() {
+            eprintln!("database: removed the compose project {stale}, left by an earlier run");
+        }
     }
-    let running = checked(
-        compose.command().args(["ps", "--services", "--status", "running"]),
-        &compose.shown("ps --services --status running"),
-    )?;
-    let was_running = String::from_utf8_lossy(&running.stdout).lines().any(|l| l.trim() == service);
+    let env = docker::render_env(&settings.env, &cx.settings.smoke.image)?;
+    let project = docker::throwaway_project(COMPOSE_PROJECT_PREFIX);
+    let service = settings.db_service.clone();
+    // From here on the guard removes the project on every way out.
+    let mut db = ComposeDb { compose: compose.throwaway(&project, env), done: false };
+    match start_compose_db(&db.compose, &service) {
+        Ok(url) => {
+            eprintln!("database: compose `{service}` service, project {project}: {}", redact(&url));
+            Ok(Ok(Database { url, source: Source::Compose(db) }))
+        }
+        Err(e) if e.is::<interrupt::Interrupted>() => Err(e),
+        Err(e) => {
+            let why = format!("the compose `{service}` service did not start: {e:#}");
+            eprintln!("database: {why}");
+            if let Err(cleanup) = db.stop() {
+                eprintln!("warning: {cleanup:#}");
+            }
+            eprintln!("database: trying the next way");
+            Ok(Err(why))
+        }
+    }
+}
 
-    // From here on the guard stops the service on every way out, if this run starts it.
-    compose.started_here = !was_running;
-    compose.done = false;
+/// Starts the service, waits until PostgreSQL answers on its published port, and gives the
+/// URL (with the password of the service's environment).
+fn start_compose_db(compose: &docker::Compose, service: &str) -> Result<String> {
+    let config = compose.config()?;
+    if config["services"].get(service).is_none() {
+        bail!("{} has no `{service}` service", compose.file.display());
+    }
     let up = format!("up -d --wait {service}");
     eprintln!("database: $ {}", compose.shown(&up));
-    // Not in a process group of its own: a Ctrl-C during a long image pull reaches it.
-    let status = interrupt::run(compose.command().args(["up", "-d", "--wait", &service]))?;
+    // Captured, and shown only when it fails; a Ctrl-C during a long image pull reaches it.
+    let out = interrupt::output(compose.command().args(["up", "-d", "--wait", service]))?;
     interrupt::check()?;
-    if !status.success() {
-        bail!("`{}` failed ({status}); see its output above", compose.shown(&up));
-    }
-
-    let port = checked(compose.command().args(["port", &service, "5432"]), &compose.shown("port"))
-        .ok()
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
-        .filter(|p| !p.is_empty())
-        .ok_or_else(|| {
-            anyhow!(
-                "the compose `{service}` service publishes no port for 5432; add `ports: [\"127.0.0.1::5432\"]` \
-                 (or a fixed host port) to it in {}",
-                file.display()
-            )
-        })?;
-    let (host, port) =
-        port.rsplit_once(':').ok_or_else(|| anyhow!("unexpected `docker compose port` answer {port:?}"))?;
-    let host = match host.trim_matches(['[', ']']) {
-        "0.0.0.0" | "::" | "" => "127.0.0.1".to_owned(),
-        h if h.contains(':') => format!("[{h}]"),
-        h => h.to_owned(),
-    };
-    // Its output holds the password: on failure, show only what it wrote to stderr.
-    let config =
-        compose.command().args(["config", "--format", "json"]).output().context("cannot run docker compose")?;
-    if !config.status.success() {
+    if !out.status.success() {
         bail!(
             "`{}` failed ({}):\n{}",
-            compose.shown("config --format json"),
-            config.status,
-            String::from_utf8_lossy(&config.stderr).trim_end()
+            compose.shown(&up),
+            out.status,
+            crate::lint::last_lines(&process::text(&out), 10)
         );
     }
-    let env = service_env(&config.stdout, &service)?;
+    let addr = compose.published(service, 5432).with_context(|| {
+        format!(
+            "add `ports: [\"127.0.0.1::5432\"]` (or a host port from the environment) to the `{service}` service in {}",
+            compose.file.display()
+        )
+    })?;
+    let env = service_env(&config, service);
     let user = env.get("POSTGRES_USER").cloned().unwrap_or_else(|| "postgres".into());
     let db = env.get("POSTGRES_DB").cloned().unwrap_or_else(|| user.clone());
     let password = env.get("POSTGRES_PASSWORD").map(|p| format!(":{}", percent_encode(p))).unwrap_or_default();
-    let url = format!("postgres://{}{password}@{host}:{port}/{}", percent_encode(&user), percent_encode(&db));
+    let host = match addr.ip() {
+        std::net::IpAddr::V6(ip) => format!("[{ip}]"),
+        ip => ip.to_string(),
+    };
+    let url = format!("postgres://{}{password}@{host}:{}/{}", percent_encode(&user), addr.port(), percent_encode(&db));
     wait_ready(&url, READY_TIMEOUT)?;
-    let how = if was_running { "already running" } else { "started" };
-    eprintln!("database: compose `{service}` service ({how}): {}", redact(&url));
-    Ok(Ok(Database { url, source: Source::Compose(compose) }))
+    Ok(url)
 }
 
 /// The `environment` of one service in `docker compose config --format json` (a map, or a
 /// list of `KEY=VALUE`).
-fn service_env(json: &[u8], service: &str) -> Result<std::collections::BTreeMap<String, String>> {
-    let config: serde_json::Value =
-        serde_json::from_slice(json).context("`docker compose config --format json` did not print JSON")?;
-    let env = &config["services"][service]["environment"];
-    let mut map = std::collections::BTreeMap::new();
-    match env {
+fn service_env(config: &serde_json::Value, service: &str) -> BTreeMap<String, String> {
+    let mut map = BTreeMap::new();
+    match &config["services"][service]["environment"] {
         serde_json::Value::Object(o) => {
             for (k, v) in o {
                 let v = match v {
@@ -442,7 +433,7 @@ fn service_env(json: &[u8], service: &str) -> Result<std::collections::BTreeMap<
         }
         _ => {}
     }
-    Ok(map)
+    map
 }
 
 // ---------------------------------------------------------------------------------------
@@ -554,18 +545,6 @@ fn postmaster_pid(data: &Path) -> Option<rustix::process::Pid> {
     rustix::process::Pid::from_raw(text.lines().next()?.trim().parse().ok()?)
 }
 
-/// Whether a process exists and has not exited (a zombie waiting to be reaped has).
-fn alive(pid: rustix::process::Pid) -> bool {
-    let exists = match rustix::process::test_kill_process(pid) {
-        Ok(()) => true,
-        Err(e) => e == rustix::io::Errno::PERM,
-    };
-    // `/proc/PID/stat` is `PID (COMMAND) STATE …`.
-    exists
-        && std::fs::read_to_string(format!("/proc/{}/stat", pid.as_raw_nonzero()))
-            .map_or(true, |stat| stat.rsplit_once(')').is_none_or(|(_, rest)| !rest.trim_start().starts_with('Z')))
-}
-
 /// The folder with `initdb`, `pg_ctl` and `postgres`: `$XTASK_PG_BIN`, else the folder of
 /// `initdb` on PATH, else the newest `/usr/lib/postgresql/<major>/bin` (Debian, Ubuntu).
 fn find_server_bin() -> Result<PathBuf, String> {
@@ -608,15 +587,6 @@ pub fn search_server_bin(path: Option<&OsStr>, debian_lib: &Path) -> Option<Path
 
 fn has_server_bins(dir: &Path) -> bool {
     ["initdb", "pg_ctl", "postgres"].iter().all(|p| is_executable(&dir.join(p)))
-}
-
-fn is_executable(path: &Path) -> bool {
-    std::fs::metadata(path).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
-}
-
-/// A program on PATH.
-pub fn which(program: &str) -> Option<PathBuf> {
-    std::env::split_paths(&std::env::var_os("PATH")?).map(|d| d.join(program)).find(|p| is_executable(p))
 }
 
 /// When we are root: `nobody`, and `setpriv` (or `runuser`) to become it.
@@ -731,11 +701,6 @@ fn runs_in(pid: rustix::process::Pid, data: &Path) -> bool {
     }
 }
 
-fn free_port() -> Result<u16> {
-    let listener = TcpListener::bind(("127.0.0.1", 0)).context("cannot find a free local port")?;
-    Ok(listener.local_addr()?.port())
-}
-
 fn start_cluster(cx: &Context, settings: &TestSettings, bin: PathBuf) -> Result<Database> {
     let run_as = unprivileged()?;
     let parent = cluster_parent(&cx.root, run_as.as_ref())?;
@@ -794,7 +759,7 @@ fn start_cluster(cx: &Context, settings: &TestSettings, bin: PathBuf) -> Result<
     let log = cluster.dir.join("postgres.log");
     let mut attempt = 0;
     let port = loop {
-        let port = free_port()?;
+        let port = docker::free_port()?;
         cluster.started = true;
         let out = cluster
             .admin("pg_ctl")
@@ -833,22 +798,6 @@ fn start_cluster(cx: &Context, settings: &TestSettings, bin: PathBuf) -> Result<
     Ok(Database { url, source: Source::Cluster(cluster) })
 }
 
-// ---------------------------------------------------------------------------------------
-// Processes
-
-/// Runs a command to completion with captured output; `Err` with that output when it fails.
-fn checked(cmd: &mut Command, shown: &str) -> Result<Output> {
-    let out = cmd.stdin(Stdio::null()).output().with_context(|| format!("cannot run {shown}"))?;
-    if !out.status.success() {
-        bail!("`{shown}` failed ({}):\n{}", out.status, text(&out));
-    }
-    Ok(out)
-}
-
-fn text(out: &Output) -> String {
-    format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)).trim_end().to_owned()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -885,13 +834,14 @@ mod tests {
 
     #[test]
     fn compose_environment_as_map_or_list() {
-        let map = br#"{"services":{"db":{"environment":{"POSTGRES_USER":"app","POSTGRES_PASSWORD":"x y"}}}}"#;
-        let env = service_env(map, "db").unwrap();
+        let map =
+            serde_json::json!({"services":{"db":{"environment":{"POSTGRES_USER":"app","POSTGRES_PASSWORD":"x y"}}}});
+        let env = service_env(&map, "db");
         assert_eq!(env["POSTGRES_USER"], "app");
         assert_eq!(env["POSTGRES_PASSWORD"], "x y");
-        let list = br#"{"services":{"db":{"environment":["POSTGRES_DB=shop","EMPTY="]}}}"#;
-        assert_eq!(service_env(list, "db").unwrap()["POSTGRES_DB"], "shop");
-        assert!(service_env(br#"{"services":{}}"#, "db").unwrap().is_empty());
+        let list = serde_json::json!({"services":{"db":{"environment":["POSTGRES_DB=shop","EMPTY="]}}});
+        assert_eq!(service_env(&list, "db")["POSTGRES_DB"], "shop");
+        assert!(service_env(&serde_json::json!({"services":{}}), "db").is_empty());
         assert_eq!(percent_encode("p@ss:w/rd"), "p%40ss%3Aw%2Frd");
     }
 
@@ -935,7 +885,7 @@ mod tests {
 
     #[test]
     fn none_possible_lists_the_three_ways() {
-        let msg = none_possible(&TestSettings::default(), &["DATABASE_URL: not set".into()]);
+        let msg = none_possible("db", &["DATABASE_URL: not set".into()]);
         assert!(msg.contains("1. set DATABASE_URL="), "{msg}");
         assert!(msg.contains("2. start Docker"), "{msg}");
         assert!(msg.contains("3. install the PostgreSQL server binaries"), "{msg}");

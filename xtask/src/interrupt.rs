@@ -8,7 +8,8 @@
 //! sees the usual 130 (SIGINT) or 143 (SIGTERM). No `unsafe`: signal-hook registers the
 //! handlers, rustix sends signals.
 
-use std::process::{Command, ExitStatus};
+use std::io::Read;
+use std::process::{Child, Command, ExitStatus, Output, Stdio};
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc;
@@ -84,7 +85,36 @@ pub fn name(signal: i32) -> &'static str {
 /// and can clean up.
 pub fn run(cmd: &mut Command) -> Result<ExitStatus> {
     let shown = format!("{cmd:?}");
-    let mut child = cmd.spawn().with_context(|| format!("cannot run {shown}"))?;
+    let child = cmd.spawn().with_context(|| format!("cannot run {shown}"))?;
+    wait(child, &shown)
+}
+
+/// [`run`] with stdout and stderr captured (stdin closed), for a step that is shown only
+/// when it fails.
+pub fn output(cmd: &mut Command) -> Result<Output> {
+    let shown = format!("{cmd:?}");
+    let mut child = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .with_context(|| format!("cannot run {shown}"))?;
+    let drain = |pipe: Option<Box<dyn Read + Send>>| {
+        std::thread::spawn(move || {
+            let mut buf = Vec::new();
+            if let Some(mut p) = pipe {
+                let _ = p.read_to_end(&mut buf);
+            }
+            buf
+        })
+    };
+    let stdout = drain(child.stdout.take().map(|p| Box::new(p) as Box<dyn Read + Send>));
+    let stderr = drain(child.stderr.take().map(|p| Box::new(p) as Box<dyn Read + Send>));
+    let status = wait(child, &shown)?;
+    Ok(Output { status, stdout: stdout.join().unwrap_or_default(), stderr: stderr.join().unwrap_or_default() })
+}
+
+fn wait(mut child: Child, shown: &str) -> Result<ExitStatus> {
     let pid = rustix::process::Pid::from_child(&child);
     let (tx, rx) = mpsc::channel();
     let waiter = std::thread::spawn(move || {

@@ -2,15 +2,17 @@
 //! each gate lives in `gates/`; shared mechanics (settings, tools, output) live in one
 //! module each. See docs/architecture.md.
 
-pub mod compose;
 /// The coverage grading, a crate of its own (`xtask/coverage/`) built optimised; see its Cargo.toml.
 pub use xtask_coverage as coverage;
 pub mod db;
+pub mod docker;
 pub mod gates;
+pub mod http;
 pub mod interrupt;
 /// The lint engine, a crate of its own (`xtask/lint/`) so it builds unoptimised; see its Cargo.toml.
 pub use xtask_lint as lint;
 pub mod output;
+pub mod process;
 /// The security engine, a crate of its own (`xtask/security/`) like the lint engine.
 pub use xtask_security as security;
 pub mod settings;
@@ -52,7 +54,19 @@ impl Context {
     }
 }
 
-/// The workspace root: the parent of this crate's folder.
+/// The workspace root: the parent of the xtask crate's folder. That folder is the one cargo
+/// names in `CARGO_MANIFEST_DIR` when it runs us (`cargo run`, `cargo xtask`, the xtask's own
+/// tests), so a binary built in one checkout works on the checkout it is run for (several
+/// worktrees can share one `CARGO_TARGET_DIR`); else the folder it was compiled in.
 pub fn project_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("xtask lives inside the workspace").to_path_buf()
+    let compiled_in = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let from_cargo = std::env::var_os("CARGO_MANIFEST_DIR").map(PathBuf::from).filter(|dir| is_xtask_crate(dir));
+    let dir = from_cargo.as_deref().unwrap_or(compiled_in);
+    dir.parent().expect("xtask lives inside the workspace").to_path_buf()
+}
+
+/// Whether `dir/Cargo.toml` is this crate's manifest (`name = "xtask"`), not another package's.
+fn is_xtask_crate(dir: &Path) -> bool {
+    std::fs::read_to_string(dir.join("Cargo.toml"))
+        .is_ok_and(|m| m.lines().map(|l| l.replace(' ', "")).any(|l| l == "name=\"xtask\""))
 }

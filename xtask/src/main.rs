@@ -10,6 +10,7 @@ use xtask::gates::coverage::CoverageArgs;
 use xtask::gates::dev::DevArgs;
 use xtask::gates::lint::LintArgs;
 use xtask::gates::security::SecurityArgs;
+use xtask::gates::smoke::SmokeArgs;
 use xtask::gates::test::TestArgs;
 use xtask::output::{ColorChoice, Env, Output};
 use xtask::{Context, Outcome};
@@ -95,11 +96,31 @@ enum Gate {
     /// Settings: [workspace.metadata.xtask.security] in the root Cargo.toml.
     #[command(verbatim_doc_comment)]
     Security(SecurityArgs),
-    /// Run every gate in CI order (lint → test → coverage → security) and print one summary table
+    /// Build the image and prove the whole container stack works, on a real Docker engine
+    ///
+    /// The runbook's Dockerfile and compose smoke tests as one gate. Builds the app image from
+    /// the working tree (tagged as the `image` setting), starts db → migrate → app as a compose
+    /// project of its own (xtask-smoke-…) with throwaway volumes, free host ports and the
+    /// variables of [workspace.metadata.xtask.compose] env (no .env is read), then checks:
+    ///   image size      within max-image-size-mb
+    ///   db healthy, migrate exited 0 and was not restarted, app healthy
+    ///   app runs as non-root   no process of the app container has uid 0
+    ///   probes          GET /health/live and /health/ready answer 200 on the published port
+    ///   API round trip  register a user, log in as it
+    ///   readiness without the database   with db stopped, /health/ready answers 503 within
+    ///                   6 s while /health/live stays 200
+    /// Everything of its project (containers, network, volumes) is removed on every way out,
+    /// also on failure and Ctrl-C. Needs Docker with Compose v2 (never installed by the xtask).
+    /// Exit status: 0 every check passed; 1 a check failed; 2 no Docker engine, no Compose v2,
+    /// or a usage error. Settings: [workspace.metadata.xtask.smoke] and [….compose].
+    #[command(verbatim_doc_comment)]
+    Smoke(SmokeArgs),
+    /// Run every gate in CI order (lint → test → coverage → security → smoke) and print one summary table
     ///
     /// The same gates CI runs, one after the other, with the same settings. The coverage
     /// gate's test run is the test gate: the suite runs once, and its verdict and the coverage
-    /// verdict are reported apart. The first failing gate stops the run unless --keep-going.
+    /// verdict are reported apart. Without a Docker engine the smoke gate is skipped, with the
+    /// reason (an error when CI is set). The first failing gate stops the run unless --keep-going.
     /// Exit status: 0 every gate passed; 1 a gate failed; 2 a gate could not run (usage,
     /// input or tool error).
     #[command(verbatim_doc_comment)]
@@ -107,13 +128,13 @@ enum Gate {
     /// Start the Docker Compose stack, wait until it is healthy, and show its state
     ///
     /// Checks that a Docker engine answers, creates the compose file's external networks (if
-    /// any), runs `docker compose up -d --wait` (--build: build the images first), then prints
-    /// each service's state (`docker compose ps`) and the answer of the readiness probe,
-    /// GET http://127.0.0.1:$APP_PORT/health/ready (APP_PORT from the environment or .env,
-    /// default 8000). Uses `docker-compose`, with a warning, when the v2 plugin is missing.
-    /// Docker is a prerequisite, not installed by the xtask. Exit status: 0 the stack is up and
-    /// ready; 1 `up --wait` failed, a service is not running or healthy, or the probe did not
-    /// answer 200; 2 Docker or Compose is missing or the engine is not running.
+    /// any), runs `docker compose up -d --wait` (--build: build the images first; compose reads
+    /// .env), then prints each service's state (`docker compose ps`) and the answer of the
+    /// readiness probe, GET /health/ready on the port the app service publishes. Uses
+    /// `docker-compose`, with a warning, when the v2 plugin is missing. Docker is a
+    /// prerequisite, not installed by the xtask. Exit status: 0 the stack is up and ready;
+    /// 1 `up --wait` failed, a service is not running or healthy, or the probe did not answer
+    /// 200; 2 Docker or Compose is missing or the engine is not running.
     #[command(verbatim_doc_comment)]
     Up(UpArgs),
     /// Stop and remove the Docker Compose stack's containers (the volumes stay)
@@ -125,7 +146,8 @@ enum Gate {
     Down(DownArgs),
     /// Follow one service's logs (`app` by default)
     ///
-    /// Runs `docker compose logs -f --tail N SERVICE` until Ctrl-C (N: --tail, default 100).
+    /// Runs `docker compose logs --tail N -f SERVICE` until Ctrl-C (N: --tail, default 100);
+    /// --no-follow prints the lines and exits.
     /// Exit status: 0 done; 1 `docker compose logs` failed; 2 Docker or Compose is missing or
     /// the engine is not running.
     #[command(verbatim_doc_comment)]
@@ -150,6 +172,7 @@ fn main() -> ExitCode {
         Gate::Test(args) => args.run(&cx),
         Gate::Coverage(args) => args.run(&cx),
         Gate::Security(args) => args.run(&cx),
+        Gate::Smoke(args) => args.run(&cx),
         Gate::Ci(args) => args.run(&cx),
         Gate::Up(args) => args.run(&cx),
         Gate::Down(args) => args.run(&cx),

@@ -2,6 +2,7 @@
 //! `cargo metadata`. Every caller (a developer, pre-commit, CI) reads the same table;
 //! flags may override a value for one run.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, Result, bail};
@@ -17,6 +18,8 @@ pub struct Settings {
     pub test: TestSettings,
     pub lint: LintSettings,
     pub security: SecuritySettings,
+    pub compose: ComposeSettings,
+    pub smoke: SmokeSettings,
 }
 
 /// `[workspace.metadata.xtask.test]`: how `cargo xtask test` runs the suite.
@@ -28,22 +31,59 @@ pub struct TestSettings {
     pub database_name: String,
     /// The role the tests connect as in a throwaway cluster.
     pub database_user: String,
-    /// The compose file (absolute); `None`: the first of compose.yaml, compose.yml,
-    /// docker-compose.yaml, docker-compose.yml at the workspace root.
-    pub compose_file: Option<PathBuf>,
-    /// The compose service that runs PostgreSQL.
-    pub compose_service: String,
 }
 
 impl Default for TestSettings {
     fn default() -> TestSettings {
-        TestSettings {
-            database: false,
-            database_name: "app_test".into(),
-            database_user: "app".into(),
-            compose_file: None,
-            compose_service: "db".into(),
+        TestSettings { database: false, database_name: "app_test".into(), database_user: "app".into() }
+    }
+}
+
+/// `[workspace.metadata.xtask.compose]`: the Docker Compose stack, for `cargo xtask up | down |
+/// logs`, the smoke gate and the test database.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ComposeSettings {
+    /// The compose file (absolute); `None`: the first of compose.yaml, compose.yml,
+    /// docker-compose.yaml, docker-compose.yml at the workspace root.
+    pub file: Option<PathBuf>,
+    /// The service that runs PostgreSQL (the test gate starts only this one).
+    pub db_service: String,
+    /// The one-shot service that applies the migrations.
+    pub migrate_service: String,
+    /// The service the API runs in.
+    pub app_service: String,
+    /// The port the app listens on inside its container.
+    pub app_port: u16,
+    /// A throwaway stack's whole environment (no `.env` is read): `{secret}`, `{port}` and
+    /// `{image}` are filled in on each run (see `docker::render_env`).
+    pub env: BTreeMap<String, String>,
+}
+
+impl Default for ComposeSettings {
+    fn default() -> ComposeSettings {
+        ComposeSettings {
+            file: None,
+            db_service: "db".into(),
+            migrate_service: "migrate".into(),
+            app_service: "app".into(),
+            app_port: 8000,
+            env: BTreeMap::new(),
         }
+    }
+}
+
+/// `[workspace.metadata.xtask.smoke]`: what `cargo xtask smoke` builds and allows.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SmokeSettings {
+    /// The tag the smoke gate builds the app image as (its own: never the one `up` runs).
+    pub image: String,
+    /// The image's size budget, in MB (10^6 bytes, as `docker images` counts).
+    pub max_image_size_mb: u64,
+}
+
+impl Default for SmokeSettings {
+    fn default() -> SmokeSettings {
+        SmokeSettings { image: "xtask-smoke:latest".into(), max_image_size_mb: 500 }
     }
 }
 
@@ -110,6 +150,26 @@ struct Raw {
     test: Option<RawTest>,
     lint: Option<RawLint>,
     security: Option<RawSecurity>,
+    compose: Option<RawCompose>,
+    smoke: Option<RawSmoke>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct RawCompose {
+    file: Option<PathBuf>,
+    db_service: Option<String>,
+    migrate_service: Option<String>,
+    app_service: Option<String>,
+    app_port: Option<u16>,
+    env: Option<BTreeMap<String, String>>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct RawSmoke {
+    image: Option<String>,
+    max_image_size_mb: Option<u64>,
 }
 
 #[derive(Deserialize, Default)]
@@ -129,8 +189,9 @@ struct RawTest {
     database: Option<bool>,
     database_name: Option<String>,
     database_user: Option<String>,
-    compose_file: Option<PathBuf>,
-    compose_service: Option<String>,
+    /// Moved to [workspace.metadata.xtask.compose]: read only to say so.
+    compose_file: Option<serde_json::Value>,
+    compose_service: Option<serde_json::Value>,
 }
 
 #[derive(Deserialize, Default)]
@@ -207,14 +268,20 @@ impl Settings {
         let path = |p: Option<PathBuf>, default: &str| root.join(p.unwrap_or_else(|| default.into()));
         let lint =
             lint_settings(raw.lint.unwrap_or_default()).context("[workspace.metadata.xtask.lint] in Cargo.toml")?;
-        let test = test_settings(root, raw.test.unwrap_or_default())
-            .context("[workspace.metadata.xtask.test] in Cargo.toml")?;
+        let test =
+            test_settings(raw.test.unwrap_or_default()).context("[workspace.metadata.xtask.test] in Cargo.toml")?;
         let security = security_settings(root, raw.security.unwrap_or_default())
             .context("[workspace.metadata.xtask.security] in Cargo.toml")?;
+        let compose = compose_settings(root, raw.compose.unwrap_or_default())
+            .context("[workspace.metadata.xtask.compose] in Cargo.toml")?;
+        let smoke =
+            smoke_settings(raw.smoke.unwrap_or_default()).context("[workspace.metadata.xtask.smoke] in Cargo.toml")?;
         Ok(Settings {
             lint,
             test,
             security,
+            compose,
+            smoke,
             coverage: CoverageSettings {
                 threshold,
                 metric: c.metric.unwrap_or(Metric::Lines),
@@ -274,23 +341,75 @@ fn security_settings(root: &Path, s: RawSecurity) -> Result<SecuritySettings> {
     })
 }
 
-fn test_settings(root: &Path, t: RawTest) -> Result<TestSettings> {
+fn test_settings(t: RawTest) -> Result<TestSettings> {
+    for (old, new) in [(&t.compose_file, "file"), (&t.compose_service, "db-service")] {
+        if old.is_some() {
+            let old = if new == "file" { "compose-file" } else { "compose-service" };
+            bail!("`{old}` has moved: write it as `{new}` in [workspace.metadata.xtask.compose]");
+        }
+    }
     let default = TestSettings::default();
     let database_name = t.database_name.unwrap_or(default.database_name);
     let database_user = t.database_user.unwrap_or(default.database_user);
     check_identifier("database-name", &database_name)?;
     check_identifier("database-user", &database_user)?;
-    let compose_service = t.compose_service.unwrap_or(default.compose_service);
-    if compose_service.is_empty() {
-        bail!("`compose-service` is empty");
+    Ok(TestSettings { database: t.database.unwrap_or(default.database), database_name, database_user })
+}
+
+fn compose_settings(root: &Path, c: RawCompose) -> Result<ComposeSettings> {
+    let default = ComposeSettings::default();
+    let service = |key: &str, value: Option<String>, default: String| -> Result<String> {
+        let v = value.unwrap_or(default);
+        if v.is_empty() {
+            bail!("`{key}` is empty");
+        }
+        Ok(v)
+    };
+    let db_service = service("db-service", c.db_service, default.db_service)?;
+    let migrate_service = service("migrate-service", c.migrate_service, default.migrate_service)?;
+    let app_service = service("app-service", c.app_service, default.app_service)?;
+    let env = c.env.unwrap_or_default();
+    for (key, value) in &env {
+        let name_ok = key.chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+            && key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+        if !name_ok {
+            bail!("`env`: {key:?} is not a variable name (letters, digits and `_`)");
+        }
+        let mut rest = value.as_str();
+        while let Some(open) = rest.find('{') {
+            let close = rest[open..].find('}').map(|c| open + c + 1).unwrap_or(rest.len());
+            let word = &rest[open..close];
+            if !matches!(word, "{secret}" | "{port}" | "{image}") {
+                bail!("`env.{key}`: unknown placeholder `{word}` (use {{secret}}, {{port}} or {{image}})");
+            }
+            rest = &rest[close..];
+        }
     }
-    Ok(TestSettings {
-        database: t.database.unwrap_or(default.database),
-        database_name,
-        database_user,
-        compose_file: t.compose_file.map(|p| root.join(p)),
-        compose_service,
+    Ok(ComposeSettings {
+        file: c.file.map(|p| root.join(p)),
+        db_service,
+        migrate_service,
+        app_service,
+        app_port: match c.app_port {
+            Some(0) => bail!("`app-port` must be a port number, 1 to 65535"),
+            Some(p) => p,
+            None => default.app_port,
+        },
+        env,
     })
+}
+
+fn smoke_settings(s: RawSmoke) -> Result<SmokeSettings> {
+    let default = SmokeSettings::default();
+    let image = s.image.unwrap_or(default.image);
+    if image.is_empty() || image.contains(char::is_whitespace) {
+        bail!("`image` = {image:?} is not an image name (e.g. \"myapp:smoke\")");
+    }
+    let max_image_size_mb = s.max_image_size_mb.unwrap_or(default.max_image_size_mb);
+    if max_image_size_mb == 0 {
+        bail!("`max-image-size-mb` must be at least 1");
+    }
+    Ok(SmokeSettings { image, max_image_size_mb })
 }
 
 /// A plain SQL identifier (also safe in a URL): a letter or `_`, then letters, digits, `_`.
@@ -352,12 +471,35 @@ mod tests {
         assert_eq!(s.test, TestSettings::default());
         assert!(!s.test.database);
         let meta = json!({"xtask": {"test": {"database": true, "database-name": "shop_test",
-            "database-user": "shop", "compose-file": "deploy/compose.yaml", "compose-service": "postgres"}}});
+            "database-user": "shop"}}});
         let t = Settings::from_metadata(Path::new("/r"), &meta).unwrap().test;
         assert!(t.database);
         assert_eq!((t.database_name.as_str(), t.database_user.as_str()), ("shop_test", "shop"));
-        assert_eq!(t.compose_file.as_deref(), Some(Path::new("/r/deploy/compose.yaml")));
-        assert_eq!(t.compose_service, "postgres");
+        let moved = json!({"xtask": {"test": {"compose-file": "deploy/compose.yaml"}}});
+        let err = format!("{:#}", Settings::from_metadata(Path::new("/r"), &moved).unwrap_err());
+        assert!(
+            err.contains("`compose-file` has moved: write it as `file` in [workspace.metadata.xtask.compose]"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn compose_and_smoke_tables_defaults_and_values() {
+        let s = Settings::from_metadata(Path::new("/r"), &serde_json::Value::Null).unwrap();
+        assert_eq!(s.compose, ComposeSettings::default());
+        assert_eq!((s.compose.db_service.as_str(), s.compose.app_port), ("db", 8000));
+        assert_eq!(s.smoke, SmokeSettings::default());
+        let meta = json!({"xtask": {
+            "compose": {"file": "deploy/compose.yaml", "db-service": "postgres", "migrate-service": "m",
+                        "app-service": "api", "app-port": 3000,
+                        "env": {"PGPASSWORD": "{secret}", "PORT": "{port}", "IMAGE": "{image}", "USER": "u"}},
+            "smoke": {"image": "shop:smoke", "max-image-size-mb": 90}}});
+        let s = Settings::from_metadata(Path::new("/r"), &meta).unwrap();
+        assert_eq!(s.compose.file.as_deref(), Some(Path::new("/r/deploy/compose.yaml")));
+        assert_eq!((s.compose.db_service.as_str(), s.compose.migrate_service.as_str()), ("postgres", "m"));
+        assert_eq!((s.compose.app_service.as_str(), s.compose.app_port), ("api", 3000));
+        assert_eq!(s.compose.env["PGPASSWORD"], "{secret}");
+        assert_eq!((s.smoke.image.as_str(), s.smoke.max_image_size_mb), ("shop:smoke", 90));
     }
 
     #[test]
@@ -400,7 +542,15 @@ mod tests {
             json!({"xtask": {"test": {"database": "yes"}}}),
             json!({"xtask": {"test": {"database-name": "drop table"}}}),
             json!({"xtask": {"test": {"database-user": "1st"}}}),
-            json!({"xtask": {"test": {"compose-service": ""}}}),
+            json!({"xtask": {"test": {"compose-service": "db"}}}),
+            json!({"xtask": {"compose": {"db-service": ""}}}),
+            json!({"xtask": {"compose": {"app-port": 0}}}),
+            json!({"xtask": {"compose": {"app-port": 70000}}}),
+            json!({"xtask": {"compose": {"env": {"A B": "x"}}}}),
+            json!({"xtask": {"compose": {"env": {"A": "{random}"}}}}),
+            json!({"xtask": {"compose": {"compse": "x"}}}),
+            json!({"xtask": {"smoke": {"max-image-size-mb": 0}}}),
+            json!({"xtask": {"smoke": {"image": "a b"}}}),
             json!({"xtask": {"lint": {"exlude": []}}}),
             json!({"xtask": {"lint": {"exclude": ["/abs/path"]}}}),
             json!({"xtask": {"lint": {"cors-paths": ["a**"]}}}),

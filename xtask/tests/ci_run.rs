@@ -30,6 +30,14 @@ case "$1 $2" in
 esac
 "#;
 
+/// The stand-in stack: the image build fails; everything else succeeds.
+const COMPOSE_SH: &str = r#"while [ $# -gt 0 ]; do case "$1" in -f|-p|--env-file) shift 2 ;; *) break ;; esac; done
+case "$1" in
+  build) echo "failed to solve: rust:1.95-slim-trixie: not found" >&2; exit 1 ;;
+esac
+exit 0
+"#;
+
 const ZIZMOR_CD: &str = r#"[{"ident":"dangerous-triggers","desc":"use of fundamentally insecure workflow trigger",
 "determinations":{"severity":"High"},"locations":[{"symbolic":{"key":{"Local":{"verbatim_path":".github/workflows/cd.yml"}},
 "annotation":"workflow_run","kind":"Primary"},"concrete":{"location":{"start_point":{"row":13,"column":2}}}}]}]"#;
@@ -44,6 +52,12 @@ impl Ci {
         let dir = Scratch::new("ci");
         lint_support::write_exe(&dir.0.join("bin/cargo"), CARGO_STANDIN);
         lint_support::write_exe(&dir.0.join("bin/rustup"), "#!/bin/sh\necho llvm-tools-x86_64-unknown-linux-gnu\n");
+        // No Docker engine unless a test says so (`engine`): the smoke gate's stack is a
+        // stand-in here, whose compose fails the image build. A throwaway stack's compose
+        // gets none of our environment, so the stand-in carries its folder.
+        let docker = support::DOCKER_STANDIN.replacen('\n', &format!("\nSTANDIN='{}'\n", dir.0.display()), 1);
+        lint_support::write_exe(&dir.0.join("bin/docker"), &docker);
+        dir.write("compose.sh", COMPOSE_SH);
         let root = dir.0.display();
         dir.write(
             "ws/Cargo.toml",
@@ -108,6 +122,13 @@ fn all_gates_pass_with_one_test_run() {
     for gate in ["lint", "test", "coverage", "security"] {
         assert_eq!(Ci::row(&run, gate), format!("{gate} passed"), "{run:?}");
     }
+    // No Docker engine answers: the smoke gate is skipped, saying why, and that is no failure.
+    assert_eq!(Ci::row(&run, "smoke"), "smoke skipped", "{run:?}");
+    assert!(
+        run.stderr.contains("skipped    (no Docker engine)") || run.stderr.contains("(no Docker engine)"),
+        "{run:?}"
+    );
+    assert!(run.stderr.contains("warning: smoke skipped: no Docker engine answers"), "{run:?}");
     let log = ci.log();
     let test_runs: Vec<&String> = log.iter().filter(|l| l.starts_with("llvm-cov --workspace")).collect();
     assert_eq!(test_runs.len(), 1, "the suite runs once: {log:?}");
@@ -130,6 +151,7 @@ fn a_failing_gate_stops_the_run_and_exits_1() {
     assert_eq!(Ci::row(&run, "test"), "test skipped");
     assert_eq!(Ci::row(&run, "coverage"), "coverage skipped");
     assert_eq!(Ci::row(&run, "security"), "security skipped");
+    assert_eq!(Ci::row(&run, "smoke"), "smoke skipped");
     assert!(!ci.log().iter().any(|l| l.starts_with("llvm-cov --workspace")), "{:?}", ci.log());
 }
 
@@ -159,4 +181,35 @@ fn github_actions_gets_groups_and_a_summary_table() {
     let written = std::fs::read_to_string(summary).unwrap();
     assert!(written.contains("### CI gates"), "{written}");
     assert!(written.contains("| `coverage` | ✅ passed |"), "{written}");
+}
+
+#[test]
+fn without_a_docker_engine_the_smoke_gate_is_an_error_in_ci() {
+    let ci = Ci::new(85);
+    let mut c = ci.command(&[]);
+    c.env("CI", "true");
+    let run = support::run(c);
+    assert_eq!(run.code, 2, "{run:?}");
+    assert_eq!(Ci::row(&run, "security"), "security passed", "{run:?}");
+    assert_eq!(Ci::row(&run, "smoke"), "smoke ERROR", "{run:?}");
+    assert!(run.stderr.contains("error: the smoke gate needs a Docker engine: no Docker engine answers"), "{run:?}");
+    assert!(run.stderr.contains("error: smoke could not run"), "{run:?}");
+}
+
+#[test]
+fn with_a_docker_engine_the_smoke_gate_runs_last_and_its_failure_fails_ci() {
+    let ci = Ci::new(85);
+    ci.dir.set("engine", true);
+    ci.dir.set("compose-v2", true);
+    let run = ci.run(&[]);
+    assert_eq!(run.code, 1, "{run:?}");
+    assert_eq!(Ci::row(&run, "security"), "security passed", "{run:?}");
+    assert_eq!(Ci::row(&run, "smoke"), "smoke FAILED", "{run:?}");
+    assert!(run.stdout.contains("✗ image builds — `docker compose -f "), "{run:?}");
+    assert!(run.stdout.contains("failed to solve: rust:1.95-slim-trixie: not found"), "{run:?}");
+    let security = run.stdout.find("security: passed").unwrap();
+    let smoke = run.stdout.find("smoke: a throwaway stack").unwrap();
+    assert!(security < smoke, "smoke is the last gate: {run:?}");
+    let docker_log = std::fs::read_to_string(ci.dir.0.join("log")).unwrap();
+    assert!(docker_log.contains("--env-file /dev/null down --volumes --remove-orphans"), "removed: {docker_log}");
 }

@@ -1,16 +1,167 @@
-//! `cargo xtask up | down | logs` against a stand-in `docker` (and `docker-compose`) that
-//! records its argv and answers like the real one; the readiness probe is answered by a
-//! listener in the test, on a free port passed as APP_PORT.
+//! `cargo xtask up | down | logs` on the real Docker engine, on a copy of this checkout with a
+//! `.env` made from `.env.example` (as a newcomer does) and a compose project name of the
+//! test's own. A stand-in `docker` (and `docker-compose`) shows only what a real engine
+//! cannot: an engine that is not running, `docker` missing, and Compose v1 alone.
 
 mod support;
 
-use std::io::{Read as _, Write as _};
-use std::net::TcpListener;
-use std::process::Command;
+use std::io::{BufRead as _, BufReader};
+use std::os::unix::process::CommandExt as _;
+use std::process::{Command, Stdio};
 
 use support::{Run, Scratch};
 
-/// Stand-in cargo: only `metadata`, on the scratch workspace (for the compose-file setting).
+/// A copy of this checkout with a `.env` from `.env.example` (free ports, its own image tag),
+/// whose compose file also attaches the app to an external network (as a server's shared
+/// proxy network would be); the xtask runs on it as compose project `project`.
+struct Stack {
+    dir: Scratch,
+    project: String,
+    network: String,
+}
+
+impl Stack {
+    fn new(name: &str, change: impl FnOnce(&std::path::Path)) -> Stack {
+        let dir = Scratch::new(name);
+        support::copy_checkout(&dir.0);
+        let n = dir.0.file_name().unwrap().to_string_lossy().replace(['_', '.'], "-");
+        let (project, network) = (format!("xtask-{n}"), format!("xtask-edge-{n}"));
+        let example = std::fs::read_to_string(dir.path(".env.example")).unwrap();
+        let port = || xtask::docker::free_port().unwrap().to_string();
+        let env: String = example
+            .lines()
+            .map(|l| match l.split_once('=') {
+                Some(("APP_PORT", _)) => format!("APP_PORT={}", port()),
+                Some(("DB_PORT", _)) => format!("DB_PORT={}", port()),
+                Some(("APP_IMAGE", _)) => "APP_IMAGE=clicknback:compose-run-test".to_owned(),
+                _ => l.to_owned(),
+            })
+            .map(|l| l + "\n")
+            .collect();
+        dir.write(".env", env);
+        let compose = dir.path("docker-compose.yml");
+        support::edit(
+            &compose,
+            "    command: [\"serve\"]\n",
+            "    command: [\"serve\"]\n    networks: [default, edge]\n",
+        );
+        let mut text = std::fs::read_to_string(&compose).unwrap();
+        text.push_str(&format!("\nnetworks:\n  edge:\n    name: {network}\n    external: true\n"));
+        std::fs::write(&compose, text).unwrap();
+        change(&dir.0);
+        Stack { dir, project, network }
+    }
+
+    fn xtask(&self, args: &[&str]) -> Command {
+        let mut c = support::xtask();
+        c.env("CARGO_MANIFEST_DIR", self.dir.path("xtask"))
+            .env("COMPOSE_PROJECT_NAME", &self.project)
+            .current_dir(&self.dir.0)
+            .args(args);
+        c
+    }
+
+    fn run(&self, args: &[&str]) -> Run {
+        support::run(self.xtask(args))
+    }
+}
+
+impl Drop for Stack {
+    fn drop(&mut self) {
+        let compose = self.dir.path("docker-compose.yml");
+        let _ = Command::new("docker")
+            .args(["compose", "-f"])
+            .arg(&compose)
+            .args(["-p", &self.project, "down", "--volumes", "--remove-orphans", "--timeout", "5"])
+            .output();
+        let _ = Command::new("docker").args(["network", "rm", &self.network]).output();
+    }
+}
+
+#[test]
+fn up_logs_down_run_the_stack_from_a_fresh_env_file() {
+    if !support::docker_engine("up_logs_down_run_the_stack_from_a_fresh_env_file") {
+        return;
+    }
+    let _engine = support::docker_lock();
+    let stack = Stack::new("compose-up", |_| {});
+
+    let run = stack.run(&["up", "--build"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    let row = |service: &str| {
+        let line =
+            run.stdout.lines().find(|l| l.starts_with(&format!("{service} "))).unwrap_or_else(|| panic!("{run:?}"));
+        line.split_whitespace().take(3).collect::<Vec<_>>().join(" ")
+    };
+    assert_eq!(row("db"), "db running healthy", "{run:?}");
+    assert_eq!(row("app"), "app running healthy", "{run:?}");
+    assert!(row("migrate").starts_with("migrate exited"), "{run:?}");
+    let port = std::fs::read_to_string(stack.dir.path(".env")).unwrap();
+    let port = port.lines().find_map(|l| l.strip_prefix("APP_PORT=")).unwrap().to_owned();
+    assert!(
+        run.stdout.contains(&format!(
+            "readiness: GET http://127.0.0.1:{port}/health/ready → HTTP/1.1 200 OK {{\"status\":\"ready\"}}"
+        )),
+        "{run:?}"
+    );
+    assert!(run.stderr.contains(&format!("$ docker network create {}", stack.network)), "{run:?}");
+    assert!(Command::new("docker").args(["network", "inspect", &stack.network]).output().unwrap().status.success());
+    assert!(!format!("{run:?}").contains("clicknback-dev-password"), "the resolved config is never printed: {run:?}");
+
+    // The app's JSON log lines, printed and done.
+    let run = stack.run(&["logs", "app", "--no-follow", "--tail", "20"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    let json: Vec<serde_json::Value> = run
+        .stdout
+        .lines()
+        .filter_map(|l| l.split_once(" | ").map(|(_, json)| json))
+        .filter_map(|j| serde_json::from_str(j).ok())
+        .collect();
+    assert!(json.iter().any(|j| j["level"] == "INFO"), "{run:?}");
+
+    // Following: a Ctrl-C in the terminal (the whole process group) ends it.
+    let mut child =
+        stack.xtask(&["logs"]).process_group(0).stdout(Stdio::piped()).stderr(Stdio::null()).spawn().unwrap();
+    let first =
+        BufReader::new(child.stdout.take().unwrap()).lines().map(Result::unwrap).find(|l| l.contains("\"level\""));
+    assert!(first.is_some(), "a JSON line while following");
+    let group = rustix::process::Pid::from_child(&child);
+    rustix::process::kill_process_group(group, rustix::process::Signal::INT).unwrap();
+    child.wait().unwrap();
+
+    // down keeps the database's volume; --volumes removes it too.
+    let run = stack.run(&["down"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    let left = support::leftovers(&stack.project);
+    assert!(left.iter().all(|l| l.starts_with("volume ")) && !left.is_empty(), "{left:?}");
+    let run = stack.run(&["down", "--volumes"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    assert_eq!(support::leftovers(&stack.project), Vec::<String>::new());
+}
+
+#[test]
+fn up_exits_1_and_shows_the_states_when_the_migrations_fail() {
+    if !support::docker_engine("up_exits_1_and_shows_the_states_when_the_migrations_fail") {
+        return;
+    }
+    let _engine = support::docker_lock();
+    let stack = Stack::new("compose-fail", |root| {
+        support::edit(&root.join("docker-compose.yml"), "command: [\"migrate\"]", "command: [\"migrate\", \"--bad\"]")
+    });
+    let run = stack.run(&["up", "--build"]);
+    assert_eq!(run.code, 1, "{run:?}");
+    assert!(run.stderr.contains("up -d --wait --build` failed"), "{run:?}");
+    let migrate = run.stdout.lines().find(|l| l.starts_with("migrate ")).unwrap_or_else(|| panic!("{run:?}"));
+    assert!(migrate.contains("exited") && migrate.contains("Exited (2)"), "{run:?}");
+    assert!(run.stdout.contains("readiness: the `app` service's port 8000 is not published"), "{run:?}");
+    assert_eq!(stack.run(&["down", "--volumes"]).code, 0);
+    assert_eq!(support::leftovers(&stack.project), Vec::<String>::new());
+}
+
+// ---------------------------------------------------------------------------------------
+// What a real engine cannot show (stand-in docker)
+
+/// Stand-in cargo: only `metadata`, on the scratch workspace.
 const CARGO_STANDIN: &str = r#"#!/bin/bash
 case "$1" in
   metadata) exec "$REAL_CARGO" metadata --format-version 1 --no-deps --offline --manifest-path "$STANDIN/ws/Cargo.toml" ;;
@@ -21,22 +172,11 @@ exit 1
 /// The compose commands, shared by `docker compose` and `docker-compose`.
 const COMPOSE_SH: &str = r#"[ "$1" = -f ] && shift 2
 case "$1" in
-  config) printf '%s\n' "$(<"$STANDIN/config.json")" ;;
-  up) [ -e "$STANDIN/up-fails" ] && { echo "dependency failed to start: container app is unhealthy" >&2; exit 1; } ;;
-  ps) printf '%s\n' "$(<"$STANDIN/ps.json")" ;;
   down|logs) ;;
   *) exit 1 ;;
 esac
 exit 0
 "#;
-
-/// What `config --format json` prints: the password must never be shown.
-const CONFIG_JSON: &str = r#"{"name": "clicknback", "services": {"db": {"environment":
-  {"POSTGRES_PASSWORD": "s3cr3t-pw"}}}, "networks": {"default": {"name": "clicknback_default"}}}"#;
-const PS_LINES: &str = r#"{"Service":"app","State":"running","Health":"healthy","Status":"Up 5 seconds (healthy)"}
-{"Service":"db","State":"running","Health":"healthy","Status":"Up 20 seconds (healthy)"}"#;
-const PS_ARRAY: &str = r#"[{"Service":"app","State":"running","Health":"healthy","Status":"Up 5 seconds (healthy)"},
-{"Service":"db","State":"running","Health":"healthy","Status":"Up 20 seconds (healthy)"}]"#;
 
 struct StandIn {
     dir: Scratch,
@@ -65,8 +205,6 @@ impl StandIn {
             std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
         }
         dir.write("compose.sh", COMPOSE_SH);
-        dir.write("config.json", CONFIG_JSON);
-        dir.write("ps.json", PS_LINES);
         dir.write("ws/src/lib.rs", "");
         let file = dir.write("ws/compose.yaml", "services:\n  app:\n    image: clicknback:local\n");
         let file = file.display().to_string();
@@ -74,7 +212,7 @@ impl StandIn {
             "ws/Cargo.toml",
             format!(
                 "[package]\nname = \"standin\"\nversion = \"0.0.0\"\nedition = \"2021\"\n[workspace]\n\
-                 [workspace.metadata.xtask.test]\ncompose-file = \"{file}\"\n"
+                 [workspace.metadata.xtask.compose]\nfile = \"{file}\"\n"
             ),
         );
         let s = StandIn { dir, file };
@@ -102,143 +240,13 @@ impl StandIn {
     fn log(&self) -> Vec<String> {
         std::fs::read_to_string(self.path("log")).unwrap_or_default().lines().map(str::to_owned).collect()
     }
-
-    /// `docker compose -f FILE args`
-    fn c(&self, args: &str) -> String {
-        format!("docker compose -f {} {args}", self.file)
-    }
-}
-
-/// A readiness endpoint on a free port answering `status_line`; returns the port and a handle
-/// that yields the request it received.
-fn ready_server(status_line: &'static str) -> (u16, std::thread::JoinHandle<String>) {
-    let listener = TcpListener::bind(("127.0.0.1", 0)).unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let handle = std::thread::spawn(move || {
-        let (mut stream, _) = listener.accept().unwrap();
-        let mut buf = [0u8; 1024];
-        let mut request = Vec::new();
-        while !request.windows(4).any(|w| w == b"\r\n\r\n") {
-            let n = stream.read(&mut buf).unwrap();
-            if n == 0 {
-                break;
-            }
-            request.extend_from_slice(&buf[..n]);
-        }
-        let body = "{\"status\":\"ready\"}";
-        let answer = format!("{status_line}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}", body.len());
-        let _ = stream.write_all(answer.as_bytes());
-        String::from_utf8_lossy(&request).into_owned()
-    });
-    (port, handle)
-}
-
-fn up(s: &StandIn, args: &[&str], port: u16) -> Run {
-    let mut all = vec!["up"];
-    all.extend(args);
-    let mut c = s.command(&all);
-    c.env("APP_PORT", port.to_string());
-    support::run(c)
-}
-
-#[test]
-fn up_waits_for_the_stack_then_shows_the_states_and_the_readiness_answer() {
-    let s = StandIn::new();
-    let (port, server) = ready_server("HTTP/1.1 200 OK");
-    let run = up(&s, &[], port);
-    assert_eq!(run.code, 0, "{run:?}");
-    assert_eq!(
-        s.log(),
-        [
-            "docker info".to_owned(),
-            "docker compose version".to_owned(),
-            s.c("config --format json"),
-            s.c("up -d --wait"),
-            s.c("ps --format json"),
-        ]
-    );
-    let request = server.join().unwrap();
-    assert!(request.starts_with("GET /health/ready HTTP/1.1\r\n"), "{request}");
-    assert!(run.stdout.contains("app          running    healthy    Up 5 seconds (healthy)"), "{run:?}");
-    assert!(run.stdout.contains("db           running    healthy"), "{run:?}");
-    assert!(run.stdout.contains(&format!("GET http://127.0.0.1:{port}/health/ready → HTTP/1.1 200 OK")), "{run:?}");
-    assert!(!format!("{run:?}").contains("s3cr3t-pw"), "{run:?}");
-}
-
-#[test]
-fn up_build_is_passed_on_and_ps_as_a_json_array_is_read() {
-    let s = StandIn::new();
-    s.dir.write("ps.json", PS_ARRAY);
-    let (port, server) = ready_server("HTTP/1.1 200 OK");
-    let run = up(&s, &["--build"], port);
-    assert_eq!(run.code, 0, "{run:?}");
-    assert_eq!(s.log()[3], s.c("up -d --wait --build"));
-    server.join().unwrap();
-    assert!(run.stdout.contains("app          running    healthy"), "{run:?}");
-    assert!(run.stdout.contains("db           running    healthy"), "{run:?}");
-}
-
-#[test]
-fn app_port_comes_from_the_env_file_next_to_the_compose_file() {
-    let s = StandIn::new();
-    let (port, server) = ready_server("HTTP/1.1 200 OK");
-    s.dir.write("ws/.env", format!("POSTGRES_PASSWORD=s3cr3t-pw\nAPP_PORT={port}\n"));
-    let run = s.run(&["up"]);
-    assert_eq!(run.code, 0, "{run:?}");
-    server.join().unwrap();
-    assert!(run.stdout.contains(&format!("127.0.0.1:{port}/health/ready → HTTP/1.1 200 OK")), "{run:?}");
-    assert!(!format!("{run:?}").contains("s3cr3t-pw"), "{run:?}");
-}
-
-#[test]
-fn an_unhealthy_service_or_a_failing_probe_or_up_exits_1() {
-    let s = StandIn::new();
-    s.dir.write("ps.json", r#"{"Service":"app","State":"running","Health":"unhealthy","Status":"Up (unhealthy)"}"#);
-    let (port, server) = ready_server("HTTP/1.1 200 OK");
-    let run = up(&s, &[], port);
-    assert_eq!(run.code, 1, "{run:?}");
-    assert!(run.stdout.contains("app          running    unhealthy"), "{run:?}");
-    server.join().unwrap();
-
-    let s = StandIn::new();
-    let (port, server) = ready_server("HTTP/1.1 503 Service Unavailable");
-    let run = up(&s, &[], port);
-    assert_eq!(run.code, 1, "{run:?}");
-    server.join().unwrap();
-    assert!(run.stdout.contains("→ HTTP/1.1 503 Service Unavailable"), "{run:?}");
-
-    let s = StandIn::new();
-    s.set("up-fails", true);
-    let (port, server) = ready_server("HTTP/1.1 200 OK");
-    let run = up(&s, &[], port);
-    assert_eq!(run.code, 1, "{run:?}");
-    server.join().unwrap();
-    assert!(run.stderr.contains(&format!("`{}` failed", s.c("up -d --wait"))), "{run:?}");
-
-    // Nothing listens: no answer.
-    let s = StandIn::new();
-    let port = TcpListener::bind(("127.0.0.1", 0)).unwrap().local_addr().unwrap().port();
-    let run = up(&s, &[], port);
-    assert_eq!(run.code, 1, "{run:?}");
-    assert!(run.stdout.contains("no answer"), "{run:?}");
-}
-
-#[test]
-fn an_external_network_is_created_when_missing() {
-    let s = StandIn::new();
-    s.dir.write("config.json", r#"{"networks": {"edge": {"name": "edge", "external": true}}}"#);
-    let (port, server) = ready_server("HTTP/1.1 200 OK");
-    assert_eq!(up(&s, &[], port).code, 0);
-    server.join().unwrap();
-    assert_eq!(s.log()[3..5], ["docker network inspect edge", "docker network create edge"]);
-    assert_eq!(s.log()[5], s.c("up -d --wait"));
 }
 
 #[test]
 fn engine_not_running_is_a_tool_error_that_says_how_to_start_it() {
     let s = StandIn::new();
     s.set("engine", false);
-    for cmd in [&["up"][..], &["down"], &["logs"]] {
+    for cmd in [&["up"][..], &["down"], &["logs"], &["smoke"]] {
         let run = s.run(cmd);
         assert_eq!(run.code, 2, "{run:?}");
         assert!(run.stderr.contains("no Docker engine answers"), "{run:?}");
@@ -268,22 +276,4 @@ fn without_the_compose_plugin_docker_compose_is_used_with_a_warning() {
         s.log(),
         ["docker info".to_owned(), "docker compose version".to_owned(), format!("docker-compose -f {} down", s.file)]
     );
-}
-
-#[test]
-fn down_keeps_the_volumes_unless_asked() {
-    let s = StandIn::new();
-    assert_eq!(s.run(&["down"]).code, 0);
-    assert_eq!(s.log().last().unwrap(), &s.c("down"));
-    assert_eq!(s.run(&["down", "--volumes"]).code, 0);
-    assert_eq!(s.log().last().unwrap(), &s.c("down --volumes"));
-}
-
-#[test]
-fn logs_follow_the_app_by_default() {
-    let s = StandIn::new();
-    assert_eq!(s.run(&["logs"]).code, 0);
-    assert_eq!(s.log().last().unwrap(), &s.c("logs -f --tail 100 app"));
-    assert_eq!(s.run(&["logs", "db", "--tail", "50"]).code, 0);
-    assert_eq!(s.log().last().unwrap(), &s.c("logs -f --tail 50 db"));
 }

@@ -1,7 +1,9 @@
-//! `cargo xtask test` against a stand-in `cargo` (and stand-in `docker`, `docker-compose`)
-//! that record their argv: the runner chosen, partitions, exit codes, and the database for
-//! the tests. The throwaway PostgreSQL clusters here are real: the stand-in test command
-//! queries them with `psql`, and each test checks they are gone afterwards.
+//! `cargo xtask test` against a stand-in `cargo` that records its argv: the runner chosen,
+//! partitions, exit codes, and the database for the tests. The databases are real: throwaway
+//! PostgreSQL clusters and the compose `db` service on the real Docker engine, which the
+//! stand-in test command queries with `psql`; each test checks they are gone afterwards. A
+//! stand-in `docker` shows only what a real engine cannot: one that is not running, and
+//! Compose v1 alone.
 
 mod support;
 
@@ -31,23 +33,6 @@ exit 0
 "#;
 
 /// The compose commands, shared by `docker compose` and `docker-compose`.
-const COMPOSE_SH: &str = r#"[ "$1" = -f ] && shift 2
-case "$1" in
-  config) if [ "$2" = --services ]; then printf 'migrate\ndb\napp\n'; else printf '%s\n' "$(<"$STANDIN/config.json")"; fi ;;
-  ps) [ -e "$STANDIN/db-state" ] && [ "$(<"$STANDIN/db-state")" = running ] && echo db ;;
-  up) [ -e "$STANDIN/up-fails" ] && { echo "Bind for 0.0.0.0:5432 failed: port is already allocated" >&2; exit 1; }
-      echo running > "$STANDIN/db-state" ;;
-  port) echo "0.0.0.0:$(<"$STANDIN/port")" ;;
-  stop) echo stopped > "$STANDIN/db-state" ;;
-  *) exit 1 ;;
-esac
-exit 0
-"#;
-
-const CONFIG_JSON: &str = r#"{"name": "clicknback", "services": {"db": {"image": "postgres:16",
-  "environment": {"POSTGRES_USER": "shop", "POSTGRES_PASSWORD": "s3cr3t pa$$", "POSTGRES_DB": "shop_db"},
-  "ports": [{"target": 5432, "published": "5432"}]}}}"#;
-
 struct StandIn {
     dir: Scratch,
 }
@@ -458,108 +443,133 @@ fn a_database_url_that_does_not_answer_is_an_error_that_hides_the_password() {
 }
 
 // ---------------------------------------------------------------------------------------
-// Docker compose (stand-in docker)
+// Docker compose
 
-/// Docker answers, with the compose v2 plugin; the compose file (`file_name`) has a `db`
-/// service that publishes a port on which the returned listener accepts connections.
-fn new_docker(file_name: &str) -> (StandIn, TcpListener, String) {
+/// The compose table of this repository's Cargo.toml: the variables of a throwaway stack.
+const COMPOSE_ENV: &str = "env = { APP_IMAGE = \"{image}\", APP_PORT = \"{port}\", DB_PORT = \"{port}\", \
+                           POSTGRES_USER = \"shop\", POSTGRES_PASSWORD = \"{secret}\", POSTGRES_DB = \"shop_db\", \
+                           JWT_SECRET = \"{secret}{secret}\" }";
+
+/// While the tests run: who the database says we are, through DATABASE_URL.
+const WHO_AM_I: &str = r#"psql "$DATABASE_URL" -tAc "select current_user || ' ' || current_database()" > "$STANDIN/query" 2>&1
+"#;
+
+/// A workspace with this repository's compose file (as `compose_file`, changed by `edit`),
+/// the compose table `COMPOSE_ENV`, and a `.env` that would break the stack were it read.
+fn with_compose(edit: impl FnOnce(String) -> String) -> StandIn {
     let s = StandIn::new("");
-    let file = s.dir.write(&format!("ws/{file_name}"), "services:\n  db:\n    image: postgres:16\n");
-    let file = file.display().to_string();
-    s.settings(&format!("database = true\ncompose-file = \"{file}\""));
-    let listener = TcpListener::bind(("127.0.0.1", 0)).unwrap();
-    s.dir.write("port", listener.local_addr().unwrap().port().to_string());
-    s.dir.write("config.json", CONFIG_JSON);
-    s.set("engine", true);
-    s.set("compose-v2", true);
-    (s, listener, file)
+    let compose = std::fs::read_to_string(support::workspace_root().join("docker-compose.yml")).unwrap();
+    let file = s.dir.write("ws/docker-compose.yml", edit(compose));
+    s.dir.write("ws/.env", "POSTGRES_USER=\nPOSTGRES_PASSWORD=\nDB_PORT=1\n");
+    s.settings(&format!(
+        "database = true\ndatabase-name = \"cluster_db\"\ndatabase-user = \"cluster\"\n\
+         [workspace.metadata.xtask.compose]\nfile = \"{}\"\n{COMPOSE_ENV}",
+        file.display()
+    ));
+    s.dir.write("during.sh", WHO_AM_I);
+    s
 }
 
-/// Only the stand-ins on PATH (so readiness is checked over TCP, without pg_isready).
-fn compose_path(s: &StandIn) -> String {
-    format!("{}:{}", s.path("bin").display(), s.path("compose-bin").display())
+/// The compose project a run used, from its `database:` line.
+fn compose_project(run: &Run) -> String {
+    let line = run.stderr.lines().find(|l| l.contains(", project ")).unwrap_or_else(|| panic!("{run:?}"));
+    line.split(", project ").nth(1).unwrap().split(':').next().unwrap().to_owned()
 }
 
 #[test]
-fn compose_v2_starts_the_db_service_and_stops_it_afterwards() {
-    let (s, listener, file) = new_docker("compose.yaml");
-    let port = listener.local_addr().unwrap().port();
-    let run = support::run(s.command_with_path(&[], &compose_path(&s)));
+fn the_compose_db_runs_in_a_project_of_its_own_without_env_and_is_removed_afterwards() {
+    if !support::docker_engine("the_compose_db_runs_in_a_project_of_its_own…") {
+        return;
+    }
+    let _engine = support::docker_lock();
+    let s = with_compose(|c| c);
+    let path = std::env::var("PATH").unwrap();
+    for (exit, code) in [(None, 0), (Some("101"), 1)] {
+        if let Some(exit) = exit {
+            s.dir.write("test-exit", exit);
+        }
+        let run = support::run(s.command_with_path(&[], &path));
+        assert_eq!(run.code, code, "{run:?}");
+        let project = compose_project(&run);
+        assert!(project.starts_with("xtask-test-"), "{run:?}");
+        let url = s.urls().last().cloned().unwrap();
+        assert!(url.starts_with("postgres://shop:") && url.ends_with("/shop_db"), "{url}");
+        assert_eq!(std::fs::read_to_string(s.path("query")).unwrap().trim(), "shop shop_db", "{run:?}");
+        let secret = url.split(':').nth(2).unwrap().split('@').next().unwrap();
+        assert!(!run.stderr.contains(secret) && !run.stdout.contains(secret), "the password is not shown: {run:?}");
+        assert!(
+            run.stderr.contains(&format!(
+                "database: compose `db` service, project {project}: postgres://shop:***@127.0.0.1:"
+            )),
+            "{run:?}"
+        );
+        assert!(run.stderr.contains(&format!("database: removed the compose project {project}")), "{run:?}");
+        assert_eq!(support::leftovers(&project), Vec::<String>::new(), "{run:?}");
+    }
+}
+
+#[test]
+fn a_compose_db_that_cannot_start_falls_through_to_the_local_binaries() {
+    if !support::docker_engine("a_compose_db_that_cannot_start_falls_through…") {
+        return;
+    }
+    let _engine = support::docker_lock();
+    // No registry has this image: `up` fails as a missing image or a taken port would.
+    let s = with_compose(|c| c.replace("image: postgres:16", "image: xtask-test.invalid/no-such-postgres:0"));
+    let run = support::run(s.command_with_path(&[], &std::env::var("PATH").unwrap()));
     assert_eq!(run.code, 0, "{run:?}");
-    let c = format!("docker compose -f {file}");
-    assert_eq!(
-        s.log(),
-        [
-            "cargo nextest --version".to_owned(),
-            "docker info".to_owned(),
-            "docker compose version".to_owned(),
-            format!("{c} config --services"),
-            format!("{c} ps --services --status running"),
-            format!("{c} up -d --wait db"),
-            format!("{c} port db 5432"),
-            format!("{c} config --format json"),
-            "cargo nextest run --workspace".to_owned(),
-            "cargo test --workspace --doc".to_owned(),
-            format!("{c} stop db"),
-        ]
-    );
-    let url = format!("postgres://shop:s3cr3t%20pa%24%24@127.0.0.1:{port}/shop_db");
-    assert_eq!(s.urls(), [url.clone(), url]);
-    assert!(
-        run.stderr.contains(&format!("compose `db` service (started): postgres://shop:***@127.0.0.1:{port}/shop_db")),
-        "{run:?}"
-    );
-    assert!(run.stderr.contains("stopped the compose `db` service"), "{run:?}");
-    assert!(!run.stderr.contains("s3cr3t") && !run.stdout.contains("s3cr3t"), "{run:?}");
-    assert!(!run.stderr.contains("warning"), "{run:?}");
+    assert!(run.stderr.contains("database: the compose `db` service did not start:"), "{run:?}");
+    assert!(run.stderr.contains("database: trying the next way"), "{run:?}");
+    assert!(run.stderr.contains("database: throwaway PostgreSQL"), "{run:?}");
+    assert!(s.urls()[0].starts_with("postgres://cluster@127.0.0.1:"), "{:?}", s.urls());
+    assert_eq!(std::fs::read_to_string(s.path("query")).unwrap().trim(), "cluster cluster_db", "{run:?}");
+    let project = run.stderr.lines().find_map(|l| l.strip_prefix("database: removed the compose project ")).unwrap();
+    assert_eq!(support::leftovers(project.trim()), Vec::<String>::new(), "{run:?}");
 }
 
-#[test]
-fn compose_db_service_is_stopped_when_the_tests_fail() {
-    let (s, _listener, file) = new_docker("compose.yaml");
-    s.dir.write("test-exit", "101");
-    let run = support::run(s.command_with_path(&[], &compose_path(&s)));
-    assert_eq!(run.code, 1, "{run:?}");
-    assert_eq!(s.log().last().unwrap(), &format!("docker compose -f {file} stop db"));
-}
+/// Compose v1 alone (a stand-in: no real engine here has it): the same commands through the
+/// standalone `docker-compose`, with a warning.
+const COMPOSE_SH: &str = r#"while [ $# -gt 0 ]; do case "$1" in -f|-p|--env-file) shift 2 ;; *) break ;; esac; done
+case "$1" in
+  config) printf '%s\n' "$(<"$STANDIN/config.json")" ;;
+  up) : ;;
+  port) echo "0.0.0.0:$(<"$STANDIN/port")" ;;
+  down) : ;;
+  *) exit 1 ;;
+esac
+exit 0
+"#;
 
-#[test]
-fn a_db_service_that_was_already_running_is_left_running() {
-    let (s, _listener, _) = new_docker("compose.yaml");
-    s.dir.write("db-state", "running");
-    let run = support::run(s.command_with_path(&[], &compose_path(&s)));
-    assert_eq!(run.code, 0, "{run:?}");
-    assert!(!s.log().iter().any(|l| l.ends_with("stop db")), "{:?}", s.log());
-    assert!(run.stderr.contains("compose `db` service (already running)"), "{run:?}");
-    assert!(run.stderr.contains("left the compose `db` service running"), "{run:?}");
-}
+const CONFIG_JSON: &str = r#"{"name": "clicknback", "services": {"db": {"image": "postgres:16",
+  "environment": {"POSTGRES_USER": "shop", "POSTGRES_PASSWORD": "s3cr3t pa$$", "POSTGRES_DB": "shop_db"},
+  "ports": [{"target": 5432, "published": "5432"}]}}}"#;
 
 #[test]
 fn without_the_compose_plugin_docker_compose_is_used_with_a_warning() {
-    let (s, listener, file) = new_docker("docker-compose.yml");
+    let s = StandIn::new("");
+    let file = s.dir.write("ws/docker-compose.yml", "services:\n  db:\n    image: postgres:16\n");
+    s.settings(&format!("database = true\n[workspace.metadata.xtask.compose]\nfile = \"{}\"", file.display()));
+    // A throwaway stack's compose gets none of our environment: the stand-in knows its folder.
+    let standin = support::DOCKER_COMPOSE_STANDIN.replacen('\n', &format!("\nSTANDIN='{}'\n", s.dir.0.display()), 1);
+    s.dir.write("compose-bin/docker-compose", standin);
+    let listener = TcpListener::bind(("127.0.0.1", 0)).unwrap();
     let port = listener.local_addr().unwrap().port();
-    s.set("compose-v2", false);
-    let run = support::run(s.command_with_path(&[], &compose_path(&s)));
+    s.dir.write("port", port.to_string());
+    s.dir.write("compose.sh", COMPOSE_SH);
+    s.dir.write("config.json", CONFIG_JSON);
+    s.set("engine", true);
+    // Only the stand-ins on PATH (so readiness is checked over TCP, without pg_isready).
+    let path = format!("{}:{}", s.path("bin").display(), s.path("compose-bin").display());
+    let run = support::run(s.command_with_path(&[], &path));
     assert_eq!(run.code, 0, "{run:?}");
     assert!(run.stderr.contains("warning: the Docker Compose v2 plugin (`docker compose`) is missing"), "{run:?}");
     let log = s.log();
-    let c = format!("docker-compose -f {file}");
     assert_eq!(log[..3], ["cargo nextest --version", "docker info", "docker compose version"]);
+    let project = compose_project(&run);
+    let c = format!("docker-compose -f {} -p {project} --env-file /dev/null", file.display());
     assert!(log.contains(&format!("{c} up -d --wait db")), "{log:?}");
-    assert_eq!(log.last().unwrap(), &format!("{c} stop db"));
+    assert_eq!(log.last().unwrap(), &format!("{c} down --volumes --remove-orphans --timeout 10"));
     assert_eq!(s.urls()[0], format!("postgres://shop:s3cr3t%20pa%24%24@127.0.0.1:{port}/shop_db"));
-}
-
-#[test]
-fn a_failing_compose_up_is_an_error_and_the_service_is_stopped() {
-    let (s, _listener, file) = new_docker("compose.yaml");
-    s.set("up-fails", true);
-    let run = support::run(s.command_with_path(&[], &compose_path(&s)));
-    assert_eq!(run.code, 2, "{run:?}");
-    assert!(run.stderr.contains("up -d --wait db` failed"), "{run:?}");
-    assert!(run.stderr.contains("port is already allocated"), "{run:?}");
-    assert!(s.urls().is_empty(), "the tests did not run");
-    assert_eq!(s.log().last().unwrap(), &format!("docker compose -f {file} stop db"));
 }
 
 // ---------------------------------------------------------------------------------------
@@ -590,7 +600,7 @@ fn with_no_way_to_provide_postgres_the_error_lists_the_three_ways() {
     // Docker answers but there is no compose file: said so, then the local binaries. (The
     // repository itself has a compose file, so point the setting at one that does not exist.)
     let missing = s.path("missing/docker-compose.yml");
-    s.settings(&format!("database = true\ncompose-file = \"{}\"", missing.display()));
+    s.settings(&format!("database = true\n[workspace.metadata.xtask.compose]\nfile = \"{}\"", missing.display()));
     s.set("engine", true);
     let mut c = s.command_with_path(&[], &s.path("bin").display().to_string());
     c.env("XTASK_PG_BIN", empty.parent().unwrap());

@@ -1,5 +1,7 @@
-//! `cargo xtask ci`: every gate in CI order (lint → test → coverage → security), then one
-//! summary table. The coverage gate's test run *is* the test gate here, so the suite runs once.
+//! `cargo xtask ci`: every gate in CI order (lint → test → coverage → security → smoke), then
+//! one summary table. The coverage gate's test run *is* the test gate here, so the suite runs
+//! once. The smoke gate needs a Docker engine: without one it is skipped, with the reason, or
+//! an error when `CI` is set (the lint gate's policy for a missing tool).
 
 use std::time::{Duration, Instant};
 
@@ -9,11 +11,12 @@ use colored::Colorize;
 use crate::gates::coverage::CoverageArgs;
 use crate::gates::lint::LintArgs;
 use crate::gates::security::SecurityArgs;
-use crate::{Context, Outcome, interrupt};
+use crate::gates::smoke::SmokeArgs;
+use crate::{Context, Outcome, docker, interrupt};
 
 /// The gates CI runs, in order. `.pre-commit-config.yaml` and `.github/workflows/ci.yml` are
 /// checked against this list by the test suite (tests/wiring.rs).
-pub const GATES: [&str; 4] = ["lint", "test", "coverage", "security"];
+pub const GATES: [&str; 5] = ["lint", "test", "coverage", "security", "smoke"];
 
 /// Flags of `cargo xtask ci`.
 #[derive(Debug, Default, clap::Args)]
@@ -31,6 +34,8 @@ enum Verdict {
     Error,
     /// Not run, because an earlier gate failed.
     Skipped,
+    /// Not run, because what it needs is missing here (said why).
+    NotRun(String),
 }
 
 impl Verdict {
@@ -47,7 +52,7 @@ impl Verdict {
             Verdict::Passed => "passed",
             Verdict::Failed => "FAILED",
             Verdict::Error => "ERROR",
-            Verdict::Skipped => "skipped",
+            Verdict::Skipped | Verdict::NotRun(_) => "skipped",
         }
     }
 }
@@ -94,6 +99,26 @@ impl CiArgs {
             rows.push(Row { gate: "security", verdict: Verdict::Skipped, time: None });
         } else {
             rows.push(one_gate(cx, "security", || SecurityArgs::default().run(cx)));
+        }
+
+        if stop(&rows) {
+            rows.push(Row { gate: "smoke", verdict: Verdict::Skipped, time: None });
+        } else {
+            match docker::docker() {
+                Ok(_) => rows.push(one_gate(cx, "smoke", || SmokeArgs::default().run(cx))),
+                Err(why) if cx.out.ci => {
+                    eprintln!("{} the smoke gate needs a Docker engine: {why}", "error:".red().bold());
+                    rows.push(Row { gate: "smoke", verdict: Verdict::Error, time: None });
+                }
+                Err(why) => {
+                    eprintln!("{} smoke skipped: {why}", "warning:".yellow().bold());
+                    rows.push(Row {
+                        gate: "smoke",
+                        verdict: Verdict::NotRun(format!("no Docker engine: {why}")),
+                        time: None,
+                    });
+                }
+            }
         }
 
         let total = started.elapsed();
@@ -162,9 +187,13 @@ fn table(rows: &[Row], total: Duration) -> String {
         let verdict = match r.verdict {
             Verdict::Passed => verdict.green(),
             Verdict::Failed | Verdict::Error => verdict.red().bold(),
-            Verdict::Skipped => verdict.dimmed(),
+            Verdict::Skipped | Verdict::NotRun(_) => verdict.dimmed(),
         };
-        out.push_str(&format!("  {:<10} {verdict} {:>8}\n", r.gate, seconds(r.time)));
+        let why = match &r.verdict {
+            Verdict::NotRun(why) => format!("  ({})", first_words(why)),
+            _ => String::new(),
+        };
+        out.push_str(&format!("  {:<10} {verdict} {:>8}{why}\n", r.gate, seconds(r.time)));
     }
     out.push_str(&format!("  {:<10} {:<8} {:>8}\n", "total", "", seconds(Some(total))));
     out
@@ -176,10 +205,19 @@ fn markdown(rows: &[Row], total: Duration) -> String {
         let icon = match r.verdict {
             Verdict::Passed => "✅",
             Verdict::Failed | Verdict::Error => "❌",
-            Verdict::Skipped => "⏭️",
+            Verdict::Skipped | Verdict::NotRun(_) => "⏭️",
         };
-        out.push_str(&format!("| `{}` | {icon} {} | {} |\n", r.gate, r.verdict.text(), seconds(r.time)));
+        let why = match &r.verdict {
+            Verdict::NotRun(why) => format!(" ({})", first_words(why).replace('|', "\\|")),
+            _ => String::new(),
+        };
+        out.push_str(&format!("| `{}` | {icon} {}{why} | {} |\n", r.gate, r.verdict.text(), seconds(r.time)));
     }
     out.push_str(&format!("| total | | {} |\n", seconds(Some(total))));
     out
+}
+
+/// The reason a gate did not run, up to its first `:` detail ("no Docker engine").
+fn first_words(why: &str) -> &str {
+    why.split(':').next().unwrap_or(why).trim()
 }

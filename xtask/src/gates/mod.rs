@@ -6,4 +6,5 @@ pub mod coverage;
 pub mod dev;
 pub mod lint;
 pub mod security;
+pub mod smoke;
 pub mod test;

@@ -192,3 +192,89 @@ case "$words" in
 esac
 exit 0
 "#;
+
+// ---------------------------------------------------------------------------------------
+// The real Docker engine
+
+/// Whether `CI` is set (to anything but empty, `0` or `false`): tests that need a component
+/// must not skip themselves there.
+pub fn in_ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "0" && !v.eq_ignore_ascii_case("false"))
+}
+
+/// Whether a Docker engine with Compose v2 answers. When none does, the test says why and
+/// returns early; in CI that is a failure instead, so a missing engine never passes silently.
+pub fn docker_engine(test: &str) -> bool {
+    let info = Command::new("docker").arg("info").output();
+    let compose = Command::new("docker").args(["compose", "version"]).output();
+    let why = match (info, compose) {
+        (Ok(i), Ok(c)) if i.status.success() && c.status.success() => return true,
+        (Err(e), _) => format!("`docker` cannot be run ({e})"),
+        (Ok(i), _) if !i.status.success() => {
+            format!("no Docker engine answers ({})", String::from_utf8_lossy(&i.stderr).trim())
+        }
+        _ => "the Docker Compose v2 plugin is missing".to_owned(),
+    };
+    assert!(!in_ci(), "{test}: CI is set, and this test needs a real Docker engine: {why}");
+    eprintln!("skipped {test}: {why} (start one: ../shared/containers/engine.sh)");
+    false
+}
+
+/// One stack at a time on the engine: image builds and health timings stay predictable on a
+/// small machine. Within a test binary; nextest's `docker` test group does it across processes.
+pub fn docker_lock() -> std::sync::MutexGuard<'static, ()> {
+    static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    LOCK.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// The workspace root of this checkout.
+pub fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
+}
+
+/// A copy of the working tree (every file git lists, tracked or new), for a test that changes
+/// a file before building the image. The xtask works on it when run with
+/// `CARGO_MANIFEST_DIR=<copy>/xtask`.
+pub fn copy_checkout(to: &Path) {
+    let root = workspace_root();
+    let out = Command::new("git")
+        .args(["ls-files", "-z", "--cached", "--others", "--exclude-standard"])
+        .current_dir(&root)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "git ls-files: {}", String::from_utf8_lossy(&out.stderr));
+    for path in out.stdout.split(|b| *b == 0).filter(|p| !p.is_empty()) {
+        let path = Path::new(std::str::from_utf8(path).unwrap());
+        let from = root.join(path);
+        if !from.is_file() {
+            continue; // deleted in the working tree
+        }
+        let dest = to.join(path);
+        std::fs::create_dir_all(dest.parent().unwrap()).unwrap();
+        std::fs::copy(&from, &dest).unwrap();
+    }
+}
+
+/// Replaces `old` (which must be there) by `new` in a file.
+pub fn edit(path: &Path, old: &str, new: &str) {
+    let text = std::fs::read_to_string(path).unwrap();
+    assert!(text.contains(old), "{} does not contain {old:?}", path.display());
+    std::fs::write(path, text.replacen(old, new, 1)).unwrap();
+}
+
+/// What the engine still has of a compose project: containers, volumes, networks.
+pub fn leftovers(project: &str) -> Vec<String> {
+    let label = format!("label=com.docker.compose.project={project}");
+    let mut found = Vec::new();
+    for (kind, format) in [("container", "{{.Names}}"), ("volume", "{{.Name}}"), ("network", "{{.Name}}")] {
+        let mut c = Command::new("docker");
+        c.args([kind, "ls", "--filter", &label, "--format", format]);
+        if kind == "container" {
+            c.arg("--all");
+        }
+        let out = c.output().unwrap();
+        assert!(out.status.success(), "docker {kind} ls: {}", String::from_utf8_lossy(&out.stderr));
+        found.extend(String::from_utf8_lossy(&out.stdout).lines().map(|n| format!("{kind} {n}")));
+    }
+    found
+}

@@ -1,0 +1,232 @@
+//! `cargo xtask smoke` on the real Docker engine: it passes on this checkout (whatever `.env`
+//! and shell variables say), fails naming the check when the image runs as root, when the
+//! migrations fail and when readiness ignores the database, and leaves nothing of its project
+//! behind on any way out, Ctrl-C included. A stand-in `docker` shows only what a real engine
+//! cannot: an engine that is not running, and Compose v1 alone.
+
+mod support;
+
+use std::io::{BufRead as _, BufReader};
+use std::process::{Command, Stdio};
+
+use support::{Run, Scratch};
+
+/// The check lines of a run, in order, without their details.
+fn checks(run: &Run) -> Vec<String> {
+    run.stdout
+        .lines()
+        .filter(|l| l.starts_with(['✓', '✗', '–']))
+        .map(|l| l.split(" — ").next().unwrap().split(": skipped").next().unwrap().to_owned())
+        .collect()
+}
+
+/// The compose project named on the run's first line.
+fn project(run: &Run) -> String {
+    let first = run.stdout.lines().next().unwrap_or_default();
+    first.split("compose project ").nth(1).and_then(|r| r.split_whitespace().next()).unwrap_or_default().to_owned()
+}
+
+/// A copy of this checkout, with `change` applied, for the xtask to work on.
+fn copy(name: &str, change: impl FnOnce(&std::path::Path)) -> Scratch {
+    let dir = Scratch::new(name);
+    support::copy_checkout(&dir.0);
+    change(&dir.0);
+    dir
+}
+
+fn smoke(root: &std::path::Path) -> Command {
+    let mut c = support::xtask();
+    c.env("CARGO_MANIFEST_DIR", root.join("xtask")).arg("smoke");
+    c
+}
+
+fn assert_removed(run: &Run) {
+    let project = project(run);
+    assert!(project.starts_with("xtask-smoke-"), "{run:?}");
+    assert!(run.stdout.contains(&format!("smoke: removed the compose project {project}")), "{run:?}");
+    assert_eq!(support::leftovers(&project), Vec::<String>::new(), "{run:?}");
+}
+
+const ALL_PASSED: [&str; 10] = [
+    "✓ image builds",
+    "✓ image size",
+    "✓ db healthy",
+    "✓ migrate exited 0, not restarted",
+    "✓ app healthy",
+    "✓ app runs as non-root",
+    "✓ GET /health/live",
+    "✓ GET /health/ready",
+    "✓ API round trip",
+    "✓ readiness without the database",
+];
+
+#[test]
+fn smoke_passes_without_reading_env_files_or_the_shell_and_leaves_nothing_behind() {
+    if !support::docker_engine("smoke_passes…") {
+        return;
+    }
+    let _engine = support::docker_lock();
+    // A developer's .env and shell that would break the stack if they were read.
+    let root = copy("smoke-pass", |root| {
+        std::fs::write(root.join(".env"), "POSTGRES_PASSWORD=\nAPP_PORT=1\nAPP_ENV=development\nCORS_ORIGINS=*\n")
+            .unwrap();
+    });
+    let mut c = smoke(&root.0);
+    c.env("POSTGRES_USER", "intruder").env("COMPOSE_PROJECT_NAME", "clicknback").env("APP_PORT", "1");
+    let run = support::run(c);
+    assert_eq!(run.code, 0, "{run:?}");
+    assert_eq!(checks(&run), ALL_PASSED, "{run:?}");
+    assert!(run.stdout.contains("✓ app runs as non-root — uid 10001\n"), "{run:?}");
+    assert!(run.stdout.contains("✓ GET /health/ready — 200 {\"status\":\"ready\"}\n"), "{run:?}");
+    assert!(run.stdout.contains("smoke: passed — 10 checks passed in"), "{run:?}");
+    assert_removed(&run);
+}
+
+#[test]
+fn smoke_fails_when_the_app_image_runs_as_root() {
+    if !support::docker_engine("smoke_fails_when_the_app_image_runs_as_root") {
+        return;
+    }
+    let _engine = support::docker_lock();
+    let root = copy("smoke-root", |root| support::edit(&root.join("Dockerfile"), "USER 10001:10001\n", ""));
+    let run = support::run(smoke(&root.0));
+    assert_eq!(run.code, 1, "{run:?}");
+    assert!(
+        run.stdout
+            .contains("✗ app runs as non-root — app run(s) as uid 0 (root): add a non-root USER to the Dockerfile"),
+        "{run:?}"
+    );
+    let passed = checks(&run).iter().filter(|c| c.starts_with('✓')).count();
+    assert_eq!(passed, 9, "only the non-root check fails: {run:?}");
+    assert!(run.stdout.contains("smoke: FAILED — 1 of 10 checks failed (app runs as non-root)"), "{run:?}");
+    assert_removed(&run);
+}
+
+#[test]
+fn smoke_fails_when_the_migrations_exit_non_zero() {
+    if !support::docker_engine("smoke_fails_when_the_migrations_exit_non_zero") {
+        return;
+    }
+    let _engine = support::docker_lock();
+    let root = copy("smoke-migrate", |root| {
+        support::edit(&root.join("docker-compose.yml"), "command: [\"migrate\"]", "command: [\"migrate\", \"--bad\"]")
+    });
+    let run = support::run(smoke(&root.0));
+    assert_eq!(run.code, 1, "{run:?}");
+    assert!(run.stdout.contains("✗ migrate exited 0, not restarted — exited 2"), "{run:?}");
+    assert!(run.stdout.contains("✗ app healthy"), "the app waits for the migrations: {run:?}");
+    assert!(run.stdout.contains("– app runs as non-root: skipped (the app is not running)"), "{run:?}");
+    assert!(run.stdout.contains("unexpected argument '--bad'"), "the migrate logs are shown: {run:?}");
+    assert!(
+        run.stdout.contains("smoke: FAILED — 2 of 10 checks failed (migrate exited 0, not restarted, app healthy)"),
+        "{run:?}"
+    );
+    assert_removed(&run);
+}
+
+#[test]
+fn smoke_fails_when_readiness_ignores_the_database() {
+    if !support::docker_engine("smoke_fails_when_readiness_ignores_the_database") {
+        return;
+    }
+    let _engine = support::docker_lock();
+    // The classic mistake: readiness wired to the liveness handler.
+    let root = copy("smoke-ready", |root| {
+        support::edit(
+            &root.join("app/src/routes/health.rs"),
+            "\"/health/ready\", get(ready)",
+            "\"/health/ready\", get(live)",
+        )
+    });
+    let run = support::run(smoke(&root.0));
+    assert_eq!(run.code, 1, "{run:?}");
+    assert!(
+        run.stdout.contains(
+            "✗ readiness without the database — /health/ready still answers HTTP/1.1 200 OK {\"status\":\"alive\"} 6 s \
+             after `db` stopped"
+        ),
+        "{run:?}"
+    );
+    assert!(run.stdout.contains("smoke: FAILED — 1 of 10 checks failed (readiness without the database)"), "{run:?}");
+    assert_removed(&run);
+}
+
+#[test]
+fn ctrl_c_removes_the_stack() {
+    if !support::docker_engine("ctrl_c_removes_the_stack") {
+        return;
+    }
+    let _engine = support::docker_lock();
+    let root = copy("smoke-sigint", |_| {});
+    let mut child = smoke(&root.0).stdout(Stdio::piped()).stderr(Stdio::null()).spawn().unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut seen = Vec::new();
+    for line in lines.by_ref() {
+        let line = line.unwrap();
+        seen.push(line.clone());
+        if line.starts_with("✓ db healthy") {
+            break;
+        }
+    }
+    let pid = rustix::process::Pid::from_child(&child);
+    rustix::process::kill_process(pid, rustix::process::Signal::INT).unwrap();
+    seen.extend(lines.map(Result::unwrap));
+    let status = child.wait().unwrap();
+    let run = Run { code: status.code().unwrap_or(-1), stdout: seen.join("\n") + "\n", stderr: String::new() };
+    use std::os::unix::process::ExitStatusExt as _;
+    assert_eq!(status.signal(), Some(2), "ends by SIGINT, after cleaning up: {run:?}");
+    assert_removed(&run);
+}
+
+// ---------------------------------------------------------------------------------------
+// What a real engine cannot show (stand-in docker)
+
+/// `docker` and `docker-compose` stand-ins; the real cargo (for the settings) by its path.
+fn standin(engine: bool, compose_v2: bool) -> (Scratch, Command) {
+    let dir = Scratch::new("smoke-standin");
+    for (name, body) in
+        [("bin/docker", support::DOCKER_STANDIN), ("bin/docker-compose", support::DOCKER_COMPOSE_STANDIN)]
+    {
+        let path = dir.write(name, body);
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    dir.write("compose.sh", "[ \"$1\" = -f ] && shift 2\n[ \"$*\" = 'version --short' ] && echo 1.29.2\nexit 0\n");
+    dir.set("engine", engine);
+    dir.set("compose-v2", compose_v2);
+    let mut c = support::xtask();
+    c.env("STANDIN", &dir.0).env("PATH", dir.path("bin")).arg("smoke");
+    (dir, c)
+}
+
+#[test]
+fn without_a_running_engine_smoke_is_an_error_naming_the_fix() {
+    let (dir, c) = standin(false, true);
+    let run = support::run(c);
+    assert_eq!(run.code, 2, "{run:?}");
+    assert!(
+        run.stderr.contains("error: no Docker engine answers (`docker info`: Cannot connect to the Docker daemon"),
+        "{run:?}"
+    );
+    assert!(run.stderr.contains("start it with `sudo systemctl start docker`"), "{run:?}");
+    std::fs::remove_file(dir.path("bin/docker")).unwrap();
+    let mut c = support::xtask();
+    c.env("PATH", dir.path("bin")).arg("smoke");
+    let run = support::run(c);
+    assert_eq!(run.code, 2, "{run:?}");
+    assert!(run.stderr.contains("`docker` is not on PATH: install Docker Engine"), "{run:?}");
+}
+
+#[test]
+fn with_compose_v1_alone_smoke_is_an_error_naming_the_fix() {
+    let (dir, c) = standin(true, false);
+    let run = support::run(c);
+    assert_eq!(run.code, 2, "{run:?}");
+    assert!(
+        run.stderr.contains("the smoke gate needs Docker Compose v2 (`up --wait`), and only docker-compose 1.29.2"),
+        "{run:?}"
+    );
+    assert!(run.stderr.contains("docker-compose-plugin"), "{run:?}");
+    let log = std::fs::read_to_string(dir.path("log")).unwrap();
+    assert!(!log.contains(" up") && !log.contains(" build"), "nothing was started: {log}");
+}
