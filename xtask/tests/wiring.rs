@@ -112,6 +112,7 @@ fn pre_commit_hooks_run_the_same_commands_as_ci() {
     assert_eq!(stage("lint"), Some(vec!["pre-commit"]), "lint runs on every commit");
     assert_eq!(stage("coverage"), Some(vec!["pre-push"]), "the coverage run (the whole suite) waits for the push");
     assert_eq!(stage("security"), Some(vec!["pre-push"]), "the security gate runs clippy: it waits for the push too");
+    assert_eq!(stage("smoke"), None, "the smoke gate builds an image and runs the stack: CI only, not a hook");
 }
 
 #[test]
