@@ -181,22 +181,46 @@ fn ctrl_c_removes_the_stack() {
 // ---------------------------------------------------------------------------------------
 // What a real engine cannot show (stand-in docker)
 
-/// `docker` and `docker-compose` stand-ins; the real cargo (for the settings) by its path.
+/// `docker` and `docker-compose` stand-ins; the real cargo (for the settings) by its path. A
+/// throwaway stack's compose gets none of our environment, so the stand-ins carry their folder.
 fn standin(engine: bool, compose_v2: bool) -> (Scratch, Command) {
     let dir = Scratch::new("smoke-standin");
+    let carry = |body: &str| body.replacen('\n', &format!("\nSTANDIN='{}'\n", dir.0.display()), 1);
     for (name, body) in
-        [("bin/docker", support::DOCKER_STANDIN), ("bin/docker-compose", support::DOCKER_COMPOSE_STANDIN)]
+        [("bin/docker", carry(support::DOCKER_STANDIN)), ("bin/docker-compose", carry(support::DOCKER_COMPOSE_STANDIN))]
     {
         let path = dir.write(name, body);
         use std::os::unix::fs::PermissionsExt;
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
     }
-    dir.write("compose.sh", "[ \"$1\" = -f ] && shift 2\n[ \"$*\" = 'version --short' ] && echo 1.29.2\nexit 0\n");
+    dir.write("compose.sh", STANDIN_COMPOSE);
     dir.set("engine", engine);
     dir.set("compose-v2", compose_v2);
     let mut c = support::xtask();
     c.env("STANDIN", &dir.0).env("PATH", dir.path("bin")).arg("smoke");
     (dir, c)
+}
+
+/// Compose v1 for `version --short`; `ps` fails when `$STANDIN/ps-fails` exists; the rest
+/// succeeds silently.
+const STANDIN_COMPOSE: &str = r#"while [ $# -gt 0 ]; do case "$1" in -f|-p|--env-file) shift 2 ;; *) break ;; esac; done
+[ "$*" = 'version --short' ] && echo 1.29.2
+[ "$1" = ps ] && [ -e "$STANDIN/ps-fails" ] && { echo "Error response from daemon: i/o timeout" >&2; exit 1; }
+exit 0
+"#;
+
+#[test]
+fn an_error_midway_still_removes_the_stack() {
+    let (dir, c) = standin(true, true);
+    dir.set("ps-fails", true);
+    let run = support::run(c);
+    assert_eq!(run.code, 2, "{run:?}");
+    assert!(run.stderr.contains("ps --all --format json` failed"), "{run:?}");
+    assert!(run.stderr.contains("i/o timeout"), "{run:?}");
+    let project = project(&run);
+    let log = std::fs::read_to_string(dir.path("log")).unwrap();
+    let down = format!("-p {project} --env-file /dev/null down --volumes --remove-orphans");
+    assert!(log.lines().last().is_some_and(|l| l.contains(&down)), "removed last: {log}");
 }
 
 #[test]

@@ -3,6 +3,7 @@
 //! by the xtask: when `docker` is missing or its engine does not answer, the error (exit 2)
 //! says how to install or start it. The Docker mechanics are in docker.rs.
 
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::{Context as _, Result, anyhow, bail};
@@ -43,14 +44,15 @@ pub struct LogsArgs {
     pub no_follow: bool,
 }
 
-/// The compose program, once a Docker engine answers; every failure here is a tool error
-/// (exit 2).
-pub fn stack(cx: &Context) -> Result<docker::Compose> {
+/// `docker` and the compose program, once a Docker engine answers; every failure here is a
+/// tool error (exit 2).
+fn stack(cx: &Context) -> Result<(PathBuf, docker::Compose)> {
     let docker = docker::docker().map_err(|why| anyhow!(why))?;
     let file = docker::file(&cx.root, cx.settings.compose.file.as_deref()).map_err(|why| anyhow!("{why}"))?;
-    docker::Compose::find(&docker, &file).ok_or_else(|| {
+    let compose = docker::Compose::find(&docker, &file).ok_or_else(|| {
         anyhow!("Docker Compose is missing: {}, or the standalone `docker-compose`", docker::COMPOSE_INSTALL)
-    })
+    })?;
+    Ok((docker, compose))
 }
 
 /// Runs `compose args` with the terminal's stdio; `Err` only when it cannot be started.
@@ -66,8 +68,8 @@ fn status(compose: &docker::Compose, args: &[&str]) -> Result<bool> {
 
 impl UpArgs {
     pub fn run(self, cx: &Context) -> Result<Outcome> {
-        let compose = stack(cx)?;
-        create_external_networks(&compose)?;
+        let (docker, compose) = stack(cx)?;
+        create_external_networks(&docker, &compose)?;
         let mut args = vec!["up", "-d", "--wait"];
         if self.build {
             args.push("--build");
@@ -115,7 +117,7 @@ impl UpArgs {
 
 impl DownArgs {
     pub fn run(self, cx: &Context) -> Result<Outcome> {
-        let compose = stack(cx)?;
+        let (_, compose) = stack(cx)?;
         let mut args = vec!["down"];
         if self.volumes {
             args.push("--volumes");
@@ -126,7 +128,7 @@ impl DownArgs {
 
 impl LogsArgs {
     pub fn run(self, cx: &Context) -> Result<Outcome> {
-        let compose = stack(cx)?;
+        let (_, compose) = stack(cx)?;
         let mut args = vec!["logs", "--tail", &self.tail];
         if !self.no_follow {
             args.push("-f");
@@ -139,16 +141,15 @@ impl LogsArgs {
 /// The networks the compose file declares `external: true` are created when missing (compose
 /// refuses to start without them). Only the network names are read from the resolved config:
 /// it holds the secrets, and is never printed.
-fn create_external_networks(compose: &docker::Compose) -> Result<()> {
+fn create_external_networks(docker: &Path, compose: &docker::Compose) -> Result<()> {
     let config = compose.config()?;
-    let docker = docker::docker().map_err(|why| anyhow!(why))?;
     for name in docker::external_networks(&config) {
-        let quiet = std::process::Command::new(&docker).args(["network", "inspect", &name]).output();
+        let quiet = std::process::Command::new(docker).args(["network", "inspect", &name]).output();
         if quiet.is_ok_and(|o| o.status.success()) {
             continue;
         }
         eprintln!("$ docker network create {name}");
-        let created = std::process::Command::new(&docker).args(["network", "create", &name]).status()?;
+        let created = std::process::Command::new(docker).args(["network", "create", &name]).status()?;
         if !created.success() {
             bail!("`docker network create {name}` failed ({created})");
         }
