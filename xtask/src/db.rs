@@ -54,7 +54,7 @@ pub struct Database {
 enum Source {
     /// `DATABASE_URL`: not ours to stop.
     External,
-    Compose(ComposeDb),
+    Compose(docker::ThrowawayProject),
     Cluster(Cluster),
 }
 
@@ -68,7 +68,7 @@ impl Database {
     pub fn stop(mut self) -> Result<()> {
         match &mut self.source {
             Source::External => Ok(()),
-            Source::Compose(c) => c.stop(),
+            Source::Compose(c) => c.remove(),
             Source::Cluster(c) => c.stop(),
         }
     }
@@ -292,33 +292,6 @@ fn wait_ready(url: &str, timeout: Duration) -> Result<()> {
 // ---------------------------------------------------------------------------------------
 // Docker compose
 
-/// The compose `db` service in a throwaway project of its own: removed (container, network,
-/// volume) on the way out.
-struct ComposeDb {
-    compose: docker::Compose,
-    done: bool,
-}
-
-impl ComposeDb {
-    fn stop(&mut self) -> Result<()> {
-        if self.done {
-            return Ok(());
-        }
-        self.done = true;
-        self.compose.remove(Duration::from_secs(10))?;
-        eprintln!("database: removed the compose project {}", self.compose.project().unwrap_or_default());
-        Ok(())
-    }
-}
-
-impl Drop for ComposeDb {
-    fn drop(&mut self) {
-        if let Err(e) = self.stop() {
-            eprintln!("warning: {e:#}");
-        }
-    }
-}
-
 /// The prefix of the test database's compose projects (`docker::throwaway_project`).
 pub const COMPOSE_PROJECT_PREFIX: &str = "xtask-test";
 
@@ -342,16 +315,11 @@ fn compose_db(cx: &Context) -> Result<Result<Database, String>> {
     let Some(compose) = docker::Compose::find(&docker, &file) else {
         return Ok(Err(format!("a Docker engine answers, but Docker Compose is missing: {}", docker::COMPOSE_INSTALL)));
     };
-    for stale in docker::stale_projects(&docker, COMPOSE_PROJECT_PREFIX) {
-        if compose.throwaway(&stale, BTreeMap::new()).remove(Duration::from_secs(5)).is_ok() {
-            eprintln!("database: removed the compose project {stale}, left by an earlier run");
-        }
-    }
     let env = docker::render_env(&settings.env, &cx.settings.smoke.image)?;
-    let project = docker::throwaway_project(COMPOSE_PROJECT_PREFIX);
     let service = settings.db_service.clone();
     // From here on the guard removes the project on every way out.
-    let mut db = ComposeDb { compose: compose.throwaway(&project, env), done: false };
+    let mut db = docker::ThrowawayProject::new(&docker, &compose, COMPOSE_PROJECT_PREFIX, env, "database", false);
+    let project = db.project().to_owned();
     match start_compose_db(&db.compose, &service) {
         Ok(url) => {
             eprintln!("database: compose `{service}` service, project {project}: {}", redact(&url));
@@ -361,7 +329,7 @@ fn compose_db(cx: &Context) -> Result<Result<Database, String>> {
         Err(e) => {
             let why = format!("the compose `{service}` service did not start: {e:#}");
             eprintln!("database: {why}");
-            if let Err(cleanup) = db.stop() {
+            if let Err(cleanup) = db.remove() {
                 eprintln!("warning: {cleanup:#}");
             }
             eprintln!("database: trying the next way");

@@ -283,9 +283,71 @@ pub fn external_networks(config: &serde_json::Value) -> Vec<String> {
 // ---------------------------------------------------------------------------------------
 // Throwaway projects
 
+/// A throwaway compose project, a name and an environment of its own: removed with its
+/// containers, networks and volumes by [`ThrowawayProject::remove`] or when dropped, so every
+/// way out (an error, Ctrl-C) cleans up. Each line it prints starts with its owner's `label`.
+pub struct ThrowawayProject {
+    pub compose: Compose,
+    label: &'static str,
+    to_stdout: bool,
+    removed: bool,
+}
+
+impl ThrowawayProject {
+    /// The project `PREFIX-HOST-PID` of `compose`'s file with `env`. Projects of the same prefix
+    /// that runs killed outright left on this host are removed first.
+    pub fn new(
+        docker: &Path,
+        compose: &Compose,
+        prefix: &str,
+        env: BTreeMap<String, String>,
+        label: &'static str,
+        to_stdout: bool,
+    ) -> ThrowawayProject {
+        let say = |line: String| if to_stdout { println!("{line}") } else { eprintln!("{line}") };
+        // The same variables: compose reads the whole file, also to take a project down.
+        for stale in stale_projects(docker, prefix) {
+            if compose.throwaway(&stale, env.clone()).remove(Duration::from_secs(5)).is_ok() {
+                say(format!("{label}: removed the compose project {stale}, left by an earlier run"));
+            }
+        }
+        let project = throwaway_project(prefix);
+        ThrowawayProject { compose: compose.throwaway(&project, env), label, to_stdout, removed: false }
+    }
+
+    pub fn project(&self) -> &str {
+        self.compose.project().unwrap_or_default()
+    }
+
+    /// Removes the project (once); says so.
+    pub fn remove(&mut self) -> Result<()> {
+        if self.removed {
+            return Ok(());
+        }
+        self.removed = true;
+        self.compose.remove(Duration::from_secs(10))?;
+        let line =
+            format!("{}: removed the compose project {} (containers, networks, volumes)", self.label, self.project());
+        if self.to_stdout {
+            println!("{line}")
+        } else {
+            eprintln!("{line}")
+        }
+        Ok(())
+    }
+}
+
+impl Drop for ThrowawayProject {
+    fn drop(&mut self) {
+        if let Err(e) = self.remove() {
+            eprintln!("warning: {e:#}");
+        }
+    }
+}
+
 /// The name of this run's throwaway project: `PREFIX-HOST-PID`. The host and pid let a later
 /// run on the same machine find projects left by a run that was killed outright.
-pub fn throwaway_project(prefix: &str) -> String {
+fn throwaway_project(prefix: &str) -> String {
     format!("{prefix}-{}-{}", host_tag(), std::process::id())
 }
 
@@ -296,17 +358,33 @@ fn host_tag() -> String {
     if tag.is_empty() { "host".into() } else { tag }
 }
 
-/// The projects named `PREFIX-HOST-PID` (this host) whose process is gone: left by a run that
+/// The projects named `PREFIX-HOST-PID` (this host) whose xtask is gone: left by a run that
 /// was killed outright (SIGKILL, a closed terminal, a power cut).
-pub fn stale_projects(docker: &Path, prefix: &str) -> Vec<String> {
+fn stale_projects(docker: &Path, prefix: &str) -> Vec<String> {
     let mine = format!("{prefix}-{}-", host_tag());
     projects(docker)
         .into_iter()
         .filter(|p| {
             let pid = p.strip_prefix(&mine).and_then(|pid| pid.parse::<i32>().ok());
-            pid.and_then(rustix::process::Pid::from_raw).is_some_and(|pid| !process::alive(pid))
+            pid.and_then(rustix::process::Pid::from_raw).is_some_and(|pid| !xtask_runs_as(pid))
         })
         .collect()
+}
+
+/// Whether `pid` is a live xtask; a pid the kernel has since given to another program is not.
+fn xtask_runs_as(pid: rustix::process::Pid) -> bool {
+    if !process::alive(pid) {
+        return false;
+    }
+    match std::fs::read(format!("/proc/{}/cmdline", pid.as_raw_nonzero())) {
+        Ok(cmdline) => {
+            let argv0 = cmdline.split(|b| *b == 0).next().unwrap_or_default();
+            let name = Path::new(<std::ffi::OsStr as std::os::unix::ffi::OsStrExt>::from_bytes(argv0));
+            name.file_name().is_some_and(|n| n.to_string_lossy().starts_with("xtask"))
+        }
+        // No /proc (or not ours to read): trust the pid.
+        Err(_) => true,
+    }
 }
 
 /// Every compose project with a container, volume or network on the engine.

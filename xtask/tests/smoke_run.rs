@@ -20,10 +20,10 @@ fn checks(run: &Run) -> Vec<String> {
         .collect()
 }
 
-/// The compose project named on the run's first line.
+/// The compose project the run names as its throwaway stack.
 fn project(run: &Run) -> String {
-    let first = run.stdout.lines().next().unwrap_or_default();
-    first.split("compose project ").nth(1).and_then(|r| r.split_whitespace().next()).unwrap_or_default().to_owned()
+    let line = run.stdout.lines().find(|l| l.starts_with("smoke: a throwaway stack")).unwrap_or_default();
+    line.split("compose project ").nth(1).and_then(|r| r.split_whitespace().next()).unwrap_or_default().to_owned()
 }
 
 /// A copy of this checkout, with `change` applied, for the xtask to work on.

@@ -509,6 +509,42 @@ fn the_compose_db_runs_in_a_project_of_its_own_without_env_and_is_removed_afterw
 }
 
 #[test]
+fn a_compose_project_left_by_a_killed_run_is_removed_by_the_next_run() {
+    if !support::docker_engine("a_compose_project_left_by_a_killed_run…") {
+        return;
+    }
+    let _engine = support::docker_lock();
+    let s = with_compose(|c| c);
+    let path = std::env::var("PATH").unwrap();
+    let run = support::run(s.command_with_path(&[], &path));
+    assert_eq!(run.code, 0, "{run:?}");
+    // What a run killed outright (SIGKILL) leaves: its project, running, under a pid now gone.
+    let mut gone = Command::new("true").spawn().unwrap();
+    let dead_pid = gone.id();
+    gone.wait().unwrap();
+    let ours = compose_project(&run);
+    let stale = format!("{}-{dead_pid}", ours.rsplit_once('-').unwrap().0);
+    let up = Command::new("docker")
+        .args(["compose", "-f"])
+        .arg(s.path("ws/docker-compose.yml"))
+        .args(["-p", &stale, "--env-file", "/dev/null", "up", "-d", "db"])
+        .envs([("POSTGRES_USER", "x"), ("POSTGRES_PASSWORD", "x"), ("POSTGRES_DB", "x"), ("JWT_SECRET", "x")])
+        .env("DB_PORT", xtask::docker::free_port().unwrap().to_string())
+        .output()
+        .unwrap();
+    assert!(up.status.success(), "{}", String::from_utf8_lossy(&up.stderr));
+    assert!(!support::leftovers(&stale).is_empty());
+
+    let run = support::run(s.command_with_path(&[], &path));
+    assert_eq!(run.code, 0, "{run:?}");
+    assert!(
+        run.stderr.contains(&format!("database: removed the compose project {stale}, left by an earlier run")),
+        "{run:?}"
+    );
+    assert_eq!(support::leftovers(&stale), Vec::<String>::new(), "{run:?}");
+}
+
+#[test]
 fn a_compose_db_that_cannot_start_falls_through_to_the_local_binaries() {
     if !support::docker_engine("a_compose_db_that_cannot_start_falls_through…") {
         return;
@@ -523,8 +559,10 @@ fn a_compose_db_that_cannot_start_falls_through_to_the_local_binaries() {
     assert!(run.stderr.contains("database: throwaway PostgreSQL"), "{run:?}");
     assert!(s.urls()[0].starts_with("postgres://cluster@127.0.0.1:"), "{:?}", s.urls());
     assert_eq!(std::fs::read_to_string(s.path("query")).unwrap().trim(), "cluster cluster_db", "{run:?}");
-    let project = run.stderr.lines().find_map(|l| l.strip_prefix("database: removed the compose project ")).unwrap();
-    assert_eq!(support::leftovers(project.trim()), Vec::<String>::new(), "{run:?}");
+    let removed = run.stderr.lines().find_map(|l| l.strip_prefix("database: removed the compose project ")).unwrap();
+    let project = removed.split_whitespace().next().unwrap();
+    assert!(project.starts_with("xtask-test-"), "{run:?}");
+    assert_eq!(support::leftovers(project), Vec::<String>::new(), "{run:?}");
 }
 
 /// Compose v1 alone (a stand-in: no real engine here has it): the same commands through the

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Result, anyhow, bail};
 use colored::Colorize;
 
-use crate::docker::{self, Compose};
+use crate::docker::{self, Compose, ThrowawayProject};
 use crate::{Context, Outcome, http, interrupt, process};
 
 /// The prefix of the smoke gate's compose projects (`docker::throwaway_project`).
@@ -55,18 +55,13 @@ impl SmokeArgs {
             require_compose_v2(&compose)?;
         }
         interrupt::install()?;
-        for stale in docker::stale_projects(&docker, PROJECT_PREFIX) {
-            if compose.throwaway(&stale, Default::default()).remove(Duration::from_secs(5)).is_ok() {
-                println!("smoke: removed the compose project {stale}, left by an earlier run");
-            }
-        }
         let env = docker::render_env(&cx.settings.compose.env, &cx.settings.smoke.image)?;
-        let project = docker::throwaway_project(PROJECT_PREFIX);
         let started = Instant::now();
-        println!("smoke: a throwaway stack, compose project {project} (removed afterwards)");
-        let mut stack = Stack { compose: compose.throwaway(&project, env), docker, removed: false };
+        let mut project = ThrowawayProject::new(&docker, &compose, PROJECT_PREFIX, env, "smoke", true);
+        println!("smoke: a throwaway stack, compose project {} (removed afterwards)", project.project());
+        let stack = Stack { compose: project.compose.clone(), docker };
         let checks = run_checks(cx, &stack);
-        let removed = stack.remove();
+        let removed = project.remove();
         interrupt::exit_if_received();
         let checks = checks?;
         removed?;
@@ -74,35 +69,10 @@ impl SmokeArgs {
     }
 }
 
-/// The throwaway project; removed when dropped (an error on the way out, Ctrl-C).
+/// What the checks need of the stack: its compose (a throwaway project) and `docker`.
 struct Stack {
     compose: Compose,
     docker: std::path::PathBuf,
-    removed: bool,
-}
-
-impl Stack {
-    fn remove(&mut self) -> Result<()> {
-        if self.removed {
-            return Ok(());
-        }
-        self.removed = true;
-        self.compose.remove(Duration::from_secs(10))?;
-        println!("smoke: removed the compose project {} (containers, network, volumes)", self.project());
-        Ok(())
-    }
-
-    fn project(&self) -> &str {
-        self.compose.project().unwrap_or_default()
-    }
-}
-
-impl Drop for Stack {
-    fn drop(&mut self) {
-        if let Err(e) = self.remove() {
-            eprintln!("warning: {e:#}");
-        }
-    }
 }
 
 /// The standalone `docker-compose` must be a v2 binary: v1 has no `up --wait`.
