@@ -363,8 +363,22 @@ fn dockerfile_workspace_members_fails_on_the_build_that_broke_and_passes_on_its_
     let findings = ["xtask/coverage", "xtask/lint", "xtask/security"].map(finding);
     assert_findings(&repo, MEMBERS_POLICY, &findings.each_ref().map(String::as_str));
 
-    // The fix, as this repository has it: `COPY xtask xtask`, and .dockerignore keeps the manifests.
+    // A first fix: `COPY xtask xtask`, and a wildcard exception for the manifests. BuildKit
+    // sends them, the classic builder (`docker build` without buildx) does not: still failing.
     repo.write("Dockerfile", std::fs::read(workspace().join("Dockerfile")).unwrap());
+    repo.write(".dockerignore", "target/\nxtask/**\n!xtask/Cargo.toml\n!xtask/*/Cargo.toml\n");
+    let classic = |member: &str| {
+        format!(
+            ".dockerignore:2: `xtask/**` excludes the folder `{member}`, and the classic builder (`docker build` \
+             without BuildKit, as on an engine without buildx) skips an excluded folder unless a `!` line starts \
+             with `{member}/`, so `{member}/Cargo.toml` (the manifest of workspace member `{member}`) does not reach \
+             the builder there: re-include it by name, `!{member}/Cargo.toml`, with no wildcard in its folders"
+        )
+    };
+    let findings = ["xtask/coverage", "xtask/lint", "xtask/security"].map(classic);
+    assert_findings(&repo, MEMBERS_POLICY, &findings.each_ref().map(String::as_str));
+
+    // The fix, as this repository has it: each manifest named in .dockerignore.
     repo.write(".dockerignore", std::fs::read(workspace().join(".dockerignore")).unwrap());
     assert_passes(&repo, MEMBERS_POLICY);
 }

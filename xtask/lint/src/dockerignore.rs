@@ -50,6 +50,19 @@ pub fn excluded_by<'a>(patterns: &'a [Pattern], path: &str) -> Option<&'a Patter
     decisive(patterns, path).filter(|p| !p.include)
 }
 
+/// The classic builder (`docker build` without BuildKit) sends a file from a folder the
+/// patterns exclude only when a `!` pattern *starts with* that folder (moby's `TarWithOptions`
+/// skips the folder otherwise): after `xtask/**`, `!xtask/*/Cargo.toml` brings nothing back
+/// from `xtask/coverage/`, while `!xtask/coverage/Cargo.toml` does. The first such folder of
+/// `path`, and the pattern that excludes it.
+pub fn skipped_by_classic_builder<'a>(patterns: &'a [Pattern], path: &str) -> Option<(String, &'a Pattern)> {
+    path.match_indices('/').map(|(i, _)| &path[..i]).find_map(|folder| {
+        let excluding = excluded_by(patterns, folder)?;
+        let opened = patterns.iter().any(|p| p.include && p.body.starts_with(&format!("{folder}/")));
+        (!opened).then(|| (folder.to_owned(), excluding))
+    })
+}
+
 /// Go's `path.Clean`: no empty or `.` segments, `..` resolved where it can be, `.` for nothing.
 pub fn clean(path: &str) -> String {
     let rooted = path.starts_with('/');
@@ -133,6 +146,18 @@ fn class(p: &[char]) -> Option<(Vec<char>, bool, &[char])> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_classic_builder_needs_exceptions_that_name_the_folder() {
+        let wildcard = parse("xtask/**\n!xtask/Cargo.toml\n!xtask/*/Cargo.toml\n");
+        assert!(excluded_by(&wildcard, "xtask/coverage/Cargo.toml").is_none(), "BuildKit sends it");
+        let (folder, pattern) = skipped_by_classic_builder(&wildcard, "xtask/coverage/Cargo.toml").unwrap();
+        assert_eq!((folder.as_str(), pattern.line), ("xtask/coverage", 1));
+        assert!(skipped_by_classic_builder(&wildcard, "xtask/Cargo.toml").is_none(), "`xtask` itself is not excluded");
+        let named = parse("xtask/**\n!xtask/Cargo.toml\n!xtask/coverage/Cargo.toml\n");
+        assert!(skipped_by_classic_builder(&named, "xtask/coverage/Cargo.toml").is_none());
+        assert!(skipped_by_classic_builder(&parse("target/\n"), "app/Cargo.toml").is_none());
+    }
 
     fn excluded(ignore: &str, path: &str) -> Option<(usize, String)> {
         excluded_by(&parse(ignore), path).map(|p| (p.line, p.text.clone()))

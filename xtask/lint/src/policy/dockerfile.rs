@@ -414,7 +414,21 @@ fn manifest_finding(
         None => "the workspace's root manifest".to_owned(),
     };
     if let Some((copy_line, _)) = landed.iter().find(|(_, at)| *at == target) {
-        let (ignore_path, pat) = excluded?;
+        let Some((ignore_path, pat)) = excluded else {
+            let (ignore_path, pats) = ignore?;
+            let (folder, pat) = dockerignore::skipped_by_classic_builder(pats, manifest)?;
+            return Some(Finding::at(
+                ignore_path,
+                pat.line,
+                format!(
+                    "`{}` excludes the folder `{folder}`, and the classic builder (`docker build` without \
+                     BuildKit, as on an engine without buildx) skips an excluded folder unless a `!` line \
+                     starts with `{folder}/`, so `{manifest}` ({what}) does not reach the builder there: \
+                     re-include it by name, `!{manifest}`, with no wildcard in its folders",
+                    pat.text
+                ),
+            ));
+        };
         return Some(Finding::at(
             ignore_path,
             pat.line,
@@ -623,7 +637,8 @@ mod tests {
                            mkdir -p \"$(dirname \"$manifest\")/src\" \\\n        \
                            && touch \"$(dirname \"$manifest\")/src/lib.rs\"; \\\n    \
                            done \\\n    && cargo build --release --locked --package app\nFROM debian:trixie-slim\n";
-    const CURRENT_IGNORE: &str = "target/\napp/tests/\nxtask/**\n!xtask/Cargo.toml\n!xtask/*/Cargo.toml\n";
+    const CURRENT_IGNORE: &str = "target/\napp/tests/\nxtask/**\n!xtask/Cargo.toml\n!xtask/coverage/Cargo.toml\n\
+                                  !xtask/lint/Cargo.toml\n!xtask/security/Cargo.toml\n";
 
     fn members(dockerfile: &str, ignore: &str) -> Vec<String> {
         let pats = dockerignore::parse(ignore);
@@ -646,6 +661,8 @@ mod tests {
         );
         assert!(previous[1].contains("`xtask/lint/Cargo.toml`") && previous[2].contains("`xtask/security/Cargo.toml`"));
         assert_eq!(members(CURRENT, CURRENT_IGNORE), Vec::<String>::new());
+        let wildcard = members(CURRENT, "xtask/**\n!xtask/Cargo.toml\n!xtask/*/Cargo.toml\n");
+        assert_eq!(wildcard.len(), 3, "the classic builder skips the folders: {wildcard:#?}");
         assert!(members(CURRENT, "").is_empty());
         assert!(members("FROM rust\nWORKDIR /src\nCOPY . .\nRUN cargo build\n", "").is_empty());
 
