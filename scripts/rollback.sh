@@ -8,7 +8,8 @@ usage() {
   cat <<'EOF'
 Usage: rollback.sh sha-<commit>     (the full 40-character commit SHA; `sha-` may be left out)
 
-1. docker pull $IMAGE:sha-<commit>
+1. $IMAGE:sha-<commit>: the copy on this server if there is one (a sha- tag never changes),
+   else docker pull
 2. docker compose run --rm migrate with that image: its migrations must accept the schema
 3. docker tag it as $IMAGE:latest, so restarts and the nightly reset keep using it
 4. APP_IMAGE=$IMAGE:sha-<commit> docker compose up -d --no-build --remove-orphans --wait
@@ -42,11 +43,15 @@ compose() { docker compose -f "$COMPOSE_FILE" "$@"; }
 
 # The migrations are forward-only: the way back to an older schema is the backup taken
 # before the deploy that changed it (backup.sh runs before every deploy and nightly).
+# The migrate service fails for other reasons too (no `docker compose`, the database down), and
+# the way back below loses data: it is offered only for the error that calls for it.
 restore_help() {
   cat >&2 <<EOF
 
-The database has migrations that $1 does not know, so its \`app migrate\` refuses to run
-and the app would not start. The running app was left as it was.
+The running app was left as it was.
+If the output above says a migration "was previously applied but is missing", the database
+has migrations that $1 does not know, so its \`app migrate\` refuses to run and the app
+would not start.
 The migrations are forward-only (app/migrations has no down migrations; \`app migrate\` only
 applies them), so the older schema comes back from the backup taken before the deploy that
 added them. Data written since that backup is lost.
@@ -76,8 +81,19 @@ if [[ ! "$tag" =~ ^sha-[0-9a-f]{40}$ ]]; then
 fi
 image="$IMAGE:$tag"
 
-echo "1/5 pull $image"
-docker pull "$image" || fail "cannot pull $image (is it a commit CD deployed? logged in to the registry?)"
+# A sha-<commit> tag is immutable (CD builds and pushes each commit once), so a copy already
+# on this server is the very image that was deployed: use it, and pull only when it is not
+# here. A rollback then works while the registry is down or unreachable.
+# Only "no such image" means pull: any other error (no engine answering, say) is reported as
+# it is, not hidden behind a pull that fails for the same reason.
+if inspect_error="$(docker image inspect "$image" 2>&1 >/dev/null)"; then
+  echo "1/5 $image is on this server: using the local copy (not pulling)"
+elif [[ "${inspect_error,,}" == *"no such image"* ]]; then
+  echo "1/5 $image is not on this server: pulling it"
+  docker pull "$image" || fail "cannot pull $image (is it a commit CD deployed? logged in to the registry?)"
+else
+  fail "cannot look for $image on this server: $inspect_error"
+fi
 
 echo "2/5 migrations of $image against the current schema"
 if ! APP_IMAGE="$image" compose run --rm migrate; then
