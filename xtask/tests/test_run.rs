@@ -345,16 +345,36 @@ fn sigterm_to_the_xtask_alone_reaches_the_tests_and_stops_the_cluster() {
     assert_gone(&seen);
 }
 
-#[test]
-fn a_cluster_left_by_a_killed_xtask_is_removed_by_the_next_run() {
-    // A target folder of its own (CARGO_TARGET_DIR), so no other test's run reaps it first.
+/// A folder under the system's temporary folder (which everyone can reach), removed when dropped.
+struct OpenDir(PathBuf);
+
+impl OpenDir {
+    fn new(name: &str, mode: u32) -> OpenDir {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = std::env::temp_dir().join(format!("xtask-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(mode)).unwrap();
+        OpenDir(dir)
+    }
+}
+
+impl Drop for OpenDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// A cluster whose xtask was killed outright (SIGKILL) is stopped and removed by the next run,
+/// wherever it was placed: `target` (CARGO_TARGET_DIR) and `tmp` (TMPDIR) are the test's own,
+/// so no other test's run reaps it first; `expected` is where the cluster must go.
+fn killed_cluster_is_removed_by_the_next_run(target: &Path, tmp: &Path, expected: &Path) {
     let s = StandIn::new(CLUSTER_SETTINGS);
-    let target = s.path("target");
     let mut c = s.command(&[]);
-    c.env("CARGO_TARGET_DIR", &target);
+    c.env("CARGO_TARGET_DIR", target).env("TMPDIR", tmp);
     let child = start_sleeping_run_with(&s, c);
     let seen = seen(&s);
-    assert_eq!(seen.dir.parent().unwrap(), target.join("xtask-pg"));
+    assert_eq!(seen.dir.parent().unwrap(), expected);
     // SIGKILL cannot be handled: the xtask and the test command die, the server stays.
     let pgid = rustix::process::Pid::from_child(&child);
     rustix::process::kill_process_group(pgid, rustix::process::Signal::KILL).unwrap();
@@ -365,16 +385,34 @@ fn a_cluster_left_by_a_killed_xtask_is_removed_by_the_next_run() {
 
     let next = StandIn::new("database = false");
     let mut c = next.command(&["--database"]);
-    c.env("CARGO_TARGET_DIR", &target);
+    c.env("CARGO_TARGET_DIR", target).env("TMPDIR", tmp);
     let run = support::run(c);
     assert_eq!(run.code, 0, "{run:?}");
     assert!(run.stderr.contains("removed a cluster left by an earlier run"), "{run:?}");
     assert_gone(&seen);
-    assert_eq!(
-        std::fs::read_dir(target.join("xtask-pg")).unwrap().count(),
-        0,
-        "the next run's own cluster is gone too"
-    );
+    assert_eq!(std::fs::read_dir(expected).unwrap().count(), 0, "the next run's own cluster is gone too");
+}
+
+#[test]
+fn a_cluster_left_by_a_killed_xtask_is_removed_by_the_next_run() {
+    // A target folder everyone can reach: the cluster lives in it.
+    let open = OpenDir::new("pg-open", 0o755);
+    let target = open.0.join("target");
+    let tmp = open.0.join("tmp");
+    std::fs::create_dir_all(&tmp).unwrap();
+    killed_cluster_is_removed_by_the_next_run(&target, &tmp, &target.join("xtask-pg"));
+}
+
+#[test]
+fn a_cluster_goes_to_the_temporary_folder_when_nobody_cannot_reach_the_target() {
+    // A checkout in a 0700 folder, as `mktemp -d` makes (or /root). As root the cluster runs as
+    // `nobody`, who cannot enter it: it goes to $TMPDIR/xtask-pg. Otherwise it runs as us and
+    // stays in our target folder.
+    let private = OpenDir::new("pg-private", 0o700);
+    let target = private.0.join("target");
+    let tmp = OpenDir::new("pg-tmp", 0o755);
+    let expected = if rustix::process::geteuid().is_root() { tmp.0.join("xtask-pg") } else { target.join("xtask-pg") };
+    killed_cluster_is_removed_by_the_next_run(&target, &tmp.0, &expected);
 }
 
 // ---------------------------------------------------------------------------------------
