@@ -108,9 +108,7 @@ fn run_checks(cx: &Context, stack: &Stack) -> Result<Vec<Check>> {
     if !build.status.success() {
         let tail = crate::lint::last_lines(&process::text(&build), 30);
         record(failed("image builds", format!("`{}` failed ({}):\n{tail}", compose.shown("build"), build.status)));
-        for name in LATER_CHECKS {
-            record(skipped(name, "the image did not build"));
-        }
+        skip_after("image builds", "the image did not build", &mut record);
         return Ok(checks);
     }
     record(passed("image builds", format!("{} in {}", cx.settings.smoke.image, duration(t.elapsed()))));
@@ -140,18 +138,15 @@ fn run_checks(cx: &Context, stack: &Stack) -> Result<Vec<Check>> {
     }
 
     let Some(app) = app.filter(|a| a.state == "running") else {
-        for name in &LATER_CHECKS[4..] {
-            record(skipped(name, "the app is not running"));
-        }
+        skip_after("app healthy", "the app is not running", &mut record);
         return Ok(checks);
     };
     record(non_root(&stack.docker, &app.name));
     let addr = match compose.published(&settings.app_service, settings.app_port) {
         Ok(addr) => addr,
         Err(e) => {
-            for name in &LATER_CHECKS[5..] {
-                record(skipped(name, &format!("port {} is not published: {e:#}", settings.app_port)));
-            }
+            let why = format!("port {} is not published: {e:#}", settings.app_port);
+            skip_after("app runs as non-root", &why, &mut record);
             return Ok(checks);
         }
     };
@@ -163,8 +158,9 @@ fn run_checks(cx: &Context, stack: &Stack) -> Result<Vec<Check>> {
     Ok(checks)
 }
 
-/// The checks after "image builds", in order (for the ones skipped after a failure).
-const LATER_CHECKS: [&str; 9] = [
+/// Every check, in order (for the ones skipped after a failure).
+const CHECKS: [&str; 10] = [
+    "image builds",
     "image size",
     "db healthy",
     "migrate exited 0, not restarted",
@@ -175,6 +171,13 @@ const LATER_CHECKS: [&str; 9] = [
     "API round trip",
     "readiness without the database",
 ];
+
+/// Records every check after `last` as skipped, saying why.
+fn skip_after(last: &str, why: &str, record: &mut impl FnMut(Check)) {
+    for name in CHECKS.iter().skip_while(|c| **c != last).skip(1) {
+        record(skipped(name, why));
+    }
+}
 
 fn passed(name: &'static str, detail: impl Into<String>) -> Check {
     Check { name, verdict: Verdict::Passed, detail: detail.into() }

@@ -216,7 +216,9 @@ pub fn docker_engine(test: &str) -> bool {
         _ => "the Docker Compose v2 plugin is missing".to_owned(),
     };
     assert!(!in_ci(), "{test}: CI is set, and this test needs a real Docker engine: {why}");
-    eprintln!("skipped {test}: {why} (start one: ../shared/containers/engine.sh)");
+    // Straight to stderr, past the test harness's capture of `eprintln!`: a skip is news.
+    use std::io::Write as _;
+    let _ = writeln!(std::io::stderr(), "skipped {test}: {why} (start one: ../shared/containers/engine.sh)");
     false
 }
 
