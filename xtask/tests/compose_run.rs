@@ -75,6 +75,7 @@ impl Drop for Stack {
             .args(["-p", &self.project, "down", "--volumes", "--remove-orphans", "--timeout", "5"])
             .output();
         let _ = Command::new("docker").args(["network", "rm", &self.network]).output();
+        let _ = Command::new("docker").args(["image", "rm", "clicknback:compose-run-test"]).output();
     }
 }
 

@@ -89,6 +89,7 @@ fn smoke_fails_when_the_app_image_runs_as_root() {
     }
     let _engine = support::docker_lock();
     let root = copy("smoke-root", |root| support::edit(&root.join("Dockerfile"), "USER 10001:10001\n", ""));
+    let before = image("{{.Id}}", "clicknback:smoke");
     let run = support::run(smoke(&root.0));
     assert_eq!(run.code, 1, "{run:?}");
     assert!(
@@ -100,6 +101,17 @@ fn smoke_fails_when_the_app_image_runs_as_root() {
     assert_eq!(passed, 9, "only the non-root check fails: {run:?}");
     assert!(run.stdout.contains("smoke: FAILED — 1 of 10 checks failed (app runs as non-root)"), "{run:?}");
     assert_removed(&run);
+    // The image the tag named before is not left behind untagged.
+    if let Some(before) = before.filter(|b| image("{{.Id}}", "clicknback:smoke").as_ref() != Some(b)) {
+        let tags = image("{{len .RepoTags}}", &before);
+        assert!(tags.as_deref().is_none_or(|n| n != "0"), "{before} was left untagged: {run:?}");
+    }
+}
+
+/// `docker image inspect --format FORMAT IMAGE`, when the image exists.
+fn image(format: &str, image: &str) -> Option<String> {
+    let out = Command::new("docker").args(["image", "inspect", "--format", format, image]).output().unwrap();
+    out.status.success().then(|| String::from_utf8_lossy(&out.stdout).trim().to_owned())
 }
 
 #[test]
