@@ -205,12 +205,14 @@ impl Compose {
     pub fn config(&self) -> Result<serde_json::Value> {
         let out = self.command().args(["config", "--format", "json"]).output().context("cannot run docker compose")?;
         if !out.status.success() {
-            bail!(
-                "`{}` failed ({}):\n{}",
-                self.shown("config --format json"),
-                out.status,
-                String::from_utf8_lossy(&out.stderr).trim_end()
-            );
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            let hint = if self.throwaway.is_some() && stderr.contains("required variable") {
+                "\n(a throwaway stack reads no .env: give the variable in `env` of \
+                 [workspace.metadata.xtask.compose] in Cargo.toml)"
+            } else {
+                ""
+            };
+            bail!("`{}` failed ({}):\n{}{hint}", self.shown("config --format json"), out.status, stderr.trim_end());
         }
         serde_json::from_slice(&out.stdout).context("`docker compose config --format json` did not print JSON")
     }

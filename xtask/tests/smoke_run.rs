@@ -164,6 +164,33 @@ fn smoke_fails_when_readiness_ignores_the_database() {
 }
 
 #[test]
+fn settings_that_do_not_fit_the_compose_file_are_an_error_before_anything_starts() {
+    if !support::docker_engine("settings_that_do_not_fit_the_compose_file…") {
+        return;
+    }
+    let _engine = support::docker_lock();
+    let root = copy("smoke-settings", |root| {
+        support::edit(&root.join("Cargo.toml"), ", JWT_SECRET = \"{secret}{secret}\"", "")
+    });
+    let run = support::run(smoke(&root.0));
+    assert_eq!(run.code, 2, "{run:?}");
+    assert!(run.stderr.contains("required variable JWT_SECRET is missing a value"), "{run:?}");
+    assert!(run.stderr.contains("give the variable in `env` of [workspace.metadata.xtask.compose]"), "{run:?}");
+    assert!(!run.stdout.contains("building the image"), "nothing was built: {run:?}");
+
+    let root = copy("smoke-service", |root| {
+        support::edit(&root.join("Cargo.toml"), "app-service = \"app\"", "app-service = \"api\"")
+    });
+    let run = support::run(smoke(&root.0));
+    assert_eq!(run.code, 2, "{run:?}");
+    assert!(
+        run.stderr
+            .contains("docker-compose.yml has no `api` service (`app-service` in [workspace.metadata.xtask.compose])"),
+        "{run:?}"
+    );
+}
+
+#[test]
 fn ctrl_c_removes_the_stack() {
     if !support::docker_engine("ctrl_c_removes_the_stack") {
         return;
@@ -213,10 +240,11 @@ fn standin(engine: bool, compose_v2: bool) -> (Scratch, Command) {
     (dir, c)
 }
 
-/// Compose v1 for `version --short`; `ps` fails when `$STANDIN/ps-fails` exists; the rest
-/// succeeds silently.
+/// Compose v1 for `version --short`; a config with the three services; `ps` fails when
+/// `$STANDIN/ps-fails` exists; the rest succeeds silently.
 const STANDIN_COMPOSE: &str = r#"while [ $# -gt 0 ]; do case "$1" in -f|-p|--env-file) shift 2 ;; *) break ;; esac; done
 [ "$*" = 'version --short' ] && echo 1.29.2
+[ "$1" = config ] && echo '{"services": {"db": {}, "migrate": {}, "app": {}}}'
 [ "$1" = ps ] && [ -e "$STANDIN/ps-fails" ] && { echo "Error response from daemon: i/o timeout" >&2; exit 1; }
 exit 0
 "#;

@@ -56,6 +56,7 @@ impl SmokeArgs {
         }
         interrupt::install()?;
         let env = docker::render_env(&cx.settings.compose.env, &cx.settings.smoke.image)?;
+        check_config(cx, &compose.throwaway(PROJECT_PREFIX, env.clone()))?;
         let started = Instant::now();
         let mut project = ThrowawayProject::new(&docker, &compose, PROJECT_PREFIX, env, "smoke", true);
         println!("smoke: a throwaway stack, compose project {} (removed afterwards)", project.project());
@@ -73,6 +74,26 @@ impl SmokeArgs {
 struct Stack {
     compose: Compose,
     docker: std::path::PathBuf,
+}
+
+/// The compose file resolves with the throwaway variables and has the three services: else a
+/// settings error (exit 2), before anything is built or started.
+fn check_config(cx: &Context, compose: &Compose) -> Result<()> {
+    let config = compose.config()?;
+    let settings = &cx.settings.compose;
+    for (key, service) in [
+        ("db-service", &settings.db_service),
+        ("migrate-service", &settings.migrate_service),
+        ("app-service", &settings.app_service),
+    ] {
+        if config["services"].get(service).is_none() {
+            bail!(
+                "{} has no `{service}` service (`{key}` in [workspace.metadata.xtask.compose])",
+                compose.file.display()
+            );
+        }
+    }
+    Ok(())
 }
 
 /// The standalone `docker-compose` must be a v2 binary: v1 has no `up --wait`.
