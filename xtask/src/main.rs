@@ -184,7 +184,7 @@ fn main() -> ExitCode {
         Ok(Outcome::Failed) => ExitCode::from(1),
         Err(e) => {
             eprintln!("{} {e:#}", colored::Colorize::bold(colored::Colorize::red("error:")));
-            out.annotate_error("cargo xtask", &format!("{e:#}"));
+            out.annotate(xtask::output::Level::Error, None, "cargo xtask", &format!("{e:#}"));
             ExitCode::from(2)
         }
     }

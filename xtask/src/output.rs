@@ -61,6 +61,43 @@ pub struct Output {
     /// Running in CI (`CI` set to anything but empty, `0` or `false`): a missing tool is an
     /// error there, not a warning.
     pub ci: bool,
+    /// Workflow commands on stderr (see [`Output::keep_stdout_for_the_report`]); shared by
+    /// the clones, so `main`'s copy follows the gate's choice.
+    annotations_to_stderr: std::rc::Rc<std::cell::Cell<bool>>,
+}
+
+/// How an annotation shows in GitHub: a failure or a warning.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Level {
+    Error,
+    Warning,
+}
+
+/// Where an annotation points.
+#[derive(Clone, Copy, Debug)]
+pub struct At<'a> {
+    pub file: &'a str,
+    pub line: Option<usize>,
+    pub col: Option<usize>,
+}
+
+/// The workflow command: `::error file=F,line=L,col=C,title=T::message`, escaped.
+pub fn annotation(level: Level, at: Option<At<'_>>, title: &str, message: &str) -> String {
+    let kind = match level {
+        Level::Error => "error",
+        Level::Warning => "warning",
+    };
+    let mut properties = String::new();
+    if let Some(at) = at {
+        properties.push_str(&format!("file={},", escape_property(at.file)));
+        if let Some(line) = at.line {
+            properties.push_str(&format!("line={line},"));
+        }
+        if let Some(col) = at.col {
+            properties.push_str(&format!("col={col},"));
+        }
+    }
+    format!("::{kind} {properties}title={}::{}", escape_property(title), escape_data(message))
 }
 
 impl Output {
@@ -70,7 +107,7 @@ impl Output {
         let github = env.github_actions.as_deref() == Some("true".as_ref());
         let ci = env.ci.as_deref().is_some_and(|v| !v.is_empty() && v != "0" && !v.eq_ignore_ascii_case("false"));
         let step_summary = env.github_step_summary.clone().filter(|_| github).map(PathBuf::from);
-        Output { color, github, step_summary, ci }
+        Output { color, github, step_summary, ci, annotations_to_stderr: Default::default() }
     }
 
     /// The value to hand to cargo so its colours follow ours.
@@ -78,28 +115,24 @@ impl Output {
         if self.color { "always" } else { "never" }
     }
 
-    /// The `::error::` workflow command (shown as an annotation) when under Actions.
-    pub fn error_annotation(&self, title: &str, message: &str) -> Option<String> {
-        self.github.then(|| format!("::error title={}::{}", escape_property(title), escape_data(message)))
+    /// From now on, workflow commands go to stderr: stdout is one document (`--format json`).
+    /// The runner reads workflow commands from both streams.
+    pub fn keep_stdout_for_the_report(&self) {
+        self.annotations_to_stderr.set(true);
     }
 
-    /// Prints the annotation on stdout, where the runner reads workflow commands.
-    pub fn annotate_error(&self, title: &str, message: &str) {
-        if let Some(line) = self.error_annotation(title, message) {
-            println!("{line}");
+    /// One annotation (`::error` or `::warning` workflow command) when under Actions, on a
+    /// file's line when `at` says so; nothing otherwise. The one place workflow commands are
+    /// written.
+    pub fn annotate(&self, level: Level, at: Option<At<'_>>, title: &str, message: &str) {
+        if !self.github {
+            return;
         }
-    }
-
-    /// One `::error file=…,line=…::` annotation on a line of a file, when under Actions.
-    pub fn annotate_error_at(&self, file: &str, line: Option<usize>, title: &str, message: &str) {
-        if self.github {
-            let line = line.map(|l| format!(",line={l}")).unwrap_or_default();
-            println!(
-                "::error file={}{line},title={}::{}",
-                escape_property(file),
-                escape_property(title),
-                escape_data(message)
-            );
+        let line = annotation(level, at, title, message);
+        if self.annotations_to_stderr.get() {
+            eprintln!("{line}");
+        } else {
+            println!("{line}");
         }
     }
 
@@ -180,6 +213,18 @@ mod tests {
             let env = Env { ci: value.map(Into::into), ..Env::default() };
             assert_eq!(Output::new(ColorChoice::Never, &env).ci, ci, "{value:?}");
         }
+    }
+
+    #[test]
+    fn annotations_with_and_without_a_place() {
+        assert_eq!(annotation(Level::Error, None, "Coverage gate", "65%"), "::error title=Coverage gate::65%25");
+        let at = At { file: "src/a,b.rs", line: Some(3), col: Some(7) };
+        assert_eq!(
+            annotation(Level::Warning, Some(at), "rule: x", "msg"),
+            "::warning file=src/a%2Cb.rs,line=3,col=7,title=rule%3A x::msg"
+        );
+        let at = At { file: "f", line: None, col: None };
+        assert_eq!(annotation(Level::Error, Some(at), "t", "m"), "::error file=f,title=t::m");
     }
 
     #[test]

@@ -12,6 +12,7 @@ use crate::gates::coverage::CoverageArgs;
 use crate::gates::lint::LintArgs;
 use crate::gates::security::SecurityArgs;
 use crate::gates::smoke::SmokeArgs;
+use crate::output::Level;
 use crate::{Context, Outcome, docker, interrupt};
 
 /// The gates CI runs, in order. `.pre-commit-config.yaml` and `.github/workflows/ci.yml` are
@@ -129,7 +130,7 @@ impl CiArgs {
             bail!("{} could not run (see the error above)", errors.join(", "));
         }
         if rows.iter().any(|r| r.verdict == Verdict::Failed) {
-            cx.out.annotate_error("cargo xtask ci", &failed_list(&rows));
+            cx.out.annotate(Level::Error, None, "cargo xtask ci", &failed_list(&rows));
             return Ok(Outcome::Failed);
         }
         Ok(Outcome::Passed)

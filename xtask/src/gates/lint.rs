@@ -13,6 +13,8 @@ use std::path::PathBuf;
 use anyhow::{Context as _, Result, bail};
 use colored::Colorize;
 
+use crate::output::{At, Level};
+
 use crate::lint::Finding;
 use crate::lint::checks::{self, Plan, Report, Runner, Status, plural};
 use crate::lint::files::Tree;
@@ -238,10 +240,8 @@ fn annotate(cx: &Context, failed: &[&Report]) {
             Some(rule) => format!("{} (rule: {rule})", f.message),
             None => f.message.clone(),
         };
-        match &f.path {
-            Some(path) => cx.out.annotate_error_at(path, f.line, &title, &message),
-            None => cx.out.annotate_error(&title, &message),
-        }
+        let at = f.path.as_deref().map(|file| At { file, line: f.line, col: None });
+        cx.out.annotate(Level::Error, at, &title, &message);
     }
     if all.len() > MAX_ANNOTATIONS && cx.out.github {
         println!(

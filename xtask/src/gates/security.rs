@@ -20,6 +20,7 @@ use crate::security::report::{CheckRun, Report};
 use crate::security::suppress::Suppressions;
 use crate::security::{Check, Finding, Severity, external, sarif, secrets, source};
 use crate::tools::{self, Tool};
+use crate::output::{At, Level};
 use crate::{Context, Outcome};
 
 /// The upstream database `--fetch` clones, unless `XTASK_ADVISORY_DB_URL` names a mirror.
@@ -118,6 +119,9 @@ impl SecurityArgs {
             print_rules();
             return Ok(Outcome::Passed);
         }
+        if self.format == Format::Json {
+            cx.out.keep_stdout_for_the_report();
+        }
         let root = match &self.root {
             Some(r) => r.canonicalize().with_context(|| format!("--root {}: no such folder", r.display()))?,
             None => cx.root.clone(),
@@ -162,7 +166,7 @@ impl SecurityArgs {
             Format::Json => print!("{}", report.json()),
             Format::Text => print_text(&report, &suppressions),
         }
-        annotate(cx, &report, self.format == Format::Json);
+        annotate(cx, &report);
         cx.out.step_summary(&report.markdown())?;
         if let Some(path) = &self.sarif {
             eprintln!("SARIF report written to {}", path.display());
@@ -513,28 +517,17 @@ fn print_text(report: &Report, suppressions: &Suppressions) {
 }
 
 /// GitHub annotations for findings with a file: errors for failing ones, warnings for the rest
-/// (suppressed findings are not annotated). On stderr with `--format json`, so stdout stays one
-/// JSON document (the runner reads workflow commands from both).
-fn annotate(cx: &Context, report: &Report, to_stderr: bool) {
-    if !cx.out.github {
-        return;
-    }
-    let emit = |line: String| if to_stderr { eprintln!("{line}") } else { println!("{line}") };
+/// (suppressed findings are not annotated).
+fn annotate(cx: &Context, report: &Report) {
     for f in report.findings.iter().filter(|f| f.suppressed.is_none()) {
         let Some(path) = &f.path else { continue };
-        let kind = if f.fails() { "error" } else { "warning" };
-        let line = f.line.map(|l| format!(",line={l}")).unwrap_or_default();
-        let col = f.column.map(|c| format!(",col={c}")).unwrap_or_default();
-        emit(format!(
-            "::{kind} file={}{line}{col},title={}::{}",
-            crate::output::escape_property(path),
-            crate::output::escape_property(&format!("{} ({})", f.rule, f.severity)),
-            crate::output::escape_data(&f.title)
-        ));
+        let level = if f.fails() { Level::Error } else { Level::Warning };
+        let at = At { file: path, line: f.line, col: f.column };
+        cx.out.annotate(level, Some(at), &format!("{} ({})", f.rule, f.severity), &f.title);
     }
     if report.failed() {
         let message = format!("security gate failed: {}", report.verdict_line());
-        emit(cx.out.error_annotation("cargo xtask security", &message).unwrap_or_default());
+        cx.out.annotate(Level::Error, None, "cargo xtask security", &message);
     }
 }
 

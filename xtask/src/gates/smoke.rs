@@ -11,6 +11,7 @@ use anyhow::{Result, anyhow, bail};
 use colored::Colorize;
 
 use crate::docker::{self, Compose, ThrowawayProject};
+use crate::output::Level;
 use crate::{Context, Outcome, http, interrupt, process};
 
 /// The prefix of the smoke gate's compose projects (`docker::throwaway_project`).
@@ -421,7 +422,8 @@ fn finish(cx: &Context, checks: &[Check], took: Duration) -> Result<Outcome> {
     };
     println!("{verdict}");
     for c in &failed {
-        cx.out.annotate_error(&format!("smoke: {}", c.name), c.detail.lines().next().unwrap_or(""));
+        let title = format!("smoke: {}", c.name);
+        cx.out.annotate(Level::Error, None, &title, c.detail.lines().next().unwrap_or(""));
     }
     cx.out.step_summary(&markdown(checks))?;
     Ok(if failed.is_empty() { Outcome::Passed } else { Outcome::Failed })

@@ -8,6 +8,7 @@ use anyhow::{Result, bail};
 
 use crate::db::{self, Database};
 use crate::tools::Tool;
+use crate::output::Level;
 use crate::{Context, Outcome, interrupt};
 
 /// Flags of `cargo xtask test` (its help text is on the subcommand in main.rs).
@@ -98,7 +99,7 @@ impl TestArgs {
             Outcome::Passed => eprintln!("Tests: passed"),
             Outcome::Failed => {
                 eprintln!("{}", colored::Colorize::bold(colored::Colorize::red("Tests: FAILED")));
-                cx.out.annotate_error("Test gate", "the tests failed");
+                cx.out.annotate(Level::Error, None, "Test gate", "the tests failed");
             }
         }
         Ok(outcome)

@@ -19,6 +19,7 @@ use crate::coverage::summary::{GradeOptions, Summary};
 use crate::db::{self, Database};
 use crate::settings::Metric;
 use crate::tools::{self, Tool};
+use crate::output::Level;
 use crate::{Context, Outcome, interrupt};
 
 /// Flags of `cargo xtask coverage` (its help text is on the subcommand in main.rs).
@@ -74,6 +75,9 @@ impl CoverageArgs {
     }
 
     pub fn run_detailed(self, cx: &Context) -> Result<CoverageRun> {
+        if self.format == Format::Json {
+            cx.out.keep_stdout_for_the_report();
+        }
         let settings = &cx.settings.coverage;
         let metric = self.metric.unwrap_or(settings.metric);
         let options = GradeOptions {
@@ -95,7 +99,7 @@ impl CoverageArgs {
                 TestRun::NoData(elapsed) => {
                     let msg = "the test run failed and left no coverage data, so no report was written";
                     eprintln!("{}", colored::Colorize::bold(colored::Colorize::red(msg)));
-                    annotate(cx, self.format, msg);
+                    annotate(cx, msg);
                     return Ok(CoverageRun { tests: Some((Outcome::Failed, elapsed)), coverage: Outcome::Failed });
                 }
             },
@@ -110,14 +114,13 @@ impl CoverageArgs {
         if let Some((Outcome::Failed, _)) = tests {
             let msg = "the tests failed: the coverage above is from a failing run";
             eprintln!("{}", colored::Colorize::bold(colored::Colorize::red(msg)));
-            annotate(cx, self.format, msg);
+            annotate(cx, msg);
         }
         let coverage = if summary.passed {
             Outcome::Passed
         } else {
             annotate(
                 cx,
-                self.format,
                 &format!(
                     "{} {} coverage {}% is below the {}% gate ({})",
                     summary.band.emoji,
@@ -133,16 +136,9 @@ impl CoverageArgs {
     }
 }
 
-/// One annotation for the gate. With `--format json` stdout is for the JSON document, so
-/// the workflow command goes to stderr (the runner reads both streams).
-fn annotate(cx: &Context, format: Format, message: &str) {
-    if let Some(line) = cx.out.error_annotation("Coverage gate", message) {
-        if format == Format::Json {
-            eprintln!("{line}");
-        } else {
-            println!("{line}");
-        }
-    }
+/// The gate's one annotation.
+fn annotate(cx: &Context, message: &str) {
+    cx.out.annotate(Level::Error, None, "Coverage gate", message);
 }
 
 /// The path as the user would type it: relative to the current folder when inside it.
