@@ -74,6 +74,22 @@ impl Database {
     }
 }
 
+/// The test run both test gates make (`test`, and `coverage` under cargo-llvm-cov): `run`
+/// gets the database's URL (when `wanted`: found or started by [`provision`]) for the
+/// tests' `DATABASE_URL`, and runs under the interrupt guard; the database is stopped
+/// afterwards on every way out, then a signal that arrived meanwhile is an error
+/// ([`interrupt::Interrupted`]; the gate ends by it with `interrupt::exit_if_received`).
+pub fn with_test_database<T>(cx: &Context, wanted: bool, run: impl FnOnce(Option<&str>) -> Result<T>) -> Result<T> {
+    interrupt::install()?;
+    let db = if wanted { Some(provision(cx)?) } else { None };
+    let result = run(db.as_ref().map(Database::url));
+    let stopped = db.map(Database::stop).transpose();
+    let result = result?;
+    stopped?;
+    interrupt::check()?;
+    Ok(result)
+}
+
 /// Finds or starts PostgreSQL for the tests (see the module documentation for the order).
 pub fn provision(cx: &Context) -> Result<Database> {
     interrupt::install()?;

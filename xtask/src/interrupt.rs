@@ -150,6 +150,7 @@ fn wait(mut child: Child, shown: &str) -> Result<ExitStatus> {
 /// the way that signal would have (exit status 128 + signal number in a shell).
 pub fn exit_if_received() {
     if let Some(signal) = received() {
+        eprintln!("cargo xtask: interrupted by {}; what this run had started is stopped", name(signal));
         let _ = signal_hook::low_level::emulate_default_handler(signal);
         // Not reached for the signals handled here; keep the shell convention regardless.
         std::process::exit(128 + signal);

@@ -324,7 +324,7 @@ fn ctrl_c_in_the_terminal_stops_the_tests_and_the_cluster() {
     let out = child.wait_with_output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.signal(), Some(2), "dies of SIGINT after cleaning up (a shell shows 130): {stderr}");
-    assert!(stderr.contains("interrupted by SIGINT; the test database was stopped"), "{stderr}");
+    assert!(stderr.contains("cargo xtask: interrupted by SIGINT; what this run had started is stopped"), "{stderr}");
     assert!(stderr.contains("database: stopped the throwaway cluster and removed"), "{stderr}");
     assert!(started.elapsed() < Duration::from_secs(20), "waited for the sleeping test: {:?}", started.elapsed());
     assert_gone(&seen);

@@ -15,12 +15,12 @@ use anyhow::{Context as _, Result, bail};
 use colored::Colorize;
 
 use crate::lint::files::Tree;
+use crate::output::{At, Level};
 use crate::security::advisories::{self, AdvisoryDb, Freshness};
 use crate::security::report::{CheckRun, Report};
 use crate::security::suppress::Suppressions;
 use crate::security::{Check, Finding, Severity, external, sarif, secrets, source};
 use crate::tools::{self, Tool};
-use crate::output::{At, Level};
 use crate::{Context, Outcome};
 
 /// The upstream database `--fetch` clones, unless `XTASK_ADVISORY_DB_URL` names a mirror.

@@ -6,9 +6,9 @@ use std::process::Command;
 
 use anyhow::{Result, bail};
 
-use crate::db::{self, Database};
-use crate::tools::Tool;
+use crate::db;
 use crate::output::Level;
+use crate::tools::Tool;
 use crate::{Context, Outcome, interrupt};
 
 /// Flags of `cargo xtask test` (its help text is on the subcommand in main.rs).
@@ -57,12 +57,7 @@ pub fn parse_partition(text: &str) -> Result<Partition, String> {
 impl TestArgs {
     pub fn run(self, cx: &Context) -> Result<Outcome> {
         let result = self.run_inner(cx);
-        // Every guard (the test database) has been dropped by now: end the way the signal
-        // would have, if one arrived.
-        if let Some(signal) = interrupt::received() {
-            eprintln!("cargo xtask test: interrupted by {}; the test database was stopped", interrupt::name(signal));
-            interrupt::exit_if_received();
-        }
+        interrupt::exit_if_received();
         result
     }
 
@@ -82,19 +77,13 @@ impl TestArgs {
             );
         }
         let wants_db = (cx.settings.test.database || self.database) && !self.no_database;
-        let db = if wants_db { Some(db::provision(cx)?) } else { None };
-
         let mut runs = vec![self.main_run(nextest)];
         // nextest does not run doctests: run them once (in the first part of a partitioned
         // suite), unless a filter or other arguments select particular tests.
         if nextest && self.extra.is_empty() && self.partition.is_none_or(|p| p.index == 1) {
             runs.push(vec!["test".into(), "--workspace".into(), "--doc".into()]);
         }
-        let outcome = run_all(cx, &runs, db.as_ref());
-        let stopped = db.map(Database::stop).transpose();
-        let outcome = outcome?;
-        stopped?;
-        interrupt::check()?;
+        let outcome = db::with_test_database(cx, wants_db, |url| run_all(cx, &runs, url))?;
         match outcome {
             Outcome::Passed => eprintln!("Tests: passed"),
             Outcome::Failed => {
@@ -122,12 +111,12 @@ impl TestArgs {
 }
 
 /// Runs each cargo command in turn, stopping at the first that fails.
-fn run_all(cx: &Context, runs: &[Vec<String>], db: Option<&Database>) -> Result<Outcome> {
+fn run_all(cx: &Context, runs: &[Vec<String>], database_url: Option<&str>) -> Result<Outcome> {
     for args in runs {
         let mut cmd = Command::new(&cx.cargo);
         cmd.args(args).current_dir(&cx.root).env("CARGO_TERM_COLOR", cx.out.cargo_term_color());
-        if let Some(db) = db {
-            cmd.env("DATABASE_URL", db.url());
+        if let Some(url) = database_url {
+            cmd.env("DATABASE_URL", url);
         }
         eprintln!("$ cargo {}", args.join(" "));
         let status = interrupt::run(&mut cmd)?;

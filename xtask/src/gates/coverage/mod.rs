@@ -16,10 +16,10 @@ pub mod render;
 
 use self::render::Format;
 use crate::coverage::summary::{GradeOptions, Summary};
-use crate::db::{self, Database};
+use crate::db;
+use crate::output::Level;
 use crate::settings::Metric;
 use crate::tools::{self, Tool};
-use crate::output::Level;
 use crate::{Context, Outcome, interrupt};
 
 /// Flags of `cargo xtask coverage` (its help text is on the subcommand in main.rs).
@@ -215,25 +215,22 @@ fn run_tests(cx: &Context, args: &CoverageArgs, metric: Metric) -> Result<TestRu
     // One test run, with the test gate's database when the suite needs one; every report
     // below is rendered from this run's profile data.
     let started = Instant::now();
-    let db = if cx.settings.test.database { Some(db::provision(cx)?) } else { None };
-    let mut run = Command::new(cargo);
-    run.args(["llvm-cov", "--workspace", "--no-report"])
-        .args(branch)
-        .args(extra)
-        .current_dir(&cx.root)
-        .env("CARGO_TERM_COLOR", cx.out.cargo_term_color());
-    if let Some(db) = &db {
-        run.env("DATABASE_URL", db.url());
-    }
-    eprintln!(
-        "$ cargo llvm-cov --workspace --no-report{}",
-        branch.into_iter().chain(extra.iter().map(String::as_str)).map(|a| format!(" {a}")).collect::<String>()
-    );
-    let status = interrupt::run(&mut run);
-    let stopped = db.map(Database::stop).transpose();
-    let passed = status?.success();
-    stopped?;
-    interrupt::check()?;
+    let passed = db::with_test_database(cx, cx.settings.test.database, |url| {
+        let mut run = Command::new(cargo);
+        run.args(["llvm-cov", "--workspace", "--no-report"])
+            .args(branch)
+            .args(extra)
+            .current_dir(&cx.root)
+            .env("CARGO_TERM_COLOR", cx.out.cargo_term_color());
+        if let Some(url) = url {
+            run.env("DATABASE_URL", url);
+        }
+        eprintln!(
+            "$ cargo llvm-cov --workspace --no-report{}",
+            branch.into_iter().chain(extra.iter().map(String::as_str)).map(|a| format!(" {a}")).collect::<String>()
+        );
+        Ok(interrupt::run(&mut run)?.success())
+    })?;
     let elapsed = started.elapsed();
 
     let cobertura = crate::output::write_atomically(&settings.report, |tmp| {
