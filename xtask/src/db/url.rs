@@ -1,0 +1,213 @@
+//! Database URLs: where one points, its password hidden for messages, whether a server
+//! answers there.
+
+use std::net::{TcpStream, ToSocketAddrs};
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context as _, Result, anyhow, bail};
+
+use crate::interrupt;
+use crate::process::which;
+
+/// The URL with any password replaced by `***` (user info and `password=` parameters).
+pub fn redact(url: &str) -> String {
+    let mut out = url.to_owned();
+    if let Some(scheme_end) = out.find("://") {
+        let start = scheme_end + 3;
+        // The user info ends at the last `@` before the query: a password with an unencoded
+        // `/` or `@` is still hidden whole.
+        let end = out[start..].find(['?', '#']).map_or(out.len(), |i| start + i);
+        if let Some(at) = out[start..end].rfind('@') {
+            let userinfo = &out[start..start + at];
+            if let Some(colon) = userinfo.find(':') {
+                out.replace_range(start + colon + 1..start + at, "***");
+            }
+        }
+    }
+    // `password=` in the query string (URL) or as a keyword (conninfo string).
+    let mut result = String::with_capacity(out.len());
+    let mut rest = out.as_str();
+    while let Some(i) = rest.to_ascii_lowercase().find("password=") {
+        let value_start = i + "password=".len();
+        result.push_str(&rest[..value_start]);
+        result.push_str("***");
+        let value_len = rest[value_start..].find(['&', ' ', '#']).unwrap_or(rest.len() - value_start);
+        rest = &rest[value_start + value_len..];
+    }
+    result.push_str(rest);
+    result
+}
+
+/// Where a URL points: the first host (a name, an IP or a socket folder) and the port.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Endpoint {
+    pub host: String,
+    pub port: u16,
+}
+
+/// Parses `postgres[ql]://[user[:password]@][host][:port][/db][?host=…&port=…]`.
+pub fn endpoint(url: &str) -> Result<Endpoint> {
+    let rest = url
+        .strip_prefix("postgres://")
+        .or_else(|| url.strip_prefix("postgresql://"))
+        .ok_or_else(|| anyhow!("it is not a postgres:// or postgresql:// URL"))?;
+    let (before_query, query) = rest.split_once('?').unwrap_or((rest, ""));
+    // As in `redact`: the user info ends at the last `@`.
+    let after_userinfo = before_query.rsplit_once('@').map_or(before_query, |(_, h)| h);
+    let hostlist = after_userinfo.split('/').next().unwrap_or("");
+    let first = hostlist.split(',').next().unwrap_or("");
+    let (mut host, mut port) = if let Some(v6) = first.strip_prefix('[') {
+        let (h, after) = v6.split_once(']').ok_or_else(|| anyhow!("unclosed `[` in the host"))?;
+        (h.to_owned(), after.strip_prefix(':').unwrap_or("").to_owned())
+    } else {
+        match first.rsplit_once(':') {
+            Some((h, p)) => (h.to_owned(), p.to_owned()),
+            None => (first.to_owned(), String::new()),
+        }
+    };
+    for pair in query.split('&') {
+        match pair.split_once('=') {
+            Some(("host", v)) => host = v.split(',').next().unwrap_or("").to_owned(),
+            Some(("port", v)) => port = v.split(',').next().unwrap_or("").to_owned(),
+            _ => {}
+        }
+    }
+    let host = percent_decode(&host);
+    let port = if port.is_empty() { 5432 } else { port.parse().map_err(|_| anyhow!("the port is not a number"))? };
+    Ok(Endpoint { host: if host.is_empty() { "localhost".into() } else { host }, port })
+}
+
+fn percent_decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%'
+            && let Some(b) = s.get(i + 1..i + 3).and_then(|h| u8::from_str_radix(h, 16).ok())
+        {
+            out.push(b);
+            i += 3;
+            continue;
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// Percent-encodes a URL user-info part (user name or password).
+pub(super) fn percent_encode(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// Whether a server accepts connections at `url`, as a one-line reason when not.
+pub fn probe(url: &str, timeout: Duration) -> Result<(), String> {
+    if let Some(pg_isready) = which("pg_isready") {
+        let secs = timeout.as_secs().max(1).to_string();
+        let out = Command::new(pg_isready)
+            .args(["-q", "-t", &secs, "-d", url])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
+        return match out.map(|s| s.code()) {
+            Ok(Some(0)) => Ok(()),
+            Ok(Some(1)) => Err("the server rejects connections (it is starting up or shutting down)".into()),
+            Ok(Some(2)) => Err("no server answers (pg_isready)".into()),
+            Ok(Some(3)) => Err("pg_isready rejects the connection parameters".into()),
+            Ok(_) => Err("pg_isready was killed".into()),
+            Err(e) => Err(format!("cannot run pg_isready: {e}")),
+        };
+    }
+    let ep = endpoint(url).map_err(|e| e.to_string())?;
+    if ep.host.starts_with('/') {
+        let socket = Path::new(&ep.host).join(format!(".s.PGSQL.{}", ep.port));
+        return std::os::unix::net::UnixStream::connect(&socket)
+            .map(drop)
+            .map_err(|e| format!("cannot connect to {}: {e}", socket.display()));
+    }
+    let addrs: Vec<_> = (ep.host.as_str(), ep.port)
+        .to_socket_addrs()
+        .map_err(|e| format!("cannot resolve {}: {e}", ep.host))?
+        .collect();
+    let mut last = format!("{} has no address", ep.host);
+    for addr in addrs {
+        match TcpStream::connect_timeout(&addr, timeout) {
+            Ok(_) => return Ok(()),
+            Err(e) => last = format!("cannot connect to {addr}: {e}"),
+        }
+    }
+    Err(last)
+}
+
+pub(super) fn check_reachable(url: &str) -> Result<()> {
+    let shown = redact(url);
+    endpoint(url).with_context(|| format!("DATABASE_URL ({shown}) is not usable"))?;
+    if let Err(why) = probe(url, Duration::from_secs(3)) {
+        bail!(
+            "DATABASE_URL is set but no PostgreSQL answers there: {shown}: {why}\n\
+             Start that server, or unset DATABASE_URL to let `cargo xtask test` start a throwaway one."
+        );
+    }
+    Ok(())
+}
+
+/// Polls until a server answers at `url` (a server that was just started), up to `timeout`.
+pub(super) fn wait_ready(url: &str, timeout: Duration) -> Result<()> {
+    let deadline = Instant::now() + timeout;
+    loop {
+        interrupt::check()?;
+        match probe(url, Duration::from_secs(1)) {
+            Ok(()) => return Ok(()),
+            Err(why) if Instant::now() >= deadline => {
+                bail!("no PostgreSQL answers at {} after {} s: {why}", redact(url), timeout.as_secs())
+            }
+            Err(_) => std::thread::sleep(Duration::from_millis(200)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passwords_are_never_shown() {
+        assert_eq!(redact("postgres://app:s3cr%40t@db:5432/app"), "postgres://app:***@db:5432/app");
+        assert_eq!(redact("postgres://app@db/app"), "postgres://app@db/app");
+        assert_eq!(
+            redact("postgresql://db/app?user=a&password=x&sslmode=off"),
+            "postgresql://db/app?user=a&password=***&sslmode=off"
+        );
+        assert_eq!(redact("host=db password=x user=a"), "host=db password=*** user=a");
+        assert_eq!(redact("postgres://u:p@a@b/c"), "postgres://u:***@b/c");
+        assert_eq!(redact("postgres://u:p/a@b/c?x=1"), "postgres://u:***@b/c?x=1");
+    }
+
+    #[test]
+    fn endpoints() {
+        let ep = |u| endpoint(u).unwrap();
+        assert_eq!(ep("postgres://u:p@db.example:6543/x"), Endpoint { host: "db.example".into(), port: 6543 });
+        assert_eq!(ep("postgresql://localhost/x"), Endpoint { host: "localhost".into(), port: 5432 });
+        assert_eq!(ep("postgres://[::1]:5433/x"), Endpoint { host: "::1".into(), port: 5433 });
+        assert_eq!(
+            ep("postgres:///x?host=/var/run/postgresql"),
+            Endpoint { host: "/var/run/postgresql".into(), port: 5432 }
+        );
+        assert_eq!(ep("postgres://%2Ftmp:5555/x"), Endpoint { host: "/tmp".into(), port: 5555 });
+        assert_eq!(ep("postgres://a:1,b:2/x"), Endpoint { host: "a".into(), port: 1 });
+        assert_eq!(ep("postgres://u:p/w@h:7/x"), Endpoint { host: "h".into(), port: 7 });
+        assert!(endpoint("mysql://a/b").is_err());
+        assert!(endpoint("postgres://a:port/b").is_err());
+    }
+}
