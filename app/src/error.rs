@@ -16,7 +16,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
-use crate::startup::REQUEST_ID_HEADER;
+use crate::request_id;
 
 /// The body of every error response.
 #[derive(Debug, Clone, Serialize)]
@@ -164,8 +164,7 @@ fn message_for_status(status: StatusCode) -> String {
 /// (the readiness probe's `{"status":"unavailable"}`); any other error body (plain text or
 /// empty, from axum or tower-http) is replaced.
 pub async fn envelope(request: Request, next: Next) -> Response {
-    let request_id =
-        request.headers().get(&REQUEST_ID_HEADER).and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
+    let request_id = request_id::of(&request);
     let mut response = next.run(request).await;
     let status = response.status();
     if !(status.is_client_error() || status.is_server_error()) {

@@ -7,6 +7,8 @@ use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::time::Duration;
 
+use crate::routes::health::READY_PATH;
+
 /// How long each step (connect, send, each read) may take.
 pub const TIMEOUT: Duration = Duration::from_secs(3);
 
@@ -43,12 +45,12 @@ fn parse_status(head: &[u8]) -> Option<u16> {
     words.next()?.parse().ok()
 }
 
-/// Probes `http://127.0.0.1:{port}/health/ready`; `Ok` only for 200.
+/// Probes `http://127.0.0.1:{port}/health/ready` ([`READY_PATH`]); `Ok` only for 200.
 pub fn check(port: u16) -> Result<(), String> {
     let addr = SocketAddr::from(([127, 0, 0, 1], port));
-    match probe(addr, "/health/ready", TIMEOUT)? {
+    match probe(addr, READY_PATH, TIMEOUT)? {
         200 => Ok(()),
-        status => Err(format!("/health/ready answered {status}")),
+        status => Err(format!("{READY_PATH} answered {status}")),
     }
 }
 

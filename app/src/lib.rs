@@ -3,8 +3,10 @@
 //! Where things are: `main.rs` parses the command line (`serve | migrate | healthcheck`);
 //! `config` reads and validates the environment; `startup` builds the application (pool,
 //! router, middleware, listener) and holds the embedded migrations; `routes` has one module
-//! per resource; `auth` verifies passwords and tokens; `error` is the one error type and
-//! response shape; `telemetry` is the JSON logging; `healthcheck` is the container probe.
+//! per resource (`routes::health` defines the probe paths); `auth` verifies passwords and
+//! tokens; `request_id` is the `X-Request-ID` header and its middleware; `error` is the one
+//! error type and response shape; `telemetry` is the JSON logging; `healthcheck` is the
+//! container probe.
 
 pub mod auth;
 pub mod cashback;
@@ -12,6 +14,7 @@ pub mod config;
 pub mod error;
 pub mod healthcheck;
 pub mod input;
+pub mod request_id;
 pub mod routes;
 pub mod startup;
 pub mod state;

@@ -7,10 +7,10 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::Router;
-use axum::extract::{DefaultBodyLimit, Request};
+use axum::extract::DefaultBodyLimit;
 use axum::http::header::{AUTHORIZATION, CONTENT_TYPE};
-use axum::http::{HeaderName, Method, StatusCode};
-use axum::middleware::{from_fn, map_request};
+use axum::http::{Method, StatusCode};
+use axum::middleware::from_fn;
 use axum::response::{IntoResponse, Response};
 use sqlx::migrate::Migrator;
 use sqlx::postgres::{PgPool, PgPoolOptions};
@@ -18,24 +18,17 @@ use tokio::net::TcpListener;
 use tower::ServiceBuilder;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::cors::{AllowOrigin, CorsLayer};
-use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::timeout::TimeoutLayer;
 
 use crate::auth::password;
 use crate::auth::token::Tokens;
 use crate::config::{Config, CorsConfig, DatabaseConfig};
+use crate::request_id::{self, REQUEST_ID_HEADER};
 use crate::state::AppState;
 use crate::{error, input, routes, telemetry};
 
 /// The migrations in `app/migrations`, compiled into the binary (`app migrate` applies them).
 pub static MIGRATOR: Migrator = sqlx::migrate!();
-
-/// `x-request-id`: taken from the client when it is sane, generated (a UUID) otherwise, echoed
-/// on every response, recorded on every log line and in every error body.
-pub static REQUEST_ID_HEADER: HeaderName = HeaderName::from_static("x-request-id");
-/// A client's request id longer than this, or with other characters than `[A-Za-z0-9._:-]`,
-/// is replaced by a generated one (it ends up in logs).
-const MAX_REQUEST_ID_LEN: usize = 128;
 
 /// The service, bound to its port but not yet serving.
 pub struct Application {
@@ -105,16 +98,14 @@ pub async fn migrate(database: &DatabaseConfig) -> Result<usize, sqlx::Error> {
 
 /// The whole HTTP surface: probes at the root, the API under `/api/v1`, and the middleware.
 ///
-/// Middleware, outermost first: drop an unusable client request id; set one if missing; copy
-/// it to the response; the request span and its log line; the error envelope; CORS; panics
-/// to 500; the request timeout.
+/// Middleware, outermost first: the request id (`request_id`: drop an unusable client id, set
+/// one if missing, copy it to the response); the request span and its log line; the error
+/// envelope; CORS; panics to 500; the request timeout.
 pub fn router(state: AppState, config: &Config) -> Router {
     let api =
         Router::new().merge(routes::users::router()).merge(routes::auth::router()).merge(routes::merchants::router());
     let middleware = ServiceBuilder::new()
-        .layer(map_request(drop_unusable_request_id))
-        .layer(SetRequestIdLayer::new(REQUEST_ID_HEADER.clone(), MakeRequestUuid))
-        .layer(PropagateRequestIdLayer::new(REQUEST_ID_HEADER.clone()))
+        .layer(request_id::layer())
         .layer(from_fn(telemetry::trace_request))
         .layer(from_fn(error::envelope))
         .layer(cors_layer(&config.cors))
@@ -149,21 +140,6 @@ fn cors_layer(cors: &CorsConfig) -> CorsLayer {
         .allow_headers([CONTENT_TYPE, AUTHORIZATION, REQUEST_ID_HEADER.clone()])
         .expose_headers([REQUEST_ID_HEADER.clone()])
         .max_age(std::time::Duration::from_secs(600))
-}
-
-/// A client-sent `X-Request-ID` is kept only when short and plain; otherwise it is removed
-/// and a fresh one is generated (it is written to every log line of the request).
-async fn drop_unusable_request_id(mut request: Request) -> Request {
-    let usable = request.headers().get(&REQUEST_ID_HEADER).is_none_or(|v| {
-        let bytes = v.as_bytes();
-        !bytes.is_empty()
-            && bytes.len() <= MAX_REQUEST_ID_LEN
-            && bytes.iter().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b':'))
-    });
-    if !usable {
-        request.headers_mut().remove(&REQUEST_ID_HEADER);
-    }
-    request
 }
 
 /// Completes on SIGTERM (what `docker stop` sends) or Ctrl-C.

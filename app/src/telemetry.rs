@@ -14,7 +14,7 @@ use tracing::{Instrument, Subscriber};
 use tracing_subscriber::EnvFilter;
 use tracing_subscriber::fmt::MakeWriter;
 
-use crate::startup::REQUEST_ID_HEADER;
+use crate::request_id;
 
 /// The filter used when `RUST_LOG` is unset. PostgreSQL's notices ("relation already exists,
 /// skipping" on every `migrate`) are not worth an INFO line.
@@ -57,8 +57,7 @@ pub fn init() -> Result<(), String> {
 /// string), and one event when the response is ready. Probes log at DEBUG so a health check
 /// every few seconds does not drown the log; any 5xx is logged at ERROR.
 pub async fn trace_request(request: Request, next: Next) -> Response {
-    let request_id =
-        request.headers().get(&REQUEST_ID_HEADER).and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
+    let request_id = request_id::of(&request);
     let method = request.method().clone();
     let path = request.uri().path().to_owned();
     let probe = path.starts_with("/health/");

@@ -64,6 +64,64 @@ fn each_rule_fails_with_file_and_line_and_passes_once_fixed() {
 }
 
 #[test]
+fn merge_and_patch_leftovers_fail_until_removed_and_near_misses_pass() {
+    let repo = Repo::new("hyg-leftover");
+    // Names that only look like leftovers: not reported.
+    for path in ["src/origin.rs", "docs/BACKUP.md", "notes.original", "src/rejected.rs", "MY_LOCAL_NOTES.md"] {
+        repo.write(path, "x\n");
+    }
+    let run = repo.lint(&[]);
+    assert_eq!(run.code, 0, "near misses: {run:?}");
+    assert_eq!(line(&run, "hygiene"), "✓ hygiene (6 files)", "{run:?}");
+
+    repo.write_untracked("src/lib.rs.orig", "fn a() {}\n");
+    repo.write_untracked("src/lib.rs.rej", "@@ -1 +1 @@\n");
+    repo.write("src/lib_REMOTE_4242.rs", "fn a() {}\n");
+    repo.write("Cargo.toml.BACKUP.77.toml", "[x]\n");
+    let run = repo.lint(&[]);
+    assert_eq!(run.code, 1, "{run:?}");
+    assert_eq!(line(&run, "hygiene"), "✗ hygiene (10 files): 4 findings", "{run:?}");
+    let delete = "delete it, or `git rm` it if it is tracked";
+    for expected in [
+        format!(
+            "src/lib.rs.orig: a merge or patch leftover (`*.orig`, the backup `git mergetool` or `patch` \
+             keeps): {delete}"
+        ),
+        format!(
+            "src/lib.rs.rej: a patch leftover (`*.rej`, the hunks `patch` or `git apply --reject` could not \
+             apply): {delete}"
+        ),
+        format!(
+            "src/lib_REMOTE_4242.rs: a merge leftover (`*_REMOTE_<pid>*`, the copy `git mergetool` makes of the merged \
+             branch's version): {delete}"
+        ),
+        format!(
+            "Cargo.toml.BACKUP.77.toml: a merge leftover (`*.BACKUP.*`, the copy `git mergetool` makes of the file as \
+             the merge left it, with the conflict markers): {delete}"
+        ),
+    ] {
+        assert!(run.stdout.contains(&format!("  {expected}\n")), "{expected}\n{run:?}");
+    }
+    let run = repo.lint(&["--fix"]);
+    assert_eq!(run.code, 1, "--fix deletes nothing: {run:?}");
+    assert!(repo.root.join("src/lib.rs.orig").is_file(), "{run:?}");
+
+    // Ignored and untracked, a leftover is not project content; tracked, it is, ignored or not.
+    repo.write(".gitignore", ".env\n*.orig\n*.rej\n");
+    repo.write("docs/guide.md.orig", "# Guide\n");
+    repo.git(&["rm", "-q", "-f", "src/lib_REMOTE_4242.rs"]);
+    let run = repo.lint(&[]);
+    assert_eq!(line(&run, "hygiene"), "✗ hygiene (8 files): 2 findings", "{run:?}");
+    assert!(run.stdout.contains("  docs/guide.md.orig: a merge or patch leftover"), "{run:?}");
+    assert!(run.stdout.contains("  Cargo.toml.BACKUP.77.toml: a merge leftover"), "{run:?}");
+    assert!(!run.stdout.contains("src/lib.rs.orig"), "{run:?}");
+    repo.git(&["rm", "-q", "-f", "Cargo.toml.BACKUP.77.toml", "docs/guide.md.orig"]);
+    let run = repo.lint(&[]);
+    assert_eq!(run.code, 0, "{run:?}");
+    assert_eq!(line(&run, "hygiene"), "✓ hygiene (6 files)", "{run:?}");
+}
+
+#[test]
 fn big_files_fail_binary_or_not_and_binary_files_skip_the_text_rules() {
     let repo = Repo::new("hyg-big");
     let mut blob = vec![0u8; 501 * 1024];

@@ -12,8 +12,14 @@ use serde_json::{Value, json};
 
 use crate::state::AppState;
 
+/// The liveness probe's path.
+pub const LIVE_PATH: &str = "/health/live";
+/// The readiness probe's path: what `app healthcheck` (the container health check) asks, and
+/// the xtask's `up` and smoke gate wait for.
+pub const READY_PATH: &str = "/health/ready";
+
 pub fn router() -> Router<AppState> {
-    Router::new().route("/health/live", get(live)).route("/health/ready", get(ready))
+    Router::new().route(LIVE_PATH, get(live)).route(READY_PATH, get(ready))
 }
 
 async fn live() -> Json<Value> {

@@ -1,6 +1,6 @@
 //! Parsers of the external linters' output into findings (`path:line: message`), so every
 //! check prints, counts and annotates the same way. Pure functions: the tools are run by
-//! `gates/lint.rs`.
+//! `checks::Runner`.
 
 use std::path::Path;
 

@@ -1,12 +1,12 @@
 //! File hygiene: what pre-commit-hooks' trailing-whitespace, end-of-file-fixer,
 //! check-merge-conflict, mixed-line-ending, check-added-large-files, check-yaml and
-//! check-toml did, on bytes, without Python.
+//! check-toml did, on bytes, without Python; and, by file name, the leftovers of a merge or a
+//! patch (`*.orig`, `*.rej`, `git mergetool`'s BACKUP, BASE, LOCAL and REMOTE copies).
 //!
 //! YAML and TOML validity use Rust crates (saphyr-parser, toml) rather than the tools venv:
 //! the check then works on a machine without Python, and the policies need a YAML parser with
-//! line numbers anyway. The crates build in about 2.5 s beside clap and syn; what the lint cost
-//! in cold build time came from compiling it at the xtask's opt-level 3, hence this separate
-//! crate (docs/benchmarks.md, "What the lint gate adds").
+//! line numbers anyway. The crates build in about 2.5 s beside clap and syn
+//! (docs/benchmarks.md, "What the lint gate adds").
 
 use super::{Finding, line_of, yaml};
 
@@ -18,10 +18,13 @@ pub fn is_binary(bytes: &[u8]) -> bool {
     bytes[..bytes.len().min(8000)].contains(&0)
 }
 
-/// Every hygiene finding for one file. `max_bytes` is the size limit (binary files too);
-/// the other rules apply to text files only.
+/// Every hygiene finding for one file. The leftover rule (by name) and the size limit
+/// (`max_bytes`) apply to binary files too; the other rules to text files only.
 pub fn check(path: &str, bytes: &[u8], max_bytes: u64) -> Vec<Finding> {
     let mut out = Vec::new();
+    if let Some(what) = leftover(path) {
+        out.push(Finding::file(path, format!("{what}: delete it, or `git rm` it if it is tracked")));
+    }
     let size = bytes.len() as u64;
     if size > max_bytes {
         out.push(Finding::file(
@@ -56,6 +59,56 @@ pub fn check(path: &str, bytes: &[u8], max_bytes: u64) -> Vec<Finding> {
         }
     }
     out
+}
+
+/// The copies `git mergetool` writes beside a conflicted file, and what each holds.
+const MERGETOOL_COPIES: [(&str, &str); 4] = [
+    ("BACKUP", "the file as the merge left it, with the conflict markers"),
+    ("BASE", "the common ancestor's version"),
+    ("LOCAL", "the current branch's version"),
+    ("REMOTE", "the merged branch's version"),
+];
+
+/// What a file is when its name says a merge or a patch left it behind, `None` otherwise.
+/// Only the file name counts (not its folders) and the tools' spellings are matched exactly:
+/// `origin.rs`, `notes.original`, `docs/BACKUP.md` or `a.local.rs` are not leftovers.
+///
+/// - `*.orig`: the backup `git mergetool` (`mergetool.keepBackup`) or `patch -b` keeps.
+/// - `*.rej`: the hunks `patch` or `git apply --reject` could not apply.
+/// - `*.BACKUP.*`, `*.BASE.*`, `*.LOCAL.*`, `*.REMOTE.*` (older git wrote `a.rs.LOCAL.1234.rs`)
+///   and `*_BACKUP_<pid>*` and so on (today's git writes `a_LOCAL_1234.rs`): the copies
+///   `git mergetool` works on beside the file, left behind when it or the merge tool is killed.
+fn leftover(path: &str) -> Option<String> {
+    let name = path.rsplit('/').next().unwrap_or(path);
+    if name.ends_with(".orig") {
+        return Some("a merge or patch leftover (`*.orig`, the backup `git mergetool` or `patch` keeps)".to_owned());
+    }
+    if name.ends_with(".rej") {
+        return Some(
+            "a patch leftover (`*.rej`, the hunks `patch` or `git apply --reject` could not apply)".to_owned(),
+        );
+    }
+    for (copy, holds) in MERGETOOL_COPIES {
+        let pattern = if name.contains(&format!(".{copy}.")) {
+            format!("*.{copy}.*")
+        } else if has_pid_copy(name, copy) {
+            format!("*_{copy}_<pid>*")
+        } else {
+            continue;
+        };
+        return Some(format!("a merge leftover (`{pattern}`, the copy `git mergetool` makes of {holds})"));
+    }
+    None
+}
+
+/// `_{copy}_` followed by a process id, then the end of the name or the extension.
+fn has_pid_copy(name: &str, copy: &str) -> bool {
+    let marker = format!("_{copy}_");
+    name.match_indices(&marker).any(|(at, _)| {
+        let rest = &name[at + marker.len()..];
+        let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
+        digits > 0 && (digits == rest.len() || rest.as_bytes()[digits] == b'.')
+    })
 }
 
 /// Trailing whitespace, CRLF endings and merge-conflict markers, line by line.
@@ -219,6 +272,73 @@ mod tests {
                 "a.rs:6: merge conflict marker `>>>>>>>`"
             ]
         );
+    }
+
+    #[test]
+    fn merge_and_patch_leftovers_are_reported_by_name() {
+        let delete = "delete it, or `git rm` it if it is tracked";
+        assert_eq!(
+            msgs("src/a.rs.orig", b"fn a() {}\n"),
+            [format!(
+                "src/a.rs.orig: a merge or patch leftover (`*.orig`, the backup `git mergetool` or `patch` keeps): \
+                 {delete}"
+            )]
+        );
+        assert_eq!(
+            msgs("a.rs.rej", b"@@ -1 +1 @@\n"),
+            [format!(
+                "a.rs.rej: a patch leftover (`*.rej`, the hunks `patch` or `git apply --reject` could not apply): \
+                 {delete}"
+            )]
+        );
+        assert_eq!(
+            msgs("app/src/lib_LOCAL_4242.rs", b"x\n"),
+            [format!(
+                "app/src/lib_LOCAL_4242.rs: a merge leftover (`*_LOCAL_<pid>*`, the copy `git mergetool` makes of \
+                 the current branch's version): {delete}"
+            )]
+        );
+        let old = msgs("Cargo.toml.BACKUP.77.toml", b"[x]\n");
+        assert_eq!(old.len(), 1, "{old:?}");
+        assert!(old[0].starts_with("Cargo.toml.BACKUP.77.toml: a merge leftover (`*.BACKUP.*`, "), "{old:?}");
+        // By name, so binary and otherwise clean files too; the other rules still apply.
+        assert_eq!(check("logo.png.orig", &[0u8, 1, 2], 500 * 1024).len(), 1);
+        assert_eq!(msgs("a.txt.rej", b"x \n").len(), 2);
+        let found = |path: &str| leftover(path).is_some();
+        for path in [
+            "a.orig",
+            "docs/x.md.rej",
+            "a.c.BASE.1.c",
+            "a.c.REMOTE.1.c",
+            "a.LOCAL.c",
+            "README_BACKUP_1.md",
+            "a_BASE_123",
+            "x_REMOTE_9.tar.gz",
+            ".env_LOCAL_12",
+        ] {
+            assert!(found(path), "{path}");
+        }
+        for path in [
+            "origin.rs",
+            "src/orig.rs",
+            "notes.original",
+            "a.orig.rs",
+            "rejected.rs",
+            "a.reject",
+            "x.orig/file.txt",
+            "docs/BACKUP.md",
+            "BACKUP",
+            "a.backup.rs",
+            "a.local.rs",
+            "LOCAL.md",
+            "DATABASE_BASE_URL.md",
+            "MY_LOCAL_NOTES.md",
+            "a_REMOTE_.rs",
+            "a_REMOTE_12x.rs",
+            "a_BASE_1b.rs",
+        ] {
+            assert!(!found(path), "{path}: {:?}", leftover(path));
+        }
     }
 
     #[test]

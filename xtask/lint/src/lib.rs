@@ -1,10 +1,14 @@
-//! The lint engine behind `cargo xtask lint`: which files a checkout has, the file hygiene
-//! rules, the project policies and the parsers of the external linters' output. Everything
-//! here works on a given root and returns findings; installing and running tools and printing
-//! is done by the xtask (`tools.rs`, `gates/lint.rs`).
+//! The lint engine behind `cargo xtask lint`, working on a given root: which files a checkout
+//! has (`files`, with `git ls-files`), the file hygiene rules, the project policies, running
+//! the external linters there and parsing their output into findings (`checks::Runner`,
+//! `external`), `--fix` (`checks::fix_hygiene`, `Runner::rustfmt_fix`) and the step summary's
+//! Markdown. Each check returns a `checks::Report`. Finding and installing the tools, running
+//! the checks in parallel, and printing the reports, annotations and step summary are done by
+//! the xtask (`tools.rs`, `gates/lint.rs`).
 //!
-//! A crate of its own so that it builds at the dev profile's default opt-level, while the
-//! xtask crate is built at opt-level 3 for the coverage parser (see Cargo.toml).
+//! A crate of its own since the xtask crate was built at opt-level 3, where this code more than
+//! doubled that crate's compile time (see Cargo.toml). Neither is optimised now: in the dev
+//! profile only `xtask-coverage` and a few dependencies are (the root Cargo.toml).
 
 pub mod checks;
 pub mod dockerignore;
