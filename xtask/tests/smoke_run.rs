@@ -54,8 +54,8 @@ const ALL_PASSED: [&str; 10] = [
     "✓ migrate exited 0, not restarted",
     "✓ app healthy",
     "✓ app runs as non-root",
-    "✓ GET /health/live",
-    "✓ GET /health/ready",
+    "✓ liveness probe",
+    "✓ readiness probe",
     "✓ API round trip",
     "✓ readiness without the database",
 ];
@@ -77,7 +77,7 @@ fn smoke_passes_without_reading_env_files_or_the_shell_and_leaves_nothing_behind
     assert_eq!(run.code, 0, "{run:?}");
     assert_eq!(checks(&run), ALL_PASSED, "{run:?}");
     assert!(run.stdout.contains("✓ app runs as non-root — uid 10001\n"), "{run:?}");
-    assert!(run.stdout.contains("✓ GET /health/ready — 200 {\"status\":\"ready\"}\n"), "{run:?}");
+    assert!(run.stdout.contains("✓ readiness probe — GET /health/ready → 200 {\"status\":\"ready\"}\n"), "{run:?}");
     assert!(run.stdout.contains("smoke: passed — 10 checks passed in"), "{run:?}");
     assert_removed(&run);
 }

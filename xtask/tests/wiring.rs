@@ -125,3 +125,20 @@ fn every_listed_gate_is_a_working_subcommand() {
         assert!(run.stdout.contains(&format!("Usage: cargo xtask {gate}")), "{run:?}");
     }
 }
+
+/// The probe paths the xtask waits for (`[workspace.metadata.xtask.compose]`) are the ones the
+/// app serves (`app/src/routes/health.rs`): a renamed route fails here, not in a smoke run.
+#[test]
+fn the_probe_settings_are_the_apps_routes() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let settings = xtask::settings::Settings::load(&cargo, root).unwrap().compose;
+    let health = std::fs::read_to_string(root.join("app/src/routes/health.rs")).unwrap();
+    let constant = |name: &str| {
+        let prefix = format!("pub const {name}: &str = \"");
+        let line = health.lines().find_map(|l| l.trim().strip_prefix(&prefix)).unwrap_or_else(|| panic!("{name}"));
+        line.trim_end_matches("\";").to_owned()
+    };
+    assert_eq!(settings.live_path, constant("LIVE_PATH"));
+    assert_eq!(settings.ready_path, constant("READY_PATH"));
+}

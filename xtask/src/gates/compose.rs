@@ -10,8 +10,6 @@ use anyhow::{Context as _, Result, anyhow, bail};
 
 use crate::{Context, Outcome, docker, http};
 
-/// Where the readiness probe asks.
-pub const READY_PATH: &str = "/health/ready";
 const PROBE_TIMEOUT: Duration = Duration::from_secs(3);
 
 /// Flags of `cargo xtask up` (its help text is on the subcommand in main.rs).
@@ -91,11 +89,12 @@ impl UpArgs {
             }
         }
 
-        let (service, port) = (&cx.settings.compose.app_service, cx.settings.compose.app_port);
+        let (service, port, ready) =
+            (&cx.settings.compose.app_service, cx.settings.compose.app_port, &cx.settings.compose.ready_path);
         match compose.published(service, port) {
             Ok(addr) => {
-                let url = format!("http://{addr}{READY_PATH}");
-                match http::get(addr, READY_PATH, PROBE_TIMEOUT) {
+                let url = format!("http://{addr}{ready}");
+                match http::get(addr, ready, PROBE_TIMEOUT) {
                     Ok(r) => {
                         println!("readiness: GET {url} → {} {}", r.status_line, r.body.trim());
                         healthy &= r.status == 200;

@@ -18,7 +18,7 @@ use crate::output::{At, Level};
 use crate::lint::Finding;
 use crate::lint::checks::{self, Plan, Report, Runner, Status, plural};
 use crate::lint::files::Tree;
-use crate::tools::{self, Provided, Tool};
+use crate::tools::{self, Provided, Tool, WhenMissing};
 use crate::{Context, Outcome};
 
 /// Flags of `cargo xtask lint` (its help text is on the subcommand in main.rs).
@@ -72,10 +72,11 @@ impl LintArgs {
         let plan = Plan::new(&tree);
 
         // Tools first (installing is sequential and talks to the user), then fixes, then checks.
-        let provided: BTreeMap<&'static str, Provided> = tools::provide(cx, &tools_for(&plan), !self.no_install)?
-            .into_iter()
-            .map(|(tool, p)| (tool.name(), p))
-            .collect();
+        let provided: BTreeMap<&'static str, Provided> =
+            tools::provide(cx, &tools_for(&plan), !self.no_install, WhenMissing::Report)?
+                .into_iter()
+                .map(|(tool, p)| (tool.name(), p))
+                .collect();
         let strict = cx.out.ci || self.no_install;
         let runner = Runner { cargo: cx.cargo.clone(), root: root.clone(), color: cx.out.color };
         let tools_dir = tools::tools_dir(&cx.root);

@@ -20,7 +20,7 @@ use crate::security::advisories::{self, AdvisoryDb, Freshness};
 use crate::security::report::{CheckRun, Report};
 use crate::security::suppress::Suppressions;
 use crate::security::{Check, Finding, Severity, external, sarif, secrets, source};
-use crate::tools::{self, Tool};
+use crate::tools::{self, Tool, WhenMissing};
 use crate::{Context, Outcome};
 
 /// The upstream database `--fetch` clones, unless `XTASK_ADVISORY_DB_URL` names a mirror.
@@ -137,7 +137,7 @@ impl SecurityArgs {
         let suppressions = Suppressions::load(&root.join(suppressions_rel), &slash(suppressions_rel))?;
         let tree = Tree::list(&root, &[])?;
         let has_manifest = root.join("Cargo.toml").is_file();
-        tools::ensure(cx, &tools_for(&checks, &tree, has_manifest), !self.no_install)?;
+        tools::provide(cx, &tools_for(&checks, &tree, has_manifest), !self.no_install, WhenMissing::Fail)?;
 
         let today = crate::security::today();
         let mut runs = Vec::new();

@@ -12,6 +12,7 @@ use colored::Colorize;
 
 use crate::docker::{self, Compose, ThrowawayProject};
 use crate::output::Level;
+use crate::settings::ComposeSettings;
 use crate::{Context, Outcome, http, interrupt, process};
 
 /// The prefix of the smoke gate's compose projects (`docker::throwaway_project`).
@@ -21,8 +22,6 @@ const UP_TIMEOUT: Duration = Duration::from_secs(180);
 const HTTP_TIMEOUT: Duration = Duration::from_secs(5);
 /// Without its database the app must say "not ready" within this long.
 const NOT_READY_WITHIN: Duration = Duration::from_secs(6);
-const LIVE_PATH: &str = "/health/live";
-const READY_PATH: &str = "/health/ready";
 const REGISTER_PATH: &str = "/api/v1/users";
 const LOGIN_PATH: &str = "/api/v1/auth/login";
 
@@ -176,11 +175,11 @@ fn run_checks(cx: &Context, stack: &Stack) -> Result<Vec<Check>> {
             return Ok(checks);
         }
     };
-    record(answers("GET /health/live", addr, LIVE_PATH));
-    record(answers("GET /health/ready", addr, READY_PATH));
+    record(answers("liveness probe", addr, &settings.live_path));
+    record(answers("readiness probe", addr, &settings.ready_path));
     record(round_trip(addr));
     interrupt::check()?;
-    record(not_ready_without_db(compose, &settings.db_service, addr)?);
+    record(not_ready_without_db(compose, settings, addr)?);
     Ok(checks)
 }
 
@@ -192,8 +191,8 @@ const CHECKS: [&str; 10] = [
     "migrate exited 0, not restarted",
     "app healthy",
     "app runs as non-root",
-    "GET /health/live",
-    "GET /health/ready",
+    "liveness probe",
+    "readiness probe",
     "API round trip",
     "readiness without the database",
 ];
@@ -321,9 +320,9 @@ fn non_root(docker: &std::path::Path, container: &str) -> Check {
 
 fn answers(name: &'static str, addr: SocketAddr, path: &str) -> Check {
     match http::get(addr, path, HTTP_TIMEOUT) {
-        Ok(r) if r.status == 200 => passed(name, format!("200 {}", r.body.trim())),
-        Ok(r) => failed(name, format!("{} {}", r.status_line, r.body.trim())),
-        Err(e) => failed(name, format!("no answer on {addr}: {e:#}")),
+        Ok(r) if r.status == 200 => passed(name, format!("GET {path} → 200 {}", r.body.trim())),
+        Ok(r) => failed(name, format!("GET {path} → {} {}", r.status_line, r.body.trim())),
+        Err(e) => failed(name, format!("GET {path}: no answer on {addr}: {e:#}")),
     }
 }
 
@@ -351,8 +350,9 @@ fn round_trip(addr: SocketAddr) -> Check {
 }
 
 /// Stops the database, then polls readiness until it answers 503; liveness must stay 200.
-fn not_ready_without_db(compose: &Compose, db: &str, addr: SocketAddr) -> Result<Check> {
+fn not_ready_without_db(compose: &Compose, settings: &ComposeSettings, addr: SocketAddr) -> Result<Check> {
     let name = "readiness without the database";
+    let (db, live_path, ready_path) = (&settings.db_service, &settings.live_path, &settings.ready_path);
     if let Err(e) = compose.checked(&["stop", "--timeout", "10", db]) {
         return Ok(failed(name, format!("{e:#}")));
     }
@@ -360,7 +360,7 @@ fn not_ready_without_db(compose: &Compose, db: &str, addr: SocketAddr) -> Result
     let mut last = String::from("no answer");
     let not_ready = loop {
         interrupt::check()?;
-        match http::get(addr, READY_PATH, HTTP_TIMEOUT) {
+        match http::get(addr, ready_path, HTTP_TIMEOUT) {
             Ok(r) if r.status == 503 => break Some(t.elapsed()),
             Ok(r) => last = format!("{} {}", r.status_line, r.body.trim()),
             Err(e) => last = format!("no answer: {e:#}"),
@@ -370,15 +370,15 @@ fn not_ready_without_db(compose: &Compose, db: &str, addr: SocketAddr) -> Result
         }
         std::thread::sleep(Duration::from_millis(200));
     };
-    let live = http::get(addr, LIVE_PATH, HTTP_TIMEOUT);
+    let live = http::get(addr, live_path, HTTP_TIMEOUT);
     let within = NOT_READY_WITHIN.as_secs();
     Ok(match (not_ready, live) {
         (Some(after), Ok(l)) if l.status == 200 => {
-            passed(name, format!("{READY_PATH} 503 after {:.1} s, {LIVE_PATH} still 200", after.as_secs_f64()))
+            passed(name, format!("{ready_path} 503 after {:.1} s, {live_path} still 200", after.as_secs_f64()))
         }
-        (None, _) => failed(name, format!("{READY_PATH} still answers {last} {within} s after `{db}` stopped")),
-        (Some(_), Ok(l)) => failed(name, format!("{LIVE_PATH} answers {} without the database", l.status_line)),
-        (Some(_), Err(e)) => failed(name, format!("{LIVE_PATH} does not answer without the database: {e:#}")),
+        (None, _) => failed(name, format!("{ready_path} still answers {last} {within} s after `{db}` stopped")),
+        (Some(_), Ok(l)) => failed(name, format!("{live_path} answers {} without the database", l.status_line)),
+        (Some(_), Err(e)) => failed(name, format!("{live_path} does not answer without the database: {e:#}")),
     })
 }
 

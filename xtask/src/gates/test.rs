@@ -8,7 +8,7 @@ use anyhow::{Result, bail};
 
 use crate::db;
 use crate::output::Level;
-use crate::tools::Tool;
+use crate::tools::{self, Provided, Tool, WhenMissing};
 use crate::{Context, Outcome, interrupt};
 
 /// Flags of `cargo xtask test` (its help text is on the subcommand in main.rs).
@@ -62,7 +62,10 @@ impl TestArgs {
     }
 
     fn run_inner(self, cx: &Context) -> Result<Outcome> {
-        let nextest = Tool::CargoNextest.is_present(cx)?;
+        // Optional: never installed on the fly; `cargo test` runs the suite without it.
+        let nextest = tools::provide(cx, &[Tool::CargoNextest], false, WhenMissing::Report)?
+            .iter()
+            .all(|(_, p)| *p == Provided::Ready);
         if !nextest {
             if self.partition.is_some() {
                 bail!(

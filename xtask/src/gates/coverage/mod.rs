@@ -19,7 +19,7 @@ use crate::coverage::summary::{GradeOptions, Summary};
 use crate::db;
 use crate::output::Level;
 use crate::settings::Metric;
-use crate::tools::{self, Tool};
+use crate::tools::{self, Tool, WhenMissing};
 use crate::{Context, Outcome, interrupt};
 
 /// Flags of `cargo xtask coverage` (its help text is on the subcommand in main.rs).
@@ -206,7 +206,7 @@ enum TestRun {
 }
 
 fn run_tests(cx: &Context, args: &CoverageArgs, metric: Metric) -> Result<TestRun> {
-    tools::ensure(cx, &[Tool::CargoLlvmCov, Tool::LlvmTools], !args.no_install)?;
+    tools::provide(cx, &[Tool::CargoLlvmCov, Tool::LlvmTools], !args.no_install, WhenMissing::Fail)?;
     let (sh, cargo) = (&cx.sh, &cx.cargo);
     let settings = &cx.settings.coverage;
     let branch = (metric == Metric::Branches).then_some("--branch");
