@@ -15,25 +15,22 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, Result, anyhow, bail};
 
-use crate::process;
+use crate::{process, tools};
 
 /// Looked for at the workspace root, in this order, when no compose file is configured.
 pub const COMPOSE_FILES: [&str; 4] = ["compose.yaml", "compose.yml", "docker-compose.yaml", "docker-compose.yml"];
 const DOCKER_INFO_TIMEOUT: Duration = Duration::from_secs(5);
-/// Printed when `docker` is missing.
-pub const DOCKER_INSTALL: &str = "install Docker Engine (https://docs.docker.com/engine/install/) or Docker Desktop";
 /// Printed when the engine does not answer.
 pub const DOCKER_START: &str = "start it with `sudo systemctl start docker` (Linux) or by opening Docker Desktop";
-/// Printed when neither compose program exists.
-pub const COMPOSE_INSTALL: &str = "install the Compose v2 plugin (`sudo apt-get install docker-compose-plugin`, or \
-                                   Docker Desktop)";
+/// Printed when neither compose program exists (tools.rs lists Docker's prerequisites).
+pub const COMPOSE_INSTALL: &str = tools::DOCKER_COMPOSE.install;
 pub const STANDALONE_WARNING: &str = "warning: the Docker Compose v2 plugin (`docker compose`) is missing; using the \
                                       standalone `docker-compose` (it needs `up --wait`, Compose 2.1 or later)";
 
 /// `docker` on PATH with an engine answering it; else why not and the fix, in one line.
 pub fn docker() -> Result<PathBuf, String> {
     let docker = process::which("docker")
-        .ok_or_else(|| format!("`docker` is not on PATH: {DOCKER_INSTALL}; the xtask does not install it"))?;
+        .ok_or_else(|| format!("`docker` is not on PATH: {}; the xtask does not install it", tools::DOCKER.install))?;
     engine(&docker).map_err(|why| format!("{why}: {DOCKER_START}"))?;
     Ok(docker)
 }

@@ -55,9 +55,6 @@ pub enum Tool {
 pub const CARGO_LLVM_COV_VERSION: &str = "0.9.1";
 pub const CARGO_NEXTEST_VERSION: &str = "0.9.143";
 
-/// The Debian/Ubuntu package with the PostgreSQL server binaries (`initdb`, `pg_ctl`,
-/// `postgres`) that `cargo xtask test` uses for a throwaway cluster (see db.rs).
-pub const POSTGRES_DEBIAN_PACKAGE: &str = "postgresql";
 /// The newest markdownlint-cli2 that runs on Node 20 (0.23 needs Node 22); markdownlint 0.40.0.
 pub const MARKDOWNLINT_CLI2_VERSION: &str = "0.22.1";
 pub const CHECK_JSONSCHEMA_VERSION: &str = "0.39.0";

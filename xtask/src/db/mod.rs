@@ -116,10 +116,10 @@ fn none_possible(service: &str, tried: &[String]) -> String {
          1. set DATABASE_URL=postgres://USER:PASSWORD@HOST:5432/DATABASE to a running server;\n  \
          2. start Docker, with a compose file (compose.yaml) whose `{service}` service runs PostgreSQL and \
          publishes port 5432: it is started in a project of its own and removed after the tests;\n  \
-         3. install the PostgreSQL server binaries (initdb, pg_ctl, postgres): `sudo apt-get install {}` on \
-         Debian/Ubuntu, `brew install postgresql` on macOS; a throwaway cluster is created under target/ and \
-         removed afterwards (set {PG_BIN_ENV} to their folder if they are elsewhere)",
-        tools::POSTGRES_DEBIAN_PACKAGE
+         3. install the {}: {}; a throwaway cluster is created under target/ and removed afterwards (set \
+         {PG_BIN_ENV} to their folder if they are elsewhere)",
+        tools::POSTGRES_SERVER.name,
+        tools::POSTGRES_SERVER.install
     ));
     msg
 }
