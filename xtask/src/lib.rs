@@ -12,7 +12,8 @@ pub mod interrupt;
 /// The lint engine, a crate of its own (`xtask/lint/`) so it builds unoptimised; see its Cargo.toml.
 pub use xtask_lint as lint;
 pub mod output;
-pub mod process;
+/// Running external programs, a crate of its own (`xtask/process/`): the engines run tools too.
+pub use xtask_process as process;
 /// The security engine, a crate of its own (`xtask/security/`) like the lint engine.
 pub use xtask_security as security;
 pub mod settings;

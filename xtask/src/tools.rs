@@ -191,18 +191,9 @@ fn shown(root: &Path, path: &Path) -> String {
     path.strip_prefix(root).unwrap_or(path).display().to_string()
 }
 
-/// Runs an install step, showing its output only when it fails.
+/// Runs an install step, showing its output only when it fails (its last lines, indented).
 fn quiet_run(cmd: &mut Command, program: &str) -> Result<(), String> {
-    let out = cmd.output().map_err(|e| match e.kind() {
-        std::io::ErrorKind::NotFound => format!("{program} was not found"),
-        _ => format!("cannot run {program}: {e}"),
-    })?;
-    if !out.status.success() {
-        let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-        let tail = crate::lint::last_lines(&text, 15).replace('\n', "\n    ");
-        return Err(format!("{program} failed ({}):\n    {tail}", out.status));
-    }
-    Ok(())
+    crate::process::checked(cmd, program).map(drop).map_err(|e| format!("{e:#}").replace('\n', "\n    "))
 }
 
 /// Where the project-local tools live: `$XTASK_TOOLS_DIR`, else `target/xtask-tools/` under

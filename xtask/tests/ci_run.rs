@@ -214,3 +214,30 @@ fn with_a_docker_engine_the_smoke_gate_runs_last_and_its_failure_fails_ci() {
     let docker_log = std::fs::read_to_string(ci.dir.0.join("log")).unwrap();
     assert!(docker_log.contains("--env-file /dev/null down --volumes --remove-orphans"), "removed: {docker_log}");
 }
+
+#[test]
+fn a_fresh_machine_without_an_advisory_database_runs_ci_through() {
+    let ci = Ci::new(85);
+    // The machine's upstream: a git clone of the fixture database, committed today.
+    let upstream = ci.dir.0.join("advisory-db");
+    for args in [
+        &["init", "-q", "-b", "main"][..],
+        &["add", "."],
+        &["-c", "user.name=t", "-c", "user.email=t@e", "commit", "-q", "-m", "db"],
+    ] {
+        let mut git = Command::new("git");
+        for var in lint_support::GIT_LOCATION_VARS {
+            git.env_remove(var);
+        }
+        assert!(git.args(args).current_dir(&upstream).status().unwrap().success(), "git {args:?}");
+    }
+    let mut c = ci.command(&[]);
+    c.env_remove("XTASK_ADVISORY_DB")
+        .env("CARGO_HOME", ci.dir.0.join("cargo-home"))
+        .env("XTASK_ADVISORY_DB_URL", format!("file://{}", upstream.display()));
+    let run = support::run(c);
+    assert_eq!(run.code, 0, "{run:?}");
+    assert_eq!(Ci::row(&run, "security"), "security passed", "{run:?}");
+    assert!(run.stderr.contains("advisory database: cloning file://"), "fetched on first use: {run:?}");
+    assert!(ci.dir.0.join("cargo-home/advisory-db/.git").is_dir());
+}

@@ -194,13 +194,13 @@ fn without_python_a_local_run_warns_and_skips_the_check() {
     assert_eq!(run.code, 0, "a skipped check does not fail a local run: {run:?}");
     assert_eq!(
         line(&run, "shellcheck"),
-        "! shellcheck (1 file): skipped, could not be installed: python3 was not found"
+        "! shellcheck (1 file): skipped, could not be installed: `python3` was not found"
     );
-    assert_eq!(line(&run, "hadolint"), "! hadolint (1 file): skipped, could not be installed: python3 was not found");
+    assert_eq!(line(&run, "hadolint"), "! hadolint (1 file): skipped, could not be installed: `python3` was not found");
     let tools = s.tools_shown();
     assert!(
         run.stderr.contains(&format!(
-            "warning: shellcheck was skipped (could not be installed: python3 was not found); install it with: \
+            "warning: shellcheck was skipped (could not be installed: `python3` was not found); install it with: \
              python3 -m venv {tools}/venv && {tools}/venv/bin/python -m pip install --only-binary=:all: -r \
              xtask/tools/python/requirements.txt\n"
         )),
@@ -221,10 +221,13 @@ fn in_ci_a_tool_that_cannot_be_installed_is_an_error() {
     let run = s.run_without_installers(&[], &[("CI", "true")]);
     assert_eq!(run.code, 2, "{run:?}");
     assert_eq!(line(&run, "markdownlint"), "✗ markdownlint (1 file): could not run");
-    assert!(run.stdout.contains("  could not be installed: npm was not found; install it with: mkdir -p "), "{run:?}");
+    assert!(
+        run.stdout.contains("  could not be installed: `npm` was not found; install it with: mkdir -p "),
+        "{run:?}"
+    );
     assert!(run.stdout.contains("  notes.txt:1: trailing whitespace"), "the other checks ran and reported: {run:?}");
     assert!(
-        run.stderr.contains("error: lint could not run every check:\n  markdownlint: could not be installed: npm was not found; install it with: "),
+        run.stderr.contains("error: lint could not run every check:\n  markdownlint: could not be installed: `npm` was not found; install it with: "),
         "{run:?}"
     );
 }
@@ -255,7 +258,7 @@ fn a_failed_install_shows_the_installer_output_and_is_tried_once() {
     assert_eq!(run.code, 0, "{run:?}");
     assert!(
         run.stderr.contains(
-            "warning: shellcheck was skipped (could not be installed: pip failed (exit status: 1):\n    \
+            "warning: shellcheck was skipped (could not be installed: `pip` failed (exit status: 1):\n    \
                              ERROR: Could not find a version that satisfies the requirement check-jsonschema==0.39.0)"
         ),
         "{run:?}"
@@ -265,8 +268,8 @@ fn a_failed_install_shows_the_installer_output_and_is_tried_once() {
 
     let run = s.run(&[], &[("CI", "1")]);
     assert_eq!(run.code, 2, "{run:?}");
-    assert!(run.stderr.contains("  shellcheck: could not be installed: pip failed"), "{run:?}");
-    assert!(run.stderr.contains("  hadolint: could not be installed: pip failed"), "{run:?}");
+    assert!(run.stderr.contains("  shellcheck: could not be installed: `pip` failed"), "{run:?}");
+    assert!(run.stderr.contains("  hadolint: could not be installed: `pip` failed"), "{run:?}");
 }
 
 /// A checkout with one file for each external linter, and stand-ins that report findings.
@@ -337,7 +340,7 @@ fn a_tool_that_crashes_is_a_tool_error() {
     let run = repo.lint(&[]);
     assert_eq!(run.code, 2, "{run:?}");
     assert_eq!(line(&run, "shellcheck"), "✗ shellcheck (1 file): could not run");
-    assert!(run.stderr.contains("shellcheck failed (exit status: 3): shellcheck: internal error"), "{run:?}");
+    assert!(run.stderr.contains("`shellcheck` failed (exit status: 3):\n    shellcheck: internal error"), "{run:?}");
 }
 
 /// Stand-in cargo for the Rust checks: `metadata` is the real one; `fmt` works once the

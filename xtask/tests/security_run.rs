@@ -294,7 +294,7 @@ fn workflows_and_dockerfiles_go_through_zizmor_and_hadolint() {
     write_exe(&repo.tools.join("venv/bin/zizmor"), &standin("zizmor", "fatal: no audit", 1));
     let run = security(&repo, &["--check", "infra"]);
     assert_eq!(run.code, 2, "{run:?}");
-    assert!(run.stderr.contains("zizmor failed"), "{run:?}");
+    assert!(run.stderr.contains("`zizmor` failed (exit status: 1):\nfatal: no audit"), "{run:?}");
 }
 
 #[test]
@@ -467,7 +467,67 @@ fn fetch_clones_then_updates_and_the_commit_dates_the_database() {
     std::fs::remove_dir_all(&local).unwrap();
     let run = security_env(&repo, &args, &[("XTASK_ADVISORY_DB_URL", &gone)]);
     assert_eq!(run.code, 2, "{run:?}");
-    assert!(run.stderr.contains("git clone failed"), "{run:?}");
+    assert!(run.stderr.contains(&format!("`git clone --depth 1 {gone} {db}` failed (exit status: 128)")), "{run:?}");
+    assert!(run.stderr.contains("the advisory database was not updated"), "{run:?}");
+}
+
+/// An upstream advisory database (a git repository of the fixture database, committed today).
+fn upstream_db(repo: &Repo) -> String {
+    let upstream = repo.scratch.0.join("upstream");
+    support::copy_dir(&workspace().join("xtask/tests/fixtures/security/advisory-db"), &upstream);
+    let today = xtask::security::today().to_string();
+    git_in(&upstream, &["init", "-q", "-b", "main"], &today);
+    git_in(&upstream, &["add", "."], &today);
+    git_in(&upstream, &["commit", "-q", "-m", "today"], &today);
+    format!("file://{}", upstream.display())
+}
+
+#[test]
+fn a_fresh_machine_fetches_the_database_on_first_use() {
+    let (repo, _) = checkout("sec-first", &lockfile(&[("app", &["fixture-vuln"])], &[("fixture-vuln", "1.0.0")]));
+    let url = upstream_db(&repo);
+    let default = repo.scratch.0.join("cargo-home/advisory-db");
+    let args = ["--check", "advisories"];
+
+    // --no-install fetches nothing: the error names the command.
+    let run = security_env(&repo, &["--check", "advisories", "--no-install"], &[("XTASK_ADVISORY_DB_URL", &url)]);
+    assert_eq!(run.code, 2, "{run:?}");
+    assert!(run.stderr.contains("--no-install fetches nothing: get it with `cargo xtask security --fetch`"), "{run:?}");
+    assert!(!default.exists(), "nothing was fetched");
+
+    // The default database, missing: fetched on first use, said in one line, then used.
+    let run = security_env(&repo, &args, &[("XTASK_ADVISORY_DB_URL", &url)]);
+    assert_eq!(run.code, 1, "the fetched database finds the advisory: {run:?}");
+    let line = format!(
+        "advisory database: cloning {url} into {} (one-time: it is not there yet; `cargo xtask security --fetch` \
+         updates it)\n",
+        default.display()
+    );
+    assert!(run.stderr.contains(&line), "{run:?}");
+    assert!(run.stdout.contains("[RUSTSEC-2026-9001]"), "{run:?}");
+    assert!(default.join(".git").is_dir());
+
+    // Once there, it is used as it is: no fetch.
+    let run = security_env(&repo, &args, &[("XTASK_ADVISORY_DB_URL", &url)]);
+    assert_eq!(run.code, 1, "{run:?}");
+    assert!(!run.stderr.contains("cloning"), "{run:?}");
+
+    // A database that is there but empty still fails closed; nothing fetches over it.
+    std::fs::remove_dir_all(&default).unwrap();
+    std::fs::create_dir_all(default.join("crates")).unwrap();
+    let run = security_env(&repo, &args, &[("XTASK_ADVISORY_DB_URL", &url)]);
+    assert_eq!(run.code, 2, "{run:?}");
+    assert!(run.stderr.contains("no advisories in it") && !run.stderr.contains("cloning"), "{run:?}");
+
+    // A folder the user names is never created behind their back.
+    let named = repo.scratch.0.join("typo-db");
+    let run = security_env(
+        &repo,
+        &["--check", "advisories", "--advisory-db", named.to_str().unwrap()],
+        &[("XTASK_ADVISORY_DB_URL", &url)],
+    );
+    assert_eq!(run.code, 2, "{run:?}");
+    assert!(run.stderr.contains("no such folder") && !named.exists(), "{run:?}");
 }
 
 #[test]

@@ -330,8 +330,7 @@ impl Runner {
 }
 
 fn tool_failed(name: &str, o: &Output) -> String {
-    let text = format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
-    format!("{name} failed ({}): {}", o.status, crate::last_lines(&text, 10).replace('\n', "\n    "))
+    xtask_process::failure(name, o).replace('\n', "\n    ")
 }
 
 /// The step summary: one row per check, then the findings.

@@ -55,12 +55,6 @@ impl fmt::Display for Finding {
     }
 }
 
-/// The last `n` lines of a tool's output (trailing blank lines dropped), for error messages.
-pub fn last_lines(text: &str, n: usize) -> String {
-    let lines: Vec<&str> = text.trim_end().lines().collect();
-    lines[lines.len().saturating_sub(n)..].join("\n")
-}
-
 /// 1-based line of a byte offset.
 pub fn line_of(text: &[u8], offset: usize) -> usize {
     1 + text[..offset.min(text.len())].iter().filter(|&&b| b == b'\n').count()

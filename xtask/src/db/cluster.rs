@@ -369,7 +369,7 @@ pub(super) fn start_cluster(cx: &Context, settings: &TestSettings, bin: PathBuf)
             "the throwaway PostgreSQL did not start (`pg_ctl start`):\n{}\n--- {}\n{}",
             text(&out),
             log.display(),
-            crate::lint::last_lines(&log_text, 15)
+            crate::process::last_lines(&log_text, 15)
         );
     };
     let url = format!("postgres://{user}@127.0.0.1:{port}/{name}");

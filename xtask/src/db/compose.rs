@@ -75,7 +75,7 @@ fn start_compose_db(compose: &docker::Compose, service: &str) -> Result<String> 
             "`{}` failed ({}):\n{}",
             compose.shown(&up),
             out.status,
-            crate::lint::last_lines(&process::text(&out), 10)
+            crate::process::last_lines(&process::text(&out), 10)
         );
     }
     let addr = compose.published(service, 5432).with_context(|| {

@@ -103,7 +103,7 @@ impl Run {
         let mut killed = false;
         loop {
             let _ = self.child.try_wait();
-            if !group_alive(self.pgid) {
+            if !crate::process::group_alive(self.pgid) {
                 break;
             }
             if Instant::now() >= deadline {
@@ -131,21 +131,6 @@ impl Drop for Run {
 }
 
 /// Any process of the group left that is not a zombie (an orphan that nobody reaped yet).
-fn group_alive(pgid: Pid) -> bool {
-    if rustix::process::test_kill_process_group(pgid).is_err() {
-        return false;
-    }
-    let Ok(procs) = std::fs::read_dir("/proc") else { return true };
-    let pgid = pgid.as_raw_nonzero().get();
-    procs.flatten().any(|entry| {
-        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else { return false };
-        // `pid (comm) state ppid pgrp …`; comm may hold spaces and parentheses.
-        let Some((_, rest)) = stat.rsplit_once(')') else { return false };
-        let fields: Vec<&str> = rest.split_whitespace().collect();
-        fields.len() > 2 && fields[0] != "Z" && fields[2].parse() == Ok(pgid)
-    })
-}
-
 /// The modification time of every file under [`WATCHED`].
 pub fn snapshot(root: &Path) -> BTreeMap<PathBuf, SystemTime> {
     let mut files = BTreeMap::new();

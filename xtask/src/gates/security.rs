@@ -174,17 +174,19 @@ impl SecurityArgs {
         Ok(if report.failed() { Outcome::Failed } else { Outcome::Passed })
     }
 
-    fn db_path(&self, cx: &Context) -> Result<PathBuf> {
+    /// The database folder, and whether the user named it (a flag, the environment, a
+    /// setting) rather than it being the default, `~/.cargo/advisory-db`.
+    fn db_path(&self, cx: &Context) -> Result<(PathBuf, bool)> {
         if let Some(p) = &self.advisory_db {
-            return Ok(p.clone());
+            return Ok((p.clone(), true));
         }
         if let Some(p) = std::env::var_os("XTASK_ADVISORY_DB").filter(|v| !v.is_empty()) {
-            return Ok(PathBuf::from(p));
+            return Ok((PathBuf::from(p), true));
         }
         if let Some(p) = &cx.settings.security.advisory_db {
-            return Ok(p.clone());
+            return Ok((p.clone(), true));
         }
-        Ok(cargo_home()?.join("advisory-db"))
+        Ok((cargo_home()?.join("advisory-db"), false))
     }
 
     fn accept_stale(&self, cx: &Context) -> Option<&'static str> {
@@ -206,9 +208,22 @@ impl SecurityArgs {
         today: crate::security::jiff::civil::Date,
         notes: &mut Vec<String>,
     ) -> Result<Vec<Finding>> {
-        let db_path = self.db_path(cx)?;
+        let (db_path, named) = self.db_path(cx)?;
         if self.fetch {
-            fetch_db(&db_path)?;
+            fetch_db(&db_path, "")?;
+        } else if !named && !db_path.exists() {
+            // The default database, missing: fetched on first use, as the gates install their
+            // tools. A folder the user named is never created behind their back.
+            if self.no_install {
+                bail!(
+                    "the RustSec advisory database is not in {} yet, and --no-install fetches nothing: get it with \
+                     `cargo xtask security --fetch` (a git clone of {}), or point --advisory-db (or \
+                     XTASK_ADVISORY_DB) at a copy",
+                    db_path.display(),
+                    advisory_db_url()
+                );
+            }
+            fetch_db(&db_path, " (one-time: it is not there yet; `cargo xtask security --fetch` updates it)")?;
         }
         let db = advisories::open(&db_path).map_err(|e| {
             anyhow::anyhow!(
@@ -309,26 +324,23 @@ fn freshness(db: &AdvisoryDb) -> Result<Freshness> {
     }
 }
 
-/// Clone the database, or bring an existing clone to upstream's head.
-fn fetch_db(path: &Path) -> Result<()> {
-    let run = |mut c: Command, what: &str| -> Result<()> {
-        let status = c.status().map_err(|e| match e.kind() {
-            std::io::ErrorKind::NotFound => anyhow::anyhow!("--fetch needs git, which was not found: install git"),
-            _ => anyhow::anyhow!("cannot run git: {e}"),
-        })?;
-        if !status.success() {
-            bail!("{what} failed ({status}); the database was not updated");
-        }
-        Ok(())
+/// Clone the database (saying so in one line, with `why`), or bring an existing clone to
+/// upstream's head.
+fn fetch_db(path: &Path, why: &str) -> Result<()> {
+    if crate::process::which("git").is_none() {
+        bail!("fetching the advisory database needs git, which is not on PATH: {}", tools::GIT.install);
+    }
+    let run = |mut c: Command, shown: &str| -> Result<()> {
+        crate::process::checked(&mut c, shown).map(drop).context("the advisory database was not updated")
     };
     if path.join(".git").exists() {
         eprintln!("updating the advisory database in {}", path.display());
         let mut fetch = crate::lint::files::git(path);
         fetch.args(["fetch", "--quiet", "--depth", "1", "origin", "HEAD"]);
-        run(fetch, "git fetch")?;
+        run(fetch, "git fetch --depth 1 origin HEAD")?;
         let mut reset = crate::lint::files::git(path);
         reset.args(["reset", "--quiet", "--hard", "FETCH_HEAD"]);
-        run(reset, "git reset")
+        run(reset, "git reset --hard FETCH_HEAD")
     } else if path.exists() && std::fs::read_dir(path).map(|mut d| d.next().is_some()).unwrap_or(true) {
         bail!(
             "--fetch: {} exists and is not a git clone; not touching it (remove it or pick another --advisory-db)",
@@ -336,13 +348,13 @@ fn fetch_db(path: &Path) -> Result<()> {
         )
     } else {
         let url = advisory_db_url();
-        eprintln!("cloning {url} into {}", path.display());
+        eprintln!("advisory database: cloning {url} into {}{why}", path.display());
         if let Some(parent) = path.parent() {
             std::fs::create_dir_all(parent).with_context(|| format!("cannot create {}", parent.display()))?;
         }
         let mut clone = Command::new("git");
         clone.args(["clone", "--quiet", "--depth", "1", &url]).arg(path);
-        run(clone, "git clone")
+        run(clone, &format!("git clone --depth 1 {url} {}", path.display()))
     }
 }
 
@@ -387,7 +399,7 @@ fn source_check(
         bail!(
             "`cargo clippy` failed ({}): the code does not build?\n{}",
             out.status,
-            crate::lint::last_lines(&stderr, 15)
+            crate::process::last_lines(&stderr, 15)
         );
     }
     let keep = |p: &str| crate::lint::glob::selected(patterns, &crate::lint::external::relative(p, root));
@@ -445,16 +457,7 @@ fn infra_check(cx: &Context, root: &Path, tree: &Tree, notes: &mut Vec<String>) 
 /// Runs a project-local tool in `root` over `files`; its stdout, or an error when it fails.
 fn run_local(cx: &Context, tool: Tool, root: &Path, args: &[&str], files: &[&str]) -> Result<String> {
     let program = tool.local_program(&tools::tools_dir(&cx.root)).expect("a project-local tool");
-    let out = Command::new(&program)
-        .current_dir(root)
-        .args(args)
-        .args(files)
-        .output()
-        .with_context(|| format!("cannot run {}", program.display()))?;
-    if !out.status.success() {
-        let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-        bail!("{} failed ({}):\n{}", tool.name(), out.status, crate::lint::last_lines(&text, 15));
-    }
+    let out = crate::process::checked(Command::new(&program).current_dir(root).args(args).args(files), tool.name())?;
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
 

@@ -131,7 +131,7 @@ fn run_checks(cx: &Context, stack: &Stack) -> Result<Vec<Check>> {
         drop_superseded(&stack.docker, before, image_id(&stack.docker, &cx.settings.smoke.image));
     }
     if !build.status.success() {
-        let tail = crate::lint::last_lines(&process::text(&build), 30);
+        let tail = crate::process::last_lines(&process::text(&build), 30);
         record(failed("image builds", format!("`{}` failed ({}):\n{tail}", compose.shown("build"), build.status)));
         skip_after("image builds", "the image did not build", &mut record);
         return Ok(checks);
@@ -151,7 +151,7 @@ fn run_checks(cx: &Context, stack: &Stack) -> Result<Vec<Check>> {
     record(healthy("app healthy", app));
     if !up.status.success() {
         println!("  `{}` failed ({}):", compose.shown("up -d --wait"), up.status);
-        println!("{}", indent(&crate::lint::last_lines(&process::text(&up), 15)));
+        println!("{}", indent(&crate::process::last_lines(&process::text(&up), 15)));
         let logs = compose
             .command()
             .args(["logs", "--no-color", "--tail", "20", &settings.migrate_service, &settings.app_service])

@@ -8,7 +8,6 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, Result, anyhow, bail};
-use xshell::cmd;
 
 use crate::coverage::cobertura::{self, ParseOptions, Report};
 use crate::coverage::grade::{Percent, percent_text};
@@ -207,7 +206,7 @@ enum TestRun {
 
 fn run_tests(cx: &Context, args: &CoverageArgs, metric: Metric) -> Result<TestRun> {
     tools::provide(cx, &[Tool::CargoLlvmCov, Tool::LlvmTools], !args.no_install, WhenMissing::Fail)?;
-    let (sh, cargo) = (&cx.sh, &cx.cargo);
+    let cargo = &cx.cargo;
     let settings = &cx.settings.coverage;
     let branch = (metric == Metric::Branches).then_some("--branch");
     let extra = &args.extra;
@@ -234,7 +233,7 @@ fn run_tests(cx: &Context, args: &CoverageArgs, metric: Metric) -> Result<TestRu
     let elapsed = started.elapsed();
 
     let cobertura = crate::output::write_atomically(&settings.report, |tmp| {
-        quiet(cmd!(sh, "{cargo} llvm-cov report --cobertura --output-path {tmp}"))
+        llvm_cov_report(cx, "--cobertura", "--output-path", tmp)
     });
     if let Err(e) = cobertura {
         if !passed {
@@ -242,10 +241,8 @@ fn run_tests(cx: &Context, args: &CoverageArgs, metric: Metric) -> Result<TestRu
         }
         return Err(e.context("cargo llvm-cov could not write the Cobertura report"));
     }
-    crate::output::write_atomically(&settings.lcov, |tmp| {
-        quiet(cmd!(sh, "{cargo} llvm-cov report --lcov --output-path {tmp}"))
-    })
-    .context("cargo llvm-cov could not write the LCOV report")?;
+    crate::output::write_atomically(&settings.lcov, |tmp| llvm_cov_report(cx, "--lcov", "--output-path", tmp))
+        .context("cargo llvm-cov could not write the LCOV report")?;
     write_html(cx, &settings.html).context("cargo llvm-cov could not write the HTML report")?;
     eprintln!(
         "reports: {} · {} · {}",
@@ -256,29 +253,21 @@ fn run_tests(cx: &Context, args: &CoverageArgs, metric: Metric) -> Result<TestRu
     Ok(TestRun::Reported(passed, elapsed))
 }
 
-/// Runs a command without echoing it; its output is shown only when it fails.
-fn quiet(cmd: xshell::Cmd<'_>) -> Result<()> {
-    let shown = cmd.to_string();
-    let out = cmd.quiet().ignore_status().output()?;
-    if !out.status.success() {
-        bail!(
-            "`{shown}` failed ({}):\n{}{}",
-            out.status,
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr).trim_end()
-        );
-    }
-    Ok(())
+/// `cargo llvm-cov report FORMAT OPTION PATH`, quietly: its output is shown only when it fails.
+fn llvm_cov_report(cx: &Context, format: &str, option: &str, path: &Path) -> Result<()> {
+    let mut report = Command::new(&cx.cargo);
+    report.current_dir(&cx.root).args(["llvm-cov", "report", format, option]).arg(path);
+    let shown = format!("cargo llvm-cov report {format} {option} {}", path.display());
+    crate::process::checked(&mut report, &shown).map(drop)
 }
 
 /// cargo-llvm-cov writes `<output-dir>/html/`; render into a fresh folder, then swap it in.
 fn write_html(cx: &Context, dest: &Path) -> Result<()> {
-    let (sh, cargo) = (&cx.sh, &cx.cargo);
     let parent = dest.parent().context("html path has no folder")?;
     std::fs::create_dir_all(parent)?;
     let tmp = parent.join(format!(".html.tmp-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&tmp);
-    let result = quiet(cmd!(sh, "{cargo} llvm-cov report --html --output-dir {tmp}")).and_then(|()| {
+    let result = llvm_cov_report(cx, "--html", "--output-dir", &tmp).and_then(|()| {
         if dest.exists() {
             std::fs::remove_dir_all(dest).with_context(|| format!("cannot replace {}", dest.display()))?;
         }

@@ -1,0 +1,128 @@
+//! Running external programs, for every gate and engine of `cargo xtask`: finding a program on
+//! PATH, running a command to completion with its output captured (a failure shows the last
+//! lines of that output), and asking whether a process, or a process group, is still alive.
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+use anyhow::{Result, bail};
+
+/// A program on PATH.
+pub fn which(program: &str) -> Option<PathBuf> {
+    std::env::split_paths(&std::env::var_os("PATH")?).map(|d| d.join(program)).find(|p| is_executable(p))
+}
+
+pub fn is_executable(path: &Path) -> bool {
+    std::fs::metadata(path).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+}
+
+/// How many lines of a failed program's output an error shows.
+pub const SHOWN_LINES: usize = 15;
+
+/// Runs a command to completion, stdin closed, output captured; `Err` when it cannot be run
+/// or fails, with the last lines of its output ([`failure`]). `shown` is the command as a user
+/// would type it.
+pub fn checked(cmd: &mut Command, shown: &str) -> Result<Output> {
+    let out = cmd.stdin(Stdio::null()).output().map_err(|e| cannot_run(cmd, shown, &e))?;
+    if !out.status.success() {
+        bail!("{}", failure(shown, &out));
+    }
+    Ok(out)
+}
+
+/// Why a program could not be started, in words ("was not found" rather than an errno).
+pub fn cannot_run(cmd: &Command, shown: &str, e: &std::io::Error) -> anyhow::Error {
+    let program = Path::new(cmd.get_program()).file_name().unwrap_or_default().to_string_lossy();
+    match e.kind() {
+        std::io::ErrorKind::NotFound if shown == program => anyhow::anyhow!("`{program}` was not found"),
+        std::io::ErrorKind::NotFound => anyhow::anyhow!("cannot run `{shown}`: `{program}` was not found"),
+        _ => anyhow::anyhow!("cannot run `{shown}`: {e}"),
+    }
+}
+
+/// "`shown` failed (exit status: N):" and the last [`SHOWN_LINES`] lines of its output.
+pub fn failure(shown: &str, out: &Output) -> String {
+    format!("`{shown}` failed ({}):\n{}", out.status, last_lines(&text(out), SHOWN_LINES))
+}
+
+/// A command's stdout and stderr, as one trimmed text.
+pub fn text(out: &Output) -> String {
+    format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)).trim_end().to_owned()
+}
+
+/// The last `n` lines of a program's output (trailing blank lines dropped).
+pub fn last_lines(text: &str, n: usize) -> String {
+    let lines: Vec<&str> = text.trim_end().lines().collect();
+    lines[lines.len().saturating_sub(n)..].join("\n")
+}
+
+/// Whether a process exists and has not exited (a zombie waiting to be reaped has).
+pub fn alive(pid: rustix::process::Pid) -> bool {
+    let exists = match rustix::process::test_kill_process(pid) {
+        Ok(()) => true,
+        Err(e) => e == rustix::io::Errno::PERM,
+    };
+    // `/proc/PID/stat` is `PID (COMMAND) STATE …`.
+    exists
+        && std::fs::read_to_string(format!("/proc/{}/stat", pid.as_raw_nonzero()))
+            .map_or(true, |stat| stat.rsplit_once(')').is_none_or(|(_, rest)| !rest.trim_start().starts_with('Z')))
+}
+
+/// Whether any process of the group `pgid` has not exited yet.
+pub fn group_alive(pgid: rustix::process::Pid) -> bool {
+    if rustix::process::test_kill_process_group(pgid).is_err() {
+        return false;
+    }
+    let Ok(procs) = std::fs::read_dir("/proc") else { return true };
+    let pgid = pgid.as_raw_nonzero().get();
+    procs.flatten().any(|entry| {
+        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else { return false };
+        // `pid (comm) state ppid pgrp …`; comm may hold spaces and parentheses.
+        let Some((_, rest)) = stat.rsplit_once(')') else { return false };
+        let fields: Vec<&str> = rest.split_whitespace().collect();
+        fields.len() > 2 && fields[0] != "Z" && fields[2].parse() == Ok(pgid)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_finished_child_is_not_alive_and_we_are() {
+        let mut child = Command::new("true").spawn().unwrap();
+        let pid = rustix::process::Pid::from_child(&child);
+        child.wait().unwrap();
+        assert!(!alive(pid));
+        assert!(alive(rustix::process::getpid()));
+    }
+
+    #[test]
+    fn checked_reports_the_last_lines_of_a_failure() {
+        let err = checked(Command::new("sh").args(["-c", "echo out; echo err >&2; exit 3"]), "sh -c …").unwrap_err();
+        let msg = format!("{err:#}");
+        assert!(msg.starts_with("`sh -c …` failed (exit status: 3):\nout\nerr"), "{msg}");
+        assert_eq!(text(&checked(Command::new("echo").arg("hi"), "echo").unwrap()), "hi");
+        let long = checked(Command::new("seq").arg("40"), "seq").map(|o| text(&o)).unwrap();
+        assert_eq!(last_lines(&long, 3), "38\n39\n40");
+        let err = checked(Command::new("sh").args(["-c", "seq 40; exit 1"]), "seq").unwrap_err().to_string();
+        assert!(err.ends_with("\n26\n27\n28\n29\n30\n31\n32\n33\n34\n35\n36\n37\n38\n39\n40"), "{err}");
+        assert!(!err.contains("\n25\n"), "{err}");
+        let missing = checked(&mut Command::new("/nonexistent/tool"), "tool --x").unwrap_err().to_string();
+        assert_eq!(missing, "cannot run `tool --x`: `tool` was not found");
+        let missing = checked(&mut Command::new("no-such-tool-xyz"), "no-such-tool-xyz").unwrap_err().to_string();
+        assert_eq!(missing, "`no-such-tool-xyz` was not found");
+    }
+
+    #[test]
+    fn a_group_is_alive_while_a_member_runs() {
+        use std::os::unix::process::CommandExt as _;
+        let mut child = Command::new("sleep").arg("30").process_group(0).spawn().unwrap();
+        let pgid = rustix::process::Pid::from_child(&child);
+        assert!(group_alive(pgid));
+        child.kill().unwrap();
+        child.wait().unwrap();
+        assert!(!group_alive(pgid));
+    }
+}
