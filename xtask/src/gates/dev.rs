@@ -36,10 +36,7 @@ impl DevArgs {
         interrupt::install()?;
         let root = self.root.unwrap_or_else(|| cx.root.clone());
         let result = watch(cx, &root);
-        if let Some(signal) = interrupt::received() {
-            eprintln!("cargo xtask dev: interrupted by {}; the app was stopped", interrupt::name(signal));
-            interrupt::exit_if_received();
-        }
+        interrupt::exit_if_received();
         result
     }
 }
