@@ -146,8 +146,8 @@ fn smoke_fails_when_readiness_ignores_the_database() {
     let root = copy("smoke-ready", |root| {
         support::edit(
             &root.join("app/src/routes/health.rs"),
-            "\"/health/ready\", get(ready)",
-            "\"/health/ready\", get(live)",
+            "READY_PATH, get(ready)",
+            "READY_PATH, get(live)",
         )
     });
     let run = support::run(smoke(&root.0));
