@@ -87,6 +87,8 @@ fn entity_declarations_are_never_expanded() {
 #[test]
 fn other_xml_reports_are_named() {
     assert_refused("jacoco.xml", "<?xml version=\"1.0\"?>\n<report name=\"x\"></report>", "2:1", "JaCoCo");
+    let opencover = "<?xml version=\"1.0\"?>\n<CoverageSession>\n  <Summary numSequencePoints=\"4\" visitedSequencePoints=\"3\"/>\n</CoverageSession>\n";
+    assert_refused("opencover.xml", opencover, "2:1", "looks like an OpenCover report, not Cobertura");
     assert_refused("html.xml", "<html><body/></html>", "1:1", "not <coverage>");
 }
 

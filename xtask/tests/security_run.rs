@@ -354,6 +354,42 @@ fn secrets_in_the_checkout_fail_redacted_and_a_tracked_env_file_too() {
 }
 
 #[test]
+fn a_suppression_with_a_path_covers_only_the_files_its_glob_matches() {
+    let repo = Repo::new("sec-suppress-path");
+    // Built at run time, so this file holds no secret-shaped text.
+    let url = format!("DATABASE_URL=postgres://app:{}@db:5432/app\n", ["s3", "cr3t-pw-9"].concat());
+    repo.write("app/tests/api/config.rs", &url);
+    repo.write("app/src/config.rs", &url);
+    let entry = |path: &str| {
+        format!(
+            "[[suppress]]\nid = \"secrets/password-in-url\"\npath = \"{path}\"\n\
+             reason = \"made-up credentials of the config tests\"\nexpires = 2099-01-01\n"
+        )
+    };
+    repo.write("security.toml", entry("app/tests/**"));
+    let run = security(&repo, &["--check", "secrets"]);
+    assert_eq!(run.code, 1, "the finding in app/src still fails: {run:?}");
+    assert!(run.stdout.contains("HIGH     app/src/config.rs:1:14: password in a URL"), "{run:?}");
+    assert!(run.stdout.contains("app/tests/api/config.rs:1:14:"), "a suppressed finding is still listed: {run:?}");
+    assert!(run.stdout.contains("suppressed: made-up credentials of the config tests"), "{run:?}");
+    assert!(run.stdout.contains("(1 suppressed)"), "{run:?}");
+
+    repo.write("app/src/config.rs", "DATABASE_URL=${DATABASE_URL}\n");
+    let run = security(&repo, &["--check", "secrets"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    assert!(run.stdout.contains("no findings (1 suppressed)"), "{run:?}");
+
+    // "Everything but the tests" cannot be written as one entry: it is refused, not left unused.
+    repo.write("security.toml", entry("!app/tests/**"));
+    let run = security(&repo, &["--check", "secrets"]);
+    assert_eq!(run.code, 2, "{run:?}");
+    assert!(
+        run.stderr.contains("security.toml:1: path \"!app/tests/**\": a suppression's path cannot be negated"),
+        "{run:?}"
+    );
+}
+
+#[test]
 fn source_rules_read_production_code_not_tests() {
     let repo = Repo::new("sec-source");
     let shell = "use std::process::Command;\n\npub fn run(script: &str) {\n    \

@@ -630,6 +630,18 @@ mod tests {
         assert!(parse_str("TN:\nSF:src/lib.rs\nDA:1,1\nend_of_record\n").unwrap_err().message.contains("LCOV"));
         assert!(parse_str("{\"totals\": {}}").unwrap_err().message.contains("JSON"));
         assert!(parse_str("<report name=\"x\"/>").unwrap_err().message.contains("JaCoCo"));
+        let opencover = parse_str("<CoverageSession><Summary/></CoverageSession>").unwrap_err();
+        assert!(opencover.message.contains("OpenCover"), "{opencover}");
+    }
+
+    #[test]
+    fn a_parse_error_shows_its_message_and_byte_offset() {
+        let xml = "<coverage>\n<packages></package>\n</coverage>";
+        let e = parse_str(xml).unwrap_err();
+        // The offset is where the bad closing tag starts; the caller turns it into line:column.
+        assert!(xml[e.offset as usize..].starts_with("</package>"), "{e}");
+        assert_eq!(e.to_string(), format!("{} (byte 21)", e.message));
+        assert!(e.message.starts_with("malformed XML"), "{e}");
     }
 
     #[test]

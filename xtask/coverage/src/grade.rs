@@ -176,6 +176,8 @@ mod tests {
         assert_eq!(percent_text(c(69_995, 100_000)), "69.99");
         assert_eq!(percent_text(c(2, 3)), "66.66");
         assert_eq!(percent_text(c(1, 1)), "100.00");
+        // Nothing measured shows as 0.00, not a division by zero.
+        assert_eq!((floor_hundredths(c(0, 0)), percent_text(c(0, 0))), (0, "0.00".to_owned()));
     }
 
     #[test]

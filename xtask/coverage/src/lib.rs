@@ -44,3 +44,20 @@ impl Metric {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn metrics_are_named_lines_or_branches_and_nothing_else() {
+        assert_eq!("lines".parse::<Metric>(), Ok(Metric::Lines));
+        assert_eq!("branches".parse::<Metric>(), Ok(Metric::Branches));
+        for bad in ["line", "branch", "Lines", "statements", ""] {
+            let e = bad.parse::<Metric>().unwrap_err();
+            assert_eq!(e, format!("unknown metric {bad:?}: expected lines or branches"));
+        }
+        assert_eq!((Metric::Lines.singular(), Metric::Lines.noun()), ("line", "lines"));
+        assert_eq!((Metric::Branches.singular(), Metric::Branches.noun()), ("branch", "branches"));
+    }
+}

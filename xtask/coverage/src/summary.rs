@@ -214,11 +214,141 @@ mod tests {
         assert!(Summary::build("r.xml", &zero, &opts(&b)).is_err());
     }
 
+    fn with_branches(name: &str, covered: u64, valid: u64) -> FileCoverage {
+        FileCoverage {
+            name: name.into(),
+            lines: Counts { covered: 10, valid: 10 },
+            branches: Counts { covered, valid },
+        }
+    }
+
+    #[test]
+    fn the_branch_metric_grades_and_ranks_branches_not_lines() {
+        // Every line is covered, half of the branches are not: the branch gate must fail.
+        let report = Report {
+            files: vec![with_branches("a.rs", 1, 4), with_branches("b.rs", 3, 4), with_branches("c.rs", 0, 0)],
+            line_elements: 30,
+            branch_elements: 4,
+            ..Report::default()
+        };
+        let b = bands();
+        let s = Summary::build("r.xml", &report, &GradeOptions { metric: Metric::Branches, ..opts(&b) }).unwrap();
+        assert_eq!((s.source, s.counts), (Source::Elements, Counts { covered: 4, valid: 8 }));
+        assert!(!s.passed);
+        assert_eq!(s.band.label, "Low");
+        // 70% of 8 branches is 5.6: two more covered branches pass, one does not.
+        assert_eq!(s.shortfall, 2);
+        // A file without branches is not listed, however its lines are covered.
+        let lowest: Vec<_> = s.lowest.iter().map(|r| (r.name.as_str(), r.counts)).collect();
+        assert_eq!(lowest, [("a.rs", Counts { covered: 1, valid: 4 }), ("b.rs", Counts { covered: 3, valid: 4 })]);
+        assert_eq!(s.files, 3);
+        assert_eq!(s.source_note(), None);
+        // The same report graded on lines passes at 100%.
+        let s = Summary::build("r.xml", &report, &opts(&b)).unwrap();
+        assert_eq!((s.counts, s.passed, s.band.label.as_str()), (Counts { covered: 30, valid: 30 }, true, "Excellent"));
+        assert!(s.lowest.is_empty());
+    }
+
+    #[test]
+    fn branches_without_branch_data_are_ungradable_unless_the_root_has_them() {
+        let b = bands();
+        let branches = GradeOptions { metric: Metric::Branches, ..opts(&b) };
+        let lines_only = Report { files: vec![file("a.rs", 5, 10)], line_elements: 10, ..Report::default() };
+        let e = Summary::build("cov.xml", &lines_only, &branches).unwrap_err();
+        assert!(e.0.starts_with("cov.xml has no coverable branches: "), "{}", e.0);
+        assert!(e.0.contains("--branch"), "the hint says how to get branch data: {}", e.0);
+        // Without branch elements, the root's branch totals (then its branch-rate) are used.
+        let root = RootAttributes {
+            branches: Some(Counts { covered: 3, valid: 4 }),
+            branch_rate: Some("0.5".into()),
+            ..RootAttributes::default()
+        };
+        let s = Summary::build("cov.xml", &Report { root: root.clone(), ..lines_only.clone() }, &branches).unwrap();
+        assert_eq!((s.source, s.counts, s.passed), (Source::RootCounts, Counts { covered: 3, valid: 4 }, true));
+        assert_eq!(
+            s.source_note().as_deref(),
+            Some("the report has no per-line branches data; using the totals on its <coverage> element")
+        );
+        assert!(s.lowest.is_empty(), "per-file rows would be line counts, not branches: {:?}", s.lowest);
+        let rate_only = Report { root: RootAttributes { branches: None, ..root }, ..lines_only };
+        let s = Summary::build("cov.xml", &rate_only, &branches).unwrap();
+        assert_eq!((s.source, s.counts, s.passed), (Source::RootRate, Counts { covered: 5, valid: 10 }, false));
+        assert_eq!(
+            s.source_note().as_deref(),
+            Some("the report has no per-line branches data and no counts; using the rate on its <coverage> element")
+        );
+    }
+
+    #[test]
+    fn a_root_rate_that_is_not_a_fraction_of_one_is_ungradable() {
+        let b = bands();
+        // "75.12" is a percentage where a fraction belongs: never read as 7512%, or as a pass.
+        for rate in ["75.12", "10", "1.5", "-0.5", "NaN", ""] {
+            let root = RootAttributes { line_rate: Some(rate.into()), ..RootAttributes::default() };
+            let e = Summary::build("r.xml", &Report { root, ..Report::default() }, &opts(&b)).unwrap_err();
+            assert_eq!(e.0, format!("r.xml: the root line-rate {rate:?} is not a number between 0 and 1"));
+        }
+        let root = RootAttributes { branch_rate: Some("2".into()), ..RootAttributes::default() };
+        let branches = GradeOptions { metric: Metric::Branches, ..opts(&b) };
+        let e = Summary::build("r.xml", &Report { root, ..Report::default() }, &branches).unwrap_err();
+        assert!(e.0.contains("the root branch-rate \"2\""), "{}", e.0);
+    }
+
+    #[test]
+    fn the_verdict_is_exact_and_never_rounded_up() {
+        let b = bands();
+        let report = |covered, valid| Report {
+            files: vec![file("a", covered, valid)],
+            line_elements: valid,
+            ..Report::default()
+        };
+        // 69.995% is shown as 69.99% and fails a 70% gate: one more line passes it.
+        let s = Summary::build("r.xml", &report(69_995, 100_000), &opts(&b)).unwrap();
+        assert_eq!((s.passed, s.shortfall, s.band.label.as_str()), (false, 5, "Low"));
+        assert_eq!(crate::grade::percent_text(s.counts), "69.99");
+        let s = Summary::build("r.xml", &report(70_000, 100_000), &opts(&b)).unwrap();
+        assert_eq!((s.passed, s.shortfall, s.band.label.as_str()), (true, 0, "Approved"));
+        // A fractional threshold is compared exactly too.
+        let t: Percent = "72.5".parse().unwrap();
+        let o = GradeOptions { threshold: t, ..opts(&b) };
+        let s = Summary::build("r.xml", &report(724, 1_000), &o).unwrap();
+        assert_eq!((s.passed, s.shortfall, s.threshold), (false, 1, t));
+        assert!(Summary::build("r.xml", &report(725, 1_000), &o).unwrap().passed);
+    }
+
+    #[test]
+    fn ties_in_uncovered_lines_go_to_the_lower_percentage_then_the_name() {
+        let report = Report {
+            files: vec![
+                file("x.rs", 5, 10),
+                file("y.rs", 95, 100),
+                file("b.rs", 5, 10),
+                file("full.rs", 7, 7),
+                file("a.rs", 5, 10),
+                file("z.rs", 994, 1_000),
+            ],
+            line_elements: 1_137,
+            ..Report::default()
+        };
+        let b = bands();
+        let order = |lowest| {
+            let s = Summary::build("r.xml", &report, &GradeOptions { lowest, ..opts(&b) }).unwrap();
+            s.lowest.into_iter().map(|r| r.name).collect::<Vec<_>>()
+        };
+        assert_eq!(order(10), ["z.rs", "a.rs", "b.rs", "x.rs", "y.rs"]);
+        assert_eq!(order(3), ["z.rs", "a.rs", "b.rs"]);
+        assert_eq!(order(0), Vec::<String>::new());
+    }
+
     #[test]
     fn rates_convert_exactly() {
         assert_eq!(rate_as_counts("0.7512"), Some(Counts { covered: 7512, valid: 10_000 }));
         assert_eq!(rate_as_counts("1"), Some(Counts { covered: 1, valid: 1 }));
         assert_eq!(rate_as_counts("1.5"), None);
         assert_eq!(rate_as_counts("NaN"), None);
+        assert_eq!(rate_as_counts("1.0"), Some(Counts { covered: 10, valid: 10 }));
+        assert_eq!(rate_as_counts(" 0.5 "), Some(Counts { covered: 5, valid: 10 }));
+        assert_eq!(rate_as_counts("0.000000000001"), Some(Counts { covered: 1, valid: 1_000_000_000_000 }));
+        assert_eq!(rate_as_counts("0.0000000000001"), None);
     }
 }

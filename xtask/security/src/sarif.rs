@@ -140,4 +140,43 @@ mod tests {
         assert_eq!(sup["suppressions"][0]["justification"], "fixture");
         assert!(run["results"].as_array().unwrap().iter().any(|r| r["locations"].is_null()));
     }
+
+    #[test]
+    fn a_rule_takes_its_worst_finding_and_each_result_keeps_its_own_level() {
+        // The same unsound crate: a warning where only tests link it, medium where the app does.
+        let unsound = |severity, path: &str| {
+            Finding::new(Check::Advisories, "RUSTSEC-2021-0145", severity, "unsound").at(path, Some(1), None)
+        };
+        // In this order (the warning first), not the report's worst-first order: the rule's level
+        // must not depend on which finding comes first.
+        let report = Report {
+            checks: vec![],
+            findings: vec![
+                unsound(Severity::Warning, "a/Cargo.lock"),
+                unsound(Severity::Medium, "b/Cargo.lock"),
+                Finding::new(Check::Advisories, "RUSTSEC-2024-0001", Severity::Low, "cvss 3.1"),
+            ],
+        };
+        let v: Value = serde_json::from_str(&render(&report, "0.1.0")).unwrap();
+        let run = &v["runs"][0];
+        let rules = run["tool"]["driver"]["rules"].as_array().unwrap();
+        let rule = |id: &str| rules.iter().find(|r| r["id"] == id).unwrap();
+        let unsound_rule = rule("RUSTSEC-2021-0145");
+        assert_eq!(unsound_rule["defaultConfiguration"]["level"], "error");
+        assert_eq!(unsound_rule["properties"]["security-severity"], "5.5");
+        let low_rule = rule("RUSTSEC-2024-0001");
+        assert_eq!(low_rule["defaultConfiguration"]["level"], "warning");
+        assert_eq!(low_rule["properties"]["security-severity"], "2.0");
+        let levels: Vec<&str> =
+            run["results"].as_array().unwrap().iter().map(|r| r["level"].as_str().unwrap()).collect();
+        assert_eq!(levels, ["note", "error", "warning"]);
+        // A rule with only warnings is a note, at security severity 0.0.
+        let only_warning = Report::new(vec![], vec![unsound(Severity::Warning, "Cargo.lock")]);
+        let v: Value = serde_json::from_str(&render(&only_warning, "0.1.0")).unwrap();
+        let rule = &v["runs"][0]["tool"]["driver"]["rules"][0];
+        assert_eq!(
+            (rule["defaultConfiguration"]["level"].as_str(), rule["properties"]["security-severity"].as_str()),
+            (Some("note"), Some("0.0"))
+        );
+    }
 }

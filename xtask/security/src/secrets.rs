@@ -537,6 +537,127 @@ mod tests {
     }
 
     #[test]
+    fn private_key_blocks_are_named_by_kind_and_other_pem_blocks_are_not_keys() {
+        let pkcs8 = format!("-----BEGIN {}-----\nMIIE\n", "PRIVATE KEY");
+        assert_eq!(scan_text("k.pem", &pkcs8)[0].title, "private key block");
+        let pgp = format!("-----BEGIN PGP {}-----", "PRIVATE KEY BLOCK");
+        assert_eq!(scan_text("k.asc", &pgp)[0].title, "private key block (PGP)");
+        for near in [
+            format!("-----BEGIN {}-----\nMIIC", "CERTIFICATE"),
+            format!("-----BEGIN RSA {}-----\nMIIB", "PUBLIC KEY"),
+            format!("-----BEGIN {}-----\nMIIB", "CERTIFICATE REQUEST"),
+            // Prose that names the header, without the dashes.
+            format!("reject files that start with BEGIN RSA {}", "PRIVATE KEY"),
+        ] {
+            assert_eq!(rules_found(&near), Vec::<String>::new(), "{near}");
+        }
+    }
+
+    #[test]
+    fn every_github_token_prefix_is_a_token() {
+        let random = &github()[4..];
+        for prefix in ["ghp_", "gho_", "ghu_", "ghs_", "ghr_"] {
+            let token = format!("{prefix}{random}");
+            let findings = scan_text("ci.yml", &format!("token: {token}"));
+            assert_eq!(findings.len(), 1, "{prefix}: {findings:#?}");
+            assert_eq!(findings[0].rule, "secrets/github-token");
+            assert_eq!(findings[0].title, format!("GitHub token: {}… (40 chars)", &token[..4]));
+        }
+        // Not a GitHub prefix; a masked token; a token's shape inside a longer word.
+        assert_eq!(rules_found(&format!("ghx_{random}")), Vec::<String>::new());
+        assert_eq!(rules_found(&join(&["gh", "p_", &"x".repeat(36)])), Vec::<String>::new());
+        assert_eq!(rules_found(&format!("sha{}", github())), Vec::<String>::new());
+    }
+
+    #[test]
+    fn every_slack_token_kind_is_a_token_and_documentation_examples_are_not() {
+        for kind in ["a", "b", "p", "r", "s"] {
+            let token = join(&["xo", "x", kind, "-2048-", "71193a-Zq9Xr"]);
+            assert_eq!(rules_found(&token), ["secrets/slack-token"], "{token}");
+        }
+        // Slack's own examples: a token to fill in, and a webhook URL with the secret masked.
+        assert_eq!(rules_found(&join(&["SLACK_TOKEN=xo", "xb-your-token-here"])), Vec::<String>::new());
+        let masked = join(&["https://hooks.slack.com/services/", "T00000000/B00000000/", &"X".repeat(24)]);
+        assert_eq!(rules_found(&masked), Vec::<String>::new());
+    }
+
+    #[test]
+    fn google_api_keys_are_exactly_39_characters() {
+        let key = join(&["AI", "za", "dlnKDLbZ48QP06Ff6NtC0dcDmLa4Rzk0A9W"]);
+        assert_eq!(scan_text("a.js", &format!("key={key}&q=1"))[0].title, "Google API key: AIza… (39 chars)");
+        // One more character makes it some other identifier; a masked key is a placeholder.
+        assert_eq!(rules_found(&format!("{key}Q")), Vec::<String>::new());
+        assert_eq!(rules_found(&join(&["AI", "za", &"x".repeat(35)])), Vec::<String>::new());
+    }
+
+    #[test]
+    fn stripe_restricted_live_keys_are_secret_and_publishable_or_test_keys_are_not() {
+        let random = "eQgIQG9EvbiauceFVURhnk61";
+        let restricted = join(&["rk_", "live_", random]);
+        assert_eq!(rules_found(&format!("STRIPE_KEY={restricted}")), ["secrets/stripe-secret-key"]);
+        assert_eq!(
+            scan_text("f", &restricted)[0].title,
+            format!("Stripe live secret key: rk_l… ({} chars)", restricted.len())
+        );
+        // A publishable key is public by design; test-mode keys move no money.
+        for near in [join(&["pk_", "live_", random]), join(&["sk_", "test_", random]), join(&["sk_", "live_", "short"])]
+        {
+            assert_eq!(rules_found(&near), Vec::<String>::new(), "{near}");
+        }
+    }
+
+    #[test]
+    fn password_in_url_near_misses() {
+        let pw = join(&["Tr0ub", "4dor-33"]);
+        let found = scan_text("f", &format!("MONGO=mongodb+srv://admin:{pw}@cluster0.example.net/db?w=1"));
+        assert_eq!(found.len(), 1, "{found:#?}");
+        assert_eq!(found[0].title, "password in a URL: mongodb+srv://admin:***@cluster0.example.net");
+        for near in [
+            "git@github.com:clicknback/app.git",                      // an SSH remote: no scheme
+            "https://deploy@git.example.com/app.git",                 // a user, no password
+            "postgres://app:@db:5432/app",                            // an empty password
+            "https://x-access-token:${{ secrets.TOKEN }}@github.com", // a workflow expression
+            "let url = format!(\"postgres://{user}:{password}@{host}/{db}\");",
+            "http://localhost:8000/api/v1/users?email=a@example.com", // `@` after the path
+        ] {
+            assert_eq!(rules_found(near), Vec::<String>::new(), "{near}");
+        }
+    }
+
+    #[test]
+    fn high_entropy_assignment_near_misses() {
+        let v = random40();
+        for near in [
+            // A workflow reads the secret from the store: nothing is written here.
+            "          password: ${{ secrets.DB_PASSWORD }}".to_owned(),
+            // Random-looking, but not assigned to a secret's name.
+            format!("checksum = \"{}\"", "9c5a0e11c2a0bd93b3bcbd7d8a4be7d8ab6c2e1e2ef5b4a4d0f4dd0c91cf0c93"),
+            format!("session_id = \"{v}\""),
+            // A secret's name with a URL as its value.
+            "token_url = \"https://oauth2.googleapis.com/token\"".to_owned(),
+            // Code that computes the value.
+            format!("let password = hash_password_with_argon2id_{}(&input)?;", &v[..8]),
+        ] {
+            assert_eq!(rules_found(&near), Vec::<String>::new(), "{near}");
+        }
+        // The value is found after a type annotation with a lifetime too.
+        let found = found(&format!("pub const SIGNING_SECRET: &'static str = \"{v}\";"));
+        assert_eq!(found, [("secrets/high-entropy-assignment".to_owned(), 1, 43)]);
+    }
+
+    #[test]
+    fn env_files_of_any_environment_are_tracked_secrets_and_templates_are_not() {
+        for tracked in [".env.local", "config/.env.production", "deploy/staging/.env"] {
+            let f = tracked_env_file(tracked).unwrap_or_else(|| panic!("{tracked}"));
+            assert_eq!((f.path.as_deref(), f.line), (Some(tracked), None));
+            assert!(f.title.ends_with(" is tracked by git") && f.fails(), "{f:?}");
+        }
+        for template in [".env.dist", "deploy/.env.sample", "env.example", "docs/dotenv.md"] {
+            assert_eq!(tracked_env_file(template), None, "{template}");
+        }
+    }
+
+    #[test]
     fn the_security_sources_hold_no_secrets() {
         assert_eq!(scan_text("xtask/security/src/secrets.rs", include_str!("secrets.rs")), []);
         assert_eq!(scan_text("xtask/security/src/source.rs", include_str!("source.rs")), []);

@@ -111,7 +111,15 @@ static RULES: [Rule; 8] = [
             ),
             call_with(
                 r"\bformat!\s*[(\[{]\s*",
-                r"(?is)^\s*(?:select\s.*\sfrom\s|insert\s+into\s|update\s.*\sset\s|delete\s+from\s).*(?:^|[^{])\{[^{]",
+                // A statement with an interpolation (`{…}`, not an escaped `{{`) after its keywords,
+                // or a table or column list interpolated before FROM or SET.
+                concat!(
+                    r"(?is)^\s*(?:",
+                    r"(?:select\s.*\sfrom|insert\s+into|update\s.*\sset|delete\s+from)\s(?:.*[^{])?\{[^{]",
+                    r"|select\s(?:.*[^{])?\{[^{].*\sfrom\s",
+                    r"|update\s(?:.*[^{])?\{[^{].*\sset\s",
+                    r")",
+                ),
                 "SQL statement built with `format!`",
             ),
         ],
@@ -842,6 +850,174 @@ fn f() {
         assert_eq!(contents, ["x", "\\'", "\\u{1F600}", "\\\"}"]);
         let masked = "let a = ' '; let b = b'  '; let c = '         '; fn f<'a>() {}         let d = \"   \";";
         assert_eq!(lexed.masked, masked);
+    }
+
+    #[test]
+    fn the_unsafe_title_names_what_it_introduces() {
+        let title = |text: &str| scan_rust("a.rs", text).into_iter().map(|f| f.title).collect::<Vec<_>>();
+        let expect = |kind: &str| vec![format!("`unsafe` {kind} without a `// SAFETY:` comment")];
+        assert_eq!(title("pub unsafe fn read(p: *const u8) -> u8 { *p }"), expect("function"));
+        assert_eq!(title("unsafe impl Sync for Pool {}"), expect("impl"));
+        assert_eq!(title("pub unsafe trait Zeroable {}"), expect("trait"));
+        assert_eq!(title("unsafe extern \"C\" {\n    fn abs(x: i32) -> i32;\n}"), expect("extern block"));
+        assert_eq!(title("#[unsafe(no_mangle)]\npub extern \"C\" fn f() {}"), expect("use"));
+    }
+
+    #[test]
+    fn tls_verification_disabled_by_openssl_constant() {
+        let rule = "tls-verification-disabled";
+        assert_flags(rule, "ctx.set_verify(SSL_VERIFY_NONE);", "ctx.set_verify(SSL_VERIFY_PEER);");
+        assert_flags(
+            rule,
+            "builder.set_verify(openssl::ssl::SslVerifyMode::NONE);",
+            "let none = SslVerifyModeNONE; // SslVerifyMode::NONE is off",
+        );
+    }
+
+    #[test]
+    fn shell_command_string_through_duct_and_xshell() {
+        let rule = "shell-command-string";
+        // duct: the program is the first argument of `cmd` / `cmd!`.
+        assert_flags(
+            rule,
+            "duct::cmd(\"sh\", [\"-c\", &script]).run()?;",
+            "duct::cmd(\"git\", [\"status\", \"--short\"]).run()?;",
+        );
+        assert_flags(rule, "cmd!(\"bash\", \"-c\", script).run()?;", "cmd!(\"cargo\", \"build\").run()?;");
+        // xshell: a shell with `-c` (or `/c`) inside the command string.
+        assert_flags(rule, "cmd!(sh, \"cmd /c dir\").run()?;", "cmd!(sh, \"cmd-runner /c dir\").run()?;");
+        assert_flags(
+            rule,
+            "cmd!(sh, \"pwsh -c Get-ChildItem\").run()?;",
+            "cmd!(sh, \"shellcheck -x scripts/backup.sh\").run()?;",
+        );
+        // A script file run by bash, with no command string, is not a string run through a shell.
+        assert_flags(rule, "cmd!(sh, \"/bin/sh -c {line}\").run()?;", "cmd!(sh, \"bash scripts/backup.sh\").run()?;");
+        let found = scan_rust("a.rs", "fn f(sh: &Shell) {\n    cmd!(sh, \"bash -c {s}\").run();\n}");
+        assert_eq!(found[0].title, "an xshell command run through a shell: \"bash -c {s}\"");
+        assert_eq!((found[0].line, found[0].column), (Some(2), Some(5)));
+    }
+
+    #[test]
+    fn weak_hash_in_every_form() {
+        let rule = "weak-hash";
+        assert_flags(rule, "let d = Md5::digest(bytes);", "let d = Sha256::digest(bytes);");
+        assert_flags(rule, "let h = Sha1::new_with_prefix(b\"x\");", "let h = Sha512::new_with_prefix(b\"x\");");
+        assert_flags(rule, "let h = sha1::Sha1::default();", "let h = sha1_smol::Sha1Legacy::default();");
+        assert_flags(rule, "hash(MessageDigest::md5(), data)", "hash(MessageDigest::sha3_256(), data)");
+        assert_flags(
+            rule,
+            "digest::digest(&digest::SHA1_FOR_LEGACY_USE_ONLY, data)",
+            "digest::digest(&digest::SHA256, data)",
+        );
+        // Importing the crate is not hashing with it.
+        assert_eq!(count("use md5::compute;\nuse sha1::Sha1;", "source/weak-hash"), 0);
+    }
+
+    #[test]
+    fn sql_string_formatting_in_every_query_function() {
+        let rule = "sql-string-formatting";
+        for call in ["query_scalar", "raw_sql", "batch_execute", "simple_query", "prepare"] {
+            assert_flags(
+                rule,
+                &format!("client.{call}(&format!(\"SELECT count(*) FROM {{table}}\"))"),
+                &format!("client.{call}(\"SELECT count(*) FROM users\")"),
+            );
+        }
+        assert_flags(rule, "sqlx::raw_sql(&format![\"TRUNCATE {}\", t])", "sqlx::raw_sql(MIGRATION)");
+        // sqlx's checked macro binds its arguments.
+        assert_flags(
+            rule,
+            "let sql = format!(\"INSERT INTO users (email) VALUES ('{}')\", email);",
+            "sqlx::query!(\"INSERT INTO users (email) VALUES ($1)\", email)",
+        );
+        assert_flags(
+            rule,
+            "let q = format!(\"select id\\n  from users\\n  where name = '{name}'\");",
+            "let msg = format!(\"selected {n} rows from the report\");",
+        );
+        // The interpolation may come right after a keyword, or before FROM / SET.
+        for bad in [
+            "let q = format!(\"SELECT * FROM {}\", table);",
+            "let q = format!(\"DELETE FROM {table} WHERE id = $1\");",
+            "let q = format!(\"INSERT INTO {table} (email) VALUES ($1)\");",
+            "let q = format!(\"UPDATE {table} SET email = $1 WHERE id = $2\");",
+            "let q = format!(\"SELECT {columns} FROM users WHERE id = $1\");",
+        ] {
+            assert_flags(rule, bad, "log(format!(\"insert {n} coins into the machine\"));");
+        }
+        assert_eq!(
+            count("let q = format!(\"SELECT * FROM users WHERE id = {{id}}\");", "source/sql-string-formatting"),
+            0
+        );
+    }
+
+    #[test]
+    fn cors_allow_any_origin_in_actix() {
+        let rule = "cors-allow-any-origin";
+        assert_flags(
+            rule,
+            "let cors = Cors::default().allow_any_origin().allow_any_method();",
+            "let cors = Cors::default().allowed_origin(\"https://app.example.com\").allow_any_method();",
+        );
+        assert_flags(rule, "App::new().wrap(Cors::permissive())", "App::new().wrap(Cors::default())");
+    }
+
+    #[test]
+    fn jwt_decoded_without_its_signature() {
+        let rule = "jwt-signature-unchecked";
+        assert_flags(
+            rule,
+            "let claims = jsonwebtoken::dangerous::insecure_decode::<Claims>(token)?;",
+            "let header = jsonwebtoken::decode_header(token)?;",
+        );
+        assert_flags(rule, "let c = insecure_decode_without_validation(t);", "let insecure_decoder = None;");
+    }
+
+    #[test]
+    fn hardcoded_tmp_path_in_shared_memory_and_near_misses() {
+        let rule = "hardcoded-tmp-path";
+        assert_flags(rule, "let p = \"/dev/shm/app.lock\";", "let p = \"/dev/shmem/app.lock\";");
+        assert_flags(rule, "let p = b\"/tmp/x\";", "let p = \"tmp/cache\";");
+        assert_flags(rule, "let d = r#\"/var/tmp\"#;", "let d = \"/home/app/tmp/cache\";");
+    }
+
+    #[test]
+    fn nested_cfg_predicates_decide_whether_code_is_test_only() {
+        let unsafe_fn = "fn t() { unsafe { g() } }";
+        // all(test, …) with a nested predicate is test-only.
+        let nested = format!("#[cfg(all(test, not(feature = \"x\")))]\n{unsafe_fn}");
+        assert_eq!(ids(&nested), Vec::<String>::new());
+        // `test` inside a nested any(…) does not make the item test-only: it is built without tests too.
+        let any = format!("#[cfg(all(feature = \"x\", any(windows, test, unix)))]\n{unsafe_fn}");
+        assert_eq!(ids(&any), ["source/unsafe-without-safety-comment"]);
+        assert_eq!(
+            ids(&format!("#[sqlx::test(migrations = \"./migrations\")]\nasync {unsafe_fn}")),
+            Vec::<String>::new()
+        );
+        // An inner #![cfg(test)] covers the rest of its module only.
+        let inner = format!("mod helpers {{\n    #![cfg(test)]\n    {unsafe_fn}\n}}\n{unsafe_fn}");
+        let found = scan_rust("a.rs", &inner);
+        assert_eq!(found.iter().map(|f| f.line).collect::<Vec<_>>(), [Some(5)]);
+    }
+
+    #[test]
+    fn a_file_cut_short_is_scanned_without_panicking() {
+        // A test module that never closes runs to the end of the file.
+        let open_module = "unsafe fn a() {}\n#[cfg(test)]\nmod tests {\n    fn t() { unsafe { g() }";
+        let found = scan_rust("a.rs", open_module);
+        assert_eq!(found.iter().map(|f| f.line).collect::<Vec<_>>(), [Some(1)]);
+        // A test item ends with its block; with no `;` and no block, at the end of the file.
+        assert_eq!(ids("unsafe fn a() {}\n#[cfg(test)]\nstatic X: u8 = unsafe { f() }").len(), 1);
+        assert_eq!(
+            ids("unsafe fn a() {}\n#[cfg(test)]\nconst P: &str = \"/tmp/x\""),
+            ["source/unsafe-without-safety-comment"]
+        );
+        // Unterminated literals and comments end at the end of the file.
+        for tail in ["\"unsafe { ", "r#\"unsafe { ", "/* unsafe { ", "b'"] {
+            let text = format!("unsafe fn a() {{}}\nlet s = {tail}");
+            assert_eq!(ids(&text), ["source/unsafe-without-safety-comment"], "{text}");
+        }
     }
 
     #[test]
