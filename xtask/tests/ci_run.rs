@@ -18,6 +18,7 @@ case "$1 $2" in
   fmt*) [ -e "$STANDIN/fmt-fails" ] && { echo "Diff in src/lib.rs at line 1:"; exit 1; }; exit 0 ;;
   clippy*) exit 0 ;;
   "llvm-cov --version") echo "cargo-llvm-cov 0.9.1" ;;
+  "llvm-cov clean") exit 0 ;;
   "llvm-cov report")
     out=""; while [ $# -gt 0 ]; do case "$1" in --output-path|--output-dir) out="$2"; shift ;; esac; shift; done
     case "$(tail -n 1 "$STANDIN/log")" in
@@ -92,6 +93,7 @@ impl Ci {
             .env("STANDIN", &self.dir.0)
             .env("XTASK_TOOLS_DIR", &self.tools)
             .env("XTASK_ADVISORY_DB", self.dir.0.join("advisory-db"))
+            .env("XTASK_AUDIT_BIN", support::audit_bin())
             .env("PATH", path)
             .arg("ci")
             .args(args);

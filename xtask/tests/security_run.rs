@@ -49,6 +49,7 @@ fn security_env(repo: &Repo, args: &[&str], env: &[(&str, &str)]) -> Run {
     let mut c = repo.gate("security", args);
     // A scratch CARGO_HOME: no index cache unless a test writes one.
     c.env("CARGO_HOME", repo.scratch.0.join("cargo-home"));
+    c.env("XTASK_AUDIT_BIN", support::audit_bin());
     c.envs(env.iter().copied());
     support::run(c)
 }
@@ -68,6 +69,38 @@ fn a_vulnerable_version_fails_naming_the_advisory_and_its_fix() {
     assert!(run.stdout.contains("[RUSTSEC-2026-9001]") && run.stdout.contains("CVSS 9.8"), "{run:?}");
     assert!(run.stdout.contains("upgrade to >=1.2.3"), "{run:?}");
     assert!(run.stdout.contains("security: failed — 1 critical"), "{run:?}");
+}
+
+#[test]
+fn an_audit_that_cannot_run_is_a_tool_error_naming_it() {
+    let (repo, db) = checkout("sec-no-audit", &lockfile(&[("app", &[])], &[]));
+    let missing = repo.scratch.0.join("no-such-audit");
+    let run = security_env(
+        &repo,
+        &["--check", "advisories", "--advisory-db", db.to_str().unwrap()],
+        &[("XTASK_AUDIT_BIN", missing.to_str().unwrap())],
+    );
+    assert_eq!(run.code, 2, "{run:?}");
+    assert!(
+        run.stderr.contains(&format!("cannot run the advisory audit, XTASK_AUDIT_BIN={}", missing.display())),
+        "{run:?}"
+    );
+}
+
+#[test]
+fn the_audit_is_built_on_first_use_saying_so() {
+    // No XTASK_AUDIT_BIN: the gate builds xtask-audit with `cargo run`, here into an empty
+    // target folder, as on a fresh clone; the machine's CARGO_HOME has the crates.
+    let (repo, db) =
+        checkout("sec-first-build", &lockfile(&[("app", &["fixture-vuln"])], &[("fixture-vuln", "1.0.0")]));
+    let target = repo.scratch.0.join("target");
+    let mut c = repo.gate("security", &["--check", "advisories", "--advisory-db", db.to_str().unwrap()]);
+    c.env("CARGO_TARGET_DIR", &target);
+    let run = support::run(c);
+    assert_eq!(run.code, 1, "{run:?}");
+    assert!(run.stderr.contains("building the advisory audit, xtask-audit (one-time"), "{run:?}");
+    assert!(run.stdout.contains("fixture-vuln 1.0.0: Remote code execution"), "{run:?}");
+    assert!(target.join("debug/xtask-audit").is_file(), "{run:?}");
 }
 
 #[test]

@@ -1,12 +1,12 @@
-//! The security engine behind `cargo xtask security`: dependency advisories (RustSec), the
-//! production source rules, the secret scanner, the parsers of zizmor's and hadolint's output,
-//! the suppression file and the reports (text, JSON, SARIF). Everything here works on given
-//! inputs and returns findings; running tools and printing is done by the xtask
-//! (`gates/security.rs`).
-/// The libraries the gate also uses, re-exported so the xtask needs no versions of its own.
-pub use {jiff, rustsec};
+//! The security engine behind `cargo xtask security`: the production source rules, the secret
+//! scanner, the parsers of zizmor's and hadolint's output, the suppression file and the reports
+//! (text, JSON, SARIF). Everything here works on given inputs and returns findings; running tools
+//! and printing is done by the xtask (`gates/security.rs`). The advisories check is a program of
+//! its own, `xtask/audit/`, built when the gate first needs it.
+/// The date library the gate also uses, re-exported so the xtask needs no version of its own.
+pub use jiff;
 
-pub mod advisories;
+pub mod audit;
 pub mod external;
 pub mod report;
 pub mod sarif;
@@ -16,10 +16,10 @@ pub mod suppress;
 
 use std::fmt;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// How bad a finding is. The gate fails on `Medium` and above (bandit's `-ll`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Severity {
     /// Reported, never fails the gate (unmaintained or yanked crates, informational notes).
@@ -66,7 +66,7 @@ impl fmt::Display for Severity {
 }
 
 /// The four checks of the gate, in the order they are reported.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Check {
     /// Crates in Cargo.lock against the RustSec advisory database.
@@ -111,7 +111,7 @@ impl fmt::Display for Check {
 /// (`RUSTSEC-2023-0071`), a built-in rule (`source/shell-command-string`,
 /// `secrets/aws-access-key`), a tool's rule (`clippy::dbg_macro`, `zizmor/artipacked`,
 /// `hadolint/DL3002`) or a gate rule (`advisory-db/stale`, `suppression/expired`).
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Finding {
     pub check: Check,
     pub rule: String,
@@ -131,7 +131,7 @@ pub struct Finding {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub column: Option<usize>,
     /// Other names a suppression may use (an advisory's CVE and GHSA aliases).
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub aliases: Vec<String>,
     /// The reason of the suppression entry that matched: the finding is listed, not counted.
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -8,6 +8,7 @@
 //! The engine (rules, parsers, reports) is the `xtask-security` crate; this file runs tools
 //! and prints.
 
+use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -16,7 +17,6 @@ use colored::Colorize;
 
 use crate::lint::files::Tree;
 use crate::output::{At, Level};
-use crate::security::advisories::{self, AdvisoryDb, Freshness};
 use crate::security::report::{CheckRun, Report};
 use crate::security::suppress::Suppressions;
 use crate::security::{Check, Finding, Severity, external, sarif, secrets, source};
@@ -225,103 +225,69 @@ impl SecurityArgs {
             }
             fetch_db(&db_path, " (one-time: it is not there yet; `cargo xtask security --fetch` updates it)")?;
         }
-        let db = advisories::open(&db_path).map_err(|e| {
-            anyhow::anyhow!(
-                "{e:#}\n  get the database with `cargo xtask security --fetch` (clones {} into {}), \
-                 or point --advisory-db (or XTASK_ADVISORY_DB) at a copy",
-                advisory_db_url(),
-                db_path.display()
-            )
-        })?;
-        let fresh = freshness(&db)?;
-        let age = advisories::age_days(fresh.date, today);
-        let max = cx.settings.security.max_db_age_days;
-        notes.push(format!(
-            "database {}: {} advisories, updated {} ({} day{} ago, from {})",
-            db.path.display(),
-            db.count,
-            fresh.date,
-            age,
-            if age == 1 { "" } else { "s" },
-            fresh.source
-        ));
-        let mut findings = Vec::new();
-        if age > i64::from(max) {
-            let title = format!("the advisory database is {age} days old (the limit is {max})");
-            let help = "update it: `cargo xtask security --fetch`; advisories published since are not checked";
-            match self.accept_stale(cx) {
-                Some(by) => {
-                    notes.push(format!("accepted: a database older than {max} days, by {by}"));
-                    findings.push(
-                        Finding::new(
-                            Check::Advisories,
-                            "advisories/stale-db",
-                            Severity::Warning,
-                            format!("{title}; accepted by {by}"),
-                        )
-                        .help(help),
-                    );
-                }
-                None => findings.push(
-                    Finding::new(Check::Advisories, "advisories/stale-db", Severity::High, title)
-                        .help(format!("{help}; or accept its age for this run with --accept-stale-db")),
-                ),
-            }
-        }
-
-        let lock_path = match &self.lockfile {
+        let lockfile = match &self.lockfile {
             Some(p) => p.clone(),
             None => root.join("Cargo.lock"),
         };
-        let lock_text = std::fs::read_to_string(&lock_path).with_context(|| {
-            format!("cannot read {} (run `cargo generate-lockfile` to create it)", lock_path.display())
-        })?;
-        let lockfile: crate::security::rustsec::Lockfile =
-            lock_text.parse().with_context(|| format!("{}: not a valid Cargo.lock", lock_path.display()))?;
-        let shown = lock_path.strip_prefix(root).map(slash).unwrap_or_else(|_| lock_path.display().to_string());
-        let mut roots = cx.settings.security.linked_by.clone();
-        if roots.is_empty() {
-            roots =
-                lockfile.packages.iter().filter(|p| p.source.is_none()).map(|p| p.name.as_str().to_owned()).collect();
-        }
-        let index = cargo_home().ok().and_then(|h| advisories::IndexCache::open(&h));
-        let audit = advisories::audit(
-            &db,
-            &lockfile,
-            &lock_text,
-            &shown,
-            &roots,
-            index.as_ref().map(|i| i as &dyn advisories::YankedLookup),
-        );
-        notes.push(format!("{shown}: {} crates.io packages", audit.packages));
-        notes.push(match audit.yanked_checked {
-            Some(n) => format!("yanked: {n} of {} looked up in cargo's local crates.io index cache", audit.packages),
-            None => "yanked: not checked (no local crates.io index cache; `cargo fetch` creates it)".to_owned(),
-        });
-        findings.extend(audit.findings);
-        Ok(findings)
+        let request = crate::security::audit::Request {
+            lockfile_shown: lockfile.strip_prefix(root).map(slash).unwrap_or_else(|_| lockfile.display().to_string()),
+            lockfile,
+            db: db_path,
+            upstream: advisory_db_url(),
+            today: today.to_string(),
+            max_db_age_days: cx.settings.security.max_db_age_days,
+            stale_accepted_by: self.accept_stale(cx).map(str::to_owned),
+            linked_by: cx.settings.security.linked_by.clone(),
+            cargo_home: cargo_home().ok(),
+        };
+        let response = run_audit(cx, &request)?;
+        notes.extend(response.notes);
+        Ok(response.findings)
     }
 }
 
-/// How fresh the database is: its git commit, else the snapshot's STAMP, else its newest advisory.
-fn freshness(db: &AdvisoryDb) -> Result<Freshness> {
-    if db.path.join(".git").exists() {
-        let out = crate::lint::files::git(&db.path).args(["log", "-1", "--format=%cI"]).output();
-        if let Some(date) = out
-            .ok()
-            .filter(|o| o.status.success())
-            .and_then(|o| advisories::parse_date_prefix(String::from_utf8_lossy(&o.stdout).trim()))
-        {
-            return Ok(Freshness { date, source: "its last git commit" });
+/// Runs the advisories check, `xtask-audit`: a program of its own so that rustsec is built
+/// only when this check runs (`cargo run -p xtask-audit`, the first time saying so), or the
+/// prebuilt one `XTASK_AUDIT_BIN` names.
+fn run_audit(cx: &Context, request: &crate::security::audit::Request) -> Result<crate::security::audit::Response> {
+    let (mut run, shown) = match std::env::var_os("XTASK_AUDIT_BIN") {
+        Some(bin) => {
+            let shown = format!("XTASK_AUDIT_BIN={}", Path::new(&bin).display());
+            (Command::new(bin), shown)
         }
+        None => {
+            let target =
+                std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| cx.root.join("target"), |t| cx.root.join(t));
+            if !target.join("debug/xtask-audit").is_file() {
+                eprintln!(
+                    "advisories: building the advisory audit, xtask-audit (one-time: it links the rustsec library)…"
+                );
+            }
+            let mut run = Command::new(&cx.cargo);
+            run.current_dir(&cx.root)
+                .args(["run", "--quiet", "--package", "xtask-audit"])
+                .env("CARGO_TERM_COLOR", cx.out.cargo_term_color());
+            (run, "`cargo run --package xtask-audit`".to_owned())
+        }
+    };
+    run.stdin(std::process::Stdio::piped()).stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped());
+    let mut child = run.spawn().with_context(|| format!("cannot run the advisory audit, {shown}"))?;
+    let input = serde_json::to_vec(request)?;
+    child.stdin.take().expect("piped").write_all(&input).context("cannot send the audit its request")?;
+    let out = child.wait_with_output()?;
+    if !out.status.success() {
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        // Exit 2: the audit's own error (a database that cannot be read, say); else cargo's.
+        if out.status.code() == Some(2) {
+            bail!("{}", stderr.trim_end());
+        }
+        bail!(
+            "the advisory audit ({shown}) could not be built or run ({}):\n{}",
+            out.status,
+            crate::process::last_lines(&stderr, crate::process::SHOWN_LINES)
+        );
     }
-    if let Some(date) = advisories::stamp_date(&db.path) {
-        return Ok(Freshness { date, source: "its STAMP file" });
-    }
-    match advisories::newest_advisory(db) {
-        Some(date) => Ok(Freshness { date, source: "its newest advisory: no git history or STAMP" }),
-        None => bail!("advisory database {}: cannot tell how old it is", db.path.display()),
-    }
+    serde_json::from_slice(&out.stdout).context("xtask-audit did not answer with its JSON report")
 }
 
 /// Clone the database (saying so in one line, with `why`), or bring an existing clone to

@@ -30,10 +30,40 @@ pub fn xtask() -> Command {
         "XTASK_PG_BIN",
         "XTASK_ADVISORY_DB",
         "XTASK_ACCEPT_STALE_DB",
+        "XTASK_AUDIT_BIN",
     ] {
         c.env_remove(var);
     }
     c
+}
+
+/// The advisory audit, built once into this test run's target folder (so a coverage run
+/// builds it instrumented, beside the xtask), for `XTASK_AUDIT_BIN`: the security gate
+/// otherwise builds it with `cargo run`, under the test's scratch `CARGO_HOME`.
+pub fn audit_bin() -> PathBuf {
+    let exe = std::env::current_exe().expect("the test binary's path");
+    // <target>/<profile>/deps/<test binary>
+    let target = exe.ancestors().nth(3).expect("a test binary lives in <target>/<profile>/deps");
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let out = Command::new(cargo)
+        .args(["build", "--quiet", "--package", "xtask-audit", "--target-dir"])
+        .arg(target)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .expect("cargo runs");
+    assert!(out.status.success(), "cannot build xtask-audit: {}", String::from_utf8_lossy(&out.stderr));
+    target.join("debug/xtask-audit")
+}
+
+/// The xtask ended as a process killed by `signal` does: dead of it, or, when built for
+/// coverage (which must write its profile at exit), exited with the shell's `128 + signal`.
+pub fn assert_ended_by_signal(status: std::process::ExitStatus, signal: i32, context: &str) {
+    use std::os::unix::process::ExitStatusExt as _;
+    if cfg!(coverage) {
+        assert_eq!(status.code(), Some(128 + signal), "{status:?}: {context}");
+    } else {
+        assert_eq!(status.signal(), Some(signal), "{status:?}: {context}");
+    }
 }
 
 pub fn run(mut c: Command) -> Run {

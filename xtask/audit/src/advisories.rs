@@ -22,7 +22,7 @@ use rustsec::advisory::Informational;
 use rustsec::database::Query;
 use rustsec::{Database, Lockfile};
 
-use crate::{Check, Finding, Severity};
+use xtask_security::{Check, Finding, Severity};
 
 /// An opened, non-empty advisory database.
 pub struct AdvisoryDb {
@@ -306,5 +306,18 @@ mod tests {
         let text = "[[package]]\nname = \"a\"\nversion = \"1.0.0\"\n\n[[package]]\nname = \"b\"\nversion = \"2.0.0\"\n";
         assert_eq!(lock_line(text, "b", "2.0.0"), Some(6));
         assert_eq!(lock_line(text, "b", "1.0.0"), None);
+    }
+
+    #[test]
+    fn a_folder_that_is_not_an_advisory_database_is_an_error_not_a_pass() {
+        let dir = std::env::temp_dir().join(format!("xtask-advisory-db-{}", std::process::id()));
+        std::fs::create_dir_all(dir.join("advisories")).unwrap();
+        let err = |path: &Path| open(path).err().expect("an error").to_string();
+        let e = err(&dir.join("missing"));
+        assert!(e.ends_with("missing: no such folder"), "{e}");
+        // A folder of something else (no `crates/`): never read as "no advisories, all clear".
+        let e = err(&dir);
+        assert!(e.contains("no `crates/` folder: is this a copy of github.com/rustsec/advisory-db?"), "{e}");
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }
