@@ -151,8 +151,12 @@ fn wait(mut child: Child, shown: &str) -> Result<ExitStatus> {
 pub fn exit_if_received() {
     if let Some(signal) = received() {
         eprintln!("cargo xtask: interrupted by {}; what this run had started is stopped", name(signal));
-        let _ = signal_hook::low_level::emulate_default_handler(signal);
-        // Not reached for the signals handled here; keep the shell convention regardless.
+        // Under coverage instrumentation the profile is written at exit, which a death by
+        // signal skips: exit with the shell's code instead, so the interrupt paths are measured.
+        if !cfg!(coverage) {
+            let _ = signal_hook::low_level::emulate_default_handler(signal);
+        }
+        // Not reached for the signals handled here but under coverage; the shell's convention.
         std::process::exit(128 + signal);
     }
 }

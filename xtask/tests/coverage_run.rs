@@ -20,6 +20,8 @@ shift
 case "$1" in
   --version) [ -e "$STANDIN/llvm-cov-installed" ] || { echo "error: no such command: llvm-cov" >&2; exit 101; }
              echo "cargo-llvm-cov 0.9.1" ;;
+  clean) [ -e "$STANDIN/clean-fails" ] && { echo "error: failed to remove target/llvm-cov-target: Permission denied" >&2; exit 1; }
+         exit 0 ;;
   report)
     out=""; while [ $# -gt 0 ]; do case "$1" in --output-path|--output-dir) out="$2"; shift ;; esac; shift; done
     [ -e "$STANDIN/no-data" ] && { echo "error: no input files found" >&2; exit 1; }
@@ -137,11 +139,13 @@ fn one_test_run_then_three_reports_then_the_grade() {
     let log = s.log();
     assert_eq!(log[0], "llvm-cov --version");
     assert_eq!(log[1], "rustup component list --installed");
-    assert_eq!(log[2], "llvm-cov --workspace --no-report");
-    assert!(log[3].starts_with("llvm-cov report --cobertura --output-path "), "{log:?}");
-    assert!(log[4].starts_with("llvm-cov report --lcov --output-path "), "{log:?}");
-    assert!(log[5].starts_with("llvm-cov report --html --output-dir "), "{log:?}");
-    assert_eq!(log.len(), 6, "{log:?}");
+    // The last run's profiles go first; every test binary runs even when one fails.
+    assert_eq!(log[2], "llvm-cov clean --workspace");
+    assert_eq!(log[3], "llvm-cov --workspace --no-report --no-fail-fast");
+    assert!(log[4].starts_with("llvm-cov report --cobertura --output-path "), "{log:?}");
+    assert!(log[5].starts_with("llvm-cov report --lcov --output-path "), "{log:?}");
+    assert!(log[6].starts_with("llvm-cov report --html --output-dir "), "{log:?}");
+    assert_eq!(log.len(), 7, "{log:?}");
     assert_eq!(std::fs::read_to_string(s.path("out/coverage.xml")).unwrap(), percent_report(85, 100));
     assert!(s.path("out/cov/lcov.info").is_file());
     assert!(s.path("out/cov/html/index.html").is_file());
@@ -239,11 +243,31 @@ fn extra_arguments_and_the_branch_metric_reach_the_test_run() {
     let s = StandIn::new(95);
     let run = s.run(&["--metric", "lines", "--", "--exclude", "app"]);
     assert_eq!(run.code, 0, "{run:?}");
-    assert!(s.log().contains(&"llvm-cov --workspace --no-report --exclude app".to_owned()), "{:?}", s.log());
+    assert!(
+        s.log().contains(&"llvm-cov --workspace --no-report --no-fail-fast --exclude app".to_owned()),
+        "{:?}",
+        s.log()
+    );
     let s = StandIn::new(95);
     let run = s.run(&["--metric", "branches"]);
     assert_eq!(run.code, 2, "the stand-in report has no branch data: {run:?}");
-    assert!(s.log().contains(&"llvm-cov --workspace --no-report --branch".to_owned()), "{:?}", s.log());
+    assert!(s.log().contains(&"llvm-cov --workspace --no-report --no-fail-fast --branch".to_owned()), "{:?}", s.log());
+    // Given again after `--`, it is not doubled (cargo would refuse it twice).
+    let s = StandIn::new(95);
+    let run = s.run(&["--", "--no-fail-fast"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    assert!(s.log().contains(&"llvm-cov --workspace --no-report --no-fail-fast".to_owned()), "{:?}", s.log());
+}
+
+#[test]
+fn data_from_the_last_run_that_cannot_be_removed_stops_the_gate_before_the_tests() {
+    let s = StandIn::new(95);
+    s.dir.write("clean-fails", "");
+    let run = s.run(&[]);
+    assert_eq!(run.code, 2, "{run:?}");
+    assert!(run.stderr.contains("cannot remove the last coverage run's data"), "{run:?}");
+    assert!(run.stderr.contains("Permission denied"), "the tool's own words: {run:?}");
+    assert!(!s.log().iter().any(|l| l.starts_with("llvm-cov --workspace")), "{:?}", s.log());
 }
 
 #[test]

@@ -92,8 +92,7 @@ fn a_source_change_restarts_the_app_after_its_process_group_is_gone_and_sigint_l
     Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
     let out = child.wait_with_output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
-    use std::os::unix::process::ExitStatusExt;
-    assert_eq!(out.status.signal(), Some(2), "{:?}\n{stderr}", out.status);
+    support::assert_ended_by_signal(out.status, 2, &stderr);
     assert!(second.iter().all(|p| !alive(p)), "{second:?}\n{stderr}");
     assert!(stderr.contains("dev: app/src/routes.rs changed; restarting"), "{stderr}");
     let log = std::fs::read_to_string(dir.0.join("log")).unwrap();

@@ -144,11 +144,7 @@ fn smoke_fails_when_readiness_ignores_the_database() {
     let _engine = support::docker_lock();
     // The classic mistake: readiness wired to the liveness handler.
     let root = copy("smoke-ready", |root| {
-        support::edit(
-            &root.join("app/src/routes/health.rs"),
-            "READY_PATH, get(ready)",
-            "READY_PATH, get(live)",
-        )
+        support::edit(&root.join("app/src/routes/health.rs"), "READY_PATH, get(ready)", "READY_PATH, get(live)")
     });
     let run = support::run(smoke(&root.0));
     assert_eq!(run.code, 1, "{run:?}");
@@ -212,8 +208,7 @@ fn ctrl_c_removes_the_stack() {
     seen.extend(lines.map(Result::unwrap));
     let status = child.wait().unwrap();
     let run = Run { code: status.code().unwrap_or(-1), stdout: seen.join("\n") + "\n", stderr: String::new() };
-    use std::os::unix::process::ExitStatusExt as _;
-    assert_eq!(status.signal(), Some(2), "ends by SIGINT, after cleaning up: {run:?}");
+    support::assert_ended_by_signal(status, 2, &format!("ends by SIGINT, after cleaning up: {run:?}"));
     assert_removed(&run);
 }
 

@@ -214,9 +214,18 @@ fn run_tests(cx: &Context, args: &CoverageArgs, metric: Metric) -> Result<TestRu
     // One test run, with the test gate's database when the suite needs one; every report
     // below is rendered from this run's profile data.
     let started = Instant::now();
+    // The last run's profiles and instrumented binaries would be counted again (with `--no-report`
+    // cargo-llvm-cov keeps them, to merge runs): start from none.
+    let mut clean = Command::new(cargo);
+    clean.current_dir(&cx.root).args(["llvm-cov", "clean", "--workspace"]);
+    crate::process::checked(&mut clean, "cargo llvm-cov clean --workspace")
+        .context("cannot remove the last coverage run's data")?;
+    // Every test binary runs, so a failing one does not leave the others' code unmeasured.
+    let no_fail_fast = (!extra.iter().any(|a| a == "--no-fail-fast")).then_some("--no-fail-fast");
     let passed = db::with_test_database(cx, cx.settings.test.database, |url| {
         let mut run = Command::new(cargo);
         run.args(["llvm-cov", "--workspace", "--no-report"])
+            .args(no_fail_fast)
             .args(branch)
             .args(extra)
             .current_dir(&cx.root)
@@ -226,7 +235,12 @@ fn run_tests(cx: &Context, args: &CoverageArgs, metric: Metric) -> Result<TestRu
         }
         eprintln!(
             "$ cargo llvm-cov --workspace --no-report{}",
-            branch.into_iter().chain(extra.iter().map(String::as_str)).map(|a| format!(" {a}")).collect::<String>()
+            no_fail_fast
+                .into_iter()
+                .chain(branch)
+                .chain(extra.iter().map(String::as_str))
+                .map(|a| format!(" {a}"))
+                .collect::<String>()
         );
         Ok(interrupt::run(&mut run)?.success())
     })?;
