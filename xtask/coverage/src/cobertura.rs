@@ -7,7 +7,8 @@
 //! attributes are only a fallback for reports that have no `<line>` elements.
 //!
 //! Memory stays bounded by the number of distinct lines, stored as bitsets (two bits a
-//! line), never by the size of the file.
+//! line), never by the size of the file. The bitsets are kept per file ([`LineTable`]) so
+//! that patch coverage can ask about single lines; `<sources><source>` texts are kept too.
 
 use std::collections::{BTreeMap, HashMap};
 use std::io::BufRead;
@@ -35,6 +36,61 @@ pub struct FileCoverage {
     pub name: String,
     pub lines: Counts,
     pub branches: Counts,
+    /// Which line numbers the report lists, and which of them are covered (`hits > 0` in
+    /// any copy), after the same de-duplication as `lines`.
+    pub line_table: LineTable,
+}
+
+/// The listed and covered line numbers of one file: a bitset per block of 64 line numbers,
+/// blocks sorted, so memory grows with the distinct lines listed, not with their numbers.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct LineTable {
+    /// (line number / 64, bits), sorted by block; `covered` is a subset of `present`.
+    chunks: Vec<(u32, Chunk)>,
+}
+
+impl LineTable {
+    /// `None` when the report does not list `line` (not coverable), else whether it is covered.
+    pub fn state(&self, line: u32) -> Option<bool> {
+        let i = self.chunks.binary_search_by_key(&(line >> 6), |&(key, _)| key).ok()?;
+        let chunk = self.chunks[i].1;
+        let bit = 1u64 << (line & 63);
+        (chunk.present & bit != 0).then_some(chunk.covered & bit != 0)
+    }
+
+    /// Covered and listed lines: the same numbers as [`FileCoverage::lines`].
+    pub fn counts(&self) -> Counts {
+        let mut counts = Counts::default();
+        for (_, c) in &self.chunks {
+            counts.valid += u64::from(c.present.count_ones());
+            counts.covered += u64::from(c.covered.count_ones());
+        }
+        counts
+    }
+
+    /// Every listed line with whether it is covered, in increasing order.
+    pub fn iter(&self) -> impl Iterator<Item = (u32, bool)> + '_ {
+        self.chunks.iter().flat_map(|&(key, c)| {
+            let mut bits = c.present;
+            std::iter::from_fn(move || {
+                if bits == 0 {
+                    return None;
+                }
+                let at = bits.trailing_zeros();
+                bits &= bits - 1;
+                Some(((key << 6) | at, c.covered & (1u64 << at) != 0))
+            })
+        })
+    }
+
+    fn from_chunks(chunks: BTreeMap<u32, Chunk>) -> LineTable {
+        let chunks = chunks
+            .into_iter()
+            .map(|(key, c)| (key, Chunk { present: c.present, covered: c.covered & c.present }))
+            .filter(|(_, c)| c.present != 0)
+            .collect();
+        LineTable { chunks }
+    }
 }
 
 /// The totals a producer wrote on the root `<coverage>` element, if any.
@@ -53,6 +109,8 @@ pub struct Report {
     /// Files sorted by name.
     pub files: Vec<FileCoverage>,
     pub root: RootAttributes,
+    /// The `<sources><source>` texts in report order, trimmed and `normalise`d; empty ones left out.
+    pub sources: Vec<String>,
     /// How many `<line>` elements were read (duplicates included, `<methods>` excluded).
     pub line_elements: u64,
     /// How many of them carried branch information.
@@ -114,6 +172,9 @@ pub fn parse<R: BufRead>(mut input: R, options: ParseOptions) -> Result<Report, 
     let mut depth: usize = 0;
     let mut methods_depth: Option<usize> = None;
     let mut class_depth: Option<usize> = None;
+    // Where `<sources>` opened; the text of the `<source>` being read and where it opened.
+    let mut sources_depth: Option<usize> = None;
+    let mut source: Option<(usize, String)> = None;
     let mut seen_root = false;
 
     loop {
@@ -155,6 +216,14 @@ pub fn parse<R: BufRead>(mut input: R, options: ParseOptions) -> Result<Report, 
                     }
                 } else if name == "line" && class_depth.is_some() {
                     acc.line(e, at)?;
+                } else if name == "sources" && depth == 1 {
+                    if !empty {
+                        sources_depth = Some(depth);
+                    }
+                } else if name == "source" && sources_depth == Some(depth - 1) && source.is_none() && !empty {
+                    // Kept untrimmed until its end: white space next to a reference is content.
+                    source = Some((depth, String::new()));
+                    reader.config_mut().trim_text(false);
                 }
                 if !empty {
                     depth += 1;
@@ -168,6 +237,16 @@ pub fn parse<R: BufRead>(mut input: R, options: ParseOptions) -> Result<Report, 
                 }
                 if class_depth == Some(depth) {
                     class_depth = None;
+                }
+                if sources_depth == Some(depth) {
+                    sources_depth = None;
+                }
+                if let Some((_, text)) = source.take_if(|(at, _)| *at == depth) {
+                    reader.config_mut().trim_text(true);
+                    let text = normalise(text.trim());
+                    if !text.is_empty() {
+                        acc.sources.push(text);
+                    }
                 }
             }
             Event::DocType(ref d) => {
@@ -185,6 +264,14 @@ pub fn parse<R: BufRead>(mut input: R, options: ParseOptions) -> Result<Report, 
                 if depth == 0 && !t.trim().is_empty() {
                     return err(at, "text outside the root element: not an XML coverage report");
                 }
+                if let Some((_, text)) = &mut source {
+                    text.push_str(&t.xml_content(quick_xml::XmlVersion::Implicit1_0));
+                }
+            }
+            Event::CData(ref t) => {
+                if let Some((_, text)) = &mut source {
+                    text.push_str(&t.xml_content(quick_xml::XmlVersion::Implicit1_0));
+                }
             }
             Event::GeneralRef(ref r) => {
                 if depth == 0 {
@@ -194,6 +281,13 @@ pub fn parse<R: BufRead>(mut input: R, options: ParseOptions) -> Result<Report, 
                 let at = reader.buffer_position().saturating_sub(name.len() as u64 + 2);
                 if !matches!(name, "lt" | "gt" | "amp" | "apos" | "quot") && !name.starts_with('#') {
                     return err(at, format!("reference to an undeclared entity &{name};"));
+                }
+                if let Some((_, text)) = &mut source {
+                    match r.resolve_char_ref() {
+                        Ok(Some(c)) => text.push(c),
+                        Ok(None) => text.push_str(quick_xml::escape::resolve_predefined_entity(name).unwrap_or("")),
+                        Err(e) => return err(at, format!("bad character reference &{name};: {e}")),
+                    }
                 }
             }
             Event::Eof => {
@@ -206,7 +300,7 @@ pub fn parse<R: BufRead>(mut input: R, options: ParseOptions) -> Result<Report, 
                 }
                 break;
             }
-            Event::CData(_) | Event::Comment(_) | Event::Decl(_) | Event::PI(_) => {}
+            Event::Comment(_) | Event::Decl(_) | Event::PI(_) => {}
         }
         buf.clear();
     }
@@ -393,7 +487,7 @@ fn simple_attributes(
 }
 
 /// Bits for 64 consecutive line numbers.
-#[derive(Clone, Copy, Default)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 struct Chunk {
     present: u64,
     covered: u64,
@@ -409,6 +503,7 @@ struct FileLines {
 struct Accumulator {
     options: ParseOptions,
     root: RootAttributes,
+    sources: Vec<String>,
     names: HashMap<String, usize>,
     files: Vec<(String, FileLines)>,
     /// The file the current `<class>` belongs to, and the chunk being filled (flushed on
@@ -425,6 +520,7 @@ impl Accumulator {
         Accumulator {
             options,
             root: RootAttributes::default(),
+            sources: Vec::new(),
             names: HashMap::new(),
             files: Vec::new(),
             current: usize::MAX,
@@ -520,21 +616,24 @@ impl Accumulator {
             .files
             .into_iter()
             .map(|(name, f)| {
-                let mut lines = Counts::default();
-                for c in f.chunks.values() {
-                    lines.valid += u64::from(c.present.count_ones());
-                    lines.covered += u64::from((c.covered & c.present).count_ones());
-                }
+                let line_table = LineTable::from_chunks(f.chunks);
+                let lines = line_table.counts();
                 let mut branches = Counts::default();
                 for &(covered, total) in f.branches.values() {
                     branches.covered += u64::from(covered.min(total));
                     branches.valid += u64::from(total);
                 }
-                FileCoverage { name, lines, branches }
+                FileCoverage { name, lines, branches, line_table }
             })
             .collect();
         files.sort_by(|a, b| a.name.cmp(&b.name));
-        Report { files, root: self.root, line_elements: self.line_elements, branch_elements: self.branch_elements }
+        Report {
+            files,
+            root: self.root,
+            sources: self.sources,
+            line_elements: self.line_elements,
+            branch_elements: self.branch_elements,
+        }
     }
 }
 
@@ -670,6 +769,47 @@ mod tests {
         // Both paths give the same answer on a character reference.
         let xml = wrap(r#"<class filename="a"><lines><line number="&#50;" hits="&#49;"/></lines></class>"#);
         assert_eq!(parse_str(&xml).unwrap().totals().0, Counts { covered: 1, valid: 1 });
+    }
+
+    #[test]
+    fn line_tables_answer_per_line_with_the_dedup_rules_of_the_totals() {
+        let xml = wrap(
+            r#"<class filename="a.rs"><methods><method><lines><line number="50" hits="9"/></lines></method></methods>
+               <lines><line number="1" hits="0"/><line number="2" hits="3"/><line number="64" hits="0"/></lines></class>
+               <class filename="b.rs"><lines><line number="7" hits="1"/></lines></class>
+               <class filename=".\a.rs"><lines><line number="1" hits="1"/><line number="4000000000" hits="0"/></lines></class>"#,
+        );
+        let r = parse_str(&xml).unwrap();
+        let a = &r.files[0];
+        assert_eq!(a.name, "a.rs");
+        let t = &a.line_table;
+        assert_eq!(
+            [0, 1, 2, 3, 50, 63, 64, 65, 4_000_000_000, u32::MAX].map(|n| t.state(n)),
+            [None, Some(true), Some(true), None, None, None, Some(false), None, Some(false), None]
+        );
+        assert_eq!(t.counts(), a.lines);
+        assert_eq!(a.lines, Counts { covered: 2, valid: 4 });
+        assert_eq!(t.iter().collect::<Vec<_>>(), [(1, true), (2, true), (64, false), (4_000_000_000, false)]);
+        assert_eq!(r.files[1].line_table.iter().collect::<Vec<_>>(), [(7, true)]);
+        assert_eq!(LineTable::default().state(1), None);
+    }
+
+    #[test]
+    fn sources_are_kept_in_order_trimmed_and_normalised() {
+        let xml = r#"<coverage><sources>
+              <source>
+                 /home/ci/build/app
+              </source>
+              <source>C:\work\app\</source>
+              <source>  </source><source/>
+              <source>/srv/a &amp; b/x&#233;<![CDATA[<y>]]></source>
+            </sources>
+            <packages><package><classes><class filename="a"><lines><line number="1" hits="1"/></lines></class></classes></package></packages>
+            <source>/not/in/sources</source></coverage>"#;
+        let r = parse_str(xml).unwrap();
+        assert_eq!(r.sources, ["/home/ci/build/app", "C:/work/app/", "/srv/a & b/x\u{e9}<y>"]);
+        assert_eq!(r.totals().0, Counts { covered: 1, valid: 1 });
+        assert!(parse_str("<coverage/>").unwrap().sources.is_empty());
     }
 
     #[test]

@@ -3,6 +3,7 @@
 
 pub mod cobertura;
 pub mod grade;
+pub mod patch;
 pub mod summary;
 
 use serde::Deserialize;

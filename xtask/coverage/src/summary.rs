@@ -162,7 +162,12 @@ mod tests {
     }
 
     fn file(name: &str, covered: u64, valid: u64) -> FileCoverage {
-        FileCoverage { name: name.into(), lines: Counts { covered, valid }, branches: Counts::default() }
+        FileCoverage {
+            name: name.into(),
+            lines: Counts { covered, valid },
+            branches: Counts::default(),
+            line_table: Default::default(),
+        }
     }
 
     #[test]
@@ -219,6 +224,7 @@ mod tests {
             name: name.into(),
             lines: Counts { covered: 10, valid: 10 },
             branches: Counts { covered, valid },
+            line_table: Default::default(),
         }
     }
 
