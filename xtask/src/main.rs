@@ -65,11 +65,12 @@ enum Gate {
     /// Without --file: runs `cargo llvm-cov` over the workspace, writes the Cobertura report
     /// (coverage.xml), LCOV and HTML (under target/coverage/), then grades it. With --file:
     /// grades an existing Cobertura XML report from any producer (cargo-llvm-cov, coverage.py,
-    /// tarpaulin, grcov, istanbul/nyc/c8, …) without running anything.
+    /// tarpaulin, grcov, istanbul/nyc/c8, …) without running anything. With --diff: also
+    /// grades the lines a change adds (patch coverage) and lists the uncovered ones.
     ///
     /// Grades: ❌ Poor <50, ⚠️ Low 50–69, ✅ Approved 70–79, 🌟 High 80–89, 🚀 Excellent ≥90.
-    /// Exit status: 0 at or above the threshold; 1 below it, or when the tests fail;
-    /// 2 on a usage, input or tool error. Settings: [workspace.metadata.xtask.coverage]
+    /// Exit status: 0 at or above the threshold (and the patch gate); 1 below it, or when the
+    /// tests fail; 2 on a usage, input or tool error. Settings: [workspace.metadata.xtask.coverage]
     /// in the root Cargo.toml; flags override them for one run.
     #[command(verbatim_doc_comment)]
     Coverage(CoverageArgs),

@@ -78,6 +78,8 @@ pub enum Level {
 pub struct At<'a> {
     pub file: &'a str,
     pub line: Option<usize>,
+    /// The last line of a range (`endLine`).
+    pub end_line: Option<usize>,
     pub col: Option<usize>,
 }
 
@@ -92,6 +94,9 @@ pub fn annotation(level: Level, at: Option<At<'_>>, title: &str, message: &str) 
         properties.push_str(&format!("file={},", escape_property(at.file)));
         if let Some(line) = at.line {
             properties.push_str(&format!("line={line},"));
+        }
+        if let Some(end) = at.end_line {
+            properties.push_str(&format!("endLine={end},"));
         }
         if let Some(col) = at.col {
             properties.push_str(&format!("col={col},"));
@@ -218,12 +223,12 @@ mod tests {
     #[test]
     fn annotations_with_and_without_a_place() {
         assert_eq!(annotation(Level::Error, None, "Coverage gate", "65%"), "::error title=Coverage gate::65%25");
-        let at = At { file: "src/a,b.rs", line: Some(3), col: Some(7) };
+        let at = At { file: "src/a,b.rs", line: Some(3), end_line: None, col: Some(7) };
         assert_eq!(
             annotation(Level::Warning, Some(at), "rule: x", "msg"),
             "::warning file=src/a%2Cb.rs,line=3,col=7,title=rule%3A x::msg"
         );
-        let at = At { file: "f", line: None, col: None };
+        let at = At { file: "f", line: None, end_line: None, col: None };
         assert_eq!(annotation(Level::Error, Some(at), "t", "m"), "::error file=f,title=t::m");
     }
 

@@ -102,6 +102,13 @@ pub struct CoverageSettings {
     pub html: PathBuf,
     pub lowest_files: usize,
     pub bands: Vec<Band>,
+    /// `--diff` without a base compares with this git revision (under Actions on a pull
+    /// request, with the PR's base branch instead).
+    pub base: Option<String>,
+    /// The patch gate: covered ÷ coverable changed lines [default: `threshold`].
+    pub patch_threshold: Percent,
+    /// Optionally, at most this many uncovered changed lines.
+    pub max_uncovered_changed_lines: Option<u64>,
 }
 
 /// `[workspace.metadata.xtask.lint]`. Globs are relative to the root (see `lint/glob.rs`).
@@ -219,6 +226,9 @@ struct RawCoverage {
     html: Option<PathBuf>,
     lowest_files: Option<usize>,
     bands: Option<Vec<RawBand>>,
+    base: Option<String>,
+    patch_threshold: Option<serde_json::Value>,
+    max_uncovered_changed_lines: Option<u64>,
 }
 
 #[derive(Deserialize)]
@@ -256,6 +266,13 @@ impl Settings {
             Some(v) => percent(v, "threshold").context(within)?,
             None => Percent::whole(70),
         };
+        let patch_threshold = match &c.patch_threshold {
+            Some(v) => percent(v, "patch-threshold").context(within)?,
+            None => threshold,
+        };
+        if c.base.as_deref().is_some_and(|b| b.trim().is_empty() || b.starts_with('-')) {
+            bail!("{within}: `base` must name a git revision, e.g. \"origin/main\"");
+        }
         let bands = match c.bands {
             None => crate::coverage::grade::default_bands(),
             Some(raw) => {
@@ -297,6 +314,9 @@ impl Settings {
                 html: path(c.html, "target/coverage/html"),
                 lowest_files: c.lowest_files.unwrap_or(10),
                 bands,
+                base: c.base,
+                patch_threshold,
+                max_uncovered_changed_lines: c.max_uncovered_changed_lines,
             },
         })
     }

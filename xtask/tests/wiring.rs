@@ -70,7 +70,10 @@ fn workflow_jobs_are_the_xtask_gates_in_order_each_running_its_gate() {
         let gate = GATES[i];
         let runs = xtask_runs(job);
         assert_eq!(runs.len(), 1, "job {gate}: one gate step: {runs:?}");
-        assert_eq!(gate_of(&runs[0]), format!("cargo xtask {gate}"), "job {gate}: its gate step is the xtask command");
+        let command = gate_of(&runs[0]);
+        let words: Vec<&str> = command.split_whitespace().collect();
+        assert_eq!(words[..3], ["cargo", "xtask", gate], "job {gate}: its gate step is the xtask command");
+        assert!(words[3..].iter().all(|w| w.starts_with("--")), "job {gate}: flags at most: {command}");
         let needs = text(job, "needs");
         assert_eq!(needs, i.checked_sub(1).map(|p| GATES[p]), "job {gate}: `needs` chains the gates in order");
     }
@@ -99,7 +102,11 @@ fn pre_commit_hooks_run_the_same_commands_as_ci() {
             }
             assert_eq!(text(repo, "repo"), Some("local"), "{id}: gate hooks are local");
             assert!(GATES.contains(&id), "hook {id} is not one of the xtask's gates {GATES:?}");
-            assert_eq!(entry, format!("cargo xtask {id}"), "hook {id}: the same command as the gate");
+            let gate = format!("cargo xtask {id}");
+            assert!(
+                entry == gate || entry.starts_with(&format!("{gate} --")),
+                "hook {id}: the gate's command (with flags at most): {entry}"
+            );
             assert!(ci_commands.contains(&entry.to_owned()), "hook {id}: CI runs `{entry}` too");
             assert_eq!(text(hook, "language"), Some("system"), "hook {id}");
             assert_eq!(text(hook, "pass_filenames"), Some("false"), "hook {id}: one cargo process, not one per file");
@@ -113,6 +120,34 @@ fn pre_commit_hooks_run_the_same_commands_as_ci() {
     assert_eq!(stage("coverage"), Some(vec!["pre-push"]), "the coverage run (the whole suite) waits for the push");
     assert_eq!(stage("security"), Some(vec!["pre-push"]), "the security gate runs clippy: it waits for the push too");
     assert_eq!(stage("smoke"), None, "the smoke gate builds an image and runs the stack: CI only, not a hook");
+}
+
+#[test]
+fn the_patch_gate_runs_before_a_push_and_on_pull_requests_with_the_history_it_needs() {
+    let config = load(".pre-commit-config.yaml");
+    let hooks: Vec<&Node> = config
+        .get("repos")
+        .unwrap()
+        .items()
+        .iter()
+        .flat_map(|r| r.get("hooks").map(Node::items).unwrap_or_default())
+        .collect();
+    let coverage = hooks.iter().find(|h| text(h, "id") == Some("coverage")).expect("a coverage hook");
+    assert_eq!(text(coverage, "entry"), Some("cargo xtask coverage --diff"), "the hook judges the change too");
+
+    let workflow = load(".github/workflows/ci.yml");
+    let job = workflow.get("jobs").unwrap().get("coverage").expect("a coverage job");
+    let steps = job.get("steps").unwrap().items();
+    assert!(
+        steps.iter().any(|s| text(s, "run") == Some("cargo xtask coverage --diff")),
+        "the coverage job runs the patch gate (on a pull request, against its base)"
+    );
+    let checkout = steps
+        .iter()
+        .find(|s| text(s, "uses").is_some_and(|u| u.starts_with("actions/checkout@")))
+        .expect("a checkout step");
+    let depth = checkout.get("with").and_then(|w| w.get("fetch-depth")).and_then(Node::scalar);
+    assert_eq!(depth, Some("0"), "the merge base needs the history: a shallow clone would be exit 2");
 }
 
 #[test]

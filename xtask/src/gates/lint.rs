@@ -241,7 +241,7 @@ fn annotate(cx: &Context, failed: &[&Report]) {
             Some(rule) => format!("{} (rule: {rule})", f.message),
             None => f.message.clone(),
         };
-        let at = f.path.as_deref().map(|file| At { file, line: f.line, col: None });
+        let at = f.path.as_deref().map(|file| At { file, line: f.line, end_line: None, col: None });
         cx.out.annotate(Level::Error, at, &title, &message);
     }
     if all.len() > MAX_ANNOTATIONS && cx.out.github {

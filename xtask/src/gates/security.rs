@@ -491,7 +491,7 @@ fn annotate(cx: &Context, report: &Report) {
     for f in report.findings.iter().filter(|f| f.suppressed.is_none()) {
         let Some(path) = &f.path else { continue };
         let level = if f.fails() { Level::Error } else { Level::Warning };
-        let at = At { file: path, line: f.line, col: f.column };
+        let at = At { file: path, line: f.line, end_line: None, col: f.column };
         cx.out.annotate(level, Some(at), &format!("{} ({})", f.rule, f.severity), &f.title);
     }
     if report.failed() {

@@ -11,6 +11,7 @@ use anyhow::{Context as _, Result, anyhow, bail};
 
 use crate::coverage::cobertura::{self, ParseOptions, Report};
 use crate::coverage::grade::{Percent, percent_text};
+mod diff;
 pub mod render;
 
 use self::render::Format;
@@ -39,6 +40,23 @@ pub struct CoverageArgs {
     /// How many of the lowest-covered files to list [default: `lowest-files` in Cargo.toml]
     #[arg(long, value_name = "N")]
     pub lowest: Option<usize>,
+    /// Also judge what a change adds: the lines changed since the merge base of BASE and HEAD
+    /// (commits, staged and unstaged edits), covered ÷ coverable, gated by `patch-threshold`
+    /// [default BASE: on a GitHub pull request its base branch, else the `base` setting]
+    #[arg(long, value_name = "BASE", num_args = 0..=1, default_missing_value = "")]
+    pub diff: Option<String>,
+    /// With --diff: read the change from this git checkout instead of the workspace's (for a
+    /// report of another checkout, given with --file)
+    #[arg(long, value_name = "PATH", requires = "diff")]
+    pub root: Option<PathBuf>,
+    /// With --diff: fail when the changed lines are covered below this percentage
+    /// [default: `patch-threshold` in Cargo.toml, else `threshold`]
+    #[arg(long, value_name = "PERCENT", requires = "diff")]
+    pub patch_fail_under: Option<Percent>,
+    /// With --diff: fail when more changed lines than this are uncovered
+    /// [default: `max-uncovered-changed-lines` in Cargo.toml, else no limit]
+    #[arg(long, value_name = "N", requires = "diff")]
+    pub max_uncovered_lines: Option<u64>,
     /// Do not install missing tools; fail with the command that installs them
     #[arg(long)]
     pub no_install: bool,
@@ -89,6 +107,12 @@ impl CoverageArgs {
             bail!("arguments after `--` are for the test run; with --file nothing is run");
         }
 
+        // The change first: a base that cannot be compared with stops the gate before the tests.
+        let checkout = match &self.root {
+            Some(r) => r.canonicalize().with_context(|| format!("--root {}: no such folder", r.display()))?,
+            None => cx.root.clone(),
+        };
+        let change = self.diff.as_deref().map(|base| diff::change(cx, &checkout, base)).transpose()?;
         let (path, tests) = match &self.file {
             Some(file) => (file.clone(), None),
             None => match run_tests(cx, &self, metric)? {
@@ -107,16 +131,31 @@ impl CoverageArgs {
         let report = read_report(&path, &name, metric)?;
         let summary = Summary::build(&name, &report, &options).map_err(|u| anyhow!(u.0))?;
 
-        print!("{}", render::render(&summary, self.format));
-        cx.out.step_summary(&render::markdown(&summary))?;
+        let patch_threshold = self.patch_fail_under.unwrap_or(settings.patch_threshold);
+        let max_uncovered = self.max_uncovered_lines.or(settings.max_uncovered_changed_lines);
+        let patch = change.map(|c| diff::judge(c, &report, patch_threshold, max_uncovered)).transpose()?;
+
+        print!("{}", render::render(&summary, patch.as_ref(), self.format));
+        let patch_md = patch.as_ref().map(render::patch_markdown).unwrap_or_default();
+        cx.out.step_summary(&(render::markdown(&summary) + &patch_md))?;
+        if let Some(v) = &patch {
+            annotate_uncovered(cx, v);
+        }
 
         if let Some((Outcome::Failed, _)) = tests {
             let msg = "the tests failed: the coverage above is from a failing run";
             eprintln!("{}", colored::Colorize::bold(colored::Colorize::red(msg)));
             annotate(cx, msg);
         }
+        let patch_passed = match &patch {
+            Some(v) if !v.passed() => {
+                annotate(cx, &patch_failure(v));
+                false
+            }
+            _ => true,
+        };
         let coverage = if summary.passed {
-            Outcome::Passed
+            if patch_passed { Outcome::Passed } else { Outcome::Failed }
         } else {
             annotate(
                 cx,
@@ -138,6 +177,44 @@ impl CoverageArgs {
 /// The gate's one annotation.
 fn annotate(cx: &Context, message: &str) {
     cx.out.annotate(Level::Error, None, "Coverage gate", message);
+}
+
+/// How many uncovered changed ranges get an annotation of their own.
+const RANGE_ANNOTATIONS: usize = 10;
+
+/// A warning on each uncovered changed range (the first ten), then one saying how many more.
+fn annotate_uncovered(cx: &Context, v: &diff::PatchVerdict) {
+    let ranges: Vec<(&str, u32, u32)> =
+        v.patch.files.iter().flat_map(|f| f.uncovered.iter().map(move |&(a, b)| (f.path.as_str(), a, b))).collect();
+    for &(file, start, end) in ranges.iter().take(RANGE_ANNOTATIONS) {
+        let at = crate::output::At {
+            file,
+            line: Some(start as usize),
+            end_line: (end != start).then_some(end as usize),
+            col: None,
+        };
+        let lines = if start == end { format!("line {start} is") } else { format!("lines {start}–{end} are") };
+        let message = format!("{lines} changed and not covered by the tests");
+        cx.out.annotate(Level::Warning, Some(at), "Uncovered changed lines", &message);
+    }
+    if ranges.len() > RANGE_ANNOTATIONS {
+        let more = ranges.len() - RANGE_ANNOTATIONS;
+        let message = format!("{more} more uncovered changed ranges: see the coverage summary");
+        cx.out.annotate(Level::Warning, None, "Uncovered changed lines", &message);
+    }
+}
+
+/// Why the patch gate failed, in one line.
+fn patch_failure(v: &diff::PatchVerdict) -> String {
+    let mut why = Vec::new();
+    if !v.percent_passed {
+        why.push(format!("patch coverage {}% is below the {}% patch gate", v.patch.percent_text(), v.threshold));
+    }
+    if !v.count_passed {
+        let max = v.max_uncovered.unwrap_or(0);
+        why.push(format!("{} uncovered changed lines, at most {max} allowed", v.uncovered()));
+    }
+    format!("{} (against {})", why.join("; "), v.base)
 }
 
 /// The path as the user would type it: relative to the current folder when inside it.

@@ -5,6 +5,8 @@ use colored::Colorize;
 use crate::coverage::grade::{percent_text, thousands};
 use crate::coverage::summary::{Source, Summary};
 
+use super::diff::PatchVerdict;
+
 /// `--format` values.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
 pub enum Format {
@@ -14,11 +16,11 @@ pub enum Format {
     Markdown,
 }
 
-pub fn render(s: &Summary, format: Format) -> String {
+pub fn render(s: &Summary, patch: Option<&PatchVerdict>, format: Format) -> String {
     match format {
-        Format::Text => text(s),
-        Format::Json => json(s),
-        Format::Markdown => markdown(s),
+        Format::Text => text(s) + &patch.map(patch_text).unwrap_or_default(),
+        Format::Json => json(s, patch),
+        Format::Markdown => markdown(s) + &patch.map(patch_markdown).unwrap_or_default(),
     }
 }
 
@@ -55,7 +57,11 @@ pub fn text(s: &Summary) -> String {
     } else {
         let need = match s.source {
             Source::RootRate => String::new(),
-            _ => format!(": cover {} more {} to pass", thousands(s.shortfall), s.metric.noun()),
+            _ => format!(
+                ": cover {} more {} to pass",
+                thousands(s.shortfall),
+                if s.shortfall == 1 { s.metric.singular() } else { s.metric.noun() }
+            ),
         };
         out.push_str(&format!("Gate: {} ({pct}% is below {}%{need})\n", "FAILED".red().bold(), s.threshold));
     }
@@ -72,9 +78,9 @@ pub fn text(s: &Summary) -> String {
     out
 }
 
-fn json(s: &Summary) -> String {
+fn json(s: &Summary, patch: Option<&PatchVerdict>) -> String {
     let pct = |c: crate::coverage::cobertura::Counts| crate::coverage::grade::floor_hundredths(c) as f64 / 100.0;
-    let value = serde_json::json!({
+    let mut value = serde_json::json!({
         "report": s.report,
         "metric": s.metric.noun(),
         "source": match s.source { Source::Elements => "line-elements", Source::RootCounts => "root-counts", Source::RootRate => "root-rate" },
@@ -87,6 +93,9 @@ fn json(s: &Summary) -> String {
             "missed": r.counts.valid - r.counts.covered, "percent": pct(r.counts),
         })).collect::<Vec<_>>(),
     });
+    if let Some(v) = patch {
+        value["patch"] = patch_json(v);
+    }
     let mut out = serde_json::to_string_pretty(&value).expect("a JSON value always serialises");
     out.push('\n');
     out
@@ -129,6 +138,122 @@ pub fn markdown(s: &Summary) -> String {
                 percent_text(r.counts)
             ));
         }
+    }
+    out
+}
+
+/// The patch figure under the total: the verdict, the uncovered changed lines as ranges.
+pub fn patch_text(v: &PatchVerdict) -> String {
+    let p = &v.patch;
+    let mut out = String::new();
+    let against = format!("against {} (merge base {}, {})", v.base, v.merge_base, v.base_from);
+    if p.counts.valid == 0 {
+        let files = plural(p.changed_files as u64, "changed file");
+        out.push_str(&format!(
+            "\nPatch: no coverable line changed ({files}) {against}: nothing to judge, {}\n",
+            "passed".green().bold()
+        ));
+    } else {
+        out.push_str(&format!(
+            "\nPatch: {}% of the changed lines covered ({} / {}) {against}\n",
+            p.percent_text(),
+            thousands(p.counts.covered),
+            thousands(p.counts.valid)
+        ));
+        let pct = p.percent_text();
+        if v.percent_passed {
+            out.push_str(&format!("Patch gate: {} ({pct}% ≥ {}%)\n", "passed".green().bold(), v.threshold));
+        } else {
+            let more = v.threshold.shortfall(p.counts);
+            let lines = if more == 1 { "line" } else { "lines" };
+            out.push_str(&format!(
+                "Patch gate: {} ({pct}% is below {}%: cover {} more changed {lines} to pass)\n",
+                "FAILED".red().bold(),
+                v.threshold,
+                thousands(more)
+            ));
+        }
+        if let Some(max) = v.max_uncovered {
+            let uncovered = plural(v.uncovered(), "uncovered changed line");
+            let verdict = if v.count_passed { "passed".green().bold() } else { "FAILED".red().bold() };
+            out.push_str(&format!("Uncovered-lines gate: {verdict} ({uncovered}; at most {max})\n"));
+        }
+    }
+    let uncovered: Vec<_> = p.files.iter().filter(|f| !f.uncovered.is_empty()).collect();
+    if !uncovered.is_empty() {
+        out.push_str("Uncovered changed lines (most first):\n");
+        for f in uncovered {
+            out.push_str(&format!("  {}\n", f.uncovered_text()));
+        }
+    }
+    if !v.not_in_report.is_empty() {
+        out.push_str("warning: changed source files the report does not list (not measured):\n");
+        for f in &v.not_in_report {
+            out.push_str(&format!("  {f}\n"));
+        }
+    }
+    out
+}
+
+fn plural(n: u64, noun: &str) -> String {
+    format!("{} {noun}{}", thousands(n), if n == 1 { "" } else { "s" })
+}
+
+/// The patch part of the JSON document.
+fn patch_json(v: &PatchVerdict) -> serde_json::Value {
+    let p = &v.patch;
+    serde_json::json!({
+        "base": v.base,
+        "merge_base": v.merge_base,
+        "covered": p.counts.covered,
+        "valid": p.counts.valid,
+        "percent": crate::coverage::grade::floor_hundredths(p.counts) as f64 / 100.0,
+        "threshold": v.threshold.to_string(),
+        "max_uncovered_changed_lines": v.max_uncovered,
+        "passed": v.passed(),
+        "changed_files": p.changed_files,
+        "files": p.files.iter().map(|f| serde_json::json!({
+            "file": f.path, "covered": f.counts.covered, "valid": f.counts.valid,
+            "uncovered": f.uncovered.iter().map(|&(a, b)| [a, b]).collect::<Vec<_>>(),
+        })).collect::<Vec<_>>(),
+        "not_in_report": v.not_in_report,
+    })
+}
+
+/// The patch part of the markdown summary.
+pub fn patch_markdown(v: &PatchVerdict) -> String {
+    let p = &v.patch;
+    let mut out = format!("\n#### Patch coverage against `{}` (merge base `{}`)\n\n", v.base, v.merge_base);
+    if p.counts.valid == 0 {
+        out.push_str("No coverable line changed: nothing to judge. ✅\n");
+    } else {
+        let verdict = if v.percent_passed { "✅ passed".to_owned() } else { "❌ failed".to_owned() };
+        out.push_str(&format!(
+            "{}% of the changed lines covered ({} / {}), gate {}%: {verdict}\n",
+            p.percent_text(),
+            thousands(p.counts.covered),
+            thousands(p.counts.valid),
+            v.threshold
+        ));
+        if let Some(max) = v.max_uncovered {
+            let mark = if v.count_passed { "✅" } else { "❌" };
+            out.push_str(&format!("\n{} uncovered, at most {max}: {mark}\n", plural(v.uncovered(), "changed line")));
+        }
+    }
+    let uncovered: Vec<_> = p.files.iter().filter(|f| !f.uncovered.is_empty()).collect();
+    if !uncovered.is_empty() {
+        out.push_str("\n| File | Uncovered changed lines |\n| --- | --- |\n");
+        for f in uncovered {
+            out.push_str(&format!(
+                "| {} | {} |\n",
+                cell_code(&f.path),
+                crate::coverage::patch::format_ranges(&f.uncovered)
+            ));
+        }
+    }
+    if !v.not_in_report.is_empty() {
+        let list: Vec<String> = v.not_in_report.iter().map(|f| cell_code(f)).collect();
+        out.push_str(&format!("\n_Not in the report (not measured): {}._\n", list.join(", ")));
     }
     out
 }
@@ -182,7 +307,7 @@ mod tests {
 
     #[test]
     fn json_has_exact_counts() {
-        let v: serde_json::Value = serde_json::from_str(&json(&summary(7_500_565, 10_000_000, true))).unwrap();
+        let v: serde_json::Value = serde_json::from_str(&json(&summary(7_500_565, 10_000_000, true), None)).unwrap();
         assert_eq!(v["totals"]["covered"], 7_500_565);
         assert_eq!(v["totals"]["valid"], 10_000_000);
         assert_eq!(v["totals"]["percent"], 75.0);
