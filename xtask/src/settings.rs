@@ -109,6 +109,20 @@ pub struct CoverageSettings {
     pub patch_threshold: Percent,
     /// Optionally, at most this many uncovered changed lines.
     pub max_uncovered_changed_lines: Option<u64>,
+    /// The ratchet's committed baseline (absolute path); no ratchet when unset.
+    pub baseline: Option<PathBuf>,
+    /// How far (percentage points) the total may fall below the baseline.
+    pub ratchet_tolerance: Percent,
+    /// Per-path gates, each graded on the files its glob matches.
+    pub paths: Vec<PathGate>,
+}
+
+/// One `[[workspace.metadata.xtask.coverage.paths]]` entry.
+#[derive(Clone, Debug)]
+pub struct PathGate {
+    /// A glob over repository-relative paths (`*`, `?`, `**`).
+    pub glob: String,
+    pub threshold: Percent,
 }
 
 /// `[workspace.metadata.xtask.lint]`. Globs are relative to the root (see `lint/glob.rs`).
@@ -229,6 +243,16 @@ struct RawCoverage {
     base: Option<String>,
     patch_threshold: Option<serde_json::Value>,
     max_uncovered_changed_lines: Option<u64>,
+    baseline: Option<PathBuf>,
+    ratchet_tolerance: Option<serde_json::Value>,
+    paths: Option<Vec<RawPathGate>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawPathGate {
+    glob: String,
+    threshold: serde_json::Value,
 }
 
 #[derive(Deserialize)]
@@ -272,6 +296,20 @@ impl Settings {
         };
         if c.base.as_deref().is_some_and(|b| b.trim().is_empty() || b.starts_with('-')) {
             bail!("{within}: `base` must name a git revision, e.g. \"origin/main\"");
+        }
+        let ratchet_tolerance = match &c.ratchet_tolerance {
+            Some(v) => percent(v, "ratchet-tolerance").context(within)?,
+            None => "0.1".parse().expect("a valid percentage"),
+        };
+        let mut paths = Vec::new();
+        for (i, raw) in c.paths.unwrap_or_default().into_iter().enumerate() {
+            let at = format!("{within}: paths[{i}] ({:?})", raw.glob);
+            if raw.glob.starts_with('!') {
+                bail!("{at}: a path gate's glob cannot be negated: name the files it grades");
+            }
+            crate::lint::glob::check(&raw.glob).map_err(|e| anyhow::anyhow!("{at}: {e}"))?;
+            let threshold = percent(&raw.threshold, "threshold").context(at)?;
+            paths.push(PathGate { glob: raw.glob, threshold });
         }
         let bands = match c.bands {
             None => crate::coverage::grade::default_bands(),
@@ -317,6 +355,9 @@ impl Settings {
                 base: c.base,
                 patch_threshold,
                 max_uncovered_changed_lines: c.max_uncovered_changed_lines,
+                baseline: c.baseline.map(|b| root.join(b)),
+                ratchet_tolerance,
+                paths,
             },
         })
     }

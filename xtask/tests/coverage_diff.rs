@@ -280,3 +280,69 @@ fn without_a_base_the_setting_then_the_pull_request_decides() {
     assert!(run.stdout.contains("against origin/trunk (merge base "), "{run:?}");
     assert!(run.stdout.contains("the pull request's base branch)"), "{run:?}");
 }
+
+/// The report's file with the most coverable lines among those not fully covered, and its
+/// counts, as the gate reads them (`lowest_files`).
+fn partly_covered_file(report: &std::path::Path) -> (String, u64, u64) {
+    let run = support::grade(report, &["--format", "json", "--lowest", "1000", "--fail-under", "0"]);
+    let v: serde_json::Value = serde_json::from_str(&run.stdout).unwrap_or_else(|e| panic!("{e}: {run:?}"));
+    let row = v["lowest_files"].as_array().unwrap().iter().max_by_key(|r| r["valid"].as_u64()).expect("a file");
+    (row["file"].as_str().unwrap().to_owned(), row["covered"].as_u64().unwrap(), row["valid"].as_u64().unwrap())
+}
+
+#[test]
+fn every_producers_report_maps_onto_a_checkout_of_its_sources() {
+    let fixtures = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/producers");
+    for (fixture, sample) in [
+        ("coveragepy", "python-sample"),
+        ("coveragepy-branch", "python-sample"),
+        ("llvmcov", "rust-sample"),
+        ("grcov", "rust-sample"),
+        ("c8", "node-sample"),
+        ("nyc", "node-sample"),
+    ] {
+        let report = fixtures.join(format!("{fixture}.xml"));
+        let (file, covered, valid) = partly_covered_file(&report);
+        let xml = std::fs::read_to_string(&report).unwrap();
+        let source = xml.split("<source>").nth(1).and_then(|s| s.split("</source>").next()).expect("a <source>");
+        let last = source.rsplit('/').next().unwrap();
+        // The report was made in a checkout at `source`: here the project is a repository of
+        // its own (its names match as they are), then a folder of a larger one named like the
+        // source's last folder (they match on their trailing components).
+        for prefix in [String::new(), format!("{last}/")] {
+            let repo = Repo::new(&format!("diff-{fixture}"));
+            let src = fixtures.join("src").join(sample);
+            for entry in walk(&src) {
+                let rel = entry.strip_prefix(&src).unwrap().to_str().unwrap().to_owned();
+                repo.write(&format!("{prefix}{rel}"), std::fs::read(&entry).unwrap());
+            }
+            repo.git(&["commit", "-q", "-m", "sample"]);
+            // The change: every line of one file (a trailing space each).
+            let path = format!("{prefix}{file}");
+            let text = String::from_utf8(repo.read(&path)).unwrap();
+            repo.write_untracked(&path, text.lines().map(|l| format!("{l} \n")).collect::<String>());
+
+            let args =
+                ["--file", report.to_str().unwrap(), "--diff", "HEAD", "--fail-under", "0", "--patch-fail-under", "0"];
+            let run = support::run(repo.gate("coverage", &args));
+            assert_eq!(run.code, 0, "{fixture} at {prefix:?}: {run:?}");
+            let figure = format!("({covered} / {valid}) against HEAD");
+            assert!(run.stdout.contains(&figure), "{fixture} at {prefix:?}: the whole file's counts {figure}: {run:?}");
+            assert!(run.stdout.contains(&format!("\n  {path}: ")), "{fixture} at {prefix:?}: ranges: {run:?}");
+            assert!(!run.stdout.contains("does not list"), "{fixture} at {prefix:?}: {run:?}");
+        }
+    }
+}
+
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            files.extend(walk(&path));
+        } else {
+            files.push(path);
+        }
+    }
+    files
+}

@@ -83,6 +83,23 @@ impl fmt::Display for Percent {
     }
 }
 
+/// The ratchet: whether `now` fell below `before` by more than `tolerance` percentage points,
+/// exactly (`now% < before% − tolerance`). An empty `before` or `now` never fell.
+pub fn fell_by_more_than(now: Counts, before: Counts, tolerance: Percent) -> bool {
+    if now.valid == 0 || before.valid == 0 {
+        return false;
+    }
+    let (nc, nv, bc, bv) =
+        (u128::from(now.covered), u128::from(now.valid), u128::from(before.covered), u128::from(before.valid));
+    100 * nc * bv * tolerance.den + tolerance.num * nv * bv < 100 * bc * nv * tolerance.den
+}
+
+/// Whether `now` is a strictly higher percentage than `before`.
+pub fn rose(now: Counts, before: Counts) -> bool {
+    before.valid == 0 && now.valid > 0
+        || u128::from(now.covered) * u128::from(before.valid) > u128::from(before.covered) * u128::from(now.valid)
+}
+
 /// The percentage in hundredths, rounded down: 75.00565% → 7500.
 pub fn floor_hundredths(counts: Counts) -> u64 {
     if counts.valid == 0 {
@@ -208,5 +225,20 @@ mod tests {
         assert_eq!(thousands(999), "999");
         assert_eq!(thousands(1_000), "1,000");
         assert_eq!(thousands(10_000_000), "10,000,000");
+    }
+
+    #[test]
+    fn the_ratchet_compares_exactly_with_its_tolerance() {
+        let c = |covered, valid| Counts { covered, valid };
+        let tenth: Percent = "0.1".parse().unwrap();
+        // 80.00% → 79.90%: exactly the tolerance, not more.
+        assert!(!fell_by_more_than(c(7_990, 10_000), c(8_000, 10_000), tenth));
+        assert!(fell_by_more_than(c(7_989, 10_000), c(8_000, 10_000), tenth));
+        // Different totals: 2/3 = 66.67% against 66.7%.
+        assert!(!fell_by_more_than(c(2, 3), c(667, 1_000), tenth));
+        assert!(fell_by_more_than(c(2, 3), c(668, 1_000), Percent::ZERO));
+        assert!(!fell_by_more_than(c(0, 0), c(1, 1), tenth));
+        assert!(rose(c(8_001, 10_000), c(8_000, 10_000)) && !rose(c(8, 10), c(80, 100)));
+        assert!(rose(c(1, 2), c(0, 0)));
     }
 }

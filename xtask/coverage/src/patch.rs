@@ -38,7 +38,7 @@
 //! coverable and uncovered; the lines between may be changed lines the report does not list
 //! (blank lines, comments, braces). A covered line or an unchanged line ends a range.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::fmt;
 
 use crate::cobertura::{Counts, LineTable, Report};
@@ -580,6 +580,9 @@ pub struct Patch {
     pub changed_files: usize,
     /// The first few report filenames (by name) and what they were tried as.
     pub tried: Vec<Tried>,
+    /// The repository folders of every report file that is a file of the repository (the
+    /// changed files and, when given, all of them): where the report measures.
+    pub measured_folders: BTreeSet<String>,
 }
 
 impl Patch {
@@ -616,10 +619,14 @@ pub fn patch_with_files(report: &Report, changed: &ChangedLines, repo_root: &str
     let repo = RepoPaths::new(changed.files.keys().chain(repo_files));
     let mut claims: HashMap<String, Vec<(MatchKind, usize)>> = HashMap::new();
     let mut ambiguous = Vec::new();
+    let mut measured_folders = BTreeSet::new();
     for (i, f) in report.files.iter().enumerate() {
         match resolver.map(&f.name, &repo) {
-            Mapping::Found { path, how } if changed.files.contains_key(&path) => {
-                claims.entry(path).or_default().push((how, i));
+            Mapping::Found { path, how } => {
+                measured_folders.insert(path.rsplit_once('/').map_or("", |(dir, _)| dir).to_owned());
+                if changed.files.contains_key(&path) {
+                    claims.entry(path).or_default().push((how, i));
+                }
             }
             Mapping::Ambiguous(paths) if paths.iter().any(|p| changed.files.contains_key(p)) => {
                 ambiguous.push((f.name.clone(), paths));
@@ -686,7 +693,7 @@ pub fn patch_with_files(report: &Report, changed: &ChangedLines, repo_root: &str
                 .collect(),
         })
         .collect();
-    Patch { counts, files, not_in_report, ambiguous, changed_files: changed.len(), tried }
+    Patch { counts, files, not_in_report, ambiguous, changed_files: changed.len(), tried, measured_folders }
 }
 
 /// A line over several report files of one path: listed by any, covered by any.

@@ -11,7 +11,7 @@ use anyhow::{Result, bail};
 use crate::Context;
 use crate::coverage::cobertura::Report;
 use crate::coverage::grade::Percent;
-use crate::coverage::patch::{self, ChangedLines, Mapping, RepoPaths};
+use crate::coverage::patch::{self, ChangedLines};
 use crate::lint::files::git;
 
 /// The change the patch is judged on.
@@ -146,21 +146,12 @@ pub fn judge(change: Change, report: &Report, threshold: Percent, max_uncovered:
     }
     let root = change.toplevel.to_string_lossy();
     let p = patch::patch_with_files(report, &change.lines, &root, &change.files);
-    let repo = RepoPaths::new(&change.files);
     // Source files the report should have listed: of its languages (by extension), in a folder
     // where it lists other files (not tests, benches or fixtures, which it never measures).
     let extension = |name: &str| Path::new(name).extension().map(|e| e.to_string_lossy().into_owned());
     let languages: HashSet<String> = report.files.iter().filter_map(|f| extension(&f.name)).collect();
     let folder = |path: &str| path.rsplit_once('/').map_or("", |(dir, _)| dir).to_owned();
-    let measured: HashSet<String> = p
-        .files
-        .iter()
-        .map(|f| folder(&f.path))
-        .chain(report.files.iter().filter_map(|f| match patch::map_path(&f.name, &report.sources, &root, &repo) {
-            Mapping::Found { path, .. } => Some(folder(&path)),
-            _ => None,
-        }))
-        .collect();
+    let measured = &p.measured_folders;
     let not_in_report: Vec<String> = p
         .not_in_report
         .iter()

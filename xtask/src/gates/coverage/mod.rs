@@ -12,6 +12,8 @@ use anyhow::{Context as _, Result, anyhow, bail};
 use crate::coverage::cobertura::{self, ParseOptions, Report};
 use crate::coverage::grade::{Percent, percent_text};
 mod diff;
+mod paths;
+mod ratchet;
 pub mod render;
 
 use self::render::Format;
@@ -57,6 +59,16 @@ pub struct CoverageArgs {
     /// [default: `max-uncovered-changed-lines` in Cargo.toml, else no limit]
     #[arg(long, value_name = "N", requires = "diff")]
     pub max_uncovered_lines: Option<u64>,
+    /// Write the ratchet's baseline (the `baseline` setting) when coverage rose, or when there
+    /// is none yet; says so, and writes nothing, when it fell
+    #[arg(long, conflicts_with = "lower_baseline")]
+    pub update_baseline: bool,
+    /// Write the baseline even though coverage fell, keeping --reason in it
+    #[arg(long, requires = "reason")]
+    pub lower_baseline: bool,
+    /// Why the baseline is lowered (kept in the baseline file)
+    #[arg(long, value_name = "TEXT", requires = "lower_baseline")]
+    pub reason: Option<String>,
     /// Do not install missing tools; fail with the command that installs them
     #[arg(long)]
     pub no_install: bool,
@@ -106,6 +118,15 @@ impl CoverageArgs {
         if self.file.is_some() && !self.extra.is_empty() {
             bail!("arguments after `--` are for the test run; with --file nothing is run");
         }
+        if (self.update_baseline || self.lower_baseline) && settings.baseline.is_none() {
+            bail!(
+                "--update-baseline and --lower-baseline write the ratchet's baseline: name its file first, \
+                 `baseline = \"coverage-baseline.json\"` in [workspace.metadata.xtask.coverage]"
+            );
+        }
+        if self.reason.as_deref().is_some_and(|r| r.trim().is_empty()) {
+            bail!("--reason: say why the baseline is lowered");
+        }
 
         // The change first: a base that cannot be compared with stops the gate before the tests.
         let checkout = match &self.root {
@@ -131,13 +152,35 @@ impl CoverageArgs {
         let report = read_report(&path, &name, metric)?;
         let summary = Summary::build(&name, &report, &options).map_err(|u| anyhow!(u.0))?;
 
+        // Per-path gates and the ratchet, on the report's files as repository paths.
+        if summary.source != crate::coverage::summary::Source::Elements
+            && (!settings.paths.is_empty() || settings.baseline.is_some())
+        {
+            bail!(
+                "{name}: the report has totals only, no <line> elements: per-path gates and the ratchet need per-file data"
+            );
+        }
+        let path_verdicts = paths::judge(&report, metric, &settings.paths, &cx.root)?;
+        let names: Vec<String> =
+            report.files.iter().map(|f| paths::repo_name(&f.name, &report.sources, &cx.root)).collect();
+        let request = match (&self.reason, self.update_baseline) {
+            (Some(reason), _) => ratchet::Request::Lower { reason },
+            (None, true) => ratchet::Request::Update,
+            (None, false) => ratchet::Request::Check,
+        };
+        let ratchet = settings
+            .baseline
+            .as_deref()
+            .map(|path| ratchet::judge(cx, path, &report, &names, metric, summary.counts, request))
+            .transpose()?;
+
         let patch_threshold = self.patch_fail_under.unwrap_or(settings.patch_threshold);
         let max_uncovered = self.max_uncovered_lines.or(settings.max_uncovered_changed_lines);
         let patch = change.map(|c| diff::judge(c, &report, patch_threshold, max_uncovered)).transpose()?;
 
-        print!("{}", render::render(&summary, patch.as_ref(), self.format));
-        let patch_md = patch.as_ref().map(render::patch_markdown).unwrap_or_default();
-        cx.out.step_summary(&(render::markdown(&summary) + &patch_md))?;
+        let extras = render::Extras { paths: &path_verdicts, ratchet: ratchet.as_ref(), patch: patch.as_ref() };
+        print!("{}", render::render(&summary, &extras, self.format));
+        cx.out.step_summary(&render::markdown_all(&summary, &extras))?;
         if let Some(v) = &patch {
             annotate_uncovered(cx, v);
         }
@@ -147,15 +190,27 @@ impl CoverageArgs {
             eprintln!("{}", colored::Colorize::bold(colored::Colorize::red(msg)));
             annotate(cx, msg);
         }
-        let patch_passed = match &patch {
-            Some(v) if !v.passed() => {
-                annotate(cx, &patch_failure(v));
-                false
-            }
-            _ => true,
-        };
+        let mut others_passed = true;
+        for p in path_verdicts.iter().filter(|p| !p.passed) {
+            let pct = percent_text(p.counts);
+            annotate(cx, &format!("coverage of {} {pct}% is below its {}% gate", p.glob, p.threshold));
+            others_passed = false;
+        }
+        if let Some(r) = ratchet.as_ref().filter(|r| !r.passed) {
+            let was = r.before.as_ref().map(|b| percent_text(b.counts())).unwrap_or_default();
+            let now = percent_text(r.now);
+            annotate(
+                cx,
+                &format!("coverage fell from the baseline's {was}% to {now}% (more than {} points)", r.tolerance),
+            );
+            others_passed = false;
+        }
+        if let Some(v) = patch.as_ref().filter(|v| !v.passed()) {
+            annotate(cx, &patch_failure(v));
+            others_passed = false;
+        }
         let coverage = if summary.passed {
-            if patch_passed { Outcome::Passed } else { Outcome::Failed }
+            if others_passed { Outcome::Passed } else { Outcome::Failed }
         } else {
             annotate(
                 cx,

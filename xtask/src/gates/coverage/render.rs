@@ -6,6 +6,16 @@ use crate::coverage::grade::{percent_text, thousands};
 use crate::coverage::summary::{Source, Summary};
 
 use super::diff::PatchVerdict;
+use super::paths::PathVerdict;
+use super::ratchet::{RatchetVerdict, Written};
+
+/// What is judged beside the total: per-path gates, the ratchet, the patch.
+#[derive(Default)]
+pub struct Extras<'a> {
+    pub paths: &'a [PathVerdict],
+    pub ratchet: Option<&'a RatchetVerdict>,
+    pub patch: Option<&'a PatchVerdict>,
+}
 
 /// `--format` values.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
@@ -16,12 +26,130 @@ pub enum Format {
     Markdown,
 }
 
-pub fn render(s: &Summary, patch: Option<&PatchVerdict>, format: Format) -> String {
+pub fn render(s: &Summary, extras: &Extras<'_>, format: Format) -> String {
     match format {
-        Format::Text => text(s) + &patch.map(patch_text).unwrap_or_default(),
-        Format::Json => json(s, patch),
-        Format::Markdown => markdown(s) + &patch.map(patch_markdown).unwrap_or_default(),
+        Format::Text => text(s) + &extras_text(s, extras) + &extras.patch.map(patch_text).unwrap_or_default(),
+        Format::Json => json(s, extras),
+        Format::Markdown => markdown_all(s, extras),
     }
+}
+
+/// The markdown summary with everything judged beside the total (also the step summary).
+pub fn markdown_all(s: &Summary, extras: &Extras<'_>) -> String {
+    markdown(s) + &extras_markdown(s, extras) + &extras.patch.map(patch_markdown).unwrap_or_default()
+}
+
+fn verdict(passed: bool) -> colored::ColoredString {
+    if passed { "passed".green().bold() } else { "FAILED".red().bold() }
+}
+
+/// The per-path gates and the ratchet, under the total's gate line.
+fn extras_text(s: &Summary, e: &Extras<'_>) -> String {
+    let noun = s.metric.noun();
+    let mut out = String::new();
+    for p in e.paths {
+        let pct = percent_text(p.counts);
+        let of = format!("{pct}% of {} {noun} in {}", thousands(p.counts.valid), plural(p.files as u64, "file"));
+        if p.passed {
+            out.push_str(&format!("Path {}: {} ({of} ≥ {}%)\n", p.glob, verdict(true), p.threshold));
+        } else {
+            let more = p.threshold.shortfall(p.counts);
+            let unit = if more == 1 { s.metric.singular() } else { noun };
+            out.push_str(&format!(
+                "Path {}: {} ({of} is below {}%: cover {} more {unit} to pass)\n",
+                p.glob,
+                verdict(false),
+                p.threshold,
+                thousands(more)
+            ));
+        }
+    }
+    if let Some(r) = e.ratchet {
+        out.push_str(&ratchet_text(r));
+    }
+    out
+}
+
+fn ratchet_text(r: &RatchetVerdict) -> String {
+    let now = percent_text(r.now);
+    let mut out = String::new();
+    match &r.before {
+        None => out.push_str(&format!("Ratchet: no baseline yet ({})\n", r.path)),
+        Some(b) => {
+            let was = percent_text(b.counts());
+            let at = b.commit.get(..12).unwrap_or(&b.commit);
+            if !r.passed {
+                out.push_str(&format!(
+                    "Ratchet: {} ({now}% fell from the baseline's {was}% (at {at}) by more than {} points)\n",
+                    verdict(false),
+                    r.tolerance
+                ));
+                if !r.losers.is_empty() {
+                    out.push_str("  files that lost the most covered lines:\n");
+                    for (name, was, is) in &r.losers {
+                        out.push_str(&format!("    {name}: {was} → {is} (−{})\n", was - is));
+                    }
+                }
+            } else if r.rose() {
+                out.push_str(&format!("Ratchet: {} ({now}%, up from the baseline's {was}% at {at})\n", verdict(true)));
+            } else {
+                out.push_str(&format!("Ratchet: {} ({now}%; the baseline {was}% at {at})\n", verdict(true)));
+            }
+        }
+    }
+    match r.written {
+        Written::Nothing if r.before.is_none() => out
+            .push_str(&format!("  write it with `cargo xtask coverage --update-baseline` (then commit {})\n", r.path)),
+        Written::Nothing if r.rose() => {
+            out.push_str("  coverage rose: lock it in with `cargo xtask coverage --update-baseline`\n")
+        }
+        Written::Nothing => {}
+        Written::Raised => out.push_str(&format!(
+            "Baseline: {} written: {now}% ({} / {}); commit it\n",
+            r.path,
+            thousands(r.now.covered),
+            thousands(r.now.valid)
+        )),
+        Written::Lowered => {
+            out.push_str(&format!("Baseline: {} lowered to {now}%, the reason kept in it; commit it\n", r.path))
+        }
+        Written::Refused => out.push_str(&format!(
+            "Baseline: not updated: coverage fell to {now}%; to lower the baseline, \
+             `cargo xtask coverage --lower-baseline --reason \"…\"`\n"
+        )),
+    }
+    out
+}
+
+fn extras_markdown(s: &Summary, e: &Extras<'_>) -> String {
+    let mut out = String::new();
+    if !e.paths.is_empty() {
+        out.push_str("\n| Path | Covered | Total | Coverage | Gate |\n| --- | ---: | ---: | ---: | --- |\n");
+        for p in e.paths {
+            out.push_str(&format!(
+                "| {} | {} | {} | {}% | {} {}% |\n",
+                cell_code(&p.glob),
+                thousands(p.counts.covered),
+                thousands(p.counts.valid),
+                percent_text(p.counts),
+                if p.passed { "✅" } else { "❌" },
+                p.threshold
+            ));
+        }
+    }
+    if let Some(r) = e.ratchet
+        && let Some(b) = &r.before
+    {
+        let mark = if r.passed { "✅" } else { "❌" };
+        out.push_str(&format!(
+            "\n{mark} Ratchet: {}% against the baseline's {}% (tolerance {} points, {}).\n",
+            percent_text(r.now),
+            percent_text(b.counts()),
+            r.tolerance,
+            s.metric.noun()
+        ));
+    }
+    out
 }
 
 fn totals(s: &Summary) -> String {
@@ -78,7 +206,7 @@ pub fn text(s: &Summary) -> String {
     out
 }
 
-fn json(s: &Summary, patch: Option<&PatchVerdict>) -> String {
+fn json(s: &Summary, extras: &Extras<'_>) -> String {
     let pct = |c: crate::coverage::cobertura::Counts| crate::coverage::grade::floor_hundredths(c) as f64 / 100.0;
     let mut value = serde_json::json!({
         "report": s.report,
@@ -93,8 +221,31 @@ fn json(s: &Summary, patch: Option<&PatchVerdict>) -> String {
             "missed": r.counts.valid - r.counts.covered, "percent": pct(r.counts),
         })).collect::<Vec<_>>(),
     });
-    if let Some(v) = patch {
+    if let Some(v) = extras.patch {
         value["patch"] = patch_json(v);
+    }
+    if !extras.paths.is_empty() {
+        value["paths"] = extras
+            .paths
+            .iter()
+            .map(|p| {
+                serde_json::json!({
+                    "glob": p.glob, "files": p.files, "covered": p.counts.covered, "valid": p.counts.valid,
+                    "percent": pct(p.counts), "threshold": p.threshold.to_string(), "passed": p.passed,
+                })
+            })
+            .collect();
+    }
+    if let Some(r) = extras.ratchet {
+        value["ratchet"] = serde_json::json!({
+            "baseline": r.path,
+            "before": r.before.as_ref().map(|b| serde_json::json!({
+                "covered": b.covered, "valid": b.valid, "percent": pct(b.counts()), "commit": b.commit,
+            })),
+            "tolerance": r.tolerance.to_string(),
+            "passed": r.passed,
+            "lost": r.losers.iter().map(|(f, was, is)| serde_json::json!({"file": f, "before": was, "now": is})).collect::<Vec<_>>(),
+        });
     }
     let mut out = serde_json::to_string_pretty(&value).expect("a JSON value always serialises");
     out.push('\n');
@@ -307,7 +458,8 @@ mod tests {
 
     #[test]
     fn json_has_exact_counts() {
-        let v: serde_json::Value = serde_json::from_str(&json(&summary(7_500_565, 10_000_000, true), None)).unwrap();
+        let v: serde_json::Value =
+            serde_json::from_str(&json(&summary(7_500_565, 10_000_000, true), &Extras::default())).unwrap();
         assert_eq!(v["totals"]["covered"], 7_500_565);
         assert_eq!(v["totals"]["valid"], 10_000_000);
         assert_eq!(v["totals"]["percent"], 75.0);
