@@ -33,15 +33,17 @@ fn truncated_report() {
 
 #[test]
 fn not_xml_at_all() {
-    assert_refused("plain.txt", "Name  Stmts  Miss  Cover\nTOTAL 100 25 75%\n", "1:1", "not an XML document");
+    assert_refused("plain.txt", "Name  Stmts  Miss  Cover\nTOTAL 100 25 75%\n", "1:1", "neither Cobertura XML");
     assert_refused("empty.xml", "", "1:1", "empty");
     assert_refused("blank.xml", "\n\n  \n", "1:1", "white space");
 }
 
 #[test]
-fn lcov_or_json_given_where_xml_is_expected() {
-    assert_refused("lcov.info", "TN:\nSF:src/lib.rs\nDA:1,1\nLF:1\nLH:1\nend_of_record\n", "1:1", "LCOV");
+fn json_is_neither_format_and_a_broken_lcov_record_is_located() {
     assert_refused("coverage.json", "\n{\"meta\": {}, \"totals\": {\"percent_covered\": 75.0}}", "2:1", "JSON");
+    // LCOV is told apart by its content, whatever the file's name; its errors are located too.
+    assert_refused("report.xml", "TN:\nSF:src/lib.rs\nDA:1,x\nend_of_record\n", "3:1", "DA");
+    assert_refused("empty.info", "TN:\n", "1:1", "no source file records");
 }
 
 #[test]

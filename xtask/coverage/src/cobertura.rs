@@ -18,7 +18,9 @@ use quick_xml::events::{BytesStart, Event};
 /// What to collect besides line coverage.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct ParseOptions {
-    /// Keep per-line branch counts (`condition-coverage="50% (1/2)"`).
+    /// Keep branch counts (`condition-coverage="50% (1/2)"`, LCOV `BRDA:`): the totals, and
+    /// per line in [`FileCoverage::branch_lines`] (which [`crate::merge`] and
+    /// [`crate::write`] need). Off, branch data is skipped and costs no memory.
     pub branches: bool,
 }
 
@@ -39,6 +41,17 @@ pub struct FileCoverage {
     /// Which line numbers the report lists, and which of them are covered (`hits > 0` in
     /// any copy), after the same de-duplication as `lines`.
     pub line_table: LineTable,
+    /// Branch counts per line, sorted by line, one entry a line (the highest covered and
+    /// total counts seen); empty unless [`ParseOptions::branches`]. They sum to `branches`.
+    pub branch_lines: Vec<BranchLine>,
+}
+
+/// The branch outcomes of one line: `covered` of `total` were taken.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BranchLine {
+    pub line: u32,
+    pub covered: u32,
+    pub total: u32,
 }
 
 /// The listed and covered line numbers of one file: a bitset per block of 64 line numbers,
@@ -46,7 +59,7 @@ pub struct FileCoverage {
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct LineTable {
     /// (line number / 64, bits), sorted by block; `covered` is a subset of `present`.
-    chunks: Vec<(u32, Chunk)>,
+    pub(crate) chunks: Vec<(u32, Chunk)>,
 }
 
 impl LineTable {
@@ -83,7 +96,7 @@ impl LineTable {
         })
     }
 
-    fn from_chunks(chunks: BTreeMap<u32, Chunk>) -> LineTable {
+    pub(crate) fn from_chunks(chunks: BTreeMap<u32, Chunk>) -> LineTable {
         let chunks = chunks
             .into_iter()
             .map(|(key, c)| (key, Chunk { present: c.present, covered: c.covered & c.present }))
@@ -132,6 +145,16 @@ impl Report {
     }
 }
 
+/// The sum of per-line branch counts.
+pub fn branch_counts(lines: &[BranchLine]) -> Counts {
+    let mut counts = Counts::default();
+    for b in lines {
+        counts.covered += u64::from(b.covered);
+        counts.valid += u64::from(b.total);
+    }
+    counts
+}
+
 /// A problem with the input, located by byte offset (the caller turns it into line:column).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ParseError {
@@ -147,7 +170,7 @@ impl std::fmt::Display for ParseError {
 
 impl std::error::Error for ParseError {}
 
-fn err<T>(offset: u64, message: impl Into<String>) -> Result<T, ParseError> {
+pub(crate) fn err<T>(offset: u64, message: impl Into<String>) -> Result<T, ParseError> {
     Err(ParseError { offset, message: message.into() })
 }
 
@@ -488,9 +511,9 @@ fn simple_attributes(
 
 /// Bits for 64 consecutive line numbers.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-struct Chunk {
-    present: u64,
-    covered: u64,
+pub(crate) struct Chunk {
+    pub(crate) present: u64,
+    pub(crate) covered: u64,
 }
 
 #[derive(Default)]
@@ -500,10 +523,12 @@ struct FileLines {
     branches: BTreeMap<u32, (u32, u32)>,
 }
 
-struct Accumulator {
+/// Collects lines by (normalised filename, line number) with the counting rules of the module
+/// docs; shared by the Cobertura and LCOV readers.
+pub(crate) struct Accumulator {
     options: ParseOptions,
-    root: RootAttributes,
-    sources: Vec<String>,
+    pub(crate) root: RootAttributes,
+    pub(crate) sources: Vec<String>,
     names: HashMap<String, usize>,
     files: Vec<(String, FileLines)>,
     /// The file the current `<class>` belongs to, and the chunk being filled (flushed on
@@ -511,12 +536,12 @@ struct Accumulator {
     current: usize,
     chunk_key: u32,
     chunk: Chunk,
-    line_elements: u64,
-    branch_elements: u64,
+    pub(crate) line_elements: u64,
+    pub(crate) branch_elements: u64,
 }
 
 impl Accumulator {
-    fn new(options: ParseOptions) -> Self {
+    pub(crate) fn new(options: ParseOptions) -> Self {
         Accumulator {
             options,
             root: RootAttributes::default(),
@@ -541,7 +566,8 @@ impl Accumulator {
         }
     }
 
-    fn enter_file(&mut self, name: &str) {
+    /// Makes `name` (already `normalise`d) the file that the next lines belong to.
+    pub(crate) fn enter_file(&mut self, name: &str) {
         self.flush();
         self.current = match self.names.get(name) {
             Some(&i) => i,
@@ -587,8 +613,18 @@ impl Accumulator {
         let Ok(number) = u32::try_from(number) else {
             return err(at, format!("line number {number} is out of range"));
         };
-        self.line_elements += 1;
+        self.add_line(number, hits > 0);
+        if let (true, Some((covered, total))) = (branch, conditions) {
+            self.branch_elements += 1;
+            self.add_branches(number, covered, total);
+        }
+        Ok(())
+    }
 
+    /// One line record of the current file.
+    #[inline]
+    pub(crate) fn add_line(&mut self, number: u32, covered: bool) {
+        self.line_elements += 1;
         let key = number >> 6;
         if key != self.chunk_key {
             self.flush();
@@ -596,21 +632,21 @@ impl Accumulator {
         }
         let bit = 1u64 << (number & 63);
         self.chunk.present |= bit;
-        if hits > 0 {
+        if covered {
             self.chunk.covered |= bit;
         }
-
-        if let (true, Some((covered, total))) = (branch, conditions) {
-            self.branch_elements += 1;
-            let (_, file) = &mut self.files[self.current];
-            let slot = file.branches.entry(number).or_default();
-            slot.0 = slot.0.max(covered);
-            slot.1 = slot.1.max(total);
-        }
-        Ok(())
     }
 
-    fn finish(mut self) -> Report {
+    /// Branch counts of a line of the current file (the caller counts `branch_elements`):
+    /// the highest covered and total counts seen win.
+    pub(crate) fn add_branches(&mut self, number: u32, covered: u32, total: u32) {
+        let (_, file) = &mut self.files[self.current];
+        let slot = file.branches.entry(number).or_default();
+        slot.0 = slot.0.max(covered);
+        slot.1 = slot.1.max(total);
+    }
+
+    pub(crate) fn finish(mut self) -> Report {
         self.flush();
         let mut files: Vec<FileCoverage> = self
             .files
@@ -618,12 +654,13 @@ impl Accumulator {
             .map(|(name, f)| {
                 let line_table = LineTable::from_chunks(f.chunks);
                 let lines = line_table.counts();
-                let mut branches = Counts::default();
-                for &(covered, total) in f.branches.values() {
-                    branches.covered += u64::from(covered.min(total));
-                    branches.valid += u64::from(total);
-                }
-                FileCoverage { name, lines, branches, line_table }
+                let branch_lines: Vec<BranchLine> = f
+                    .branches
+                    .into_iter()
+                    .map(|(line, (covered, total))| BranchLine { line, covered: covered.min(total), total })
+                    .collect();
+                let branches = branch_counts(&branch_lines);
+                FileCoverage { name, lines, branches, line_table, branch_lines }
             })
             .collect();
         files.sort_by(|a, b| a.name.cmp(&b.name));

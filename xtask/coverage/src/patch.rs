@@ -530,6 +530,24 @@ pub fn map_path(name: &str, sources: &[String], repo_root: &str, repo: &RepoPath
     Resolver::new(sources, repo_root).map(name, repo)
 }
 
+/// The repository-relative path of a report filename when it can be made one, else the
+/// `normalise`d name as written: a relative name joined with the first `<source>` that puts
+/// it under `repo_root` (a relative source being relative to the root), else the name itself
+/// (relative, or absolute under the root). Components as in the module docs (`\` is `/`,
+/// `.` dropped, `..` resolved). Used as the file key when reports are merged.
+pub fn repo_key(name: &str, sources: &[String], repo_root: &str) -> String {
+    let root = Parts::new(repo_root);
+    let parts = Parts::new(name);
+    if !parts.absolute {
+        for source in sources {
+            if let Some(path) = Parts::new(source).join(&parts).in_repo(&root) {
+                return path;
+            }
+        }
+    }
+    parts.in_repo(&root).unwrap_or_else(|| crate::cobertura::normalise(name))
+}
+
 /// One changed file the report lists.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PatchFile {

@@ -167,6 +167,7 @@ mod tests {
             lines: Counts { covered, valid },
             branches: Counts::default(),
             line_table: Default::default(),
+            branch_lines: Vec::new(),
         }
     }
 
@@ -225,6 +226,7 @@ mod tests {
             lines: Counts { covered: 10, valid: 10 },
             branches: Counts { covered, valid },
             line_table: Default::default(),
+            branch_lines: Vec::new(),
         }
     }
 

@@ -9,9 +9,11 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, Result, anyhow, bail};
 
-use crate::coverage::cobertura::{self, ParseOptions, Report};
+use crate::coverage::cobertura::{ParseOptions, Report};
 use crate::coverage::grade::{Percent, percent_text};
+use crate::coverage::merge::Merger;
 mod diff;
+mod inputs;
 mod paths;
 mod ratchet;
 pub mod render;
@@ -27,9 +29,14 @@ use crate::{Context, Outcome, interrupt};
 /// Flags of `cargo xtask coverage` (its help text is on the subcommand in main.rs).
 #[derive(Debug, Default, clap::Args)]
 pub struct CoverageArgs {
-    /// Grade this Cobertura XML report instead of running the tests
+    /// Grade this report (Cobertura XML or LCOV, told apart by content) instead of running the
+    /// tests. Repeat it, or give a quoted pattern (`'shards/*.xml'`), to grade the union of
+    /// several: lines merged, never percentages averaged
     #[arg(long, value_name = "PATH")]
-    pub file: Option<PathBuf>,
+    pub file: Vec<PathBuf>,
+    /// Also write the report the gate graded (the union, with several --file) as Cobertura XML
+    #[arg(long, value_name = "PATH")]
+    pub output: Option<PathBuf>,
     /// Fail below this percentage, e.g. 70 or 72.5 [default: `threshold` in Cargo.toml]
     #[arg(long, value_name = "PERCENT")]
     pub fail_under: Option<Percent>,
@@ -115,7 +122,7 @@ impl CoverageArgs {
             bands: &settings.bands,
             lowest: self.lowest.unwrap_or(settings.lowest_files),
         };
-        if self.file.is_some() && !self.extra.is_empty() {
+        if !self.file.is_empty() && !self.extra.is_empty() {
             bail!("arguments after `--` are for the test run; with --file nothing is run");
         }
         if (self.update_baseline || self.lower_baseline) && settings.baseline.is_none() {
@@ -134,7 +141,9 @@ impl CoverageArgs {
             None => cx.root.clone(),
         };
         let change = self.diff.as_deref().map(|base| diff::change(cx, &checkout, base)).transpose()?;
-        let (path, tests) = match &self.file {
+        let cwd = std::env::current_dir().unwrap_or_else(|_| cx.root.clone());
+        let inputs = inputs::expand(&self.file, &cwd)?;
+        let (path, tests) = match inputs.first() {
             Some(file) => (file.clone(), None),
             None => match run_tests(cx, &self, metric)? {
                 TestRun::Reported(passed, elapsed) => {
@@ -148,9 +157,37 @@ impl CoverageArgs {
                 }
             },
         };
-        let name = display_name(cx, &path);
-        let report = read_report(&path, &name, metric)?;
+        let (name, report, merged) = if inputs.len() > 1 {
+            let mut merger = Merger::new(&cx.root.to_string_lossy());
+            for input in &inputs {
+                let input_name = display_name(cx, input);
+                merger.add(input_name.clone(), read_report(input, &input_name, metric)?);
+            }
+            let merged = merger.finish();
+            (format!("the union of {} reports", inputs.len()), merged.report, merged.inputs)
+        } else {
+            let name = display_name(cx, &path);
+            let report = read_report(&path, &name, metric)?;
+            (name, report, Vec::new())
+        };
+        if !merged.is_empty() {
+            print!("{}", render::inputs_text(&merged, metric));
+            for lone in merged.iter().filter(|i| i.shared_files == 0) {
+                let msg =
+                    format!("{} has no file in common with the other reports: a shard of another tree?", lone.name);
+                cx.out.annotate(Level::Warning, None, "Coverage inputs", &msg);
+            }
+        }
         let summary = Summary::build(&name, &report, &options).map_err(|u| anyhow!(u.0))?;
+        if let Some(out) = &self.output {
+            crate::output::write_atomically(out, |tmp| {
+                let mut file = std::io::BufWriter::new(File::create(tmp)?);
+                crate::coverage::write::write_cobertura(&report, &mut file)?;
+                std::io::Write::flush(&mut file)?;
+                Ok(())
+            })
+            .with_context(|| format!("cannot write --output {}", out.display()))?;
+        }
 
         // Per-path gates and the ratchet, on the report's files as repository paths.
         if summary.source != crate::coverage::summary::Source::Elements
@@ -292,7 +329,7 @@ fn metric_parser() -> impl clap::builder::TypedValueParser<Value = Metric> {
 pub fn read_report(path: &Path, name: &str, metric: Metric) -> Result<Report> {
     let file = File::open(path).map_err(|e| match e.kind() {
         std::io::ErrorKind::NotFound => anyhow!(
-            "{name}: no such file (give a Cobertura XML report with --file, or run without --file to produce one)"
+            "{name}: no such file (give a Cobertura XML or LCOV report with --file, or run without --file to produce one)"
         ),
         _ => anyhow!("{name}: cannot open: {e}"),
     })?;
@@ -300,7 +337,7 @@ pub fn read_report(path: &Path, name: &str, metric: Metric) -> Result<Report> {
         bail!("{name}: is a folder, not a Cobertura XML report");
     }
     let reader = BufReader::with_capacity(256 * 1024, file);
-    cobertura::parse_file(reader, ParseOptions { branches: metric == Metric::Branches }).map_err(|e| {
+    crate::coverage::parse_any_file(reader, ParseOptions { branches: metric == Metric::Branches }).map_err(|e| {
         let (line, column) = locate(path, e.offset).unwrap_or((0, 0));
         anyhow!("{name}:{line}:{column}: {}", e.message)
     })

@@ -34,6 +34,26 @@ pub fn render(s: &Summary, extras: &Extras<'_>, format: Format) -> String {
     }
 }
 
+/// The inputs of a merge, each with its own figure, before the union's grade.
+pub fn inputs_text(inputs: &[crate::coverage::merge::InputSummary], metric: crate::settings::Metric) -> String {
+    let mut out = format!("Merged {} reports (the union of their {}):\n", inputs.len(), metric.noun());
+    for i in inputs {
+        let c = if metric == crate::settings::Metric::Lines { i.lines } else { i.branches };
+        let lone = if i.shared_files == 0 { "  warning: no file in common with the others" } else { "" };
+        out.push_str(&format!(
+            "  {}: {}% ({} / {} {}, {}){lone}\n",
+            i.name,
+            percent_text(c),
+            thousands(c.covered),
+            thousands(c.valid),
+            metric.noun(),
+            plural(i.files as u64, "file")
+        ));
+    }
+    out.push('\n');
+    out
+}
+
 /// The markdown summary with everything judged beside the total (also the step summary).
 pub fn markdown_all(s: &Summary, extras: &Extras<'_>) -> String {
     markdown(s) + &extras_markdown(s, extras) + &extras.patch.map(patch_markdown).unwrap_or_default()
