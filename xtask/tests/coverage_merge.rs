@@ -55,10 +55,14 @@ fn shards_merge_line_by_line_never_by_averaging() {
     assert!(run.stdout.contains("  shards/1.xml: 50.00% (5 / 10 lines, 1 file)\n"), "{run:?}");
     assert!(run.stdout.contains("Coverage: 🌟 High — 80.00% (8 / 10 lines)"), "{run:?}");
 
-    // The same with a pattern the xtask expands (quoted, as in a YAML `run:` line).
-    let run = run_in(&dir, &["--file", "shards/*.xml"]);
+    // The same with a pattern the xtask expands (quoted, as in a YAML `run:` line), as one
+    // JSON document with each input.
+    let run = run_in(&dir, &["--file", "shards/*.xml", "--format", "json"]);
     assert_eq!(run.code, 0, "{run:?}");
-    assert!(run.stdout.contains("(8 / 10 lines)"), "{run:?}");
+    let v: serde_json::Value = serde_json::from_str(&run.stdout).unwrap_or_else(|e| panic!("{e}: {run:?}"));
+    assert_eq!((v["totals"]["covered"].as_u64(), v["totals"]["valid"].as_u64()), (Some(8), Some(10)));
+    assert_eq!(v["inputs"][1]["report"], "shards/2.xml");
+    assert_eq!((v["inputs"][1]["covered"].as_u64(), v["inputs"][1]["shared_files"].as_u64()), (Some(5), Some(1)));
 }
 
 #[test]

@@ -171,7 +171,6 @@ impl CoverageArgs {
             (name, report, Vec::new())
         };
         if !merged.is_empty() {
-            print!("{}", render::inputs_text(&merged, metric));
             for lone in merged.iter().filter(|i| i.shared_files == 0) {
                 let msg =
                     format!("{} has no file in common with the other reports: a shard of another tree?", lone.name);
@@ -215,7 +214,8 @@ impl CoverageArgs {
         let max_uncovered = self.max_uncovered_lines.or(settings.max_uncovered_changed_lines);
         let patch = change.map(|c| diff::judge(c, &report, patch_threshold, max_uncovered)).transpose()?;
 
-        let extras = render::Extras { paths: &path_verdicts, ratchet: ratchet.as_ref(), patch: patch.as_ref() };
+        let extras =
+            render::Extras { inputs: &merged, paths: &path_verdicts, ratchet: ratchet.as_ref(), patch: patch.as_ref() };
         print!("{}", render::render(&summary, &extras, self.format));
         cx.out.step_summary(&render::markdown_all(&summary, &extras))?;
         if let Some(v) = &patch {

@@ -12,6 +12,8 @@ use super::ratchet::{RatchetVerdict, Written};
 /// What is judged beside the total: per-path gates, the ratchet, the patch.
 #[derive(Default)]
 pub struct Extras<'a> {
+    /// The inputs of a merge (none for one report).
+    pub inputs: &'a [crate::coverage::merge::InputSummary],
     pub paths: &'a [PathVerdict],
     pub ratchet: Option<&'a RatchetVerdict>,
     pub patch: Option<&'a PatchVerdict>,
@@ -28,14 +30,22 @@ pub enum Format {
 
 pub fn render(s: &Summary, extras: &Extras<'_>, format: Format) -> String {
     match format {
-        Format::Text => text(s) + &extras_text(s, extras) + &extras.patch.map(patch_text).unwrap_or_default(),
+        Format::Text => {
+            inputs_text(extras.inputs, s.metric)
+                + &text(s)
+                + &extras_text(s, extras)
+                + &extras.patch.map(patch_text).unwrap_or_default()
+        }
         Format::Json => json(s, extras),
         Format::Markdown => markdown_all(s, extras),
     }
 }
 
 /// The inputs of a merge, each with its own figure, before the union's grade.
-pub fn inputs_text(inputs: &[crate::coverage::merge::InputSummary], metric: crate::settings::Metric) -> String {
+fn inputs_text(inputs: &[crate::coverage::merge::InputSummary], metric: crate::settings::Metric) -> String {
+    if inputs.is_empty() {
+        return String::new();
+    }
     let mut out = format!("Merged {} reports (the union of their {}):\n", inputs.len(), metric.noun());
     for i in inputs {
         let c = if metric == crate::settings::Metric::Lines { i.lines } else { i.branches };
@@ -143,6 +153,20 @@ fn ratchet_text(r: &RatchetVerdict) -> String {
 
 fn extras_markdown(s: &Summary, e: &Extras<'_>) -> String {
     let mut out = String::new();
+    if !e.inputs.is_empty() {
+        out.push_str("\n| Merged report | Covered | Total | Coverage |\n| --- | ---: | ---: | ---: |\n");
+        for i in e.inputs {
+            let c = if s.metric == crate::settings::Metric::Lines { i.lines } else { i.branches };
+            let lone = if i.shared_files == 0 { " ⚠️ no file in common" } else { "" };
+            out.push_str(&format!(
+                "| {}{lone} | {} | {} | {}% |\n",
+                cell_code(&i.name),
+                thousands(c.covered),
+                thousands(c.valid),
+                percent_text(c)
+            ));
+        }
+    }
     if !e.paths.is_empty() {
         out.push_str("\n| Path | Covered | Total | Coverage | Gate |\n| --- | ---: | ---: | ---: | --- |\n");
         for p in e.paths {
@@ -243,6 +267,22 @@ fn json(s: &Summary, extras: &Extras<'_>) -> String {
     });
     if let Some(v) = extras.patch {
         value["patch"] = patch_json(v);
+    }
+    if !extras.inputs.is_empty() {
+        let counts = |i: &crate::coverage::merge::InputSummary| {
+            if s.metric == crate::settings::Metric::Lines { i.lines } else { i.branches }
+        };
+        value["inputs"] = extras
+            .inputs
+            .iter()
+            .map(|i| {
+                let c = counts(i);
+                serde_json::json!({
+                    "report": i.name, "covered": c.covered, "valid": c.valid, "percent": pct(c),
+                    "files": i.files, "shared_files": i.shared_files,
+                })
+            })
+            .collect();
     }
     if !extras.paths.is_empty() {
         value["paths"] = extras
