@@ -38,18 +38,8 @@ rm -f "$OUT"/shards/shard-*.xml
 python3 xtask/bench/split_cobertura.py "$BASE" "$OUT/shards" "$REPORTS"
 cat "$OUT"/shards/shard-*.xml > /dev/null # a hot page cache for both
 
-median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
-measure() { # label, command…: "label median-wall peak-rss-MB", the last run's stdout in $OUT/last.out
-  local label="$1"; shift
-  local walls=() rss=0
-  for _ in $(seq "$RUNS"); do
-    /usr/bin/time -f '%e %M' -o "$OUT/time" "$@" > "$OUT/last.out"
-    read -r wall kb < "$OUT/time"
-    walls+=("$wall")
-    [ "$kb" -gt "$rss" ] && rss="$kb"
-  done
-  printf '%s %s %s\n' "$label" "$(printf '%s\n' "${walls[@]}" | median)" "$((rss / 1024))"
-}
+# shellcheck source=xtask/bench/measure.sh
+source xtask/bench/measure.sh
 
 echo "measuring ($RUNS runs each)"
 pattern="$OUT/shards/shard-*.xml"

@@ -89,18 +89,8 @@ REPORT="$OUT/report.xml"
 sed "1,12s#<source>/src</source>#<source>$REPO</source>#" "$GEN" > "$REPORT"
 cat "$REPORT" > /dev/null # a hot page cache for every tool
 
-median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
-measure() { # label, command…: RUNS runs, "median-wall peak-rss-MB"
-  local label="$1"; shift
-  local walls=() rss=0
-  for _ in $(seq "$RUNS"); do
-    /usr/bin/time -f '%e %M' -o "$OUT/time" "$@" > "$OUT/last.out" 2> "$OUT/last.err" || true
-    read -r wall kb < "$OUT/time"
-    walls+=("$wall")
-    [ "$kb" -gt "$rss" ] && rss="$kb"
-  done
-  printf '%s %s %s\n' "$label" "$(printf '%s\n' "${walls[@]}" | median)" "$((rss / 1024))"
-}
+# shellcheck source=xtask/bench/measure.sh
+source xtask/bench/measure.sh
 
 echo "measuring ($RUNS runs each)"
 total=$(measure total "$XTASK" coverage --file "$REPORT" --format json --fail-under 0)
