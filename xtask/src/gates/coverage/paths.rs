@@ -5,7 +5,7 @@ use std::path::Path;
 
 use anyhow::{Result, bail};
 
-use crate::coverage::cobertura::{Counts, Report, normalise};
+use crate::coverage::cobertura::{Counts, Report};
 use crate::coverage::grade::Percent;
 use crate::settings::{Metric, PathGate};
 
@@ -48,21 +48,11 @@ pub fn judge(report: &Report, metric: Metric, gates: &[PathGate], root: &Path) -
     Ok(verdicts)
 }
 
-/// A report filename as a path relative to the repository root: joined with a `<source>`
-/// that puts it under the root, else as written (an absolute path under the root made
-/// relative), `\` read as `/`.
+/// A report filename as a path relative to the repository root: the key merged reports use
+/// (`patch::repo_key`: joined with a `<source>` that puts it under the root, else as written,
+/// an absolute path under the root made relative).
 pub fn repo_name(name: &str, sources: &[String], root: &Path) -> String {
-    let name = normalise(name);
-    let under_root = |p: &Path| p.strip_prefix(root).ok().map(|r| normalise(&r.to_string_lossy()));
-    if !Path::new(&name).is_absolute() {
-        for source in sources {
-            if let Some(rel) = under_root(&Path::new(source).join(&name)) {
-                return rel;
-            }
-        }
-        return name;
-    }
-    under_root(Path::new(&name)).unwrap_or(name)
+    crate::coverage::patch::repo_key(name, sources, &root.to_string_lossy())
 }
 
 #[cfg(test)]
