@@ -4,7 +4,7 @@
 //! lowers it, keeping the reason.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use anyhow::{Context as _, Result, bail};
 use serde::{Deserialize, Serialize};
@@ -174,8 +174,6 @@ fn read(path: &Path, shown: &str) -> Result<Option<Baseline>> {
 fn write(path: &Path, baseline: &Baseline) -> Result<()> {
     let mut text = serde_json::to_string_pretty(baseline)?;
     text.push('\n');
-    let dir: PathBuf = path.parent().map(Path::to_path_buf).unwrap_or_default();
-    std::fs::create_dir_all(&dir)?;
     crate::output::write_atomically(path, |tmp| std::fs::write(tmp, &text).map_err(Into::into))
 }
 
