@@ -64,9 +64,11 @@ enum Gate {
     ///
     /// Without --file: runs `cargo llvm-cov` over the workspace, writes the Cobertura report
     /// (coverage.xml), LCOV and HTML (under target/coverage/), then grades it. With --file:
-    /// grades an existing Cobertura XML report from any producer (cargo-llvm-cov, coverage.py,
-    /// tarpaulin, grcov, istanbul/nyc/c8, …) without running anything. With --diff: also
-    /// grades the lines a change adds (patch coverage) and lists the uncovered ones.
+    /// grades an existing Cobertura XML or LCOV report from any producer (cargo-llvm-cov,
+    /// coverage.py, tarpaulin, grcov, istanbul/nyc/c8, …) without running anything, or the
+    /// union of several. With --diff: also grades the lines a change adds (patch coverage) and
+    /// lists the uncovered ones. With --partition M/N: runs one shard of the suite and writes
+    /// its report for a later merge (`--file 'target/coverage/shards/*.xml'`).
     ///
     /// Grades: ❌ Poor <50, ⚠️ Low 50–69, ✅ Approved 70–79, 🌟 High 80–89, 🚀 Excellent ≥90.
     /// Exit status: 0 at or above the threshold (and the patch gate); 1 below it, or when the

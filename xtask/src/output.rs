@@ -126,6 +126,12 @@ impl Output {
         self.annotations_to_stderr.set(true);
     }
 
+    /// Where a program the gate runs should print: stderr when stdout is the report's
+    /// (`--format json`), so the document stays parseable; else the terminal's stdout.
+    pub fn stdout_for_programs(&self) -> std::process::Stdio {
+        if self.annotations_to_stderr.get() { std::io::stderr().into() } else { std::process::Stdio::inherit() }
+    }
+
     /// One annotation (`::error` or `::warning` workflow command) when under Actions, on a
     /// file's line when `at` says so; nothing otherwise. The one place workflow commands are
     /// written.

@@ -100,6 +100,8 @@ pub struct CoverageSettings {
     pub report: PathBuf,
     pub lcov: PathBuf,
     pub html: PathBuf,
+    /// Where `--partition M/N` writes its shard's report (`coverage-M-of-N.xml`).
+    pub shards: PathBuf,
     pub lowest_files: usize,
     pub bands: Vec<Band>,
     /// `--diff` without a base compares with this git revision (under Actions on a pull
@@ -238,6 +240,7 @@ struct RawCoverage {
     report: Option<PathBuf>,
     lcov: Option<PathBuf>,
     html: Option<PathBuf>,
+    shards: Option<PathBuf>,
     lowest_files: Option<usize>,
     bands: Option<Vec<RawBand>>,
     base: Option<String>,
@@ -350,6 +353,7 @@ impl Settings {
                 report: path(c.report, "coverage.xml"),
                 lcov: path(c.lcov, "target/coverage/lcov.info"),
                 html: path(c.html, "target/coverage/html"),
+                shards: path(c.shards, "target/coverage/shards"),
                 lowest_files: c.lowest_files.unwrap_or(10),
                 bands,
                 base: c.base,

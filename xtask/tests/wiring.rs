@@ -34,21 +34,21 @@ fn xtask_runs(job: &Node) -> Vec<String> {
         .collect()
 }
 
-/// Flags CI may add to a gate command: where the inputs come from and where reports go, never
-/// the policy (thresholds, accepted ages, which checks run), so CI judges what a hook judges.
-const CI_ONLY_FLAGS: [&str; 2] = ["--fetch", "--sarif"];
+/// Flags CI may add to a gate command: where the inputs come from, where reports go and which
+/// part of the suite a matrix job runs, never the policy (thresholds, accepted ages, which
+/// checks run), so CI judges what a hook judges. Each but `--fetch` takes a value.
+const CI_ONLY_FLAGS: [&str; 5] = ["--fetch", "--sarif", "--file", "--output", "--partition"];
 
 /// The command without the CI-only flags (and their values).
 fn gate_of(command: &str) -> String {
     let mut words = command.split_whitespace();
     let mut kept = Vec::new();
     while let Some(w) = words.next() {
-        match w {
-            "--sarif" => {
-                words.next();
-            }
-            w if CI_ONLY_FLAGS.contains(&w) || w.starts_with("--sarif=") => {}
-            w => kept.push(w),
+        let flag = w.split('=').next().unwrap_or(w);
+        if !CI_ONLY_FLAGS.contains(&flag) {
+            kept.push(w);
+        } else if flag == w && w != "--fetch" {
+            words.next();
         }
     }
     kept.join(" ")
@@ -58,25 +58,103 @@ fn gate_of(command: &str) -> String {
 fn ci_only_flags_are_transport_not_policy() {
     assert_eq!(gate_of("cargo xtask security --fetch --sarif out.sarif"), "cargo xtask security");
     assert_eq!(gate_of("cargo xtask security --accept-stale-db"), "cargo xtask security --accept-stale-db");
+    assert_eq!(gate_of("cargo xtask coverage --file 'a/*.xml' --diff --output=c.xml"), "cargo xtask coverage --diff");
+    assert_eq!(gate_of("cargo xtask coverage --partition \"$P\""), "cargo xtask coverage");
 }
+
+/// The gates whose CI job is a matrix of shards (`<gate>-shards`) followed by the job that
+/// merges and grades them (`<gate>`).
+const SHARDED: [&str; 1] = ["coverage"];
 
 #[test]
 fn workflow_jobs_are_the_xtask_gates_in_order_each_running_its_gate() {
     let workflow = load(".github/workflows/ci.yml");
     let jobs = workflow.get("jobs").expect("jobs").entries();
     let names: Vec<&str> = jobs.iter().filter_map(|(k, _)| k.scalar()).collect();
-    assert_eq!(names, GATES, "one CI job per gate, in the xtask's order");
+    let expected: Vec<String> = GATES
+        .iter()
+        .flat_map(
+            |g| if SHARDED.contains(g) { vec![format!("{g}-shards"), g.to_string()] } else { vec![g.to_string()] },
+        )
+        .collect();
+    assert_eq!(
+        names, expected,
+        "one CI job per gate (a sharded gate: its shards, then its merge), in the xtask's order"
+    );
     for (i, (_, job)) in jobs.iter().enumerate() {
-        let gate = GATES[i];
+        let name = names[i];
+        let gate = name.strip_suffix("-shards").unwrap_or(name);
         let runs = xtask_runs(job);
-        assert_eq!(runs.len(), 1, "job {gate}: one gate step: {runs:?}");
+        assert_eq!(runs.len(), 1, "job {name}: one gate step: {runs:?}");
         let command = gate_of(&runs[0]);
         let words: Vec<&str> = command.split_whitespace().collect();
-        assert_eq!(words[..3], ["cargo", "xtask", gate], "job {gate}: its gate step is the xtask command");
-        assert!(words[3..].iter().all(|w| w.starts_with("--")), "job {gate}: flags at most: {command}");
+        assert_eq!(words[..3], ["cargo", "xtask", gate], "job {name}: its gate step is the xtask command");
+        assert!(words[3..].iter().all(|w| w.starts_with("--")), "job {name}: flags at most: {command}");
         let needs = text(job, "needs");
-        assert_eq!(needs, i.checked_sub(1).map(|p| GATES[p]), "job {gate}: `needs` chains the gates in order");
+        assert_eq!(needs, i.checked_sub(1).map(|p| names[p]), "job {name}: `needs` chains the jobs in order");
     }
+}
+
+/// The coverage matrix: N shards (the count written once, read back as `strategy.job-total`),
+/// each uploading the report `--partition` writes; the merge job grades exactly those files.
+#[test]
+fn the_coverage_shards_are_one_matrix_and_the_merge_grades_what_they_upload() {
+    let workflow = load(".github/workflows/ci.yml");
+    let jobs = workflow.get("jobs").unwrap();
+    let shards = jobs.get("coverage-shards").expect("a coverage-shards job");
+    let matrix: Vec<&str> = shards
+        .get("strategy")
+        .and_then(|s| s.get("matrix"))
+        .and_then(|m| m.get("shard"))
+        .map(Node::items)
+        .unwrap_or_default()
+        .iter()
+        .filter_map(Node::scalar)
+        .collect();
+    let count = matrix.len();
+    assert!(count >= 2, "at least two shards: {matrix:?}");
+    let numbered: Vec<String> = (1..=count).map(|i| i.to_string()).collect();
+    assert_eq!(matrix, numbered, "the shards are 1..=N, each once");
+    let fail_fast = shards.get("strategy").and_then(|s| s.get("fail-fast")).and_then(Node::scalar);
+    assert_eq!(fail_fast, Some("false"), "every shard reports, not only the first to fail");
+    let env = shards.get("env").expect("the shard job's env");
+    assert_eq!(
+        text(env, "PARTITION"),
+        Some("${{ matrix.shard }}/${{ strategy.job-total }}"),
+        "the count is the matrix's length, not a second number to keep in step"
+    );
+    assert_eq!(xtask_runs(shards), ["cargo xtask coverage --partition \"$PARTITION\""]);
+
+    // What a shard writes (the `shards` setting) is what it uploads.
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let folder = xtask::settings::Settings::load(&cargo, root).unwrap().coverage.shards;
+    let folder = folder.strip_prefix(root).unwrap().to_str().unwrap().to_owned();
+    let steps = shards.get("steps").unwrap().items();
+    let upload = steps
+        .iter()
+        .find(|s| text(s, "uses").is_some_and(|u| u.starts_with("actions/upload-artifact@")))
+        .expect("each shard uploads its report");
+    assert_eq!(text(upload, "if"), Some("always()"), "a shard whose tests failed still uploads what it measured");
+    let with = upload.get("with").unwrap();
+    assert_eq!(text(with, "path").map(|p| p.trim_end_matches('/')), Some(folder.as_str()));
+    assert_eq!(text(with, "name"), Some("coverage-shard-${{ matrix.shard }}"));
+
+    let merge = jobs.get("coverage").unwrap();
+    let download = merge
+        .get("steps")
+        .unwrap()
+        .items()
+        .iter()
+        .find(|s| text(s, "uses").is_some_and(|u| u.starts_with("actions/download-artifact@")))
+        .expect("the merge job downloads the shards");
+    let with = download.get("with").unwrap();
+    assert_eq!(text(with, "pattern"), Some("coverage-shard-*"));
+    assert_eq!(text(with, "merge-multiple"), Some("true"));
+    let into = text(with, "path").expect("a download folder");
+    let gate = &xtask_runs(merge)[0];
+    assert!(gate.contains(&format!("--file '{into}/*.xml'")), "the merge grades every downloaded shard: {gate}");
+    assert!(gate.contains("--output coverage.xml"), "the merged report is kept: {gate}");
 }
 
 #[test]
@@ -138,8 +216,9 @@ fn the_patch_gate_runs_before_a_push_and_on_pull_requests_with_the_history_it_ne
     let workflow = load(".github/workflows/ci.yml");
     let job = workflow.get("jobs").unwrap().get("coverage").expect("a coverage job");
     let steps = job.get("steps").unwrap().items();
-    assert!(
-        steps.iter().any(|s| text(s, "run") == Some("cargo xtask coverage --diff")),
+    assert_eq!(
+        xtask_runs(job).iter().map(|c| gate_of(c)).collect::<Vec<_>>(),
+        ["cargo xtask coverage --diff"],
         "the coverage job runs the patch gate (on a pull request, against its base)"
     );
     let checkout = steps

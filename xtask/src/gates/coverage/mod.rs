@@ -17,10 +17,12 @@ mod inputs;
 mod paths;
 mod ratchet;
 pub mod render;
+pub mod shards;
 
 use self::render::Format;
 use crate::coverage::summary::{GradeOptions, Summary};
 use crate::db;
+use crate::gates::test::{Partition, parse_partition};
 use crate::output::Level;
 use crate::settings::Metric;
 use crate::tools::{self, Tool, WhenMissing};
@@ -76,6 +78,15 @@ pub struct CoverageArgs {
     /// Why the baseline is lowered (kept in the baseline file)
     #[arg(long, value_name = "TEXT", requires = "lower_baseline")]
     pub reason: Option<String>,
+    /// Run only part M of N of the suite under coverage (nextest's `--partition count:M/N`,
+    /// e.g. one job of a CI matrix) and write that shard's report, coverage-M-of-N.xml in the
+    /// `shards` folder, for a later `--file` merge. Grades nothing unless --grade
+    #[arg(long, value_name = "M/N", value_parser = parse_partition,
+          conflicts_with_all = ["file", "output", "diff", "update_baseline", "lower_baseline"])]
+    pub partition: Option<Partition>,
+    /// With --partition: also grade the shard on its own, as the gate would
+    #[arg(long, requires = "partition")]
+    pub grade: bool,
     /// Do not install missing tools; fail with the command that installs them
     #[arg(long)]
     pub no_install: bool,
@@ -143,11 +154,16 @@ impl CoverageArgs {
         let change = self.diff.as_deref().map(|base| diff::change(cx, &checkout, base)).transpose()?;
         let cwd = std::env::current_dir().unwrap_or_else(|_| cx.root.clone());
         let inputs = inputs::expand(&self.file, &cwd)?;
+        shards::check_complete(&inputs)?;
         let (path, tests) = match inputs.first() {
             Some(file) => (file.clone(), None),
             None => match run_tests(cx, &self, metric)? {
-                TestRun::Reported(passed, elapsed) => {
-                    (settings.report.clone(), Some((if passed { Outcome::Passed } else { Outcome::Failed }, elapsed)))
+                TestRun::Reported(report, passed, elapsed) => {
+                    let tests = (if passed { Outcome::Passed } else { Outcome::Failed }, elapsed);
+                    if let Some(part) = self.partition.filter(|_| !self.grade) {
+                        return shard_written(cx, part, &report, metric, self.format, tests);
+                    }
+                    (report, Some(tests))
                 }
                 TestRun::NoData(elapsed) => {
                     let msg = "the test run failed and left no coverage data, so no report was written";
@@ -366,19 +382,41 @@ fn locate(path: &Path, offset: u64) -> std::io::Result<(u64, u64)> {
 }
 
 enum TestRun {
-    /// Reports written; whether the tests passed, and how long the test run took (database
-    /// included, reports not).
-    Reported(bool, Duration),
+    /// Reports written (the one to grade is named); whether the tests passed, and how long the
+    /// test run took (database included, reports not).
+    Reported(PathBuf, bool, Duration),
     /// The run failed before producing any profile data (e.g. a build error).
     NoData(Duration),
 }
 
 fn run_tests(cx: &Context, args: &CoverageArgs, metric: Metric) -> Result<TestRun> {
-    tools::provide(cx, &[Tool::CargoLlvmCov, Tool::LlvmTools], !args.no_install, WhenMissing::Fail)?;
+    let mut tools_needed = vec![Tool::CargoLlvmCov, Tool::LlvmTools];
+    if args.partition.is_some() {
+        tools_needed.push(Tool::CargoNextest);
+    }
+    tools::provide(cx, &tools_needed, !args.no_install, WhenMissing::Fail)?;
     let cargo = &cx.cargo;
     let settings = &cx.settings.coverage;
-    let branch = (metric == Metric::Branches).then_some("--branch");
     let extra = &args.extra;
+    let mut flags: Vec<String> = Vec::new();
+    if let Some(p) = args.partition {
+        // nextest deals the tests out; every test binary is still measured, so each shard's
+        // report lists every coverable line and the union is exact.
+        flags.extend(["--partition".to_owned(), format!("count:{p}")]);
+    }
+    // Every test binary runs, so a failing one does not leave the others' code unmeasured.
+    if !extra.iter().any(|a| a == "--no-fail-fast") {
+        flags.push("--no-fail-fast".into());
+    }
+    if metric == Metric::Branches {
+        flags.push("--branch".into());
+    }
+    flags.extend(extra.iter().cloned());
+    let runner: &[&str] = if args.partition.is_some() {
+        &["llvm-cov", "nextest", "--workspace", "--no-report"]
+    } else {
+        &["llvm-cov", "--workspace", "--no-report"]
+    };
 
     // One test run, with the test gate's database when the suite needs one; every report
     // below is rendered from this run's profile data.
@@ -389,40 +427,44 @@ fn run_tests(cx: &Context, args: &CoverageArgs, metric: Metric) -> Result<TestRu
     clean.current_dir(&cx.root).args(["llvm-cov", "clean", "--workspace"]);
     crate::process::checked(&mut clean, "cargo llvm-cov clean --workspace")
         .context("cannot remove the last coverage run's data")?;
-    // Every test binary runs, so a failing one does not leave the others' code unmeasured.
-    let no_fail_fast = (!extra.iter().any(|a| a == "--no-fail-fast")).then_some("--no-fail-fast");
     let passed = db::with_test_database(cx, cx.settings.test.database, |url| {
         let mut run = Command::new(cargo);
-        run.args(["llvm-cov", "--workspace", "--no-report"])
-            .args(no_fail_fast)
-            .args(branch)
-            .args(extra)
+        run.args(runner)
+            .args(&flags)
             .current_dir(&cx.root)
-            .env("CARGO_TERM_COLOR", cx.out.cargo_term_color());
+            .env("CARGO_TERM_COLOR", cx.out.cargo_term_color())
+            .stdout(cx.out.stdout_for_programs());
         if let Some(url) = url {
             run.env("DATABASE_URL", url);
         }
         eprintln!(
-            "$ cargo llvm-cov --workspace --no-report{}",
-            no_fail_fast
-                .into_iter()
-                .chain(branch)
-                .chain(extra.iter().map(String::as_str))
-                .map(|a| format!(" {a}"))
-                .collect::<String>()
+            "$ cargo {}",
+            runner.iter().map(|a| a.to_string()).chain(flags.iter().cloned()).collect::<Vec<_>>().join(" ")
         );
         Ok(interrupt::run(&mut run)?.success())
     })?;
     let elapsed = started.elapsed();
 
-    let cobertura = crate::output::write_atomically(&settings.report, |tmp| {
-        llvm_cov_report(cx, "--cobertura", "--output-path", tmp)
-    });
+    // A shard writes its Cobertura report only: the merge reads it, and the LCOV and HTML of
+    // one part would mislead.
+    let report = match args.partition {
+        Some(p) => {
+            shards::remove_other_splits(&settings.shards, p)?;
+            settings.shards.join(shards::file_name(p))
+        }
+        None => settings.report.clone(),
+    };
+    let cobertura =
+        crate::output::write_atomically(&report, |tmp| llvm_cov_report(cx, "--cobertura", "--output-path", tmp));
     if let Err(e) = cobertura {
         if !passed {
             return Ok(TestRun::NoData(elapsed));
         }
         return Err(e.context("cargo llvm-cov could not write the Cobertura report"));
+    }
+    if args.partition.is_some() {
+        eprintln!("report: {}", display_name(cx, &report));
+        return Ok(TestRun::Reported(report, passed, elapsed));
     }
     crate::output::write_atomically(&settings.lcov, |tmp| llvm_cov_report(cx, "--lcov", "--output-path", tmp))
         .context("cargo llvm-cov could not write the LCOV report")?;
@@ -433,7 +475,51 @@ fn run_tests(cx: &Context, args: &CoverageArgs, metric: Metric) -> Result<TestRu
         display_name(cx, &settings.lcov),
         display_name(cx, &settings.html.join("index.html"))
     );
-    Ok(TestRun::Reported(passed, elapsed))
+    Ok(TestRun::Reported(report, passed, elapsed))
+}
+
+/// A shard's run without --grade: what it measured, and how to merge it. Its outcome is the tests'.
+fn shard_written(
+    cx: &Context,
+    part: Partition,
+    report: &Path,
+    metric: Metric,
+    format: Format,
+    tests: (Outcome, Duration),
+) -> Result<CoverageRun> {
+    let name = display_name(cx, report);
+    let parsed = read_report(report, &name, metric)?;
+    let (lines, branches) = parsed.totals();
+    let counts = if metric == Metric::Lines { lines } else { branches };
+    let folder = display_name(cx, &cx.settings.coverage.shards);
+    if format == Format::Json {
+        let doc = serde_json::json!({
+            "shard": { "index": part.index, "count": part.count },
+            "report": name,
+            "metric": metric.noun(),
+            "covered": counts.covered,
+            "valid": counts.valid,
+            "tests": if tests.0 == Outcome::Passed { "passed" } else { "failed" },
+        });
+        println!("{doc:#}");
+    } else {
+        println!(
+            "Shard {part}: {} of {} {} covered by this part's tests ({name})",
+            counts.covered,
+            counts.valid,
+            metric.noun()
+        );
+        println!(
+            "Not graded alone: merge the {} parts with `cargo xtask coverage --file '{folder}/*.xml'`",
+            part.count
+        );
+    }
+    if tests.0 == Outcome::Failed {
+        let msg = format!("the tests of shard {part} failed");
+        eprintln!("{}", colored::Colorize::bold(colored::Colorize::red(msg.as_str())));
+        annotate(cx, &msg);
+    }
+    Ok(CoverageRun { tests: Some(tests), coverage: tests.0 })
 }
 
 /// `cargo llvm-cov report FORMAT OPTION PATH`, quietly: its output is shown only when it fails.
