@@ -8,7 +8,8 @@
 //! set in the environment win); in production (`APP_ENV=production`) it is never read.
 
 use std::fmt;
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::num::NonZeroU32;
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -20,6 +21,8 @@ use sqlx::postgres::PgConnectOptions;
 pub const EXAMPLE_JWT_SECRET: &str = "change-me-to-at-least-32-random-bytes-in-production";
 /// The shortest `JWT_SECRET` accepted, in bytes (HS256 wants a key as long as its output).
 pub const MIN_JWT_SECRET_BYTES: usize = 32;
+/// `MAX_BODY_BYTES`' default: the API's bodies are a few hundred bytes.
+const DEFAULT_MAX_BODY_BYTES: u64 = 16 * 1024;
 /// A lone `*`: in `CORS_ORIGINS` it means "any origin", accepted in development only.
 const WILDCARD: &str = "*";
 
@@ -48,6 +51,62 @@ pub struct Config {
     pub database: DatabaseConfig,
     pub cors: CorsConfig,
     pub auth: AuthConfig,
+    pub rate_limit: RateLimitConfig,
+}
+
+/// The rate limits (see `rate_limit`).
+#[derive(Debug, Clone)]
+pub struct RateLimitConfig {
+    /// `RATE_LIMIT_AUTH_PER_MINUTE`, default 10: logins and registrations per client address.
+    pub auth_per_minute: NonZeroU32,
+    /// `RATE_LIMIT_API_PER_MINUTE`, default 600: requests to the API per client address.
+    pub api_per_minute: NonZeroU32,
+    /// `RATE_LIMIT_MAX_CLIENTS`, default 100000: addresses tracked per limit, at most.
+    pub max_clients: usize,
+    /// `TRUSTED_PROXIES`, default none: addresses or networks (`172.16.0.0/12`) whose
+    /// `X-Forwarded-For` is believed.
+    pub trusted_proxies: Vec<TrustedNet>,
+}
+
+/// An address or a network in CIDR notation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TrustedNet {
+    addr: IpAddr,
+    prefix: u8,
+}
+
+impl TrustedNet {
+    pub fn contains(&self, ip: IpAddr) -> bool {
+        match (self.addr, ip) {
+            (IpAddr::V4(net), IpAddr::V4(ip)) => {
+                let mask = u32::MAX.checked_shl(32 - u32::from(self.prefix)).unwrap_or(0);
+                u32::from(net) & mask == u32::from(ip) & mask
+            }
+            (IpAddr::V6(net), IpAddr::V6(ip)) => {
+                let mask = u128::MAX.checked_shl(128 - u32::from(self.prefix)).unwrap_or(0);
+                u128::from(net) & mask == u128::from(ip) & mask
+            }
+            _ => false,
+        }
+    }
+}
+
+impl FromStr for TrustedNet {
+    type Err = ();
+
+    fn from_str(text: &str) -> Result<Self, ()> {
+        let (addr, prefix) = match text.split_once('/') {
+            Some((addr, prefix)) => (addr, Some(prefix)),
+            None => (text, None),
+        };
+        let addr: IpAddr = addr.parse().map_err(|_| ())?;
+        let max = if addr.is_ipv4() { 32 } else { 128 };
+        let prefix = match prefix {
+            None => max,
+            Some(p) => p.parse::<u8>().ok().filter(|p| *p <= max).ok_or(())?,
+        };
+        Ok(TrustedNet { addr, prefix })
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -58,6 +117,19 @@ pub struct ServerConfig {
     pub port: u16,
     /// `REQUEST_TIMEOUT_MS`, default 15 s: a request still running then gets 408.
     pub request_timeout: Duration,
+    /// `SHUTDOWN_TIMEOUT_MS`, default 15 s: after SIGTERM, how long requests in flight may
+    /// finish before the server stops anyway (below the stop grace period, 20 s in docker-compose.yml).
+    pub shutdown_timeout: Duration,
+    /// `MAX_BODY_BYTES`, default 16 KiB: a larger request body gets 413.
+    pub max_body_bytes: usize,
+    /// `WORKER_THREADS`, default: one per CPU the process may use. The runtime's threads.
+    pub worker_threads: Option<usize>,
+    /// `METRICS_ADDR`, default 127.0.0.1:9464: where `GET /metrics` is served, apart from
+    /// the API (the container sets 0.0.0.0:9464, reachable inside the compose network only).
+    pub metrics_addr: SocketAddr,
+    /// `BEHIND_TLS`, default false: clients reach the service over HTTPS (a TLS proxy in
+    /// front), so responses carry `Strict-Transport-Security`. Never set it on plain HTTP.
+    pub behind_tls: bool,
 }
 
 /// The database settings, shared by `serve` and `migrate`.
@@ -72,6 +144,10 @@ pub struct DatabaseConfig {
     /// `READINESS_TIMEOUT_MS`, default 1 s: `/health/ready` answers 503 after this, even if
     /// the database hangs.
     pub readiness_timeout: Duration,
+    /// `DATABASE_MIN_CONNECTIONS`, default 0: connections the pool keeps open when idle.
+    pub min_connections: u32,
+    /// `DATABASE_IDLE_TIMEOUT_MS`, default 10 min: an idle connection above the minimum is closed after this.
+    pub idle_timeout: Duration,
 }
 
 impl fmt::Debug for DatabaseConfig {
@@ -85,6 +161,8 @@ impl fmt::Debug for DatabaseConfig {
             .field("max_connections", &self.max_connections)
             .field("acquire_timeout", &self.acquire_timeout)
             .field("readiness_timeout", &self.readiness_timeout)
+            .field("min_connections", &self.min_connections)
+            .field("idle_timeout", &self.idle_timeout)
             .finish()
     }
 }
@@ -156,14 +234,25 @@ impl Config {
             host: r.parse("HOST", IpAddr::V4(Ipv4Addr::LOCALHOST), "an IP address (e.g. 0.0.0.0 or 127.0.0.1)"),
             port: r.port(),
             request_timeout: r.millis("REQUEST_TIMEOUT_MS", 15_000, 100..=600_000),
+            shutdown_timeout: r.millis("SHUTDOWN_TIMEOUT_MS", 15_000, 0..=600_000),
+            max_body_bytes: usize::try_from(r.number("MAX_BODY_BYTES", DEFAULT_MAX_BODY_BYTES, 256..=16 * 1024 * 1024))
+                .unwrap_or(16 * 1024),
+            worker_threads: r.optional_number("WORKER_THREADS", 1..=1_024).and_then(|n| usize::try_from(n).ok()),
+            metrics_addr: r.parse(
+                "METRICS_ADDR",
+                SocketAddr::from(([127, 0, 0, 1], 9464)),
+                "an address and port (e.g. 127.0.0.1:9464)",
+            ),
+            behind_tls: r.parse("BEHIND_TLS", false, "true or false"),
         };
         let database = r.database();
         let cors = r.cors(environment);
         let auth = r.auth(environment);
+        let rate_limit = r.rate_limit();
         r.finish()?;
         // `finish` returned Ok, so every required value was present and valid.
         match (database, auth) {
-            (Some(database), Some(auth)) => Ok(Config { environment, server, database, cors, auth }),
+            (Some(database), Some(auth)) => Ok(Config { environment, server, database, cors, auth, rate_limit }),
             _ => Err(ConfigError { problems: vec!["internal error: a required value was lost".into()] }),
         }
     }
@@ -237,6 +326,13 @@ impl<F: Fn(&str) -> Option<String>> Reader<F> {
         }
     }
 
+    /// A number with no default: `None` when unset (or invalid, with the problem noted).
+    fn optional_number(&mut self, key: &str, range: std::ops::RangeInclusive<u64>) -> Option<u64> {
+        self.get(key)?;
+        let value = self.number(key, 0, range.clone());
+        range.contains(&value).then_some(value)
+    }
+
     fn millis(&mut self, key: &str, default: u64, range: std::ops::RangeInclusive<u64>) -> Duration {
         Duration::from_millis(self.number(key, default, range))
     }
@@ -261,6 +357,13 @@ impl<F: Fn(&str) -> Option<String>> Reader<F> {
         let max_connections = self.number("DATABASE_MAX_CONNECTIONS", 10, 1..=1_000);
         let acquire_timeout = self.millis("DATABASE_ACQUIRE_TIMEOUT_MS", 5_000, 100..=60_000);
         let readiness_timeout = self.millis("READINESS_TIMEOUT_MS", 1_000, 50..=30_000);
+        let min_connections = self.number("DATABASE_MIN_CONNECTIONS", 0, 0..=1_000);
+        let idle_timeout = self.millis("DATABASE_IDLE_TIMEOUT_MS", 600_000, 1_000..=86_400_000);
+        if min_connections > max_connections {
+            self.problem(format!(
+                "DATABASE_MIN_CONNECTIONS: {min_connections} is more than DATABASE_MAX_CONNECTIONS ({max_connections})"
+            ));
+        }
         let Some(url) = self.get("DATABASE_URL") else {
             self.problem("DATABASE_URL is missing: set it to postgres://USER:PASSWORD@HOST:PORT/DATABASE");
             return None;
@@ -282,6 +385,8 @@ impl<F: Fn(&str) -> Option<String>> Reader<F> {
             max_connections: u32::try_from(max_connections).unwrap_or(10),
             acquire_timeout,
             readiness_timeout,
+            min_connections: u32::try_from(min_connections.min(max_connections)).unwrap_or(0),
+            idle_timeout,
         })
     }
 
@@ -312,6 +417,29 @@ impl<F: Fn(&str) -> Option<String>> Reader<F> {
             }
         }
         CorsConfig::Origins(origins)
+    }
+
+    fn rate_limit(&mut self) -> RateLimitConfig {
+        let per_minute = |r: &mut Self, key: &str, default: u64| {
+            let n = r.number(key, default, 1..=1_000_000);
+            u32::try_from(n).ok().and_then(NonZeroU32::new).unwrap_or(NonZeroU32::MIN)
+        };
+        let auth_per_minute = per_minute(self, "RATE_LIMIT_AUTH_PER_MINUTE", 10);
+        let api_per_minute = per_minute(self, "RATE_LIMIT_API_PER_MINUTE", 600);
+        let max_clients =
+            usize::try_from(self.number("RATE_LIMIT_MAX_CLIENTS", 100_000, 100..=10_000_000)).unwrap_or(100_000);
+        let mut trusted_proxies = Vec::new();
+        if let Some(raw) = self.get("TRUSTED_PROXIES") {
+            for entry in raw.split(',').map(str::trim).filter(|e| !e.is_empty()) {
+                match entry.parse() {
+                    Ok(net) => trusted_proxies.push(net),
+                    Err(()) => self.problem(format!(
+                        "TRUSTED_PROXIES: `{entry}` is neither an IP address nor a network such as 172.16.0.0/12"
+                    )),
+                }
+            }
+        }
+        RateLimitConfig { auth_per_minute, api_per_minute, max_clients, trusted_proxies }
     }
 
     fn auth(&mut self, environment: Environment) -> Option<AuthConfig> {

@@ -58,6 +58,9 @@ pub enum ApiError {
     /// 409: the request conflicts with stored data (a database constraint refused it).
     #[error("{0}")]
     Conflict(String),
+    /// 429: over a rate limit; `Retry-After` says when to come back.
+    #[error("too many requests: retry in {retry_after_secs} s")]
+    RateLimited { retry_after_secs: u64 },
     /// 500: logged with its cause; the client gets a generic message.
     #[error("internal error: {0}")]
     Internal(String),
@@ -75,6 +78,7 @@ impl ApiError {
             ApiError::InvalidCredentials | ApiError::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
             ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
             ApiError::Conflict(_) => StatusCode::CONFLICT,
+            ApiError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -90,6 +94,7 @@ impl ApiError {
             ApiError::Unauthenticated(_) => ("unauthenticated", self.to_string(), None),
             ApiError::Forbidden(_) => ("forbidden", self.to_string(), None),
             ApiError::Conflict(_) => ("conflict", self.to_string(), None),
+            ApiError::RateLimited { .. } => ("rate_limited", self.to_string(), None),
             ApiError::Internal(_) => ("internal_error", "internal server error".to_owned(), None),
         };
         ErrorBody { code, message, request_id: String::new(), details }
@@ -126,6 +131,9 @@ impl IntoResponse for ApiError {
         if matches!(self, ApiError::InvalidCredentials | ApiError::Unauthenticated(_)) {
             response.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
         }
+        if let ApiError::RateLimited { retry_after_secs } = &self {
+            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(*retry_after_secs));
+        }
         response.extensions_mut().insert(body);
         response
     }
@@ -143,6 +151,7 @@ fn code_for_status(status: StatusCode) -> &'static str {
         StatusCode::PAYLOAD_TOO_LARGE => "payload_too_large",
         StatusCode::UNSUPPORTED_MEDIA_TYPE => "unsupported_media_type",
         StatusCode::UNPROCESSABLE_ENTITY => "validation_error",
+        StatusCode::TOO_MANY_REQUESTS => "rate_limited",
         s if s.is_server_error() => "internal_error",
         _ => "error",
     }

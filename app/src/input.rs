@@ -8,9 +8,6 @@ use serde_json::{Map, Value};
 
 use crate::error::{ApiError, FieldError};
 
-/// The largest request body accepted, in bytes (the API's bodies are a few hundred bytes).
-pub const MAX_BODY_BYTES: usize = 16 * 1024;
-
 /// Extractor: the body as a JSON object (`Content-Type: application/json`). No `Debug`: the
 /// body may hold a password.
 pub struct JsonObject(pub Map<String, Value>);

@@ -5,8 +5,10 @@
 //! router, middleware, listener) and holds the embedded migrations; `routes` has one module
 //! per resource (`routes::health` defines the probe paths); `auth` verifies passwords and
 //! tokens; `request_id` is the `X-Request-ID` header and its middleware; `error` is the one
-//! error type and response shape; `telemetry` is the JSON logging; `healthcheck` is the
-//! container probe.
+//! error type and response shape; `rate_limit` holds clients to their request rates;
+//! `security_headers` are the headers every response gets;
+//! `schema` tells whether the database has this binary's migrations (readiness);
+//! `metrics` is `GET /metrics` on its own listener; `telemetry` is the JSON logging; `healthcheck` is the container probe.
 
 pub mod auth;
 pub mod cashback;
@@ -14,8 +16,12 @@ pub mod config;
 pub mod error;
 pub mod healthcheck;
 pub mod input;
+pub mod metrics;
+pub mod rate_limit;
 pub mod request_id;
 pub mod routes;
+pub mod schema;
+pub mod security_headers;
 pub mod startup;
 pub mod state;
 pub mod telemetry;

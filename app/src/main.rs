@@ -28,18 +28,28 @@ fn main() -> ExitCode {
     config::load_dotenv();
     match cli.command {
         Command::Healthcheck => healthcheck(),
-        Command::Serve => with_runtime(serve),
-        Command::Migrate => with_runtime(migrate),
+        Command::Serve => match Config::from_env() {
+            Ok(config) => {
+                let threads = config.server.worker_threads;
+                with_runtime(threads, || serve(config))
+            }
+            Err(e) => config_error(&e),
+        },
+        Command::Migrate => with_runtime(None, migrate),
     }
 }
 
-/// Starts logging and a tokio runtime, then runs `task`.
-fn with_runtime<F: Future<Output = ExitCode>>(task: impl FnOnce() -> F) -> ExitCode {
+/// Starts logging and a tokio runtime (`threads` workers, else one per CPU), then runs `task`.
+fn with_runtime<F: Future<Output = ExitCode>>(threads: Option<usize>, task: impl FnOnce() -> F) -> ExitCode {
     if let Err(message) = telemetry::init() {
         eprintln!("error: {message}");
         return ExitCode::FAILURE;
     }
-    match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let mut builder = tokio::runtime::Builder::new_multi_thread();
+    if let Some(threads) = threads {
+        builder.worker_threads(threads);
+    }
+    match builder.enable_all().build() {
         Ok(runtime) => runtime.block_on(task()),
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");
@@ -55,11 +65,7 @@ fn config_error(error: &config::ConfigError) -> ExitCode {
     ExitCode::FAILURE
 }
 
-async fn serve() -> ExitCode {
-    let config = match Config::from_env() {
-        Ok(config) => config,
-        Err(e) => return config_error(&e),
-    };
+async fn serve(config: Config) -> ExitCode {
     let environment = config.environment.as_str();
     let host = config.server.host;
     let app = match Application::build(config).await {
@@ -70,7 +76,16 @@ async fn serve() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    tracing::info!(environment, %host, port = app.port(), version = env!("CARGO_PKG_VERSION"), "listening");
+    let worker_threads = tokio::runtime::Handle::current().metrics().num_workers();
+    tracing::info!(
+        environment,
+        %host,
+        port = app.port(),
+        metrics_port = app.metrics_port(),
+        worker_threads,
+        version = env!("CARGO_PKG_VERSION"),
+        "listening"
+    );
     match app.run_until_stopped().await {
         Ok(()) => {
             tracing::info!("stopped");

@@ -5,12 +5,13 @@ use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::header::{AUTHORIZATION, CONTENT_TYPE};
 use axum::http::{Method, StatusCode};
-use axum::middleware::from_fn;
+use axum::middleware::{from_fn, from_fn_with_state};
 use axum::response::{IntoResponse, Response};
 use sqlx::migrate::Migrator;
 use sqlx::postgres::{PgPool, PgPoolOptions};
@@ -23,9 +24,12 @@ use tower_http::timeout::TimeoutLayer;
 use crate::auth::password;
 use crate::auth::token::Tokens;
 use crate::config::{Config, CorsConfig, DatabaseConfig};
+use crate::metrics::{self, Metrics};
+use crate::rate_limit::{self, RateLimits};
 use crate::request_id::{self, REQUEST_ID_HEADER};
+use crate::security_headers::{self, Hsts};
 use crate::state::AppState;
-use crate::{error, input, routes, telemetry};
+use crate::{error, routes, telemetry};
 
 /// The migrations in `app/migrations`, compiled into the binary (`app migrate` applies them).
 pub static MIGRATOR: Migrator = sqlx::migrate!();
@@ -36,6 +40,10 @@ pub struct Application {
     router: Router,
     pool: PgPool,
     port: u16,
+    shutdown_timeout: Duration,
+    rate_limits: Arc<RateLimits>,
+    metrics_listener: TcpListener,
+    metrics_router: Router,
 }
 
 impl Application {
@@ -48,12 +56,29 @@ impl Application {
             tokens: Arc::new(Tokens::new(&config.auth)),
             readiness_timeout: config.database.readiness_timeout,
         };
-        let router = router(state, &config);
+        let rate_limits = Arc::new(RateLimits::new(&config.rate_limit));
+        rate_limit::spawn_sweeper(&rate_limits);
+        let metrics = Arc::new(Metrics::new());
+        let router = router(state, &config, rate_limits.clone(), metrics.clone());
+        let metrics_router = metrics::router(metrics, pool.clone());
+        let metrics_listener = TcpListener::bind(config.server.metrics_addr)
+            .await
+            .map_err(|e| io::Error::new(e.kind(), format!("METRICS_ADDR {}: {e}", config.server.metrics_addr)))?;
         let listener = TcpListener::bind(SocketAddr::new(config.server.host, config.server.port)).await?;
         let port = listener.local_addr()?.port();
         // Pay for the login timing guard now, not on the first login.
         tokio::task::spawn_blocking(password::warm_up);
-        Ok(Application { listener, router, pool, port })
+        let shutdown_timeout = config.server.shutdown_timeout;
+        Ok(Application {
+            listener,
+            router,
+            pool,
+            port,
+            shutdown_timeout,
+            rate_limits,
+            metrics_listener,
+            metrics_router,
+        })
     }
 
     /// The port actually bound.
@@ -61,16 +86,68 @@ impl Application {
         self.port
     }
 
+    /// The port `GET /metrics` is served on (`METRICS_ADDR`).
+    pub fn metrics_port(&self) -> u16 {
+        self.metrics_listener.local_addr().map_or(0, |a| a.port())
+    }
+
+    /// The rate limits' tables (tests look at their size).
+    pub fn rate_limits(&self) -> Arc<RateLimits> {
+        self.rate_limits.clone()
+    }
+
     /// Serves until SIGTERM or Ctrl-C, then finishes the requests in flight and closes the pool.
     pub async fn run_until_stopped(self) -> io::Result<()> {
         self.run_until(shutdown_signal()).await
     }
 
-    /// Serves until `shutdown` completes (tests pass their own signal).
+    /// Serves until `shutdown` completes (tests pass their own signal), then lets the requests
+    /// in flight finish for at most `SHUTDOWN_TIMEOUT_MS` before stopping anyway.
     pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send + 'static) -> io::Result<()> {
-        axum::serve(self.listener, self.router).with_graceful_shutdown(shutdown).await?;
+        let (signalled, on_signal) = tokio::sync::oneshot::channel::<()>();
+        // The peer's address reaches the rate limits as `ConnectInfo`.
+        let service = self.router.into_make_service_with_connect_info::<SocketAddr>();
+        let serve = axum::serve(self.listener, service).with_graceful_shutdown(async move {
+            shutdown.await;
+            let _ = signalled.send(());
+        });
+        // The metrics listener lives as long as the API's; it has no requests worth waiting for.
+        let metrics = axum::serve(self.metrics_listener, self.metrics_router).into_future();
+        let metrics = tokio::spawn(async move {
+            if let Err(e) = metrics.await {
+                tracing::error!(error = %e, "the metrics listener failed");
+            }
+        });
+        let _stop_metrics = AbortOnDrop(metrics);
+        let deadline = async {
+            if on_signal.await.is_err() {
+                std::future::pending::<()>().await;
+            }
+            tokio::time::sleep(self.shutdown_timeout).await;
+        };
+        tokio::select! {
+            served = serve.into_future() => served?,
+            () = deadline => {
+                tracing::warn!(
+                    timeout_ms = self.shutdown_timeout.as_millis(),
+                    "requests still running at the shutdown timeout: stopping without them"
+                );
+                // Their connections are not coming back to the pool: close the idle ones only.
+                let _ = tokio::time::timeout(Duration::from_millis(100), self.pool.close()).await;
+                return Ok(());
+            }
+        }
         self.pool.close().await;
         Ok(())
+    }
+}
+
+/// Stops a spawned task when dropped.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }
 
@@ -79,6 +156,8 @@ impl Application {
 pub fn connection_pool(database: &DatabaseConfig) -> PgPool {
     PgPoolOptions::new()
         .max_connections(database.max_connections)
+        .min_connections(database.min_connections)
+        .idle_timeout(database.idle_timeout)
         .acquire_timeout(database.acquire_timeout)
         .connect_lazy_with(database.options.clone())
 }
@@ -98,14 +177,26 @@ pub async fn migrate(database: &DatabaseConfig) -> Result<usize, sqlx::Error> {
 
 /// The whole HTTP surface: probes at the root, the API under `/api/v1`, and the middleware.
 ///
-/// Middleware, outermost first: the request id (`request_id`: drop an unusable client id, set
-/// one if missing, copy it to the response); the request span and its log line; the error
-/// envelope; CORS; panics to 500; the request timeout.
-pub fn router(state: AppState, config: &Config) -> Router {
-    let api =
-        Router::new().merge(routes::users::router()).merge(routes::auth::router()).merge(routes::merchants::router());
+/// Middleware, outermost first: the security headers (on every response, errors included);
+/// the request id (`request_id`: drop an unusable client id, set
+/// one if missing, copy it to the response); the metrics (count and time, by route template);
+/// the request span and its log line; the error
+/// envelope; CORS; panics to 500; the request timeout. Inside, on the API's routes only: the
+/// rate limits (`rate_limit`).
+pub fn router(state: AppState, config: &Config, limits: Arc<RateLimits>, metrics: Arc<Metrics>) -> Router {
+    // Login and registration count against the strict limit, every API route against the looser one.
+    let auth = Router::new()
+        .merge(routes::users::router())
+        .merge(routes::auth::router())
+        .route_layer(from_fn_with_state(limits.clone(), rate_limit::auth));
+    let api = Router::new()
+        .merge(auth)
+        .merge(routes::merchants::router())
+        .route_layer(from_fn_with_state(limits, rate_limit::api));
     let middleware = ServiceBuilder::new()
+        .layer(from_fn_with_state(Hsts(config.server.behind_tls), security_headers::add))
         .layer(request_id::layer())
+        .layer(from_fn_with_state(metrics, metrics::track))
         .layer(from_fn(telemetry::trace_request))
         .layer(from_fn(error::envelope))
         .layer(cors_layer(&config.cors))
@@ -114,7 +205,7 @@ pub fn router(state: AppState, config: &Config) -> Router {
     Router::new()
         .merge(routes::health::router())
         .nest("/api/v1", api)
-        .layer(DefaultBodyLimit::max(input::MAX_BODY_BYTES))
+        .layer(DefaultBodyLimit::max(config.server.max_body_bytes))
         .layer(middleware)
         .with_state(state)
 }

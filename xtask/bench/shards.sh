@@ -25,7 +25,7 @@ mkdir -p "$OUT"
 echo "building the xtask and, under coverage, the tests' dependencies"
 cargo build -q -p xtask
 XTASK="$PWD/target/debug/xtask"
-cargo llvm-cov --workspace --no-report --no-run > /dev/null 2>&1
+cargo llvm-cov nextest --workspace --no-report -E "none()" --no-tests pass > "$OUT/warm.log" 2>&1 || { tail -n 5 "$OUT/warm.log" >&2; exit 1; }
 
 # shellcheck source=xtask/bench/measure.sh
 source xtask/bench/measure.sh

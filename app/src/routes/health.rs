@@ -1,15 +1,20 @@
 //! Probes for the orchestrator, outside the versioned API.
 //!
 //! - `GET /health/live`: the process answers (no I/O). A failure means "restart me".
-//! - `GET /health/ready`: the database answers `SELECT 1` within `READINESS_TIMEOUT_MS`.
-//!   A failure (503) means "send me no traffic", not "restart me".
+//! - `GET /health/ready`: the database answers within `READINESS_TIMEOUT_MS` and has every
+//!   migration this binary embeds applied, unchanged (one query on `_sqlx_migrations`, the
+//!   table `app migrate` keeps). A failure (503) means "send me no traffic", not "restart me":
+//!   a new binary waits for its `migrate` job instead of serving an old schema.
 
 use axum::extract::State;
 use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use serde_json::{Value, json};
 
+use crate::metrics::ReadinessFailure;
+use crate::schema;
 use crate::state::AppState;
 
 /// The liveness probe's path.
@@ -26,19 +31,25 @@ async fn live() -> Json<Value> {
     Json(json!({"status": "alive"}))
 }
 
-async fn ready(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
+async fn ready(State(state): State<AppState>) -> Response {
     // The timeout covers waiting for a pooled connection too, so a hung or unreachable
     // database cannot hang the probe.
-    let check = tokio::time::timeout(state.readiness_timeout, sqlx::query("SELECT 1").execute(&state.pool)).await;
-    match check {
-        Ok(Ok(_)) => (StatusCode::OK, Json(json!({"status": "ready"}))),
+    let reason = match tokio::time::timeout(state.readiness_timeout, schema::check(&state.pool)).await {
+        Ok(Ok(schema::Schema::UpToDate)) => return (StatusCode::OK, Json(json!({"status": "ready"}))).into_response(),
+        Ok(Ok(behind)) => {
+            tracing::warn!(reason = %behind, "not ready: the database schema is not this binary's");
+            "schema"
+        }
         Ok(Err(e)) => {
             tracing::warn!(error = %e, "readiness check failed");
-            (StatusCode::SERVICE_UNAVAILABLE, Json(json!({"status": "unavailable"})))
+            "database"
         }
         Err(_) => {
             tracing::warn!(timeout_ms = state.readiness_timeout.as_millis(), "readiness check timed out");
-            (StatusCode::SERVICE_UNAVAILABLE, Json(json!({"status": "unavailable"})))
+            "timeout"
         }
-    }
+    };
+    let mut response = (StatusCode::SERVICE_UNAVAILABLE, Json(json!({"status": "unavailable"}))).into_response();
+    response.extensions_mut().insert(ReadinessFailure(reason));
+    response
 }

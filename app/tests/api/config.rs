@@ -204,3 +204,81 @@ fn env_example_is_refused_as_is_on_production() {
     assert_eq!(error.problems.len(), 1);
     assert!(error.problems[0].starts_with("JWT_SECRET is the example value"), "{}", error.problems[0]);
 }
+
+#[test]
+fn config_reads_the_runtime_knobs_with_defaults() {
+    let defaults = load(&MINIMAL).unwrap();
+    assert_eq!(defaults.server.shutdown_timeout, Duration::from_secs(15));
+    assert_eq!(defaults.server.max_body_bytes, 16 * 1024);
+    assert_eq!(defaults.server.worker_threads, None);
+    assert!(!defaults.server.behind_tls);
+    assert_eq!(defaults.database.min_connections, 0);
+    assert_eq!(defaults.database.idle_timeout, Duration::from_secs(600));
+
+    let tuned = load(&with(&[
+        ("SHUTDOWN_TIMEOUT_MS", "2500"),
+        ("MAX_BODY_BYTES", "65536"),
+        ("WORKER_THREADS", "4"),
+        ("BEHIND_TLS", "true"),
+        ("DATABASE_MIN_CONNECTIONS", "2"),
+        ("DATABASE_IDLE_TIMEOUT_MS", "30000"),
+    ]))
+    .unwrap();
+    assert_eq!(tuned.server.shutdown_timeout, Duration::from_millis(2500));
+    assert_eq!(tuned.server.max_body_bytes, 65536);
+    assert_eq!(tuned.server.worker_threads, Some(4));
+    assert!(tuned.server.behind_tls);
+    assert_eq!(tuned.database.min_connections, 2);
+    assert_eq!(tuned.database.idle_timeout, Duration::from_secs(30));
+}
+
+#[test]
+fn config_refuses_bad_runtime_knobs_all_at_once() {
+    let problems = problems(&with(&[
+        ("SHUTDOWN_TIMEOUT_MS", "soon"),
+        ("MAX_BODY_BYTES", "10"),
+        ("WORKER_THREADS", "0"),
+        ("BEHIND_TLS", "yes"),
+        ("DATABASE_MAX_CONNECTIONS", "5"),
+        ("DATABASE_MIN_CONNECTIONS", "6"),
+    ]));
+
+    assert_eq!(
+        problems,
+        [
+            "SHUTDOWN_TIMEOUT_MS: `soon` is not a whole number from 0 to 600000",
+            "MAX_BODY_BYTES: 10 is not a whole number from 256 to 16777216",
+            "WORKER_THREADS: 0 is not a whole number from 1 to 1024",
+            "BEHIND_TLS: `yes` is not true or false",
+            "DATABASE_MIN_CONNECTIONS: 6 is more than DATABASE_MAX_CONNECTIONS (5)",
+        ]
+    );
+}
+
+#[test]
+fn config_reads_rate_limits_and_trusted_proxies() {
+    let defaults = load(&MINIMAL).unwrap().rate_limit;
+    assert_eq!((defaults.auth_per_minute.get(), defaults.api_per_minute.get()), (10, 600));
+    assert_eq!(defaults.max_clients, 100_000);
+    assert!(defaults.trusted_proxies.is_empty(), "no proxy is trusted unless named");
+
+    let config = load(&with(&[("TRUSTED_PROXIES", "127.0.0.1, 172.16.0.0/12,::1")])).unwrap().rate_limit;
+    let trusted = |ip: &str| config.trusted_proxies.iter().any(|n| n.contains(ip.parse().unwrap()));
+    assert!(trusted("127.0.0.1") && trusted("172.16.0.1") && trusted("172.31.255.254") && trusted("::1"));
+    assert!(!trusted("127.0.0.2") && !trusted("172.32.0.1") && !trusted("10.0.0.1") && !trusted("::2"));
+
+    let problems = problems(&with(&[
+        ("TRUSTED_PROXIES", "10.0.0.0/33,nginx"),
+        ("RATE_LIMIT_AUTH_PER_MINUTE", "0"),
+        ("RATE_LIMIT_MAX_CLIENTS", "5"),
+    ]));
+    assert_eq!(
+        problems,
+        [
+            "RATE_LIMIT_AUTH_PER_MINUTE: 0 is not a whole number from 1 to 1000000",
+            "RATE_LIMIT_MAX_CLIENTS: 5 is not a whole number from 100 to 10000000",
+            "TRUSTED_PROXIES: `10.0.0.0/33` is neither an IP address nor a network such as 172.16.0.0/12",
+            "TRUSTED_PROXIES: `nginx` is neither an IP address nor a network such as 172.16.0.0/12",
+        ]
+    );
+}

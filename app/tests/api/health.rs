@@ -92,3 +92,46 @@ async fn ready_answers_within_its_timeout_on_hung_database() {
     let elapsed = started.elapsed();
     assert!(elapsed >= Duration::from_millis(300) && elapsed < Duration::from_secs(2), "took {elapsed:?}");
 }
+
+#[tokio::test]
+async fn ready_waits_for_every_migration_the_binary_embeds() {
+    let db = TestDb::empty().await;
+    let address = spawn(test_config(&db)).await;
+    let client = client();
+    let probe = || async { client.get(format!("{address}/health/ready")).send().await.unwrap() };
+    let unavailable = json!({"status": "unavailable"});
+
+    // A reachable database that was never migrated: no traffic yet.
+    let response = probe().await;
+    assert_eq!(response.status(), 503, "never migrated");
+    assert_eq!(response.json::<Value>().await.unwrap(), unavailable);
+
+    let pool = db.pool().await;
+    app::MIGRATOR.run(&pool).await.unwrap();
+    assert_eq!(probe().await.status(), 200, "every migration applied");
+
+    // The newest migration missing (an older schema), then applied from other files.
+    let newest = app::MIGRATOR.iter().map(|m| m.version).max().unwrap();
+    let row: (i64, Vec<u8>) =
+        sqlx::query_as("DELETE FROM _sqlx_migrations WHERE version = $1 RETURNING version, checksum")
+            .bind(newest)
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    assert_eq!(probe().await.status(), 503, "migration {newest} not applied");
+    sqlx::query("INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time) VALUES ($1, 'edited', true, $2, 0)")
+        .bind(newest)
+        .bind(b"not the embedded checksum".to_vec())
+        .execute(&pool)
+        .await
+        .unwrap();
+    assert_eq!(probe().await.status(), 503, "migration {newest} applied from another file");
+    sqlx::query("UPDATE _sqlx_migrations SET checksum = $2 WHERE version = $1")
+        .bind(row.0)
+        .bind(&row.1)
+        .execute(&pool)
+        .await
+        .unwrap();
+    assert_eq!(probe().await.status(), 200, "the schema is the binary's again");
+    pool.close().await;
+}

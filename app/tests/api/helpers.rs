@@ -103,6 +103,12 @@ pub fn test_env(db: &TestDb) -> HashMap<&'static str, String> {
         ("CORS_ORIGINS", ALLOWED_ORIGIN.to_owned()),
         ("READINESS_TIMEOUT_MS", "500".to_owned()),
         ("DATABASE_ACQUIRE_TIMEOUT_MS", "2000".to_owned()),
+        // The tests log in and register far more often than a person would; the rate limits'
+        // own tests set theirs.
+        ("RATE_LIMIT_AUTH_PER_MINUTE", "100000".to_owned()),
+        // A free port for each app's metrics listener.
+        ("METRICS_ADDR", "127.0.0.1:0".to_owned()),
+        ("RATE_LIMIT_API_PER_MINUTE", "100000".to_owned()),
     ])
 }
 

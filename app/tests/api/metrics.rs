@@ -1,0 +1,81 @@
+//! `GET /metrics` on its own listener: Prometheus text with requests by route template,
+//! latency, requests in flight, the pool, readiness failures, rate-limited requests and the
+//! build; never on the API's port.
+
+use app::Application;
+use app::config::Config;
+
+use crate::helpers::{TestDb, client, test_config};
+
+struct Served {
+    api: String,
+    metrics: String,
+}
+
+async fn serve(config: Config) -> Served {
+    let app = Application::build(config).await.unwrap();
+    let served = Served {
+        api: format!("http://127.0.0.1:{}", app.port()),
+        metrics: format!("http://127.0.0.1:{}/metrics", app.metrics_port()),
+    };
+    tokio::spawn(app.run_until(std::future::pending()));
+    served
+}
+
+/// The value of the sample whose name and labels are exactly `series`.
+fn sample(text: &str, series: &str) -> Option<f64> {
+    text.lines().find_map(|l| l.strip_prefix(series)?.strip_prefix(' ')?.parse().ok())
+}
+
+#[tokio::test]
+async fn metrics_count_requests_by_route_template_and_say_why_readiness_failed() {
+    // Never migrated: readiness fails on the schema.
+    let db = TestDb::empty().await;
+    let mut config = test_config(&db);
+    config.rate_limit.api_per_minute = 2.try_into().unwrap();
+    let served = serve(config).await;
+    let client = client();
+    for _ in 0..3 {
+        client.get(format!("{}/api/v1/merchants", served.api)).send().await.unwrap();
+    }
+    client.get(format!("{}/api/v1/merchants/123/nowhere", served.api)).send().await.unwrap();
+    assert_eq!(client.get(format!("{}/health/ready", served.api)).send().await.unwrap().status(), 503);
+
+    let response = client.get(&served.metrics).send().await.unwrap();
+    assert_eq!(response.status(), 200);
+    let content_type = response.headers()["content-type"].to_str().unwrap().to_owned();
+    assert!(content_type.starts_with("text/plain; version=0.0.4"), "{content_type}");
+    let text = response.text().await.unwrap();
+
+    let merchants = r#"http_requests_total{method="GET",route="/api/v1/merchants",status="#;
+    assert_eq!(sample(&text, &format!(r#"{merchants}"401"}}"#)), Some(2.0), "{text}");
+    assert_eq!(sample(&text, &format!(r#"{merchants}"429"}}"#)), Some(1.0), "{text}");
+    assert_eq!(
+        sample(&text, r#"http_requests_total{method="GET",route="unmatched",status="404"}"#),
+        Some(1.0),
+        "a raw path never becomes a label: {text}"
+    );
+    assert!(!text.contains("/123/"), "{text}");
+    let latency = r#"http_request_duration_seconds_count{method="GET",route="/health/ready",status="503"}"#;
+    assert_eq!(sample(&text, latency), Some(1.0), "{text}");
+    assert_eq!(sample(&text, r#"readiness_failures_total{reason="schema"}"#), Some(1.0), "{text}");
+    assert_eq!(sample(&text, r#"rate_limited_requests_total{limit="api"}"#), Some(1.0), "{text}");
+    assert_eq!(sample(&text, "http_requests_in_flight"), Some(0.0), "{text}");
+    assert!(sample(&text, "db_pool_connections").is_some_and(|n| n >= 1.0), "the probe opened one: {text}");
+    assert!(sample(&text, "db_pool_idle_connections").is_some(), "{text}");
+    let build = format!(r#"app_build_info{{commit="unknown",version="{}"}}"#, env!("CARGO_PKG_VERSION"));
+    assert_eq!(sample(&text, &build), Some(1.0), "{text}");
+}
+
+#[tokio::test]
+async fn metrics_are_not_served_on_the_apis_port() {
+    let db = TestDb::migrated().await;
+    let served = serve(test_config(&db)).await;
+    let client = client();
+
+    let on_api = client.get(format!("{}/metrics", served.api)).send().await.unwrap();
+    assert_eq!(on_api.status(), 404);
+    // And the metrics listener serves nothing but the metrics.
+    let api_on_metrics = served.metrics.replace("/metrics", "/health/live");
+    assert_eq!(client.get(api_on_metrics).send().await.unwrap().status(), 404);
+}
