@@ -55,6 +55,29 @@ impl Context {
     }
 }
 
+/// The variables an enclosing `cargo llvm-cov` run gave this process (when a test of that run
+/// started the xtask): its private `__CARGO_LLVM_COV*` and a `RUSTC_WRAPPER` naming
+/// cargo-llvm-cov. Handed on to the gate's own `cargo llvm-cov`, they make it take itself for
+/// that run's rustc wrapper and start itself again and again. Cargo commands leave them out
+/// ([`without_coverage_run_leftovers`]).
+pub fn without_coverage_run_leftovers(mut cmd: xshell::Cmd<'_>) -> xshell::Cmd<'_> {
+    for name in coverage_run_leftovers() {
+        cmd = cmd.env_remove(name);
+    }
+    cmd
+}
+
+/// See [`without_coverage_run_leftovers`].
+pub fn coverage_run_leftovers() -> Vec<std::ffi::OsString> {
+    std::env::vars_os()
+        .filter(|(name, value)| {
+            name.to_string_lossy().starts_with("__CARGO_LLVM_COV")
+                || (name == "RUSTC_WRAPPER" && Path::new(value).file_stem().is_some_and(|s| s == "cargo-llvm-cov"))
+        })
+        .map(|(name, _)| name)
+        .collect()
+}
+
 /// The workspace root: the parent of the xtask crate's folder. That folder is the one cargo
 /// names in `CARGO_MANIFEST_DIR` when it runs us (`cargo run`, `cargo xtask`, the xtask's own
 /// tests), so a binary built in one checkout works on the checkout it is run for (several

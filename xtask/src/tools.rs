@@ -412,7 +412,7 @@ impl Tool {
         let spec = self.spec();
         let cargo_sub = |sub: &str| {
             let cargo = &cx.cargo;
-            cmd!(cx.sh, "{cargo} {sub} --version")
+            crate::without_coverage_run_leftovers(cmd!(cx.sh, "{cargo} {sub} --version"))
                 .quiet()
                 .ignore_status()
                 .ignore_stderr()
@@ -476,9 +476,13 @@ impl Tool {
         // The command was shown already (`provide`); its own output streams, as it can take minutes.
         let ran = match (self.spec().source, self.version()) {
             (Source::Cargo { krate, .. }, Some(v)) => {
-                cmd!(sh, "{cargo} install --locked {krate} --version {v}").quiet().run()
+                crate::without_coverage_run_leftovers(cmd!(sh, "{cargo} install --locked {krate} --version {v}"))
+                    .quiet()
+                    .run()
             }
-            (Source::Cargo { krate, .. }, None) => cmd!(sh, "{cargo} install --locked {krate}").quiet().run(),
+            (Source::Cargo { krate, .. }, None) => {
+                crate::without_coverage_run_leftovers(cmd!(sh, "{cargo} install --locked {krate}")).quiet().run()
+            }
             (Source::Rustup { component, .. }, _) => cmd!(sh, "rustup component add {component}").quiet().run(),
             (Source::Kit(kit), _) => return kit.install(&cx.root, &tools_dir(&cx.root)),
         };

@@ -16,6 +16,9 @@ case "$1" in
   install) [ -e "$STANDIN/install-fails" ] && exit 101; touch "$STANDIN/llvm-cov-installed"; exit 0 ;;
 esac
 [ "$1" = llvm-cov ] || { echo "stand-in cargo: unexpected $*" >&2; exit 99; }
+# An enclosing cargo-llvm-cov's private variables would make the real one wrap itself forever.
+[ -n "${__CARGO_LLVM_COV_RUSTC_WRAPPER:-}" ] && echo "leaked __CARGO_LLVM_COV_RUSTC_WRAPPER" >> "$STANDIN/log"
+case "${RUSTC_WRAPPER:-}" in */cargo-llvm-cov) echo "leaked RUSTC_WRAPPER" >> "$STANDIN/log" ;; esac
 shift
 case "$1" in
   --version) [ -e "$STANDIN/llvm-cov-installed" ] || { echo "error: no such command: llvm-cov" >&2; exit 101; }
@@ -86,7 +89,12 @@ impl StandIn {
     }
 
     fn run(&self, args: &[&str]) -> Run {
+        self.run_with(args, &[])
+    }
+
+    fn run_with(&self, args: &[&str], env: &[(&str, &str)]) -> Run {
         let mut c: Command = support::xtask();
+        c.envs(env.iter().copied());
         let path = format!("{}:{}", self.path("bin").display(), std::env::var("PATH").unwrap_or_default());
         c.env("CARGO", self.path("bin/cargo"))
             .env("REAL_CARGO", std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
@@ -150,6 +158,21 @@ fn one_test_run_then_three_reports_then_the_grade() {
     assert!(s.path("out/cov/lcov.info").is_file());
     assert!(s.path("out/cov/html/index.html").is_file());
     assert_eq!(leftovers(&s.dir.0), Vec::<String>::new());
+}
+
+/// Run from inside another coverage run (this suite's own, under `cargo xtask ci`), the gate
+/// must not hand that run's private variables to its own cargo-llvm-cov.
+#[test]
+fn an_enclosing_coverage_runs_wrapper_does_not_reach_the_gates_own_run() {
+    let s = StandIn::new(85);
+    let run = s.run_with(
+        &[],
+        &[("__CARGO_LLVM_COV_RUSTC_WRAPPER", "1"), ("RUSTC_WRAPPER", "/root/.cargo/bin/cargo-llvm-cov")],
+    );
+    assert_eq!(run.code, 0, "{run:?}");
+    let log = s.log();
+    assert!(log.iter().any(|l| l.starts_with("llvm-cov --workspace")), "{log:?}");
+    assert!(!log.iter().any(|l| l.starts_with("leaked")), "{log:?}");
 }
 
 #[test]

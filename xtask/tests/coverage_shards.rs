@@ -114,22 +114,13 @@ impl Fixture {
     }
 
     /// `cargo xtask coverage <args>` on the fixture, with none of an enclosing coverage run's
-    /// settings (its target folder, its RUSTFLAGS) leaking into the fixture's own run.
+    /// settings leaking into the fixture's own run: its target folder, its RUSTFLAGS, and above
+    /// all its rustc wrapper (cargo-llvm-cov itself, which would wrap the inner run's own
+    /// cargo-llvm-cov, again and again).
     fn coverage(&self, args: &[&str], env: &[(&str, &str)]) -> Run {
         let mut c: Command = support::xtask();
         for (var, _) in std::env::vars_os() {
-            let name = var.to_string_lossy();
-            let leaks = name.starts_with("CARGO_LLVM_COV")
-                || name.starts_with("NEXTEST")
-                || [
-                    "RUSTFLAGS",
-                    "CARGO_ENCODED_RUSTFLAGS",
-                    "RUSTDOCFLAGS",
-                    "CARGO_TARGET_DIR",
-                    "CARGO_BUILD_TARGET_DIR",
-                ]
-                .contains(&name.as_ref());
-            if leaks {
+            if leaks_from_an_enclosing_run(&var.to_string_lossy()) {
                 c.env_remove(&var);
             }
         }
@@ -157,6 +148,23 @@ impl Fixture {
     fn shard_path(&self, m: u32, n: u32) -> std::path::PathBuf {
         self.dir.path(&format!("target/coverage/shards/coverage-{m}-of-{n}.xml"))
     }
+}
+
+/// What `cargo llvm-cov` (or nextest) sets for the tests it runs, and must not reach a run of
+/// their own.
+fn leaks_from_an_enclosing_run(name: &str) -> bool {
+    const PREFIXES: [&str; 3] = ["CARGO_LLVM_COV", "__CARGO_LLVM_COV", "NEXTEST"];
+    const NAMES: [&str; 8] = [
+        "RUSTC_WRAPPER",
+        "RUSTC_WORKSPACE_WRAPPER",
+        "CARGO_BUILD_RUSTC_WRAPPER",
+        "RUSTFLAGS",
+        "CARGO_ENCODED_RUSTFLAGS",
+        "RUSTDOCFLAGS",
+        "CARGO_TARGET_DIR",
+        "CARGO_BUILD_TARGET_DIR",
+    ];
+    PREFIXES.iter().any(|p| name.starts_with(p)) || NAMES.contains(&name)
 }
 
 /// `(covered, coverable)` of the graded report, from `--format json`.

@@ -395,7 +395,6 @@ fn run_tests(cx: &Context, args: &CoverageArgs, metric: Metric) -> Result<TestRu
         tools_needed.push(Tool::CargoNextest);
     }
     tools::provide(cx, &tools_needed, !args.no_install, WhenMissing::Fail)?;
-    let cargo = &cx.cargo;
     let settings = &cx.settings.coverage;
     let extra = &args.extra;
     let mut flags: Vec<String> = Vec::new();
@@ -423,15 +422,14 @@ fn run_tests(cx: &Context, args: &CoverageArgs, metric: Metric) -> Result<TestRu
     let started = Instant::now();
     // The last run's profiles and instrumented binaries would be counted again (with `--no-report`
     // cargo-llvm-cov keeps them, to merge runs): start from none.
-    let mut clean = Command::new(cargo);
-    clean.current_dir(&cx.root).args(["llvm-cov", "clean", "--workspace"]);
+    let mut clean = llvm_cov_command(cx);
+    clean.args(["clean", "--workspace"]);
     crate::process::checked(&mut clean, "cargo llvm-cov clean --workspace")
         .context("cannot remove the last coverage run's data")?;
     let passed = db::with_test_database(cx, cx.settings.test.database, |url| {
-        let mut run = Command::new(cargo);
-        run.args(runner)
+        let mut run = llvm_cov_command(cx);
+        run.args(&runner[1..])
             .args(&flags)
-            .current_dir(&cx.root)
             .env("CARGO_TERM_COLOR", cx.out.cargo_term_color())
             .stdout(cx.out.stdout_for_programs());
         if let Some(url) = url {
@@ -522,10 +520,21 @@ fn shard_written(
     Ok(CoverageRun { tests: Some(tests), coverage: tests.0 })
 }
 
+/// `cargo llvm-cov`, at the root, without an enclosing coverage run's leftovers
+/// ([`crate::coverage_run_leftovers`]).
+fn llvm_cov_command(cx: &Context) -> Command {
+    let mut command = Command::new(&cx.cargo);
+    command.current_dir(&cx.root).arg("llvm-cov");
+    for name in crate::coverage_run_leftovers() {
+        command.env_remove(name);
+    }
+    command
+}
+
 /// `cargo llvm-cov report FORMAT OPTION PATH`, quietly: its output is shown only when it fails.
 fn llvm_cov_report(cx: &Context, format: &str, option: &str, path: &Path) -> Result<()> {
-    let mut report = Command::new(&cx.cargo);
-    report.current_dir(&cx.root).args(["llvm-cov", "report", format, option]).arg(path);
+    let mut report = llvm_cov_command(cx);
+    report.args(["report", format, option]).arg(path);
     let shown = format!("cargo llvm-cov report {format} {option} {}", path.display());
     crate::process::checked(&mut report, &shown).map(drop)
 }
