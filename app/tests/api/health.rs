@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 use tokio::net::TcpListener;
 
-use crate::helpers::{Proxy, TestDb, client, server_addr, spawn, spawn_app, test_config};
+use crate::helpers::{Proxy, TestDb, client, hung_database_config, server_addr, spawn, spawn_app, test_config};
 
 #[tokio::test]
 async fn live_answers_alive_on_request() {
@@ -69,20 +69,9 @@ async fn ready_answers_unavailable_on_nothing_listening() {
 
 #[tokio::test]
 async fn ready_answers_within_its_timeout_on_hung_database() {
-    // A "database" that accepts connections and never says a word.
     let db = TestDb::empty().await;
-    let hung = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let port = hung.local_addr().unwrap().port();
-    tokio::spawn(async move {
-        let mut held = Vec::new();
-        while let Ok((socket, _)) = hung.accept().await {
-            held.push(socket);
-        }
-    });
-    let mut config = test_config(&db);
-    config.database.options = config.database.options.host("127.0.0.1").port(port);
+    let mut config = hung_database_config(&db).await;
     config.database.readiness_timeout = Duration::from_millis(300);
-    config.database.acquire_timeout = Duration::from_secs(30);
     let address = spawn(config).await;
     let started = Instant::now();
 

@@ -120,6 +120,23 @@ pub fn test_config(db: &TestDb) -> Config {
     config
 }
 
+/// `test_config(db)` pointed at a "database" that accepts connections and never says a word
+/// (a hung server), with an acquire timeout long enough that only the caller's timeouts count.
+pub async fn hung_database_config(db: &TestDb) -> Config {
+    let hung = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = hung.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((socket, _)) = hung.accept().await {
+            held.push(socket);
+        }
+    });
+    let mut config = test_config(db);
+    config.database.options = config.database.options.host("127.0.0.1").port(port);
+    config.database.acquire_timeout = Duration::from_secs(30);
+    config
+}
+
 /// A running application with its own database.
 pub struct TestApp {
     pub address: String,

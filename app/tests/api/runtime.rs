@@ -8,9 +8,8 @@ use std::time::{Duration, Instant};
 
 use app::Application;
 use serde_json::{Value, json};
-use tokio::net::TcpListener;
 
-use crate::helpers::{TestDb, client, error_body, spawn, test_config, test_env};
+use crate::helpers::{TestDb, client, error_body, hung_database_config, spawn, test_config, test_env};
 
 #[test]
 fn worker_threads_come_from_worker_threads() {
@@ -57,20 +56,10 @@ async fn a_body_over_max_body_bytes_is_refused_with_413() {
 
 #[tokio::test]
 async fn requests_in_flight_get_the_shutdown_timeout_then_the_server_stops() {
-    // A "database" that accepts connections and never answers: the readiness probe hangs.
+    // The readiness probe waits on a hung database: a request in flight.
     let db = TestDb::empty().await;
-    let hung = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let port = hung.local_addr().unwrap().port();
-    tokio::spawn(async move {
-        let mut held = Vec::new();
-        while let Ok((socket, _)) = hung.accept().await {
-            held.push(socket);
-        }
-    });
-    let mut config = test_config(&db);
-    config.database.options = config.database.options.host("127.0.0.1").port(port);
+    let mut config = hung_database_config(&db).await;
     config.database.readiness_timeout = Duration::from_secs(30);
-    config.database.acquire_timeout = Duration::from_secs(30);
     config.server.shutdown_timeout = Duration::from_millis(500);
     let app = Application::build(config).await.unwrap();
     let address = format!("http://127.0.0.1:{}", app.port());
