@@ -4,7 +4,8 @@
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
 
 use anyhow::{Result, bail};
 
@@ -85,6 +86,47 @@ pub fn group_alive(pgid: rustix::process::Pid) -> bool {
     })
 }
 
+/// How [`stop_group`] ended a process group.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Stopped {
+    /// Every process left on SIGTERM within the grace period.
+    OnTerm,
+    /// SIGKILL ended what SIGTERM did not.
+    Killed,
+    /// Something was still alive a grace period after SIGKILL (a process stuck in the kernel).
+    Stuck,
+}
+
+/// SIGTERM to the group `pgid` (led by `child`), then SIGKILL once `grace` has passed; returns
+/// once no process of the group is left (or a grace period after SIGKILL), with `child` reaped.
+pub fn stop_group(pgid: rustix::process::Pid, child: &mut Child, grace: Duration) -> Stopped {
+    use rustix::process::{Signal, kill_process_group};
+    let _ = kill_process_group(pgid, Signal::TERM);
+    let stopped = if group_gone_within(pgid, child, grace) {
+        Stopped::OnTerm
+    } else {
+        let _ = kill_process_group(pgid, Signal::KILL);
+        if group_gone_within(pgid, child, grace) { Stopped::Killed } else { Stopped::Stuck }
+    };
+    let _ = child.wait();
+    stopped
+}
+
+/// Polls (reaping `child` as it goes) until no process of the group is alive or `grace` passed.
+fn group_gone_within(pgid: rustix::process::Pid, child: &mut Child, grace: Duration) -> bool {
+    let deadline = Instant::now() + grace;
+    loop {
+        let _ = child.try_wait();
+        if !group_alive(pgid) {
+            return true;
+        }
+        if Instant::now() >= deadline {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -123,6 +165,32 @@ mod tests {
         assert!(group_alive(pgid));
         child.kill().unwrap();
         child.wait().unwrap();
+        assert!(!group_alive(pgid));
+    }
+
+    #[test]
+    fn stopping_a_group_kills_what_ignores_sigterm() {
+        use std::os::unix::process::CommandExt as _;
+        // Returns once the script has said "ready": its traps are set and its sleep started.
+        let spawn = |script: &str| {
+            let script = format!("{script}; sleep 30 & echo ready; wait");
+            let mut child =
+                Command::new("sh").args(["-c", &script]).process_group(0).stdout(Stdio::piped()).spawn().unwrap();
+            let mut ready = String::new();
+            std::io::BufRead::read_line(&mut std::io::BufReader::new(child.stdout.take().unwrap()), &mut ready)
+                .unwrap();
+            assert_eq!(ready, "ready\n");
+            (rustix::process::Pid::from_child(&child), child)
+        };
+        let (pgid, mut child) = spawn("true");
+        assert_eq!(stop_group(pgid, &mut child, Duration::from_secs(30)), Stopped::OnTerm);
+        assert!(!group_alive(pgid));
+
+        // Ignored signals stay ignored across exec: neither the shell nor its sleep leaves on TERM.
+        let (pgid, mut child) = spawn("trap '' TERM");
+        let started = Instant::now();
+        assert_eq!(stop_group(pgid, &mut child, Duration::from_millis(300)), Stopped::Killed);
+        assert!(started.elapsed() >= Duration::from_millis(300));
         assert!(!group_alive(pgid));
     }
 }

@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use std::os::unix::process::CommandExt as _;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command};
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, SystemTime};
 
 use anyhow::{Context as _, Result};
 use rustix::process::{Pid, Signal};
@@ -95,25 +95,9 @@ impl Run {
     /// SIGTERM to the whole group, then SIGKILL after [`STOP_GRACE`]; returns once no
     /// process of the group is left.
     fn stop(mut self) {
-        let _ = rustix::process::kill_process_group(self.pgid, Signal::TERM);
-        let deadline = Instant::now() + STOP_GRACE;
-        let mut killed = false;
-        loop {
-            let _ = self.child.try_wait();
-            if !crate::process::group_alive(self.pgid) {
-                break;
-            }
-            if Instant::now() >= deadline {
-                if killed {
-                    eprintln!("warning: process group {} did not stop", self.pgid.as_raw_nonzero());
-                    break;
-                }
-                killed = true;
-                let _ = rustix::process::kill_process_group(self.pgid, Signal::KILL);
-            }
-            std::thread::sleep(Duration::from_millis(20));
+        if crate::process::stop_group(self.pgid, &mut self.child, STOP_GRACE) == crate::process::Stopped::Stuck {
+            eprintln!("warning: process group {} did not stop", self.pgid.as_raw_nonzero());
         }
-        let _ = self.child.wait();
     }
 }
 
