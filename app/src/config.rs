@@ -66,6 +66,9 @@ pub struct RateLimitConfig {
     /// `TRUSTED_PROXIES`, default none: addresses or networks (`172.16.0.0/12`) whose
     /// `X-Forwarded-For` is believed.
     pub trusted_proxies: Vec<TrustedNet>,
+    /// `RATE_LIMIT_ENABLED`, default true: false leaves limiting to the edge proxy (and lets a
+    /// benchmark measure what the limits cost).
+    pub enabled: bool,
 }
 
 /// An address or a network in CIDR notation.
@@ -428,6 +431,7 @@ impl<F: Fn(&str) -> Option<String>> Reader<F> {
         let api_per_minute = per_minute(self, "RATE_LIMIT_API_PER_MINUTE", 600);
         let max_clients =
             usize::try_from(self.number("RATE_LIMIT_MAX_CLIENTS", 100_000, 100..=10_000_000)).unwrap_or(100_000);
+        let enabled = self.parse("RATE_LIMIT_ENABLED", true, "true or false");
         let mut trusted_proxies = Vec::new();
         if let Some(raw) = self.get("TRUSTED_PROXIES") {
             for entry in raw.split(',').map(str::trim).filter(|e| !e.is_empty()) {
@@ -439,7 +443,7 @@ impl<F: Fn(&str) -> Option<String>> Reader<F> {
                 }
             }
         }
-        RateLimitConfig { auth_per_minute, api_per_minute, max_clients, trusted_proxies }
+        RateLimitConfig { auth_per_minute, api_per_minute, max_clients, trusted_proxies, enabled }
     }
 
     fn auth(&mut self, environment: Environment) -> Option<AuthConfig> {

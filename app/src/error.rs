@@ -19,21 +19,26 @@ use serde::Serialize;
 use crate::request_id;
 
 /// The body of every error response.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[schema(as = Error)]
 pub struct ErrorBody {
     /// Stable, machine-readable: clients branch on this, never on `message`.
+    #[schema(value_type = String, examples("validation_error", "unauthenticated", "rate_limited"))]
     pub code: &'static str,
     /// For people; may change.
     pub message: String,
     /// The `X-Request-ID` of the request, to find its log lines.
     pub request_id: String,
+    /// Validation errors only: every invalid field.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(required = false, nullable = false)]
     pub details: Option<Vec<FieldError>>,
 }
 
 /// One invalid input field.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct FieldError {
+    #[schema(value_type = String)]
     pub field: &'static str,
     pub message: String,
 }

@@ -66,9 +66,13 @@ pub fn string(value: Value) -> Result<String, String> {
     }
 }
 
-/// A JSON string, trimmed, with `min..=max` characters.
+/// A JSON string, trimmed, with `min..=max` characters and no NUL (PostgreSQL's text cannot
+/// hold one).
 pub fn text(value: Value, min: usize, max: usize) -> Result<String, String> {
     let s = string(value)?;
+    if s.contains('\0') {
+        return Err(NUL.to_owned());
+    }
     let s = s.trim();
     let n = s.chars().count();
     if n < min || n > max {
@@ -76,6 +80,9 @@ pub fn text(value: Value, min: usize, max: usize) -> Result<String, String> {
     }
     Ok(s.to_owned())
 }
+
+/// Why a string with a NUL character is refused.
+pub const NUL: &str = "must not contain NUL characters";
 
 /// A JSON number.
 pub fn number(value: Value) -> Result<f64, String> {

@@ -8,7 +8,7 @@
 //! error type and response shape; `rate_limit` holds clients to their request rates;
 //! `security_headers` are the headers every response gets;
 //! `schema` tells whether the database has this binary's migrations (readiness);
-//! `metrics` is `GET /metrics` on its own listener; `telemetry` is the JSON logging; `healthcheck` is the container probe.
+//! `metrics` is `GET /metrics` on its own listener; `openapi` is the API's OpenAPI document; `telemetry` is the JSON logging; `healthcheck` is the container probe.
 
 pub mod auth;
 pub mod cashback;
@@ -17,6 +17,7 @@ pub mod error;
 pub mod healthcheck;
 pub mod input;
 pub mod metrics;
+pub mod openapi;
 pub mod rate_limit;
 pub mod request_id;
 pub mod routes;

@@ -21,12 +21,18 @@ enum Command {
     Migrate,
     /// Ask the local service's /health/ready (127.0.0.1:$PORT); exit 0 when ready, 1 otherwise.
     Healthcheck,
+    /// Print the OpenAPI document (what /api/v1/openapi.json serves); reads no settings.
+    Openapi,
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     config::load_dotenv();
     match cli.command {
+        Command::Openapi => {
+            print!("{}", app::openapi::to_json(&app::openapi::document()));
+            ExitCode::SUCCESS
+        }
         Command::Healthcheck => healthcheck(),
         Command::Serve => match Config::from_env() {
             Ok(config) => {

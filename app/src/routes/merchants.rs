@@ -1,24 +1,26 @@
 //! `GET /api/v1/merchants` (any authenticated user) and `POST /api/v1/merchants` (admins).
 
+use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::routing::get;
-use axum::{Json, Router};
 use serde::Serialize;
 use serde_json::Value;
 use time::OffsetDateTime;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 use uuid::Uuid;
 
 use crate::auth::{Admin, AuthUser};
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorBody};
 use crate::input::{self, JsonObject};
 use crate::state::AppState;
 
-pub fn router() -> Router<AppState> {
-    Router::new().route("/merchants", get(list).post(create))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(list, create))
 }
 
-#[derive(Debug, Serialize, sqlx::FromRow)]
+#[derive(Debug, Serialize, sqlx::FromRow, ToSchema)]
 pub struct Merchant {
     pub id: Uuid,
     pub name: String,
@@ -28,6 +30,18 @@ pub struct Merchant {
     pub created_at: OffsetDateTime,
 }
 
+/// Every merchant, by name.
+#[utoipa::path(
+    get,
+    path = "/merchants",
+    operation_id = "listMerchants",
+    tag = "merchants",
+    security(("bearer" = [])),
+    responses(
+        (status = OK, description = "The merchants, ordered by name", body = Vec<Merchant>),
+        (status = UNAUTHORIZED, description = "No valid bearer token (`unauthenticated`)", body = ErrorBody),
+    )
+)]
 async fn list(State(state): State<AppState>, _user: AuthUser) -> Result<Json<Vec<Merchant>>, ApiError> {
     let merchants = sqlx::query_as::<_, Merchant>(
         "SELECT id, name, cashback_percentage::float8 AS cashback_percentage, created_at FROM merchants ORDER BY name",
@@ -37,6 +51,33 @@ async fn list(State(state): State<AppState>, _user: AuthUser) -> Result<Json<Vec
     Ok(Json(merchants))
 }
 
+/// What creating a merchant reads.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct NewMerchant {
+    /// Trimmed; 1 to 100 characters after trimming; unique.
+    #[schema(min_length = 1, max_length = 100, pattern = r"^[^\u0000]*\S[^\u0000]*$")]
+    name: String,
+    /// 0 to 100, at most two decimals.
+    #[schema(minimum = 0, maximum = 100, multiple_of = 0.01)]
+    cashback_percentage: f64,
+}
+
+/// Add a merchant (admins only).
+#[utoipa::path(
+    post,
+    path = "/merchants",
+    operation_id = "createMerchant",
+    tag = "merchants",
+    security(("bearer" = [])),
+    request_body = NewMerchant,
+    responses(
+        (status = CREATED, description = "The new merchant", body = Merchant),
+        (status = UNAUTHORIZED, description = "No valid bearer token (`unauthenticated`)", body = ErrorBody),
+        (status = FORBIDDEN, description = "The user is not an admin (`forbidden`)", body = ErrorBody),
+        (status = CONFLICT, description = "The name is taken (`conflict`)", body = ErrorBody),
+    )
+)]
 async fn create(
     State(state): State<AppState>,
     Admin(admin): Admin,
@@ -61,13 +102,14 @@ async fn create(
 }
 
 /// A number from 0 to 100 with at most two decimals (the column is NUMERIC(5, 2), which
-/// would otherwise round silently).
+/// would otherwise round silently). The decimals are those of the shortest decimal that reads
+/// back as the same number, so `0.07` passes and `1e-252` does not.
 pub fn cashback_percentage(value: Value) -> Result<f64, String> {
     let p = input::number(value)?;
     if !(0.0..=100.0).contains(&p) {
         return Err("must be between 0 and 100".to_owned());
     }
-    if ((p * 100.0).round() - p * 100.0).abs() > 1e-6 {
+    if p.to_string().split_once('.').is_some_and(|(_, decimals)| decimals.len() > 2) {
         return Err("must have at most two decimals".to_owned());
     }
     Ok(p)

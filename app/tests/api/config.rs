@@ -261,6 +261,8 @@ fn config_reads_rate_limits_and_trusted_proxies() {
     assert_eq!((defaults.auth_per_minute.get(), defaults.api_per_minute.get()), (10, 600));
     assert_eq!(defaults.max_clients, 100_000);
     assert!(defaults.trusted_proxies.is_empty(), "no proxy is trusted unless named");
+    assert!(defaults.enabled);
+    assert!(!load(&with(&[("RATE_LIMIT_ENABLED", "false")])).unwrap().rate_limit.enabled);
 
     let config = load(&with(&[("TRUSTED_PROXIES", "127.0.0.1, 172.16.0.0/12,::1")])).unwrap().rate_limit;
     let trusted = |ip: &str| config.trusted_proxies.iter().any(|n| n.contains(ip.parse().unwrap()));
@@ -271,12 +273,14 @@ fn config_reads_rate_limits_and_trusted_proxies() {
         ("TRUSTED_PROXIES", "10.0.0.0/33,nginx"),
         ("RATE_LIMIT_AUTH_PER_MINUTE", "0"),
         ("RATE_LIMIT_MAX_CLIENTS", "5"),
+        ("RATE_LIMIT_ENABLED", "off"),
     ]));
     assert_eq!(
         problems,
         [
             "RATE_LIMIT_AUTH_PER_MINUTE: 0 is not a whole number from 1 to 1000000",
             "RATE_LIMIT_MAX_CLIENTS: 5 is not a whole number from 100 to 10000000",
+            "RATE_LIMIT_ENABLED: `off` is not true or false",
             "TRUSTED_PROXIES: `10.0.0.0/33` is neither an IP address nor a network such as 172.16.0.0/12",
             "TRUSTED_PROXIES: `nginx` is neither an IP address nor a network such as 172.16.0.0/12",
         ]

@@ -3,11 +3,13 @@
 
 mod auth;
 mod config;
+mod contract;
 mod health;
 mod helpers;
 mod http;
 mod merchants;
 mod metrics;
+mod openapi;
 mod rate_limit;
 mod runtime;
 mod security_headers;

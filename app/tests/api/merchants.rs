@@ -60,6 +60,12 @@ async fn merchant_percentage_is_checked_on_bounds() {
     let decimals =
         app.post("/api/v1/merchants", &json!({"name": "Fine", "cashback_percentage": 2.555}), Some(&admin)).await;
     let text = app.post("/api/v1/merchants", &json!({"name": "", "cashback_percentage": "5"}), Some(&admin)).await;
+    // Found by the contract test: a tiny number passed the old tolerance and was stored as 0.
+    let tiny =
+        app.post("/api/v1/merchants", &json!({"name": "Tiny", "cashback_percentage": 4.3e-252}), Some(&admin)).await;
+    let cents =
+        app.post("/api/v1/merchants", &json!({"name": "Cents", "cashback_percentage": 0.07}), Some(&admin)).await;
+    let nul = app.post("/api/v1/merchants", &json!({"name": "A\u{0}", "cashback_percentage": 1}), Some(&admin)).await;
 
     assert_eq!(zero.status(), 201);
     assert_eq!(hundred.status(), 201);
@@ -71,6 +77,11 @@ async fn merchant_percentage_is_checked_on_bounds() {
     assert_eq!(body["details"][0]["message"], "must have at most two decimals");
     let body = error_body(text, 422, "validation_error").await;
     assert_eq!(body["message"], "invalid input: name, cashback_percentage");
+    let body = error_body(tiny, 422, "validation_error").await;
+    assert_eq!(body["details"][0]["message"], "must have at most two decimals");
+    assert_eq!(cents.json::<Value>().await.unwrap()["cashback_percentage"], 0.07);
+    let body = error_body(nul, 422, "validation_error").await;
+    assert_eq!(body["details"], json!([{"field": "name", "message": "must not contain NUL characters"}]));
 }
 
 #[tokio::test]

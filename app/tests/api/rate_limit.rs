@@ -52,6 +52,22 @@ async fn logins_over_the_limit_get_429_with_retry_after_and_other_routes_do_not(
 }
 
 #[tokio::test]
+async fn switched_off_nothing_is_limited() {
+    let db = TestDb::migrated().await;
+    let mut config = limited(&db, 1, 1, "");
+    config.rate_limit.enabled = false;
+    let (address, app) = serve(config).await;
+    let limits = app.rate_limits();
+    tokio::spawn(app.run_until(std::future::pending()));
+    let client = client();
+    for attempt in 1..=3 {
+        let login = client.post(format!("{address}/api/v1/auth/login")).json(&json!({})).send().await.unwrap();
+        assert_eq!(login.status(), 422, "attempt {attempt}");
+    }
+    assert_eq!((limits.tracked(Limit::Auth), limits.tracked(Limit::Api)), (0, 0));
+}
+
+#[tokio::test]
 async fn the_bucket_is_the_trusted_proxys_client_and_a_header_from_anyone_else_is_ignored() {
     let db = TestDb::migrated().await;
     let client = client();

@@ -83,3 +83,20 @@ fn email_is_checked_on_common_mistakes() {
     }
     assert_eq!(email(json!("  Mixed.Case+tag@Sub.Example.org ")).unwrap(), "mixed.case+tag@sub.example.org");
 }
+
+/// Found by the contract test: PostgreSQL's text cannot hold NUL, so it was a 500.
+#[tokio::test]
+async fn register_refuses_nul_characters() {
+    let app = crate::helpers::spawn_app().await;
+    let body =
+        serde_json::json!({"email": "a\u{0}b@example.com", "password": "pass\u{0}word123", "full_name": "A\u{0}B"});
+    let response = app.post("/api/v1/users", &body, None).await;
+    let body = crate::helpers::error_body(response, 422, "validation_error").await;
+    assert_eq!(
+        body["details"],
+        serde_json::json!([
+            {"field": "email", "message": "must be an email address"},
+            {"field": "full_name", "message": "must not contain NUL characters"},
+        ])
+    );
+}

@@ -2,6 +2,7 @@
 //! (else `cargo test`), and PostgreSQL provided for the run when the suite needs it (db.rs).
 
 use std::fmt;
+use std::path::PathBuf;
 use std::process::Command;
 
 use anyhow::{Result, bail};
@@ -23,6 +24,9 @@ pub struct TestArgs {
     /// Do not provide PostgreSQL for this run, even when `database = true`
     #[arg(long, overrides_with = "database")]
     pub no_database: bool,
+    /// Do not install the suite's missing tools (`tools` in Cargo.toml); fail instead
+    #[arg(long)]
+    pub no_install: bool,
     /// Extra arguments for the test runner: a filter, `--no-fail-fast`, `-- --nocapture`, …
     #[arg(last = true, value_name = "TEST_ARGS")]
     pub extra: Vec<String>,
@@ -79,6 +83,7 @@ impl TestArgs {
                 Tool::CargoNextest.install_command()
             );
         }
+        let tool_env = tools::for_tests(cx, !self.no_install)?;
         let wants_db = (cx.settings.test.database || self.database) && !self.no_database;
         let mut runs = vec![self.main_run(nextest)];
         // nextest does not run doctests: run them once (in the first part of a partitioned
@@ -86,7 +91,7 @@ impl TestArgs {
         if nextest && self.extra.is_empty() && self.partition.is_none_or(|p| p.index == 1) {
             runs.push(vec!["test".into(), "--workspace".into(), "--doc".into()]);
         }
-        let outcome = db::with_test_database(cx, wants_db, |url| run_all(cx, &runs, url))?;
+        let outcome = db::with_test_database(cx, wants_db, |url| run_all(cx, &runs, url, &tool_env))?;
         match outcome {
             Outcome::Passed => eprintln!("Tests: passed"),
             Outcome::Failed => {
@@ -114,10 +119,16 @@ impl TestArgs {
 }
 
 /// Runs each cargo command in turn, stopping at the first that fails.
-fn run_all(cx: &Context, runs: &[Vec<String>], database_url: Option<&str>) -> Result<Outcome> {
+fn run_all(
+    cx: &Context,
+    runs: &[Vec<String>],
+    database_url: Option<&str>,
+    tool_env: &[(String, PathBuf)],
+) -> Result<Outcome> {
     for args in runs {
         let mut cmd = Command::new(&cx.cargo);
         cmd.args(args).current_dir(&cx.root).env("CARGO_TERM_COLOR", cx.out.cargo_term_color());
+        cmd.envs(tool_env.iter().map(|(k, v)| (k, v)));
         if let Some(url) = database_url {
             cmd.env("DATABASE_URL", url);
         }

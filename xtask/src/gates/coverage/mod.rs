@@ -395,6 +395,7 @@ fn run_tests(cx: &Context, args: &CoverageArgs, metric: Metric) -> Result<TestRu
         tools_needed.push(Tool::CargoNextest);
     }
     tools::provide(cx, &tools_needed, !args.no_install, WhenMissing::Fail)?;
+    let tool_env = tools::for_tests(cx, !args.no_install)?;
     let settings = &cx.settings.coverage;
     let extra = &args.extra;
     let mut flags: Vec<String> = Vec::new();
@@ -431,6 +432,7 @@ fn run_tests(cx: &Context, args: &CoverageArgs, metric: Metric) -> Result<TestRu
         run.args(&runner[1..])
             .args(&flags)
             .env("CARGO_TERM_COLOR", cx.out.cargo_term_color())
+            .envs(tool_env.iter().map(|(k, v)| (k, v)))
             .stdout(cx.out.stdout_for_programs());
         if let Some(url) = url {
             run.env("DATABASE_URL", url);
