@@ -119,6 +119,15 @@ impl Compose {
         Some(Compose { program, file: file.to_path_buf(), standalone, throwaway: None })
     }
 
+    /// With `overlay` laid over the file (`-f FILE -f OVERLAY`); an error when it is missing.
+    pub fn with_overlay(mut self, overlay: &Path) -> Result<Compose, String> {
+        if !overlay.is_file() {
+            return Err(format!("the compose file {} (`dev-file`) does not exist", overlay.display()));
+        }
+        self.program.extend(["-f".into(), overlay.into()]);
+        Ok(self)
+    }
+
     /// The same file as a throwaway project: `-p PROJECT`, no `.env` read (`--env-file
     /// /dev/null`), and an environment of its own (`env`, plus [`KEPT_VARIABLES`] and the
     /// caller's `DOCKER_*`, `BUILDKIT_*` and proxy settings), so neither a developer's running
@@ -541,5 +550,10 @@ mod tests {
         let envs: BTreeMap<_, _> = cmd.get_envs().collect();
         assert_eq!(envs.get(std::ffi::OsStr::new("POSTGRES_USER")).copied().flatten(), Some("smoke".as_ref()));
         assert_eq!(base.project(), None);
+        let dev =
+            base.clone().with_overlay(Path::new(env!("CARGO_MANIFEST_DIR")).join("Cargo.toml").as_path()).unwrap();
+        assert!(dev.shown("up").starts_with("docker compose -f /w/compose.yaml -f /"), "{}", dev.shown("up"));
+        let missing = base.with_overlay(Path::new("/w/nope.yml")).unwrap_err();
+        assert_eq!(missing, "the compose file /w/nope.yml (`dev-file`) does not exist");
     }
 }

@@ -55,6 +55,9 @@ pub struct ComposeSettings {
     /// The compose file (absolute); `None`: the first of compose.yaml, compose.yml,
     /// docker-compose.yaml, docker-compose.yml at the workspace root.
     pub file: Option<PathBuf>,
+    /// A compose file laid over `file` for development (absolute): `cargo xtask up | down |
+    /// logs` and the test database use both; the smoke gate runs `file` alone, as production.
+    pub dev_file: Option<PathBuf>,
     /// The service that runs PostgreSQL (the test gate starts only this one).
     pub db_service: String,
     /// The one-shot service that applies the migrations.
@@ -75,6 +78,7 @@ impl Default for ComposeSettings {
     fn default() -> ComposeSettings {
         ComposeSettings {
             file: None,
+            dev_file: None,
             db_service: "db".into(),
             migrate_service: "migrate".into(),
             app_service: "app".into(),
@@ -195,6 +199,7 @@ struct Raw {
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 struct RawCompose {
     file: Option<PathBuf>,
+    dev_file: Option<PathBuf>,
     db_service: Option<String>,
     migrate_service: Option<String>,
     app_service: Option<String>,
@@ -488,6 +493,7 @@ fn compose_settings(root: &Path, c: RawCompose) -> Result<ComposeSettings> {
     }
     Ok(ComposeSettings {
         file: c.file.map(|p| root.join(p)),
+        dev_file: c.dev_file.map(|p| root.join(p)),
         db_service,
         migrate_service,
         app_service,
@@ -601,12 +607,13 @@ mod tests {
         assert_eq!((s.compose.db_service.as_str(), s.compose.app_port), ("db", 8000));
         assert_eq!(s.smoke, SmokeSettings::default());
         let meta = json!({"xtask": {
-            "compose": {"file": "deploy/compose.yaml", "db-service": "postgres", "migrate-service": "m",
-                        "app-service": "api", "app-port": 3000,
+            "compose": {"file": "deploy/compose.yaml", "dev-file": "deploy/dev.yaml", "db-service": "postgres",
+                        "migrate-service": "m", "app-service": "api", "app-port": 3000,
                         "env": {"PGPASSWORD": "{secret}", "PORT": "{port}", "IMAGE": "{image}", "USER": "u"}},
             "smoke": {"image": "shop:smoke", "max-image-size-mb": 90}}});
         let s = Settings::from_metadata(Path::new("/r"), &meta).unwrap();
         assert_eq!(s.compose.file.as_deref(), Some(Path::new("/r/deploy/compose.yaml")));
+        assert_eq!(s.compose.dev_file.as_deref(), Some(Path::new("/r/deploy/dev.yaml")));
         assert_eq!((s.compose.db_service.as_str(), s.compose.migrate_service.as_str()), ("postgres", "m"));
         assert_eq!((s.compose.app_service.as_str(), s.compose.app_port), ("api", 3000));
         assert_eq!(s.compose.env["PGPASSWORD"], "{secret}");

@@ -40,14 +40,12 @@ impl Stack {
             .collect();
         dir.write(".env", env);
         let compose = dir.path("docker-compose.yml");
+        support::edit(&compose, "    networks: [backend, default]\n", "    networks: [backend, default, edge]\n");
         support::edit(
             &compose,
-            "    command: [\"serve\"]\n",
-            "    command: [\"serve\"]\n    networks: [default, edge]\n",
+            "    internal: true\n",
+            &format!("    internal: true\n  edge:\n    name: {network}\n    external: true\n"),
         );
-        let mut text = std::fs::read_to_string(&compose).unwrap();
-        text.push_str(&format!("\nnetworks:\n  edge:\n    name: {network}\n    external: true\n"));
-        std::fs::write(&compose, text).unwrap();
         change(&dir.0);
         Stack { dir, project, network }
     }
@@ -138,6 +136,85 @@ fn up_logs_down_run_the_stack_from_a_fresh_env_file() {
     let run = stack.run(&["down", "--volumes"]);
     assert_eq!(run.code, 0, "{run:?}");
     assert_eq!(support::leftovers(&stack.project), Vec::<String>::new());
+}
+
+/// Removes a project that was only created, never started.
+struct Created(String);
+
+impl Drop for Created {
+    fn drop(&mut self) {
+        let root = support::workspace_root();
+        let _ = Command::new("docker")
+            .args(["compose", "-f", "docker-compose.yml", "-f", "docker-compose.dev.yml", "--env-file", ".env.example"])
+            .args(["-p", &self.0, "down", "--volumes", "--remove-orphans", "--timeout", "1"])
+            .current_dir(root)
+            .output();
+    }
+}
+
+/// Production's configuration (docker-compose.yml alone) as the engine creates it: the
+/// database publishes no port and sits on an internal network only, every service's logs
+/// rotate, the app and the database have memory and CPU limits. With the development overlay,
+/// the database is published on the host's loopback. (Created, not started: any image will do.)
+#[test]
+fn production_hides_the_database_and_bounds_logs_and_resources() {
+    if !support::docker_engine("production_hides_the_database_and_bounds_logs_and_resources") {
+        return;
+    }
+    let _engine = support::docker_lock();
+    let root = support::workspace_root();
+    let db_port = xtask::docker::free_port().unwrap().to_string();
+    let create = |project: &str, files: &[&str]| {
+        let mut c = Command::new("docker");
+        c.arg("compose");
+        for f in files {
+            c.args(["-f", f]);
+        }
+        let out = c
+            .args(["--env-file", ".env.example", "-p", project, "create", "--no-build", "--pull", "never"])
+            .current_dir(&root)
+            .env("APP_IMAGE", "postgres:16")
+            .env("DB_PORT", &db_port)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    };
+    let inspect = |what: &[&str]| -> serde_json::Value {
+        let out = Command::new("docker").args(what).output().unwrap();
+        assert!(out.status.success(), "{what:?}: {}", String::from_utf8_lossy(&out.stderr));
+        serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap()[0].take()
+    };
+
+    let prod = Created(format!("xtask-prod-{}", std::process::id()));
+    create(&prod.0, &["docker-compose.yml"]);
+    let container = |service: &str| inspect(&["inspect", &format!("{}-{service}-1", prod.0)]);
+    let (db, migrate, app) = (container("db"), container("migrate"), container("app"));
+    for (name, c) in [("db", &db), ("migrate", &migrate), ("app", &app)] {
+        let log = &c["HostConfig"]["LogConfig"];
+        assert_eq!(log["Type"], "json-file", "{name}");
+        assert_eq!((&log["Config"]["max-size"], &log["Config"]["max-file"]), (&"10m".into(), &"3".into()), "{name}");
+        assert!(c["HostConfig"]["Memory"].as_u64().is_some_and(|m| m > 0), "{name}: no memory limit");
+        assert!(c["HostConfig"]["NanoCpus"].as_u64().is_some_and(|n| n > 0), "{name}: no CPU limit");
+    }
+    assert_eq!(app["HostConfig"]["Memory"], 512 * 1024 * 1024);
+    assert_eq!(db["HostConfig"]["Memory"], 512 * 1024 * 1024);
+    assert_eq!(db["HostConfig"]["NanoCpus"], 1_000_000_000u64);
+    assert!(db["HostConfig"]["PortBindings"].as_object().is_none_or(|p| p.is_empty()), "{}", db["HostConfig"]);
+    let networks = |c: &serde_json::Value| -> Vec<String> {
+        c["NetworkSettings"]["Networks"].as_object().unwrap().keys().cloned().collect()
+    };
+    let backend = format!("{}_backend", prod.0);
+    assert_eq!(networks(&db), std::slice::from_ref(&backend));
+    assert_eq!(networks(&app), [backend.clone(), format!("{}_default", prod.0)]);
+    assert_eq!(inspect(&["network", "inspect", &backend])["Internal"], true);
+    // The app's port stays on the host's loopback, for the edge proxy.
+    assert_eq!(app["HostConfig"]["PortBindings"]["8000/tcp"][0]["HostIp"], "127.0.0.1");
+
+    let dev = Created(format!("xtask-dev-{}", std::process::id()));
+    create(&dev.0, &["docker-compose.yml", "docker-compose.dev.yml"]);
+    let db = inspect(&["inspect", &format!("{}-db-1", dev.0)]);
+    let binding = &db["HostConfig"]["PortBindings"]["5432/tcp"][0];
+    assert_eq!((&binding["HostIp"], &binding["HostPort"]), (&"127.0.0.1".into(), &db_port.clone().into()));
 }
 
 #[test]

@@ -1,10 +1,11 @@
-//! The server's ops scripts (`scripts/backup.sh`, `demo-reset.sh`, `rollback.sh`), run with
-//! bash against the real Docker engine and a real stack, from a scratch deploy folder like the
-//! server's /opt/clicknback (a copy of docker-compose.yml and a `.env`), as a compose project of
-//! their own: a backup holds a row created through the API and the documented restore brings it
-//! back; the demo reset backs up, resets and seeds; a rollback moves the app to an earlier
-//! `sha-` tag; and a failing step stops a script before it destroys anything. The stack and the
-//! image tags are removed afterwards, whatever happens.
+//! The server's ops scripts (`scripts/backup.sh`, `restore-check.sh`, `demo-reset.sh`,
+//! `rollback.sh`), run with bash against the real Docker engine and a real stack, from a
+//! scratch deploy folder like the server's /opt/clicknback (a copy of docker-compose.yml and a
+//! `.env`), as a compose project of their own: a backup holds a row created through the API,
+//! the restore check loads it into a throwaway container (and refuses damaged ones), and the
+//! documented restore brings the row back; the demo reset backs up, resets and seeds; a
+//! rollback moves the app to an earlier `sha-` tag; and a failing step stops a script before it
+//! destroys anything. The stack and the image tags are removed afterwards, whatever happens.
 //!
 //! Without a real engine: the scripts when no engine answers (the real `docker` CLI pointed at a
 //! socket nobody listens on), with Compose v1 alone (a stand-in `docker` without `compose`,
@@ -474,10 +475,60 @@ fn backup_and_restore(stack: &Stack) {
     }
     assert_eq!(run.stdout.matches("removed").count(), 2, "{run:?}");
 
+    restore_check(stack, &backup);
+
     // The documented restore, into an emptied schema, brings the row back: the user logs in.
     stack.restore(&backup);
     assert_eq!(stack.emails(), [ROW]);
     stack.assert_logs_in(ROW, ROW_PASSWORD);
+}
+
+/// restore-check.sh loads the newest backup into a throwaway container and counts its tables;
+/// an empty, truncated, incomplete or unloadable backup fails it, and no container is left.
+fn restore_check(stack: &Stack, backup: &Path) {
+    let containers = || ok(stack.docker(&["ps", "-a", "-q", "--filter", "name=clicknback-restore-check-"]));
+    let before = containers();
+    let run = stack.run("restore-check.sh", &[]);
+    assert_eq!(run.code, 0, "{run:?}");
+    assert!(run.stdout.contains(&format!("restore check passed: {}", backup.display())), "the newest: {run:?}");
+    assert!(run.stdout.contains("  users: 1 rows"), "{run:?}");
+    assert!(run.stdout.contains("  merchants: 0 rows"), "{run:?}");
+    assert!(!run.stdout.contains("_sqlx_migrations: 0 rows"), "{run:?}");
+
+    let dump = gunzip(backup);
+    let bad = stack.path("bad");
+    std::fs::create_dir_all(&bad).unwrap();
+    let gzip = |name: &str, text: &str| {
+        let path = bad.join(name);
+        let mut child = Command::new("gzip").arg("-c").stdin(Stdio::piped()).stdout(Stdio::piped()).spawn().unwrap();
+        child.stdin.take().unwrap().write_all(text.as_bytes()).unwrap();
+        std::fs::write(&path, child.wait_with_output().unwrap().stdout).unwrap();
+        path
+    };
+    let whole = std::fs::read(backup).unwrap();
+    let truncated = bad.join("truncated.sql.gz");
+    std::fs::write(&truncated, &whole[..whole.len() / 2]).unwrap();
+    let empty = bad.join("empty.sql.gz");
+    std::fs::write(&empty, "").unwrap();
+    let incomplete = gzip("incomplete.sql.gz", &dump[..dump.len() / 2]);
+    let broken = gzip("broken.sql.gz", &dump.replacen("CREATE TABLE", "CREATE TABEL", 1));
+    let no_users = gzip("no-users.sql.gz", "-- PostgreSQL database dump complete\n");
+    for (path, why) in [
+        (&empty, "is empty"),
+        (&truncated, "is not a whole gzip file"),
+        (&incomplete, "does not end like a whole pg_dump"),
+        (&broken, "does not restore"),
+        (&no_users, "restores, but has no table _sqlx_migrations"),
+    ] {
+        let run = stack.run("restore-check.sh", &[path.to_str().unwrap()]);
+        assert_eq!(run.code, 1, "{why}: {run:?}");
+        assert!(run.stderr.contains(&format!("restore check failed: {} {why}", path.display())), "{run:?}");
+    }
+    assert!(
+        stack.run("restore-check.sh", &[]).stdout.contains(&backup.display().to_string()),
+        "the checked files are not backups"
+    );
+    assert_eq!(containers(), before, "no throwaway container is left");
 }
 
 /// demo-reset.sh stops before the drop when the backup cannot be written; otherwise it backs
@@ -623,6 +674,16 @@ fn with_no_engine_running_each_script_fails_before_changing_anything() {
     assert!(run.stderr.contains("no backup written"), "{run:?}");
     assert_eq!(names(&deploy.backups()), ["clicknback-20251201-030000.sql.gz"], "no partial file; nothing removed");
     assert_eq!(std::fs::read_to_string(&old).unwrap(), "an old backup");
+
+    // A whole backup, to get as far as the engine.
+    let backup = deploy.backups().join("clicknback-20251202-030000.sql.gz");
+    let mut gz = Command::new("gzip").arg("-c").stdin(Stdio::piped()).stdout(Stdio::piped()).spawn().unwrap();
+    gz.stdin.take().unwrap().write_all(b"SELECT 1;\n-- PostgreSQL database dump complete\n").unwrap();
+    std::fs::write(&backup, gz.wait_with_output().unwrap().stdout).unwrap();
+    let run = no_engine(deploy.script("restore-check.sh", &[]));
+    assert_eq!(run.code, 2, "{run:?}");
+    assert!(run.stderr.contains("restore-check.sh: no Docker engine answers"), "{run:?}");
+    std::fs::remove_file(&backup).unwrap();
 
     let run = no_engine(deploy.script("demo-reset.sh", &[]));
     assert_eq!(run.code, 1, "{run:?}");
@@ -799,7 +860,7 @@ fn rollback_rejects_anything_but_a_full_commit_tag() {
 #[test]
 fn every_script_is_executable_strict_bash_with_help() {
     let ops = Ops::new(None);
-    for name in ["backup.sh", "demo-reset.sh", "rollback.sh"] {
+    for name in ["backup.sh", "demo-reset.sh", "rollback.sh", "restore-check.sh"] {
         let path = script_path(name);
         let mode = std::fs::metadata(&path).unwrap().permissions().mode();
         assert_eq!(mode & 0o111, 0o111, "{name} is executable");
@@ -815,4 +876,73 @@ fn every_script_is_executable_strict_bash_with_help() {
     let help = ops.run("rollback.sh", &["--help"]).stdout;
     assert!(help.contains("the copy on this server if there is one"), "{help}");
     assert!(ops.log().is_empty(), "--help runs nothing: {:?}", ops.log());
+}
+
+/// One cron time field: `*`, or a comma list of values and ranges (`a-b`), each with an
+/// optional `/step`, within `min..=max`.
+fn cron_field_ok(field: &str, min: u32, max: u32) -> bool {
+    field.split(',').all(|part| {
+        let (range, step) = match part.split_once('/') {
+            Some((r, s)) => (r, s.parse::<u32>().ok().filter(|s| *s > 0).map(|_| ())),
+            None => (part, Some(())),
+        };
+        let in_range = |v: &str| v.parse::<u32>().is_ok_and(|v| (min..=max).contains(&v));
+        step.is_some()
+            && (range == "*"
+                || in_range(range)
+                || range
+                    .split_once('-')
+                    .is_some_and(|(a, b)| in_range(a) && in_range(b) && a.parse::<u32>().ok() <= b.parse().ok()))
+    })
+}
+
+/// deploy/crontab, as `crontab deploy/crontab` installs it: valid lines, scripts that exist
+/// here and are executable, every output appended to ops.log, and the restore check run after
+/// the job that writes the backup, whether or not that job succeeded.
+#[test]
+fn the_crontab_runs_these_scripts_and_checks_each_backup_it_writes() {
+    assert!(cron_field_ok("*/15", 0, 59) && cron_field_ok("1-5", 0, 7) && cron_field_ok("0,30", 0, 59));
+    assert!(!cron_field_ok("60", 0, 59) && !cron_field_ok("5-1", 0, 7) && !cron_field_ok("*/0", 0, 59));
+    let text = std::fs::read_to_string(support::workspace_root().join("deploy/crontab")).unwrap();
+    let mut jobs = Vec::new();
+    for (n, line) in text.lines().enumerate().map(|(i, l)| (i + 1, l.trim())) {
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        if let Some((name, _)) = line.split_once('=')
+            && name.bytes().all(|b| b.is_ascii_uppercase() || b == b'_')
+        {
+            continue;
+        }
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        assert!(fields.len() > 5, "deploy/crontab:{n}: five time fields and a command: {line}");
+        for (field, (min, max)) in fields[..5].iter().zip([(0, 59), (0, 23), (1, 31), (1, 12), (0, 7)]) {
+            assert!(cron_field_ok(field, min, max), "deploy/crontab:{n}: `{field}` is not a valid time field");
+        }
+        jobs.push((n, line.split_whitespace().skip(5).collect::<Vec<_>>().join(" ")));
+    }
+    assert!(!jobs.is_empty());
+    let mut writes_backup_then_checks = false;
+    for (n, command) in &jobs {
+        let steps: Vec<&str> = command.split(';').map(str::trim).collect();
+        let mut wrote_backup = false;
+        for step in &steps {
+            let script = step.split_whitespace().next().unwrap();
+            let name = script
+                .strip_prefix("/opt/clicknback/scripts/")
+                .unwrap_or_else(|| panic!("deploy/crontab:{n}: `{script}` is not one of the deployed scripts"));
+            let mode = std::fs::metadata(script_path(name)).map(|m| m.permissions().mode());
+            assert!(mode.is_ok_and(|m| m & 0o111 != 0), "deploy/crontab:{n}: scripts/{name} is not an executable here");
+            assert!(
+                step.ends_with(">>/opt/clicknback/ops.log 2>&1"),
+                "deploy/crontab:{n}: `{step}` must append to ops.log"
+            );
+            if name == "restore-check.sh" {
+                assert!(wrote_backup, "deploy/crontab:{n}: the restore check runs after the job that writes a backup");
+                writes_backup_then_checks = true;
+            }
+            wrote_backup |= ["backup.sh", "demo-reset.sh"].contains(&name);
+        }
+    }
+    assert!(writes_backup_then_checks, "the nightly backup is followed by the restore check");
 }

@@ -144,7 +144,11 @@ fn smoke_fails_when_readiness_ignores_the_database() {
     let _engine = support::docker_lock();
     // The classic mistake: readiness wired to the liveness handler.
     let root = copy("smoke-ready", |root| {
-        support::edit(&root.join("app/src/routes/health.rs"), "READY_PATH, get(ready)", "READY_PATH, get(live)")
+        support::edit(
+            &root.join("app/src/routes/health.rs"),
+            "async fn ready(State(state): State<AppState>) -> Response {\n",
+            "async fn ready(State(state): State<AppState>) -> Response {\n    if true {\n        return live().await;\n    }\n",
+        )
     });
     let run = support::run(smoke(&root.0));
     assert_eq!(run.code, 1, "{run:?}");

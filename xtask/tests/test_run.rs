@@ -498,11 +498,15 @@ fn with_compose(edit: impl FnOnce(String) -> String) -> StandIn {
     let s = StandIn::new("");
     let compose = std::fs::read_to_string(support::workspace_root().join("docker-compose.yml")).unwrap();
     let file = s.dir.write("ws/docker-compose.yml", edit(compose));
+    // The development overlay publishes the database's port, which the tests connect to.
+    let dev = std::fs::read_to_string(support::workspace_root().join("docker-compose.dev.yml")).unwrap();
+    let dev_file = s.dir.write("ws/docker-compose.dev.yml", dev);
     s.dir.write("ws/.env", "POSTGRES_USER=\nPOSTGRES_PASSWORD=\nDB_PORT=1\n");
     s.settings(&format!(
         "database = true\ndatabase-name = \"cluster_db\"\ndatabase-user = \"cluster\"\n\
-         [workspace.metadata.xtask.compose]\nfile = \"{}\"\n{COMPOSE_ENV}",
-        file.display()
+         [workspace.metadata.xtask.compose]\nfile = \"{}\"\ndev-file = \"{}\"\n{COMPOSE_ENV}",
+        file.display(),
+        dev_file.display()
     ));
     s.dir.write("during.sh", WHO_AM_I);
     s

@@ -256,3 +256,43 @@ fn the_probe_settings_are_the_apps_routes() {
     assert_eq!(settings.live_path, constant("LIVE_PATH"));
     assert_eq!(settings.ready_path, constant("READY_PATH"));
 }
+
+/// The weekly run: the security gate alone, on main, with a fresh advisory database, read-only.
+#[test]
+fn a_weekly_run_audits_main_with_a_fresh_advisory_database() {
+    let workflow = load(".github/workflows/security-weekly.yml");
+    let on = workflow.get("on").expect("triggers");
+    let crons: Vec<&str> =
+        on.get("schedule").map(Node::items).unwrap_or_default().iter().filter_map(|s| text(s, "cron")).collect();
+    assert_eq!(crons.len(), 1, "one schedule");
+    let fields: Vec<&str> = crons[0].split_whitespace().collect();
+    assert_eq!(fields.len(), 5, "{}", crons[0]);
+    assert!(fields[..2].iter().all(|f| f.parse::<u32>().is_ok()), "one time of day: {}", crons[0]);
+    assert_eq!(fields[2..4], ["*", "*"], "every month: {}", crons[0]);
+    assert!(fields[4].parse::<u32>().is_ok_and(|d| d <= 6), "one day of the week: {}", crons[0]);
+    assert!(on.get("workflow_dispatch").is_some(), "it can be run by hand");
+    assert_eq!(workflow.get("permissions").map(Node::entries).map(<[_]>::len), Some(0), "no default permissions");
+
+    let jobs = workflow.get("jobs").expect("jobs").entries();
+    assert_eq!(jobs.len(), 1);
+    let job = &jobs[0].1;
+    let permissions: Vec<(&str, &str)> = job
+        .get("permissions")
+        .map(Node::entries)
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|(k, v)| Some((k.scalar()?, v.scalar()?)))
+        .collect();
+    assert_eq!(permissions, [("contents", "read")], "least privilege");
+    assert_eq!(xtask_runs(job), ["cargo xtask security --fetch"]);
+    assert_eq!(gate_of("cargo xtask security --fetch"), "cargo xtask security", "the CI job's gate");
+    let checkout = job
+        .get("steps")
+        .map(Node::items)
+        .unwrap_or_default()
+        .iter()
+        .find(|s| text(s, "uses").is_some_and(|u| u.starts_with("actions/checkout@")));
+    let with = checkout.and_then(|s| s.get("with")).expect("checkout with");
+    assert_eq!(text(with, "ref"), Some("main"));
+    assert_eq!(text(with, "persist-credentials"), Some("false"));
+}

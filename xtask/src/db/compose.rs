@@ -32,9 +32,16 @@ pub(super) fn compose_db(cx: &Context) -> Result<Result<Database, String>> {
         Ok(f) => f,
         Err(why) => return Ok(Err(format!("a Docker engine answers, but {why}"))),
     };
-    let Some(compose) = docker::Compose::find(&docker, &file) else {
+    let Some(mut compose) = docker::Compose::find(&docker, &file) else {
         return Ok(Err(format!("a Docker engine answers, but Docker Compose is missing: {}", docker::COMPOSE_INSTALL)));
     };
+    // The development overlay publishes the database's port, which the tests connect to.
+    if let Some(dev) = &settings.dev_file {
+        compose = match compose.with_overlay(dev) {
+            Ok(c) => c,
+            Err(why) => return Ok(Err(format!("a Docker engine answers, but {why}"))),
+        };
+    }
     let env = docker::render_env(&settings.env, &cx.settings.smoke.image)?;
     let service = settings.db_service.clone();
     // From here on the guard removes the project on every way out.

@@ -47,9 +47,12 @@ pub struct LogsArgs {
 fn stack(cx: &Context) -> Result<(PathBuf, docker::Compose)> {
     let docker = docker::docker().map_err(|why| anyhow!(why))?;
     let file = docker::file(&cx.root, cx.settings.compose.file.as_deref()).map_err(|why| anyhow!("{why}"))?;
-    let compose = docker::Compose::find(&docker, &file).ok_or_else(|| {
+    let mut compose = docker::Compose::find(&docker, &file).ok_or_else(|| {
         anyhow!("Docker Compose is missing: {}, or the standalone `docker-compose`", docker::COMPOSE_INSTALL)
     })?;
+    if let Some(dev) = &cx.settings.compose.dev_file {
+        compose = compose.with_overlay(dev).map_err(|why| anyhow!(why))?;
+    }
     Ok((docker, compose))
 }
 
