@@ -148,3 +148,36 @@ fn the_installed_linters_find_real_problems_and_pass_clean_files() {
         assert_eq!(line(&run, check), format!("✓ {check}"), "{run:?}");
     }
 }
+
+/// `nginx -t` with the real Nginx (Debian's; `.ci/run` installs it): a site file with TLS
+/// certificates that exist nowhere here passes, a wrong value fails at its line, and a file
+/// that is not an Nginx site is not tested.
+#[test]
+fn nginx_t_tests_site_files_in_a_scratch_prefix() {
+    let nginx = ["/usr/sbin/nginx", "/usr/bin/nginx"].into_iter().find(|p| std::path::Path::new(p).is_file());
+    if nginx.is_none() {
+        assert!(!support::in_ci(), "CI is set, and this test needs Nginx (`apt-get install nginx`)");
+        eprintln!("skipped: Nginx is not installed");
+        return;
+    }
+    let repo = Repo::new("real-nginx");
+    let site = "server {\n    listen 443 ssl;\n    server_name example.com;\n    \
+                ssl_certificate /etc/letsencrypt/live/example.com/fullchain.pem;\n    \
+                ssl_certificate_key /etc/letsencrypt/live/example.com/privkey.pem;\n    gzip on;\n    \
+                location / {\n        proxy_pass http://127.0.0.1:8001;\n    }\n}\n";
+    repo.write("deploy/nginx/site.conf", site);
+    repo.write("deploy/app.conf", "not nginx at all\n");
+    let run = repo.lint(&[]);
+    assert_eq!(line(&run, "nginx -t"), "✓ nginx -t (1 file)", "{run:?}");
+
+    repo.write("deploy/nginx/site.conf", site.replace("gzip on;", "gzip onn;"));
+    let run = repo.lint(&[]);
+    assert_eq!(run.code, 1, "{run:?}");
+    assert_eq!(line(&run, "nginx -t"), "✗ nginx -t (1 file): 1 finding", "{run:?}");
+    assert!(
+        run.stdout.contains(
+            "  deploy/nginx/site.conf:6: [emerg] invalid value \"onn\" in \"gzip\" directive, it must be \"on\" or \"off\""
+        ),
+        "{run:?}"
+    );
+}

@@ -4,6 +4,7 @@
 mod auth;
 mod config;
 mod contract;
+mod edge_proxy;
 mod health;
 mod helpers;
 mod http;

@@ -75,6 +75,8 @@ pub struct Plan {
     pub schemas: Vec<(&'static str, Vec<String>)>,
     pub shell: Vec<String>,
     pub dockerfiles: Vec<String>,
+    /// Nginx site files (`nginx::is_site`).
+    pub nginx: Vec<String>,
 }
 
 impl Plan {
@@ -93,7 +95,8 @@ impl Plan {
             .collect();
         let shell = tree.files.iter().filter(|p| is_shell_script(p, &head(&tree.root.join(p)))).cloned().collect();
         let dockerfiles = owned(tree.select(files::is_dockerfile));
-        Plan { rust: tree.root.join("Cargo.toml").is_file(), markdown, schemas, shell, dockerfiles }
+        let nginx = owned(tree.select(crate::nginx::is_site));
+        Plan { rust: tree.root.join("Cargo.toml").is_file(), markdown, schemas, shell, dockerfiles, nginx }
     }
 }
 
@@ -325,6 +328,47 @@ impl Runner {
                 Ok(findings) if !findings.is_empty() => Report::from_findings("hadolint", detail, findings),
                 _ => Report::new("hadolint", detail, Status::Error(tool_failed("hadolint", &o))),
             },
+        }
+    }
+}
+
+impl Runner {
+    /// `nginx -t` on each site file (`crate::nginx`), when Nginx is installed: not applicable
+    /// otherwise. It is found on PATH or in /usr/sbin (not on a user's PATH on Debian).
+    pub fn nginx(&self, files: &[String]) -> Report {
+        let detail = plural(files.len(), "file");
+        let find = |name: &str| {
+            xtask_process::which(name).or_else(|| {
+                let p = Path::new("/usr/sbin").join(name);
+                xtask_process::is_executable(&p).then_some(p)
+            })
+        };
+        let Some(nginx) = find("nginx") else {
+            return Report::new("nginx -t", detail, Status::NotApplicable("Nginx is not installed".into()));
+        };
+        let Some(openssl) = find("openssl") else {
+            return Report::new(
+                "nginx -t",
+                detail,
+                Status::Skipped {
+                    reason: "openssl is needed for a throwaway certificate".into(),
+                    install: "sudo apt-get install openssl".into(),
+                },
+            );
+        };
+        let scratch = std::env::temp_dir().join(format!("xtask-nginx-t-{}", std::process::id()));
+        let mut found = Vec::new();
+        let mut error = None;
+        for file in files {
+            match crate::nginx::test(&nginx, &openssl, &self.root, file, &scratch) {
+                Ok(f) => found.extend(f),
+                Err(e) => error = Some(e.replace('\n', "\n    ")),
+            }
+        }
+        let _ = std::fs::remove_dir_all(&scratch);
+        match error {
+            Some(e) => Report::new("nginx -t", detail, Status::Error(e)),
+            None => Report::from_findings("nginx -t", detail, found),
         }
     }
 }

@@ -16,6 +16,7 @@ pub mod external;
 pub mod files;
 pub mod glob;
 pub mod hygiene;
+pub mod nginx;
 pub mod policy;
 pub mod yaml;
 

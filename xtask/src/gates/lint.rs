@@ -144,6 +144,10 @@ impl LintArgs {
                 (f, Some(status)) => Report::new("hadolint", plural(f.len(), "file"), status),
                 (f, None) => runner.hadolint(&program(Tool::Hadolint), f),
             });
+            let nginx = s.spawn(|| match &plan.nginx[..] {
+                [] => Report::new("nginx -t", "", Status::NotApplicable("no Nginx site file".into())),
+                f => runner.nginx(f),
+            });
             let hygiene = checks::check_hygiene(&tree, settings.max_file_size_kb * 1024);
             let policies = checks::check_policies(&tree, &settings.cors_paths);
             let join = |h: std::thread::ScopedJoinHandle<'_, Report>| {
@@ -151,7 +155,7 @@ impl LintArgs {
             };
             // The order they are printed in: Rust, hygiene, the other linters, the policies.
             let mut reports = vec![join(rustfmt), join(clippy), hygiene];
-            reports.extend([markdown, schemas, shell, hadolint].map(join));
+            reports.extend([markdown, schemas, shell, hadolint, nginx].map(join));
             reports.extend(policies);
             reports
         });
