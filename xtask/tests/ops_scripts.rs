@@ -1,11 +1,12 @@
 //! The server's ops scripts (`scripts/backup.sh`, `restore-check.sh`, `demo-reset.sh`,
-//! `rollback.sh`), run with bash against the real Docker engine and a real stack, from a
-//! scratch deploy folder like the server's /opt/clicknback (a copy of docker-compose.yml and a
-//! `.env`), as a compose project of their own: a backup holds a row created through the API,
-//! the restore check loads it into a throwaway container (and refuses damaged ones), and the
-//! documented restore brings the row back; the demo reset backs up, resets and seeds; a
-//! rollback moves the app to an earlier `sha-` tag; and a failing step stops a script before it
-//! destroys anything. The stack and the image tags are removed afterwards, whatever happens.
+//! `rollback.sh`, `deploy.sh`), run with bash against the real Docker engine and a real stack,
+//! from a scratch deploy folder like the server's /opt/clicknback (a copy of docker-compose.yml
+//! and a `.env`), as a compose project of their own: a backup holds a row created through the
+//! API, the restore check loads it into a throwaway container (and refuses damaged ones), and
+//! the documented restore brings the row back; the demo reset backs up, resets and seeds; a
+//! rollback moves the app to an earlier `sha-` tag; a deploy whose app never becomes ready
+//! rolls itself back; and a failing step stops a script before it destroys anything. The stack
+//! and the image tags are removed afterwards, whatever happens.
 //!
 //! Without a real engine: the scripts when no engine answers (the real `docker` CLI pointed at a
 //! socket nobody listens on), with Compose v1 alone (a stand-in `docker` without `compose`,
@@ -34,6 +35,8 @@ const ADMIN: &str = "admin@clicknback.com";
 const ADMIN_PASSWORD: &str = "demo1234";
 const SHA_A: &str = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa1";
 const SHA_B: &str = "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb2";
+/// A commit whose app never becomes ready (an invalid setting baked into its image).
+const SHA_BROKEN: &str = "ccccccccccccccccccccccccccccccccccccccc3";
 /// A commit no image was built for (and that no registry has).
 const SHA_MISSING: &str = "0123456789abcdef0123456789abcdef01234567";
 const REVISION_LABEL: &str = "org.opencontainers.image.revision";
@@ -278,11 +281,16 @@ impl Stack {
     /// `IMAGE:sha-<sha>`: the built image labelled with that commit, an image of its own per
     /// commit, as CD pushes them.
     fn revision(&mut self, sha: &str) -> String {
+        self.revision_with(sha, "")
+    }
+
+    /// [`Stack::revision`] with more Dockerfile lines.
+    fn revision_with(&mut self, sha: &str, extra: &str) -> String {
         let to = format!("{}:sha-{sha}", self.image);
         self.tags.push(to.clone());
         let mut c = self.docker(&["build", "--quiet", "--tag", &to, "-"]);
         let mut child = c.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
-        let dockerfile = format!("FROM {}:build\nLABEL {REVISION_LABEL}={sha}\n", self.image);
+        let dockerfile = format!("FROM {}:build\nLABEL {REVISION_LABEL}={sha}\n{extra}", self.image);
         child.stdin.take().unwrap().write_all(dockerfile.as_bytes()).unwrap();
         let out = child.wait_with_output().unwrap();
         assert!(out.status.success(), "docker build {to}: {}", String::from_utf8_lossy(&out.stderr));
@@ -415,6 +423,12 @@ fn ops_scripts_against_a_real_stack() {
     backup_and_restore(&stack);
     demo_reset(&stack);
     rollback(&stack, &a, &b);
+    // The app refuses WORKER_THREADS=0 at start-up; `app migrate` does not read it.
+    let broken = stack.revision_with(SHA_BROKEN, "ENV WORKER_THREADS=0\n");
+    // deploy.sh keeps the image it replaces as `previous`: removed with the others.
+    let previous = format!("{}:previous", stack.image);
+    stack.tags.push(previous);
+    deploy(&stack, &a, &b, &broken);
 
     stack.remove();
 }
@@ -640,6 +654,59 @@ fn rollback(stack: &Stack, a: &str, b: &str) {
     assert!(ps.starts_with(&format!("{a} Up ")) && ps.contains("(healthy)"), "{ps}");
 }
 
+/// deploy.sh, with A running: a failing migration stops before the switch; an image whose app
+/// never becomes ready is rolled back to A by the script itself, which fails; B deploys, moves
+/// `latest`, and the sha- images beyond the newest KEEP_IMAGES are removed, never the running one.
+fn deploy(stack: &Stack, a: &str, b: &str, broken: &str) {
+    let latest = format!("{}:latest", stack.image);
+    let (a_id, b_id) = (stack.image_id(a), stack.image_id(b));
+    let before = stack.app();
+    assert_eq!(before.image_id, a_id, "{before:?}");
+
+    stack.sql(&format!(
+        "INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time) \
+         VALUES ({FUTURE_MIGRATION}, 'from a later release', true, '\\x00', 0)"
+    ));
+    let run = stack.run("deploy.sh", &[&format!("sha-{SHA_B}")]);
+    assert_eq!(run.code, 1, "{run:?}");
+    assert!(run.stdout.contains("1/5 backup") && run.stdout.contains("3/5 migrations of"), "{run:?}");
+    assert!(run.stderr.contains(&format!("deploy failed: the migrations of {b} did not succeed")), "{run:?}");
+    assert!(!run.stdout.contains("4/5"), "{run:?}");
+    assert_eq!(stack.app(), before, "the running app was not touched");
+    assert_eq!(stack.image_id(&latest), a_id);
+    stack.sql(&format!("DELETE FROM _sqlx_migrations WHERE version = {FUTURE_MIGRATION}"));
+
+    let mut c = stack.script("deploy.sh", &[&format!("sha-{SHA_BROKEN}")]);
+    c.env("DEPLOY_TIMEOUT", "20");
+    let run = support::run(c);
+    assert_eq!(run.code, 1, "{run:?}");
+    assert!(run.stdout.contains(&format!("4/5 switching the app to {broken}")), "{run:?}");
+    assert!(run.stderr.contains("rolling back to the image that ran before"), "{run:?}");
+    assert!(run.stderr.contains("WORKER_THREADS"), "the new app's log says why: {run:?}");
+    assert!(run.stderr.contains("did not become healthy within 20 s; rolled back"), "{run:?}");
+    let after = stack.app();
+    assert_eq!((after.image_id.as_str(), after.state.as_str()), (a_id.as_str(), "running"), "{after:?}");
+    assert_eq!(stack.image_id(&latest), a_id, "latest still names A");
+    let ready = xtask::http::get(stack.addr(), "/health/ready", HTTP_TIMEOUT).unwrap();
+    assert_eq!(ready.status, 200, "A serves again: {ready:?}");
+
+    // B, by its bare commit; keep 2 sha- images: the broken one and B are the newest.
+    let mut c = stack.script("deploy.sh", &[SHA_B]);
+    c.env("KEEP_IMAGES", "2");
+    let run = support::run(c);
+    assert_eq!(run.code, 0, "{run:?}");
+    assert!(run.stdout.contains(&format!("deployed {b}\n")), "{run:?}");
+    let after = stack.app();
+    assert_eq!((after.image_id.as_str(), after.revision.as_str()), (b_id.as_str(), SHA_B), "{after:?}");
+    assert_eq!(stack.image_id(&latest), b_id, "latest names B");
+    assert!(run.stdout.contains(&format!("removed {a}\n")), "A is the oldest: {run:?}");
+    let tags = ok(stack.docker(&["image", "ls", &stack.image, "--format", "{{.Tag}}"]));
+    assert!(!tags.lines().any(|t| t == format!("sha-{SHA_A}")), "{tags}");
+    assert!(
+        tags.lines().any(|t| t == format!("sha-{SHA_B}")) && tags.lines().any(|t| t == format!("sha-{SHA_BROKEN}"))
+    );
+}
+
 // ----------------------------------------------------------------------------------------
 // What a real engine cannot show
 
@@ -684,6 +751,11 @@ fn with_no_engine_running_each_script_fails_before_changing_anything() {
     assert_eq!(run.code, 2, "{run:?}");
     assert!(run.stderr.contains("restore-check.sh: no Docker engine answers"), "{run:?}");
     std::fs::remove_file(&backup).unwrap();
+
+    let run = no_engine(deploy.script("deploy.sh", &[SHA_B]));
+    assert_eq!(run.code, 1, "{run:?}");
+    assert!(run.stderr.contains("deploy failed: the backup did not succeed; nothing was changed"), "{run:?}");
+    assert!(!run.stdout.contains("2/5"), "{run:?}");
 
     let run = no_engine(deploy.script("demo-reset.sh", &[]));
     assert_eq!(run.code, 1, "{run:?}");
@@ -860,7 +932,7 @@ fn rollback_rejects_anything_but_a_full_commit_tag() {
 #[test]
 fn every_script_is_executable_strict_bash_with_help() {
     let ops = Ops::new(None);
-    for name in ["backup.sh", "demo-reset.sh", "rollback.sh", "restore-check.sh"] {
+    for name in ["backup.sh", "demo-reset.sh", "rollback.sh", "restore-check.sh", "deploy.sh"] {
         let path = script_path(name);
         let mode = std::fs::metadata(&path).unwrap().permissions().mode();
         assert_eq!(mode & 0o111, 0o111, "{name} is executable");

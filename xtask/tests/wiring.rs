@@ -296,3 +296,30 @@ fn a_weekly_run_audits_main_with_a_fresh_advisory_database() {
     assert_eq!(text(with, "ref"), Some("main"));
     assert_eq!(text(with, "persist-credentials"), Some("false"));
 }
+
+/// CD deploys with scripts/deploy.sh, nothing inline, and by hand through workflow_dispatch
+/// with the same script; the commit reaches the script through the environment only.
+#[test]
+fn cd_deploys_with_the_script_after_a_build_or_by_hand() {
+    let workflow = load(".github/workflows/cd.yml");
+    let on = workflow.get("on").expect("triggers");
+    assert!(on.get("workflow_run").is_some());
+    let commit = on.get("workflow_dispatch").and_then(|d| d.get("inputs")).and_then(|i| i.get("commit"));
+    assert_eq!(commit.and_then(|c| text(c, "required")), Some("true"), "a manual deploy names its commit");
+
+    let deploy = workflow.get("jobs").and_then(|j| j.get("deploy")).expect("the deploy job");
+    let condition = text(deploy, "if").unwrap_or_default();
+    assert!(condition.contains("workflow_dispatch") && condition.contains("needs.build-push.result"), "{condition}");
+    let steps = deploy.get("steps").map(Node::items).unwrap_or_default();
+    let ssh = steps.iter().find(|s| text(s, "uses").is_some_and(|u| u.starts_with("appleboy/ssh-action@"))).unwrap();
+    let script = ssh.get("with").and_then(|w| text(w, "script")).unwrap();
+    let lines: Vec<&str> = script.lines().map(str::trim).filter(|l| !l.is_empty()).collect();
+    assert_eq!(
+        lines,
+        ["set -eu", r#"IMAGE="$IMAGE" DEPLOY_DIR="$DEPLOY_PATH" bash "$DEPLOY_PATH/scripts/deploy.sh" "sha-$COMMIT""#]
+    );
+    assert!(!script.contains("${{"), "no expression is inlined into the remote script");
+    let env = ssh.get("env").and_then(|e| text(e, "COMMIT")).unwrap_or_default();
+    assert!(env.contains("inputs.commit") && env.contains("workflow_run.head_sha"), "{env}");
+    assert!(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/deploy.sh").is_file());
+}

@@ -36,7 +36,7 @@ pub struct User {
 
 /// What registration reads (the document's view of the fields `register` checks).
 #[derive(ToSchema)]
-#[allow(dead_code)]
+#[allow(dead_code, reason = "the document's view of the body: the handler reads the fields one by one")]
 pub struct Registration {
     /// Stored trimmed and lower-cased.
     #[schema(format = Email, max_length = 254)]
