@@ -39,11 +39,18 @@ fn swap(text: String, from: &str, to: &str) -> String {
     text.replace(from, to)
 }
 
-/// A running Nginx, stopped when dropped.
+/// A running Nginx, stopped when dropped: SIGTERM to the master, which stops its workers (a
+/// SIGKILL would leave them running, orphaned, on the ports); SIGKILL only if it hangs.
 struct Nginx(Child);
 
 impl Drop for Nginx {
     fn drop(&mut self) {
+        let master = rustix::process::Pid::from_child(&self.0);
+        let _ = rustix::process::kill_process(master, rustix::process::Signal::TERM);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while matches!(self.0.try_wait(), Ok(None)) && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(20));
+        }
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
@@ -217,6 +224,10 @@ async fn nginx_serves_the_api_over_tls_redirects_http_limits_logins_in_the_error
     let blog_url = format!("https://blog.example:{https}/");
     let blog = tokio::task::spawn_blocking(move || curl(&blog_url, &[])).await.unwrap();
     assert_eq!(body(&blog), "the blog");
+
+    // Stopped, it leaves no worker behind on the ports.
+    drop(_nginx);
+    assert!(std::net::TcpStream::connect(("127.0.0.1", https)).is_err(), "nothing listens on {https} any more");
     let _ = std::fs::remove_dir_all(&dir);
 }
 
