@@ -3,12 +3,11 @@
 //! server block beside it. The requests go through TLS with curl. Without Nginx (or curl and
 //! openssl) the test says so and passes, except in CI, where it fails.
 
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::helpers::{TestDb, spawn, test_config};
+use crate::helpers::{TestDb, free_port, spawn, test_config};
 
 /// Whether `CI` is set (to anything but empty, `0` or `false`).
 fn in_ci() -> bool {
@@ -20,10 +19,6 @@ fn program(name: &str) -> Option<PathBuf> {
         .chain([PathBuf::from("/usr/sbin"), PathBuf::from("/sbin")])
         .map(|d| d.join(name))
         .find(|p| p.is_file())
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
 fn ok(out: Output, what: &str) -> String {
@@ -151,7 +146,7 @@ async fn nginx_serves_the_api_over_tls_redirects_http_limits_logins_in_the_error
     )
     .unwrap();
     // As root, the workers would otherwise run as www-data, which cannot read the scratch folder.
-    let user = if rustix_is_root() { "user root;\n" } else { "" };
+    let user = if rustix::process::geteuid().is_root() { "user root;\n" } else { "" };
     std::fs::write(
         dir.join("nginx.conf"),
         format!(
@@ -229,8 +224,4 @@ async fn nginx_serves_the_api_over_tls_redirects_http_limits_logins_in_the_error
     drop(_nginx);
     assert!(std::net::TcpStream::connect(("127.0.0.1", https)).is_err(), "nothing listens on {https} any more");
     let _ = std::fs::remove_dir_all(&dir);
-}
-
-fn rustix_is_root() -> bool {
-    rustix::process::geteuid().is_root()
 }

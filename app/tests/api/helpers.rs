@@ -160,6 +160,11 @@ pub async fn spawn(config: Config) -> String {
     address
 }
 
+/// A port of 127.0.0.1 that was free a moment ago (for a server the test starts itself).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
 pub fn client() -> reqwest::Client {
     reqwest::Client::builder().no_proxy().timeout(Duration::from_secs(30)).build().unwrap()
 }

@@ -9,13 +9,13 @@ use std::time::{Duration, Instant};
 use app::Application;
 use serde_json::{Value, json};
 
-use crate::helpers::{TestDb, client, error_body, hung_database_config, spawn, test_config, test_env};
+use crate::helpers::{TestDb, client, error_body, free_port, hung_database_config, spawn, test_config, test_env};
 
 #[test]
 fn worker_threads_come_from_worker_threads() {
     let db = tokio::runtime::Runtime::new().unwrap().block_on(TestDb::migrated());
     let mut env: HashMap<&str, String> = test_env(&db);
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = free_port();
     env.insert("PORT", port.to_string());
     env.insert("WORKER_THREADS", "3".into());
     let mut command = Command::new(env!("CARGO_BIN_EXE_app"));

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use crate::helpers::{TestDb, client, test_env};
+use crate::helpers::{TestDb, client, free_port, test_env};
 
 const APP: &str = env!("CARGO_BIN_EXE_app");
 
@@ -31,10 +31,6 @@ fn empty_dir() -> PathBuf {
     let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("stack-cwd");
     std::fs::create_dir_all(&dir).unwrap();
     dir
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
 fn run(args: &[&str], env: &HashMap<&'static str, String>) -> Output {
