@@ -17,6 +17,7 @@ pub use xtask_process as process;
 /// The security engine, a crate of its own (`xtask/security/`) like the lint engine.
 pub use xtask_security as security;
 pub mod settings;
+pub mod snapshot;
 pub mod tools;
 
 use std::path::{Path, PathBuf};
