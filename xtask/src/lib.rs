@@ -8,6 +8,7 @@ pub mod db;
 pub mod docker;
 pub mod gates;
 pub mod http;
+pub mod impact;
 pub mod interrupt;
 /// The lint engine, a crate of its own (`xtask/lint/`) so it builds unoptimised; see its Cargo.toml.
 pub use xtask_lint as lint;

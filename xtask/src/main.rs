@@ -168,6 +168,11 @@ enum Gate {
 }
 
 fn main() -> ExitCode {
+    // nextest's target runner during a coverage run (the per-test map): not a command of ours.
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    if args.get(1).is_some_and(|a| a == xtask::impact::record::RUNNER_ARG) {
+        return xtask::impact::record::runner(&args[2..]);
+    }
     let cli = Cli::parse();
     let out = Output::new(cli.color, &Env::from_process());
     let result = Context::new(out.clone()).and_then(|cx| match cli.gate {

@@ -35,6 +35,18 @@ pub struct TestSettings {
     /// Tools the suite runs, installed by the gate and given to the tests by path
     /// (`tools::for_tests`).
     pub tools: Vec<Tool>,
+    /// Files that are not Rust which tests read, and which tests: what an impact-aware run
+    /// selects when such a file changes (`[[workspace.metadata.xtask.test.inputs]]`).
+    pub inputs: Vec<TestInput>,
+}
+
+/// One `[[workspace.metadata.xtask.test.inputs]]` entry.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TestInput {
+    /// A glob over repository-relative paths (`*`, `?`, `**`).
+    pub glob: String,
+    /// The tests that read the matching files, as a nextest filterset (`binary(smoke_run)`).
+    pub tests: String,
 }
 
 impl Default for TestSettings {
@@ -44,6 +56,7 @@ impl Default for TestSettings {
             database_name: "app_test".into(),
             database_user: "app".into(),
             tools: Vec::new(),
+            inputs: Vec::new(),
         }
     }
 }
@@ -234,9 +247,25 @@ struct RawTest {
     database_name: Option<String>,
     database_user: Option<String>,
     tools: Option<Vec<String>>,
+    inputs: Option<Vec<RawTestInput>>,
     /// Moved to [workspace.metadata.xtask.compose]: read only to say so.
     compose_file: Option<serde_json::Value>,
     compose_service: Option<serde_json::Value>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawTestInput {
+    glob: String,
+    /// One filterset, or several (any of them).
+    tests: StringOrList,
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum StringOrList {
+    One(String),
+    Many(Vec<String>),
 }
 
 #[derive(Deserialize, Default)]
@@ -450,7 +479,60 @@ fn test_settings(t: RawTest) -> Result<TestSettings> {
         };
         tools.push(tool);
     }
-    Ok(TestSettings { database: t.database.unwrap_or(default.database), database_name, database_user, tools })
+    let mut inputs = Vec::new();
+    let mut problems = Vec::new();
+    for (i, raw) in t.inputs.unwrap_or_default().into_iter().enumerate() {
+        let at = format!("inputs[{i}] ({:?})", raw.glob);
+        if let Err(e) = crate::lint::glob::check(&raw.glob) {
+            problems.push(format!("{at}: {e}"));
+        } else if raw.glob.starts_with('!') {
+            problems.push(format!("{at}: an input's glob cannot be negated: name the files the tests read"));
+        }
+        let filters = match raw.tests {
+            StringOrList::One(f) => vec![f],
+            StringOrList::Many(fs) => fs,
+        };
+        let filters: Vec<String> = filters.into_iter().map(|f| f.trim().to_owned()).collect();
+        if filters.is_empty() || filters.iter().any(String::is_empty) {
+            problems
+                .push(format!("{at}: `tests` must name the tests, as a nextest filterset, e.g. \"binary(smoke_run)\""));
+            continue;
+        }
+        if let Some(f) = filters.iter().find(|f| !balanced(f)) {
+            problems.push(format!("{at}: `tests` filterset {f:?} has unbalanced parentheses"));
+            continue;
+        }
+        let tests = if filters.len() == 1 {
+            filters[0].clone()
+        } else {
+            filters.iter().map(|f| format!("({f})")).collect::<Vec<_>>().join(" | ")
+        };
+        inputs.push(TestInput { glob: raw.glob, tests });
+    }
+    if !problems.is_empty() {
+        bail!("{}", problems.join("; "));
+    }
+    Ok(TestSettings { database: t.database.unwrap_or(default.database), database_name, database_user, tools, inputs })
+}
+
+/// Whether the parentheses of a filterset pair up (outside quoted strings).
+fn balanced(filter: &str) -> bool {
+    let mut depth = 0i32;
+    let mut quoted = false;
+    for c in filter.chars() {
+        match c {
+            '"' => quoted = !quoted,
+            '(' if !quoted => depth += 1,
+            ')' if !quoted => {
+                depth -= 1;
+                if depth < 0 {
+                    return false;
+                }
+            }
+            _ => {}
+        }
+    }
+    depth == 0 && !quoted
 }
 
 fn compose_settings(root: &Path, c: RawCompose) -> Result<ComposeSettings> {

@@ -96,6 +96,20 @@ impl LineTable {
         })
     }
 
+    /// Marks `lines` covered where the table lists them (a line it does not list stays
+    /// unlisted: covering never makes a line coverable).
+    pub fn cover(&mut self, lines: impl IntoIterator<Item = u32>) {
+        for line in lines {
+            if let Ok(i) = self.chunks.binary_search_by_key(&(line >> 6), |&(key, _)| key) {
+                let bit = 1u64 << (line & 63);
+                let chunk = &mut self.chunks[i].1;
+                if chunk.present & bit != 0 {
+                    chunk.covered |= bit;
+                }
+            }
+        }
+    }
+
     pub(crate) fn from_chunks(chunks: BTreeMap<u32, Chunk>) -> LineTable {
         let chunks = chunks
             .into_iter()

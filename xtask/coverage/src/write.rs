@@ -1,5 +1,6 @@
-//! Writes a [`Report`] (a merged one, typically) as Cobertura XML that this crate's parser,
-//! and the usual Cobertura readers, read back to the same counts.
+//! Writes a [`Report`] (a merged one, typically) as Cobertura XML, or as an LCOV tracefile
+//! ([`write_lcov`]), that this crate's parsers, and the usual readers, read back to the same
+//! counts.
 //!
 //! - Root and per-class `line-rate`/`branch-rate` are written to four decimals, rounded
 //!   down (`1` when nothing is measured, as coverage.py does); the root also carries
@@ -108,6 +109,36 @@ fn escape(text: &str) -> Cow<'_, str> {
     Cow::Owned(out)
 }
 
+/// Writes `report` as an LCOV tracefile: per file `SF:` (the name as the report gives it),
+/// `DA:line,hits` with hits 1 or 0 (as in Cobertura above), `BRDA` per branch outcome when the
+/// report has branch data (`-` for the outcomes not taken), `LF`/`LH`/`BRF`/`BRH`, and
+/// `end_of_record`.
+pub fn write_lcov(report: &Report, out: &mut impl Write) -> std::io::Result<()> {
+    writeln!(out, "TN:")?;
+    for file in &report.files {
+        let name: String = file.name.chars().map(|c| if c == '\n' || c == '\r' { '\u{FFFD}' } else { c }).collect();
+        writeln!(out, "SF:{name}")?;
+        for (number, covered) in file.line_table.iter() {
+            writeln!(out, "DA:{number},{}", u8::from(covered))?;
+        }
+        for b in &file.branch_lines {
+            for outcome in 0..b.total {
+                let taken = if outcome < b.covered { "1" } else { "-" };
+                writeln!(out, "BRDA:{},0,{outcome},{taken}", b.line)?;
+            }
+        }
+        let lines = file.line_table.counts();
+        writeln!(out, "LF:{}", lines.valid)?;
+        writeln!(out, "LH:{}", lines.covered)?;
+        if !file.branch_lines.is_empty() {
+            writeln!(out, "BRF:{}", file.branches.valid)?;
+            writeln!(out, "BRH:{}", file.branches.covered)?;
+        }
+        writeln!(out, "end_of_record")?;
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -123,6 +154,31 @@ mod tests {
 
     fn reparse(xml: &str) -> Report {
         cobertura::parse(xml.as_bytes(), ParseOptions { branches: true }).unwrap_or_else(|e| panic!("{e}\n{xml}"))
+    }
+
+    #[test]
+    fn lcov_reads_back_to_the_same_lines_and_branches() {
+        let info = "SF:/r/a.rs\nDA:1,4\nDA:2,0\nDA:70,1\nBRDA:1,0,0,1\nBRDA:1,0,1,0\nend_of_record\nSF:b.rs\nDA:3,0\nend_of_record\n";
+        let report = lcov::parse(info.as_bytes(), ParseOptions { branches: true }).unwrap();
+        let mut out = Vec::new();
+        write_lcov(&report, &mut out).unwrap();
+        let back = lcov::parse(out.as_slice(), ParseOptions { branches: true }).unwrap();
+        assert_eq!(back.totals(), report.totals());
+        for (a, b) in back.files.iter().zip(&report.files) {
+            assert_eq!((&a.name, &a.line_table, &a.branch_lines), (&b.name, &b.line_table, &b.branch_lines));
+        }
+        let text = String::from_utf8(out).unwrap();
+        assert!(text.contains("DA:1,1\n") && text.contains("LF:3\nLH:2\n") && text.contains("BRH:1\n"), "{text}");
+    }
+
+    #[test]
+    fn covering_marks_listed_lines_only() {
+        let info = "SF:a\nDA:1,0\nDA:2,0\nDA:200,0\nend_of_record\n";
+        let mut report = lcov::parse(info.as_bytes(), ParseOptions::default()).unwrap();
+        let table = &mut report.files[0].line_table;
+        table.cover([2, 3, 200, 9999]);
+        assert_eq!(table.iter().collect::<Vec<_>>(), [(1, false), (2, true), (200, true)]);
+        assert_eq!(table.counts(), Counts { covered: 2, valid: 3 });
     }
 
     #[test]

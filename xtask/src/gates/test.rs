@@ -8,6 +8,7 @@ use std::process::Command;
 use anyhow::{Result, bail};
 
 use crate::db;
+use crate::impact::{self, select::Plan};
 use crate::output::Level;
 use crate::tools::{self, Provided, Tool, WhenMissing};
 use crate::{Context, Outcome, interrupt};
@@ -24,6 +25,12 @@ pub struct TestArgs {
     /// Do not provide PostgreSQL for this run, even when `database = true`
     #[arg(long, overrides_with = "database")]
     pub no_database: bool,
+    /// Run only the tests the change can affect, told by the per-test map of the last full
+    /// coverage run: the change since that run, plus what changed since the merge base with
+    /// BASE when given. Without a usable map, everything runs (and says why)
+    #[arg(long, value_name = "BASE", num_args = 0..=1, default_missing_value = "",
+          conflicts_with = "partition")]
+    pub changed: Option<String>,
     /// Do not install the suite's missing tools (`tools` in Cargo.toml); fail instead
     #[arg(long)]
     pub no_install: bool,
@@ -85,11 +92,48 @@ impl TestArgs {
         }
         let tool_env = tools::for_tests(cx, !self.no_install)?;
         let wants_db = (cx.settings.test.database || self.database) && !self.no_database;
+        let selection = match &self.changed {
+            Some(base) => {
+                if !nextest {
+                    bail!(
+                        "--changed runs single tests with cargo-nextest, which is not installed; install it with `{}`",
+                        Tool::CargoNextest.install_command()
+                    );
+                }
+                let extra = if base.is_empty() { Vec::new() } else { changed_since(cx, base)? };
+                let decision = impact::decide(cx, &extra)?;
+                impact::explain(&decision);
+                match decision.plan {
+                    Plan::Selected(s) => decision.map.map(|m| (m, s)),
+                    Plan::Everything(_) => None,
+                }
+            }
+            None => None,
+        };
         let mut runs = vec![self.main_run(nextest)];
+        if let Some((map, s)) = &selection {
+            runs[0].push("--no-tests=pass".into());
+            runs[0].extend(s.nextest_args(map));
+        }
         // nextest does not run doctests: run them once (in the first part of a partitioned
-        // suite), unless a filter or other arguments select particular tests.
-        if nextest && self.extra.is_empty() && self.partition.is_none_or(|p| p.index == 1) {
-            runs.push(vec!["test".into(), "--workspace".into(), "--doc".into()]);
+        // suite), unless a filter or other arguments select particular tests. A selection runs
+        // those of the packages whose Rust code changed.
+        match &selection {
+            Some((_, s)) => {
+                let packages = impact::packages_with_rust_changes(cx, &s.changes)?;
+                if !packages.is_empty() {
+                    let mut doc = vec!["test".to_owned(), "--doc".to_owned()];
+                    for p in packages {
+                        doc.push("-p".to_owned());
+                        doc.push(p);
+                    }
+                    runs.push(doc);
+                }
+            }
+            None if nextest && self.extra.is_empty() && self.partition.is_none_or(|p| p.index == 1) => {
+                runs.push(vec!["test".into(), "--workspace".into(), "--doc".into()]);
+            }
+            None => {}
         }
         let outcome = db::with_test_database(cx, wants_db, |url| run_all(cx, &runs, url, &tool_env))?;
         match outcome {
@@ -116,6 +160,12 @@ impl TestArgs {
         args.extend(self.extra.iter().cloned());
         args
     }
+}
+
+/// The files changed since the merge base of `base` and HEAD (committed, staged, unstaged).
+fn changed_since(cx: &Context, base: &str) -> Result<Vec<String>> {
+    let change = crate::gates::coverage::change_since(cx, base)?;
+    Ok(change.lines.files().map(|(path, _)| path.to_owned()).collect())
 }
 
 /// Runs each cargo command in turn, stopping at the first that fails.

@@ -1,6 +1,7 @@
 //! `cargo xtask coverage`: run the tests under cargo-llvm-cov, write the reports, grade them.
 //! With `--file`, grade an existing Cobertura report from any producer instead.
 
+use std::collections::BTreeSet;
 use std::fs::File;
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
@@ -23,6 +24,10 @@ use self::render::Format;
 use crate::coverage::summary::{GradeOptions, Summary};
 use crate::db;
 use crate::gates::test::{Partition, parse_partition};
+use crate::impact;
+use crate::impact::map::{Map, TestId};
+use crate::impact::record::Recorder;
+use crate::impact::select::{Plan, Selection};
 use crate::output::Level;
 use crate::settings::Metric;
 use crate::tools::{self, Tool, WhenMissing};
@@ -87,6 +92,15 @@ pub struct CoverageArgs {
     /// With --partition: also grade the shard on its own, as the gate would
     #[arg(long, requires = "partition")]
     pub grade: bool,
+    /// With --diff: run every test, not only those the change can affect (see "Impact-aware
+    /// runs" in docs/quality-gates.md)
+    #[arg(long, requires = "diff")]
+    pub full: bool,
+    /// List the tests that cover a line (FILE:LINE) or any line of a file (FILE), from the
+    /// per-test map of the last full run; runs nothing
+    #[arg(long, value_name = "FILE[:LINE]",
+          conflicts_with_all = ["file", "output", "diff", "partition", "update_baseline", "lower_baseline"])]
+    pub why: Option<String>,
     /// Do not install missing tools; fail with the command that installs them
     #[arg(long)]
     pub no_install: bool,
@@ -125,6 +139,9 @@ impl CoverageArgs {
         if self.format == Format::Json {
             cx.out.keep_stdout_for_the_report();
         }
+        if let Some(target) = &self.why {
+            return why(cx, target, self.format).map(|()| CoverageRun { tests: None, coverage: Outcome::Passed });
+        }
         let settings = &cx.settings.coverage;
         let metric = self.metric.unwrap_or(settings.metric);
         let options = GradeOptions {
@@ -155,9 +172,33 @@ impl CoverageArgs {
         let cwd = std::env::current_dir().unwrap_or_else(|_| cx.root.clone());
         let inputs = inputs::expand(&self.file, &cwd)?;
         shards::check_complete(&inputs)?;
+        // The pre-push loop: only the tests the change can affect, the rest from the map.
+        let impact = if self.diff.is_some()
+            && !self.full
+            && inputs.is_empty()
+            && self.partition.is_none()
+            && self.extra.is_empty()
+        {
+            let decision = if metric == Metric::Branches {
+                impact::Decision {
+                    map: None,
+                    plan: Plan::Everything("the map records lines, and --metric branches counts branches".into()),
+                    now: Default::default(),
+                }
+            } else {
+                impact::decide(cx, &[])?
+            };
+            impact::explain(&decision);
+            match decision.plan {
+                Plan::Selected(selection) => decision.map.map(|map| (map, selection)),
+                Plan::Everything(_) => None,
+            }
+        } else {
+            None
+        };
         let (path, tests) = match inputs.first() {
             Some(file) => (file.clone(), None),
-            None => match run_tests(cx, &self, metric)? {
+            None => match run_tests(cx, &self, metric, impact.as_ref())? {
                 TestRun::Reported(report, passed, elapsed) => {
                     let tests = (if passed { Outcome::Passed } else { Outcome::Failed }, elapsed);
                     if let Some(part) = self.partition.filter(|_| !self.grade) {
@@ -282,6 +323,11 @@ impl CoverageArgs {
     }
 }
 
+/// What changed since the merge base of `base` (as `--diff` reads it), for other gates.
+pub fn change_since(cx: &Context, base: &str) -> Result<diff::Change> {
+    diff::change(cx, &cx.root, base)
+}
+
 /// The gate's one annotation.
 fn annotate(cx: &Context, message: &str) {
     cx.out.annotate(Level::Error, None, "Coverage gate", message);
@@ -389,12 +435,14 @@ enum TestRun {
     NoData(Duration),
 }
 
-fn run_tests(cx: &Context, args: &CoverageArgs, metric: Metric) -> Result<TestRun> {
-    let mut tools_needed = vec![Tool::CargoLlvmCov, Tool::LlvmTools];
-    if args.partition.is_some() {
-        tools_needed.push(Tool::CargoNextest);
-    }
-    tools::provide(cx, &tools_needed, !args.no_install, WhenMissing::Fail)?;
+fn run_tests(cx: &Context, args: &CoverageArgs, metric: Metric, impact: Option<&(Map, Selection)>) -> Result<TestRun> {
+    // nextest runs each test in a process of its own: what the per-test map and the shards need.
+    tools::provide(
+        cx,
+        &[Tool::CargoLlvmCov, Tool::LlvmTools, Tool::CargoNextest],
+        !args.no_install,
+        WhenMissing::Fail,
+    )?;
     let tool_env = tools::for_tests(cx, !args.no_install)?;
     let settings = &cx.settings.coverage;
     let extra = &args.extra;
@@ -411,11 +459,24 @@ fn run_tests(cx: &Context, args: &CoverageArgs, metric: Metric) -> Result<TestRu
     if metric == Metric::Branches {
         flags.push("--branch".into());
     }
+    if let Some((map, selection)) = impact {
+        flags.push("--no-tests=pass".into());
+        flags.extend(selection.nextest_args(map));
+    }
     flags.extend(extra.iter().cloned());
-    let runner: &[&str] = if args.partition.is_some() {
-        &["llvm-cov", "nextest", "--workspace", "--no-report"]
+    let runner: &[&str] = &["llvm-cov", "nextest", "--workspace", "--no-report"];
+    // A whole run records which lines each test covers (the per-test map); a shard, or a run
+    // narrowed by extra arguments, does not. An impact-aware run notes which tests ran.
+    let recorder = if args.partition.is_none() && extra.is_empty() {
+        match Recorder::start(cx) {
+            Ok(r) => Some(r),
+            Err(why) => {
+                eprintln!("map: this run records no per-test map: {why}");
+                None
+            }
+        }
     } else {
-        &["llvm-cov", "--workspace", "--no-report"]
+        None
     };
 
     // One test run, with the test gate's database when the suite needs one; every report
@@ -433,14 +494,18 @@ fn run_tests(cx: &Context, args: &CoverageArgs, metric: Metric) -> Result<TestRu
             .args(&flags)
             .env("CARGO_TERM_COLOR", cx.out.cargo_term_color())
             .envs(tool_env.iter().map(|(k, v)| (k, v)))
+            .envs(recorder.iter().flat_map(Recorder::env))
             .stdout(cx.out.stdout_for_programs());
         if let Some(url) = url {
             run.env("DATABASE_URL", url);
         }
-        eprintln!(
-            "$ cargo {}",
-            runner.iter().map(|a| a.to_string()).chain(flags.iter().cloned()).collect::<Vec<_>>().join(" ")
-        );
+        let shown: Vec<String> = runner.iter().map(|a| a.to_string()).chain(flags.iter().cloned()).collect();
+        let shown = shown.join(" ");
+        match impact {
+            // The filtersets of a selection are long: name them, do not print them.
+            Some(_) => eprintln!("$ cargo {} …", shown.split(" -E ").next().unwrap_or(&shown)),
+            None => eprintln!("$ cargo {shown}"),
+        }
         Ok(interrupt::run(&mut run)?.success())
     })?;
     let elapsed = started.elapsed();
@@ -465,6 +530,49 @@ fn run_tests(cx: &Context, args: &CoverageArgs, metric: Metric) -> Result<TestRu
     if args.partition.is_some() {
         eprintln!("report: {}", display_name(cx, &report));
         return Ok(TestRun::Reported(report, passed, elapsed));
+    }
+    if let Some((map, selection)) = impact {
+        // The selected tests' report, completed from the map, is the report.
+        let Some(recorder) = &recorder else { bail!("an impact-aware run needs the recorder") };
+        let ran = recorder.ran()?;
+        let selected = read_report(&report, &display_name(cx, &report), Metric::Lines)?;
+        let changed: BTreeSet<String> = selection.changes.paths().into_iter().map(str::to_owned).collect();
+        let tests: BTreeSet<TestId> = ran.keys().cloned().collect();
+        let total = impact::compose::compose(selected, map, &tests, &changed, &cx.root.to_string_lossy());
+        for (path, lcov) in [(&report, false), (&settings.lcov, true)] {
+            crate::output::write_atomically(path, |tmp| {
+                let mut file = std::io::BufWriter::new(File::create(tmp)?);
+                if lcov {
+                    crate::coverage::write::write_lcov(&total, &mut file)?;
+                } else {
+                    crate::coverage::write::write_cobertura(&total, &mut file)?;
+                }
+                std::io::Write::flush(&mut file)?;
+                Ok(())
+            })
+            .with_context(|| format!("cannot write {}", path.display()))?;
+        }
+        let failed = ran.values().filter(|p| !**p).count();
+        eprintln!(
+            "impact: {} tests ran{}; the other {} tests' lines come from the map of {}",
+            ran.len(),
+            if failed > 0 { format!(" ({failed} failed)") } else { String::new() },
+            map.tests.iter().filter(|t| !tests.contains(&t.id)).count(),
+            map.commit
+        );
+        eprintln!(
+            "reports: {} · {} (the HTML report is the last full run's: `--full` rewrites it)",
+            display_name(cx, &report),
+            display_name(cx, &settings.lcov)
+        );
+        return Ok(TestRun::Reported(report, passed, elapsed));
+    }
+    if let Some(recorder) = recorder {
+        let recorded = read_report(&report, &display_name(cx, &report), Metric::Lines)
+            .and_then(|total| recorder.finish(cx, &total));
+        if let Err(e) = recorded {
+            eprintln!("map: not saved: {e:#}");
+        }
     }
     crate::output::write_atomically(&settings.lcov, |tmp| llvm_cov_report(cx, "--lcov", "--output-path", tmp))
         .context("cargo llvm-cov could not write the LCOV report")?;
@@ -556,4 +664,60 @@ fn write_html(cx: &Context, dest: &Path) -> Result<()> {
     });
     let _ = std::fs::remove_dir_all(&tmp);
     result
+}
+
+/// `--why FILE[:LINE]`: the tests that cover it, from the map.
+fn why(cx: &Context, target: &str, format: Format) -> Result<()> {
+    let (file, line) = impact::map::parse_why(target)?;
+    let map = impact::load_for_why(&cx.root)?;
+    // Accept the path as typed from the current folder, or as a repository path.
+    let cwd = std::env::current_dir().unwrap_or_else(|_| cx.root.clone());
+    let absolute = cwd.join(&file);
+    let repo_path = absolute
+        .strip_prefix(&cx.root)
+        .ok()
+        .map(|p| p.to_string_lossy().replace('\\', "/"))
+        .filter(|p| map.files.contains_key(p) || map.tree.files.contains_key(p))
+        .unwrap_or_else(|| file.trim_start_matches("./").to_owned());
+    if !map.tree.files.contains_key(&repo_path) && !map.files.contains_key(&repo_path) {
+        bail!("--why {target}: {repo_path} is not a file of the map's run (map of {})", map.commit);
+    }
+    let found = map.why(&repo_path, line);
+    let at = match line {
+        Some(l) => format!("{repo_path}:{l}"),
+        None => repo_path.clone(),
+    };
+    let now = crate::snapshot::Snapshot::take(&cx.root).ok();
+    let stale = now.as_ref().is_some_and(|n| n.files.get(&repo_path) != map.tree.files.get(&repo_path));
+    if format == Format::Json {
+        let tests: Vec<serde_json::Value> = found
+            .iter()
+            .map(|(id, lines)| serde_json::json!({ "binary": id.binary, "name": id.name, "lines": lines }))
+            .collect();
+        let doc = serde_json::json!({
+            "file": repo_path, "line": line, "map": { "commit": map.commit, "recorded": map.recorded },
+            "changed_since": stale, "tests": tests,
+        });
+        println!("{doc:#}");
+        return Ok(());
+    }
+    match found.len() {
+        0 => println!("{at}: no test covers it (map of {}, {})", map.commit, impact::ago(map.recorded)),
+        n => {
+            println!(
+                "{at}: covered by {n} {} (map of {}, {})",
+                if n == 1 { "test" } else { "tests" },
+                map.commit,
+                impact::ago(map.recorded)
+            );
+            for (id, lines) in found {
+                let of_file = if line.is_some() { String::new() } else { format!("  ({lines} lines)") };
+                println!("  {} {}{of_file}", id.binary, id.name);
+            }
+        }
+    }
+    if stale {
+        eprintln!("note: {repo_path} changed since the map's run: its line numbers may have moved");
+    }
+    Ok(())
 }

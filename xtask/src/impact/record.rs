@@ -1,0 +1,458 @@
+//! Recording the per-test map during a full coverage run.
+//!
+//! nextest runs every test in a process of its own, through a target runner when one is set
+//! (`CARGO_TARGET_<TRIPLE>_RUNNER`). During the coverage run that runner is this xtask
+//! ([`RUNNER_ARG`]): it gives the test process an `LLVM_PROFILE_FILE` naming the test
+//! (`xtask-t<id>-%p-%m.profraw`, inherited by every program the test starts, such as the
+//! instrumented xtask or app), notes the test's name and its exit status in an index, and
+//! otherwise gets out of the way. cargo-llvm-cov still finds every profile, so the total report
+//! is what it always was. Afterwards each test's profiles are merged on their own
+//! (`llvm-profdata merge`) and read back as lines (`llvm-cov export -format=lcov`, on the
+//! test's own binary and the workspace's programs), in parallel, into the map.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::ffi::OsString;
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode, Stdio};
+use std::sync::Mutex;
+use std::time::Instant;
+
+use anyhow::{Context as _, Result, bail};
+
+use super::map::{self, Map, TestEntry, TestId, Validity};
+use super::skeleton;
+use super::workspace::Workspace;
+use crate::Context;
+use crate::coverage::cobertura::{ParseOptions, Report};
+use crate::coverage::patch::repo_key;
+use crate::snapshot::Snapshot;
+
+/// The first argument that makes `xtask` act as nextest's target runner (see the module docs).
+pub const RUNNER_ARG: &str = "__coverage-map-runner";
+const PROFILES_VAR: &str = "XTASK_MAP_PROFILES";
+const INDEX_VAR: &str = "XTASK_MAP_INDEX";
+const RUNNER_VAR_VAR: &str = "XTASK_MAP_RUNNER_VAR";
+/// The start of a test's profile names; the list phase keeps cargo-llvm-cov's names.
+const PREFIX: &str = "xtask-t";
+
+/// A test's id in profile names: 16 hex digits of FNV-1a over its binary id and name.
+pub fn test_key(binary: &str, name: &str) -> String {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for &b in binary.as_bytes().iter().chain(&[0]).chain(name.as_bytes()) {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    format!("{h:016x}")
+}
+
+/// The target runner: `xtask __coverage-map-runner BINARY ARGS…`. Runs the test binary with its
+/// own profile name and records it; any other invocation (nextest's listing) is passed through.
+pub fn runner(args: &[OsString]) -> ExitCode {
+    let Some((binary, rest)) = args.split_first() else {
+        eprintln!("{RUNNER_ARG}: no program to run");
+        return ExitCode::from(2);
+    };
+    let mut cmd = Command::new(binary);
+    cmd.args(rest);
+    // Programs the test starts (a nested cargo, say) must not meet this runner or its index.
+    if let Some(var) = std::env::var_os(RUNNER_VAR_VAR) {
+        cmd.env_remove(var);
+    }
+    for var in [PROFILES_VAR, INDEX_VAR, RUNNER_VAR_VAR] {
+        cmd.env_remove(var);
+    }
+    let phase = std::env::var("NEXTEST_TEST_PHASE").unwrap_or_default();
+    let test = (std::env::var("NEXTEST_BINARY_ID"), std::env::var("NEXTEST_TEST_NAME"));
+    let (Some(profiles), Some(index), (Ok(binary_id), Ok(name))) =
+        (std::env::var_os(PROFILES_VAR), std::env::var_os(INDEX_VAR), test)
+    else {
+        return exec(cmd);
+    };
+    if phase != "run" {
+        return exec(cmd);
+    }
+    let key = test_key(&binary_id, &name);
+    cmd.env("LLVM_PROFILE_FILE", Path::new(&profiles).join(format!("{PREFIX}{key}-%p-%m.profraw")));
+    let index = Path::new(&index);
+    note(index, &format!("start\t{key}\t{binary_id}\t{name}\t{}\n", binary.to_string_lossy()));
+    let status = match cmd.status() {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("{RUNNER_ARG}: cannot run {}: {e}", binary.to_string_lossy());
+            return ExitCode::from(2);
+        }
+    };
+    use std::os::unix::process::ExitStatusExt as _;
+    note(index, &format!("end\t{key}\t{}\n", if status.success() { "passed" } else { "failed" }));
+    if let Some(code) = status.code() {
+        return ExitCode::from(u8::try_from(code).unwrap_or(1));
+    }
+    // Killed by a signal: end the same way, so nextest reports the signal.
+    if let Some(signal) = status.signal().and_then(rustix::process::Signal::from_named_raw) {
+        let _ = rustix::process::kill_process(rustix::process::getpid(), signal);
+    }
+    ExitCode::from(128 + status.signal().unwrap_or(0).clamp(0, 127) as u8)
+}
+
+fn exec(mut cmd: Command) -> ExitCode {
+    use std::os::unix::process::CommandExt as _;
+    let e = cmd.exec();
+    eprintln!("{RUNNER_ARG}: cannot run {}: {e}", cmd.get_program().to_string_lossy());
+    ExitCode::from(2)
+}
+
+/// Appends one line; a short `O_APPEND` write lands whole even with tests running in parallel.
+fn note(index: &Path, line: &str) {
+    let written = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(index)
+        .and_then(|mut f| f.write_all(line.as_bytes()));
+    if let Err(e) = written {
+        eprintln!("{RUNNER_ARG}: cannot note the test in {}: {e}", index.display());
+    }
+}
+
+/// A recording in progress: what the coverage run needs to pass to nextest, and what was true
+/// when it started.
+pub struct Recorder {
+    profiles: PathBuf,
+    index: PathBuf,
+    runner_var: String,
+    runner: PathBuf,
+    before: Snapshot,
+    validity: Validity,
+    workspace: Workspace,
+    sysroot_bin: PathBuf,
+}
+
+/// What the toolchain is: `rustc -vV`, its host triple and the folder of its LLVM tools.
+pub struct Toolchain {
+    pub version: String,
+    pub host: String,
+    pub llvm_bin: PathBuf,
+}
+
+impl Toolchain {
+    pub fn find() -> Result<Toolchain> {
+        let rustc = |args: &[&str]| -> Result<String> {
+            let mut cmd = Command::new("rustc");
+            cmd.args(args);
+            let out = crate::process::checked(&mut cmd, &format!("rustc {}", args.join(" ")))?;
+            Ok(String::from_utf8_lossy(&out.stdout).trim().to_owned())
+        };
+        let version = rustc(&["-vV"])?;
+        let host =
+            version.lines().find_map(|l| l.strip_prefix("host: ")).context("`rustc -vV` names no host")?.to_owned();
+        let sysroot = rustc(&["--print", "sysroot"])?;
+        let llvm_bin = Path::new(&sysroot).join("lib/rustlib").join(&host).join("bin");
+        Ok(Toolchain { version, host, llvm_bin })
+    }
+}
+
+/// The values a map is valid for, now.
+pub fn validity(cx: &Context, toolchain: &Toolchain, tree: &Snapshot, workspace: &Workspace) -> Validity {
+    let _ = cx;
+    Validity {
+        toolchain: toolchain.version.clone(),
+        lockfile: tree.files.get("Cargo.lock").cloned().unwrap_or_default(),
+        settings: workspace.settings_json.clone(),
+        tools: format!(
+            "cargo-llvm-cov {} cargo-nextest {} map {}",
+            crate::tools::CARGO_LLVM_COV_VERSION,
+            crate::tools::CARGO_NEXTEST_VERSION,
+            map::FORMAT
+        ),
+    }
+}
+
+/// The workspace's target folder (`CARGO_TARGET_DIR`, relative to the root, else `target/`).
+pub fn target_dir(root: &Path) -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root.join("target"), |t| root.join(t))
+}
+
+impl Recorder {
+    /// Prepares a recording, or says why this run cannot record a map (the run goes on).
+    pub fn start(cx: &Context) -> std::result::Result<Recorder, String> {
+        Recorder::prepare(cx).map_err(|e| format!("{e:#}"))
+    }
+
+    fn prepare(cx: &Context) -> Result<Recorder> {
+        let runner = std::env::current_exe().context("cannot find the xtask's own program")?;
+        if runner.to_string_lossy().chars().any(char::is_whitespace) {
+            bail!("the xtask's path has a space ({}), which a target runner cannot have", runner.display());
+        }
+        let toolchain = Toolchain::find()?;
+        let workspace = Workspace::load(&cx.cargo, &cx.root)?;
+        let before = Snapshot::take(&cx.root).context("the map records the checkout as git sees it")?;
+        let target = target_dir(&cx.root);
+        let profiles = target.join("llvm-cov-target");
+        let index = target.join("coverage").join(".test-map-index.tsv");
+        std::fs::create_dir_all(index.parent().expect("a folder")).context("cannot create target/coverage")?;
+        match std::fs::remove_file(&index) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(e).with_context(|| format!("cannot remove {}", index.display())),
+        }
+        let runner_var = format!("CARGO_TARGET_{}_RUNNER", toolchain.host.to_uppercase().replace(['-', '.'], "_"));
+        let validity = validity(cx, &toolchain, &before, &workspace);
+        Ok(Recorder {
+            profiles,
+            index,
+            runner_var,
+            runner,
+            before,
+            validity,
+            workspace,
+            sysroot_bin: toolchain.llvm_bin,
+        })
+    }
+
+    /// The variables the coverage run gives nextest.
+    pub fn env(&self) -> Vec<(OsString, OsString)> {
+        let mut runner = self.runner.clone().into_os_string();
+        runner.push(" ");
+        runner.push(RUNNER_ARG);
+        vec![
+            (self.runner_var.clone().into(), runner),
+            (PROFILES_VAR.into(), self.profiles.clone().into_os_string()),
+            (INDEX_VAR.into(), self.index.clone().into_os_string()),
+            (RUNNER_VAR_VAR.into(), self.runner_var.clone().into()),
+        ]
+    }
+
+    /// The tests that ran through the recorder, and whether each passed.
+    pub fn ran(&self) -> Result<BTreeMap<TestId, bool>> {
+        Ok(read_index(&self.index)?.into_values().map(|n| (n.id, n.passed)).collect())
+    }
+
+    /// Reads every test's profiles into the map and saves it, next to the run's `report` (the
+    /// total, whose files the map keeps). Says what it wrote, or why it wrote nothing.
+    pub fn finish(self, cx: &Context, report: &Report) -> Result<()> {
+        let started = Instant::now();
+        let after = Snapshot::take(&cx.root)?;
+        if after != self.before {
+            let changes = self.before.changes(&after);
+            eprintln!("map: not saved: the checkout changed during the run ({})", changes.brief(3));
+            return Ok(());
+        }
+        let tests = read_index(&self.index)?;
+        if tests.is_empty() {
+            eprintln!("map: not saved: no test ran through the recorder");
+            return Ok(());
+        }
+        let profiles = group_profiles(&self.profiles)?;
+        let root = cx.root.to_string_lossy().into_owned();
+        let bins: Vec<PathBuf> = self
+            .workspace
+            .bins()
+            .map(|b| self.profiles.join("debug").join(b))
+            .filter(|p| crate::process::is_executable(p))
+            .collect();
+        let measured: BTreeSet<String> =
+            report.files.iter().map(|f| repo_key(&f.name, &report.sources, &root)).collect();
+        let keep = |path: &str| measured.contains(path) || self.before.files.contains_key(path);
+
+        // Each test on its own: merge its profiles, read them back as lines.
+        let jobs: Mutex<Vec<(&String, &Noted)>> = Mutex::new(tests.iter().collect());
+        let results: Mutex<Vec<(String, Result<BTreeMap<String, BTreeSet<u32>>>)>> = Mutex::new(Vec::new());
+        let scratch = self.index.with_file_name(format!(".test-map-{}", std::process::id()));
+        std::fs::create_dir_all(&scratch).with_context(|| format!("cannot create {}", scratch.display()))?;
+        let workers = std::thread::available_parallelism().map_or(2, usize::from).clamp(1, 8);
+        std::thread::scope(|s| {
+            for _ in 0..workers {
+                s.spawn(|| {
+                    loop {
+                        let Some((key, noted)) = jobs.lock().expect("not poisoned").pop() else { break };
+                        let files = profiles.get(key.as_str()).map(Vec::as_slice).unwrap_or_default();
+                        let lines = if files.is_empty() {
+                            Ok(BTreeMap::new())
+                        } else {
+                            self.lines_of(&scratch, key, files, &noted.binary_path, &bins, &root, &keep)
+                        };
+                        results.lock().expect("not poisoned").push((key.clone(), lines));
+                    }
+                });
+            }
+        });
+        let _ = std::fs::remove_dir_all(&scratch);
+
+        let mut entries: Vec<(String, TestEntry)> =
+            tests.iter().map(|(key, n)| (key.clone(), TestEntry { id: n.id.clone(), passed: n.passed })).collect();
+        entries.sort_by(|a, b| a.1.id.cmp(&b.1.id));
+        let position: HashMap<&str, usize> = entries.iter().enumerate().map(|(i, (k, _))| (k.as_str(), i)).collect();
+        let mut files: BTreeMap<String, BTreeMap<usize, String>> = BTreeMap::new();
+        let mut union: BTreeMap<String, BTreeSet<u32>> = BTreeMap::new();
+        for (key, lines) in results.into_inner().expect("not poisoned") {
+            let lines = lines.with_context(|| format!("cannot read the profiles of {}", tests[&key].id))?;
+            let t = position[key.as_str()];
+            for (file, set) in lines {
+                union.entry(file.clone()).or_default().extend(set.iter().copied());
+                files.entry(file).or_default().insert(t, map::ranges_text(&set));
+            }
+        }
+        let rust = self
+            .before
+            .files
+            .keys()
+            .filter(|p| p.ends_with(".rs"))
+            .filter_map(|p| {
+                std::fs::read_to_string(cx.root.join(p)).ok().map(|text| (p.clone(), skeleton::Fingerprint::of(&text)))
+            })
+            .collect();
+        let missed = missed_lines(report, &root, &union);
+        let map = Map {
+            format: map::FORMAT,
+            validity: self.validity,
+            recorded: std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs()),
+            commit: head_commit(&cx.root),
+            tree: self.before,
+            rust,
+            tests: entries.into_iter().map(|(_, e)| e).collect(),
+            files,
+        };
+        let path = map::path(&target_dir(&cx.root));
+        map.save(&path)?;
+        let size = std::fs::metadata(&path).map_or(0, |m| m.len());
+        eprintln!(
+            "map: {} tests, {} files, {:.1} MB ({}), read in {:.1} s",
+            map.tests.len(),
+            map.files.len(),
+            size as f64 / 1e6,
+            path.strip_prefix(&cx.root).unwrap_or(&path).display(),
+            started.elapsed().as_secs_f64()
+        );
+        if !missed.is_empty() {
+            eprintln!(
+                "map: warning: {} covered lines of the report are covered by no recorded test (e.g. {}): \
+                 impact-aware runs will run everything until a full run records them",
+                missed.len(),
+                missed.iter().take(3).cloned().collect::<Vec<_>>().join(", ")
+            );
+        }
+        Ok(())
+    }
+
+    /// One test's covered lines per repository file (only the files `keep` accepts).
+    #[allow(clippy::too_many_arguments)]
+    fn lines_of(
+        &self,
+        scratch: &Path,
+        key: &str,
+        profiles: &[PathBuf],
+        binary: &Path,
+        bins: &[PathBuf],
+        root: &str,
+        keep: &dyn Fn(&str) -> bool,
+    ) -> Result<BTreeMap<String, BTreeSet<u32>>> {
+        let profdata = scratch.join(format!("{key}.profdata"));
+        let mut merge = Command::new(self.sysroot_bin.join("llvm-profdata"));
+        merge.args(["merge", "-sparse"]).args(profiles).arg("-o").arg(&profdata);
+        crate::process::checked(&mut merge, "llvm-profdata merge")?;
+        let mut export = Command::new(self.sysroot_bin.join("llvm-cov"));
+        export
+            .args(["export", "-format=lcov", "-skip-functions"])
+            .arg(format!("-instr-profile={}", profdata.display()));
+        export.arg(binary);
+        for bin in bins.iter().filter(|b| b.as_path() != binary) {
+            export.arg("-object").arg(bin);
+        }
+        let out = crate::process::checked(&mut export, "llvm-cov export -format=lcov")?;
+        let _ = std::fs::remove_file(&profdata);
+        let report = crate::coverage::lcov::parse(out.stdout.as_slice(), ParseOptions::default())
+            .map_err(|e| anyhow::anyhow!("llvm-cov's LCOV output: {}", e.message))?;
+        let mut lines: BTreeMap<String, BTreeSet<u32>> = BTreeMap::new();
+        for f in &report.files {
+            let path = repo_key(&f.name, &[], root);
+            if !keep(&path) {
+                continue;
+            }
+            let covered: BTreeSet<u32> = f.line_table.iter().filter(|&(_, c)| c).map(|(l, _)| l).collect();
+            if !covered.is_empty() {
+                lines.entry(path).or_default().extend(covered);
+            }
+        }
+        Ok(lines)
+    }
+}
+
+/// One test as the runner noted it.
+struct Noted {
+    id: TestId,
+    binary_path: PathBuf,
+    /// It ended with status 0 (an attempt that never ended counts as failed).
+    passed: bool,
+}
+
+fn read_index(index: &Path) -> Result<BTreeMap<String, Noted>> {
+    let text = match std::fs::read_to_string(index) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(BTreeMap::new()),
+        Err(e) => return Err(e).with_context(|| format!("cannot read {}", index.display())),
+    };
+    let mut tests: BTreeMap<String, Noted> = BTreeMap::new();
+    for line in text.lines() {
+        let fields: Vec<&str> = line.split('\t').collect();
+        match fields.as_slice() {
+            ["start", key, binary, name, path] => {
+                let noted = tests.entry((*key).to_owned()).or_insert_with(|| Noted {
+                    id: TestId { binary: (*binary).to_owned(), name: (*name).to_owned() },
+                    binary_path: PathBuf::from(path),
+                    passed: false,
+                });
+                noted.passed = false; // a new attempt: its end decides
+            }
+            ["end", key, status] => {
+                if let Some(noted) = tests.get_mut(*key) {
+                    noted.passed = *status == "passed";
+                }
+            }
+            _ => bail!("{}: unreadable line {line:?}", index.display()),
+        }
+    }
+    Ok(tests)
+}
+
+/// The test profiles in `dir`, by test key.
+fn group_profiles(dir: &Path) -> Result<HashMap<String, Vec<PathBuf>>> {
+    let mut groups: HashMap<String, Vec<PathBuf>> = HashMap::new();
+    for entry in std::fs::read_dir(dir).with_context(|| format!("cannot list {}", dir.display()))? {
+        let entry = entry?;
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if let Some(rest) = name.strip_prefix(PREFIX)
+            && name.ends_with(".profraw")
+            && let Some((key, _)) = rest.split_once('-')
+        {
+            groups.entry(key.to_owned()).or_default().push(entry.path());
+        }
+    }
+    Ok(groups)
+}
+
+/// Covered lines of the report that no test's lines include, as `file:line`.
+fn missed_lines(report: &Report, root: &str, union: &BTreeMap<String, BTreeSet<u32>>) -> Vec<String> {
+    let mut missed = Vec::new();
+    for f in &report.files {
+        let path = repo_key(&f.name, &report.sources, root);
+        let have = union.get(&path);
+        for (line, covered) in f.line_table.iter() {
+            if covered && !have.is_some_and(|h| h.contains(&line)) {
+                missed.push(format!("{path}:{line}"));
+            }
+        }
+    }
+    missed
+}
+
+/// HEAD, abbreviated, or `(no commit)`.
+pub fn head_commit(root: &Path) -> String {
+    crate::lint::files::git(root)
+        .args(["rev-parse", "--short=12", "HEAD"])
+        .stderr(Stdio::null())
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
+        .unwrap_or_else(|| "(no commit)".to_owned())
+}
