@@ -43,8 +43,8 @@ pub struct TestSettings {
 /// One `[[workspace.metadata.xtask.test.inputs]]` entry.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TestInput {
-    /// A glob over repository-relative paths (`*`, `?`, `**`).
-    pub glob: String,
+    /// Globs over repository-relative paths (`*`, `?`, `**`); a file matching any is an input.
+    pub globs: Vec<String>,
     /// The tests that read the matching files, as a nextest filterset (`binary(smoke_run)`).
     pub tests: String,
 }
@@ -256,7 +256,8 @@ struct RawTest {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawTestInput {
-    glob: String,
+    /// One glob, or several.
+    glob: StringOrList,
     /// One filterset, or several (any of them).
     tests: StringOrList,
 }
@@ -266,6 +267,15 @@ struct RawTestInput {
 enum StringOrList {
     One(String),
     Many(Vec<String>),
+}
+
+impl StringOrList {
+    fn into_vec(self) -> Vec<String> {
+        match self {
+            StringOrList::One(s) => vec![s],
+            StringOrList::Many(v) => v,
+        }
+    }
 }
 
 #[derive(Deserialize, Default)]
@@ -482,16 +492,19 @@ fn test_settings(t: RawTest) -> Result<TestSettings> {
     let mut inputs = Vec::new();
     let mut problems = Vec::new();
     for (i, raw) in t.inputs.unwrap_or_default().into_iter().enumerate() {
-        let at = format!("inputs[{i}] ({:?})", raw.glob);
-        if let Err(e) = crate::lint::glob::check(&raw.glob) {
-            problems.push(format!("{at}: {e}"));
-        } else if raw.glob.starts_with('!') {
-            problems.push(format!("{at}: an input's glob cannot be negated: name the files the tests read"));
+        let globs = raw.glob.into_vec();
+        let at = format!("inputs[{i}] ({})", globs.join(", "));
+        if globs.is_empty() {
+            problems.push(format!("{at}: `glob` must name the files the tests read"));
         }
-        let filters = match raw.tests {
-            StringOrList::One(f) => vec![f],
-            StringOrList::Many(fs) => fs,
-        };
+        for g in &globs {
+            if let Err(e) = crate::lint::glob::check(g) {
+                problems.push(format!("{at}: {e}"));
+            } else if g.starts_with('!') {
+                problems.push(format!("{at}: an input's glob cannot be negated: name the files the tests read"));
+            }
+        }
+        let filters = raw.tests.into_vec();
         let filters: Vec<String> = filters.into_iter().map(|f| f.trim().to_owned()).collect();
         if filters.is_empty() || filters.iter().any(String::is_empty) {
             problems
@@ -507,7 +520,7 @@ fn test_settings(t: RawTest) -> Result<TestSettings> {
         } else {
             filters.iter().map(|f| format!("({f})")).collect::<Vec<_>>().join(" | ")
         };
-        inputs.push(TestInput { glob: raw.glob, tests });
+        inputs.push(TestInput { globs, tests });
     }
     if !problems.is_empty() {
         bail!("{}", problems.join("; "));

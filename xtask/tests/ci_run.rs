@@ -26,7 +26,8 @@ case "$1 $2" in
       *--lcov*) printf 'TN:\nend_of_record\n' > "$out" ;;
       *) cp "$STANDIN/report.xml" "$out" ;;
     esac ;;
-  "llvm-cov --workspace") echo "running tests" ;;
+  "nextest --version") echo "cargo-nextest 0.9.143" ;;
+  "llvm-cov nextest") echo "running tests" ;;
   *) echo "stand-in cargo: unexpected $*" >&2; exit 99 ;;
 esac
 "#;
@@ -133,11 +134,12 @@ fn all_gates_pass_with_one_test_run() {
     );
     assert!(run.stderr.contains("warning: smoke skipped: no Docker engine answers"), "{run:?}");
     let log = ci.log();
-    let test_runs: Vec<&String> = log.iter().filter(|l| l.starts_with("llvm-cov --workspace")).collect();
+    let test_runs: Vec<&String> = log.iter().filter(|l| l.starts_with("llvm-cov nextest --workspace")).collect();
     assert_eq!(test_runs.len(), 1, "the suite runs once: {log:?}");
-    assert!(!log.iter().any(|l| l.starts_with("nextest") || l.starts_with("test ")), "{log:?}");
+    // No second run of the suite (nextest is only asked for its version, as the coverage run's runner).
+    assert!(!log.iter().any(|l| l.starts_with("nextest run") || l.starts_with("test ")), "{log:?}");
     let lint_at = log.iter().position(|l| l.starts_with("fmt --all --check")).expect("lint ran");
-    let test_at = log.iter().position(|l| l.starts_with("llvm-cov --workspace")).unwrap();
+    let test_at = log.iter().position(|l| l.starts_with("llvm-cov nextest --workspace")).unwrap();
     assert!(lint_at < test_at, "lint runs before the tests: {log:?}");
     let security_at = log.iter().position(|l| l.starts_with("clippy --workspace --lib --bins")).expect("security ran");
     assert!(test_at < security_at, "security is the last gate: {log:?}");
@@ -155,7 +157,7 @@ fn a_failing_gate_stops_the_run_and_exits_1() {
     assert_eq!(Ci::row(&run, "coverage"), "coverage skipped");
     assert_eq!(Ci::row(&run, "security"), "security skipped");
     assert_eq!(Ci::row(&run, "smoke"), "smoke skipped");
-    assert!(!ci.log().iter().any(|l| l.starts_with("llvm-cov --workspace")), "{:?}", ci.log());
+    assert!(!ci.log().iter().any(|l| l.starts_with("llvm-cov nextest --workspace")), "{:?}", ci.log());
 }
 
 #[test]

@@ -13,7 +13,11 @@ const CARGO_STANDIN: &str = r#"#!/usr/bin/env bash
 printf '%s\n' "$*" >> "$STANDIN/log"
 case "$1" in
   metadata) exec "$REAL_CARGO" metadata --format-version 1 --no-deps --offline --manifest-path "$STANDIN/ws/Cargo.toml" ;;
-  install) [ -e "$STANDIN/install-fails" ] && exit 101; touch "$STANDIN/llvm-cov-installed"; exit 0 ;;
+  install) [ -e "$STANDIN/install-fails" ] && exit 101
+           case "$*" in *cargo-nextest*) touch "$STANDIN/nextest-installed" ;; *) touch "$STANDIN/llvm-cov-installed" ;; esac
+           exit 0 ;;
+  nextest) [ -e "$STANDIN/nextest-installed" ] || { echo "error: no such command: nextest" >&2; exit 101; }
+           echo "cargo-nextest 0.9.143"; exit 0 ;;
 esac
 [ "$1" = llvm-cov ] || { echo "stand-in cargo: unexpected $*" >&2; exit 99; }
 # An enclosing cargo-llvm-cov's private variables would make the real one wrap itself forever.
@@ -85,6 +89,7 @@ impl StandIn {
         dir.write("report.xml", percent_report(covered, 100));
         dir.write("llvm-cov-installed", "");
         dir.write("llvm-tools-installed", "");
+        dir.write("nextest-installed", "");
         StandIn { dir }
     }
 
@@ -147,13 +152,14 @@ fn one_test_run_then_three_reports_then_the_grade() {
     let log = s.log();
     assert_eq!(log[0], "llvm-cov --version");
     assert_eq!(log[1], "rustup component list --installed");
+    assert_eq!(log[2], "nextest --version");
     // The last run's profiles go first; every test binary runs even when one fails.
-    assert_eq!(log[2], "llvm-cov clean --workspace");
-    assert_eq!(log[3], "llvm-cov --workspace --no-report --no-fail-fast");
-    assert!(log[4].starts_with("llvm-cov report --cobertura --output-path "), "{log:?}");
-    assert!(log[5].starts_with("llvm-cov report --lcov --output-path "), "{log:?}");
-    assert!(log[6].starts_with("llvm-cov report --html --output-dir "), "{log:?}");
-    assert_eq!(log.len(), 7, "{log:?}");
+    assert_eq!(log[3], "llvm-cov clean --workspace");
+    assert_eq!(log[4], "llvm-cov nextest --workspace --no-report --no-fail-fast");
+    assert!(log[5].starts_with("llvm-cov report --cobertura --output-path "), "{log:?}");
+    assert!(log[6].starts_with("llvm-cov report --lcov --output-path "), "{log:?}");
+    assert!(log[7].starts_with("llvm-cov report --html --output-dir "), "{log:?}");
+    assert_eq!(log.len(), 8, "{log:?}");
     assert_eq!(std::fs::read_to_string(s.path("out/coverage.xml")).unwrap(), percent_report(85, 100));
     assert!(s.path("out/cov/lcov.info").is_file());
     assert!(s.path("out/cov/html/index.html").is_file());
@@ -171,7 +177,7 @@ fn an_enclosing_coverage_runs_wrapper_does_not_reach_the_gates_own_run() {
     );
     assert_eq!(run.code, 0, "{run:?}");
     let log = s.log();
-    assert!(log.iter().any(|l| l.starts_with("llvm-cov --workspace")), "{log:?}");
+    assert!(log.iter().any(|l| l.starts_with("llvm-cov nextest --workspace")), "{log:?}");
     assert!(!log.iter().any(|l| l.starts_with("leaked")), "{log:?}");
 }
 
@@ -224,9 +230,11 @@ fn no_install_names_every_missing_tool_and_its_install_command() {
     let s = StandIn::new(95);
     s.set("llvm-cov-installed", false);
     s.set("llvm-tools-installed", false);
+    s.set("nextest-installed", false);
     let run = s.run(&["--no-install"]);
     assert_eq!(run.code, 2, "{run:?}");
     assert!(run.stderr.contains("cargo install --locked cargo-llvm-cov --version 0.9.1"), "{run:?}");
+    assert!(run.stderr.contains("cargo install --locked cargo-nextest --version 0.9.143"), "{run:?}");
     assert!(run.stderr.contains("rustup component add llvm-tools-preview"), "{run:?}");
     assert!(!s.log().iter().any(|l| l.starts_with("install") || l.contains("component add")), "{:?}", s.log());
     assert!(!s.log().iter().any(|l| l.contains("--no-report")), "nothing runs: {:?}", s.log());
@@ -237,11 +245,13 @@ fn missing_tools_are_installed_pinned_and_announced() {
     let s = StandIn::new(95);
     s.set("llvm-cov-installed", false);
     s.set("llvm-tools-installed", false);
+    s.set("nextest-installed", false);
     let run = s.run(&[]);
     assert_eq!(run.code, 0, "{run:?}");
     assert!(run.stderr.contains("installing it now (one-time"), "{run:?}");
     let log = s.log();
     assert!(log.contains(&"install --locked cargo-llvm-cov --version 0.9.1".to_owned()), "{log:?}");
+    assert!(log.contains(&"install --locked cargo-nextest --version 0.9.143".to_owned()), "{log:?}");
     assert!(log.contains(&"rustup component add llvm-tools-preview".to_owned()), "{log:?}");
 }
 
@@ -267,19 +277,19 @@ fn extra_arguments_and_the_branch_metric_reach_the_test_run() {
     let run = s.run(&["--metric", "lines", "--", "--exclude", "app"]);
     assert_eq!(run.code, 0, "{run:?}");
     assert!(
-        s.log().contains(&"llvm-cov --workspace --no-report --no-fail-fast --exclude app".to_owned()),
+        s.log().contains(&"llvm-cov nextest --workspace --no-report --no-fail-fast --exclude app".to_owned()),
         "{:?}",
         s.log()
     );
     let s = StandIn::new(95);
     let run = s.run(&["--metric", "branches"]);
     assert_eq!(run.code, 2, "the stand-in report has no branch data: {run:?}");
-    assert!(s.log().contains(&"llvm-cov --workspace --no-report --no-fail-fast --branch".to_owned()), "{:?}", s.log());
+    assert!(s.log().contains(&"llvm-cov nextest --workspace --no-report --no-fail-fast --branch".to_owned()), "{:?}", s.log());
     // Given again after `--`, it is not doubled (cargo would refuse it twice).
     let s = StandIn::new(95);
     let run = s.run(&["--", "--no-fail-fast"]);
     assert_eq!(run.code, 0, "{run:?}");
-    assert!(s.log().contains(&"llvm-cov --workspace --no-report --no-fail-fast".to_owned()), "{:?}", s.log());
+    assert!(s.log().contains(&"llvm-cov nextest --workspace --no-report --no-fail-fast".to_owned()), "{:?}", s.log());
 }
 
 #[test]
@@ -290,7 +300,7 @@ fn data_from_the_last_run_that_cannot_be_removed_stops_the_gate_before_the_tests
     assert_eq!(run.code, 2, "{run:?}");
     assert!(run.stderr.contains("cannot remove the last coverage run's data"), "{run:?}");
     assert!(run.stderr.contains("Permission denied"), "the tool's own words: {run:?}");
-    assert!(!s.log().iter().any(|l| l.starts_with("llvm-cov --workspace")), "{:?}", s.log());
+    assert!(!s.log().iter().any(|l| l.starts_with("llvm-cov nextest --workspace")), "{:?}", s.log());
 }
 
 #[test]

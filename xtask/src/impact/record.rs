@@ -232,11 +232,15 @@ impl Recorder {
     pub fn finish(self, cx: &Context, report: &Report) -> Result<()> {
         let started = Instant::now();
         let after = Snapshot::take(&cx.root)?;
-        if after != self.before {
-            let changes = self.before.changes(&after);
+        let changes = self.before.changes(&after);
+        // The build writes Cargo.lock when the checkout has none: that is not an edit.
+        let lockfile_written = changes.added == ["Cargo.lock"] && changes.removed.is_empty() && changes.modified.is_empty();
+        if !changes.is_empty() && !lockfile_written {
             eprintln!("map: not saved: the checkout changed during the run ({})", changes.brief(3));
             return Ok(());
         }
+        let mut validity = self.validity.clone();
+        validity.lockfile = after.files.get("Cargo.lock").cloned().unwrap_or_default();
         let tests = read_index(&self.index)?;
         if tests.is_empty() {
             eprintln!("map: not saved: no test ran through the recorder");
@@ -292,8 +296,7 @@ impl Recorder {
                 files.entry(file).or_default().insert(t, map::ranges_text(&set));
             }
         }
-        let rust = self
-            .before
+        let rust = after
             .files
             .keys()
             .filter(|p| p.ends_with(".rs"))
@@ -304,10 +307,10 @@ impl Recorder {
         let missed = missed_lines(report, &root, &union);
         let map = Map {
             format: map::FORMAT,
-            validity: self.validity,
+            validity,
             recorded: std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs()),
             commit: head_commit(&cx.root),
-            tree: self.before,
+            tree: after,
             rust,
             tests: entries.into_iter().map(|(_, e)| e).collect(),
             files,

@@ -11,15 +11,20 @@
 //!   of every package that depends on its package (`rdeps`); for test code, the tests of its
 //!   test binary (or of the package's tests, for a shared test module). A proc-macro crate's
 //!   code runs while others compile: any change to it selects its reverse dependencies.
-//! - Another file: the tests declared for it (`[[workspace.metadata.xtask.test.inputs]]`);
-//!   undeclared, inside a package, every test that can see that package (it may be embedded
-//!   with `include_str!`, or read by its tests); undeclared outside packages, none, said so.
-//! - Always: the tests that failed or did not finish in the map's run, and tests the map does
-//!   not know (new, or renamed).
+//! - Any file: the tests declared for it (`[[workspace.metadata.xtask.test.inputs]]`), and,
+//!   when Rust code embeds it (`include_str!`, `include_bytes!`), what a change to that code's
+//!   items would select.
+//! - Another file, neither declared nor embedded: inside a package, every test that can see
+//!   that package (its tests may read it); outside packages, none, said so.
+//! - Always: the tests that failed or did not finish in the map's run.
+//!
+//! A test the map does not know is always in a changed file: a new test binary is a new
+//! target (everything runs), and a new or renamed test changes its file's items, which selects
+//! its whole test binary, or for a unit test its package's unit tests.
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use super::map::{Map, TestId};
+use super::map::Map;
 use super::skeleton::{Fingerprint, RustChange};
 use super::workspace::Workspace;
 use crate::settings::TestInput;
@@ -54,6 +59,7 @@ pub fn plan(
     inputs: &[TestInput],
     read: &dyn Fn(&str) -> Option<String>,
 ) -> Plan {
+    let embedded = embedded_files(now, read);
     let mut changes = map.tree.changes(now);
     for path in extra {
         let known = changes.paths().contains(&path.as_str());
@@ -68,9 +74,16 @@ pub fn plan(
     let mut filters: Vec<(String, String)> = Vec::new();
     let mut reasons = Vec::new();
     let removed: BTreeSet<&str> = changes.removed.iter().map(String::as_str).collect();
+    let added_or_removed: BTreeSet<&str> = changes.added.iter().chain(&changes.removed).map(String::as_str).collect();
     for path in changes.paths() {
         if let Some(why) = everything_for(path, workspace) {
             return Plan::Everything(format!("{path} changed ({why})"));
+        }
+        // The instrumented build is kept between impact-aware runs; a target that comes or goes
+        // would leave a stale binary in it. A full run starts from a clean one.
+        if added_or_removed.contains(path) && defines_target(path, workspace) {
+            let verb = if removed.contains(path) { "removed" } else { "added" };
+            return Plan::Everything(format!("{path} was {verb} (a test or program target)"));
         }
         let touching: Vec<usize> = map.tests_touching(path).collect();
         tests.extend(&touching);
@@ -79,6 +92,19 @@ pub fn plan(
             n => format!("the {n} tests that cover it"),
         };
         let mut wide: Vec<(String, String)> = Vec::new();
+        // Declared readers, whatever the file; and the code that embeds it while compiling.
+        let declared: Vec<(&TestInput, &String)> = inputs
+            .iter()
+            .filter_map(|i| i.globs.iter().find(|g| crate::lint::glob::matches(g, path)).map(|g| (i, g)))
+            .collect();
+        for (i, glob) in &declared {
+            wide.push((i.tests.clone(), format!("declared for `{glob}`")));
+        }
+        for by in embedded.get(path).into_iter().flatten() {
+            if let Some((filter, _)) = rust_scope(by, RustChange::Items, workspace, now) {
+                wide.push((filter, format!("embedded by {by}")));
+            }
+        }
         let how;
         if path.ends_with(".rs") && workspace.owner(path).is_some() {
             let before = map.rust.get(path);
@@ -98,13 +124,10 @@ pub fn plan(
             }
         } else {
             how = "not Rust";
-            let declared: Vec<&TestInput> =
-                inputs.iter().filter(|i| crate::lint::glob::matches(&i.glob, path)).collect();
-            if !declared.is_empty() {
-                for i in declared {
-                    wide.push((i.tests.clone(), format!("declared for `{}`", i.glob)));
-                }
-            } else if let Some(p) = workspace.owner(path) {
+            if declared.is_empty()
+                && !embedded.contains_key(path)
+                && let Some(p) = workspace.owner(path)
+            {
                 wide.push((format!("rdeps(={})", p.name), format!("inside package {}, undeclared", p.name)));
             }
         }
@@ -127,10 +150,63 @@ pub fn plan(
         reasons.push(format!("{} tests that failed or did not finish in the map's run", unfinished.len()));
         tests.extend(unfinished);
     }
-    filters.extend(unknown_tests(&map.tests.iter().map(|t| &t.id).collect::<Vec<_>>()));
     filters.sort();
     filters.dedup();
     Plan::Selected(Selection { changes, tests, filters, reasons })
+}
+
+/// Files the tree's Rust code embeds while compiling (`include_str!`, `include_bytes!` with a
+/// literal path, relative to the including file), with the files that embed them.
+fn embedded_files(now: &Snapshot, read: &dyn Fn(&str) -> Option<String>) -> BTreeMap<String, Vec<String>> {
+    let mut embedded: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for path in now.files.keys().filter(|p| p.ends_with(".rs")) {
+        let Some(text) = read(path) else { continue };
+        if !text.contains("include_") {
+            continue;
+        }
+        let dir = path.rsplit_once('/').map_or("", |(d, _)| d);
+        for mac in ["include_str!(", "include_bytes!("] {
+            for (at, _) in text.match_indices(mac) {
+                let rest = text[at + mac.len()..].trim_start();
+                let Some(literal) = rest.strip_prefix('"').and_then(|r| r.split_once('"')).map(|(l, _)| l) else {
+                    continue;
+                };
+                if let Some(target) = join(dir, literal) {
+                    embedded.entry(target).or_default().push(path.clone());
+                }
+            }
+        }
+    }
+    embedded
+}
+
+/// `dir/relative` with `.` and `..` resolved, or `None` when it leaves the repository.
+fn join(dir: &str, relative: &str) -> Option<String> {
+    let mut parts: Vec<&str> = dir.split('/').filter(|p| !p.is_empty()).collect();
+    for part in relative.split('/') {
+        match part {
+            "" | "." => {}
+            ".." => {
+                parts.pop()?;
+            }
+            p => parts.push(p),
+        }
+    }
+    Some(parts.join("/"))
+}
+
+/// Whether `path` is a file cargo makes a target of by its place (`src/lib.rs`, `src/main.rs`,
+/// `src/bin/*.rs`, `tests/*.rs`, `benches/*.rs`, `examples/*.rs`, or `*/main.rs` in those).
+fn defines_target(path: &str, workspace: &Workspace) -> bool {
+    let Some(p) = workspace.owner(path) else { return false };
+    let inner = if p.dir.is_empty() { path } else { &path[p.dir.len() + 1..] };
+    let parts: Vec<&str> = inner.split('/').collect();
+    match parts.as_slice() {
+        ["src", "lib.rs" | "main.rs"] => true,
+        ["src", "bin", file] | ["tests" | "benches" | "examples", file] => file.ends_with(".rs"),
+        ["src", "bin", _, "main.rs"] | ["tests" | "benches" | "examples", _, "main.rs"] => true,
+        _ => false,
+    }
 }
 
 /// Why a change to `path` makes everything run, if it does.
@@ -194,33 +270,10 @@ fn rust_scope(path: &str, change: RustChange, workspace: &Workspace, now: &Snaps
     })
 }
 
-/// Filtersets that select every test not in `known`: new tests of known binaries, and every
-/// test of a binary the map has never seen.
-fn unknown_tests(known: &[&TestId]) -> Vec<(String, String)> {
-    let mut by_binary: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
-    for t in known {
-        by_binary.entry(&t.binary).or_default().push(&t.name);
-    }
-    let mut filters = Vec::new();
-    for (binary, names) in &by_binary {
-        let names: Vec<String> = names.iter().map(|n| format!("test(={n})")).collect();
-        filters.push((
-            format!("binary_id(={binary}) & not ({})", names.join(" | ")),
-            "tests the map does not know".into(),
-        ));
-    }
-    if by_binary.is_empty() {
-        filters.push(("all()".into(), "the map knows no test".into()));
-    } else {
-        let binaries: Vec<String> = by_binary.keys().map(|b| format!("binary_id(={b})")).collect();
-        filters.push((format!("not ({})", binaries.join(" | ")), "test binaries the map does not know".into()));
-    }
-    filters
-}
-
 impl Selection {
     /// The nextest arguments that run the selection: one `-E` per filterset (nextest runs the
-    /// tests any of them selects), the map's tests grouped by binary.
+    /// tests any of them selects), the map's tests grouped by binary (a binary whose every
+    /// test is selected by its id alone).
     pub fn nextest_args(&self, map: &Map) -> Vec<String> {
         let mut by_binary: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
         for &t in &self.tests {
@@ -229,9 +282,14 @@ impl Selection {
         }
         let mut args = Vec::new();
         for (binary, names) in by_binary {
-            let names: Vec<String> = names.iter().map(|n| format!("test(={n})")).collect();
+            let all = map.tests.iter().filter(|t| t.id.binary == binary).count();
             args.push("-E".to_owned());
-            args.push(format!("binary_id(={binary}) & ({})", names.join(" | ")));
+            if names.len() == all {
+                args.push(format!("binary_id(={binary})"));
+            } else {
+                let names: Vec<String> = names.iter().map(|n| format!("test(={n})")).collect();
+                args.push(format!("binary_id(={binary}) & ({})", names.join(" | ")));
+            }
         }
         for (filter, _) in &self.filters {
             args.push("-E".to_owned());
@@ -353,7 +411,7 @@ mod tests {
     #[test]
     fn other_files_follow_the_declared_inputs_then_their_package() {
         let m = map();
-        let inputs = [TestInput { glob: "Dockerfile".into(), tests: "binary(smoke_run)".into() }];
+        let inputs = [TestInput { globs: vec!["Dockerfile".into()], tests: "binary(smoke_run)".into() }];
         let s = selected(plan(&m, &with(&m, "Dockerfile", "c2"), &[], &workspace(), &inputs, &|_| None));
         assert!(s.filters.iter().any(|(f, _)| f == "binary(smoke_run)"), "{:?}", s.filters);
         assert!(!s.filters.iter().any(|(f, _)| f.contains("rdeps")));
@@ -361,6 +419,25 @@ mod tests {
         assert!(s.filters.iter().any(|(f, _)| f == "rdeps(=app)"), "{:?}", s.filters);
         let s = selected(plan(&m, &with(&m, "docs/x.md", "d2"), &[], &workspace(), &inputs, &|_| None));
         assert!(s.reasons[0].contains("no test covers or declares it"), "{:?}", s.reasons);
+    }
+
+    #[test]
+    fn embedded_files_select_what_embeds_them_and_declared_readers_count_for_rust_files_too() {
+        let m = map();
+        let mut now = with(&m, "app/tests/api/main.rs", "b1");
+        now.files.insert(".env.example".into(), "x2".into());
+        let mut old = m.clone();
+        old.tree.files.insert(".env.example".into(), "x1".into());
+        let read = |p: &str| (p == "app/tests/api/main.rs").then(|| "const E: &str = include_str!(\"../../../.env.example\");".to_owned());
+        let s = selected(plan(&old, &now, &[], &workspace(), &[], &read));
+        assert!(s.filters.iter().any(|(f, why)| f == "binary_id(=app::api)" && why.contains("embedded by")), "{:?}", s.filters);
+        assert_eq!(join("a/b", "../../x"), Some("x".into()));
+        assert_eq!(join("a", "../../x"), None);
+
+        let inputs = [TestInput { globs: vec!["app/src/cashback.rs".into()], tests: "binary_id(=xtask::wiring)".into() }];
+        let now = with(&m, "app/src/cashback.rs", "a2");
+        let s = selected(plan(&m, &now, &[], &workspace(), &inputs, &|_| Some(BODY.replace('5', "6"))));
+        assert!(s.filters.iter().any(|(f, _)| f == "binary_id(=xtask::wiring)"), "{:?}", s.filters);
     }
 
     #[test]
@@ -382,17 +459,31 @@ mod tests {
     }
 
     #[test]
-    fn new_tests_are_selected_by_what_the_map_does_not_know() {
+    fn a_target_that_comes_or_goes_runs_everything() {
+        let m = map();
+        for path in ["app/tests/new.rs", "app/src/bin/tool.rs", "app/tests/other/main.rs"] {
+            match plan(&m, &with(&m, path, "n"), &[], &workspace(), &[], &|_| Some(String::new())) {
+                Plan::Everything(why) => assert!(why.contains("was added (a test or program target)"), "{why}"),
+                Plan::Selected(_) => panic!("{path} selected"),
+            }
+        }
+        let mut gone = m.tree.clone();
+        gone.files.remove("app/tests/api/main.rs");
+        assert!(matches!(plan(&m, &gone, &[], &workspace(), &[], &|_| None), Plan::Everything(_)));
+        // A module file is not a target.
+        let module = with(&m, "app/tests/api/extra.rs", "n");
+        assert!(matches!(plan(&m, &module, &[], &workspace(), &[], &|_| Some("fn f() {}".into())), Plan::Selected(_)));
+    }
+
+    #[test]
+    fn nothing_changed_runs_what_failed_and_a_whole_binary_is_named_by_its_id() {
         let m = map();
         let s = selected(plan(&m, &m.tree, &[], &workspace(), &[], &|_| None));
-        let filters: Vec<&str> = s.filters.iter().map(|(f, _)| f.as_str()).collect();
-        assert!(
-            filters.contains(&"binary_id(=app::api) & not (test(=users::register) | test(=cashback::rate))"),
-            "{filters:?}"
-        );
-        assert!(filters.contains(&"not (binary_id(=app::api) | binary_id(=xtask::smoke_run))"), "{filters:?}");
-        let args = s.nextest_args(&m);
-        assert_eq!(args[0], "-E");
-        assert_eq!(args[1], "binary_id(=xtask::smoke_run) & (test(=smoke))");
+        assert_eq!(s.tests, [2].into_iter().collect(), "the test that failed in the map's run");
+        assert!(s.filters.is_empty(), "{:?}", s.filters);
+        assert_eq!(s.nextest_args(&m), ["-E", "binary_id(=xtask::smoke_run)"]);
+        let now = with(&m, "app/src/cashback.rs", "a2");
+        let s = selected(plan(&m, &now, &[], &workspace(), &[], &|_| Some(BODY.replace('5', "6"))));
+        assert_eq!(s.nextest_args(&m)[1], "binary_id(=app::api) & (test(=cashback::rate))");
     }
 }

@@ -483,10 +483,13 @@ fn run_tests(cx: &Context, args: &CoverageArgs, metric: Metric, impact: Option<&
     // below is rendered from this run's profile data.
     let started = Instant::now();
     // The last run's profiles and instrumented binaries would be counted again (with `--no-report`
-    // cargo-llvm-cov keeps them, to merge runs): start from none.
+    // cargo-llvm-cov keeps them, to merge runs): start from none. An impact-aware run keeps the
+    // instrumented build, so that only what changed is compiled again: its selection runs
+    // everything when a target comes or goes, the one way a stale binary could be left there.
+    let clean_args: &[&str] = if impact.is_some() { &["clean", "--profraw-only"] } else { &["clean", "--workspace"] };
     let mut clean = llvm_cov_command(cx);
-    clean.args(["clean", "--workspace"]);
-    crate::process::checked(&mut clean, "cargo llvm-cov clean --workspace")
+    clean.args(clean_args);
+    crate::process::checked(&mut clean, &format!("cargo llvm-cov {}", clean_args.join(" ")))
         .context("cannot remove the last coverage run's data")?;
     let passed = db::with_test_database(cx, cx.settings.test.database, |url| {
         let mut run = llvm_cov_command(cx);

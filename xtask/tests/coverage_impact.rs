@@ -1,0 +1,394 @@
+//! Impact-aware coverage for real: cargo-llvm-cov and cargo-nextest run a small git workspace.
+//! A full run records the per-test map; `--why` reads it; after each kind of change,
+//! `coverage --diff` runs only the tests the change can affect and comes out with the same
+//! patch verdict, uncovered ranges and totals as `--diff --full` (which runs everything);
+//! `test --changed` runs the same selection without coverage. Then the ways a map goes wrong:
+//! missing, corrupt, from another lockfile, and a run killed half-way.
+
+mod support;
+
+use std::path::Path;
+use std::process::Command;
+
+use support::{Run, Scratch};
+
+const FILES: &[(&str, &str)] = &[
+    (
+        "Cargo.toml",
+        "[workspace]\nmembers = [\"alpha\", \"beta\"]\nexclude = [\"xtask\"]\nresolver = \"2\"\n\n\
+         [workspace.metadata.xtask.coverage]\nbase = \"main\"\n\n\
+         [workspace.metadata.xtask.test]\ndatabase = false\n\n\
+         [[workspace.metadata.xtask.test.inputs]]\nglob = \"fixtures/*.txt\"\ntests = \"binary_id(=beta::reads)\"\n",
+    ),
+    ("xtask/Cargo.toml", "[package]\nname = \"xtask\"\nversion = \"0.0.0\"\nedition = \"2021\"\n"),
+    (".gitignore", "/target/\n/coverage.xml\n"),
+    ("notes.md", "# Notes\n"),
+    ("fixtures/words.txt", "alpha beta\n"),
+    ("alpha/Cargo.toml", "[package]\nname = \"alpha\"\nversion = \"0.1.0\"\nedition = \"2021\"\n"),
+    (
+        "alpha/src/lib.rs",
+        r#"/// Below this, a number is negative.
+pub const ZERO: i64 = 0;
+
+/// More values than this make a large input.
+pub const SMALL: usize = 5;
+
+pub fn classify(n: i64) -> &'static str {
+    if n < ZERO {
+        "negative"
+    } else if n == ZERO {
+        "zero"
+    } else {
+        "positive"
+    }
+}
+
+pub fn never_called(x: u32) -> u32 {
+    x.wrapping_mul(3) + 1
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn negative() {
+        assert_eq!(super::classify(-1), "negative");
+    }
+
+    #[test]
+    fn zero() {
+        assert_eq!(super::classify(0), "zero");
+    }
+
+    #[test]
+    fn slow_on_request() {
+        if let Some(s) = std::env::var_os("FIXTURE_SLEEP") {
+            std::thread::sleep(std::time::Duration::from_secs(s.to_str().unwrap().parse().unwrap()));
+        }
+    }
+}
+"#,
+    ),
+    ("alpha/tests/only.rs", "#[test]\nfn positive() {\n    assert_eq!(alpha::classify(5), \"positive\");\n}\n"),
+    (
+        "beta/Cargo.toml",
+        "[package]\nname = \"beta\"\nversion = \"0.1.0\"\nedition = \"2021\"\n\n\
+         [dependencies]\nalpha = { path = \"../alpha\" }\n",
+    ),
+    (
+        "beta/src/lib.rs",
+        r#"pub fn describe(values: &[i64]) -> String {
+    let mut out = Vec::new();
+    for v in values {
+        out.push(alpha::classify(*v));
+    }
+    out.join(",")
+}
+
+pub fn total(values: &[i64]) -> i64 {
+    let mut large = 0;
+    if values.len() > alpha::SMALL {
+        large = 1;
+    }
+    values.iter().sum::<i64>() + large - large
+}
+
+pub fn count_words(text: &str) -> usize {
+    text.split_whitespace().count()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn describes() {
+        assert_eq!(super::describe(&[1, -1]), "positive,negative");
+    }
+
+    #[test]
+    fn totals() {
+        assert_eq!(super::total(&[1, 2]), 3);
+    }
+}
+"#,
+    ),
+    (
+        "beta/tests/reads.rs",
+        "#[test]\nfn the_fixture_has_words() {\n    let text = std::fs::read_to_string(concat!(env!(\"CARGO_MANIFEST_DIR\"), \"/../fixtures/words.txt\")).unwrap();\n    assert!(beta::count_words(&text) >= 2);\n}\n",
+    ),
+];
+
+struct Fixture {
+    dir: Scratch,
+}
+
+impl Fixture {
+    fn new(name: &str) -> Fixture {
+        let dir = Scratch::new(name);
+        for (path, text) in FILES {
+            dir.write(path, text);
+        }
+        let fx = Fixture { dir };
+        fx.git(&["init", "-q", "-b", "main"]);
+        fx.commit("the fixture");
+        fx
+    }
+
+    fn git(&self, args: &[&str]) {
+        let mut git = Command::new("git");
+        for var in ["GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE"] {
+            git.env_remove(var);
+        }
+        let out = git
+            .args(["-c", "user.name=t", "-c", "user.email=t@example.com"])
+            .args(args)
+            .current_dir(&self.dir.0)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    }
+
+    fn commit(&self, message: &str) {
+        self.git(&["add", "-A"]);
+        self.git(&["commit", "-q", "-m", message]);
+    }
+
+    fn edit(&self, path: &str, old: &str, new: &str) {
+        support::edit(&self.dir.path(path), old, new);
+    }
+
+    /// `cargo xtask <gate> <args>` on the fixture, with none of an enclosing coverage run's
+    /// settings (see coverage_shards.rs).
+    fn xtask(&self, gate: &str, args: &[&str], env: &[(&str, &str)]) -> Command {
+        let mut c: Command = support::xtask();
+        for (var, _) in std::env::vars_os() {
+            if leaks_from_an_enclosing_run(&var.to_string_lossy()) {
+                c.env_remove(&var);
+            }
+        }
+        c.env("CARGO_MANIFEST_DIR", self.dir.path("xtask")).current_dir(&self.dir.0).arg(gate).args(args);
+        c.envs(env.iter().copied());
+        c
+    }
+
+    fn coverage(&self, args: &[&str]) -> Run {
+        support::run(self.xtask("coverage", args, &[]))
+    }
+
+    fn map_path(&self) -> std::path::PathBuf {
+        self.dir.path("target/coverage/test-map.json")
+    }
+}
+
+fn leaks_from_an_enclosing_run(name: &str) -> bool {
+    const PREFIXES: [&str; 4] = ["CARGO_LLVM_COV", "__CARGO_LLVM_COV", "NEXTEST", "XTASK_MAP"];
+    const NAMES: [&str; 9] = [
+        "RUSTC_WRAPPER",
+        "RUSTC_WORKSPACE_WRAPPER",
+        "CARGO_BUILD_RUSTC_WRAPPER",
+        "RUSTFLAGS",
+        "CARGO_ENCODED_RUSTFLAGS",
+        "RUSTDOCFLAGS",
+        "CARGO_TARGET_DIR",
+        "CARGO_BUILD_TARGET_DIR",
+        "LLVM_PROFILE_FILE",
+    ];
+    PREFIXES.iter().any(|p| name.starts_with(p))
+        || NAMES.contains(&name)
+        || (name.starts_with("CARGO_TARGET_") && name.ends_with("_RUNNER"))
+}
+
+/// What a full run and an impact-aware run must agree on: the totals, the gate, and the patch
+/// (verdict, counts and the uncovered ranges of every changed file).
+fn verdict(run: &Run) -> serde_json::Value {
+    let doc: serde_json::Value = serde_json::from_str(&run.stdout).unwrap_or_else(|e| panic!("{e}: {run:?}"));
+    assert!(doc["patch"].is_object() && doc["totals"].is_object() && doc["gate"].is_object(), "{doc}");
+    serde_json::json!({ "totals": doc["totals"], "gate": doc["gate"], "patch": doc["patch"], "lowest": doc["lowest_files"] })
+}
+
+/// Every line of a Cobertura report, by repository path: whether it is covered.
+fn lines_of(fx: &Fixture) -> std::collections::BTreeMap<String, Vec<(u32, bool)>> {
+    let file = std::fs::File::open(fx.dir.path("coverage.xml")).unwrap();
+    let report = xtask::coverage::parse_any_file(std::io::BufReader::new(file), Default::default()).unwrap();
+    let root = fx.dir.0.canonicalize().unwrap().to_string_lossy().into_owned();
+    report
+        .files
+        .iter()
+        .map(|f| (xtask::coverage::patch::repo_key(&f.name, &report.sources, &root), f.line_table.iter().collect()))
+        .collect()
+}
+
+/// How many tests the impact-aware run ran (its `impact: N tests ran` line).
+fn ran(run: &Run) -> usize {
+    let line = run.stderr.lines().find(|l| l.contains(" tests ran")).unwrap_or_else(|| panic!("no count: {run:?}"));
+    line.trim_start_matches("impact: ").split(' ').next().unwrap().parse().unwrap()
+}
+
+/// `--diff main` selected, then `--diff main --full`: the same verdict, fewer tests.
+fn same_verdict_as_the_full_run(fx: &Fixture, what: &str) -> (Run, Run) {
+    let selected = fx.coverage(&["--diff", "main", "--format", "json"]);
+    assert!(selected.code == 0 || selected.code == 1, "{what}: {selected:?}");
+    assert!(selected.stderr.contains(" tests ran"), "{what}: an impact-aware run: {selected:?}");
+    let selected_lines = lines_of(fx);
+    let full = fx.coverage(&["--diff", "main", "--full", "--format", "json"]);
+    assert_eq!(full.code, selected.code, "{what}: {full:?}");
+    assert!(full.stderr.contains("map: "), "{what}: the full run records the next map: {full:?}");
+    assert_eq!(verdict(&selected), verdict(&full), "{what}: the selected run agrees with the full run");
+    assert_eq!(selected_lines, lines_of(fx), "{what}: line by line, the same report");
+    (selected, full)
+}
+
+#[test]
+fn impact_aware_runs_agree_with_the_full_run_after_each_kind_of_change() {
+    let fx = Fixture::new("impact");
+    let first = fx.coverage(&[]);
+    assert_eq!(first.code, 0, "{first:?}");
+    assert!(first.stderr.contains("map: 7 tests"), "the full run records the map: {first:?}");
+    let size = std::fs::metadata(fx.map_path()).unwrap().len();
+    assert!(size > 0 && size < 64 * 1024, "a small map: {size} bytes");
+
+    // `--why`: the line of the `negative` branch is covered by its test alone; the file by more.
+    let why = fx.coverage(&["--why", "alpha/src/lib.rs:9"]);
+    assert_eq!(why.code, 0, "{why:?}");
+    assert!(why.stdout.contains("alpha/src/lib.rs:9: covered by 2 tests"), "{why:?}");
+    assert!(why.stdout.contains("alpha tests::negative") && why.stdout.contains("beta tests::describes"), "{why:?}");
+    assert!(!why.stdout.contains("tests::zero"), "{why:?}");
+    let file = fx.coverage(&["--why", "alpha/src/lib.rs"]);
+    assert!(file.stdout.contains("alpha tests::zero") && file.stdout.contains("alpha::only positive"), "{file:?}");
+    let none = fx.coverage(&["--why", "alpha/src/lib.rs:18"]);
+    assert!(none.stdout.contains("no test covers it"), "never_called is never called: {none:?}");
+    let unknown = fx.coverage(&["--why", "nowhere.rs:3"]);
+    assert_eq!(unknown.code, 2, "{unknown:?}");
+
+    // A function body: only the tests that run beta's lib.rs.
+    fx.git(&["checkout", "-q", "-b", "change"]);
+    fx.edit("beta/src/lib.rs", "values.iter().sum::<i64>()", "values.iter().copied().sum::<i64>()");
+    fx.commit("body");
+    let (selected, _) = same_verdict_as_the_full_run(&fx, "a body change");
+    assert!(selected.stderr.contains("beta/src/lib.rs (function bodies only)"), "{selected:?}");
+    assert_eq!(ran(&selected), 3, "describes, totals and reads run beta/src/lib.rs: {selected:?}");
+
+    // An item outside any body (a constant beta's `totals` reads without running a line of
+    // alpha): every test of alpha and of what depends on it. Narrower, `totals` would keep the
+    // map's lines and miss the branch it now takes.
+    fx.edit("alpha/src/lib.rs", "pub const SMALL: usize = 5;", "pub const SMALL: usize = 1;");
+    fx.commit("item");
+    let (selected, _) = same_verdict_as_the_full_run(&fx, "an item change");
+    assert!(selected.stderr.contains("rdeps(=alpha)"), "{selected:?}");
+    assert_eq!(ran(&selected), 7, "{selected:?}");
+
+    // Comments only: the tests that run the file, nothing wider.
+    fx.edit("alpha/src/lib.rs", "/// Below this, a number is negative.", "/// Numbers below this are negative.");
+    fx.commit("comment");
+    let (selected, _) = same_verdict_as_the_full_run(&fx, "a comment");
+    assert!(selected.stderr.contains("alpha/src/lib.rs (comments or layout only)"), "{selected:?}");
+    assert!(!selected.stderr.contains("rdeps"), "{selected:?}");
+
+    // A declared input: its tests only; an undeclared file outside packages: nothing.
+    fx.edit("fixtures/words.txt", "alpha beta", "alpha beta gamma");
+    fx.edit("notes.md", "# Notes", "# Notes, more");
+    fx.commit("data");
+    let (selected, _) = same_verdict_as_the_full_run(&fx, "data files");
+    assert!(selected.stderr.contains("binary_id(=beta::reads) (declared for `fixtures/*.txt`)"), "{selected:?}");
+    assert!(selected.stderr.contains("notes.md (not Rust): no test covers or declares it"), "{selected:?}");
+    assert_eq!(ran(&selected), 1, "{selected:?}");
+
+    // A new test, and an uncovered change: the new test runs; the patch agrees with the full run.
+    std::fs::write(
+        fx.dir.path("alpha/tests/only.rs"),
+        "#[test]\nfn positive() {\n    assert_eq!(alpha::classify(5), \"positive\");\n}\n\n\
+         #[test]\nfn big() {\n    assert_eq!(alpha::classify(500), \"positive\");\n}\n",
+    )
+    .unwrap();
+    fx.edit("alpha/src/lib.rs", "x.wrapping_mul(3) + 1", "x.wrapping_mul(3) + 2");
+    fx.commit("new test");
+    let (selected, full) = same_verdict_as_the_full_run(&fx, "a new test");
+    assert!(selected.stderr.contains("binary_id(=alpha::only)"), "{selected:?}");
+    let patch = &verdict(&full)["patch"];
+    assert!(patch.to_string().contains("alpha/src/lib.rs"), "the uncovered change is in the patch: {patch}");
+
+    // `test --changed`: the same rules without coverage.
+    fx.edit("beta/src/lib.rs", "text.split_whitespace().count()", "text.split_ascii_whitespace().count()");
+    let test = support::run(fx.xtask("test", &["--changed"], &[]));
+    assert_eq!(test.code, 0, "{test:?}");
+    assert!(test.stderr.contains("beta/src/lib.rs (function bodies only)"), "{test:?}");
+    assert!(test.stderr.contains("Starting 3 tests"), "the tests that run beta/src/lib.rs: {test:?}");
+}
+
+#[test]
+fn without_a_usable_map_everything_runs_and_says_why() {
+    let fx = Fixture::new("impact-fallback");
+    fx.git(&["checkout", "-q", "-b", "change"]);
+    fx.edit("beta/src/lib.rs", "values.iter().sum::<i64>()", "values.iter().copied().sum::<i64>()");
+    fx.commit("body");
+
+    let missing = fx.coverage(&["--diff", "main"]);
+    assert_eq!(missing.code, 0, "{missing:?}");
+    assert!(missing.stderr.contains("impact: running every test: there is no per-test map yet"), "{missing:?}");
+    assert!(missing.stderr.contains("map: 7 tests"), "the full run records one: {missing:?}");
+
+    std::fs::write(fx.map_path(), "{\"format\": 1, \"tests\": [").unwrap();
+    let corrupt = fx.coverage(&["--diff", "main"]);
+    assert_eq!(corrupt.code, 0, "{corrupt:?}");
+    assert!(corrupt.stderr.contains("impact: running every test: the per-test map is unusable"), "{corrupt:?}");
+
+    // A map of another lockfile.
+    let text = std::fs::read_to_string(fx.map_path()).unwrap();
+    let mut map: serde_json::Value = serde_json::from_str(&text).unwrap();
+    map["validity"]["lockfile"] = "0000".into();
+    std::fs::write(fx.map_path(), map.to_string()).unwrap();
+    let other = fx.coverage(&["--diff", "main"]);
+    assert!(other.stderr.contains("impact: running every test: Cargo.lock changed since the map's run"), "{other:?}");
+
+    // A changed manifest runs everything, whatever the map.
+    fx.edit("beta/Cargo.toml", "edition = \"2021\"", "edition = \"2021\"\ndescription = \"b\"");
+    let manifest = fx.coverage(&["--diff", "main"]);
+    assert!(manifest.stderr.contains("impact: running every test: beta/Cargo.toml changed (a manifest)"), "{manifest:?}");
+}
+
+#[test]
+fn a_run_killed_half_way_leaves_the_last_map_as_it_was() {
+    let fx = Fixture::new("impact-killed");
+    let first = fx.coverage(&[]);
+    assert_eq!(first.code, 0, "{first:?}");
+    let before = std::fs::read(fx.map_path()).unwrap();
+
+    // A slow test keeps the next run busy; kill the whole run while the tests are running.
+    let mut c = fx.xtask("coverage", &[], &[("FIXTURE_SLEEP", "60")]);
+    std::os::unix::process::CommandExt::process_group(&mut c, 0);
+    c.stdout(std::process::Stdio::null()).stderr(std::process::Stdio::null());
+    let mut child = c.spawn().unwrap();
+    let index = fx.dir.path("target/coverage/.test-map-index.tsv");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(600);
+    while !std::fs::read_to_string(&index).is_ok_and(|t| t.contains("slow_on_request")) {
+        assert!(std::time::Instant::now() < deadline, "the tests never started");
+        assert!(child.try_wait().unwrap().is_none(), "the run ended before the slow test");
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    let group = rustix::process::Pid::from_raw(child.id() as i32).unwrap();
+    rustix::process::kill_process_group(group, rustix::process::Signal::KILL).unwrap();
+    child.wait().unwrap();
+    // nextest gave the sleeping test a process group of its own: it outlives the run. Stop it.
+    kill_processes_under(&fx.dir.0);
+
+    assert_eq!(std::fs::read(fx.map_path()).unwrap(), before, "the map is the last complete run's");
+    // …and still usable: a body change selects from it.
+    fx.git(&["checkout", "-q", "-b", "change"]);
+    fx.edit("beta/src/lib.rs", "values.iter().sum::<i64>()", "values.iter().copied().sum::<i64>()");
+    fx.commit("body");
+    let selected = fx.coverage(&["--diff", "main"]);
+    assert_eq!(selected.code, 0, "{selected:?}");
+    assert_eq!(ran(&selected), 3, "{selected:?}");
+}
+
+/// SIGKILL to every process whose command line names a path under `dir`.
+fn kill_processes_under(dir: &Path) {
+    let needle = dir.to_string_lossy().into_owned();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<i32>() else { continue };
+        let cmdline = std::fs::read(entry.path().join("cmdline")).unwrap_or_default();
+        if String::from_utf8_lossy(&cmdline).contains(&needle)
+            && let Some(pid) = rustix::process::Pid::from_raw(pid)
+        {
+            let _ = rustix::process::kill_process(pid, rustix::process::Signal::KILL);
+        }
+    }
+}
