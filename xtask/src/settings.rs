@@ -696,6 +696,41 @@ mod tests {
     }
 
     #[test]
+    fn test_inputs_are_globs_and_filtersets_and_every_problem_is_reported() {
+        let meta = json!({"xtask": {"test": {"inputs": [
+            {"glob": "Dockerfile", "tests": "binary(smoke_run)"},
+            {"glob": ["scripts/**", "deploy/*"], "tests": ["binary(ops)", "test(/x/)"]},
+        ]}}});
+        let t = Settings::from_metadata(Path::new("/r"), &meta).unwrap().test;
+        assert_eq!(
+            t.inputs,
+            [
+                TestInput { globs: vec!["Dockerfile".into()], tests: "binary(smoke_run)".into() },
+                TestInput { globs: vec!["scripts/**".into(), "deploy/*".into()], tests: "(binary(ops)) | (test(/x/))".into() },
+            ]
+        );
+        let bad = json!({"xtask": {"test": {"inputs": [
+            {"glob": "/abs", "tests": "binary(a)"},
+            {"glob": "!x", "tests": "binary(a)"},
+            {"glob": "ok", "tests": ""},
+            {"glob": "ok", "tests": "binary(a"},
+            {"glob": [], "tests": "all()"},
+        ]}}});
+        let err = format!("{:#}", Settings::from_metadata(Path::new("/r"), &bad).unwrap_err());
+        for says in [
+            "inputs[0] (/abs): `/abs`: write paths relative to the root",
+            "inputs[1] (!x): an input's glob cannot be negated",
+            "inputs[2] (ok): `tests` must name the tests",
+            "inputs[3] (ok): `tests` filterset \"binary(a\" has unbalanced parentheses",
+            "inputs[4] (): `glob` must name the files",
+        ] {
+            assert!(err.contains(says), "{says}: {err}");
+        }
+        let unknown = json!({"xtask": {"test": {"inputs": [{"glob": "a", "tests": "all()", "test": "x"}]}}});
+        assert!(Settings::from_metadata(Path::new("/r"), &unknown).is_err());
+    }
+
+    #[test]
     fn compose_and_smoke_tables_defaults_and_values() {
         let s = Settings::from_metadata(Path::new("/r"), &serde_json::Value::Null).unwrap();
         assert_eq!(s.compose, ComposeSettings::default());

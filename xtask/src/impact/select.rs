@@ -302,7 +302,7 @@ impl Selection {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::impact::map::{TestEntry, Validity};
+    use crate::impact::map::{TestEntry, TestId, Validity};
     use crate::impact::workspace::Package;
 
     fn workspace() -> Workspace {
