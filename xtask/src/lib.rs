@@ -4,6 +4,7 @@
 
 /// The coverage grading, a crate of its own (`xtask/coverage/`) built optimised; see its Cargo.toml.
 pub use xtask_coverage as coverage;
+pub mod capture;
 pub mod db;
 pub mod docker;
 pub mod gates;
