@@ -155,6 +155,16 @@ pub fn digest(root: &Path, text: &[u8]) -> Result<String> {
     Ok(String::from_utf8_lossy(&out.stdout).trim().to_owned())
 }
 
+/// The content id of each file (absolute, or relative to `root`), in order; `None` for one
+/// that is missing or not a regular file. One `git` run for all of them.
+pub fn file_ids(root: &Path, paths: &[std::path::PathBuf]) -> Result<Vec<Option<String>>> {
+    let present: Vec<bool> = paths.iter().map(|p| root.join(p).is_file()).collect();
+    let names: Vec<String> =
+        paths.iter().zip(&present).filter(|(_, here)| **here).map(|(p, _)| p.to_string_lossy().into_owned()).collect();
+    let mut ids = if names.is_empty() { Vec::new() } else { hash_paths(root, &names)? }.into_iter();
+    Ok(present.iter().map(|&here| if here { ids.next() } else { None }).collect())
+}
+
 /// `git hash-object --stdin-paths` over `paths` (relative to `root`), one id each, in order.
 fn hash_paths(root: &Path, paths: &[String]) -> Result<Vec<String>> {
     let mut child = git(root)
