@@ -25,6 +25,10 @@ struct Cli {
     /// When to use colours [env: NO_COLOR, CLICOLOR_FORCE]
     #[arg(long, value_enum, global = true, default_value_t = ColorChoice::Auto, value_name = "WHEN")]
     color: ColorChoice,
+    /// Run the gate even when the verdict cache could answer (its verdict is still kept)
+    /// [env: XTASK_NO_CACHE=1]
+    #[arg(long, global = true)]
+    no_cache: bool,
     #[command(subcommand)]
     gate: Gate,
 }
@@ -170,7 +174,9 @@ enum Gate {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let out = Output::new(cli.color, &Env::from_process());
-    let result = Context::new(out.clone()).and_then(|cx| match cli.gate {
+    let no_cache = cli.no_cache || xtask::cache::disabled_by_env();
+    let context = Context::new(out.clone()).map(|cx| Context { no_cache, ..cx });
+    let result = context.and_then(|cx| match cli.gate {
         Gate::Lint(args) => args.run(&cx),
         Gate::Test(args) => args.run(&cx),
         Gate::Coverage(args) => args.run(&cx),

@@ -15,6 +15,7 @@ use colored::Colorize;
 
 use crate::output::{At, Level};
 
+use crate::cache::{self, Answer, Inputs};
 use crate::lint::Finding;
 use crate::lint::checks::{self, Plan, Report, Runner, Status, plural};
 use crate::lint::files::Tree;
@@ -56,7 +57,27 @@ fn tools_for(plan: &Plan) -> Vec<Tool> {
 }
 
 impl LintArgs {
+    /// The gate, answered from the verdict cache when it can be (cache.rs).
     pub fn run(self, cx: &Context) -> Result<Outcome> {
+        Ok(self.answer(cx)?.outcome)
+    }
+
+    /// [`LintArgs::run`], saying whether the cache answered.
+    pub fn answer(self, cx: &Context) -> Result<Answer> {
+        let inputs = self.cache_inputs();
+        cache::through(cx, inputs, || Ok((self.run_uncached(cx)?, serde_json::Value::Null)))
+    }
+
+    /// What the verdict depends on besides what every gate reads; `None`: never cached
+    /// (`--fix` changes files, `--root` lints another checkout).
+    pub fn cache_inputs(&self) -> Option<Inputs> {
+        if self.fix || self.root.is_some() {
+            return None;
+        }
+        Some(Inputs::new("lint", self).env("XTASK_TOOLS_DIR"))
+    }
+
+    fn run_uncached(&self, cx: &Context) -> Result<Outcome> {
         let root = match &self.root {
             Some(r) => r.canonicalize().with_context(|| format!("--root {}: no such folder", r.display()))?,
             None => cx.root.clone(),
