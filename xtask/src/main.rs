@@ -4,6 +4,7 @@
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use xtask::gates::cache::CacheArgs;
 use xtask::gates::ci::CiArgs;
 use xtask::gates::compose::{DownArgs, LogsArgs, UpArgs};
 use xtask::gates::coverage::CoverageArgs;
@@ -169,6 +170,18 @@ enum Gate {
     /// 143 in a shell).
     #[command(verbatim_doc_comment)]
     Dev(DevArgs),
+    /// The verdict cache: print the key of a gate's inputs, or remove every entry
+    ///
+    /// lint, test, coverage, security and smoke (and each of them in ci) answer from the cache,
+    /// in well under a second, when nothing they read changed since a run: the checkout's files,
+    /// the settings, the tool pins, the toolchain, the flags and environment, and each gate's
+    /// own inputs (the advisory database and the date, the Docker engine). The entries are in
+    /// target/xtask-cache/<gate>/ (or $XTASK_CACHE_DIR), eight a gate; --no-cache runs the gate.
+    ///   key GATE   the key of GATE's inputs now, with its default flags (CI stores the cache
+    ///              folder under it)
+    ///   clean      remove the cache folder
+    #[command(verbatim_doc_comment)]
+    Cache(CacheArgs),
 }
 
 fn main() -> ExitCode {
@@ -187,6 +200,7 @@ fn main() -> ExitCode {
         Gate::Down(args) => args.run(&cx),
         Gate::Logs(args) => args.run(&cx),
         Gate::Dev(args) => args.run(&cx),
+        Gate::Cache(args) => args.run(&cx),
     });
     match result {
         Ok(Outcome::Passed) => ExitCode::SUCCESS,
