@@ -368,11 +368,13 @@ pub struct Written {
 /// One gate's folder of entries.
 struct Store {
     dir: PathBuf,
+    /// The workspace root, to show paths relative to it.
+    root: PathBuf,
 }
 
 impl Store {
     fn new(root: &Path, gate: &str) -> Store {
-        Store { dir: dir(root).join(gate) }
+        Store { dir: dir(root).join(gate), root: root.to_path_buf() }
     }
 
     fn path(&self, key: &str) -> PathBuf {
@@ -381,13 +383,13 @@ impl Store {
 
     fn lookup(&self, root: &Path, key: &str, manifest: &Manifest) -> Lookup {
         let path = self.path(key);
-        let entry = match read(&path) {
+        let entry = match self.read(&path) {
             Ok(Some(entry)) => entry,
             Ok(None) => return Lookup::Miss(self.why_not(manifest)),
             Err(e) => return Lookup::Miss(format!("its cache entry cannot be read: {e:#}")),
         };
         if entry.format != FORMAT || entry.manifest != *manifest {
-            return Lookup::Miss(format!("its cache entry {} does not match its key", path.display()));
+            return Lookup::Miss(format!("its cache entry {} does not match its key", self.shown(&path)));
         }
         if let Some(why) = changed_outputs(root, &entry.outputs) {
             return Lookup::Miss(why);
@@ -398,7 +400,7 @@ impl Store {
     /// Why the newest entry does not answer.
     fn why_not(&self, now: &Manifest) -> String {
         let Some(newest) = self.entries().into_iter().next() else { return "no earlier run".to_owned() };
-        match read(&newest) {
+        match self.read(&newest) {
             Ok(Some(entry)) => entry.manifest.why_not(now),
             Ok(None) => "no earlier run".to_owned(),
             Err(e) => format!("the last run's cache entry cannot be read: {e:#}"),
@@ -430,22 +432,26 @@ impl Store {
         Ok(())
     }
 
+    /// The entry at `path`; `None` when there is none.
+    fn read(&self, path: &Path) -> Result<Option<Entry>> {
+        let text = match std::fs::read(path) {
+            Ok(text) => text,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(e).with_context(|| self.shown(path)),
+        };
+        serde_json::from_slice(&text).map(Some).with_context(|| self.shown(path))
+    }
+
+    fn shown(&self, path: &Path) -> String {
+        path.strip_prefix(&self.root).unwrap_or(path).display().to_string()
+    }
+
     /// Makes an entry the newest, so it is kept and compared with first.
     fn touch(&self, key: &str) {
         if let Ok(file) = std::fs::File::options().append(true).open(self.path(key)) {
             let _ = file.set_modified(SystemTime::now());
         }
     }
-}
-
-/// The entry at `path`; `None` when there is none.
-fn read(path: &Path) -> Result<Option<Entry>> {
-    let text = match std::fs::read(path) {
-        Ok(text) => text,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(e).with_context(|| format!("{}", path.display())),
-    };
-    serde_json::from_slice(&text).map(Some).with_context(|| format!("{}", path.display()))
 }
 
 /// `coverage.xml changed since the cached run`, when a recorded output is gone or changed.
