@@ -273,6 +273,34 @@ fn invocation(cx: &Context, inputs: &Inputs) -> String {
     lines.join("\n")
 }
 
+/// What a gate's run gives the cache: its outcome, what its callers keep ([`Answer::detail`]),
+/// and why the verdict must not be kept, when it must not (a check was skipped: the next run
+/// tries it again).
+#[derive(Clone, Debug)]
+pub struct Ran {
+    pub outcome: Outcome,
+    pub detail: serde_json::Value,
+    pub not_kept: Option<String>,
+}
+
+impl From<Outcome> for Ran {
+    fn from(outcome: Outcome) -> Ran {
+        Ran { outcome, detail: serde_json::Value::Null, not_kept: None }
+    }
+}
+
+impl Ran {
+    pub fn detail(mut self, detail: serde_json::Value) -> Ran {
+        self.detail = detail;
+        self
+    }
+
+    pub fn not_kept(mut self, why: impl Into<String>) -> Ran {
+        self.not_kept = Some(why.into());
+        self
+    }
+}
+
 /// What a gate answered, and whether from the cache.
 #[derive(Clone, Debug)]
 pub struct Answer {
@@ -283,15 +311,11 @@ pub struct Answer {
     pub cached: Option<Duration>,
 }
 
-/// Runs `run` (the gate: its outcome and detail) through the cache: answers from an entry when
-/// the inputs are those of an earlier run, else runs it, capturing its output, and keeps the
-/// verdict. `inputs` is `None` for a run that is never cached (`lint --fix`, `coverage --file`).
-pub fn through(
-    cx: &Context,
-    inputs: Option<Inputs>,
-    run: impl FnOnce() -> Result<(Outcome, serde_json::Value)>,
-) -> Result<Answer> {
-    let ran = |(outcome, detail)| Answer { outcome, detail, cached: None };
+/// Runs `run` (the gate) through the cache: answers from an entry when the inputs are those of
+/// an earlier run, else runs it, capturing its output, and keeps the verdict. `inputs` is
+/// `None` for a run that is never cached (`lint --fix`, `coverage --file`).
+pub fn through(cx: &Context, inputs: Option<Inputs>, run: impl FnOnce() -> Result<Ran>) -> Result<Answer> {
+    let ran = |r: Ran| Answer { outcome: r.outcome, detail: r.detail, cached: None };
     let Some(inputs) = inputs.filter(|i| i.unusable.is_none()) else { return run().map(ran) };
     let gate = inputs.gate;
     let taken = Manifest::take(cx, &inputs).and_then(|m| m.key(&cx.root).map(|k| (m, k)));
@@ -503,7 +527,7 @@ fn record(
     inputs: &Inputs,
     manifest: Manifest,
     key: &str,
-    run: impl FnOnce() -> Result<(Outcome, serde_json::Value)>,
+    run: impl FnOnce() -> Result<Ran>,
 ) -> Result<Answer> {
     let gate = inputs.gate;
     let summary_from = step_summary_len(cx);
@@ -511,19 +535,23 @@ fn record(
         Ok(capture) => capture,
         Err(e) => {
             eprintln!("{gate}: the verdict will not be cached: {e:#}");
-            return run().map(|(outcome, detail)| Answer { outcome, detail, cached: None });
+            return run().map(|r| Answer { outcome: r.outcome, detail: r.detail, cached: None });
         }
     };
     let started = Instant::now();
     let result = run();
     let seconds = started.elapsed().as_secs_f64();
     let chunks = capture.finish();
-    let (outcome, detail) = result?;
-    let answer = Answer { outcome, detail, cached: None };
+    let ran = result?;
+    let (outcome, not_kept) = (ran.outcome, ran.not_kept);
+    let answer = Answer { outcome, detail: ran.detail, cached: None };
     if interrupt::received().is_some() {
         return Ok(answer);
     }
     let kept = (|| -> Result<()> {
+        if let Some(why) = not_kept {
+            bail!("{why}");
+        }
         let after = files(cx, inputs)?;
         let changed = Snapshot { files: manifest.files.clone() }.changes(&Snapshot { files: after });
         if !changed.is_empty() {

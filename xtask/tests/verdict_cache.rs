@@ -402,3 +402,19 @@ fn the_key_is_of_the_inputs_not_of_the_time() {
     ws.write("notes.txt", "changed\n");
     assert_ne!(key(&ws), before);
 }
+
+#[test]
+fn a_pass_that_skipped_a_check_is_not_kept() {
+    let ws = Ws::new("cache-skipped");
+    ws.write("README.md", "# Notes\n");
+    // markdownlint-cli2 cannot be installed: its check is skipped, which passes locally.
+    write_exe(&ws.dir.0.join("bin/npm"), "#!/bin/sh\necho 'npm ERR! network' >&2\nexit 1\n");
+    let first = ws.run(&["lint"]);
+    assert_eq!(first.code, 0, "{first:?}");
+    assert!(first.stderr.contains("warning: markdownlint was skipped"), "{first:?}");
+    assert!(first.stderr.contains("lint: the verdict was not cached: markdownlint skipped"), "{first:?}");
+    assert!(ws.entries("lint").is_empty());
+    let second = ws.run(&["lint"]);
+    assert_eq!(cache_line(&second, "lint"), "lint: not cached (no earlier run)", "tried again: {second:?}");
+    assert_eq!(ws.lints(), 2);
+}

@@ -15,7 +15,7 @@ use std::process::Command;
 use anyhow::{Context as _, Result, bail};
 use colored::Colorize;
 
-use crate::cache::{self, Answer, Inputs};
+use crate::cache::{self, Answer, Inputs, Ran};
 use crate::lint::files::Tree;
 use crate::output::{At, Level};
 use crate::security::report::{CheckRun, Report};
@@ -123,7 +123,7 @@ impl SecurityArgs {
     /// [`SecurityArgs::run`], saying whether the cache answered.
     pub fn answer(self, cx: &Context) -> Result<Answer> {
         let inputs = self.cache_inputs(cx);
-        cache::through(cx, inputs, || Ok((self.run_uncached(cx)?, serde_json::Value::Null)))
+        cache::through(cx, inputs, || Ok(Ran::from(self.run_uncached(cx)?)))
     }
 
     /// What the verdict depends on besides what every gate reads: the advisory database, today's

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Result, anyhow, bail};
 use colored::Colorize;
 
-use crate::cache::{self, Answer, Inputs};
+use crate::cache::{self, Answer, Inputs, Ran};
 use crate::docker::{self, Compose, ThrowawayProject};
 use crate::output::Level;
 use crate::settings::ComposeSettings;
@@ -58,7 +58,7 @@ impl SmokeArgs {
     /// a signal arrived (`interrupt::exit_if_received`), once the output is no longer captured.
     pub fn answer(self, cx: &Context) -> Result<Answer> {
         let inputs = self.cache_inputs(cx);
-        cache::through(cx, inputs, || Ok((self.run_uncached(cx)?, serde_json::Value::Null)))
+        cache::through(cx, inputs, || Ok(Ran::from(self.run_uncached(cx)?)))
     }
 
     /// What the verdict depends on besides what every gate reads: the engine's version and the

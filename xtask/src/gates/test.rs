@@ -7,7 +7,7 @@ use std::process::Command;
 
 use anyhow::{Result, bail};
 
-use crate::cache::{self, Answer, Inputs};
+use crate::cache::{self, Answer, Inputs, Ran};
 use crate::db;
 use crate::output::Level;
 use crate::tools::{self, Provided, Tool, WhenMissing};
@@ -71,7 +71,7 @@ impl TestArgs {
     /// a signal arrived (`interrupt::exit_if_received`), once the output is no longer captured.
     pub fn answer(self, cx: &Context) -> Result<Answer> {
         let inputs = self.cache_inputs();
-        cache::through(cx, inputs, || Ok((self.run_inner(cx)?, serde_json::Value::Null)))
+        cache::through(cx, inputs, || Ok(Ran::from(self.run_inner(cx)?)))
     }
 
     /// What the verdict depends on besides what every gate reads: the database's source, and

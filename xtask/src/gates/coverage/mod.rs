@@ -20,7 +20,7 @@ pub mod render;
 pub mod shards;
 
 use self::render::Format;
-use crate::cache::{self, Answer, Inputs};
+use crate::cache::{self, Answer, Inputs, Ran};
 use crate::coverage::summary::{GradeOptions, Summary};
 use crate::db;
 use crate::gates::test::{Partition, parse_partition, test_inputs};
@@ -151,7 +151,7 @@ impl CoverageArgs {
         let inputs = self.cache_inputs(cx);
         cache::through(cx, inputs, || {
             let run = self.run_detailed(cx)?;
-            Ok((run.outcome(), run.detail()))
+            Ok(Ran::from(run.outcome()).detail(run.detail()))
         })
     }
 
