@@ -19,6 +19,9 @@ use xtask::{Context, Outcome};
 /// The project's quality gates, one definition each: developers, pre-commit hooks and CI
 /// all run these same commands with the settings in [workspace.metadata.xtask].
 ///
+/// A gate whose inputs did not change since it last ran answers from the verdict cache
+/// (target/xtask-cache), saying so; --no-cache runs it. See `cargo xtask cache --help`.
+///
 /// Exit status: 0 passed, 1 gate failed, 2 usage, input or tool error.
 #[derive(Debug, Parser)]
 #[command(name = "cargo xtask", bin_name = "cargo xtask", version, max_term_width = 100)]
