@@ -316,13 +316,18 @@ pub struct Answer {
 /// `None` for a run that is never cached (`lint --fix`, `coverage --file`).
 pub fn through(cx: &Context, inputs: Option<Inputs>, run: impl FnOnce() -> Result<Ran>) -> Result<Answer> {
     let ran = |r: Ran| Answer { outcome: r.outcome, detail: r.detail, cached: None };
-    let Some(inputs) = inputs.filter(|i| i.unusable.is_none()) else { return run().map(ran) };
+    let Some(inputs) = inputs else { return run().map(ran) };
     let gate = inputs.gate;
+    if let Some(why) = &inputs.unusable {
+        eprintln!("{gate}: not cached ({why})");
+        return run().map(ran);
+    }
     let taken = Manifest::take(cx, &inputs).and_then(|m| m.key(&cx.root).map(|k| (m, k)));
     let (manifest, key) = match taken {
         Ok(taken) => taken,
         Err(e) => {
-            eprintln!("{gate}: not cached (its inputs cannot be read: {e:#})");
+            let why = format!("{e:#}");
+            eprintln!("{gate}: not cached (its inputs cannot be read: {})", why.lines().next().unwrap_or_default());
             return run().map(ran);
         }
     };
@@ -481,7 +486,10 @@ impl Store {
 /// `coverage.xml changed since the cached run`, when a recorded output is gone or changed.
 fn changed_outputs(root: &Path, outputs: &[Written]) -> Option<String> {
     let paths: Vec<PathBuf> = outputs.iter().map(|w| PathBuf::from(&w.path)).collect();
-    let ids = snapshot::file_ids(root, &paths).ok()?;
+    let ids = match snapshot::file_ids(root, &paths) {
+        Ok(ids) => ids,
+        Err(e) => return Some(format!("the files it wrote cannot be checked: {e:#}").replace('\n', " ")),
+    };
     for (written, id) in outputs.iter().zip(ids) {
         match id {
             None => return Some(format!("{} is gone since the cached run", written.path)),

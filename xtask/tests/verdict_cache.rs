@@ -347,6 +347,8 @@ fn the_files_a_gate_wrote_must_still_be_there_unchanged() {
     assert_eq!(first.code, 0, "{first:?}");
     assert_eq!(cache_line(&first, "coverage"), "coverage: not cached (no earlier run)");
     assert!(ws.root.join("coverage.xml").is_file());
+    let key = ws.run(&["cache", "key", "coverage"]);
+    assert!(ws.root.join(format!("target/xtask-cache/coverage/{}.json", key.stdout.trim())).is_file(), "{key:?}");
     // coverage.xml is an untracked file of the checkout now, yet no change of the inputs.
     let second = ws.run(&["coverage"]);
     assert!(cache_line(&second, "coverage").starts_with("coverage: passed (cached: "), "{second:?}");
