@@ -335,7 +335,7 @@ pub fn through(cx: &Context, inputs: Option<Inputs>, run: impl FnOnce() -> Resul
     let reason = if cx.no_cache {
         "--no-cache".to_owned()
     } else {
-        match store.lookup(&cx.root, &key, &manifest) {
+        match store.lookup(&key, &manifest) {
             Lookup::Hit(entry) => return Ok(replay(cx, &store, &key, *entry)),
             Lookup::Miss(reason) => reason,
         }
@@ -410,7 +410,7 @@ impl Store {
         self.dir.join(format!("{key}.json"))
     }
 
-    fn lookup(&self, root: &Path, key: &str, manifest: &Manifest) -> Lookup {
+    fn lookup(&self, key: &str, manifest: &Manifest) -> Lookup {
         let path = self.path(key);
         let entry = match self.read(&path) {
             Ok(Some(entry)) => entry,
@@ -420,7 +420,7 @@ impl Store {
         if entry.format != FORMAT || entry.manifest != *manifest {
             return Lookup::Miss(format!("its cache entry {} does not match its key", self.shown(&path)));
         }
-        if let Some(why) = changed_outputs(root, &entry.outputs) {
+        if let Some(why) = changed_outputs(&self.root, &entry.outputs) {
             return Lookup::Miss(why);
         }
         Lookup::Hit(Box::new(entry))

@@ -64,7 +64,7 @@ impl Verdict {
 struct Row {
     gate: &'static str,
     verdict: Verdict,
-    /// Answered from the cache: the recorded run's time.
+    /// How long the gate took; answered from the cache, how long the recorded run took.
     time: Option<Duration>,
     cached: bool,
 }
