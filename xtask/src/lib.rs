@@ -4,6 +4,8 @@
 
 /// The coverage grading, a crate of its own (`xtask/coverage/`) built optimised; see its Cargo.toml.
 pub use xtask_coverage as coverage;
+pub mod cache;
+pub mod capture;
 pub mod db;
 pub mod docker;
 pub mod gates;
@@ -43,6 +45,9 @@ pub struct Context {
     pub cargo: String,
     pub settings: settings::Settings,
     pub out: output::Output,
+    /// `--no-cache` (or `XTASK_NO_CACHE`): the gates run even when the verdict cache could
+    /// answer; their verdicts are still kept (cache.rs).
+    pub no_cache: bool,
 }
 
 impl Context {
@@ -53,7 +58,7 @@ impl Context {
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
         let settings = settings::Settings::load(&cargo, &root)?;
         sh.set_var("CARGO_TERM_COLOR", out.cargo_term_color());
-        Ok(Context { sh, root, cargo, settings, out })
+        Ok(Context { sh, root, cargo, settings, out, no_cache: false })
     }
 }
 

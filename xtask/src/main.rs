@@ -4,6 +4,7 @@
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use xtask::gates::cache::CacheArgs;
 use xtask::gates::ci::CiArgs;
 use xtask::gates::compose::{DownArgs, LogsArgs, UpArgs};
 use xtask::gates::coverage::CoverageArgs;
@@ -18,6 +19,9 @@ use xtask::{Context, Outcome};
 /// The project's quality gates, one definition each: developers, pre-commit hooks and CI
 /// all run these same commands with the settings in [workspace.metadata.xtask].
 ///
+/// A gate whose inputs did not change since it last ran answers from the verdict cache
+/// (target/xtask-cache), saying so; --no-cache runs it. See `cargo xtask cache --help`.
+///
 /// Exit status: 0 passed, 1 gate failed, 2 usage, input or tool error.
 #[derive(Debug, Parser)]
 #[command(name = "cargo xtask", bin_name = "cargo xtask", version, max_term_width = 100)]
@@ -25,6 +29,10 @@ struct Cli {
     /// When to use colours [env: NO_COLOR, CLICOLOR_FORCE]
     #[arg(long, value_enum, global = true, default_value_t = ColorChoice::Auto, value_name = "WHEN")]
     color: ColorChoice,
+    /// Run the gate even when the verdict cache could answer (its verdict is still kept)
+    /// [env: XTASK_NO_CACHE=1]
+    #[arg(long, global = true)]
+    no_cache: bool,
     #[command(subcommand)]
     gate: Gate,
 }
@@ -165,6 +173,18 @@ enum Gate {
     /// 143 in a shell).
     #[command(verbatim_doc_comment)]
     Dev(DevArgs),
+    /// The verdict cache: print the key of a gate's inputs, or remove every entry
+    ///
+    /// lint, test, coverage, security and smoke (and each of them in ci) answer from the cache,
+    /// in well under a second, when nothing they read changed since a run: the checkout's files,
+    /// the settings, the tool pins, the toolchain, the flags and environment, and each gate's
+    /// own inputs (the advisory database and the date, the Docker engine). The entries are in
+    /// target/xtask-cache/<gate>/ (or $XTASK_CACHE_DIR), eight a gate; --no-cache runs the gate.
+    ///   key GATE   the key of GATE's inputs now, with its default flags (CI stores the cache
+    ///              folder under it)
+    ///   clean      remove the cache folder
+    #[command(verbatim_doc_comment)]
+    Cache(CacheArgs),
 }
 
 fn main() -> ExitCode {
@@ -175,7 +195,9 @@ fn main() -> ExitCode {
     }
     let cli = Cli::parse();
     let out = Output::new(cli.color, &Env::from_process());
-    let result = Context::new(out.clone()).and_then(|cx| match cli.gate {
+    let no_cache = cli.no_cache || xtask::cache::disabled_by_env();
+    let context = Context::new(out.clone()).map(|cx| Context { no_cache, ..cx });
+    let result = context.and_then(|cx| match cli.gate {
         Gate::Lint(args) => args.run(&cx),
         Gate::Test(args) => args.run(&cx),
         Gate::Coverage(args) => args.run(&cx),
@@ -186,6 +208,7 @@ fn main() -> ExitCode {
         Gate::Down(args) => args.run(&cx),
         Gate::Logs(args) => args.run(&cx),
         Gate::Dev(args) => args.run(&cx),
+        Gate::Cache(args) => args.run(&cx),
     });
     match result {
         Ok(Outcome::Passed) => ExitCode::SUCCESS,

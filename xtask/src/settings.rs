@@ -21,6 +21,9 @@ pub struct Settings {
     pub security: SecuritySettings,
     pub compose: ComposeSettings,
     pub smoke: SmokeSettings,
+    /// The `[workspace.metadata.xtask]` table as read, as JSON text (`null` when absent): the
+    /// verdict cache keys on it, so any change of a setting is a change of the key.
+    pub json: String,
 }
 
 /// `[workspace.metadata.xtask.test]`: how `cargo xtask test` runs the suite.
@@ -336,6 +339,7 @@ impl Settings {
     /// Parses the `xtask` table of the workspace metadata (`null` when absent).
     pub fn from_metadata(root: &Path, metadata: &serde_json::Value) -> Result<Settings> {
         let xtask = metadata.get("xtask").cloned().unwrap_or(serde_json::Value::Null);
+        let json = xtask.to_string();
         let raw: Raw = if xtask.is_null() {
             Raw::default()
         } else {
@@ -396,6 +400,7 @@ impl Settings {
         let smoke =
             smoke_settings(raw.smoke.unwrap_or_default()).context("[workspace.metadata.xtask.smoke] in Cargo.toml")?;
         Ok(Settings {
+            json,
             lint,
             test,
             security,

@@ -84,19 +84,25 @@ impl Snapshot {
         to_hash.extend(
             split(&run(root, &["ls-files", "-z", "--others", "--exclude-standard"])?).into_iter().map(str::to_owned),
         );
-        // Only regular files can be hashed by path (a folder or a dangling link cannot).
-        // A name with a line break cannot go through `--stdin-paths`: such a file keeps its index
-        // id (untracked: it is left out).
-        to_hash.retain(|p| {
-            !p.contains('\n') && std::fs::symlink_metadata(root.join(p)).is_ok_and(|m| m.file_type().is_file())
-        });
         to_hash.sort_unstable();
         to_hash.dedup();
+        // Regular files are hashed by path; a symbolic link is, for git, the text it points to
+        // (`git hash-object` on its path would hash the target's content, or fail when it
+        // dangles). Anything else (a folder where a file was) keeps its index id.
+        let kind = |p: &str| std::fs::symlink_metadata(root.join(p)).map(|m| m.file_type()).ok();
+        let links: Vec<String> = to_hash.iter().filter(|p| kind(p).is_some_and(|k| k.is_symlink())).cloned().collect();
+        to_hash.retain(|p| kind(p).is_some_and(|k| k.is_file()));
         if !to_hash.is_empty() {
             let ids = hash_paths(root, &to_hash)?;
             for (path, id) in to_hash.into_iter().zip(ids) {
                 files.insert(path, id);
             }
+        }
+        for link in links {
+            let target = std::fs::read_link(root.join(&link))
+                .with_context(|| format!("cannot read the link {}", root.join(&link).display()))?;
+            let id = digest(root, target.as_os_str().as_encoded_bytes())?;
+            files.insert(link, id);
         }
         Ok(Snapshot { files })
     }
@@ -149,6 +155,16 @@ pub fn digest(root: &Path, text: &[u8]) -> Result<String> {
     Ok(String::from_utf8_lossy(&out.stdout).trim().to_owned())
 }
 
+/// The content id of each file (absolute, or relative to `root`), in order; `None` for one
+/// that is missing or not a regular file. One `git` run for all of them.
+pub fn file_ids(root: &Path, paths: &[std::path::PathBuf]) -> Result<Vec<Option<String>>> {
+    let present: Vec<bool> = paths.iter().map(|p| root.join(p).is_file()).collect();
+    let names: Vec<String> =
+        paths.iter().zip(&present).filter(|(_, here)| **here).map(|(p, _)| p.to_string_lossy().into_owned()).collect();
+    let mut ids = if names.is_empty() { Vec::new() } else { hash_paths(root, &names)? }.into_iter();
+    Ok(present.iter().map(|&here| if here { ids.next() } else { None }).collect())
+}
+
 /// `git hash-object --stdin-paths` over `paths` (relative to `root`), one id each, in order.
 fn hash_paths(root: &Path, paths: &[String]) -> Result<Vec<String>> {
     let mut child = git(root)
@@ -159,7 +175,7 @@ fn hash_paths(root: &Path, paths: &[String]) -> Result<Vec<String>> {
         .spawn()
         .context("cannot run `git hash-object`")?;
     let mut stdin = child.stdin.take().expect("stdin is piped");
-    let list: String = paths.iter().map(|p| format!("{p}\n")).collect();
+    let list: String = paths.iter().map(|p| format!("{}\n", stdin_path(p))).collect();
     let writer = std::thread::spawn(move || stdin.write_all(list.as_bytes()));
     let out = child.wait_with_output().context("cannot run `git hash-object`")?;
     writer.join().expect("the writer does not panic").context("cannot write to `git hash-object`")?;
@@ -173,6 +189,27 @@ fn hash_paths(root: &Path, paths: &[String]) -> Result<Vec<String>> {
     Ok(ids)
 }
 
+/// A path as `--stdin-paths` reads it: a line starting with `"` is taken for C-style quoting
+/// (and unquoted), so such a name, and one with a line break, is written quoted.
+fn stdin_path(path: &str) -> std::borrow::Cow<'_, str> {
+    if !path.starts_with('"') && !path.contains(['\n', '\r']) {
+        return path.into();
+    }
+    let mut quoted = String::with_capacity(path.len() + 2);
+    quoted.push('"');
+    for c in path.chars() {
+        match c {
+            '"' => quoted.push_str("\\\""),
+            '\\' => quoted.push_str("\\\\"),
+            '\n' => quoted.push_str("\\n"),
+            '\r' => quoted.push_str("\\r"),
+            c => quoted.push(c),
+        }
+    }
+    quoted.push('"');
+    quoted.into()
+}
+
 fn run(root: &Path, args: &[&str]) -> Result<String> {
     let mut cmd: Command = git(root);
     cmd.args(args);
@@ -183,4 +220,95 @@ fn run(root: &Path, args: &[&str]) -> Result<String> {
 
 fn split(text: &str) -> Vec<&str> {
     text.split('\0').filter(|p| !p.is_empty()).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A throwaway git checkout under the temporary folder, removed when dropped.
+    struct Checkout(std::path::PathBuf);
+
+    impl Checkout {
+        fn new(name: &str) -> Checkout {
+            let dir = std::env::temp_dir().join(format!("xtask-snapshot-{name}-{}", std::process::id()));
+            let _ = std::fs::remove_dir_all(&dir);
+            std::fs::create_dir_all(&dir).unwrap();
+            let c = Checkout(dir);
+            c.git(&["init", "-q"]);
+            c
+        }
+
+        fn git(&self, args: &[&str]) -> String {
+            let out =
+                git(&self.0).args(["-c", "user.name=t", "-c", "user.email=t@example.com"]).args(args).output().unwrap();
+            assert!(out.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+            String::from_utf8_lossy(&out.stdout).into_owned()
+        }
+
+        fn write(&self, path: &str, text: &str) {
+            std::fs::write(self.0.join(path), text).unwrap();
+        }
+
+        /// What git itself records for the work tree: `git add -A`, then the index.
+        fn as_git_sees_it(&self) -> BTreeMap<String, String> {
+            self.git(&["add", "-A"]);
+            split(&self.git(&["ls-files", "-z", "--stage"]))
+                .into_iter()
+                .map(|e| {
+                    let (meta, path) = e.split_once('\t').unwrap();
+                    (path.to_owned(), meta.split(' ').nth(1).unwrap().to_owned())
+                })
+                .collect()
+        }
+    }
+
+    impl Drop for Checkout {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+
+    #[test]
+    fn every_kind_of_file_gets_the_id_git_would_give_it() {
+        let c = Checkout::new("kinds");
+        c.write(".gitignore", "ignored.txt\n");
+        for name in ["kept.txt", "edited.txt", "gone.txt", "\"quoted\"", "line\nbreak", "back\\slash"] {
+            c.write(name, &format!("{name}\n"));
+        }
+        std::os::unix::fs::symlink("kept.txt", c.0.join("link")).unwrap();
+        c.git(&["add", "-A"]);
+        c.git(&["commit", "-q", "-m", "one"]);
+        c.write("edited.txt", "edited\n");
+        c.write("\"quoted\"", "edited too\n");
+        c.write("line\nbreak", "and this\n");
+        std::fs::remove_file(c.0.join("gone.txt")).unwrap();
+        std::fs::remove_file(c.0.join("link")).unwrap();
+        std::os::unix::fs::symlink("nowhere", c.0.join("link")).unwrap();
+        std::os::unix::fs::symlink("edited.txt", c.0.join("new-link")).unwrap();
+        c.write("new.txt", "new\n");
+        c.write("\"new quoted\"", "new\n");
+        c.write("ignored.txt", "not listed\n");
+
+        let snapshot = Snapshot::take(&c.0).unwrap();
+        assert_eq!(snapshot.files, c.as_git_sees_it());
+        assert!(!snapshot.files.contains_key("ignored.txt") && !snapshot.files.contains_key("gone.txt"));
+    }
+
+    #[test]
+    fn changes_name_each_path_once() {
+        let c = Checkout::new("changes");
+        c.write("a.txt", "a\n");
+        c.write("b.txt", "b\n");
+        let before = Snapshot::take(&c.0).unwrap();
+        c.write("b.txt", "B\n");
+        c.write("c.txt", "c\n");
+        std::fs::remove_file(c.0.join("a.txt")).unwrap();
+        let changes = before.changes(&Snapshot::take(&c.0).unwrap());
+        assert_eq!(changes.added, ["c.txt"]);
+        assert_eq!(changes.removed, ["a.txt"]);
+        assert_eq!(changes.modified, ["b.txt"]);
+        assert_eq!(changes.brief(2), "a.txt, b.txt and 1 more");
+        assert!(before.changes(&before).is_empty());
+    }
 }

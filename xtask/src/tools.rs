@@ -84,6 +84,8 @@ pub enum Kit {
 }
 
 impl Kit {
+    pub const ALL: [Kit; 3] = [Kit::PythonVenv, Kit::SchemathesisVenv, Kit::Npm];
+
     fn folder(self, tools: &Path) -> PathBuf {
         match self {
             Kit::PythonVenv => tools.join("venv"),
@@ -93,7 +95,7 @@ impl Kit {
     }
 
     /// The checked-in file that pins the kit; its copy in the kit's folder is the stamp.
-    fn pins(self, root: &Path) -> PathBuf {
+    pub fn pins(self, root: &Path) -> PathBuf {
         match self {
             Kit::PythonVenv => root.join(PYTHON_REQUIREMENTS),
             Kit::SchemathesisVenv => root.join(SCHEMATHESIS_REQUIREMENTS),
@@ -215,6 +217,12 @@ pub fn tools_dir(root: &Path) -> PathBuf {
         Some(dir) => PathBuf::from(dir),
         None => root.join("target").join("xtask-tools"),
     }
+}
+
+/// Every version the project pins, one `name version` line each (`cargo-llvm-cov 0.9.1`): a
+/// part of the verdict cache's key, with the kits' pin files ([`Kit::pins`]).
+pub fn pinned_versions() -> Vec<String> {
+    SPECS.iter().filter_map(|s| s.version.map(|v| format!("{} {v}", s.name))).collect()
 }
 
 /// Where a tool comes from, and so how it is found and installed.

@@ -245,3 +245,39 @@ fn a_fresh_machine_without_an_advisory_database_runs_ci_through() {
     assert!(run.stderr.contains("advisory database: cloning file://"), "fetched on first use: {run:?}");
     assert!(ci.dir.0.join("cargo-home/advisory-db/.git").is_dir());
 }
+
+#[test]
+fn a_second_run_answers_each_gate_from_the_verdict_cache() {
+    let ci = Ci::new(85);
+    let cached_run = || {
+        let mut c = ci.command(&[]);
+        c.env_remove("XTASK_NO_CACHE").env("XTASK_CACHE_DIR", ci.dir.0.join("cache"));
+        support::run(c)
+    };
+    let first = cached_run();
+    assert_eq!(first.code, 0, "{first:?}");
+    for gate in ["lint", "coverage", "security"] {
+        assert!(first.stderr.contains(&format!("{gate}: not cached (no earlier run)")), "{first:?}");
+    }
+    let work = |ci: &Ci| {
+        let log = ci.log();
+        ["fmt --all --check", "llvm-cov --workspace", "clippy --workspace --lib --bins"]
+            .map(|w| log.iter().filter(|l| l.starts_with(w)).count())
+    };
+    assert_eq!(work(&ci), [1, 1, 1], "{:?}", ci.log());
+
+    let second = cached_run();
+    assert_eq!(second.code, 0, "{second:?}");
+    assert_eq!(work(&ci), [1, 1, 1], "no gate ran again: {:?}", ci.log());
+    for gate in ["lint", "coverage", "security"] {
+        assert!(second.stderr.contains(&format!("{gate}: passed (cached: same inputs as ")), "{second:?}");
+    }
+    let table = second.stderr.split("CI summary").nth(1).unwrap();
+    for gate in ["lint", "test", "coverage", "security"] {
+        assert_eq!(Ci::row(&second, gate), format!("{gate} passed"), "{second:?}");
+        let line = table.lines().find(|l| l.trim_start().starts_with(&format!("{gate} "))).unwrap();
+        assert!(line.ends_with("s (cached)"), "the recorded time, marked: {line}");
+    }
+    assert!(second.stdout.contains("Coverage: 🌟 High — 85.00%"), "the coverage report again: {second:?}");
+    assert!(table.contains("(cached): answered from the verdict cache"), "{table}");
+}

@@ -95,6 +95,56 @@ fn workflow_jobs_are_the_xtask_gates_in_order_each_running_its_gate() {
     }
 }
 
+/// The jobs whose gate the verdict cache answers (with the gate's default flags): each stores
+/// `target/xtask-cache` with actions/cache, pinned, under the key of the gate's inputs, which a
+/// step computes with `cargo xtask cache key <gate>` before the cache is restored. The security
+/// job has none: it fetches a fresh advisory database every run (`--fetch`, never cached), so a
+/// stored verdict could never answer it.
+const CACHED_JOBS: [&str; 2] = ["lint", "test"];
+
+#[test]
+fn the_gates_the_cache_answers_restore_it_under_the_key_of_their_inputs() {
+    let workflow = load(".github/workflows/ci.yml");
+    let jobs = workflow.get("jobs").unwrap();
+    for gate in CACHED_JOBS {
+        let steps = jobs.get(gate).and_then(|j| j.get("steps")).map(Node::items).unwrap_or_default();
+        let at = |found: &dyn Fn(&Node) -> bool, what: &str| {
+            steps.iter().position(found).unwrap_or_else(|| panic!("job {gate}: no {what} step"))
+        };
+        let key = at(&|s| text(s, "id") == Some("verdict-key"), "`id: verdict-key`");
+        assert_eq!(
+            text(&steps[key], "run"),
+            Some(format!("echo \"key=$(cargo xtask cache key {gate})\" >> \"$GITHUB_OUTPUT\"").as_str()),
+            "job {gate}: the key of the gate's own inputs"
+        );
+        let cache = at(&|s| text(s, "uses").is_some_and(|u| u.starts_with("actions/cache@")), "actions/cache");
+        let uses = text(&steps[cache], "uses").unwrap();
+        let sha = uses.strip_prefix("actions/cache@").unwrap();
+        assert!(sha.len() == 40 && sha.chars().all(|c| c.is_ascii_hexdigit()), "job {gate}: pinned by SHA: {uses}");
+        let with = steps[cache].get("with").expect("actions/cache with");
+        assert_eq!(text(with, "path"), Some("target/xtask-cache"), "job {gate}");
+        assert_eq!(
+            text(with, "key"),
+            Some(format!("xtask-verdict-{gate}-${{{{ steps.verdict-key.outputs.key }}}}").as_str()),
+            "job {gate}: one cache a gate, under its key"
+        );
+        let gate_step = at(&|s| text(s, "run").is_some_and(|r| r.starts_with(&format!("cargo xtask {gate}"))), "gate");
+        assert!(key < cache && cache < gate_step, "job {gate}: the key, then the cache, then the gate");
+    }
+    let security = jobs.get("security").and_then(|j| j.get("steps")).map(Node::items).unwrap_or_default();
+    assert!(
+        !security.iter().any(|s| text(s, "uses").is_some_and(|u| u.starts_with("actions/cache@"))),
+        "the security job fetches a fresh database: no verdict cache"
+    );
+    // The key is only ever read by `with:` (never spliced into a script: template injection).
+    for (name, job) in jobs.entries() {
+        for step in job.get("steps").map(Node::items).unwrap_or_default() {
+            let run = text(step, "run").unwrap_or_default();
+            assert!(!run.contains("steps.verdict-key"), "job {:?}: the key reaches scripts through env", name.scalar());
+        }
+    }
+}
+
 /// The coverage matrix: N shards (the count written once, read back as `strategy.job-total`),
 /// each uploading the report `--partition` writes; the merge job grades exactly those files.
 #[test]

@@ -332,17 +332,21 @@ impl Runner {
     }
 }
 
+/// A program the lint runs when it is installed (Nginx, openssl): on PATH or in /usr/sbin (not
+/// on a user's PATH on Debian).
+pub fn find_system_program(name: &str) -> Option<std::path::PathBuf> {
+    xtask_process::which(name).or_else(|| {
+        let p = Path::new("/usr/sbin").join(name);
+        xtask_process::is_executable(&p).then_some(p)
+    })
+}
+
 impl Runner {
     /// `nginx -t` on each site file (`crate::nginx`), when Nginx is installed: not applicable
-    /// otherwise. It is found on PATH or in /usr/sbin (not on a user's PATH on Debian).
+    /// otherwise ([`find_system_program`]).
     pub fn nginx(&self, files: &[String]) -> Report {
         let detail = plural(files.len(), "file");
-        let find = |name: &str| {
-            xtask_process::which(name).or_else(|| {
-                let p = Path::new("/usr/sbin").join(name);
-                xtask_process::is_executable(&p).then_some(p)
-            })
-        };
+        let find = find_system_program;
         let Some(nginx) = find("nginx") else {
             return Report::new("nginx -t", detail, Status::NotApplicable("Nginx is not installed".into()));
         };

@@ -1,14 +1,17 @@
 //! `cargo xtask ci`: every gate in CI order (lint → test → coverage → security → smoke), then
 //! one summary table. The coverage gate's test run *is* the test gate here, so the suite runs
 //! once. The smoke gate needs a Docker engine: without one it is skipped, with the reason, or
-//! an error when `CI` is set (the lint gate's policy for a missing tool).
+//! an error when `CI` is set (the lint gate's policy for a missing tool). Each gate goes
+//! through the verdict cache on its own (cache.rs): a gate whose inputs did not change answers
+//! from it, and its row says `(cached)` beside the time the recorded run took.
 
 use std::time::{Duration, Instant};
 
 use anyhow::{Result, bail};
 use colored::Colorize;
 
-use crate::gates::coverage::CoverageArgs;
+use crate::cache::Answer;
+use crate::gates::coverage::{CoverageArgs, CoverageRun};
 use crate::gates::lint::LintArgs;
 use crate::gates::security::SecurityArgs;
 use crate::gates::smoke::SmokeArgs;
@@ -61,7 +64,15 @@ impl Verdict {
 struct Row {
     gate: &'static str,
     verdict: Verdict,
+    /// How long the gate took; answered from the cache, how long the recorded run took.
     time: Option<Duration>,
+    cached: bool,
+}
+
+impl Row {
+    fn not_run(gate: &'static str, verdict: Verdict) -> Row {
+        Row { gate, verdict, time: None, cached: false }
+    }
 }
 
 impl CiArgs {
@@ -70,54 +81,38 @@ impl CiArgs {
         let mut rows: Vec<Row> = Vec::new();
         let stop = |rows: &[Row]| !self.keep_going && rows.iter().any(|r| r.verdict != Verdict::Passed);
 
-        rows.push(one_gate(cx, "lint", || LintArgs::default().run(cx)));
+        rows.push(one_gate(cx, "lint", || LintArgs::default().answer(cx)));
 
         if stop(&rows) || interrupt::received().is_some() {
-            rows.push(Row { gate: "test", verdict: Verdict::Skipped, time: None });
-            rows.push(Row { gate: "coverage", verdict: Verdict::Skipped, time: None });
+            rows.push(Row::not_run("test", Verdict::Skipped));
+            rows.push(Row::not_run("coverage", Verdict::Skipped));
         } else {
             section(cx, "test + coverage (one test run)");
             let t = Instant::now();
-            match CoverageArgs::default().run_detailed(cx) {
-                Ok(run) => {
-                    let (tests, test_time) = run.tests.expect("the coverage gate runs the tests");
-                    let test = Verdict::of(&Ok(tests));
-                    rows.push(Row { gate: "test", verdict: test, time: Some(test_time) });
-                    let coverage = Verdict::of(&Ok(run.coverage));
-                    rows.push(Row { gate: "coverage", verdict: coverage, time: Some(t.elapsed() - test_time) });
-                }
-                Err(e) => {
-                    report_error(&Err(e));
-                    rows.push(Row { gate: "test", verdict: Verdict::Error, time: Some(t.elapsed()) });
-                    rows.push(Row { gate: "coverage", verdict: Verdict::Skipped, time: None });
-                }
-            }
+            let answer = CoverageArgs::default().answer(cx);
+            interrupt::exit_if_received();
+            rows.extend(test_and_coverage(answer, t.elapsed()));
             end_section(cx);
         }
-        interrupt::exit_if_received();
 
         if stop(&rows) {
-            rows.push(Row { gate: "security", verdict: Verdict::Skipped, time: None });
+            rows.push(Row::not_run("security", Verdict::Skipped));
         } else {
-            rows.push(one_gate(cx, "security", || SecurityArgs::default().run(cx)));
+            rows.push(one_gate(cx, "security", || SecurityArgs::default().answer(cx)));
         }
 
         if stop(&rows) {
-            rows.push(Row { gate: "smoke", verdict: Verdict::Skipped, time: None });
+            rows.push(Row::not_run("smoke", Verdict::Skipped));
         } else {
             match docker::docker() {
-                Ok(_) => rows.push(one_gate(cx, "smoke", || SmokeArgs::default().run(cx))),
+                Ok(_) => rows.push(one_gate(cx, "smoke", || SmokeArgs::default().answer(cx))),
                 Err(why) if cx.out.ci => {
                     eprintln!("{} the smoke gate needs a Docker engine: {why}", "error:".red().bold());
-                    rows.push(Row { gate: "smoke", verdict: Verdict::Error, time: None });
+                    rows.push(Row::not_run("smoke", Verdict::Error));
                 }
                 Err(why) => {
                     eprintln!("{} smoke skipped: {why}", "warning:".yellow().bold());
-                    rows.push(Row {
-                        gate: "smoke",
-                        verdict: Verdict::NotRun(format!("no Docker engine: {why}")),
-                        time: None,
-                    });
+                    rows.push(Row::not_run("smoke", Verdict::NotRun(format!("no Docker engine: {why}"))));
                 }
             }
         }
@@ -137,15 +132,46 @@ impl CiArgs {
     }
 }
 
-/// Runs one gate in its own output section and times it.
-fn one_gate(cx: &Context, gate: &'static str, run: impl FnOnce() -> Result<Outcome>) -> Row {
+/// Runs one gate in its own output section and times it (a cached answer: the recorded run's time).
+fn one_gate(cx: &Context, gate: &'static str, run: impl FnOnce() -> Result<Answer>) -> Row {
     section(cx, gate);
     let t = Instant::now();
-    let result = run();
+    let answer = run();
+    interrupt::exit_if_received();
+    let cached = answer.as_ref().ok().and_then(|a| a.cached);
+    let result = answer.map(|a| a.outcome);
     report_error(&result);
-    let row = Row { gate, verdict: Verdict::of(&result), time: Some(t.elapsed()) };
+    let time = Some(cached.unwrap_or(t.elapsed()));
+    let row = Row { gate, verdict: Verdict::of(&result), time, cached: cached.is_some() };
     end_section(cx);
     row
+}
+
+/// The test and coverage rows of the coverage gate's one run (or its cached answer).
+fn test_and_coverage(answer: Result<Answer>, elapsed: Duration) -> [Row; 2] {
+    match answer {
+        Ok(answer) => {
+            let run = CoverageRun::of(&answer);
+            let (tests, test_time) = run.tests.unwrap_or((answer.outcome, Duration::ZERO));
+            let (total, cached) = (answer.cached.unwrap_or(elapsed), answer.cached.is_some());
+            [
+                Row { gate: "test", verdict: Verdict::of(&Ok(tests)), time: Some(test_time), cached },
+                Row {
+                    gate: "coverage",
+                    verdict: Verdict::of(&Ok(run.coverage)),
+                    time: Some(total.saturating_sub(test_time)),
+                    cached,
+                },
+            ]
+        }
+        Err(e) => {
+            report_error(&Err(e));
+            [
+                Row { gate: "test", verdict: Verdict::Error, time: Some(elapsed), cached: false },
+                Row::not_run("coverage", Verdict::Skipped),
+            ]
+        }
+    }
 }
 
 fn failed_list(rows: &[Row]) -> String {
@@ -180,6 +206,11 @@ fn seconds(time: Option<Duration>) -> String {
     time.map_or_else(|| "–".to_owned(), |t| format!("{:.1}s", t.as_secs_f64()))
 }
 
+/// ` (cached)` after a cached row's time.
+fn cached(row: &Row) -> &'static str {
+    if row.cached { " (cached)" } else { "" }
+}
+
 fn table(rows: &[Row], total: Duration) -> String {
     let mut out = format!("\n{}\n", "CI summary".bold());
     out.push_str(&format!("  {:<10} {:<8} {:>8}\n", "gate", "verdict", "time"));
@@ -194,9 +225,15 @@ fn table(rows: &[Row], total: Duration) -> String {
             Verdict::NotRun(why) => format!("  ({})", first_words(why)),
             _ => String::new(),
         };
-        out.push_str(&format!("  {:<10} {verdict} {:>8}{why}\n", r.gate, seconds(r.time)));
+        out.push_str(&format!("  {:<10} {verdict} {:>8}{}{why}\n", r.gate, seconds(r.time), cached(r).dimmed()));
     }
     out.push_str(&format!("  {:<10} {:<8} {:>8}\n", "total", "", seconds(Some(total))));
+    if rows.iter().any(|r| r.cached) {
+        out.push_str(&format!(
+            "  {}\n",
+            "(cached): answered from the verdict cache; the time is the recorded run's".dimmed()
+        ));
+    }
     out
 }
 
@@ -212,7 +249,13 @@ fn markdown(rows: &[Row], total: Duration) -> String {
             Verdict::NotRun(why) => format!(" ({})", first_words(why).replace('|', "\\|")),
             _ => String::new(),
         };
-        out.push_str(&format!("| `{}` | {icon} {}{why} | {} |\n", r.gate, r.verdict.text(), seconds(r.time)));
+        out.push_str(&format!(
+            "| `{}` | {icon} {}{why} | {}{} |\n",
+            r.gate,
+            r.verdict.text(),
+            seconds(r.time),
+            cached(r)
+        ));
     }
     out.push_str(&format!("| total | | {} |\n", seconds(Some(total))));
     out

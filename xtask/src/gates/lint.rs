@@ -15,6 +15,7 @@ use colored::Colorize;
 
 use crate::output::{At, Level};
 
+use crate::cache::{self, Answer, Inputs, Ran};
 use crate::lint::Finding;
 use crate::lint::checks::{self, Plan, Report, Runner, Status, plural};
 use crate::lint::files::Tree;
@@ -56,7 +57,36 @@ fn tools_for(plan: &Plan) -> Vec<Tool> {
 }
 
 impl LintArgs {
+    /// The gate, answered from the verdict cache when it can be (cache.rs).
     pub fn run(self, cx: &Context) -> Result<Outcome> {
+        Ok(self.answer(cx)?.outcome)
+    }
+
+    /// [`LintArgs::run`], saying whether the cache answered.
+    pub fn answer(self, cx: &Context) -> Result<Answer> {
+        let inputs = self.cache_inputs();
+        cache::through(cx, inputs, || self.run_uncached(cx))
+    }
+
+    /// What the verdict depends on besides what every gate reads: the tools folder, and which
+    /// Nginx checks the site files (`nginx -t` runs when one is installed). `None`: never
+    /// cached (`--fix` changes files, `--root` lints another checkout). A run that skipped a
+    /// check (a tool it could not install) is not kept either: the next run tries it again.
+    pub fn cache_inputs(&self) -> Option<Inputs> {
+        if self.fix || self.root.is_some() {
+            return None;
+        }
+        let nginx = checks::find_system_program("nginx").map_or_else(
+            || "not installed".to_owned(),
+            |nginx| {
+                let version = std::process::Command::new(&nginx).arg("-v").output();
+                version.map_or_else(|e| e.to_string(), |o| String::from_utf8_lossy(&o.stderr).trim().to_owned())
+            },
+        );
+        Some(Inputs::new("lint", self).env("XTASK_TOOLS_DIR").extra("Nginx", nginx))
+    }
+
+    fn run_uncached(&self, cx: &Context) -> Result<Ran> {
         let root = match &self.root {
             Some(r) => r.canonicalize().with_context(|| format!("--root {}: no such folder", r.display()))?,
             None => cx.root.clone(),
@@ -160,7 +190,10 @@ impl LintArgs {
             reports
         });
 
-        finish(cx, &reports)
+        let skipped: Vec<&str> =
+            reports.iter().filter(|r| matches!(r.status, Status::Skipped { .. })).map(|r| r.name.as_str()).collect();
+        let ran = Ran::from(finish(cx, &reports)?);
+        Ok(if skipped.is_empty() { ran } else { ran.not_kept(format!("{} skipped", skipped.join(", "))) })
     }
 }
 

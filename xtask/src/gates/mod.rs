@@ -1,5 +1,6 @@
 //! One module per command the user types.
 
+pub mod cache;
 pub mod ci;
 pub mod compose;
 pub mod coverage;

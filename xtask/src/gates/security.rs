@@ -15,6 +15,7 @@ use std::process::Command;
 use anyhow::{Context as _, Result, bail};
 use colored::Colorize;
 
+use crate::cache::{self, Answer, Inputs, Ran};
 use crate::lint::files::Tree;
 use crate::output::{At, Level};
 use crate::security::report::{CheckRun, Report};
@@ -114,7 +115,55 @@ fn tools_for(checks: &[Check], tree: &Tree, has_manifest: bool) -> Vec<Tool> {
 }
 
 impl SecurityArgs {
+    /// The gate, answered from the verdict cache when it can be (cache.rs).
     pub fn run(self, cx: &Context) -> Result<Outcome> {
+        Ok(self.answer(cx)?.outcome)
+    }
+
+    /// [`SecurityArgs::run`], saying whether the cache answered.
+    pub fn answer(self, cx: &Context) -> Result<Answer> {
+        let inputs = self.cache_inputs(cx);
+        cache::through(cx, inputs, || Ok(Ran::from(self.run_uncached(cx)?)))
+    }
+
+    /// What the verdict depends on besides what every gate reads: the advisory database, today's
+    /// date (suppressions expire, the database ages), the variables the gate reads, a lockfile
+    /// named outside the checkout and the SARIF report it writes. `None`: never cached (`--fetch`
+    /// updates the database, `--root` checks another checkout, `--list-rules` runs nothing).
+    pub fn cache_inputs(&self, cx: &Context) -> Option<Inputs> {
+        if self.fetch || self.root.is_some() || self.list_rules {
+            return None;
+        }
+        let mut inputs = Inputs::new("security", self)
+            .env("XTASK_ADVISORY_DB")
+            .env("XTASK_ACCEPT_STALE_DB")
+            .env("XTASK_AUDIT_BIN")
+            .env("XTASK_TOOLS_DIR")
+            .extra("date", crate::security::today().to_string());
+        if let Some(sarif) = &self.sarif {
+            inputs = inputs.output(sarif);
+        }
+        if let Some(lockfile) = &self.lockfile {
+            let lockfile = std::path::absolute(lockfile).unwrap_or_else(|_| lockfile.clone());
+            let id = crate::snapshot::file_ids(&cx.root, &[lockfile]).ok().and_then(|ids| ids.into_iter().next());
+            inputs = inputs.extra("lockfile", id.flatten().unwrap_or_else(|| "missing".into()));
+        }
+        if self.checks.is_empty() || self.checks.contains(&CheckArg::Advisories) {
+            match self.db_path(cx) {
+                Ok((db, named)) => {
+                    inputs = inputs.extra("advisory database", db_identity(&cx.root, &db));
+                    if !named && !db.exists() {
+                        // The run clones it: what it reads is not known before.
+                        inputs = inputs.unusable("the advisory database is not there yet");
+                    }
+                }
+                Err(e) => inputs = inputs.unusable(format!("{e:#}")),
+            }
+        }
+        Some(inputs)
+    }
+
+    fn run_uncached(&self, cx: &Context) -> Result<Outcome> {
         if self.list_rules {
             print_rules();
             return Ok(Outcome::Passed);
@@ -243,6 +292,48 @@ impl SecurityArgs {
         let response = run_audit(cx, &request)?;
         notes.extend(response.notes);
         Ok(response.findings)
+    }
+}
+
+/// Which advisory database `db` is: a clone's commit; else a digest of its STAMP file (a
+/// snapshot's) and of the listing of its files with their sizes; `missing` when it is not there.
+fn db_identity(root: &Path, db: &Path) -> String {
+    if db.join(".git").exists() {
+        let mut head = crate::lint::files::git(db);
+        head.args(["rev-parse", "HEAD"]);
+        if let Ok(out) = crate::process::checked(&mut head, "git rev-parse HEAD") {
+            return format!("commit {}", String::from_utf8_lossy(&out.stdout).trim());
+        }
+    }
+    if !db.is_dir() {
+        return "missing".to_owned();
+    }
+    let mut listing = String::new();
+    list_sizes(db, Path::new(""), &mut listing);
+    let stamp = std::fs::read(db.join("STAMP")).ok().map(|s| crate::snapshot::digest(root, &s));
+    let files = crate::snapshot::digest(root, listing.as_bytes());
+    match (stamp, files) {
+        (Some(Ok(stamp)), Ok(files)) => format!("STAMP {stamp}, files {files}"),
+        (None, Ok(files)) => format!("files {files}"),
+        _ => "unreadable".to_owned(),
+    }
+}
+
+/// `path size` lines for every file under `dir` (relative, sorted), `.git` left out.
+fn list_sizes(dir: &Path, prefix: &Path, out: &mut String) {
+    let Ok(listing) = std::fs::read_dir(dir) else { return };
+    let mut entries: Vec<std::fs::DirEntry> = listing.filter_map(|e| e.ok()).collect();
+    entries.sort_by_key(|e| e.file_name());
+    for e in entries.into_iter().filter(|e| e.file_name() != ".git") {
+        let path = prefix.join(e.file_name());
+        match e.file_type() {
+            Ok(t) if t.is_dir() => list_sizes(&e.path(), &path, out),
+            Ok(_) => {
+                let size = e.metadata().map_or(0, |m| m.len());
+                out.push_str(&format!("{} {size}\n", path.display()));
+            }
+            Err(_) => {}
+        }
     }
 }
 

@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Result, anyhow, bail};
 use colored::Colorize;
 
+use crate::cache::{self, Answer, Inputs, Ran};
 use crate::docker::{self, Compose, ThrowawayProject};
 use crate::output::Level;
 use crate::settings::ComposeSettings;
@@ -46,7 +47,48 @@ pub enum Verdict {
 }
 
 impl SmokeArgs {
+    /// The gate, answered from the verdict cache when it can be (cache.rs).
     pub fn run(self, cx: &Context) -> Result<Outcome> {
+        let answer = self.answer(cx);
+        interrupt::exit_if_received();
+        Ok(answer?.outcome)
+    }
+
+    /// [`SmokeArgs::run`], saying whether the cache answered; the caller ends the process when
+    /// a signal arrived (`interrupt::exit_if_received`), once the output is no longer captured.
+    pub fn answer(self, cx: &Context) -> Result<Answer> {
+        let inputs = self.cache_inputs(cx);
+        cache::through(cx, inputs, || Ok(Ran::from(self.run_uncached(cx)?)))
+    }
+
+    /// What the verdict depends on besides what every gate reads: the engine's version and the
+    /// base images the build and the stack start from (their local ids). Without an engine the
+    /// cache is not used: the gate fails (exit 2).
+    pub fn cache_inputs(&self, cx: &Context) -> Option<Inputs> {
+        let inputs = Inputs::new("smoke", self);
+        Some(match docker::docker() {
+            // The gate fails, saying why.
+            Err(_) => inputs.extra("Docker engine", "down").unusable("no Docker engine"),
+            Ok(docker) => {
+                let server = std::process::Command::new(&docker)
+                    .args(["version", "--format", "{{.Server.Version}}"])
+                    .output()
+                    .ok()
+                    .filter(|o| o.status.success())
+                    .map_or_else(|| "unknown".to_owned(), |o| String::from_utf8_lossy(&o.stdout).trim().to_owned());
+                let images: Vec<String> = base_images(cx)
+                    .into_iter()
+                    .map(|image| {
+                        let id = image_id(&docker, &image).unwrap_or_else(|| "absent".to_owned());
+                        format!("{image} {id}")
+                    })
+                    .collect();
+                inputs.extra("Docker server", server).extra("base images", images.join("\n"))
+            }
+        })
+    }
+
+    fn run_uncached(&self, cx: &Context) -> Result<Outcome> {
         let docker = docker::docker().map_err(|why| anyhow!(why))?;
         let file = docker::file(&cx.root, cx.settings.compose.file.as_deref()).map_err(|why| anyhow!("{why}"))?;
         let compose = Compose::find(&docker, &file)
@@ -63,7 +105,7 @@ impl SmokeArgs {
         let stack = Stack { compose: project.compose.clone(), docker };
         let checks = run_checks(cx, &stack);
         let removed = project.remove();
-        interrupt::exit_if_received();
+        // On a signal the caller ends the process, once the output is no longer captured.
         let checks = checks?;
         removed?;
         finish(cx, &checks, started.elapsed())
@@ -233,6 +275,40 @@ fn image_size(docker: &std::path::Path, image: &str, budget_mb: u64) -> Check {
 }
 
 /// The id of the image a tag names, if it exists.
+/// The images the smoke gate starts from: the Dockerfiles' `FROM` lines (not their stages,
+/// not `scratch`) and the compose file's `image:` lines (not the one it builds, `${…}`).
+fn base_images(cx: &Context) -> Vec<String> {
+    let mut images = std::collections::BTreeSet::new();
+    let files = crate::lint::files::Tree::list(&cx.root, &[]).map(|t| t.files).unwrap_or_default();
+    for file in files.iter().filter(|f| crate::lint::files::is_dockerfile(f)) {
+        let text = std::fs::read_to_string(cx.root.join(file)).unwrap_or_default();
+        let mut stages: Vec<String> = vec!["scratch".to_owned()];
+        for line in text.lines() {
+            let words: Vec<&str> = line.split_whitespace().filter(|w| !w.starts_with("--")).collect();
+            if words.first().is_some_and(|w| w.eq_ignore_ascii_case("FROM")) && words.len() >= 2 {
+                if !stages.iter().any(|s| s.eq_ignore_ascii_case(words[1])) {
+                    images.insert(words[1].to_owned());
+                }
+                if words.len() >= 4 && words[2].eq_ignore_ascii_case("AS") {
+                    stages.push(words[3].to_owned());
+                }
+            }
+        }
+    }
+    if let Ok(compose) = docker::file(&cx.root, cx.settings.compose.file.as_deref()) {
+        let text = std::fs::read_to_string(compose).unwrap_or_default();
+        for line in text.lines() {
+            if let Some(image) = line.trim().strip_prefix("image:").map(|i| i.trim().trim_matches(['"', '\'']))
+                && !image.is_empty()
+                && !image.contains('$')
+            {
+                images.insert(image.to_owned());
+            }
+        }
+    }
+    images.into_iter().collect()
+}
+
 fn image_id(docker: &std::path::Path, image: &str) -> Option<String> {
     let out =
         std::process::Command::new(docker).args(["image", "inspect", "--format", "{{.Id}}", image]).output().ok()?;

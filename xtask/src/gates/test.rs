@@ -7,6 +7,7 @@ use std::process::Command;
 
 use anyhow::{Result, bail};
 
+use crate::cache::{self, Answer, Inputs, Ran};
 use crate::db;
 use crate::impact::{self, select::Plan};
 use crate::output::Level;
@@ -14,7 +15,7 @@ use crate::tools::{self, Provided, Tool, WhenMissing};
 use crate::{Context, Outcome, interrupt};
 
 /// Flags of `cargo xtask test` (its help text is on the subcommand in main.rs).
-#[derive(Debug, clap::Args)]
+#[derive(Debug, Default, clap::Args)]
 pub struct TestArgs {
     /// Run only part M of N (nextest's `--partition count:M/N`), e.g. one job of a CI matrix
     #[arg(long, value_name = "M/N", value_parser = parse_partition)]
@@ -66,13 +67,31 @@ pub fn parse_partition(text: &str) -> Result<Partition, String> {
 }
 
 impl TestArgs {
+    /// The gate, answered from the verdict cache when it can be (cache.rs).
     pub fn run(self, cx: &Context) -> Result<Outcome> {
-        let result = self.run_inner(cx);
+        let answer = self.answer(cx);
         interrupt::exit_if_received();
-        result
+        Ok(answer?.outcome)
     }
 
-    fn run_inner(self, cx: &Context) -> Result<Outcome> {
+    /// [`TestArgs::run`], saying whether the cache answered; the caller ends the process when
+    /// a signal arrived (`interrupt::exit_if_received`), once the output is no longer captured.
+    pub fn answer(self, cx: &Context) -> Result<Answer> {
+        let inputs = self.cache_inputs();
+        cache::through(cx, inputs, || Ok(Ran::from(self.run_inner(cx)?)))
+    }
+
+    /// What the verdict depends on besides what every gate reads: the database's source, and
+    /// whether a Docker engine answers (the tests on the engine skip themselves without one).
+    /// `None` with `--partition`: one part of a split is never cached.
+    pub fn cache_inputs(&self) -> Option<Inputs> {
+        if self.partition.is_some() {
+            return None;
+        }
+        Some(test_inputs(Inputs::new("test", self)))
+    }
+
+    fn run_inner(&self, cx: &Context) -> Result<Outcome> {
         // Optional: never installed on the fly; `cargo test` runs the suite without it.
         let nextest = tools::provide(cx, &[Tool::CargoNextest], false, WhenMissing::Report)?
             .iter()
@@ -166,6 +185,12 @@ impl TestArgs {
 fn changed_since(cx: &Context, base: &str) -> Result<Vec<String>> {
     let change = crate::gates::coverage::change_since(cx, base)?;
     Ok(change.lines.files().map(|(path, _)| path.to_owned()).collect())
+}
+
+/// What a test run (the test gate's, the coverage gate's) depends on outside the checkout.
+pub fn test_inputs(inputs: Inputs) -> Inputs {
+    let engine = if crate::docker::docker().is_ok() { "answers" } else { "down" };
+    inputs.env_presence("DATABASE_URL").env("XTASK_PG_BIN").env("XTASK_TOOLS_DIR").extra("Docker engine", engine)
 }
 
 /// Runs each cargo command in turn, stopping at the first that fails.

@@ -49,6 +49,16 @@ pub fn base(cx: &Context, given: &str) -> Result<(String, &'static str)> {
     }
 }
 
+/// The base and its merge base with HEAD, for the verdict cache's key: the change is the
+/// work tree (in the key already) against that commit. Unresolved: said so (the gate fails).
+pub fn merge_base(cx: &Context, given: &str) -> String {
+    let Ok((base, _)) = base(cx, given) else { return "no base".to_owned() };
+    match git(&cx.root).args(["merge-base", "--end-of-options", &base, "HEAD"]).output() {
+        Ok(o) if o.status.success() => format!("{base} {}", String::from_utf8_lossy(&o.stdout).trim()),
+        _ => format!("{base} unresolved"),
+    }
+}
+
 /// Reads the change from git: the merge base, the diff against it, the tracked files.
 pub fn change(cx: &Context, root: &Path, given: &str) -> Result<Change> {
     let (base, base_from) = base(cx, given)?;

@@ -21,9 +21,10 @@ pub mod render;
 pub mod shards;
 
 use self::render::Format;
+use crate::cache::{self, Answer, Inputs, Ran};
 use crate::coverage::summary::{GradeOptions, Summary};
 use crate::db;
-use crate::gates::test::{Partition, parse_partition};
+use crate::gates::test::{Partition, parse_partition, test_inputs};
 use crate::impact;
 use crate::impact::map::{Map, TestId};
 use crate::impact::record::Recorder;
@@ -125,14 +126,75 @@ impl CoverageRun {
             _ => self.coverage,
         }
     }
+
+    /// What the verdict cache keeps of the run, for `cargo xtask ci`'s table.
+    fn detail(&self) -> serde_json::Value {
+        let word = |o: Outcome| if o == Outcome::Passed { "passed" } else { "failed" };
+        serde_json::json!({
+            "tests": self.tests.map(|(o, _)| word(o)),
+            "test_seconds": self.tests.map(|(_, t)| t.as_secs_f64()),
+            "coverage": word(self.coverage),
+        })
+    }
+
+    /// The run a cached (or fresh) answer describes.
+    pub fn of(answer: &Answer) -> CoverageRun {
+        let d = &answer.detail;
+        let outcome = |v: &serde_json::Value| if v == "passed" { Outcome::Passed } else { Outcome::Failed };
+        let tests = d.get("tests").filter(|t| t.is_string()).map(|t| {
+            let seconds = d.get("test_seconds").and_then(serde_json::Value::as_f64).unwrap_or(0.0);
+            (outcome(t), Duration::from_secs_f64(seconds.max(0.0)))
+        });
+        let coverage = d.get("coverage").map_or(answer.outcome, outcome);
+        CoverageRun { tests, coverage }
+    }
 }
 
 impl CoverageArgs {
+    /// The gate, answered from the verdict cache when it can be (cache.rs).
     pub fn run(self, cx: &Context) -> Result<Outcome> {
-        let result = self.run_detailed(cx);
+        let answer = self.answer(cx);
         // The test database (if any) is stopped by now: end as the signal would have.
         interrupt::exit_if_received();
-        Ok(result?.outcome())
+        Ok(answer?.outcome)
+    }
+
+    /// [`CoverageArgs::run`], saying whether the cache answered ([`CoverageRun::of`] reads the
+    /// test run's verdict and time back); the caller ends the process when a signal arrived.
+    pub fn answer(self, cx: &Context) -> Result<Answer> {
+        let inputs = self.cache_inputs(cx);
+        cache::through(cx, inputs, || {
+            let run = self.run_detailed(cx)?;
+            Ok(Ran::from(run.outcome()).detail(run.detail()))
+        })
+    }
+
+    /// What the verdict depends on besides what every gate reads: the test run's (see
+    /// `test::test_inputs`), the base of `--diff`, and the reports it writes. `None`: never
+    /// cached (`--file` grades a given report quickly, `--why` reads the map, `--partition` is one part of a split,
+    /// the baseline flags write the baseline, `--root` reads another checkout).
+    pub fn cache_inputs(&self, cx: &Context) -> Option<Inputs> {
+        if !self.file.is_empty()
+            || self.why.is_some()
+            || self.partition.is_some()
+            || self.update_baseline
+            || self.lower_baseline
+            || self.root.is_some()
+        {
+            return None;
+        }
+        let settings = &cx.settings.coverage;
+        let mut inputs = test_inputs(Inputs::new("coverage", self))
+            .output(&settings.report)
+            .output(&settings.lcov)
+            .output(settings.html.join("index.html"));
+        if let Some(output) = &self.output {
+            inputs = inputs.output(output);
+        }
+        if let Some(given) = &self.diff {
+            inputs = inputs.env("GITHUB_BASE_REF").extra("diff base", diff::merge_base(cx, given));
+        }
+        Some(inputs)
     }
 
     pub fn run_detailed(self, cx: &Context) -> Result<CoverageRun> {
