@@ -46,9 +46,9 @@ XTASK="$PWD/target/debug/xtask"
 # The peer commands get what the gates give the suite: a PostgreSQL (a container here, which the
 # gates use too, as they use any DATABASE_URL that answers) and the tools the tests run
 # (installed by the warm-up run above).
-DB=$(docker run -d --rm -p 127.0.0.1::5432 -e POSTGRES_USER=bench -e POSTGRES_PASSWORD=bench postgres:16)
+DB=$(docker run -d --rm -p 127.0.0.1::5432 -e POSTGRES_USER=bench -e POSTGRES_HOST_AUTH_METHOD=trust postgres:16)
 port=$(docker port "$DB" 5432/tcp | head -n 1 | sed 's/.*://')
-export DATABASE_URL="postgres://bench:bench@127.0.0.1:$port/postgres"
+export DATABASE_URL="postgres://bench@127.0.0.1:$port/postgres"
 export SCHEMATHESIS="$PWD/target/xtask-tools/schemathesis-venv/bin/schemathesis"
 for _ in $(seq 60); do pg_isready -q -d "$DATABASE_URL" && break; sleep 1; done
 

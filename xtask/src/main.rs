@@ -58,7 +58,8 @@ enum Gate {
     ///
     /// Runs `cargo nextest run --workspace` (and the doctests) when cargo-nextest is installed,
     /// else `cargo test --workspace`; arguments after `--` go to the runner. --partition M/N
-    /// runs one part of the suite, for CI matrix jobs (needs nextest).
+    /// runs one part of the suite, for CI matrix jobs (needs nextest). --changed runs only the
+    /// tests the change can affect, from the per-test map of the last full coverage run.
     ///
     /// With `database = true` in [workspace.metadata.xtask.test], the tests get DATABASE_URL:
     /// the one set in the environment when a server answers there; else the compose `db`
@@ -70,13 +71,16 @@ enum Gate {
     Test(TestArgs),
     /// Run the tests under coverage and grade the report (or grade a report with --file)
     ///
-    /// Without --file: runs `cargo llvm-cov` over the workspace, writes the Cobertura report
-    /// (coverage.xml), LCOV and HTML (under target/coverage/), then grades it. With --file:
-    /// grades an existing Cobertura XML or LCOV report from any producer (cargo-llvm-cov,
-    /// coverage.py, tarpaulin, grcov, istanbul/nyc/c8, …) without running anything, or the
-    /// union of several. With --diff: also grades the lines a change adds (patch coverage) and
-    /// lists the uncovered ones. With --partition M/N: runs one shard of the suite and writes
-    /// its report for a later merge (`--file 'target/coverage/shards/*.xml'`).
+    /// Without --file: runs the workspace's tests under `cargo llvm-cov nextest`, writes the
+    /// Cobertura report (coverage.xml), LCOV and HTML (under target/coverage/) and the per-test
+    /// map (which lines each test covers), then grades the report. With --file: grades an
+    /// existing Cobertura XML or LCOV report from any producer (cargo-llvm-cov, coverage.py,
+    /// tarpaulin, grcov, istanbul/nyc/c8, …) without running anything, or the union of several.
+    /// With --diff: also grades the lines a change adds (patch coverage) and lists the
+    /// uncovered ones, running only the tests the change can affect and taking the others'
+    /// lines from the map (the same verdict as a full run; --full runs everything). With
+    /// --partition M/N: runs one shard of the suite and writes its report for a later merge
+    /// (`--file 'target/coverage/shards/*.xml'`). --why FILE[:LINE] lists the tests that cover it.
     ///
     /// Grades: ❌ Poor <50, ⚠️ Low 50–69, ✅ Approved 70–79, 🌟 High 80–89, 🚀 Excellent ≥90.
     /// Exit status: 0 at or above the threshold (and the patch gate); 1 below it, or when the

@@ -711,7 +711,10 @@ mod tests {
             t.inputs,
             [
                 TestInput { globs: vec!["Dockerfile".into()], tests: "binary(smoke_run)".into() },
-                TestInput { globs: vec!["scripts/**".into(), "deploy/*".into()], tests: "(binary(ops)) | (test(/x/))".into() },
+                TestInput {
+                    globs: vec!["scripts/**".into(), "deploy/*".into()],
+                    tests: "(binary(ops)) | (test(/x/))".into()
+                },
             ]
         );
         let bad = json!({"xtask": {"test": {"inputs": [

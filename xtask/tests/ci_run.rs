@@ -261,7 +261,7 @@ fn a_second_run_answers_each_gate_from_the_verdict_cache() {
     }
     let work = |ci: &Ci| {
         let log = ci.log();
-        ["fmt --all --check", "llvm-cov --workspace", "clippy --workspace --lib --bins"]
+        ["fmt --all --check", "llvm-cov nextest --workspace", "clippy --workspace --lib --bins"]
             .map(|w| log.iter().filter(|l| l.starts_with(w)).count())
     };
     assert_eq!(work(&ci), [1, 1, 1], "{:?}", ci.log());

@@ -341,7 +341,10 @@ fn without_a_usable_map_everything_runs_and_says_why() {
     // A changed manifest runs everything, whatever the map.
     fx.edit("beta/Cargo.toml", "edition = \"2021\"", "edition = \"2021\"\ndescription = \"b\"");
     let manifest = fx.coverage(&["--diff", "main"]);
-    assert!(manifest.stderr.contains("impact: running every test: beta/Cargo.toml changed (a manifest)"), "{manifest:?}");
+    assert!(
+        manifest.stderr.contains("impact: running every test: beta/Cargo.toml changed (a manifest)"),
+        "{manifest:?}"
+    );
 }
 
 #[test]

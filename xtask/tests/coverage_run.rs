@@ -284,7 +284,11 @@ fn extra_arguments_and_the_branch_metric_reach_the_test_run() {
     let s = StandIn::new(95);
     let run = s.run(&["--metric", "branches"]);
     assert_eq!(run.code, 2, "the stand-in report has no branch data: {run:?}");
-    assert!(s.log().contains(&"llvm-cov nextest --workspace --no-report --no-fail-fast --branch".to_owned()), "{:?}", s.log());
+    assert!(
+        s.log().contains(&"llvm-cov nextest --workspace --no-report --no-fail-fast --branch".to_owned()),
+        "{:?}",
+        s.log()
+    );
     // Given again after `--`, it is not doubled (cargo would refuse it twice).
     let s = StandIn::new(95);
     let run = s.run(&["--", "--no-fail-fast"]);

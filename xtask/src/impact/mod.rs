@@ -37,7 +37,7 @@ pub fn decide(cx: &Context, extra: &[String]) -> Result<Decision> {
     };
     let toolchain = record::Toolchain::find()?;
     let workspace = workspace::Workspace::load(&cx.cargo, &cx.root)?;
-    let validity = record::validity(cx, &toolchain, &now, &workspace);
+    let validity = record::validity(&toolchain, &now, &workspace);
     if let Some(why) = map.validity.mismatch(&validity) {
         return Ok(everything(format!("{why} since the map's run"), Some(map), now));
     }
@@ -64,11 +64,15 @@ pub fn explain(decision: &Decision) {
         (Plan::Everything(why), _) => eprintln!("impact: running every test: {why}"),
         (Plan::Selected(s), Some(map)) => {
             let changed = s.changes.paths().len();
+            let filters = match s.filters.len() {
+                0 => String::new(),
+                1 => ", and the tests of 1 filterset".to_owned(),
+                n => format!(", and the tests of {n} filtersets"),
+            };
             eprintln!(
-                "impact: {} of {} tests known to the map, plus {} filtersets (map of {}, {}; {changed} {} changed since)",
+                "impact: {} of the map's {} tests{filters} (map of {}, {}; {changed} {} changed since)",
                 s.tests.len(),
                 map.tests.len(),
-                s.filters.len(),
                 map.commit,
                 ago(map.recorded),
                 if changed == 1 { "file" } else { "files" },

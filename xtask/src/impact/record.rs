@@ -152,8 +152,7 @@ impl Toolchain {
 }
 
 /// The values a map is valid for, now.
-pub fn validity(cx: &Context, toolchain: &Toolchain, tree: &Snapshot, workspace: &Workspace) -> Validity {
-    let _ = cx;
+pub fn validity(toolchain: &Toolchain, tree: &Snapshot, workspace: &Workspace) -> Validity {
     Validity {
         toolchain: toolchain.version.clone(),
         lockfile: tree.files.get("Cargo.lock").cloned().unwrap_or_default(),
@@ -196,7 +195,7 @@ impl Recorder {
             Err(e) => return Err(e).with_context(|| format!("cannot remove {}", index.display())),
         }
         let runner_var = format!("CARGO_TARGET_{}_RUNNER", toolchain.host.to_uppercase().replace(['-', '.'], "_"));
-        let validity = validity(cx, &toolchain, &before, &workspace);
+        let validity = validity(&toolchain, &before, &workspace);
         Ok(Recorder {
             profiles,
             index,
@@ -234,7 +233,8 @@ impl Recorder {
         let after = Snapshot::take(&cx.root)?;
         let changes = self.before.changes(&after);
         // The build writes Cargo.lock when the checkout has none: that is not an edit.
-        let lockfile_written = changes.added == ["Cargo.lock"] && changes.removed.is_empty() && changes.modified.is_empty();
+        let lockfile_written =
+            changes.added == ["Cargo.lock"] && changes.removed.is_empty() && changes.modified.is_empty();
         if !changes.is_empty() && !lockfile_written {
             eprintln!("map: not saved: the checkout changed during the run ({})", changes.brief(3));
             return Ok(());
@@ -260,9 +260,11 @@ impl Recorder {
 
         // Each test on its own: merge its profiles, read them back as lines.
         let jobs: Mutex<Vec<(&String, &Noted)>> = Mutex::new(tests.iter().collect());
-        let results: Mutex<Vec<(String, Result<BTreeMap<String, BTreeSet<u32>>>)>> = Mutex::new(Vec::new());
+        let results: Mutex<Vec<(String, Result<Lines>)>> = Mutex::new(Vec::new());
         let scratch = self.index.with_file_name(format!(".test-map-{}", std::process::id()));
         std::fs::create_dir_all(&scratch).with_context(|| format!("cannot create {}", scratch.display()))?;
+        let reader =
+            LineReader { llvm_bin: &self.sysroot_bin, scratch: &scratch, bins: &bins, root: &root, keep: &keep };
         let workers = std::thread::available_parallelism().map_or(2, usize::from).clamp(1, 8);
         std::thread::scope(|s| {
             for _ in 0..workers {
@@ -273,7 +275,7 @@ impl Recorder {
                         let lines = if files.is_empty() {
                             Ok(BTreeMap::new())
                         } else {
-                            self.lines_of(&scratch, key, files, &noted.binary_path, &bins, &root, &keep)
+                            reader.read(key, files, &noted.binary_path)
                         };
                         results.lock().expect("not poisoned").push((key.clone(), lines));
                     }
@@ -287,7 +289,7 @@ impl Recorder {
         entries.sort_by(|a, b| a.1.id.cmp(&b.1.id));
         let position: HashMap<&str, usize> = entries.iter().enumerate().map(|(i, (k, _))| (k.as_str(), i)).collect();
         let mut files: BTreeMap<String, BTreeMap<usize, String>> = BTreeMap::new();
-        let mut union: BTreeMap<String, BTreeSet<u32>> = BTreeMap::new();
+        let mut union = Lines::new();
         for (key, lines) in results.into_inner().expect("not poisoned") {
             let lines = lines.with_context(|| format!("cannot read the profiles of {}", tests[&key].id))?;
             let t = position[key.as_str()];
@@ -336,39 +338,46 @@ impl Recorder {
         }
         Ok(())
     }
+}
 
-    /// One test's covered lines per repository file (only the files `keep` accepts).
-    #[allow(clippy::too_many_arguments)]
-    fn lines_of(
-        &self,
-        scratch: &Path,
-        key: &str,
-        profiles: &[PathBuf],
-        binary: &Path,
-        bins: &[PathBuf],
-        root: &str,
-        keep: &dyn Fn(&str) -> bool,
-    ) -> Result<BTreeMap<String, BTreeSet<u32>>> {
-        let profdata = scratch.join(format!("{key}.profdata"));
-        let mut merge = Command::new(self.sysroot_bin.join("llvm-profdata"));
+/// Covered lines by repository path.
+type Lines = BTreeMap<String, BTreeSet<u32>>;
+
+/// Reads one test's profiles back as lines: what every test's reading shares.
+struct LineReader<'a> {
+    llvm_bin: &'a Path,
+    /// Where the merged profiles go (removed after each test).
+    scratch: &'a Path,
+    /// The workspace's programs, which any test may have started.
+    bins: &'a [PathBuf],
+    root: &'a str,
+    /// The files worth keeping (the report's and the checkout's).
+    keep: &'a (dyn Fn(&str) -> bool + Sync),
+}
+
+impl LineReader<'_> {
+    /// The lines test `key` covered, from its profiles, run by `binary`.
+    fn read(&self, key: &str, profiles: &[PathBuf], binary: &Path) -> Result<Lines> {
+        let profdata = self.scratch.join(format!("{key}.profdata"));
+        let mut merge = Command::new(self.llvm_bin.join("llvm-profdata"));
         merge.args(["merge", "-sparse"]).args(profiles).arg("-o").arg(&profdata);
         crate::process::checked(&mut merge, "llvm-profdata merge")?;
-        let mut export = Command::new(self.sysroot_bin.join("llvm-cov"));
+        let mut export = Command::new(self.llvm_bin.join("llvm-cov"));
         export
             .args(["export", "-format=lcov", "-skip-functions"])
             .arg(format!("-instr-profile={}", profdata.display()));
         export.arg(binary);
-        for bin in bins.iter().filter(|b| b.as_path() != binary) {
+        for bin in self.bins.iter().filter(|b| b.as_path() != binary) {
             export.arg("-object").arg(bin);
         }
         let out = crate::process::checked(&mut export, "llvm-cov export -format=lcov")?;
         let _ = std::fs::remove_file(&profdata);
         let report = crate::coverage::lcov::parse(out.stdout.as_slice(), ParseOptions::default())
             .map_err(|e| anyhow::anyhow!("llvm-cov's LCOV output: {}", e.message))?;
-        let mut lines: BTreeMap<String, BTreeSet<u32>> = BTreeMap::new();
+        let mut lines = Lines::new();
         for f in &report.files {
-            let path = repo_key(&f.name, &[], root);
-            if !keep(&path) {
+            let path = repo_key(&f.name, &[], self.root);
+            if !(self.keep)(&path) {
                 continue;
             }
             let covered: BTreeSet<u32> = f.line_table.iter().filter(|&(_, c)| c).map(|(l, _)| l).collect();
@@ -434,7 +443,7 @@ fn group_profiles(dir: &Path) -> Result<HashMap<String, Vec<PathBuf>>> {
 }
 
 /// Covered lines of the report that no test's lines include, as `file:line`.
-fn missed_lines(report: &Report, root: &str, union: &BTreeMap<String, BTreeSet<u32>>) -> Vec<String> {
+fn missed_lines(report: &Report, root: &str, union: &Lines) -> Vec<String> {
     let mut missed = Vec::new();
     for f in &report.files {
         let path = repo_key(&f.name, &report.sources, root);

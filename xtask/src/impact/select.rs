@@ -295,6 +295,10 @@ impl Selection {
             args.push("-E".to_owned());
             args.push(filter.clone());
         }
+        if args.is_empty() {
+            // No filter at all would be every test.
+            args.extend(["-E".to_owned(), "none()".to_owned()]);
+        }
         args
     }
 }
@@ -428,13 +432,21 @@ mod tests {
         now.files.insert(".env.example".into(), "x2".into());
         let mut old = m.clone();
         old.tree.files.insert(".env.example".into(), "x1".into());
-        let read = |p: &str| (p == "app/tests/api/main.rs").then(|| "const E: &str = include_str!(\"../../../.env.example\");".to_owned());
+        let read = |p: &str| {
+            (p == "app/tests/api/main.rs")
+                .then(|| "const E: &str = include_str!(\"../../../.env.example\");".to_owned())
+        };
         let s = selected(plan(&old, &now, &[], &workspace(), &[], &read));
-        assert!(s.filters.iter().any(|(f, why)| f == "binary_id(=app::api)" && why.contains("embedded by")), "{:?}", s.filters);
+        assert!(
+            s.filters.iter().any(|(f, why)| f == "binary_id(=app::api)" && why.contains("embedded by")),
+            "{:?}",
+            s.filters
+        );
         assert_eq!(join("a/b", "../../x"), Some("x".into()));
         assert_eq!(join("a", "../../x"), None);
 
-        let inputs = [TestInput { globs: vec!["app/src/cashback.rs".into()], tests: "binary_id(=xtask::wiring)".into() }];
+        let inputs =
+            [TestInput { globs: vec!["app/src/cashback.rs".into()], tests: "binary_id(=xtask::wiring)".into() }];
         let now = with(&m, "app/src/cashback.rs", "a2");
         let s = selected(plan(&m, &now, &[], &workspace(), &inputs, &|_| Some(BODY.replace('5', "6"))));
         assert!(s.filters.iter().any(|(f, _)| f == "binary_id(=xtask::wiring)"), "{:?}", s.filters);
@@ -477,6 +489,10 @@ mod tests {
 
     #[test]
     fn nothing_changed_runs_what_failed_and_a_whole_binary_is_named_by_its_id() {
+        let mut passing = map();
+        passing.tests[2].passed = true;
+        let s = selected(plan(&passing, &passing.tree, &[], &workspace(), &[], &|_| None));
+        assert_eq!(s.nextest_args(&passing), ["-E", "none()"], "nothing to run is not everything");
         let m = map();
         let s = selected(plan(&m, &m.tree, &[], &workspace(), &[], &|_| None));
         assert_eq!(s.tests, [2].into_iter().collect(), "the test that failed in the map's run");
