@@ -427,15 +427,20 @@ impl Settings {
 
     /// Reads the settings of the workspace whose manifest is `root/Cargo.toml`.
     pub fn load(cargo: &str, root: &Path) -> Result<Settings> {
-        let metadata = cargo_metadata::MetadataCommand::new()
-            .cargo_path(cargo)
-            .manifest_path(root.join("Cargo.toml"))
-            .no_deps()
-            .other_options(vec!["--offline".to_owned()])
-            .exec()
-            .context("could not read the workspace settings (`cargo metadata` failed)")?;
+        let metadata = workspace_metadata(cargo, root).context("could not read the workspace settings")?;
         Settings::from_metadata(root, &metadata.workspace_metadata)
     }
+}
+
+/// `cargo metadata --no-deps --offline` of the workspace at `root`: its settings and packages.
+pub fn workspace_metadata(cargo: &str, root: &Path) -> Result<cargo_metadata::Metadata> {
+    cargo_metadata::MetadataCommand::new()
+        .cargo_path(cargo)
+        .manifest_path(root.join("Cargo.toml"))
+        .no_deps()
+        .other_options(vec!["--offline".to_owned()])
+        .exec()
+        .context("`cargo metadata` failed")
 }
 
 fn lint_settings(raw: RawLint) -> Result<LintSettings> {

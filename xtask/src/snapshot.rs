@@ -137,22 +137,28 @@ impl Snapshot {
 /// git's content id of `text` (`git hash-object --stdin`): a digest for keys, computed by the
 /// program the gates already need rather than a hashing crate.
 pub fn digest(root: &Path, text: &[u8]) -> Result<String> {
+    let out = hash_object(root, "--stdin", text.to_vec())?;
+    Ok(String::from_utf8_lossy(&out).trim().to_owned())
+}
+
+/// `git hash-object MODE` with `input` on its stdin (written from a thread, so a large input
+/// cannot deadlock against the output); its stdout.
+fn hash_object(root: &Path, mode: &str, input: Vec<u8>) -> Result<Vec<u8>> {
     let mut child = git(root)
-        .args(["hash-object", "--stdin"])
+        .args(["hash-object", mode])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .context("cannot run `git hash-object`")?;
     let mut stdin = child.stdin.take().expect("stdin is piped");
-    let text = text.to_vec();
-    let writer = std::thread::spawn(move || stdin.write_all(&text));
+    let writer = std::thread::spawn(move || stdin.write_all(&input));
     let out = child.wait_with_output().context("cannot run `git hash-object`")?;
     writer.join().expect("the writer does not panic").context("cannot write to `git hash-object`")?;
     if !out.status.success() {
-        bail!("`git hash-object --stdin` failed: {}", String::from_utf8_lossy(&out.stderr).trim());
+        bail!("`git hash-object {mode}` failed: {}", String::from_utf8_lossy(&out.stderr).trim());
     }
-    Ok(String::from_utf8_lossy(&out.stdout).trim().to_owned())
+    Ok(out.stdout)
 }
 
 /// The content id of each file (absolute, or relative to `root`), in order; `None` for one
@@ -167,22 +173,9 @@ pub fn file_ids(root: &Path, paths: &[std::path::PathBuf]) -> Result<Vec<Option<
 
 /// `git hash-object --stdin-paths` over `paths` (relative to `root`), one id each, in order.
 fn hash_paths(root: &Path, paths: &[String]) -> Result<Vec<String>> {
-    let mut child = git(root)
-        .args(["hash-object", "--stdin-paths"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .context("cannot run `git hash-object`")?;
-    let mut stdin = child.stdin.take().expect("stdin is piped");
     let list: String = paths.iter().map(|p| format!("{}\n", stdin_path(p))).collect();
-    let writer = std::thread::spawn(move || stdin.write_all(list.as_bytes()));
-    let out = child.wait_with_output().context("cannot run `git hash-object`")?;
-    writer.join().expect("the writer does not panic").context("cannot write to `git hash-object`")?;
-    if !out.status.success() {
-        bail!("`git hash-object --stdin-paths` failed: {}", String::from_utf8_lossy(&out.stderr).trim());
-    }
-    let ids: Vec<String> = String::from_utf8_lossy(&out.stdout).lines().map(str::to_owned).collect();
+    let out = hash_object(root, "--stdin-paths", list.into_bytes())?;
+    let ids: Vec<String> = String::from_utf8_lossy(&out).lines().map(str::to_owned).collect();
     if ids.len() != paths.len() {
         bail!("`git hash-object --stdin-paths` gave {} ids for {} files", ids.len(), paths.len());
     }

@@ -9,29 +9,6 @@ use std::process::Command;
 
 use support::{Run, Scratch, percent_report};
 
-const CARGO_STANDIN: &str = r#"#!/usr/bin/env bash
-# Stand-in cargo: records argv; fmt fails when $STANDIN/fmt-fails exists.
-printf '%s\n' "$*" >> "$STANDIN/log"
-case "$1 $2" in
-  metadata*) exec "$REAL_CARGO" metadata --format-version 1 --no-deps --offline --manifest-path "$STANDIN/ws/Cargo.toml" ;;
-  "fmt --version"|"clippy --version") echo "$1 1.0.0" ;;
-  fmt*) [ -e "$STANDIN/fmt-fails" ] && { echo "Diff in src/lib.rs at line 1:"; exit 1; }; exit 0 ;;
-  clippy*) exit 0 ;;
-  "llvm-cov --version") echo "cargo-llvm-cov 0.9.1" ;;
-  "llvm-cov clean") exit 0 ;;
-  "llvm-cov report")
-    out=""; while [ $# -gt 0 ]; do case "$1" in --output-path|--output-dir) out="$2"; shift ;; esac; shift; done
-    case "$(tail -n 1 "$STANDIN/log")" in
-      *--html*) mkdir -p "$out/html"; echo '<html/>' > "$out/html/index.html" ;;
-      *--lcov*) printf 'TN:\nend_of_record\n' > "$out" ;;
-      *) cp "$STANDIN/report.xml" "$out" ;;
-    esac ;;
-  "nextest --version") echo "cargo-nextest 0.9.143" ;;
-  "llvm-cov nextest") echo "running tests" ;;
-  *) echo "stand-in cargo: unexpected $*" >&2; exit 99 ;;
-esac
-"#;
-
 /// The stand-in stack: the image build fails; everything else succeeds.
 const COMPOSE_SH: &str = r#"while [ $# -gt 0 ]; do case "$1" in -f|-p|--env-file) shift 2 ;; *) break ;; esac; done
 case "$1" in
@@ -53,7 +30,7 @@ struct Ci {
 impl Ci {
     fn new(covered: u32) -> Ci {
         let dir = Scratch::new("ci");
-        lint_support::write_exe(&dir.0.join("bin/cargo"), CARGO_STANDIN);
+        lint_support::write_exe(&dir.0.join("bin/cargo"), support::CARGO_STANDIN);
         lint_support::write_exe(&dir.0.join("bin/rustup"), "#!/bin/sh\necho llvm-tools-x86_64-unknown-linux-gnu\n");
         // No Docker engine unless a test says so (`engine`): the smoke gate's stack is a
         // stand-in here, whose compose fails the image build. A throwaway stack's compose

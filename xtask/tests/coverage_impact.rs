@@ -155,17 +155,10 @@ impl Fixture {
         support::edit(&self.dir.path(path), old, new);
     }
 
-    /// `cargo xtask <gate> <args>` on the fixture, with none of an enclosing coverage run's
-    /// settings (see coverage_shards.rs).
+    /// `cargo xtask <gate> <args>` on the fixture.
     fn xtask(&self, gate: &str, args: &[&str], env: &[(&str, &str)]) -> Command {
-        let mut c: Command = support::xtask();
-        for (var, _) in std::env::vars_os() {
-            if leaks_from_an_enclosing_run(&var.to_string_lossy()) {
-                c.env_remove(&var);
-            }
-        }
-        c.env("CARGO_MANIFEST_DIR", self.dir.path("xtask")).current_dir(&self.dir.0).arg(gate).args(args);
-        c.envs(env.iter().copied());
+        let mut c = support::xtask_on(&self.dir.0);
+        c.arg(gate).args(args).envs(env.iter().copied());
         c
     }
 
@@ -176,24 +169,6 @@ impl Fixture {
     fn map_path(&self) -> std::path::PathBuf {
         self.dir.path("target/coverage/test-map.json")
     }
-}
-
-fn leaks_from_an_enclosing_run(name: &str) -> bool {
-    const PREFIXES: [&str; 4] = ["CARGO_LLVM_COV", "__CARGO_LLVM_COV", "NEXTEST", "XTASK_MAP"];
-    const NAMES: [&str; 9] = [
-        "RUSTC_WRAPPER",
-        "RUSTC_WORKSPACE_WRAPPER",
-        "CARGO_BUILD_RUSTC_WRAPPER",
-        "RUSTFLAGS",
-        "CARGO_ENCODED_RUSTFLAGS",
-        "RUSTDOCFLAGS",
-        "CARGO_TARGET_DIR",
-        "CARGO_BUILD_TARGET_DIR",
-        "LLVM_PROFILE_FILE",
-    ];
-    PREFIXES.iter().any(|p| name.starts_with(p))
-        || NAMES.contains(&name)
-        || (name.starts_with("CARGO_TARGET_") && name.ends_with("_RUNNER"))
 }
 
 /// What a full run and an impact-aware run must agree on: the totals, the gate, and the patch

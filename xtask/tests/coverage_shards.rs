@@ -113,21 +113,10 @@ impl Fixture {
         Fixture { dir }
     }
 
-    /// `cargo xtask coverage <args>` on the fixture, with none of an enclosing coverage run's
-    /// settings leaking into the fixture's own run: its target folder, its RUSTFLAGS, and above
-    /// all its rustc wrapper (cargo-llvm-cov itself, which would wrap the inner run's own
-    /// cargo-llvm-cov, again and again).
+    /// `cargo xtask coverage <args>` on the fixture (see `support::xtask_on`).
     fn coverage(&self, args: &[&str], env: &[(&str, &str)]) -> Run {
-        let mut c: Command = support::xtask();
-        for (var, _) in std::env::vars_os() {
-            if leaks_from_an_enclosing_run(&var.to_string_lossy()) {
-                c.env_remove(&var);
-            }
-        }
-        c.env("CARGO_MANIFEST_DIR", self.dir.path("xtask")).current_dir(&self.dir.0).arg("coverage").args(args);
-        for (var, value) in env {
-            c.env(var, value);
-        }
+        let mut c: Command = support::xtask_on(&self.dir.0);
+        c.arg("coverage").args(args).envs(env.iter().copied());
         support::run(c)
     }
 
@@ -148,23 +137,6 @@ impl Fixture {
     fn shard_path(&self, m: u32, n: u32) -> std::path::PathBuf {
         self.dir.path(&format!("target/coverage/shards/coverage-{m}-of-{n}.xml"))
     }
-}
-
-/// What `cargo llvm-cov` (or nextest) sets for the tests it runs, and must not reach a run of
-/// their own.
-fn leaks_from_an_enclosing_run(name: &str) -> bool {
-    const PREFIXES: [&str; 3] = ["CARGO_LLVM_COV", "__CARGO_LLVM_COV", "NEXTEST"];
-    const NAMES: [&str; 8] = [
-        "RUSTC_WRAPPER",
-        "RUSTC_WORKSPACE_WRAPPER",
-        "CARGO_BUILD_RUSTC_WRAPPER",
-        "RUSTFLAGS",
-        "CARGO_ENCODED_RUSTFLAGS",
-        "RUSTDOCFLAGS",
-        "CARGO_TARGET_DIR",
-        "CARGO_BUILD_TARGET_DIR",
-    ];
-    PREFIXES.iter().any(|p| name.starts_with(p)) || NAMES.contains(&name)
 }
 
 /// `(covered, coverable)` of the graded report, from `--format json`.

@@ -14,27 +14,6 @@ use std::process::Command;
 use lint_support::{GIT_LOCATION_VARS, write_exe};
 use support::{Run, Scratch};
 
-const CARGO_STANDIN: &str = r#"#!/usr/bin/env bash
-# Stand-in cargo: records argv; cargo metadata is the real one's.
-printf '%s\n' "$*" >> "$STANDIN/log"
-case "$1 $2" in
-  metadata*) exec "$REAL_CARGO" "$@" ;;
-  "fmt --version"|"clippy --version") echo "$1 1.0.0" ;;
-  fmt*|clippy*) exit 0 ;;
-  "llvm-cov --version") echo "cargo-llvm-cov 0.9.1" ;;
-  "llvm-cov clean") exit 0 ;;
-  "llvm-cov report")
-    out=""; while [ $# -gt 0 ]; do case "$1" in --output-path|--output-dir) out="$2"; shift ;; esac; shift; done
-    case "$(tail -n 1 "$STANDIN/log")" in
-      *--html*) mkdir -p "$out/html"; echo '<html/>' > "$out/html/index.html" ;;
-      *--lcov*) printf 'TN:\nend_of_record\n' > "$out" ;;
-      *) cp "$STANDIN/report.xml" "$out" ;;
-    esac ;;
-  "llvm-cov --workspace") echo "running tests" ;;
-  *) echo "stand-in cargo: unexpected $*" >&2; exit 99 ;;
-esac
-"#;
-
 /// Answers `-vV` as rustc 9.9.9 when `$STANDIN/rustc-9` exists (the rest of its answer is the
 /// real one's); anything else goes to the real rustc.
 const RUSTC_STANDIN: &str = r#"#!/bin/sh
@@ -56,7 +35,7 @@ impl Ws {
         let dir = Scratch::new(name);
         let root = dir.0.join("ws");
         let ws = Ws { dir, root };
-        write_exe(&ws.dir.0.join("bin/cargo"), CARGO_STANDIN);
+        write_exe(&ws.dir.0.join("bin/cargo"), support::CARGO_STANDIN);
         write_exe(&ws.dir.0.join("bin/rustc"), RUSTC_STANDIN);
         ws.dir.write("report.xml", support::percent_report(85, 100));
         ws.write(".gitignore", ".env\ntarget/\n");
@@ -353,12 +332,12 @@ fn the_files_a_gate_wrote_must_still_be_there_unchanged() {
     let second = ws.run(&["coverage"]);
     assert!(cache_line(&second, "coverage").starts_with("coverage: passed (cached: "), "{second:?}");
     assert!(second.stdout.contains("Coverage: 🌟 High — 85.00%"), "the grade again: {second:?}");
-    assert_eq!(ws.runs("llvm-cov --workspace"), 1);
+    assert_eq!(ws.runs("llvm-cov nextest --workspace"), 1);
 
     std::fs::remove_file(ws.root.join("coverage.xml")).unwrap();
     let gone = ws.run(&["coverage"]);
     assert_eq!(cache_line(&gone, "coverage"), "coverage: not cached (coverage.xml is gone since the cached run)");
-    assert_eq!(ws.runs("llvm-cov --workspace"), 2);
+    assert_eq!(ws.runs("llvm-cov nextest --workspace"), 2);
 
     ws.write("target/coverage/lcov.info", "TN:\nSF:x\nend_of_record\n");
     let changed = ws.run(&["coverage"]);
@@ -366,7 +345,7 @@ fn the_files_a_gate_wrote_must_still_be_there_unchanged() {
         cache_line(&changed, "coverage"),
         "coverage: not cached (target/coverage/lcov.info changed since the cached run)"
     );
-    assert_eq!(ws.runs("llvm-cov --workspace"), 3);
+    assert_eq!(ws.runs("llvm-cov nextest --workspace"), 3);
 
     // Grading a given report is never cached.
     let graded = ws.run(&["coverage", "--file", "coverage.xml"]);

@@ -30,13 +30,8 @@ pub struct Workspace {
 
 impl Workspace {
     pub fn load(cargo: &str, root: &Path) -> Result<Workspace> {
-        let metadata = cargo_metadata::MetadataCommand::new()
-            .cargo_path(cargo)
-            .manifest_path(root.join("Cargo.toml"))
-            .no_deps()
-            .other_options(vec!["--offline".to_owned()])
-            .exec()
-            .context("cannot read the workspace's packages (`cargo metadata` failed)")?;
+        let metadata =
+            crate::settings::workspace_metadata(cargo, root).context("cannot read the workspace's packages")?;
         let root_dir = metadata.workspace_root.clone().into_std_path_buf();
         let relative =
             |p: &Path| -> String { p.strip_prefix(&root_dir).unwrap_or(p).to_string_lossy().replace('\\', "/") };
