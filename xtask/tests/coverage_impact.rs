@@ -313,6 +313,16 @@ fn without_a_usable_map_everything_runs_and_says_why() {
     let other = fx.coverage(&["--diff", "main"]);
     assert!(other.stderr.contains("impact: running every test: Cargo.lock changed since the map's run"), "{other:?}");
 
+    // A map whose tests do not account for every covered line of its run.
+    let mut map: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(fx.map_path()).unwrap()).unwrap();
+    map["unattributed"] = 3.into();
+    std::fs::write(fx.map_path(), map.to_string()).unwrap();
+    let partial = fx.coverage(&["--diff", "main"]);
+    assert!(
+        partial.stderr.contains("impact: running every test: the map's run covered 3 lines no recorded test accounts for"),
+        "{partial:?}"
+    );
+
     // A changed manifest runs everything, whatever the map.
     fx.edit("beta/Cargo.toml", "edition = \"2021\"", "edition = \"2021\"\ndescription = \"b\"");
     let manifest = fx.coverage(&["--diff", "main"]);

@@ -71,6 +71,7 @@ mod tests {
             ]
             .into_iter()
             .collect(),
+            unattributed: 0,
         };
         // This run: `ran` ran and covered nothing of a.rs; b.rs changed (and now has lines 1-4).
         let selected = report(

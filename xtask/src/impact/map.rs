@@ -90,6 +90,10 @@ pub struct Map {
     pub tests: Vec<TestEntry>,
     /// Repository path → test (index into `tests`) → the lines it covered, as ranges.
     pub files: BTreeMap<String, BTreeMap<usize, String>>,
+    /// Covered lines of the run's report that no test's lines include (a profile the recorder
+    /// could not attribute): such a map cannot stand for the tests that do not run.
+    #[serde(default)]
+    pub unattributed: usize,
 }
 
 /// Why a stored map cannot be used.
@@ -273,6 +277,7 @@ mod tests {
             rust: BTreeMap::new(),
             tests: vec![TestEntry { id: TestId { binary: "b".into(), name: "t".into() }, passed: true }],
             files: [("f.rs".to_owned(), [(0, "1-2".to_owned())].into_iter().collect())].into_iter().collect(),
+            unattributed: 0,
         };
         map.save(&file).unwrap();
         assert_eq!(Map::load(&file).unwrap(), map);

@@ -41,6 +41,10 @@ pub fn decide(cx: &Context, extra: &[String]) -> Result<Decision> {
     if let Some(why) = map.validity.mismatch(&validity) {
         return Ok(everything(format!("{why} since the map's run"), Some(map), now));
     }
+    if map.unattributed > 0 {
+        let why = format!("the map's run covered {} lines no recorded test accounts for", map.unattributed);
+        return Ok(everything(why, Some(map), now));
+    }
     let read = |path: &str| std::fs::read_to_string(cx.root.join(path)).ok();
     let plan = select::plan(&map, &now, extra, &workspace, &cx.settings.test.inputs, &read);
     Ok(Decision { map: Some(map), plan, now })

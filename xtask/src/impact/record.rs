@@ -316,6 +316,7 @@ impl Recorder {
             rust,
             tests: entries.into_iter().map(|(_, e)| e).collect(),
             files,
+            unattributed: missed.len(),
         };
         let path = map::path(&target_dir(&cx.root));
         map.save(&path)?;
@@ -331,7 +332,7 @@ impl Recorder {
         if !missed.is_empty() {
             eprintln!(
                 "map: warning: {} covered lines of the report are covered by no recorded test (e.g. {}): \
-                 impact-aware runs will run everything until a full run records them",
+                 impact-aware runs will run every test until a full run records them all",
                 missed.len(),
                 missed.iter().take(3).cloned().collect::<Vec<_>>().join(", ")
             );

@@ -364,6 +364,7 @@ mod tests {
             files: [("app/src/cashback.rs".to_owned(), [(1, "2".to_owned())].into_iter().collect())]
                 .into_iter()
                 .collect(),
+            unattributed: 0,
         }
     }
 

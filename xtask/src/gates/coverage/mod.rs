@@ -508,6 +508,26 @@ fn run_tests(cx: &Context, args: &CoverageArgs, metric: Metric, impact: Option<&
     let tool_env = tools::for_tests(cx, !args.no_install)?;
     let settings = &cx.settings.coverage;
     let extra = &args.extra;
+    // A whole run records which lines each test covers (the per-test map); a shard, or a run
+    // narrowed by extra arguments, does not. An impact-aware run notes which tests ran, and
+    // without the recorder it cannot: it runs everything.
+    let recorder = if args.partition.is_none() && extra.is_empty() {
+        match Recorder::start(cx) {
+            Ok(r) => Some(r),
+            Err(why) => {
+                eprintln!("map: this run records no per-test map: {why}");
+                None
+            }
+        }
+    } else {
+        None
+    };
+    let impact = impact.filter(|_| {
+        recorder.is_some() || {
+            eprintln!("impact: running every test: the recorder cannot run");
+            false
+        }
+    });
     let mut flags: Vec<String> = Vec::new();
     if let Some(p) = args.partition {
         // nextest deals the tests out; every test binary is still measured, so each shard's
@@ -527,19 +547,6 @@ fn run_tests(cx: &Context, args: &CoverageArgs, metric: Metric, impact: Option<&
     }
     flags.extend(extra.iter().cloned());
     let runner: &[&str] = &["llvm-cov", "nextest", "--workspace", "--no-report"];
-    // A whole run records which lines each test covers (the per-test map); a shard, or a run
-    // narrowed by extra arguments, does not. An impact-aware run notes which tests ran.
-    let recorder = if args.partition.is_none() && extra.is_empty() {
-        match Recorder::start(cx) {
-            Ok(r) => Some(r),
-            Err(why) => {
-                eprintln!("map: this run records no per-test map: {why}");
-                None
-            }
-        }
-    } else {
-        None
-    };
 
     // One test run, with the test gate's database when the suite needs one; every report
     // below is rendered from this run's profile data.
@@ -598,7 +605,7 @@ fn run_tests(cx: &Context, args: &CoverageArgs, metric: Metric, impact: Option<&
     }
     if let Some((map, selection)) = impact {
         // The selected tests' report, completed from the map, is the report.
-        let Some(recorder) = &recorder else { bail!("an impact-aware run needs the recorder") };
+        let Some(recorder) = &recorder else { unreachable!("an impact-aware run has its recorder") };
         let ran = recorder.ran()?;
         let selected = read_report(&report, &display_name(cx, &report), Metric::Lines)?;
         let changed: BTreeSet<String> = selection.changes.paths().into_iter().map(str::to_owned).collect();
