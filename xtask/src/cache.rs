@@ -628,7 +628,7 @@ fn head(root: &Path) -> (String, bool) {
             .filter(|o| o.status.success())
             .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
     };
-    let head = text(&["rev-parse", "--short", "HEAD"]).unwrap_or_else(|| "no commit".to_owned());
+    let head = crate::snapshot::head(root).unwrap_or_else(|| "no commit".to_owned());
     let uncommitted = text(&["status", "--porcelain"]).is_none_or(|s| !s.is_empty());
     (head, uncommitted)
 }

@@ -134,6 +134,12 @@ impl Snapshot {
     }
 }
 
+/// HEAD's commit, abbreviated to 12 digits; `None` before the first commit.
+pub fn head(root: &Path) -> Option<String> {
+    let out = git(root).args(["rev-parse", "--short=12", "HEAD"]).stderr(Stdio::null()).output().ok()?;
+    out.status.success().then(|| String::from_utf8_lossy(&out.stdout).trim().to_owned())
+}
+
 /// git's content id of `text` (`git hash-object --stdin`): a digest for keys, computed by the
 /// program the gates already need rather than a hashing crate.
 pub fn digest(root: &Path, text: &[u8]) -> Result<String> {

@@ -319,7 +319,9 @@ fn without_a_usable_map_everything_runs_and_says_why() {
     std::fs::write(fx.map_path(), map.to_string()).unwrap();
     let partial = fx.coverage(&["--diff", "main"]);
     assert!(
-        partial.stderr.contains("impact: running every test: the map's run covered 3 lines no recorded test accounts for"),
+        partial
+            .stderr
+            .contains("impact: running every test: the map's run covered 3 lines no recorded test accounts for"),
         "{partial:?}"
     );
 

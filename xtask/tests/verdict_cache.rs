@@ -75,7 +75,7 @@ impl Ws {
     }
 
     fn head(&self) -> String {
-        self.git(&["rev-parse", "--short", "HEAD"])
+        self.git(&["rev-parse", "--short=12", "HEAD"])
     }
 
     fn write(&self, path: &str, content: impl AsRef<[u8]>) {

@@ -14,7 +14,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::ffi::OsString;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
-use std::process::{Command, ExitCode, Stdio};
+use std::process::{Command, ExitCode};
 use std::sync::Mutex;
 use std::time::Instant;
 
@@ -311,7 +311,7 @@ impl Recorder {
             format: map::FORMAT,
             validity,
             recorded: std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs()),
-            commit: head_commit(&cx.root),
+            commit: crate::snapshot::head(&cx.root).unwrap_or_else(|| "(no commit)".to_owned()),
             tree: after,
             rust,
             tests: entries.into_iter().map(|(_, e)| e).collect(),
@@ -456,16 +456,4 @@ fn missed_lines(report: &Report, root: &str, union: &Lines) -> Vec<String> {
         }
     }
     missed
-}
-
-/// HEAD, abbreviated, or `(no commit)`.
-pub fn head_commit(root: &Path) -> String {
-    crate::lint::files::git(root)
-        .args(["rev-parse", "--short=12", "HEAD"])
-        .stderr(Stdio::null())
-        .output()
-        .ok()
-        .filter(|o| o.status.success())
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
-        .unwrap_or_else(|| "(no commit)".to_owned())
 }
