@@ -247,6 +247,7 @@ impl Recorder {
             return Ok(());
         }
         let profiles = group_profiles(&self.profiles)?;
+        eprintln!("map: reading the lines of each of {} tests from their profiles", tests.len());
         let root = cx.root.to_string_lossy().into_owned();
         let bins: Vec<PathBuf> = self
             .workspace

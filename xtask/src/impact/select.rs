@@ -281,15 +281,21 @@ impl Selection {
             by_binary.entry(&id.binary).or_default().push(&id.name);
         }
         let mut args = Vec::new();
+        let tests = |names: &[&str]| names.iter().map(|n| format!("test(={n})")).collect::<Vec<_>>().join(" | ");
         for (binary, names) in by_binary {
-            let all = map.tests.iter().filter(|t| t.id.binary == binary).count();
+            let all: Vec<&str> =
+                map.tests.iter().filter(|t| t.id.binary == binary).map(|t| t.id.name.as_str()).collect();
+            let left_out: Vec<&str> = all.iter().filter(|n| !names.contains(n)).copied().collect();
             args.push("-E".to_owned());
-            if names.len() == all {
-                args.push(format!("binary_id(={binary})"));
+            // The shorter of the two: the tests selected, or all but those left out (a test the
+            // map does not know is then selected too, which is only wider).
+            args.push(if left_out.is_empty() {
+                format!("binary_id(={binary})")
+            } else if left_out.len() < names.len() {
+                format!("binary_id(={binary}) & not ({})", tests(&left_out))
             } else {
-                let names: Vec<String> = names.iter().map(|n| format!("test(={n})")).collect();
-                args.push(format!("binary_id(={binary}) & ({})", names.join(" | ")));
-            }
+                format!("binary_id(={binary}) & ({})", tests(&names))
+            });
         }
         for (filter, _) in &self.filters {
             args.push("-E".to_owned());
@@ -502,5 +508,14 @@ mod tests {
         let now = with(&m, "app/src/cashback.rs", "a2");
         let s = selected(plan(&m, &now, &[], &workspace(), &[], &|_| Some(BODY.replace('5', "6"))));
         assert_eq!(s.nextest_args(&m)[1], "binary_id(=app::api) & (test(=cashback::rate))");
+        let mut three = m.clone();
+        three.tests.push(TestEntry { id: TestId { binary: "app::api".into(), name: "other".into() }, passed: true });
+        three.files.get_mut("app/src/cashback.rs").unwrap().insert(3, "2".into());
+        let s = selected(plan(&three, &now, &[], &workspace(), &[], &|_| Some(BODY.replace('5', "6"))));
+        assert_eq!(
+            s.nextest_args(&three)[1],
+            "binary_id(=app::api) & not (test(=users::register))",
+            "the shorter form"
+        );
     }
 }
