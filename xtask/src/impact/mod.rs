@@ -22,44 +22,37 @@ use select::Plan;
 pub struct Decision {
     pub map: Option<Map>,
     pub plan: Plan,
-    pub now: Snapshot,
 }
 
 /// Decides what an impact-aware run runs, for the change since the map's run plus `extra`
 /// paths (changed since a base).
 pub fn decide(cx: &Context, extra: &[String]) -> Result<Decision> {
     let now = Snapshot::take(&cx.root)?;
-    let everything = |why: String, map: Option<Map>, now: Snapshot| Decision { map, plan: Plan::Everything(why), now };
+    let everything = |why: String, map: Option<Map>| Decision { map, plan: Plan::Everything(why) };
     let map = match Map::load(&map::path(&record::target_dir(&cx.root))) {
         Ok(m) => m,
-        Err(Unusable::Missing) => return Ok(everything(Unusable::Missing.to_string(), None, now)),
-        Err(e) => return Ok(everything(e.to_string(), None, now)),
+        Err(Unusable::Missing) => return Ok(everything(Unusable::Missing.to_string(), None)),
+        Err(e) => return Ok(everything(e.to_string(), None)),
     };
     let toolchain = record::Toolchain::find()?;
     let workspace = workspace::Workspace::load(&cx.cargo, &cx.root)?;
     let validity = record::validity(&toolchain, &now, &workspace);
     if let Some(why) = map.validity.mismatch(&validity) {
-        return Ok(everything(format!("{why} since the map's run"), Some(map), now));
+        return Ok(everything(format!("{why} since the map's run"), Some(map)));
     }
     if map.unattributed > 0 {
         let why = format!("the map's run covered {} lines no recorded test accounts for", map.unattributed);
-        return Ok(everything(why, Some(map), now));
+        return Ok(everything(why, Some(map)));
     }
     let read = |path: &str| std::fs::read_to_string(cx.root.join(path)).ok();
     let plan = select::plan(&map, &now, extra, &workspace, &cx.settings.test.inputs, &read);
-    Ok(Decision { map: Some(map), plan, now })
+    Ok(Decision { map: Some(map), plan })
 }
 
 /// "3 min ago", for a time in seconds since the epoch.
 pub fn ago(then: u64) -> String {
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
-    let s = now.saturating_sub(then);
-    match s {
-        0..60 => format!("{s} s ago"),
-        60..3600 => format!("{} min ago", s / 60),
-        3600..86400 => format!("{} h ago", s / 3600),
-        _ => format!("{} days ago", s / 86400),
-    }
+    crate::cache::ago(now.saturating_sub(then))
 }
 
 /// Prints the decision: one line, then the reasons, indented.

@@ -245,7 +245,6 @@ impl CoverageArgs {
                 impact::Decision {
                     map: None,
                     plan: Plan::Everything("the map records lines, and --metric branches counts branches".into()),
-                    now: Default::default(),
                 }
             } else {
                 impact::decide(cx, &[])?
