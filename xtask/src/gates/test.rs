@@ -154,6 +154,8 @@ impl TestArgs {
             }
             None => {}
         }
+        // A selection of no test runs none: no database for it.
+        let wants_db = wants_db && !selection.as_ref().is_some_and(|(_, s)| s.is_empty());
         let outcome = db::with_test_database(cx, wants_db, |url| run_all(cx, &runs, url, &tool_env))?;
         match outcome {
             Outcome::Passed => eprintln!("Tests: passed"),

@@ -271,6 +271,11 @@ fn rust_scope(path: &str, change: RustChange, workspace: &Workspace, now: &Snaps
 }
 
 impl Selection {
+    /// Whether it selects no test at all (nothing to run, no database to start).
+    pub fn is_empty(&self) -> bool {
+        self.tests.is_empty() && self.filters.is_empty()
+    }
+
     /// The nextest arguments that run the selection: one `-E` per filterset (nextest runs the
     /// tests any of them selects), the map's tests grouped by binary (a binary whose every
     /// test is selected by its id alone).

@@ -559,7 +559,9 @@ fn run_tests(cx: &Context, args: &CoverageArgs, metric: Metric, impact: Option<&
     clean.args(clean_args);
     crate::process::checked(&mut clean, &format!("cargo llvm-cov {}", clean_args.join(" ")))
         .context("cannot remove the last coverage run's data")?;
-    let passed = db::with_test_database(cx, cx.settings.test.database, |url| {
+    // A selection of no test runs none: no database for it.
+    let wants_db = cx.settings.test.database && !impact.is_some_and(|(_, s)| s.is_empty());
+    let passed = db::with_test_database(cx, wants_db, |url| {
         let mut run = llvm_cov_command(cx);
         run.args(&runner[1..])
             .args(&flags)
