@@ -242,6 +242,7 @@ fn a_second_run_answers_each_gate_from_the_verdict_cache() {
             .map(|w| log.iter().filter(|l| l.starts_with(w)).count())
     };
     assert_eq!(work(&ci), [1, 1, 1], "{:?}", ci.log());
+    assert!(ci.dir.0.join("out/html/index.html").is_file(), "the reports go where the settings say");
 
     let second = cached_run();
     assert_eq!(second.code, 0, "{second:?}");

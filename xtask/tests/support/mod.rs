@@ -318,10 +318,12 @@ pub fn leftovers(project: &str) -> Vec<String> {
 /// A stand-in `cargo` for the gates' tests (lint, coverage, security, ci).
 pub const CARGO_STANDIN: &str = r#"#!/usr/bin/env bash
 # Stand-in cargo for the gates: records argv in $STANDIN/log; fmt fails when $STANDIN/fmt-fails
-# exists; the coverage run's reports are $STANDIN/report.xml and empty LCOV and HTML.
+# exists; the coverage run's reports are $STANDIN/report.xml and empty LCOV and HTML. Settings
+# come from $STANDIN/ws/Cargo.toml, so that the reports go to the test's folder, never to the
+# real workspace's.
 printf '%s\n' "$*" >> "$STANDIN/log"
 case "$1 $2" in
-  metadata*) exec "$REAL_CARGO" "$@" ;;
+  metadata*) exec "$REAL_CARGO" metadata --format-version 1 --no-deps --offline --manifest-path "$STANDIN/ws/Cargo.toml" ;;
   "fmt --version"|"clippy --version") echo "$1 1.0.0" ;;
   fmt*) [ -e "$STANDIN/fmt-fails" ] && { echo "Diff in src/lib.rs at line 1:"; exit 1; }; exit 0 ;;
   clippy*) exit 0 ;;

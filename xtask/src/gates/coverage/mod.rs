@@ -728,15 +728,33 @@ fn write_html(cx: &Context, dest: &Path) -> Result<()> {
     std::fs::create_dir_all(parent)?;
     let tmp = parent.join(format!(".html.tmp-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&tmp);
-    let result = llvm_cov_report(cx, "--html", "--output-dir", &tmp).and_then(|()| {
-        if dest.exists() {
-            std::fs::remove_dir_all(dest).with_context(|| format!("cannot replace {}", dest.display()))?;
-        }
-        std::fs::rename(tmp.join("html"), dest)
-            .with_context(|| format!("cannot move the HTML report to {}", dest.display()))
-    });
+    let result = llvm_cov_report(cx, "--html", "--output-dir", &tmp).and_then(|()| swap_dir(&tmp.join("html"), dest));
     let _ = std::fs::remove_dir_all(&tmp);
     result
+}
+
+/// Puts the folder `new` at `dest`, replacing what is there. Another run in the same workspace
+/// may swap its own report in at the same moment: the old folder is renamed aside (atomic)
+/// before the new one takes its name, and a race lost to the other run is tried again.
+fn swap_dir(new: &Path, dest: &Path) -> Result<()> {
+    static CALLS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let call = CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let aside = dest.with_file_name(format!(".html.old-{}-{call}", std::process::id()));
+    for _ in 0..5 {
+        match std::fs::rename(dest, &aside) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(e).with_context(|| format!("cannot replace {}", dest.display())),
+        }
+        let moved = std::fs::rename(new, dest);
+        let _ = std::fs::remove_dir_all(&aside);
+        match moved {
+            Ok(()) => return Ok(()),
+            Err(_) if dest.exists() => continue,
+            Err(e) => return Err(e).with_context(|| format!("cannot move the HTML report to {}", dest.display())),
+        }
+    }
+    bail!("cannot replace {}: another run keeps writing it", dest.display())
 }
 
 /// `--why FILE[:LINE]`: the tests that cover it, from the map.
@@ -793,4 +811,35 @@ fn why(cx: &Context, target: &str, format: Format) -> Result<()> {
         eprintln!("note: {repo_path} changed since the map's run: its line numbers may have moved");
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::swap_dir;
+
+    #[test]
+    fn a_report_folder_replaces_the_last_one_and_two_runs_at_once_both_succeed() {
+        let root = std::env::temp_dir().join(format!("xtask-swap-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&root);
+        let dest = root.join("html");
+        std::fs::create_dir_all(dest.join("old")).unwrap();
+        std::fs::write(dest.join("old/page.html"), "old").unwrap();
+        let runs: Vec<_> = (0..4)
+            .map(|i| {
+                let new = root.join(format!("new-{i}"));
+                std::fs::create_dir_all(&new).unwrap();
+                std::fs::write(new.join("index.html"), i.to_string()).unwrap();
+                let dest = dest.clone();
+                std::thread::spawn(move || swap_dir(&new, &dest))
+            })
+            .collect();
+        for run in runs {
+            run.join().unwrap().unwrap();
+        }
+        assert!(dest.join("index.html").is_file(), "one run's report is there");
+        assert!(!dest.join("old").exists(), "the last report is gone");
+        let left: Vec<_> = std::fs::read_dir(&root).unwrap().map(|e| e.unwrap().file_name()).collect();
+        assert_eq!(left, ["html"], "nothing set aside is left");
+        std::fs::remove_dir_all(&root).unwrap();
+    }
 }
