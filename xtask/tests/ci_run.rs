@@ -69,6 +69,8 @@ impl Ci {
         c.env("CARGO", self.dir.0.join("bin/cargo"))
             .env("REAL_CARGO", std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
             .env("STANDIN", &self.dir.0)
+            // The per-test map and its index go to the test's folder, not the workspace's.
+            .env("CARGO_TARGET_DIR", self.dir.0.join("target"))
             .env("XTASK_TOOLS_DIR", &self.tools)
             .env("XTASK_ADVISORY_DB", self.dir.0.join("advisory-db"))
             .env("XTASK_AUDIT_BIN", support::audit_bin())

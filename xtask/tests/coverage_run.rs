@@ -105,6 +105,8 @@ impl StandIn {
             .env("REAL_CARGO", std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
             .env("STANDIN", &self.dir.0)
             .env("PATH", path)
+            // The per-test map and its index go to the test's folder, not the workspace's.
+            .env("CARGO_TARGET_DIR", self.path("target"))
             .env_remove("LLVM_COV")
             .env_remove("LLVM_PROFDATA")
             .arg("coverage")
@@ -179,6 +181,23 @@ fn an_enclosing_coverage_runs_wrapper_does_not_reach_the_gates_own_run() {
     let log = s.log();
     assert!(log.iter().any(|l| l.starts_with("llvm-cov nextest --workspace")), "{log:?}");
     assert!(!log.iter().any(|l| l.starts_with("leaked")), "{log:?}");
+}
+
+/// Run from a test of a recording run on the same target folder, the gate records no map:
+/// the enclosing run's index of tests is left as it is.
+#[test]
+fn a_run_inside_a_recorded_test_leaves_the_enclosing_runs_index_alone() {
+    let s = StandIn::new(85);
+    let index = s.path("target/coverage/.test-map-index.tsv");
+    std::fs::create_dir_all(index.parent().unwrap()).unwrap();
+    std::fs::write(&index, "start\t1\txtask::outer\ta_test\n").unwrap();
+    let run = s.run_with(&[], &[("XTASK_MAP_INDEX", index.to_str().unwrap())]);
+    assert_eq!(run.code, 0, "{run:?}");
+    assert!(
+        run.stderr.contains("map: this run records no per-test map: this run is a test of a recording run"),
+        "{run:?}"
+    );
+    assert_eq!(std::fs::read_to_string(&index).unwrap(), "start\t1\txtask::outer\ta_test\n");
 }
 
 #[test]

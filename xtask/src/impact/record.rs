@@ -188,6 +188,11 @@ impl Recorder {
         let target = target_dir(&cx.root);
         let profiles = target.join("llvm-cov-target");
         let index = target.join("coverage").join(".test-map-index.tsv");
+        // A test of a recording run that starts a coverage run on the same target folder (the
+        // xtask's own tests do) would remove and read the enclosing run's index.
+        if std::env::var_os(INDEX_VAR).is_some_and(|outer| Path::new(&outer) == index) {
+            bail!("this run is a test of a recording run on the same target folder ({})", target.display());
+        }
         std::fs::create_dir_all(index.parent().expect("a folder")).context("cannot create target/coverage")?;
         match std::fs::remove_file(&index) {
             Ok(()) => {}
