@@ -11,7 +11,8 @@
 #      give the same verdict, uncovered ranges and report lines;
 #   4. the pre-push hook after a change to the Dockerfile: which tests it runs.
 #
-#   xtask/bench/devloop.sh
+#   xtask/bench/devloop.sh       # every step
+#   xtask/bench/devloop.sh 3     # some steps (3 and 4 record a map first when 1 is not among them)
 #
 # Needs a clean checkout (it edits app/src/cashback.rs and the Dockerfile for steps 3 and 4 and
 # puts them back, also on Ctrl-C), what the suite needs (PostgreSQL binaries or Docker, Nginx)
@@ -20,6 +21,12 @@
 # Exit 1 when a run fails or step 3's two runs disagree.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+
+STEPS="${*:-1 2 3 4}"
+for step in $STEPS; do
+  [[ $step =~ ^[1-4]$ ]] || { echo "usage: $0 [STEP…] (steps 1 to 4)" >&2; exit 2; }
+done
+want() { [[ " $STEPS " == *" $1 "* ]]; }
 
 if [ -n "$(git status --porcelain --untracked-files=no)" ]; then
   echo "devloop: the checkout has uncommitted changes; run it on a clean one (it edits tracked files)" >&2
@@ -53,30 +60,41 @@ export SCHEMATHESIS="$PWD/target/xtask-tools/schemathesis-venv/bin/schemathesis"
 for _ in $(seq 60); do pg_isready -q -d "$DATABASE_URL" && break; sleep 1; done
 
 rows=()
-echo "1. the plain coverage run, then the recording run"
-cargo llvm-cov clean --workspace > /dev/null 2>&1
-rows+=("$(measure 'cargo llvm-cov nextest --workspace' cargo llvm-cov nextest --workspace --no-fail-fast)")
-rows+=("$(measure 'cargo xtask coverage (records the map)' "$XTASK" coverage --no-cache --fail-under 0)")
-grep -E '^map: ' "$OUT/last.err" | sed 's/^/   /'
-map_line=$(grep -m1 -E '^map: ' "$OUT/last.err" || echo "map: (none)")
+map_line="map: (not recorded by this run)"
+if want 1; then
+  echo "1. the plain coverage run, then the recording run"
+  cargo llvm-cov clean --workspace > /dev/null 2>&1
+  rows+=("$(measure 'cargo llvm-cov nextest --workspace' cargo llvm-cov nextest --workspace --no-fail-fast)")
+  rows+=("$(measure 'cargo xtask coverage (records the map)' "$XTASK" coverage --no-cache --fail-under 0)")
+  grep -E '^map: ' "$OUT/last.err" | sed 's/^/   /'
+  map_line=$(grep -m1 -E '^map: [0-9]+ tests' "$OUT/last.err" || echo "map: (none)")
+elif want 3 || want 4; then
+  echo "recording the map (not measured)"
+  "$XTASK" coverage --no-cache --fail-under 0 > /dev/null 2> "$OUT/record.err" || { tail -n 20 "$OUT/record.err" >&2; exit 1; }
+  map_line=$(grep -m1 -E '^map: [0-9]+ tests' "$OUT/record.err" || echo "map: (none)")
+fi
 
-echo "2. nothing changed: ci again, against the tests again"
-"$XTASK" ci > "$OUT/ci-first.log" 2>&1 || { tail -n 20 "$OUT/ci-first.log" >&2; exit 1; }
-rows+=("$(measure 'cargo xtask ci, nothing changed' "$XTASK" ci)")
-rows+=("$(measure 'cargo nextest run --workspace' cargo nextest run --workspace --no-fail-fast)")
+if want 2; then
+  echo "2. nothing changed: ci again, against the tests again"
+  "$XTASK" ci > "$OUT/ci-first.log" 2>&1 || { tail -n 20 "$OUT/ci-first.log" >&2; exit 1; }
+  rows+=("$(measure 'cargo xtask ci, nothing changed' "$XTASK" ci)")
+  rows+=("$(measure 'cargo nextest run --workspace' cargo nextest run --workspace --no-fail-fast)")
+fi
 
-echo "3. a one-line change to a function body in app/src/cashback.rs"
-sed -i 's/    if percentage > 10_000 {/    if percentage >= 10_001 {/' app/src/cashback.rs
-git diff --quiet -- app/src/cashback.rs && { echo "devloop: the edit to app/src/cashback.rs did not apply" >&2; exit 1; }
-rows+=("$(measure 'pre-push: coverage --diff (impact-aware)' "$XTASK" coverage --no-cache --diff HEAD --format json)")
-cp "$OUT/last.out" "$OUT/selected.json"
-cp coverage.xml "$OUT/selected.xml"
-ran=$(grep -m1 -E '^impact: [0-9]+ tests ran' "$OUT/last.err" | sed 's/^impact: //')
-rows+=("$(measure 'pre-push: coverage --diff --full' "$XTASK" coverage --no-cache --diff HEAD --full --format json)")
-cp "$OUT/last.out" "$OUT/full.json"
-cp coverage.xml "$OUT/full.xml"
-same=yes
-python3 - "$OUT" <<'PY' || same=NO
+same=skipped
+if want 3; then
+  echo "3. a one-line change to a function body in app/src/cashback.rs"
+  sed -i 's/    if percentage > 10_000 {/    if percentage >= 10_001 {/' app/src/cashback.rs
+  git diff --quiet -- app/src/cashback.rs && { echo "devloop: the edit to app/src/cashback.rs did not apply" >&2; exit 1; }
+  rows+=("$(measure 'pre-push: coverage --diff (impact-aware)' "$XTASK" coverage --no-cache --diff HEAD --format json)")
+  cp "$OUT/last.out" "$OUT/selected.json"
+  cp coverage.xml "$OUT/selected.xml"
+  ran=$(grep -m1 -E '^impact: [0-9]+ tests ran' "$OUT/last.err" | sed 's/^impact: //')
+  rows+=("$(measure 'pre-push: coverage --diff --full' "$XTASK" coverage --no-cache --diff HEAD --full --format json)")
+  cp "$OUT/last.out" "$OUT/full.json"
+  cp coverage.xml "$OUT/full.xml"
+  same=yes
+  python3 - "$OUT" <<'PY' || same=NO
 import json, sys, xml.etree.ElementTree as ET
 out = sys.argv[1]
 def pick(name):
@@ -92,14 +110,17 @@ if a != b or diff:
     print("  the runs disagree:", json.dumps(a), json.dumps(b), diff[:10])
     sys.exit(1)
 PY
-git checkout -q -- app/src/cashback.rs
+  git checkout -q -- app/src/cashback.rs
+fi
 
-echo "4. a change to the Dockerfile"
-printf '\n# a comment\n' >> Dockerfile
-rows+=("$(measure 'pre-push after a Dockerfile change' "$XTASK" coverage --no-cache --diff HEAD --format json)")
-docker_ran=$(grep -m1 -E '^impact: [0-9]+ tests ran' "$OUT/last.err" | sed 's/^impact: //')
-grep -E '^  Dockerfile' "$OUT/last.err" | sed 's/^/   /' || true
-git checkout -q -- Dockerfile
+if want 4; then
+  echo "4. a change to the Dockerfile"
+  printf '\n# a comment\n' >> Dockerfile
+  rows+=("$(measure 'pre-push after a Dockerfile change' "$XTASK" coverage --no-cache --diff HEAD --format json)")
+  docker_ran=$(grep -m1 -E '^impact: [0-9]+ tests ran' "$OUT/last.err" | sed 's/^impact: //')
+  grep -E '^  Dockerfile' "$OUT/last.err" | sed 's/^/   /' || true
+  git checkout -q -- Dockerfile
+fi
 
 {
   echo "| step | median wall (s) | peak RSS (MB) |"
@@ -114,4 +135,4 @@ git checkout -q -- Dockerfile
   echo "- cashback.rs: ${ran:-?}; same verdict, ranges and lines as the full run: ${same}"
   echo "- Dockerfile: ${docker_ran:-?}"
 } | tee "$OUT/results.md"
-[ "$same" = yes ]
+[ "$same" != NO ]

@@ -737,15 +737,22 @@ fn write_html(cx: &Context, dest: &Path) -> Result<()> {
 /// may swap its own report in at the same moment: the old folder is renamed aside (atomic)
 /// before the new one takes its name, and a race lost to the other run is tried again.
 fn swap_dir(new: &Path, dest: &Path) -> Result<()> {
+    swap_dir_between(new, dest, |_| {})
+}
+
+/// [`swap_dir`], calling `between` where another run can get in first: after the old folder is
+/// set aside, before the new one moves in.
+fn swap_dir_between(new: &Path, dest: &Path, mut between: impl FnMut(usize)) -> Result<()> {
     static CALLS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
     let call = CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let aside = dest.with_file_name(format!(".html.old-{}-{call}", std::process::id()));
-    for _ in 0..5 {
+    for attempt in 0..5 {
         match std::fs::rename(dest, &aside) {
             Ok(()) => {}
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
             Err(e) => return Err(e).with_context(|| format!("cannot replace {}", dest.display())),
         }
+        between(attempt);
         let moved = std::fs::rename(new, dest);
         let _ = std::fs::remove_dir_all(&aside);
         match moved {
@@ -815,29 +822,30 @@ fn why(cx: &Context, target: &str, format: Format) -> Result<()> {
 
 #[cfg(test)]
 mod tests {
-    use super::swap_dir;
+    use super::swap_dir_between;
 
+    /// Deterministic (no threads racing), so that every run covers the same lines.
     #[test]
-    fn a_report_folder_replaces_the_last_one_and_two_runs_at_once_both_succeed() {
+    fn a_report_folder_replaces_the_last_one_even_when_another_run_swaps_its_own_in_first() {
         let root = std::env::temp_dir().join(format!("xtask-swap-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&root);
-        let dest = root.join("html");
-        std::fs::create_dir_all(dest.join("old")).unwrap();
-        std::fs::write(dest.join("old/page.html"), "old").unwrap();
-        let runs: Vec<_> = (0..4)
-            .map(|i| {
-                let new = root.join(format!("new-{i}"));
-                std::fs::create_dir_all(&new).unwrap();
-                std::fs::write(new.join("index.html"), i.to_string()).unwrap();
-                let dest = dest.clone();
-                std::thread::spawn(move || swap_dir(&new, &dest))
-            })
-            .collect();
-        for run in runs {
-            run.join().unwrap().unwrap();
+        let (dest, new) = (root.join("html"), root.join("new"));
+        for (dir, page) in [(&dest, "last"), (&new, "ours")] {
+            std::fs::create_dir_all(dir).unwrap();
+            std::fs::write(dir.join("index.html"), page).unwrap();
         }
-        assert!(dest.join("index.html").is_file(), "one run's report is there");
-        assert!(!dest.join("old").exists(), "the last report is gone");
+        let mut attempts = Vec::new();
+        swap_dir_between(&new, &dest, |attempt| {
+            attempts.push(attempt);
+            if attempt == 0 {
+                // The other run's report takes the name first.
+                std::fs::create_dir_all(&dest).unwrap();
+                std::fs::write(dest.join("index.html"), "theirs").unwrap();
+            }
+        })
+        .unwrap();
+        assert_eq!(attempts, [0, 1], "the lost race is tried again");
+        assert_eq!(std::fs::read_to_string(dest.join("index.html")).unwrap(), "ours");
         let left: Vec<_> = std::fs::read_dir(&root).unwrap().map(|e| e.unwrap().file_name()).collect();
         assert_eq!(left, ["html"], "nothing set aside is left");
         std::fs::remove_dir_all(&root).unwrap();
