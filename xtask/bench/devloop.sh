@@ -12,7 +12,7 @@
 #   4. the pre-push hook after a change to the Dockerfile: which tests it runs.
 #
 #   xtask/bench/devloop.sh       # every step
-#   xtask/bench/devloop.sh 3     # some steps (3 and 4 record a map first when 1 is not among them)
+#   xtask/bench/devloop.sh 3     # some steps (3 and 4 use the map of the warm-up run when 1 is not among them)
 #
 # Needs a clean checkout (it edits app/src/cashback.rs and the Dockerfile for steps 3 and 4 and
 # puts them back, also on Ctrl-C), what the suite needs (PostgreSQL binaries or Docker, Nginx)
@@ -48,7 +48,8 @@ trap restore EXIT
 echo "building the xtask, the tools and the dependencies under coverage"
 cargo build -q -p xtask
 XTASK="$PWD/target/debug/xtask"
-"$XTASK" coverage --no-cache > "$OUT/warm.log" 2>&1 || true
+# Also the map's recording run for steps 3 and 4 when step 1 does not record one.
+"$XTASK" coverage --no-cache --fail-under 0 > "$OUT/warm.log" 2>&1 || true
 
 # The peer commands get what the gates give the suite: a PostgreSQL (a container here, which the
 # gates use too, as they use any DATABASE_URL that answers) and the tools the tests run
@@ -69,9 +70,8 @@ if want 1; then
   grep -E '^map: ' "$OUT/last.err" | sed 's/^/   /'
   map_line=$(grep -m1 -E '^map: [0-9]+ tests' "$OUT/last.err" || echo "map: (none)")
 elif want 3 || want 4; then
-  echo "recording the map (not measured)"
-  "$XTASK" coverage --no-cache --fail-under 0 > /dev/null 2> "$OUT/record.err" || { tail -n 20 "$OUT/record.err" >&2; exit 1; }
-  map_line=$(grep -m1 -E '^map: [0-9]+ tests' "$OUT/record.err" || echo "map: (none)")
+  map_line=$(grep -m1 -E '^map: [0-9]+ tests' "$OUT/warm.log" || true)
+  [ -n "$map_line" ] || { echo "devloop: the warm-up run recorded no map:" >&2; tail -n 20 "$OUT/warm.log" >&2; exit 1; }
 fi
 
 if want 2; then
