@@ -3,7 +3,9 @@
 
 use std::ffi::OsString;
 use std::io::{IsTerminal, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context as _, Result, bail};
 
 /// `--color` values.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
@@ -149,7 +151,6 @@ impl Output {
 
     /// Appends markdown to `$GITHUB_STEP_SUMMARY` when under Actions.
     pub fn step_summary(&self, markdown: &str) -> anyhow::Result<()> {
-        use anyhow::Context as _;
         let Some(path) = &self.step_summary else { return Ok(()) };
         let mut f = std::fs::OpenOptions::new()
             .create(true)
@@ -166,7 +167,6 @@ pub fn write_atomically(
     dest: &std::path::Path,
     write: impl FnOnce(&std::path::Path) -> anyhow::Result<()>,
 ) -> anyhow::Result<()> {
-    use anyhow::Context as _;
     // A bare file name has the empty path as its parent: the current folder.
     let dir = dest.parent().context("report path has no folder")?;
     let dir = if dir.as_os_str().is_empty() { std::path::Path::new(".") } else { dir };
@@ -190,6 +190,41 @@ pub fn escape_data(s: &str) -> String {
 /// Workflow-command property escaping: data escaping plus `:` and `,`.
 pub fn escape_property(s: &str) -> String {
     escape_data(s).replace(':', "%3A").replace(',', "%2C")
+}
+
+/// Puts the folder `new` at `dest`, replacing what is there. Another run in the same workspace
+/// may swap its own report in at the same moment: the old folder is renamed aside (atomic)
+/// before the new one takes its name, and a race lost to the other run is tried again.
+pub fn swap_dir(new: &Path, dest: &Path) -> Result<()> {
+    swap_dir_between(new, dest, |_| {})
+}
+
+/// [`swap_dir`], calling `between` where another run can get in first: after the old folder is
+/// set aside, before the new one moves in.
+fn swap_dir_between(new: &Path, dest: &Path, mut between: impl FnMut(usize)) -> Result<()> {
+    static CALLS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let call = CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let aside = dest.with_file_name(format!(
+        ".{}.old-{}-{call}",
+        dest.file_name().map_or_else(|| "dir".into(), |n| n.to_string_lossy()),
+        std::process::id()
+    ));
+    for attempt in 0..5 {
+        match std::fs::rename(dest, &aside) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(e).with_context(|| format!("cannot replace {}", dest.display())),
+        }
+        between(attempt);
+        let moved = std::fs::rename(new, dest);
+        let _ = std::fs::remove_dir_all(&aside);
+        match moved {
+            Ok(()) => return Ok(()),
+            Err(_) if dest.exists() => continue,
+            Err(e) => return Err(e).with_context(|| format!("cannot move the HTML report to {}", dest.display())),
+        }
+    }
+    bail!("cannot replace {}: another run keeps writing it", dest.display())
 }
 
 #[cfg(test)]
@@ -242,5 +277,32 @@ mod tests {
     fn annotation_text_is_escaped() {
         assert_eq!(escape_data("65% < 70%\nnext"), "65%25 < 70%25%0Anext");
         assert_eq!(escape_property("a: b, c"), "a%3A b%2C c");
+    }
+
+    /// Deterministic (no threads racing), so that every run covers the same lines.
+    #[test]
+    fn a_report_folder_replaces_the_last_one_even_when_another_run_swaps_its_own_in_first() {
+        let root = std::env::temp_dir().join(format!("xtask-swap-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&root);
+        let (dest, new) = (root.join("html"), root.join("new"));
+        for (dir, page) in [(&dest, "last"), (&new, "ours")] {
+            std::fs::create_dir_all(dir).unwrap();
+            std::fs::write(dir.join("index.html"), page).unwrap();
+        }
+        let mut attempts = Vec::new();
+        super::swap_dir_between(&new, &dest, |attempt| {
+            attempts.push(attempt);
+            if attempt == 0 {
+                // The other run's report takes the name first.
+                std::fs::create_dir_all(&dest).unwrap();
+                std::fs::write(dest.join("index.html"), "theirs").unwrap();
+            }
+        })
+        .unwrap();
+        assert_eq!(attempts, [0, 1], "the lost race is tried again");
+        assert_eq!(std::fs::read_to_string(dest.join("index.html")).unwrap(), "ours");
+        let left: Vec<_> = std::fs::read_dir(&root).unwrap().map(|e| e.unwrap().file_name()).collect();
+        assert_eq!(left, ["html"], "nothing set aside is left");
+        std::fs::remove_dir_all(&root).unwrap();
     }
 }

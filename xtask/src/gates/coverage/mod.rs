@@ -728,40 +728,10 @@ fn write_html(cx: &Context, dest: &Path) -> Result<()> {
     std::fs::create_dir_all(parent)?;
     let tmp = parent.join(format!(".html.tmp-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&tmp);
-    let result = llvm_cov_report(cx, "--html", "--output-dir", &tmp).and_then(|()| swap_dir(&tmp.join("html"), dest));
+    let result = llvm_cov_report(cx, "--html", "--output-dir", &tmp)
+        .and_then(|()| crate::output::swap_dir(&tmp.join("html"), dest));
     let _ = std::fs::remove_dir_all(&tmp);
     result
-}
-
-/// Puts the folder `new` at `dest`, replacing what is there. Another run in the same workspace
-/// may swap its own report in at the same moment: the old folder is renamed aside (atomic)
-/// before the new one takes its name, and a race lost to the other run is tried again.
-fn swap_dir(new: &Path, dest: &Path) -> Result<()> {
-    swap_dir_between(new, dest, |_| {})
-}
-
-/// [`swap_dir`], calling `between` where another run can get in first: after the old folder is
-/// set aside, before the new one moves in.
-fn swap_dir_between(new: &Path, dest: &Path, mut between: impl FnMut(usize)) -> Result<()> {
-    static CALLS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
-    let call = CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let aside = dest.with_file_name(format!(".html.old-{}-{call}", std::process::id()));
-    for attempt in 0..5 {
-        match std::fs::rename(dest, &aside) {
-            Ok(()) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(e) => return Err(e).with_context(|| format!("cannot replace {}", dest.display())),
-        }
-        between(attempt);
-        let moved = std::fs::rename(new, dest);
-        let _ = std::fs::remove_dir_all(&aside);
-        match moved {
-            Ok(()) => return Ok(()),
-            Err(_) if dest.exists() => continue,
-            Err(e) => return Err(e).with_context(|| format!("cannot move the HTML report to {}", dest.display())),
-        }
-    }
-    bail!("cannot replace {}: another run keeps writing it", dest.display())
 }
 
 /// `--why FILE[:LINE]`: the tests that cover it, from the map.
@@ -818,36 +788,4 @@ fn why(cx: &Context, target: &str, format: Format) -> Result<()> {
         eprintln!("note: {repo_path} changed since the map's run: its line numbers may have moved");
     }
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::swap_dir_between;
-
-    /// Deterministic (no threads racing), so that every run covers the same lines.
-    #[test]
-    fn a_report_folder_replaces_the_last_one_even_when_another_run_swaps_its_own_in_first() {
-        let root = std::env::temp_dir().join(format!("xtask-swap-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&root);
-        let (dest, new) = (root.join("html"), root.join("new"));
-        for (dir, page) in [(&dest, "last"), (&new, "ours")] {
-            std::fs::create_dir_all(dir).unwrap();
-            std::fs::write(dir.join("index.html"), page).unwrap();
-        }
-        let mut attempts = Vec::new();
-        swap_dir_between(&new, &dest, |attempt| {
-            attempts.push(attempt);
-            if attempt == 0 {
-                // The other run's report takes the name first.
-                std::fs::create_dir_all(&dest).unwrap();
-                std::fs::write(dest.join("index.html"), "theirs").unwrap();
-            }
-        })
-        .unwrap();
-        assert_eq!(attempts, [0, 1], "the lost race is tried again");
-        assert_eq!(std::fs::read_to_string(dest.join("index.html")).unwrap(), "ours");
-        let left: Vec<_> = std::fs::read_dir(&root).unwrap().map(|e| e.unwrap().file_name()).collect();
-        assert_eq!(left, ["html"], "nothing set aside is left");
-        std::fs::remove_dir_all(&root).unwrap();
-    }
 }
