@@ -2,7 +2,8 @@
 //! each gate lives in `gates/`; shared mechanics (settings, tools, output) live in one
 //! module each. See docs/architecture.md.
 
-/// The coverage grading, a crate of its own (`xtask/coverage/`) built optimised; see its Cargo.toml.
+/// The coverage grading, a crate of its own (`xtask/coverage/`); reading the reports, the hot
+/// path, is `xtask/reader/`, the one crate built optimised (see their Cargo.toml).
 pub use xtask_coverage as coverage;
 pub mod cache;
 pub mod capture;

@@ -491,3 +491,55 @@ fn policy_findings_are_annotated_with_their_rule() {
         "{run:?}"
     );
 }
+
+const DEPS_POLICY: &str = "xtask-dependencies-explained";
+
+#[test]
+fn xtask_dependencies_explained_fails_on_a_dependency_that_says_nothing_and_passes_when_it_does() {
+    let repo = Repo::new("pol-deps");
+    assert_not_applicable(&repo, DEPS_POLICY, "no Cargo.toml with a `[workspace]` at the root");
+    repo.write("Cargo.toml", "[workspace]\nmembers = [\"app\"]\n");
+    repo.write("app/Cargo.toml", "[package]\nname = \"app\"\nversion = \"0.1.0\"\n[dependencies]\nserde = \"1\"\n");
+    assert_not_applicable(&repo, DEPS_POLICY, "no workspace member under xtask/");
+
+    repo.write("Cargo.toml", "[workspace]\nmembers = [\"app\", \"xtask\", \"xtask/*\"]\n");
+    let xtask = "[package]\nname = \"xtask\"\nversion = \"0.1.0\"\n\n[dependencies]\n\
+                 # Errors with context.\nanyhow = \"1\"\nxtask-lint = { path = \"lint\" }\n\
+                 colored = \"3\"\n\n[dev-dependencies]\ntempfile = \"3\"\n";
+    repo.write("xtask/Cargo.toml", xtask);
+    let lint = "[package]\nname = \"xtask-lint\"\nversion = \"0.1.0\"\n[dependencies]\n\
+                toml = { version = \"1\", default-features = false } # TOML validity\nregex = \"1\"\n";
+    repo.write("xtask/lint/Cargo.toml", lint);
+    let finding = |at: &str, dep: &str, package: &str| {
+        format!(
+            "{at}: dependency `{dep}` of {package} does not say why it is here: add a comment on the line above (what \
+             it does for the xtask that std or a crate already in the build does not; the cold build is a measured \
+             figure, docs/benchmarks.md)"
+        )
+    };
+    let findings = [finding("xtask/Cargo.toml:9", "colored", "xtask"), finding("xtask/lint/Cargo.toml:6", "regex", "xtask-lint")];
+    assert_findings(&repo, DEPS_POLICY, &findings.each_ref().map(String::as_str));
+
+    repo.write("xtask/Cargo.toml", xtask.replace("colored = ", "# Colour that honours NO_COLOR.\ncolored = "));
+    repo.write("xtask/lint/Cargo.toml", lint.replace("regex = \"1\"", "regex = \"1\" # the source rules"));
+    assert_passes(&repo, DEPS_POLICY);
+}
+
+#[test]
+fn xtask_dependencies_explained_holds_for_this_repository() {
+    let repo = Repo::new("pol-deps-here");
+    let root = workspace();
+    let manifests = std::process::Command::new("git")
+        .args(["ls-files", "Cargo.toml", "*/Cargo.toml"])
+        .current_dir(&root)
+        .output()
+        .unwrap();
+    let manifests = String::from_utf8(manifests.stdout).unwrap();
+    let mut xtask = 0;
+    for path in manifests.lines().filter(|p| !p.contains("/tests/")) {
+        repo.write(path, std::fs::read(root.join(path)).unwrap());
+        xtask += usize::from(path.starts_with("xtask"));
+    }
+    assert!(xtask >= 7, "the xtask crates' manifests: {manifests}");
+    assert_passes(&repo, DEPS_POLICY);
+}

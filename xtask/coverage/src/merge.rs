@@ -24,7 +24,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use crate::cobertura::{BranchLine, Chunk, Counts, FileCoverage, LineTable, Report, branch_counts};
+use crate::cobertura::{BranchLine, Counts, FileCoverage, LineTable, Report, branch_counts};
 use crate::patch::repo_key;
 
 /// What one input brought.
@@ -51,7 +51,7 @@ pub struct Merged {
 
 #[derive(Default)]
 struct MergeFile {
-    chunks: BTreeMap<u32, Chunk>,
+    line_table: LineTable,
     /// line → (covered, total), the highest of each seen.
     branches: BTreeMap<u32, (u32, u32)>,
     /// The first and the latest input that has this file, and whether two inputs have it.
@@ -104,11 +104,7 @@ impl Merger {
                     })
                 }
             };
-            for &(key, chunk) in &file.line_table.chunks {
-                let slot = merged.chunks.entry(key).or_default();
-                slot.present |= chunk.present;
-                slot.covered |= chunk.covered;
-            }
+            merged.line_table.union(&file.line_table);
             for b in &file.branch_lines {
                 let slot = merged.branches.entry(b.line).or_default();
                 slot.0 = slot.0.max(b.covered);
@@ -122,7 +118,7 @@ impl Merger {
             .files
             .into_iter()
             .map(|(name, f)| {
-                let line_table = LineTable::from_chunks(f.chunks);
+                let line_table = f.line_table;
                 let branch_lines: Vec<BranchLine> = f
                     .branches
                     .into_iter()

@@ -8,7 +8,7 @@
 //!
 //! A crate of its own since the xtask crate was built at opt-level 3, where this code more than
 //! doubled that crate's compile time (see Cargo.toml). Neither is optimised now: in the dev
-//! profile only `xtask-coverage` and a few dependencies are (the root Cargo.toml).
+//! profile only `xtask-reader` and a few dependencies are (the root Cargo.toml).
 
 pub mod checks;
 pub mod dockerignore;

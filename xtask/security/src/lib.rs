@@ -3,10 +3,8 @@
 //! (text, JSON, SARIF). Everything here works on given inputs and returns findings; running tools
 //! and printing is done by the xtask (`gates/security.rs`). The advisories check is a program of
 //! its own, `xtask/audit/`, built when the gate first needs it.
-/// The date library the gate also uses, re-exported so the xtask needs no version of its own.
-pub use jiff;
-
 pub mod audit;
+pub mod date;
 pub mod external;
 pub mod report;
 pub mod sarif;
@@ -183,8 +181,8 @@ impl Finding {
 }
 
 /// Today's date in UTC: the reference for the database's age and for suppression expiry.
-pub fn today() -> jiff::civil::Date {
-    jiff::Timestamp::now().to_zoned(jiff::tz::TimeZone::UTC).date()
+pub fn today() -> date::Date {
+    date::Date::today()
 }
 
 /// 1-based line and column of a byte offset.

@@ -15,9 +15,9 @@
 use std::path::Path;
 
 use anyhow::{Context as _, Result, bail};
-use jiff::civil::Date;
 use serde::Deserialize;
 
+use crate::date::Date;
 use crate::{Check, Finding, Severity};
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -187,7 +187,7 @@ mod tests {
     use super::*;
 
     fn today() -> Date {
-        jiff::civil::date(2026, 11, 22)
+        Date::new(2026, 11, 22).unwrap()
     }
 
     fn finding(rule: &str, path: Option<&str>) -> Finding {
@@ -220,7 +220,7 @@ mod tests {
         let text = "[[suppress]]\nid = \"CVE-2024-1\"\nreason = \"r\"\nexpires = \"2027-01-31\"\n\n\
                     [[suppress]]\nid = \"GHSA-x\"\nreason = \"r\"\nexpires = 2027-02-01\n";
         let s = Suppressions::parse(text, "s").unwrap();
-        assert_eq!(s.entries[0].expires, jiff::civil::date(2027, 1, 31));
+        assert_eq!(s.entries[0].expires, Date::new(2027, 1, 31).unwrap());
         assert_eq!(s.entries[1].line, 6);
     }
 
@@ -262,7 +262,7 @@ mod tests {
         );
         // An entry that expires today still holds.
         let mut fs = vec![finding("secrets/github-token", Some("a"))];
-        s.apply(&mut fs, &[Check::Secrets], jiff::civil::date(2026, 11, 21));
+        s.apply(&mut fs, &[Check::Secrets], Date::new(2026, 11, 21).unwrap());
         assert!(fs[0].suppressed.is_some() && fs.len() == 1, "{fs:?}");
     }
 

@@ -254,7 +254,7 @@ impl SecurityArgs {
         &self,
         cx: &Context,
         root: &Path,
-        today: crate::security::jiff::civil::Date,
+        today: crate::security::date::Date,
         notes: &mut Vec<String>,
     ) -> Result<Vec<Finding>> {
         let (db_path, named) = self.db_path(cx)?;

@@ -379,7 +379,7 @@ impl LineReader<'_> {
         }
         let out = crate::process::checked(&mut export, "llvm-cov export -format=lcov")?;
         let _ = std::fs::remove_file(&profdata);
-        let report = crate::coverage::lcov::parse(out.stdout.as_slice(), ParseOptions::default())
+        let report = crate::coverage::parse_lcov_bytes(&out.stdout, ParseOptions::default())
             .map_err(|e| anyhow::anyhow!("llvm-cov's LCOV output: {}", e.message))?;
         let mut lines = Lines::new();
         for f in &report.files {

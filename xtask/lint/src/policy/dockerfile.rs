@@ -208,7 +208,7 @@ struct WorkspaceTable {
 /// The manifests cargo reads to load the workspace: the root's, then each member's (a glob
 /// member is every folder it matches that has a Cargo.toml, minus `exclude`). `None` when the
 /// root Cargo.toml has no `[workspace]`.
-fn workspace_manifests(text: &str, files: &[String]) -> Result<Option<Vec<String>>, Finding> {
+pub(super) fn workspace_manifests(text: &str, files: &[String]) -> Result<Option<Vec<String>>, Finding> {
     let root: RootManifest = toml::from_str(text).map_err(|e| {
         let line = e.span().map_or(1, |s| crate::line_of(text.as_bytes(), s.start));
         Finding::at("Cargo.toml", line, format!("cannot check: not valid TOML: {}", e.message().trim()))

@@ -3,6 +3,7 @@
 //! files do not exist yet is "not applicable", never a silent pass.
 
 mod dockerfile;
+mod manifest;
 
 use dockerfile::{dockerfiles, workspace_members};
 
@@ -40,9 +41,14 @@ pub const PRECOMMIT_PINNED: Policy = Policy {
 };
 pub const ACTIONS_PINNED: Policy =
     Policy { id: "actions-pinned", rule: "GitHub Actions `uses:` are pinned to a full 40-character commit SHA" };
+pub const XTASK_DEPENDENCIES_EXPLAINED: Policy = Policy {
+    id: "xtask-dependencies-explained",
+    rule: "every dependency of an xtask crate says why it is there: a comment on its line or right above it in the \
+           manifest (the xtask's cold build is a measured figure)",
+};
 
 /// Every policy, in the order they are reported.
-pub const POLICIES: [&Policy; 7] = [
+pub const POLICIES: [&Policy; 8] = [
     &DOCKERFILE_NON_ROOT,
     &DOCKERFILE_WORKSPACE_MEMBERS,
     &COMPOSE_MIGRATE_NO_RESTART,
@@ -50,6 +56,7 @@ pub const POLICIES: [&Policy; 7] = [
     &CORS_NO_WILDCARD,
     &PRECOMMIT_PINNED,
     &ACTIONS_PINNED,
+    &XTASK_DEPENDENCIES_EXPLAINED,
 ];
 
 #[derive(Debug, PartialEq, Eq)]
@@ -75,6 +82,7 @@ pub fn check_all(tree: &Tree, cors_paths: &[String]) -> Vec<(&'static Policy, Ve
         (&CORS_NO_WILDCARD, cors(tree, cors_paths)),
         (&PRECOMMIT_PINNED, precommit(tree)),
         (&ACTIONS_PINNED, actions(tree)),
+        (&XTASK_DEPENDENCIES_EXPLAINED, manifest::xtask_dependencies(tree)),
     ]
 }
 

@@ -110,6 +110,40 @@ impl LineTable {
         }
     }
 
+    /// Adds `other`'s lines: a line is listed when either table lists it, covered when either
+    /// covers it (the union of two runs' coverage of one file).
+    pub fn union(&mut self, other: &LineTable) {
+        if other.chunks.is_empty() {
+            return;
+        }
+        let mut merged = Vec::with_capacity(self.chunks.len().max(other.chunks.len()));
+        let (mut a, mut b) = (self.chunks.iter().peekable(), other.chunks.iter().peekable());
+        loop {
+            let next = match (a.peek(), b.peek()) {
+                (Some(&&(ka, ca)), Some(&&(kb, cb))) if ka == kb => {
+                    a.next();
+                    b.next();
+                    (ka, Chunk { present: ca.present | cb.present, covered: ca.covered | cb.covered })
+                }
+                (Some(&&x), Some(&&(kb, _))) if x.0 < kb => {
+                    a.next();
+                    x
+                }
+                (_, Some(&&y)) => {
+                    b.next();
+                    y
+                }
+                (Some(&&x), None) => {
+                    a.next();
+                    x
+                }
+                (None, None) => break,
+            };
+            merged.push(next);
+        }
+        self.chunks = merged;
+    }
+
     pub(crate) fn from_chunks(chunks: BTreeMap<u32, Chunk>) -> LineTable {
         let chunks = chunks
             .into_iter()
@@ -700,6 +734,36 @@ mod tests {
         format!(
             "<?xml version=\"1.0\" ?>\n<coverage><packages><package name=\"p\"><classes>{classes}</classes></package></packages></coverage>"
         )
+    }
+
+    /// A table listing `listed` lines, of which `covered` are covered.
+    fn table(listed: &[u32], covered: &[u32]) -> LineTable {
+        let mut chunks: BTreeMap<u32, Chunk> = BTreeMap::new();
+        for &l in listed {
+            chunks.entry(l >> 6).or_default().present |= 1 << (l & 63);
+        }
+        for &l in covered {
+            chunks.entry(l >> 6).or_default().covered |= 1 << (l & 63);
+        }
+        LineTable::from_chunks(chunks)
+    }
+
+    #[test]
+    fn the_union_of_two_tables_lists_either_s_lines_covered_where_either_covers() {
+        let a = table(&[1, 2, 3, 70, 500], &[1, 70]);
+        let b = table(&[2, 3, 4, 200, 500, 9000], &[3, 200, 500]);
+        let mut u = a.clone();
+        u.union(&b);
+        assert_eq!(u, table(&[1, 2, 3, 4, 70, 200, 500, 9000], &[1, 3, 70, 200, 500]));
+        let mut v = b.clone();
+        v.union(&a);
+        assert_eq!(v, u, "the union does not depend on the order");
+        let mut w = u.clone();
+        w.union(&LineTable::default());
+        assert_eq!(w, u);
+        let mut e = LineTable::default();
+        e.union(&a);
+        assert_eq!(e, a);
     }
 
     #[test]
