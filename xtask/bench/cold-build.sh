@@ -57,7 +57,7 @@ for round in $(seq "$ROUNDS"); do
 done
 
 # The largest units of the last xtask build, from cargo's timings page (its UNIT_DATA).
-page=$(ls -t "$OUT"/xtask-target/cargo-timings/cargo-timing-*.html | head -n 1)
+page=$(find "$OUT/xtask-target/cargo-timings" -name "cargo-timing-*.html" | sort | tail -n 1)
 python3 - "$page" >> "$OUT/results.md" <<'PY'
 import json, re, sys
 html = open(sys.argv[1], encoding="utf-8").read()

@@ -69,6 +69,7 @@ if want 1; then
   rows+=("$(measure 'cargo llvm-cov nextest --workspace' cargo llvm-cov nextest --workspace --no-fail-fast)")
   # The gate keeps its instrumented build between runs: it starts from a clean one here, as the
   # peer command does by default, so that both compile the workspace's crates.
+  # shellcheck disable=SC2016 # $0 is for the inner shell: the xtask's path, passed after the script.
   rows+=("$(measure 'cargo xtask coverage (records the map)' bash -c \
     'cargo llvm-cov clean --workspace > /dev/null 2>&1 && exec "$0" coverage --no-cache --fail-under 0' "$XTASK")")
   grep -E '^map: ' "$OUT/last.err" | sed 's/^/   /'

@@ -82,7 +82,7 @@ fn a_run_after_an_edit_rebuilds_only_what_changed_and_reports_what_a_clean_build
     // renamed, and a feature changes the hash of alpha's binaries.
     let lib = std::fs::read_to_string(dir.path("alpha/src/lib.rs")).unwrap();
     let lib = lib.replace("#[cfg(test)]\nmod tests {\n", "pub fn added(n: i64) -> i64 {\n    n + 1\n}\n\n#[cfg(test)]\nmod tests {\n    #[test]\n    fn adds() {\n        assert_eq!(super::added(1), 2);\n    }\n\n");
-    dir.write("alpha/src/lib.rs", &format!("// Moved down\n// by three\n// lines.\n{lib}"));
+    dir.write("alpha/src/lib.rs", format!("// Moved down\n// by three\n// lines.\n{lib}"));
     std::fs::rename(dir.path("alpha/tests/old_name.rs"), dir.path("alpha/tests/new_name.rs")).unwrap();
     dir.write(
         "alpha/Cargo.toml",
@@ -104,7 +104,10 @@ fn a_run_after_an_edit_rebuilds_only_what_changed_and_reports_what_a_clean_build
     assert!(after.iter().any(|b| b.starts_with("new_name-")), "{after:?}");
     let kept = lines_of(&dir);
     let alpha = &kept["alpha/src/lib.rs"];
-    assert!(alpha.iter().all(|&(line, _)| line > 3), "no line of the old binary (lines 1–3 are comments now): {alpha:?}");
+    assert!(
+        alpha.iter().all(|&(line, _)| line > 3),
+        "no line of the old binary (lines 1–3 are comments now): {alpha:?}"
+    );
     assert!(alpha.contains(&(17, true)), "the added function's body, covered: {alpha:?}");
     assert!(alpha.contains(&(13, false)), "untested()'s body, moved from line 10: {alpha:?}");
 
@@ -137,7 +140,7 @@ fn a_build_that_fails_reports_nothing_from_the_build_before_it() {
     let report = std::fs::read(dir.path("coverage.xml")).unwrap();
 
     let lib = std::fs::read_to_string(dir.path("alpha/src/lib.rs")).unwrap();
-    dir.write("alpha/src/lib.rs", &lib.replace("n * 2", "n * "));
+    dir.write("alpha/src/lib.rs", lib.replace("n * 2", "n * "));
     let broken = coverage(&dir);
     assert_eq!(broken.code, 1, "{broken:?}");
     assert!(broken.stderr.contains("left no coverage data, so no report was written"), "{broken:?}");

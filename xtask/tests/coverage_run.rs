@@ -158,7 +158,10 @@ fn one_test_run_then_three_reports_then_the_grade() {
     assert_eq!(log[2], "nextest --version");
     // The last run's profiles go first; every test binary runs even when one fails.
     assert_eq!(log[3], "llvm-cov clean --profraw-only");
-    assert_eq!(log[4], "llvm-cov nextest --workspace --no-report --no-fail-fast --cargo-message-format json-render-diagnostics");
+    assert_eq!(
+        log[4],
+        "llvm-cov nextest --workspace --no-report --no-fail-fast --cargo-message-format json-render-diagnostics"
+    );
     assert!(log[5].starts_with("llvm-cov report --cobertura --output-path "), "{log:?}");
     assert!(log[6].starts_with("llvm-cov report --lcov --output-path "), "{log:?}");
     assert!(log[7].starts_with("llvm-cov report --html --output-dir "), "{log:?}");
@@ -313,7 +316,8 @@ fn extra_arguments_and_the_branch_metric_reach_the_test_run() {
     let s = StandIn::new(95);
     let run = s.run(&["--", "--no-fail-fast"]);
     assert_eq!(run.code, 0, "{run:?}");
-    let expected = "llvm-cov nextest --workspace --no-report --cargo-message-format json-render-diagnostics --no-fail-fast";
+    let expected =
+        "llvm-cov nextest --workspace --no-report --cargo-message-format json-render-diagnostics --no-fail-fast";
     assert!(s.log().contains(&expected.to_owned()), "{:?}", s.log());
     // A message format of the caller's own: no build messages to read, so the instrumented
     // build is not kept (it is cleaned, as cargo-llvm-cov does by default).

@@ -517,7 +517,8 @@ fn xtask_dependencies_explained_fails_on_a_dependency_that_says_nothing_and_pass
              figure, docs/benchmarks.md)"
         )
     };
-    let findings = [finding("xtask/Cargo.toml:9", "colored", "xtask"), finding("xtask/lint/Cargo.toml:6", "regex", "xtask-lint")];
+    let findings =
+        [finding("xtask/Cargo.toml:9", "colored", "xtask"), finding("xtask/lint/Cargo.toml:6", "regex", "xtask-lint")];
     assert_findings(&repo, DEPS_POLICY, &findings.each_ref().map(String::as_str));
 
     repo.write("xtask/Cargo.toml", xtask.replace("colored = ", "# Colour that honours NO_COLOR.\ncolored = "));

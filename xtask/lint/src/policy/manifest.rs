@@ -186,7 +186,10 @@ mod tests {
                     xtask-lint = { path = \"lint\" }\n\n[dev-dependencies]\ntempfile = \"3\"\n";
         let found = found(text);
         assert_eq!(found.len(), 2, "{found:#?}");
-        assert!(found[0].starts_with("xtask/Cargo.toml:8: dependency `colored` of xtask does not say why"), "{found:#?}");
+        assert!(
+            found[0].starts_with("xtask/Cargo.toml:8: dependency `colored` of xtask does not say why"),
+            "{found:#?}"
+        );
         assert!(found[1].starts_with("xtask/Cargo.toml:12: dependency `which` of xtask"), "{found:#?}");
     }
 
@@ -199,7 +202,8 @@ mod tests {
                     quick-xml = { version = \"0.42\", features = [\n  \"serialize\", # not a comment on an entry\n] }\n\
                     \"quoted\" = \"1\"\nregex.workspace = true\nown = { path = \"../own\" }\n\
                     [dependencies.local]\npath = \"../local\"\n";
-        let names: Vec<String> = entries(text).into_iter().map(|(t, e)| format!("{}:{}", t.join("."), e.name)).collect();
+        let names: Vec<String> =
+            entries(text).into_iter().map(|(t, e)| format!("{}:{}", t.join("."), e.name)).collect();
         assert_eq!(
             names,
             [

@@ -54,12 +54,8 @@ impl Artifacts {
     /// workspace target (`targets`: names as cargo writes them, `-` or `_`) and are not one of
     /// this build's files (hard links count as the same file). Returns what was removed.
     pub fn remove_stale(&self, targets: &BTreeSet<String>) -> Result<Vec<PathBuf>> {
-        let current: HashSet<(u64, u64)> = self
-            .files
-            .iter()
-            .filter_map(|f| std::fs::metadata(f).ok())
-            .map(|m| (m.dev(), m.ino()))
-            .collect();
+        let current: HashSet<(u64, u64)> =
+            self.files.iter().filter_map(|f| std::fs::metadata(f).ok()).map(|m| (m.dev(), m.ino())).collect();
         let mut folders: BTreeSet<&Path> = BTreeSet::new();
         for file in &self.files {
             let Some(dir) = file.parent() else { continue };

@@ -548,7 +548,8 @@ fn run_tests(cx: &Context, args: &CoverageArgs, metric: Metric, impact: Option<&
     // cargo's build messages tell which objects are this build's: the others are removed
     // before the report (build.rs). Arguments that set their own message format keep the
     // old way, a clean instrumented build.
-    let keep_build = !extra.iter().any(|a| a.starts_with("--cargo-message-format") || a.starts_with("--message-format"));
+    let keep_build =
+        !extra.iter().any(|a| a.starts_with("--cargo-message-format") || a.starts_with("--message-format"));
     if keep_build {
         flags.extend(build::MESSAGE_FORMAT.map(str::to_owned));
     }
