@@ -72,7 +72,7 @@ timed() {
 
 echo "full run at the first parent, $(git log -1 --format='%h %s' "$FIRST_PARENT" | cut -c1-70)"
 timed base --format json --fail-under 0
-grep -q '^map: ' "$OUT/base.err" || { echo "replay: the first full run recorded no map:" >&2; tail -n 20 "$OUT/base.err" >&2; exit 1; }
+grep -qE '^map: [0-9]+ tests,' "$OUT/base.err" || { echo "replay: the first full run recorded no map:" >&2; tail -n 20 "$OUT/base.err" >&2; exit 1; }
 
 # How a commit's two runs compare (prints the report lines' verdict; exit 1 on a disagreement).
 cat > "$OUT/compare.py" <<'PY'

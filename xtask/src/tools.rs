@@ -641,6 +641,22 @@ pub fn provide(
                 Err(why) => failed.push((tool, why)),
             }
         }
+        // Quiet installs still running say so now and then: minutes of silence look like a hang.
+        let started = std::time::Instant::now();
+        let mut said = 0;
+        loop {
+            let running: Vec<&str> =
+                background.iter().filter(|(_, h)| !h.is_finished()).map(|(t, _)| t.name()).collect();
+            if running.is_empty() {
+                break;
+            }
+            let elapsed = started.elapsed().as_secs();
+            if elapsed / PROGRESS_EVERY > said {
+                said = elapsed / PROGRESS_EVERY;
+                eprintln!("  still installing {} ({elapsed} s)", running.join(", "));
+            }
+            std::thread::sleep(std::time::Duration::from_millis(200));
+        }
         for (tool, handle) in background {
             match handle.join() {
                 Ok((Ok(()), took)) => eprintln!("{}: installed in {:.1} s", tool.name(), took.as_secs_f64()),
@@ -674,6 +690,9 @@ pub fn provide(
     }
     report_missing(out, allow_install, when_missing)
 }
+
+/// How often, in seconds, a long quiet step says it is still going.
+const PROGRESS_EVERY: u64 = 15;
 
 /// Fails (`WhenMissing::Fail`) naming every tool still missing and its install command.
 fn report_missing(

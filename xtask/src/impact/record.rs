@@ -273,19 +273,33 @@ impl Recorder {
             LineReader { llvm_bin: &self.sysroot_bin, scratch: &scratch, bins: &bins, root: &root, keep: &keep };
         let workers = std::thread::available_parallelism().map_or(2, usize::from).clamp(1, 8);
         std::thread::scope(|s| {
-            for _ in 0..workers {
-                s.spawn(|| {
-                    loop {
-                        let Some((key, noted)) = jobs.lock().expect("not poisoned").pop() else { break };
-                        let files = profiles.get(key.as_str()).map(Vec::as_slice).unwrap_or_default();
-                        let lines = if files.is_empty() {
-                            Ok(BTreeMap::new())
-                        } else {
-                            reader.read(key, files, &noted.binary_path)
-                        };
-                        results.lock().expect("not poisoned").push((key.clone(), lines));
-                    }
-                });
+            let handles: Vec<_> = (0..workers)
+                .map(|_| {
+                    s.spawn(|| {
+                        loop {
+                            let Some((key, noted)) = jobs.lock().expect("not poisoned").pop() else { break };
+                            let files = profiles.get(key.as_str()).map(Vec::as_slice).unwrap_or_default();
+                            let lines = if files.is_empty() {
+                                Ok(BTreeMap::new())
+                            } else {
+                                reader.read(key, files, &noted.binary_path)
+                            };
+                            results.lock().expect("not poisoned").push((key.clone(), lines));
+                        }
+                    })
+                })
+                .collect();
+            // On a large suite this takes a while: say how far along it is now and then.
+            let started = std::time::Instant::now();
+            let mut said = 0;
+            while handles.iter().any(|h| !h.is_finished()) {
+                let elapsed = started.elapsed().as_secs();
+                if elapsed / 10 > said {
+                    said = elapsed / 10;
+                    let done = results.lock().expect("not poisoned").len();
+                    eprintln!("map: {done} of {} tests read ({elapsed} s)", tests.len());
+                }
+                std::thread::sleep(std::time::Duration::from_millis(200));
             }
         });
         let _ = std::fs::remove_dir_all(&scratch);
