@@ -609,7 +609,8 @@ fn run_tests(cx: &Context, args: &CoverageArgs, metric: Metric, impact: Option<&
         if !stale.is_empty() {
             let names: Vec<String> =
                 stale.iter().filter_map(|p| p.file_name()).map(|n| n.to_string_lossy().into_owned()).collect();
-            eprintln!("coverage: removed {} stale instrumented binaries: {}", stale.len(), names.join(", "));
+            let what = if stale.len() == 1 { "binary" } else { "binaries" };
+            eprintln!("coverage: removed {} stale instrumented {what}: {}", stale.len(), names.join(", "));
         }
     }
 
