@@ -10,6 +10,12 @@
 #
 #   xtask/bench/replay.sh              # the 20 commits ending at HEAD
 #   xtask/bench/replay.sh 12 12ccaf7   # the 12 commits ending at 12ccaf7
+#   xtask/bench/replay.sh --compare 12 12ccaf7   # compare that replay's saved runs again
+#
+# When the impact-aware run fell back to every test (settings or Cargo.lock changed, say), both
+# runs ran the whole suite and the selection had no part in what differs: then a different exit
+# code is a test that failed in one run and not the other (named in the results as flaky), and
+# the patch must still be the same.
 #
 # One xtask (this checkout's, built once and copied) drives a worktree of the history under
 # target/bench/replay/tree, moving it from commit to commit, so each run builds only what the
@@ -25,20 +31,137 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
+COMPARE_ONLY=""
+if [ "${1:-}" = --compare ]; then
+  COMPARE_ONLY=1
+  shift
+fi
 N="${1:-20}"
 END="${2:-HEAD}"
-[[ $N =~ ^[1-9][0-9]*$ ]] || { echo "usage: $0 [N] [END-COMMIT]" >&2; exit 2; }
+[[ $N =~ ^[1-9][0-9]*$ ]] || { echo "usage: $0 [--compare] [N] [END-COMMIT]" >&2; exit 2; }
 git rev-parse --verify --quiet "$END^{commit}" > /dev/null || { echo "replay: $END is not a commit" >&2; exit 2; }
 
 TREE="$PWD/target/bench/replay/tree"
 OUT="$PWD/target/bench/replay/$(git rev-parse --short=7 "$END")-$N"
+RESULTS="$OUT/results.md"
+mapfile -t COMMITS < <(git rev-list --first-parent --reverse -n "$N" "$END")
+
+# How a commit's two runs compare: prints the verdict and the report lines' verdict, two lines;
+# exit 1 on a disagreement.
+write_compare() {
+  cat > "$OUT/compare.py" <<'PY'
+import json, sys, xml.etree.ElementTree as ET
+out, i = sys.argv[1], sys.argv[2]
+def doc(kind):
+    text = open(f"{out}/{kind}-{i}.json").read()
+    d = json.loads(text) if text.strip() else {}
+    return {k: d.get(k) for k in ("totals", "gate", "patch")}, open(f"{out}/{kind}-{i}.code").read().strip()
+def lines(kind):
+    got = {}
+    try:
+        tree = ET.parse(f"{out}/{kind}-{i}.xml")
+    except FileNotFoundError:
+        return got
+    for cls in tree.iter("class"):
+        for line in cls.iter("line"):
+            got[(cls.get("filename"), int(line.get("number")))] = int(line.get("hits")) > 0
+    return got
+(sel, sel_code), (full, full_code) = doc("selected"), doc("full")
+# The impact-aware run fell back to the whole suite: then nothing differs by the selection.
+everything = "impact: running every test" in open(f"{out}/selected-{i}.err").read()
+ran, sel_failed = set(), []
+names = {}
+for row in open(f"{out}/selected-{i}.ran"):
+    f = row.rstrip("\n").split("\t")
+    if f[0] == "start":
+        ran.add((f[2], f[3]))
+        names[f[1]] = f"{f[2]} {f[3]}"
+    elif f[0] == "end" and len(f) > 2 and f[2] != "passed":
+        sel_failed.append(f[1])
+fmap = json.load(open(f"{out}/map-{i}.json"))
+tests = [(t["binary"], t["name"]) for t in fmap.get("tests", [])]
+full_failed = [f"{t['binary']} {t['name']}" for t in fmap.get("tests", []) if not t.get("passed", True)]
+sel_failed = [names.get(k, k) for k in sel_failed]
+ok, verdict = True, "yes"
+# The issue's criterion: the same patch (verdict, counts, uncovered ranges) and the same exit code.
+if sel["patch"] != full["patch"]:
+    print(f"  patch differs:\n    impact-aware {json.dumps(sel['patch'])}\n    full         {json.dumps(full['patch'])}", file=sys.stderr)
+    ok, verdict = False, "NO"
+if sel_code != full_code:
+    print(f"  exit codes differ: impact-aware {sel_code}, full {full_code}", file=sys.stderr)
+    flaky = sorted(set(sel_failed) ^ set(full_failed))
+    if everything and ok and flaky:
+        verdict = f"yes; both ran every test, and the exit codes differ by a test that failed in one run only: {', '.join(flaky)}"
+    else:
+        ok, verdict = False, "NO"
+# Stricter: every line of the report. A line that differs although every test that covers it
+# in the full run also ran in the impact-aware run is that test's run-to-run difference (timing),
+# not the selection's: it ran in both. When both ran every test, so did every such test.
+a, b = lines("selected"), lines("full")
+diff = sorted(k for k in a.keys() | b.keys() if a.get(k) != b.get(k))
+def covering(path, line):
+    got = []
+    for t, ranges in fmap.get("files", {}).get(path, {}).items():
+        for part in ranges.split(","):
+            lo, _, hi = part.partition("-")
+            if int(lo) <= line <= int(hi or lo):
+                got.append(tests[int(t)])
+    return got
+rerun, missed = [], []
+for f, n in diff:
+    cov = covering(f, n)
+    (rerun if everything or (cov and all(t in ran for t in cov)) else missed).append(f"{f}:{n}")
+if missed:
+    print(f"  {len(missed)} lines differ and a test covering them did not run: " + ", ".join(missed[:8]), file=sys.stderr)
+    ok, verdict = False, "NO"
+print(verdict)
+if diff:
+    print(f"{len(diff)} lines differ ({len(rerun)} covered by re-run tests: " + ", ".join(rerun[:4]) + ")")
+else:
+    print("every line the same")
+sys.exit(0 if ok else 1)
+PY
+}
+
+start_results() {
+  {
+    echo "| # | commit | what the impact-aware run ran | impact-aware | full | same exit code and patch | report lines |"
+    echo "| ---: | --- | --- | ---: | ---: | --- | --- |"
+  } > "$RESULTS"
+}
+
+# The results row of commit I (its runs saved in $OUT); exit 1 when its runs disagree.
+row() {
+  local i="$1" c="$2" subject ran verdict code=0
+  subject=$(git log -1 --format='%h %s' "$c" | cut -c1-60)
+  ran=$(grep -m1 -E '^impact: ([0-9]+ tests ran|running every test)' "$OUT/selected-$i.err" | sed 's/^impact: //' || true)
+  [ -n "$ran" ] || ran="(no impact line)"
+  verdict=$(python3 "$OUT/compare.py" "$OUT" "$i") || code=1
+  printf '| %s | %s | %s | %s s | %s s | %s | %s |\n' "$i" "${subject//|/\\|}" "${ran//|/\\|}" \
+    "$(cat "$OUT/selected-$i.time")" "$(cat "$OUT/full-$i.time")" "$(sed -n 1p <<< "$verdict")" \
+    "$(sed -n 2p <<< "$verdict")" >> "$RESULTS"
+  return "$code"
+}
+
+if [ -n "$COMPARE_ONLY" ]; then
+  [ -d "$OUT" ] || { echo "replay: no saved runs in $OUT" >&2; exit 2; }
+  write_compare
+  start_results
+  status=0
+  for i in $(seq "${#COMMITS[@]}"); do
+    [ -e "$OUT/full-$i.code" ] || break
+    row "$i" "${COMMITS[$((i - 1))]}" || status=1
+  done
+  cat "$RESULTS"
+  exit "$status"
+fi
+
 mkdir -p "$OUT"
 echo "building the xtask that drives the replay"
 cargo build -q -p xtask
 XTASK="$OUT/xtask"
 cp target/debug/xtask "$XTASK"
 
-mapfile -t COMMITS < <(git rev-list --first-parent --reverse -n "$N" "$END")
 FIRST_PARENT=$(git rev-parse "${COMMITS[0]}^")
 # A worktree left by an earlier replay is reused (its target folder saves the first build).
 if git -C "$TREE" rev-parse --is-inside-work-tree > /dev/null 2>&1; then
@@ -74,89 +197,19 @@ echo "full run at the first parent, $(git log -1 --format='%h %s' "$FIRST_PARENT
 timed base --format json --fail-under 0
 grep -qE '^map: [0-9]+ tests,' "$OUT/base.err" || { echo "replay: the first full run recorded no map:" >&2; tail -n 20 "$OUT/base.err" >&2; exit 1; }
 
-# How a commit's two runs compare (prints the report lines' verdict; exit 1 on a disagreement).
-cat > "$OUT/compare.py" <<'PY'
-import json, sys, xml.etree.ElementTree as ET
-out, i = sys.argv[1], sys.argv[2]
-def doc(kind):
-    text = open(f"{out}/{kind}-{i}.json").read()
-    d = json.loads(text) if text.strip() else {}
-    return {k: d.get(k) for k in ("totals", "gate", "patch")}, open(f"{out}/{kind}-{i}.code").read().strip()
-def lines(kind):
-    got = {}
-    try:
-        tree = ET.parse(f"{out}/{kind}-{i}.xml")
-    except FileNotFoundError:
-        return got
-    for cls in tree.iter("class"):
-        for line in cls.iter("line"):
-            got[(cls.get("filename"), int(line.get("number")))] = int(line.get("hits")) > 0
-    return got
-(sel, sel_code), (full, full_code) = doc("selected"), doc("full")
-ok = True
-# The issue's criterion: the same exit code and the same patch (verdict, counts, uncovered ranges).
-if sel_code != full_code:
-    print(f"  exit codes differ: impact-aware {sel_code}, full {full_code}", file=sys.stderr); ok = False
-if sel["patch"] != full["patch"]:
-    print(f"  patch differs:\n    impact-aware {json.dumps(sel['patch'])}\n    full         {json.dumps(full['patch'])}", file=sys.stderr)
-    ok = False
-# Stricter: every line of the report. A line that differs although every test that covers it
-# in the full run also ran in the impact-aware run is that test's run-to-run difference (timing),
-# not the selection's: it ran in both.
-a, b = lines("selected"), lines("full")
-diff = sorted(k for k in a.keys() | b.keys() if a.get(k) != b.get(k))
-ran = set()
-for row in open(f"{out}/selected-{i}.ran"):
-    f = row.rstrip("\n").split("\t")
-    if f[0] == "start":
-        ran.add((f[2], f[3]))
-fmap = json.load(open(f"{out}/map-{i}.json"))
-tests = [(t["binary"], t["name"]) for t in fmap.get("tests", [])]
-def covering(path, line):
-    got = []
-    for t, ranges in fmap.get("files", {}).get(path, {}).items():
-        for part in ranges.split(","):
-            lo, _, hi = part.partition("-")
-            if int(lo) <= line <= int(hi or lo):
-                got.append(tests[int(t)])
-    return got
-rerun, missed = [], []
-for f, n in diff:
-    cov = covering(f, n)
-    (rerun if cov and all(t in ran for t in cov) else missed).append(f"{f}:{n}")
-if missed:
-    print(f"  {len(missed)} lines differ and a test covering them did not run: " + ", ".join(missed[:8]), file=sys.stderr); ok = False
-if diff:
-    print(f"{len(diff)} lines differ ({len(rerun)} covered by re-run tests: " + ", ".join(rerun[:4]) + ")")
-else:
-    print("every line the same")
-sys.exit(0 if ok else 1)
-PY
-
-RESULTS="$OUT/results.md"
-{
-  echo "| # | commit | what the impact-aware run ran | impact-aware | full | same exit code and patch | report lines |"
-  echo "| ---: | --- | --- | ---: | ---: | --- | --- |"
-} > "$RESULTS"
+write_compare
+start_results
 status=0
 i=0
 for c in "${COMMITS[@]}"; do
   i=$((i + 1))
-  parent=$(git rev-parse "$c^")
-  subject=$(git log -1 --format='%h %s' "$c" | cut -c1-60)
-  echo "[$i/$N] $subject"
+  echo "[$i/$N] $(git log -1 --format='%h %s' "$c" | cut -c1-60)"
   git -C "$TREE" checkout -q --detach "$c"
-  timed "selected-$i" --diff "$parent" --format json
+  timed "selected-$i" --diff "$(git rev-parse "$c^")" --format json
   cp "$TREE/target/coverage/.test-map-index.tsv" "$OUT/selected-$i.ran" 2> /dev/null || : > "$OUT/selected-$i.ran"
-  timed "full-$i" --diff "$parent" --full --format json
+  timed "full-$i" --diff "$(git rev-parse "$c^")" --full --format json
   cp "$TREE/target/coverage/test-map.json" "$OUT/map-$i.json" 2> /dev/null || echo '{}' > "$OUT/map-$i.json"
-  same=""
-  ran=$(grep -m1 -E '^impact: ([0-9]+ tests ran|running every test)' "$OUT/selected-$i.err" | sed 's/^impact: //' || true)
-  [ -n "$ran" ] || ran="(no impact line)"
-  lines=$(python3 "$OUT/compare.py" "$OUT" "$i") || { same=NO; status=1; }
-  [ "$same" = NO ] || same=yes
-  printf '| %s | %s | %s | %s s | %s s | %s | %s |\n' "$i" "${subject//|/\\|}" "${ran//|/\\|}" \
-    "$(cat "$OUT/selected-$i.time")" "$(cat "$OUT/full-$i.time")" "$same" "$lines" >> "$RESULTS"
+  row "$i" "$c" || status=1
 done
 
 echo
