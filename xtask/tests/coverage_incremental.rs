@@ -33,6 +33,7 @@ const FILES: &[(&str, &str)] = &[
         "pub fn twice(n: u32) -> u32 {\n    n * 2\n}\n\n#[cfg(test)]\nmod tests {\n    #[test]\n    fn twice() {\n        \
          assert_eq!(super::twice(2), 4);\n    }\n}\n",
     ),
+    ("alpha/tests/tool.rs", "#[test]\nfn zero_counts_as_positive() {\n    assert_eq!(alpha::sign(0), 1);\n}\n"),
 ];
 
 fn coverage(dir: &Scratch) -> Run {
@@ -61,7 +62,7 @@ fn test_binaries(dir: &Scratch) -> Vec<String> {
     let mut names: Vec<String> = std::fs::read_dir(deps)
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .filter(|n| ["alpha-", "old_name-", "new_name-"].iter().any(|p| n.starts_with(p)) && !n.contains('.'))
+        .filter(|n| ["alpha-", "old_name-", "new_name-", "tool-"].iter().any(|p| n.starts_with(p)) && !n.contains('.'))
         .collect();
     names.sort();
     names
@@ -76,7 +77,7 @@ fn a_run_after_an_edit_rebuilds_only_what_changed_and_reports_what_a_clean_build
     let first = coverage(&dir);
     assert!(first.stderr.contains("Compiling beta"), "the first run builds everything: {first:?}");
     let before = test_binaries(&dir);
-    assert_eq!(before.len(), 2, "alpha's unit tests and old_name: {before:?}");
+    assert_eq!(before.len(), 3, "alpha's unit tests, old_name and tool: {before:?}");
 
     // Lines move (three new lines on top), a function and its test are added, a test target is
     // renamed, and a feature changes the hash of alpha's binaries.
@@ -95,10 +96,17 @@ fn a_run_after_an_edit_rebuilds_only_what_changed_and_reports_what_a_clean_build
     let removed = second.stderr.lines().find(|l| l.starts_with("coverage: removed ")).unwrap_or_else(|| {
         panic!("the old binaries are removed, and the run says so: {second:?}");
     });
-    // alpha's old unit-test binary is named after a target that still exists: it would be
-    // reported on. old_name's is named after none, and cargo-llvm-cov passes it by.
+    // alpha's unit tests and its test target `tool` get new hashes: the old binaries are named
+    // after targets that still exist, and would be reported on. old_name's is named after none,
+    // and cargo-llvm-cov passes it by.
     let old_alpha = before.iter().find(|b| b.starts_with("alpha-")).unwrap();
-    assert_eq!(removed, format!("coverage: removed 1 stale instrumented binary: {old_alpha}"));
+    let old_tool = before.iter().find(|b| b.starts_with("tool-")).unwrap();
+    let listed = removed.strip_prefix("coverage: removed 2 stale instrumented binaries: ").unwrap_or_else(|| {
+        panic!("{removed}");
+    });
+    let mut listed: Vec<&str> = listed.split(", ").collect();
+    listed.sort();
+    assert_eq!(listed, [old_alpha.as_str(), old_tool.as_str()]);
     let after = test_binaries(&dir);
     assert_eq!(after.iter().filter(|b| b.starts_with("alpha-") && *b != old_alpha).count(), 1, "{after:?}");
     assert!(after.iter().any(|b| b.starts_with("new_name-")), "{after:?}");

@@ -8,7 +8,7 @@
 //! cargo which files it built or found fresh (its JSON messages, forwarded by nextest), and
 //! removes every other such executable before the report is written.
 
-use std::collections::{BTreeSet, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::os::unix::fs::MetadataExt as _;
 use std::path::{Path, PathBuf};
 
@@ -23,6 +23,8 @@ pub const MESSAGE_FORMAT: [&str; 2] = ["--cargo-message-format", "json-render-di
 pub struct Artifacts {
     /// Every file of every unit, built now or fresh from before.
     files: Vec<PathBuf>,
+    /// Every unit: its target's name (`-` as `_`) and whether it is a test build.
+    units: HashSet<(String, bool)>,
     /// `Some(success)` once cargo said the build finished.
     finished: Option<bool>,
 }
@@ -38,6 +40,9 @@ impl Artifacts {
         match message.reason.as_str() {
             "compiler-artifact" => {
                 self.files.extend(message.filenames.into_iter().chain(message.executable).map(PathBuf::from));
+                if let (Some(target), Some(profile)) = (message.target, message.profile) {
+                    self.units.insert((target.name.replace('-', "_"), profile.test));
+                }
             }
             "build-finished" => self.finished = message.success,
             _ => {}
@@ -50,9 +55,13 @@ impl Artifacts {
         self.finished == Some(true)
     }
 
-    /// Removes the executables in the folders this build wrote to that are named after a
-    /// workspace target (`targets`: names as cargo writes them, `-` or `_`) and are not one of
-    /// this build's files (hard links count as the same file). Returns what was removed.
+    /// Removes the objects this build superseded: executables in the folders it wrote to,
+    /// named after a workspace target (`targets`: names as cargo writes them, `-` or `_`), that
+    /// are not one of its files (hard links count as the same file), and whose unit (its
+    /// target and whether it is a test build, from cargo's `.fingerprint` folder) this build
+    /// built under another hash. What a test built with a cargo of its own (a program the test
+    /// runs) is not superseded and stays, as does a file cargo keeps no fingerprint of. The copy
+    /// of a removed program in the profile folder goes with it. Returns what was removed.
     pub fn remove_stale(&self, targets: &BTreeSet<String>) -> Result<Vec<PathBuf>> {
         let current: HashSet<(u64, u64)> =
             self.files.iter().filter_map(|f| std::fs::metadata(f).ok()).map(|m| (m.dev(), m.ino())).collect();
@@ -67,28 +76,82 @@ impl Artifacts {
         }
         let targets: BTreeSet<String> = targets.iter().map(|t| t.replace('-', "_")).collect();
         let mut removed = Vec::new();
-        for dir in folders {
-            let entries = match std::fs::read_dir(dir) {
-                Ok(e) => e,
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
-                Err(e) => return Err(e).with_context(|| format!("cannot list {}", dir.display())),
-            };
-            for entry in entries {
-                let path = entry?.path();
-                let Ok(meta) = std::fs::symlink_metadata(&path) else { continue };
-                let executable = meta.is_file() && meta.mode() & 0o111 != 0;
-                if !executable || current.contains(&(meta.dev(), meta.ino())) {
+        let mut removed_files: HashSet<(u64, u64)> = HashSet::new();
+        let mut unhashed = Vec::new();
+        for &dir in &folders {
+            let fingerprints = test_units(dir);
+            for (path, meta) in executables(dir)? {
+                let Some(name) = path.file_name().and_then(|n| n.to_str()) else { continue };
+                if current.contains(&(meta.dev(), meta.ino())) || !targets_of(name).iter().any(|t| targets.contains(t))
+                {
                     continue;
                 }
-                let Some(name) = path.file_name().and_then(|n| n.to_str()) else { continue };
-                if targets_of(name).iter().any(|t| targets.contains(t)) {
+                let Some((stem, hash)) = hashed(name) else {
+                    unhashed.push((path, meta));
+                    continue;
+                };
+                let Some(&test) = fingerprints.get(hash) else { continue };
+                if targets_of(stem).into_iter().any(|t| self.units.contains(&(t, test))) {
                     std::fs::remove_file(&path).with_context(|| format!("cannot remove {}", path.display()))?;
+                    removed_files.insert((meta.dev(), meta.ino()));
                     removed.push(path);
                 }
             }
         }
+        for (path, meta) in unhashed {
+            if removed_files.contains(&(meta.dev(), meta.ino())) {
+                std::fs::remove_file(&path).with_context(|| format!("cannot remove {}", path.display()))?;
+                removed.push(path);
+            }
+        }
         Ok(removed)
     }
+}
+
+/// The executable files of a folder, not looking inside its sub-folders.
+fn executables(dir: &Path) -> Result<Vec<(PathBuf, std::fs::Metadata)>> {
+    let entries = match std::fs::read_dir(dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(e).with_context(|| format!("cannot list {}", dir.display())),
+    };
+    let mut out = Vec::new();
+    for entry in entries {
+        let path = entry?.path();
+        let Ok(meta) = std::fs::symlink_metadata(&path) else { continue };
+        if meta.is_file() && meta.mode() & 0o111 != 0 {
+            out.push((path, meta));
+        }
+    }
+    Ok(out)
+}
+
+/// For the objects of a `deps/` folder: by the hash in their names, whether their unit is a
+/// test build. cargo keeps a folder `.fingerprint/<package>-<hash>/` beside `deps/` for every
+/// unit it built, holding a file named after the unit: `test-lib-alpha`, `bin-app`, …
+fn test_units(dir: &Path) -> HashMap<String, bool> {
+    let mut out = HashMap::new();
+    if dir.file_name().is_none_or(|n| n != "deps") {
+        return out;
+    }
+    let Some(fingerprint) = dir.parent().map(|p| p.join(".fingerprint")) else { return out };
+    let Ok(units) = std::fs::read_dir(fingerprint) else { return out };
+    for unit in units.flatten() {
+        let folder = unit.file_name().to_string_lossy().into_owned();
+        let Some((_, hash)) = hashed(&folder) else { continue };
+        let Ok(files) = std::fs::read_dir(unit.path()) else { continue };
+        let test = files.flatten().any(|f| f.file_name().to_string_lossy().starts_with("test-"));
+        out.insert(hash.to_owned(), test);
+    }
+    out
+}
+
+/// A name and the hash cargo appended to it: `alpha-0123abcd` → (`alpha`, `0123abcd`), the
+/// extensions dropped (`libpm_kit-89ef.so`).
+fn hashed(file_name: &str) -> Option<(&str, &str)> {
+    let stem = file_name.split('.').next().unwrap_or(file_name);
+    let (name, hash) = stem.rsplit_once('-')?;
+    (hash.len() >= 8 && hash.bytes().all(|b| b.is_ascii_hexdigit())).then_some((name, hash))
 }
 
 #[derive(serde::Deserialize)]
@@ -100,6 +163,20 @@ struct Message {
     executable: Option<String>,
     #[serde(default)]
     success: Option<bool>,
+    #[serde(default)]
+    target: Option<TargetMessage>,
+    #[serde(default)]
+    profile: Option<ProfileMessage>,
+}
+
+#[derive(serde::Deserialize)]
+struct TargetMessage {
+    name: String,
+}
+
+#[derive(serde::Deserialize)]
+struct ProfileMessage {
+    test: bool,
 }
 
 /// The targets an object file may be named after, `-` as `_`: its name without extensions,
@@ -175,33 +252,75 @@ mod tests {
     }
 
     #[test]
-    fn only_stale_objects_of_workspace_targets_are_removed() {
+    fn only_objects_this_build_superseded_are_removed() {
         let dir = std::env::temp_dir().join(format!("xtask-build-{}", std::process::id()));
-        let deps = dir.join("debug/deps");
+        let (debug, deps) = (dir.join("debug"), dir.join("debug/deps"));
         std::fs::create_dir_all(&deps).unwrap();
         let exe = |p: &Path| {
             std::fs::write(p, "x").unwrap();
             std::fs::set_permissions(p, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
         };
-        let current = [deps.join("alpha-1111"), deps.join("app-2222"), deps.join("libserde_derive-3333.so")];
-        let stale_test = deps.join("alpha-9999");
-        let stale_bin = dir.join("debug/gone");
-        let others = [deps.join("libserde_derive-4444.so"), deps.join("alpha-9999.d"), dir.join("debug/app")];
-        for p in current.iter().chain([&stale_test, &stale_bin]).chain(&others[..2]) {
+        // cargo's record of a unit: `.fingerprint/<package>-<hash>/<kind>-<target>`.
+        let unit = |package: &str, hash: &str, kind: &str| {
+            let folder = debug.join(format!(".fingerprint/{package}-{hash}"));
+            std::fs::create_dir_all(&folder).unwrap();
+            std::fs::write(folder.join(kind), "").unwrap();
+        };
+        let mut a = Artifacts::default();
+        let mut built = |file: &Path, target: &str, test: bool| {
+            let f = file.to_string_lossy();
+            let line = format!(
+                r#"{{"reason":"compiler-artifact","target":{{"name":"{target}"}},"profile":{{"test":{test}}},"filenames":["{f}"],"executable":"{f}"}}"#
+            );
+            assert!(a.read_line(&line));
+        };
+        // This build: alpha's unit tests, the app's program (and its copy above deps/), the
+        // audit program's unit tests, and a tool.
+        for (file, package, hash, kind, target, test) in [
+            ("alpha-11111111", "alpha", "11111111", "test-lib-alpha", "alpha", true),
+            ("app-22222222", "app", "22222222", "bin-app", "app", false),
+            ("xtask_audit-33333333", "xtask-audit", "33333333", "test-bin-xtask-audit", "xtask-audit", true),
+            ("tool-44444444", "tool", "44444444", "bin-tool", "tool", false),
+        ] {
+            exe(&deps.join(file));
+            unit(package, hash, kind);
+            built(&deps.join(file), target, test);
+        }
+        std::fs::hard_link(deps.join("app-22222222"), debug.join("app")).unwrap();
+        // Superseded: alpha's unit tests and the tool under older hashes, and the old tool's
+        // copy above deps/.
+        let old_tests = deps.join("alpha-99999999");
+        let old_tool = deps.join("tool-55555555");
+        for (file, package, hash, kind) in
+            [(&old_tests, "alpha", "99999999", "test-lib-alpha"), (&old_tool, "tool", "55555555", "bin-tool")]
+        {
+            exe(file);
+            unit(package, hash, kind);
+        }
+        let old_copy = debug.join("tool");
+        std::fs::hard_link(&old_tool, &old_copy).unwrap();
+        // Kept: the audit program a test built with its own cargo (this build built only its
+        // unit tests), an object cargo has no fingerprint of, and what is not a workspace
+        // target's or not an object.
+        let nested = deps.join("xtask_audit-66666666");
+        exe(&nested);
+        unit("xtask-audit", "66666666", "bin-xtask-audit");
+        let unknown = deps.join("alpha-77777777");
+        exe(&unknown);
+        let others = [deps.join("libserde_derive-88888888.so"), deps.join("alpha-99999999.d")];
+        for p in &others {
             exe(p);
         }
-        // The bin's uplifted copy is a hard link to the one in deps/.
-        std::fs::hard_link(&current[1], &others[2]).unwrap();
-        let mut a = Artifacts::default();
-        for f in &current {
-            let f = f.to_string_lossy();
-            a.read_line(&format!(r#"{{"reason":"compiler-artifact","filenames":["{f}"],"executable":"{f}"}}"#));
-        }
-        let targets: BTreeSet<String> = ["alpha", "app", "gone"].map(str::to_owned).into();
+        unit("serde_derive", "88888888", "lib-serde_derive");
+
+        let targets: BTreeSet<String> = ["alpha", "app", "tool", "xtask-audit"].map(str::to_owned).into();
         let mut removed = a.remove_stale(&targets).unwrap();
         removed.sort();
-        assert_eq!(removed, [stale_test, stale_bin]);
-        for kept in current.iter().chain(&others) {
+        assert_eq!(removed, [old_tests, old_tool, old_copy]);
+        for kept in [&nested, &unknown, &debug.join("app"), &deps.join("app-22222222"), &deps.join("alpha-11111111")]
+            .into_iter()
+            .chain(&others)
+        {
             assert!(kept.exists(), "{} is kept", kept.display());
         }
         std::fs::remove_dir_all(&dir).unwrap();
