@@ -154,16 +154,9 @@ pub(super) fn workspace_members(tree: &Tree) -> Verdict {
     if paths.is_empty() {
         return Verdict::NotApplicable("no Dockerfile yet".into());
     }
-    let root = "Cargo.toml";
-    let text = match tree.files.iter().any(|p| p == root).then(|| read_text(tree, root)) {
-        None => return Verdict::NotApplicable("no Cargo.toml with a `[workspace]` at the root".into()),
-        Some(Err(f)) => return Verdict::Failed(vec![f]),
-        Some(Ok(t)) => t,
-    };
-    let manifests = match workspace_manifests(&text, &tree.files) {
-        Ok(Some(m)) => m,
-        Ok(None) => return Verdict::NotApplicable("the root Cargo.toml has no `[workspace]`".into()),
-        Err(e) => return Verdict::Failed(vec![e]),
+    let manifests = match workspace_manifests_of(tree) {
+        Ok(m) => m,
+        Err(verdict) => return verdict,
     };
     let mut findings: Vec<Finding> = Vec::new();
     let mut checked = Vec::new();
@@ -205,10 +198,26 @@ struct WorkspaceTable {
     exclude: Vec<String>,
 }
 
+/// The manifests of the workspace at the root ([`workspace_manifests`]); the verdict to give
+/// when there is none to check (no root Cargo.toml, no `[workspace]`) or it cannot be read.
+pub(super) fn workspace_manifests_of(tree: &Tree) -> Result<Vec<String>, Verdict> {
+    let root = "Cargo.toml";
+    let text = match tree.files.iter().any(|p| p == root).then(|| read_text(tree, root)) {
+        None => return Err(Verdict::NotApplicable("no Cargo.toml with a `[workspace]` at the root".into())),
+        Some(Err(f)) => return Err(Verdict::Failed(vec![f])),
+        Some(Ok(t)) => t,
+    };
+    match workspace_manifests(&text, &tree.files) {
+        Ok(Some(m)) => Ok(m),
+        Ok(None) => Err(Verdict::NotApplicable("the root Cargo.toml has no `[workspace]`".into())),
+        Err(e) => Err(Verdict::Failed(vec![e])),
+    }
+}
+
 /// The manifests cargo reads to load the workspace: the root's, then each member's (a glob
 /// member is every folder it matches that has a Cargo.toml, minus `exclude`). `None` when the
 /// root Cargo.toml has no `[workspace]`.
-pub(super) fn workspace_manifests(text: &str, files: &[String]) -> Result<Option<Vec<String>>, Finding> {
+fn workspace_manifests(text: &str, files: &[String]) -> Result<Option<Vec<String>>, Finding> {
     let root: RootManifest = toml::from_str(text).map_err(|e| {
         let line = e.span().map_or(1, |s| crate::line_of(text.as_bytes(), s.start));
         Finding::at("Cargo.toml", line, format!("cannot check: not valid TOML: {}", e.message().trim()))

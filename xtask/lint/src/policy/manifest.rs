@@ -3,7 +3,7 @@
 //! figure (docs/benchmarks.md); a dependency has to earn its place, and the line that says how
 //! is where a reviewer weighs it.
 
-use super::dockerfile::workspace_manifests;
+use super::dockerfile::workspace_manifests_of;
 use super::{Verdict, read_text, verdict};
 use crate::Finding;
 use crate::files::Tree;
@@ -12,16 +12,9 @@ use crate::files::Tree;
 const XTASK_DIR: &str = "xtask";
 
 pub(super) fn xtask_dependencies(tree: &Tree) -> Verdict {
-    let root = "Cargo.toml";
-    let text = match tree.files.iter().any(|p| p == root).then(|| read_text(tree, root)) {
-        None => return Verdict::NotApplicable("no Cargo.toml with a `[workspace]` at the root".into()),
-        Some(Err(f)) => return Verdict::Failed(vec![f]),
-        Some(Ok(t)) => t,
-    };
-    let manifests = match workspace_manifests(&text, &tree.files) {
-        Ok(Some(m)) => m,
-        Ok(None) => return Verdict::NotApplicable("the root Cargo.toml has no `[workspace]`".into()),
-        Err(e) => return Verdict::Failed(vec![e]),
+    let manifests = match workspace_manifests_of(tree) {
+        Ok(m) => m,
+        Err(verdict) => return verdict,
     };
     let xtask: Vec<&str> = manifests
         .iter()
