@@ -3,8 +3,7 @@
 #
 #   1. the coverage run that records the per-test map (`cargo xtask coverage`) against the plain
 #      coverage run (`cargo llvm-cov nextest --workspace`), each from the same state (the
-#      workspace's crates rebuilt under coverage: the peer cleans them by default, the gate is
-#      made to);
+#      workspace's crates rebuilt under coverage, as both clean them);
 #   2. `cargo xtask ci` again with nothing changed (the verdict cache) against re-running the
 #      tests (`cargo nextest run --workspace`);
 #   3. the pre-push hook after a one-line change to a function body in app/src/cashback.rs:
@@ -67,11 +66,7 @@ if want 1; then
   echo "1. the plain coverage run, then the recording run"
   cargo llvm-cov clean --workspace > /dev/null 2>&1
   rows+=("$(measure 'cargo llvm-cov nextest --workspace' cargo llvm-cov nextest --workspace --no-fail-fast)")
-  # The gate keeps its instrumented build between runs: it starts from a clean one here, as the
-  # peer command does by default, so that both compile the workspace's crates.
-  # shellcheck disable=SC2016 # $0 is for the inner shell: the xtask's path, passed after the script.
-  rows+=("$(measure 'cargo xtask coverage (records the map)' bash -c \
-    'cargo llvm-cov clean --workspace > /dev/null 2>&1 && exec "$0" coverage --no-cache --fail-under 0' "$XTASK")")
+  rows+=("$(measure 'cargo xtask coverage (records the map)' "$XTASK" coverage --no-cache --fail-under 0)")
   grep -E '^map: ' "$OUT/last.err" | sed 's/^/   /'
   map_line=$(grep -m1 -E '^map: [0-9]+ tests' "$OUT/last.err" || echo "map: (none)")
 elif want 3 || want 4; then

@@ -89,26 +89,6 @@ pub fn run(cmd: &mut Command) -> Result<ExitStatus> {
     wait(child, &shown)
 }
 
-/// [`run`] with the child's stdout read line by line, as it comes, by `on_line` on this
-/// thread (stderr is left as the command has it).
-pub fn run_reading_stdout(cmd: &mut Command, mut on_line: impl FnMut(&str)) -> Result<ExitStatus> {
-    let shown = format!("{cmd:?}");
-    let mut child = cmd.stdout(Stdio::piped()).spawn().with_context(|| format!("cannot run {shown}"))?;
-    let stdout = child.stdout.take();
-    std::thread::scope(|s| {
-        let waiter = s.spawn(|| wait(child, &shown));
-        if let Some(stdout) = stdout {
-            let mut lines = std::io::BufReader::new(stdout);
-            let mut line = Vec::new();
-            while std::io::BufRead::read_until(&mut lines, b'\n', &mut line).is_ok_and(|n| n > 0) {
-                on_line(String::from_utf8_lossy(&line).trim_end_matches(['\n', '\r']));
-                line.clear();
-            }
-        }
-        waiter.join().unwrap_or_else(|_| Err(anyhow!("the wait for {shown} panicked")))
-    })
-}
-
 /// [`run`] with stdout and stderr captured (stdin closed), for a step that is shown only
 /// when it fails.
 pub fn output(cmd: &mut Command) -> Result<Output> {

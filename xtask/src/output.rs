@@ -134,16 +134,6 @@ impl Output {
         if self.annotations_to_stderr.get() { std::io::stderr().into() } else { std::process::Stdio::inherit() }
     }
 
-    /// A line of a program's stdout that the gate read, shown where [`Self::stdout_for_programs`]
-    /// would have sent it.
-    pub fn program_line(&self, line: &str) {
-        if self.annotations_to_stderr.get() {
-            eprintln!("{line}");
-        } else {
-            println!("{line}");
-        }
-    }
-
     /// One annotation (`::error` or `::warning` workflow command) when under Actions, on a
     /// file's line when `at` says so; nothing otherwise. The one place workflow commands are
     /// written.

@@ -36,7 +36,6 @@ case "$1" in
     elif grep -q -- '--lcov' <<<"$(tail -n 1 "$STANDIN/log")"; then printf 'TN:\nend_of_record\n' > "$out"
     else cp "$STANDIN/report.xml" "$out"; fi ;;
   *) echo "running tests"
-     case "$*" in *"--cargo-message-format json-render-diagnostics"*) echo '{"reason":"build-finished","success":true}' ;; esac
      if [ -n "${DATABASE_URL:-}" ]; then
        pg_isready -q -d "$DATABASE_URL"; echo "$? $DATABASE_URL" > "$STANDIN/test-db"
      fi
@@ -157,11 +156,8 @@ fn one_test_run_then_three_reports_then_the_grade() {
     assert_eq!(log[1], "rustup component list --installed");
     assert_eq!(log[2], "nextest --version");
     // The last run's profiles go first; every test binary runs even when one fails.
-    assert_eq!(log[3], "llvm-cov clean --profraw-only");
-    assert_eq!(
-        log[4],
-        "llvm-cov nextest --workspace --no-report --no-fail-fast --cargo-message-format json-render-diagnostics"
-    );
+    assert_eq!(log[3], "llvm-cov clean --workspace");
+    assert_eq!(log[4], "llvm-cov nextest --workspace --no-report --no-fail-fast");
     assert!(log[5].starts_with("llvm-cov report --cobertura --output-path "), "{log:?}");
     assert!(log[6].starts_with("llvm-cov report --lcov --output-path "), "{log:?}");
     assert!(log[7].starts_with("llvm-cov report --html --output-dir "), "{log:?}");
@@ -300,7 +296,7 @@ fn extra_arguments_and_the_branch_metric_reach_the_test_run() {
     let run = s.run(&["--metric", "lines", "--", "--exclude", "app"]);
     assert_eq!(run.code, 0, "{run:?}");
     assert!(
-        s.log().contains(&"llvm-cov nextest --workspace --no-report --no-fail-fast --cargo-message-format json-render-diagnostics --exclude app".to_owned()),
+        s.log().contains(&"llvm-cov nextest --workspace --no-report --no-fail-fast --exclude app".to_owned()),
         "{:?}",
         s.log()
     );
@@ -308,7 +304,7 @@ fn extra_arguments_and_the_branch_metric_reach_the_test_run() {
     let run = s.run(&["--metric", "branches"]);
     assert_eq!(run.code, 2, "the stand-in report has no branch data: {run:?}");
     assert!(
-        s.log().contains(&"llvm-cov nextest --workspace --no-report --no-fail-fast --branch --cargo-message-format json-render-diagnostics".to_owned()),
+        s.log().contains(&"llvm-cov nextest --workspace --no-report --no-fail-fast --branch".to_owned()),
         "{:?}",
         s.log()
     );
@@ -316,18 +312,7 @@ fn extra_arguments_and_the_branch_metric_reach_the_test_run() {
     let s = StandIn::new(95);
     let run = s.run(&["--", "--no-fail-fast"]);
     assert_eq!(run.code, 0, "{run:?}");
-    let expected =
-        "llvm-cov nextest --workspace --no-report --cargo-message-format json-render-diagnostics --no-fail-fast";
-    assert!(s.log().contains(&expected.to_owned()), "{:?}", s.log());
-    // A message format of the caller's own: no build messages to read, so the instrumented
-    // build is not kept (it is cleaned, as cargo-llvm-cov does by default).
-    let s = StandIn::new(95);
-    let run = s.run(&["--", "--cargo-message-format", "human"]);
-    assert_eq!(run.code, 0, "{run:?}");
-    let log = s.log();
-    assert!(log.contains(&"llvm-cov clean --workspace".to_owned()), "{log:?}");
-    let expected = "llvm-cov nextest --workspace --no-report --no-fail-fast --cargo-message-format human";
-    assert!(log.contains(&expected.to_owned()), "{log:?}");
+    assert!(s.log().contains(&"llvm-cov nextest --workspace --no-report --no-fail-fast".to_owned()), "{:?}", s.log());
 }
 
 #[test]

@@ -79,8 +79,8 @@ pub fn plan(
         if let Some(why) = everything_for(path, workspace) {
             return Plan::Everything(format!("{path} changed ({why})"));
         }
-        // A target that comes or goes changes which test binaries there are, and the map knows
-        // none of a new one's tests: run everything.
+        // The instrumented build is kept between impact-aware runs; a target that comes or goes
+        // would leave a stale binary in it. A full run starts from a clean one.
         if added_or_removed.contains(path) && defines_target(path, workspace) {
             let verb = if removed.contains(path) { "removed" } else { "added" };
             return Plan::Everything(format!("{path} was {verb} (a test or program target)"));

@@ -13,7 +13,6 @@ use anyhow::{Context as _, Result, anyhow, bail};
 use crate::coverage::cobertura::{ParseOptions, Report};
 use crate::coverage::grade::{Percent, percent_text};
 use crate::coverage::merge::Merger;
-mod build;
 mod diff;
 mod inputs;
 mod paths;
@@ -544,31 +543,23 @@ fn run_tests(cx: &Context, args: &CoverageArgs, metric: Metric, impact: Option<&
         flags.push("--no-tests=pass".into());
         flags.extend(selection.nextest_args(map));
     }
-    // cargo's build messages tell which objects are this build's: the others are removed
-    // before the report (build.rs). Arguments that set their own message format keep the
-    // old way, a clean instrumented build.
-    let keep_build =
-        !extra.iter().any(|a| a.starts_with("--cargo-message-format") || a.starts_with("--message-format"));
-    if keep_build {
-        flags.extend(build::MESSAGE_FORMAT.map(str::to_owned));
-    }
     flags.extend(extra.iter().cloned());
     let runner: &[&str] = &["llvm-cov", "nextest", "--workspace", "--no-report"];
 
     // One test run, with the test gate's database when the suite needs one; every report
     // below is rendered from this run's profile data.
     let started = Instant::now();
-    // The last run's profiles would be counted again (with `--no-report` cargo-llvm-cov keeps
-    // them, to merge runs): start from none. The instrumented build is kept, so that only what
-    // changed is compiled again; the objects it no longer has are removed after the build.
-    let clean_args: &[&str] = if keep_build { &["clean", "--profraw-only"] } else { &["clean", "--workspace"] };
+    // The last run's profiles and instrumented binaries would be counted again (with `--no-report`
+    // cargo-llvm-cov keeps them, to merge runs): start from none. An impact-aware run keeps the
+    // instrumented build, so that only what changed is compiled again: its selection runs
+    // everything when a target comes or goes, the one way a stale binary could be left there.
+    let clean_args: &[&str] = if impact.is_some() { &["clean", "--profraw-only"] } else { &["clean", "--workspace"] };
     let mut clean = llvm_cov_command(cx);
     clean.args(clean_args);
     crate::process::checked(&mut clean, &format!("cargo llvm-cov {}", clean_args.join(" ")))
         .context("cannot remove the last coverage run's data")?;
     // A selection of no test runs none: no database for it.
     let wants_db = cx.settings.test.database && !impact.is_some_and(|(_, s)| s.is_empty());
-    let mut artifacts = build::Artifacts::default();
     let passed = db::with_test_database(cx, wants_db, |url| {
         let mut run = llvm_cov_command(cx);
         run.args(&runner[1..])
@@ -587,32 +578,9 @@ fn run_tests(cx: &Context, args: &CoverageArgs, metric: Metric, impact: Option<&
             Some(_) => eprintln!("$ cargo {} …", shown.split(" -E ").next().unwrap_or(&shown)),
             None => eprintln!("$ cargo {shown}"),
         }
-        if !keep_build {
-            return Ok(interrupt::run(&mut run)?.success());
-        }
-        // A line that is not cargo's (a test's own output with --no-capture) is shown as it comes.
-        let status = interrupt::run_reading_stdout(&mut run, |line| {
-            if !artifacts.read_line(line) {
-                cx.out.program_line(line);
-            }
-        })?;
-        Ok(status.success())
+        Ok(interrupt::run(&mut run)?.success())
     })?;
     let elapsed = started.elapsed();
-    if keep_build {
-        // Without a finished build, the objects in the target folder are an older build's:
-        // no report from them.
-        if !artifacts.built() {
-            return Ok(TestRun::NoData(elapsed));
-        }
-        let stale = artifacts.remove_stale(&build::workspace_targets(cx)?)?;
-        if !stale.is_empty() {
-            let names: Vec<String> =
-                stale.iter().filter_map(|p| p.file_name()).map(|n| n.to_string_lossy().into_owned()).collect();
-            let what = if stale.len() == 1 { "binary" } else { "binaries" };
-            eprintln!("coverage: removed {} stale instrumented {what}: {}", stale.len(), names.join(", "));
-        }
-    }
 
     // A shard writes its Cobertura report only: the merge reads it, and the LCOV and HTML of
     // one part would mislead.
