@@ -27,8 +27,19 @@ git clone -q "$PWD" "$WORK/clone"
 export CARGO_HOME="$WORK/cargo-home"
 mkdir -p "$CARGO_HOME"
 if [ -d "$HOME/.cargo/registry" ]; then cp -r "$HOME/.cargo/registry" "$CARGO_HOME/"; fi
-# rustup's proxies (cargo, rustc) stay where they are; what cargo installs goes to $CARGO_HOME/bin.
-export PATH="$CARGO_HOME/bin:$HOME/.cargo/bin:$PATH"
+# rustup's proxies (cargo, rustc, …) are reached through a folder of their own, without the
+# cargo subcommands installed beside them (cargo-llvm-cov, cargo-nextest); what cargo installs
+# goes to $CARGO_HOME/bin.
+mkdir -p "$WORK/rustup-bin"
+for proxy in "$HOME"/.cargo/bin/*; do
+  if cmp -s "$proxy" "$HOME/.cargo/bin/rustup"; then ln -s "$proxy" "$WORK/rustup-bin/"; fi
+done
+PATH=$(tr ':' '\n' <<< "$PATH" | grep -vx "$HOME/.cargo/bin" | paste -sd:)
+export PATH="$CARGO_HOME/bin:$WORK/rustup-bin:$PATH"
+# A cargo subcommand the machine itself provides (outside ~/.cargo/bin) counts as the machine's.
+for tool in cargo-llvm-cov cargo-nextest; do
+  if command -v "$tool" > /dev/null; then echo "note: $tool is provided by the machine: $(command -v "$tool")"; fi
+done
 unset CARGO_TARGET_DIR XTASK_TOOLS_DIR
 
 step() {
