@@ -192,8 +192,27 @@ pub fn escape_property(s: &str) -> String {
     escape_data(s).replace(':', "%3A").replace(',', "%2C")
 }
 
+/// Waits for a long quiet step, saying now and then how it is going, since minutes of silence
+/// look like a hang: `status` answers `None` once the step is done, else what to say; every
+/// `every` seconds that is printed with the time so far, `… (30 s)`. The one way the xtask's
+/// own long steps show progress.
+pub fn wait_saying(every: std::time::Duration, mut status: impl FnMut() -> Option<String>) {
+    let started = std::time::Instant::now();
+    let mut said = 0;
+    while let Some(what) = status() {
+        let elapsed = started.elapsed();
+        let periods = elapsed.as_millis() / every.as_millis().max(1);
+        if periods > said {
+            said = periods;
+            eprintln!("{what} ({} s)", elapsed.as_secs());
+        }
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+}
+
 /// Puts the folder `new` at `dest`, replacing what is there. Another run in the same workspace
 /// may swap its own report in at the same moment: the old folder is renamed aside (atomic)
+
 /// before the new one takes its name, and a race lost to the other run is tried again.
 pub fn swap_dir(new: &Path, dest: &Path) -> Result<()> {
     swap_dir_between(new, dest, |_| {})

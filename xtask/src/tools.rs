@@ -605,7 +605,7 @@ pub fn provide(
     let mut installs: Vec<(Tool, &str)> = Vec::new();
     for (tool, reason) in &probed {
         if let Some(reason) = reason
-            && !installs.iter().any(|(t, _)| t.kit().is_some() && t.kit() == tool.kit())
+            && !installs.iter().any(|(t, _)| same_kit(*t, *tool))
         {
             installs.push((*tool, reason.as_str()));
         }
@@ -641,22 +641,12 @@ pub fn provide(
                 Err(why) => failed.push((tool, why)),
             }
         }
-        // Quiet installs still running say so now and then: minutes of silence look like a hang.
-        let started = std::time::Instant::now();
-        let mut said = 0;
-        loop {
+        // Quiet installs still running say so now and then.
+        crate::output::wait_saying(PROGRESS_EVERY, || {
             let running: Vec<&str> =
                 background.iter().filter(|(_, h)| !h.is_finished()).map(|(t, _)| t.name()).collect();
-            if running.is_empty() {
-                break;
-            }
-            let elapsed = started.elapsed().as_secs();
-            if elapsed / PROGRESS_EVERY > said {
-                said = elapsed / PROGRESS_EVERY;
-                eprintln!("  still installing {} ({elapsed} s)", running.join(", "));
-            }
-            std::thread::sleep(std::time::Duration::from_millis(200));
-        }
+            (!running.is_empty()).then(|| format!("  still installing {}", running.join(", ")))
+        });
         for (tool, handle) in background {
             match handle.join() {
                 Ok((Ok(()), took)) => eprintln!("{}: installed in {:.1} s", tool.name(), took.as_secs_f64()),
@@ -671,7 +661,7 @@ pub fn provide(
             out.push((tool, Provided::Ready));
             continue;
         }
-        let failure = failed.iter().find(|(t, _)| *t == tool || (t.kit().is_some() && t.kit() == tool.kit()));
+        let failure = failed.iter().find(|(t, _)| *t == tool || same_kit(*t, tool));
         let result = match failure {
             Some((_, why)) => Err(why.clone()),
             None => match tool.probe(cx) {
@@ -691,8 +681,13 @@ pub fn provide(
     report_missing(out, allow_install, when_missing)
 }
 
-/// How often, in seconds, a long quiet step says it is still going.
-const PROGRESS_EVERY: u64 = 15;
+/// How often a kit's quiet install says it is still going.
+const PROGRESS_EVERY: std::time::Duration = std::time::Duration::from_secs(15);
+
+/// Whether two tools come from the same kit, and so from one install.
+fn same_kit(a: Tool, b: Tool) -> bool {
+    a.kit().is_some() && a.kit() == b.kit()
+}
 
 /// Fails (`WhenMissing::Fail`) naming every tool still missing and its install command.
 fn report_missing(

@@ -290,17 +290,12 @@ impl Recorder {
                 })
                 .collect();
             // On a large suite this takes a while: say how far along it is now and then.
-            let started = std::time::Instant::now();
-            let mut said = 0;
-            while handles.iter().any(|h| !h.is_finished()) {
-                let elapsed = started.elapsed().as_secs();
-                if elapsed / 10 > said {
-                    said = elapsed / 10;
+            crate::output::wait_saying(std::time::Duration::from_secs(10), || {
+                handles.iter().any(|h| !h.is_finished()).then(|| {
                     let done = results.lock().expect("not poisoned").len();
-                    eprintln!("map: {done} of {} tests read ({elapsed} s)", tests.len());
-                }
-                std::thread::sleep(std::time::Duration::from_millis(200));
-            }
+                    format!("map: {done} of {} tests read", tests.len())
+                })
+            });
         });
         let _ = std::fs::remove_dir_all(&scratch);
 
