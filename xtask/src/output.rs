@@ -212,7 +212,6 @@ pub fn wait_saying(every: std::time::Duration, mut status: impl FnMut() -> Optio
 
 /// Puts the folder `new` at `dest`, replacing what is there. Another run in the same workspace
 /// may swap its own report in at the same moment: the old folder is renamed aside (atomic)
-
 /// before the new one takes its name, and a race lost to the other run is tried again.
 pub fn swap_dir(new: &Path, dest: &Path) -> Result<()> {
     swap_dir_between(new, dest, |_| {})
