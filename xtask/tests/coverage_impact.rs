@@ -179,9 +179,14 @@ fn verdict(run: &Run) -> serde_json::Value {
     serde_json::json!({ "totals": doc["totals"], "gate": doc["gate"], "patch": doc["patch"], "lowest": doc["lowest_files"] })
 }
 
-/// Every line of a Cobertura report, by repository path: whether it is covered.
+/// Every line of the gate's Cobertura report, by repository path: whether it is covered.
 fn lines_of(fx: &Fixture) -> std::collections::BTreeMap<String, Vec<(u32, bool)>> {
-    let file = std::fs::File::open(fx.dir.path("coverage.xml")).unwrap();
+    lines_in(fx, "coverage.xml")
+}
+
+/// Every line of a Cobertura report of the fixture, by repository path: whether it is covered.
+fn lines_in(fx: &Fixture, report: &str) -> std::collections::BTreeMap<String, Vec<(u32, bool)>> {
+    let file = std::fs::File::open(fx.dir.path(report)).unwrap();
     let report = xtask::coverage::parse_any_file(std::io::BufReader::new(file), Default::default()).unwrap();
     let root = fx.dir.0.canonicalize().unwrap().to_string_lossy().into_owned();
     report
@@ -286,6 +291,95 @@ fn impact_aware_runs_agree_with_the_full_run_after_each_kind_of_change() {
     assert_eq!(test.code, 0, "{test:?}");
     assert!(test.stderr.contains("beta/src/lib.rs (function bodies only)"), "{test:?}");
     assert!(test.stderr.contains("Starting 3 tests"), "the tests that run beta/src/lib.rs: {test:?}");
+}
+
+/// The instrumented build is kept between runs (only what an edit touched is compiled again),
+/// yet a report never holds the lines of an older build: after an edit that moves every line
+/// of a file and adds new ones, with a leftover program of that file's old build beside the
+/// new one, the kept build's report is the clean build's, line for line, and so is the union
+/// of its shards. A target that goes starts from a clean build.
+#[test]
+fn a_kept_build_reports_the_code_as_it_is_now() {
+    let fx = Fixture::new("kept-build");
+    let first = fx.coverage(&[]);
+    assert_eq!(first.code, 0, "{first:?}");
+    assert!(first.stderr.contains("build: the workspace is built again for coverage (no build kept"), "{first:?}");
+
+    // A leftover of the build before the edit: alpha's unit tests under another hash, as an
+    // older build or a test's own cargo leaves one. cargo-llvm-cov reads every program whose
+    // name is a target's, so this one would put the old line numbers in the report.
+    let deps = fx.dir.path("target/llvm-cov-target/debug/deps");
+    let harness = std::fs::read_dir(&deps)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| {
+            let name = p.file_name().unwrap().to_string_lossy().into_owned();
+            name.starts_with("alpha-") && p.extension().is_none()
+        })
+        .expect("alpha's unit tests were built");
+    let leftover = deps.join("alpha-00000000deadbeef");
+    std::fs::copy(&harness, &leftover).unwrap();
+    let mut dep_info = harness.clone().into_os_string();
+    dep_info.push(".d");
+    std::fs::copy(&dep_info, deps.join("alpha-00000000deadbeef.d")).unwrap();
+    let built = std::fs::metadata(&harness).unwrap().modified().unwrap();
+    for p in [leftover.clone(), deps.join("alpha-00000000deadbeef.d")] {
+        std::fs::File::options().write(true).open(&p).unwrap().set_modified(built).unwrap();
+    }
+
+    // Every line of alpha's lib.rs moves down 7 lines; the new function has a covered branch
+    // and an uncovered one, and its test lives in the same file (no target comes or goes).
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    let lib = fx.dir.path("alpha/src/lib.rs");
+    let text = std::fs::read_to_string(&lib).unwrap();
+    let added = "pub fn doubled(x: i64) -> i64 {\n    if x > 100 {\n        return x;\n    }\n    x * 2\n}\n\n";
+    std::fs::write(&lib, format!("{added}{text}")).unwrap();
+    fx.edit(
+        "alpha/src/lib.rs",
+        "    #[test]\n    fn negative() {",
+        "    #[test]\n    fn doubles() {\n        assert_eq!(super::doubled(2), 4);\n    }\n\n    #[test]\n    fn negative() {",
+    );
+    let kept = fx.coverage(&[]);
+    assert_eq!(kept.code, 0, "{kept:?}");
+    assert!(kept.stderr.contains("build: the instrumented build is kept"), "{kept:?}");
+    assert!(
+        kept.stderr.contains("build: removed 1 program built before its sources changed")
+            && kept.stderr.contains("alpha-00000000deadbeef"),
+        "{kept:?}"
+    );
+    assert!(!leftover.exists(), "the leftover is gone");
+    let kept_lines = lines_of(&fx);
+    let alpha: std::collections::BTreeMap<u32, bool> = kept_lines["alpha/src/lib.rs"].iter().copied().collect();
+    assert_eq!((alpha.get(&1), alpha.get(&3), alpha.get(&5)), (Some(&true), Some(&false), Some(&true)), "{alpha:?}");
+    assert_eq!(alpha.get(&25), Some(&false), "never_called's body, 7 lines down: {alpha:?}");
+    assert_eq!(alpha.get(&7), None, "a blank line now, where classify began: {alpha:?}");
+    let length = std::fs::read_to_string(&lib).unwrap().lines().count() as u32;
+    assert!(alpha.keys().all(|&n| n <= length), "no line past the file's end ({length}): {alpha:?}");
+
+    // Shards on the kept build: their union is the whole run.
+    for part in ["1/2", "2/2"] {
+        let shard = fx.coverage(&["--partition", part]);
+        assert_eq!(shard.code, 0, "{shard:?}");
+        assert!(shard.stderr.contains("build: the instrumented build is kept"), "{shard:?}");
+    }
+    let merged = fx.coverage(&["--file", "target/coverage/shards/*.xml", "--output", "merged.xml"]);
+    assert_eq!(merged.code, 0, "{merged:?}");
+    assert_eq!(lines_in(&fx, "merged.xml"), kept_lines, "the union of the shards is the whole run");
+
+    // The same checkout from a clean build: the same report, line for line.
+    std::fs::remove_dir_all(fx.dir.path("target/llvm-cov-target")).unwrap();
+    let clean = fx.coverage(&[]);
+    assert_eq!(clean.code, 0, "{clean:?}");
+    assert!(clean.stderr.contains("build: the workspace is built again for coverage"), "{clean:?}");
+    assert_eq!(lines_of(&fx), kept_lines, "the kept build's report is the clean build's");
+
+    // A target that goes: a clean build, saying why.
+    std::fs::remove_file(fx.dir.path("alpha/tests/only.rs")).unwrap();
+    let gone = fx.coverage(&[]);
+    assert_eq!(gone.code, 0, "{gone:?}");
+    assert!(gone.stderr.contains("targets came or went: alpha/tests/only.rs"), "{gone:?}");
+    assert!(!lines_of(&fx).is_empty());
 }
 
 #[test]

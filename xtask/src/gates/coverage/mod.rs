@@ -13,6 +13,7 @@ use anyhow::{Context as _, Result, anyhow, bail};
 use crate::coverage::cobertura::{ParseOptions, Report};
 use crate::coverage::grade::{Percent, percent_text};
 use crate::coverage::merge::Merger;
+mod build;
 mod diff;
 mod inputs;
 mod paths;
@@ -549,15 +550,11 @@ fn run_tests(cx: &Context, args: &CoverageArgs, metric: Metric, impact: Option<&
     // One test run, with the test gate's database when the suite needs one; every report
     // below is rendered from this run's profile data.
     let started = Instant::now();
-    // The last run's profiles and instrumented binaries would be counted again (with `--no-report`
-    // cargo-llvm-cov keeps them, to merge runs): start from none. An impact-aware run keeps the
-    // instrumented build, so that only what changed is compiled again: its selection runs
-    // everything when a target comes or goes, the one way a stale binary could be left there.
-    let clean_args: &[&str] = if impact.is_some() { &["clean", "--profraw-only"] } else { &["clean", "--workspace"] };
-    let mut clean = llvm_cov_command(cx);
-    clean.args(clean_args);
-    crate::process::checked(&mut clean, &format!("cargo llvm-cov {}", clean_args.join(" ")))
-        .context("cannot remove the last coverage run's data")?;
+    // The last run's profiles would be counted again (with `--no-report` cargo-llvm-cov keeps
+    // them, to merge runs): start from none. The instrumented build is kept when nothing it
+    // depends on beyond its sources changed (build.rs), so an edit compiles only what it touched.
+    let build = build::Plan::decide(cx, metric, extra);
+    build.clean(cx)?;
     // A selection of no test runs none: no database for it.
     let wants_db = cx.settings.test.database && !impact.is_some_and(|(_, s)| s.is_empty());
     let passed = db::with_test_database(cx, wants_db, |url| {
@@ -581,6 +578,8 @@ fn run_tests(cx: &Context, args: &CoverageArgs, metric: Metric, impact: Option<&
         Ok(interrupt::run(&mut run)?.success())
     })?;
     let elapsed = started.elapsed();
+    // Before anything reads the build: no program older than its sources reaches a report.
+    build.after_the_run(cx)?;
 
     // A shard writes its Cobertura report only: the merge reads it, and the LCOV and HTML of
     // one part would mislead.
