@@ -72,23 +72,30 @@ impl Key {
             .collect();
         env.sort();
         let mut parts = BTreeMap::new();
-        parts.insert("manifests".to_owned(), lines(tree.files.iter().filter(|(p, _)| shapes_the_build(p))));
-        parts.insert("targets".to_owned(), lines(tree.files.keys().filter(|p| may_be_a_target(p)).map(|p| (p, p))));
+        let manifests: Vec<String> =
+            tree.files.iter().filter(|(p, _)| shapes_the_build(p)).map(|(p, id)| format!("{p} {id}")).collect();
+        let targets: Vec<&str> = tree.files.keys().filter(|p| may_be_a_target(p)).map(String::as_str).collect();
+        parts.insert("manifests".to_owned(), manifests.join("\n"));
+        parts.insert("targets".to_owned(), targets.join("\n"));
         parts.insert("toolchain".to_owned(), toolchain.version);
         parts.insert("cargo-llvm-cov".to_owned(), crate::tools::CARGO_LLVM_COV_VERSION.to_owned());
         parts.insert("flags".to_owned(), format!("{} {}\n{}", metric.noun(), extra.join(" "), env.join("\n")));
         Ok(Key { parts })
     }
 
+    /// Whether the workspace had a lockfile when this key was taken.
+    fn has_lockfile(&self) -> bool {
+        self.parts.get("manifests").is_some_and(|m| m.lines().any(|l| l.starts_with("Cargo.lock ")))
+    }
+
     /// Whether `now` is `self` with a lockfile that `self` did not have (the build wrote it).
     fn only_the_lockfile_was_written(&self, now: &Key) -> bool {
         let manifests = |k: &Key| k.parts.get("manifests").cloned().unwrap_or_default();
         let (before, after) = (manifests(self), manifests(now));
-        let has_lockfile = |text: &str| text.lines().any(|l| l.starts_with("Cargo.lock "));
         let mut others = self.parts.clone();
         others.insert("manifests".to_owned(), after.clone());
-        !has_lockfile(&before)
-            && has_lockfile(&after)
+        !self.has_lockfile()
+            && now.has_lockfile()
             && others == now.parts
             && after.lines().filter(|l| !l.starts_with("Cargo.lock ")).eq(before.lines())
     }
@@ -112,12 +119,7 @@ impl Key {
     }
 }
 
-/// `path id` lines, in order.
-fn lines<'a>(entries: impl Iterator<Item = (&'a String, &'a String)>) -> String {
-    entries.map(|(p, id)| if p == id { p.clone() } else { format!("{p} {id}") }).collect::<Vec<_>>().join("\n")
-}
-
-/// The paths whose line differs between two `lines` texts, a few of them.
+/// The paths whose line (`path` or `path id`) differs between two parts' texts, a few of them.
 fn changed_paths(old: &str, new: &str) -> String {
     let old: std::collections::BTreeSet<&str> = old.lines().collect();
     let new: std::collections::BTreeSet<&str> = new.lines().collect();
@@ -197,7 +199,9 @@ impl Plan {
     /// their sources last changed (see the module's text), saying which. A build that wrote the
     /// lockfile (a checkout without one) keeps its key with it, so the next run keeps the build.
     pub fn after_the_run(&self, cx: &Context) -> Result<()> {
+        // Only a key without a lockfile can have one written by the build: look again then.
         if let Some(key) = &self.key
+            && !key.has_lockfile()
             && let Ok(now) = Key::now(cx, self.metric, &self.extra)
             && key.only_the_lockfile_was_written(&now)
         {
@@ -240,7 +244,7 @@ fn stale_programs(dir: &Path, root: &Path) -> Vec<PathBuf> {
                 }
                 continue;
             }
-            if !is_program(&path, &meta) {
+            if !is_program(&path) {
                 continue;
             }
             let Ok(text) = std::fs::read_to_string(dep_info(&path)) else { continue };
@@ -262,10 +266,9 @@ fn stale_programs(dir: &Path, root: &Path) -> Vec<PathBuf> {
 }
 
 /// An executable regular file that is not one of cargo's libraries or notes.
-fn is_program(path: &Path, meta: &std::fs::Metadata) -> bool {
-    use std::os::unix::fs::PermissionsExt as _;
+fn is_program(path: &Path) -> bool {
     let ext = path.extension().and_then(|e| e.to_str()).unwrap_or_default();
-    meta.is_file() && meta.permissions().mode() & 0o111 != 0 && !matches!(ext, "d" | "rlib" | "rmeta" | "so")
+    !matches!(ext, "d" | "rlib" | "rmeta" | "so") && crate::process::is_executable(path)
 }
 
 /// The dep-info file cargo writes beside a program: its name plus `.d`.
