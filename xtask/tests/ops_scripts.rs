@@ -146,7 +146,8 @@ fn ok(mut c: Command) -> String {
 
 /// A scratch deploy folder like the server's: a copy of docker-compose.yml and a `.env` with a
 /// random password and secret, free loopback ports and `APP_IMAGE=<image>:latest` (as on the
-/// server), and a compose project named after the folder.
+/// server), and a compose project named after the folder. Its health checks run every second,
+/// as the smoke gate's do: the scripts wait on them, and not on the server's 5 s and 10 s ticks.
 struct Deploy {
     dir: Scratch,
     project: String,
@@ -167,7 +168,8 @@ impl Deploy {
             ".env",
             format!(
                 "APP_ENV=production\nAPP_IMAGE={image}:latest\nAPP_PORT={app_port}\nDB_PORT={db_port}\n\
-                 POSTGRES_USER={DB_USER}\nPOSTGRES_PASSWORD={}\nPOSTGRES_DB={DB_NAME}\nJWT_SECRET={}\n",
+                 POSTGRES_USER={DB_USER}\nPOSTGRES_PASSWORD={}\nPOSTGRES_DB={DB_NAME}\nJWT_SECRET={}\n\
+                 DB_HEALTH_INTERVAL=1s\nAPP_HEALTH_INTERVAL=1s\n",
                 random_hex(24),
                 random_hex(32)
             ),

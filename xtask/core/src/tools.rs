@@ -228,13 +228,52 @@ pub fn pinned_versions() -> Vec<String> {
 /// Where a tool comes from, and so how it is found and installed.
 #[derive(Clone, Copy, Debug)]
 enum Source {
-    /// `cargo install --locked CRATE --version PIN`; present when `cargo SUB --version` runs.
-    Cargo { krate: &'static str, sub: &'static str },
+    /// `cargo install --locked CRATE --version PIN`, built as `build` says; present when
+    /// `cargo SUB --version` runs.
+    Cargo { krate: &'static str, sub: &'static str, build: Build },
     /// `rustup component add COMPONENT`; present when `cargo SUB --version` runs, or (no SUB)
     /// when rustup lists the component.
     Rustup { component: &'static str, sub: Option<&'static str> },
     /// A project-local kit under the tools folder.
     Kit(Kit),
+}
+
+/// How the xtask compiles a tool it installs with `cargo install`.
+#[derive(Clone, Copy, Debug)]
+enum Build {
+    /// The crate's own release profile.
+    Release,
+    /// For a short first run: no LTO, 16 codegen units, and unoptimised but for `hot`, the
+    /// packages the tool's running time is spent in (optimised as a release build is). A tool
+    /// that spends its time waiting on other programs loses nothing by it.
+    Quick { hot: &'static [&'static str] },
+}
+
+impl Build {
+    /// The `cargo --config` values that build so (none for the crate's own profile).
+    fn config(self) -> Vec<String> {
+        match self {
+            Build::Release => Vec::new(),
+            Build::Quick { hot } => {
+                let mut config: Vec<String> = ["lto=false", "codegen-units=16", "opt-level=0"]
+                    .iter()
+                    .map(|c| format!("profile.release.{c}"))
+                    .collect();
+                config.extend(hot.iter().map(|p| format!("profile.release.package.{p}.opt-level=3")));
+                config
+            }
+        }
+    }
+
+    /// What the install line adds after the command (empty for the crate's own profile).
+    fn shown(self) -> String {
+        match self {
+            Build::Release => String::new(),
+            Build::Quick { hot } => {
+                format!(" (built quickly: no LTO, optimised only where it spends its time: {})", hot.join(", "))
+            }
+        }
+    }
 }
 
 /// One tool, described once.
@@ -255,7 +294,15 @@ const SPECS: [Spec; 11] = [
         tool: Tool::CargoLlvmCov,
         name: "cargo-llvm-cov",
         version: Some(CARGO_LLVM_COV_VERSION),
-        source: Source::Cargo { krate: "cargo-llvm-cov", sub: "llvm-cov" },
+        // Its crate's release profile (fat LTO, one codegen unit) takes about 49 s to build on
+        // the project's machine, this one 15 s (docs/benchmarks.md, "The first run"): it runs
+        // cargo, llvm-profdata and llvm-cov, and its own time goes into turning LCOV into
+        // Cobertura, in these three packages.
+        source: Source::Cargo {
+            krate: "cargo-llvm-cov",
+            sub: "llvm-cov",
+            build: Build::Quick { hot: &["lcov2cobertura", "quick-xml", "rustc-demangle"] },
+        },
         why: "`cargo xtask coverage` runs the tests under coverage with it and writes the Cobertura, LCOV and \
               HTML reports",
         warn_on_other_version: true,
@@ -272,7 +319,7 @@ const SPECS: [Spec; 11] = [
         tool: Tool::CargoNextest,
         name: "cargo-nextest",
         version: Some(CARGO_NEXTEST_VERSION),
-        source: Source::Cargo { krate: "cargo-nextest", sub: "nextest" },
+        source: Source::Cargo { krate: "cargo-nextest", sub: "nextest", build: Build::Release },
         why: "`cargo xtask test` runs the tests faster with it and splits them with --partition",
         // Any 0.9 release has what the test gate uses (`run --workspace`, `--partition count:`).
         warn_on_other_version: false,
@@ -424,6 +471,14 @@ impl Tool {
         }
     }
 
+    /// How a `cargo install`ed tool is built (the crate's own profile for the others).
+    fn build(self) -> Build {
+        match self.spec().source {
+            Source::Cargo { build, .. } => build,
+            _ => Build::Release,
+        }
+    }
+
     /// The executable of a project-local tool.
     pub fn local_program(self, tools: &Path) -> Option<PathBuf> {
         let kit = self.kit()?;
@@ -521,13 +576,15 @@ impl Tool {
         let (sh, cargo) = (&cx.sh, &cx.cargo);
         // The command was shown already (`provide`); its own output streams, as it can take minutes.
         let ran = match (self.spec().source, self.version()) {
-            (Source::Cargo { krate, .. }, Some(v)) => {
-                crate::without_coverage_run_leftovers(cmd!(sh, "{cargo} install --locked {krate} --version {v}"))
-                    .quiet()
-                    .run()
-            }
-            (Source::Cargo { krate, .. }, None) => {
-                crate::without_coverage_run_leftovers(cmd!(sh, "{cargo} install --locked {krate}")).quiet().run()
+            (Source::Cargo { krate, build, .. }, version) => {
+                let config: Vec<String> = build.config().into_iter().flat_map(|c| ["--config".to_owned(), c]).collect();
+                let version: Vec<&str> = version.map(|v| vec!["--version", v]).unwrap_or_default();
+                crate::without_coverage_run_leftovers(cmd!(
+                    sh,
+                    "{cargo} {config...} install --locked {krate} {version...}"
+                ))
+                .quiet()
+                .run()
             }
             (Source::Rustup { component, .. }, _) => cmd!(sh, "rustup component add {component}").quiet().run(),
             (Source::Kit(kit), _) => return kit.install(&cx.root, &tools_dir(&cx.root)),
@@ -634,7 +691,7 @@ pub fn provide(
             .collect();
         for &(tool, reason) in &others {
             announce_install(cx, tool, reason, false);
-            eprintln!("  $ {}", tool.install_hint(&cx.root));
+            eprintln!("  $ {}{}", tool.install_hint(&cx.root), tool.build().shown());
             let started = std::time::Instant::now();
             match tool.install(cx) {
                 Ok(()) => eprintln!("  installed in {:.1} s", started.elapsed().as_secs_f64()),
