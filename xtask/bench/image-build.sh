@@ -80,7 +80,9 @@ cargo build -q -p xtask
 cargo xtask smoke >/dev/null 2>&1 || true
 env_file="$work/bare.env"
 hex() { head -c "$1" /dev/urandom | od -An -tx1 | tr -d ' \n'; }
-printf 'POSTGRES_USER=bench\nPOSTGRES_PASSWORD=%s\nPOSTGRES_DB=bench\nJWT_SECRET=%s\nAPP_IMAGE=clicknback:smoke\nAPP_PORT=%s\nDB_PORT=%s\n' \
+# The smoke gate's stack: its env (Cargo.toml's [workspace.metadata.xtask.compose]) checks
+# health every second.
+printf 'POSTGRES_USER=bench\nPOSTGRES_PASSWORD=%s\nPOSTGRES_DB=bench\nJWT_SECRET=%s\nAPP_IMAGE=clicknback:smoke\nAPP_PORT=%s\nDB_PORT=%s\nDB_HEALTH_INTERVAL=1s\nAPP_HEALTH_INTERVAL=1s\n' \
   "$(hex 16)" "$(hex 32)" 18931 18932 >"$env_file"
 bare() {
   docker compose -p xtask-bench-bare --env-file "$env_file" up -d --wait \

@@ -11,6 +11,8 @@ use support::{Run, Scratch, percent_report};
 const CARGO_STANDIN: &str = r#"#!/usr/bin/env bash
 # Stand-in cargo: records argv, answers like cargo and cargo-llvm-cov would.
 printf '%s\n' "$*" >> "$STANDIN/log"
+# cargo's own options before the subcommand (`--config KEY=VALUE`, as the installs pass).
+while [ "${1:-}" = --config ]; do shift 2; done
 case "$1" in
   metadata) exec "$REAL_CARGO" metadata --format-version 1 --no-deps --offline --manifest-path "$STANDIN/ws/Cargo.toml" ;;
   install) [ -e "$STANDIN/install-fails" ] && exit 101
@@ -269,7 +271,12 @@ fn missing_tools_are_installed_pinned_and_announced() {
     assert_eq!(run.code, 0, "{run:?}");
     assert!(run.stderr.contains("installing it now (one-time"), "{run:?}");
     let log = s.log();
-    assert!(log.contains(&"install --locked cargo-llvm-cov --version 0.9.1".to_owned()), "{log:?}");
+    // cargo-llvm-cov is built quickly: no LTO, unoptimised but for its report converters.
+    let quick = "--config profile.release.lto=false --config profile.release.codegen-units=16 \
+                 --config profile.release.opt-level=0 --config profile.release.package.lcov2cobertura.opt-level=3 \
+                 --config profile.release.package.quick-xml.opt-level=3 \
+                 --config profile.release.package.rustc-demangle.opt-level=3";
+    assert!(log.contains(&format!("{quick} install --locked cargo-llvm-cov --version 0.9.1")), "{log:?}");
     assert!(log.contains(&"install --locked cargo-nextest --version 0.9.143".to_owned()), "{log:?}");
     assert!(log.contains(&"rustup component add llvm-tools-preview".to_owned()), "{log:?}");
 }
