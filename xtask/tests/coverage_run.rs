@@ -38,6 +38,7 @@ case "$1" in
     elif grep -q -- '--lcov' <<<"$(tail -n 1 "$STANDIN/log")"; then printf 'TN:\nend_of_record\n' > "$out"
     else cp "$STANDIN/report.xml" "$out"; fi ;;
   *) echo "running tests"
+     [ -e "$STANDIN/during.sh" ] && source "$STANDIN/during.sh"
      if [ -n "${DATABASE_URL:-}" ]; then
        pg_isready -q -d "$DATABASE_URL"; echo "$? $DATABASE_URL" > "$STANDIN/test-db"
      fi
@@ -211,6 +212,38 @@ fn failing_gate_still_prints_the_summary_and_keeps_the_reports() {
     assert!(run.stdout.contains("Gate: FAILED"), "{run:?}");
     assert!(s.path("out/coverage.xml").is_file());
     assert!(s.path("out/cov/lcov.info").is_file());
+}
+
+#[test]
+fn a_whole_run_builds_the_compose_images_before_the_tests() {
+    if !support::docker_engine("a_whole_run_builds_the_compose_images_before_the_tests") {
+        return;
+    }
+    let _engine = support::docker_lock();
+    let image = format!("xtask-images-coverage-test:{}", std::process::id());
+    let remove = || Command::new("docker").args(["image", "rm", "--force", &image]).output().unwrap();
+    remove();
+    // The stand-in's settings name the workspace's files by their full paths.
+    let scratch = Scratch::new("images");
+    scratch.write("Dockerfile", "FROM debian:trixie-slim\nRUN echo built > /built\n");
+    let file =
+        scratch.write("compose.yaml", "services:\n  app:\n    image: ${APP_IMAGE:?}\n    build:\n      context: .\n");
+    let s = StandIn::with_settings(
+        95,
+        &format!(
+            "[workspace.metadata.xtask.test]\nbuild-images = true\n[workspace.metadata.xtask.compose]\n\
+             file = \"{}\"\napp-service = \"app\"\nenv = {{ APP_IMAGE = \"{{image}}\" }}\n\
+             [workspace.metadata.xtask.smoke]\nimage = \"{image}\"\n",
+            file.display()
+        ),
+    );
+    s.write("during.sh", format!("docker image inspect --format '{{{{.Id}}}}' {image} > \"$STANDIN/seen\" 2>&1\n"));
+    let run = s.run(&["--no-cache"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    assert!(run.stderr.contains(&format!("images: {image} built in ")), "{run:?}");
+    let seen = std::fs::read_to_string(s.path("seen")).unwrap();
+    assert!(seen.starts_with("sha256:"), "the tests ran before the image was built: {seen}");
+    remove();
 }
 
 #[test]

@@ -707,3 +707,62 @@ fn no_database_flag_skips_provisioning() {
     assert_eq!(run.code, 0, "{run:?}");
     assert_eq!(s.urls(), ["<unset>", "<unset>"]);
 }
+
+/// A workspace whose compose file builds one image from `dockerfile`, with `build-images = true`
+/// and the smoke gate's tag `image`; no database.
+fn with_an_image_to_build(image: &str, dockerfile: &str) -> StandIn {
+    let s = StandIn::new("");
+    s.dir.write("ws/Dockerfile", dockerfile);
+    let file = s.dir.write(
+        "ws/docker-compose.yml",
+        "services:\n  app:\n    image: ${APP_IMAGE:?}\n    build:\n      context: .\n    command: [\"true\"]\n",
+    );
+    s.settings(&format!(
+        "build-images = true\n[workspace.metadata.xtask.compose]\nfile = \"{}\"\napp-service = \"app\"\n\
+         env = {{ APP_IMAGE = \"{{image}}\" }}\n[workspace.metadata.xtask.smoke]\nimage = \"{image}\"",
+        file.display()
+    ));
+    // While the tests run: whether the image is there already.
+    s.dir.write("during.sh", format!("docker image inspect --format '{{{{.Id}}}}' {image} > \"$STANDIN/seen\" 2>&1\n"));
+    s
+}
+
+#[test]
+fn a_whole_run_builds_the_compose_images_first_and_a_failed_build_is_a_warning() {
+    if !support::docker_engine("a_whole_run_builds_the_compose_images_first…") {
+        return;
+    }
+    let _engine = support::docker_lock();
+    let image = format!("xtask-images-test:{}", std::process::id());
+    let remove = || Command::new("docker").args(["image", "rm", "--force", &image]).output().unwrap();
+    remove();
+    let marker = format!("built-{}", std::process::id());
+    let s = with_an_image_to_build(&image, &format!("FROM debian:trixie-slim\nRUN echo {marker} > /built\n"));
+    let path = std::env::var("PATH").unwrap();
+
+    // A whole run: the image is built before the tests start, tagged as the smoke gate's.
+    let run = support::run(s.command_with_path(&["--no-cache"], &path));
+    assert_eq!(run.code, 0, "{run:?}");
+    assert!(run.stderr.contains(&format!("images: building {image} for the container tests")), "{run:?}");
+    assert!(run.stderr.contains(&format!("images: {image} built in ")), "{run:?}");
+    let seen = std::fs::read_to_string(s.path("seen")).unwrap();
+    assert!(seen.starts_with("sha256:"), "the tests saw no image: {seen}");
+    let cat = Command::new("docker").args(["run", "--rm", &image, "cat", "/built"]).output().unwrap();
+    assert_eq!(String::from_utf8_lossy(&cat.stdout).trim(), marker);
+
+    // A run narrowed by extra arguments builds nothing.
+    std::fs::remove_file(s.path("seen")).unwrap();
+    let run = support::run(s.command_with_path(&["--no-cache", "--", "some_test"], &path));
+    assert_eq!(run.code, 0, "{run:?}");
+    assert!(!run.stderr.contains("images:"), "{run:?}");
+
+    // A build that fails is a warning: the tests still run, and decide the gate.
+    std::fs::remove_file(s.path("seen")).unwrap();
+    s.dir.write("ws/Dockerfile", "FROM debian:trixie-slim\nRUN echo the-build-broke && exit 3\n");
+    let run = support::run(s.command_with_path(&["--no-cache"], &path));
+    assert_eq!(run.code, 0, "{run:?}");
+    assert!(run.stderr.contains("warning: images: `docker compose -f "), "{run:?}");
+    assert!(run.stderr.contains("the-build-broke"), "the log's last lines: {run:?}");
+    assert!(s.path("seen").exists(), "the tests ran: {run:?}");
+    remove();
+}

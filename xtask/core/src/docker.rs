@@ -35,6 +35,22 @@ pub fn docker() -> Result<PathBuf, String> {
     Ok(docker)
 }
 
+/// The local id of `image`, when the engine has it.
+pub fn image_id(docker: &Path, image: &str) -> Option<String> {
+    let out = Command::new(docker).args(["image", "inspect", "--format", "{{.Id}}", image]).output().ok()?;
+    out.status.success().then(|| String::from_utf8_lossy(&out.stdout).trim().to_owned())
+}
+
+/// A tag the xtask builds is its own: the image it named before a build (`before`) is removed
+/// once the build moved the tag (`after`), so repeated builds leave no untagged images (the
+/// build cache keeps the layers). An image that another tag or a container still uses is left
+/// alone.
+pub fn drop_superseded(docker: &Path, before: Option<String>, after: Option<String>) {
+    if let Some(old) = before.filter(|old| after.as_ref() != Some(old)) {
+        let _ = Command::new(docker).args(["image", "rm", &old]).output();
+    }
+}
+
 /// `Ok(())` when `docker info` succeeds; else why not, in one line.
 pub fn engine(docker: &Path) -> Result<(), String> {
     match run_with_timeout(Command::new(docker).arg("info"), DOCKER_INFO_TIMEOUT) {

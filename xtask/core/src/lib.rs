@@ -11,6 +11,7 @@ pub mod capture;
 pub mod db;
 pub mod docker;
 pub mod http;
+pub mod images;
 pub mod impact;
 pub mod interrupt;
 /// The lint engine, a crate of its own (`xtask/lint/`) so it builds unoptimised; see its Cargo.toml.
@@ -58,6 +59,15 @@ impl Context {
         let settings = settings::Settings::load(&cargo, &root)?;
         sh.set_var("CARGO_TERM_COLOR", out.cargo_term_color());
         Ok(Context { sh, root, cargo, settings, out, no_cache: false })
+    }
+}
+
+/// The workspace's target folder: `CARGO_TARGET_DIR` (relative to the root when relative),
+/// else `target/`.
+pub fn target_dir(root: &Path) -> PathBuf {
+    match std::env::var_os("CARGO_TARGET_DIR").filter(|d| !d.is_empty()) {
+        Some(dir) => root.join(dir),
+        None => root.join("target"),
     }
 }
 

@@ -41,6 +41,9 @@ pub struct TestSettings {
     /// Files that are not Rust which tests read, and which tests: what an impact-aware run
     /// selects when such a file changes (`[[workspace.metadata.xtask.test.inputs]]`).
     pub inputs: Vec<TestInput>,
+    /// The suite's container tests build the compose stack's images: a whole run builds them
+    /// first, beside the tool installs (`images.rs`).
+    pub build_images: bool,
 }
 
 /// One `[[workspace.metadata.xtask.test.inputs]]` entry.
@@ -60,6 +63,7 @@ impl Default for TestSettings {
             database_user: "app".into(),
             tools: Vec::new(),
             inputs: Vec::new(),
+            build_images: false,
         }
     }
 }
@@ -251,6 +255,7 @@ struct RawTest {
     database_user: Option<String>,
     tools: Option<Vec<String>>,
     inputs: Option<Vec<RawTestInput>>,
+    build_images: Option<bool>,
     /// Moved to [workspace.metadata.xtask.compose]: read only to say so.
     compose_file: Option<serde_json::Value>,
     compose_service: Option<serde_json::Value>,
@@ -535,7 +540,14 @@ fn test_settings(t: RawTest) -> Result<TestSettings> {
     if !problems.is_empty() {
         bail!("{}", problems.join("; "));
     }
-    Ok(TestSettings { database: t.database.unwrap_or(default.database), database_name, database_user, tools, inputs })
+    Ok(TestSettings {
+        database: t.database.unwrap_or(default.database),
+        database_name,
+        database_user,
+        tools,
+        inputs,
+        build_images: t.build_images.unwrap_or(default.build_images),
+    })
 }
 
 /// Whether the parentheses of a filterset pair up (outside quoted strings).
@@ -690,9 +702,14 @@ mod tests {
         assert!(t.database);
         assert_eq!((t.database_name.as_str(), t.database_user.as_str()), ("shop_test", "shop"));
         assert!(t.tools.is_empty());
-        let meta = json!({"xtask": {"test": {"tools": ["schemathesis"]}}});
+        assert!(!t.build_images);
+        let meta = json!({"xtask": {"test": {"tools": ["schemathesis"], "build-images": true}}});
         let t = Settings::from_metadata(Path::new("/r"), &meta).unwrap().test;
         assert_eq!(t.tools, [Tool::Schemathesis]);
+        assert!(t.build_images);
+        let not_a_bool = json!({"xtask": {"test": {"build-images": "yes"}}});
+        let err = format!("{:#}", Settings::from_metadata(Path::new("/r"), &not_a_bool).unwrap_err());
+        assert!(err.contains("invalid type: string \"yes\", expected a boolean"), "{err}");
         let unknown = json!({"xtask": {"test": {"tools": ["cargo-nextest"]}}});
         let err = format!("{:#}", Settings::from_metadata(Path::new("/r"), &unknown).unwrap_err());
         assert!(err.contains("`cargo-nextest` is not a tool the xtask installs for the tests (one of: "), "{err}");

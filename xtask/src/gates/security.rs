@@ -347,8 +347,7 @@ fn run_audit(cx: &Context, request: &crate::security::audit::Request) -> Result<
             (Command::new(bin), shown)
         }
         None => {
-            let target =
-                std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| cx.root.join("target"), |t| cx.root.join(t));
+            let target = crate::target_dir(&cx.root);
             if !target.join("debug/xtask-audit").is_file() {
                 eprintln!(
                     "advisories: building the advisory audit, xtask-audit (one-time: it links the rustsec library)…"

@@ -79,7 +79,7 @@ impl SmokeArgs {
                 let images: Vec<String> = base_images(cx)
                     .into_iter()
                     .map(|image| {
-                        let id = image_id(&docker, &image).unwrap_or_else(|| "absent".to_owned());
+                        let id = docker::image_id(&docker, &image).unwrap_or_else(|| "absent".to_owned());
                         format!("{image} {id}")
                     })
                     .collect();
@@ -166,11 +166,11 @@ fn run_checks(cx: &Context, stack: &Stack) -> Result<Vec<Check>> {
     // The image, from the working tree.
     println!("smoke: building the image {} (the first build takes minutes)…", cx.settings.smoke.image);
     let t = Instant::now();
-    let before = image_id(&stack.docker, &cx.settings.smoke.image);
+    let before = docker::image_id(&stack.docker, &cx.settings.smoke.image);
     let build = interrupt::output(compose.command().arg("build"))?;
     interrupt::check()?;
     if build.status.success() {
-        drop_superseded(&stack.docker, before, image_id(&stack.docker, &cx.settings.smoke.image));
+        docker::drop_superseded(&stack.docker, before, docker::image_id(&stack.docker, &cx.settings.smoke.image));
     }
     if !build.status.success() {
         let tail = crate::process::last_lines(&process::text(&build), 30);
@@ -307,21 +307,6 @@ fn base_images(cx: &Context) -> Vec<String> {
         }
     }
     images.into_iter().collect()
-}
-
-fn image_id(docker: &std::path::Path, image: &str) -> Option<String> {
-    let out =
-        std::process::Command::new(docker).args(["image", "inspect", "--format", "{{.Id}}", image]).output().ok()?;
-    out.status.success().then(|| String::from_utf8_lossy(&out.stdout).trim().to_owned())
-}
-
-/// The gate's tag is its own: the image it named before this build is removed once the build
-/// moved the tag, so repeated runs leave no untagged images (the build cache keeps the
-/// layers). An image that another tag or a container still uses is left alone.
-fn drop_superseded(docker: &std::path::Path, before: Option<String>, after: Option<String>) {
-    if let Some(old) = before.filter(|old| after.as_ref() != Some(old)) {
-        let _ = std::process::Command::new(docker).args(["image", "rm", &old]).output();
-    }
 }
 
 fn megabytes(bytes: u64) -> String {

@@ -9,6 +9,7 @@ use anyhow::{Result, bail};
 
 use crate::cache::{self, Answer, Inputs, Ran};
 use crate::db;
+use crate::images::ImageBuild;
 use crate::impact::{self, select::Plan};
 use crate::output::Level;
 use crate::tools::{self, Provided, Tool, WhenMissing};
@@ -92,6 +93,10 @@ impl TestArgs {
     }
 
     fn run_inner(&self, cx: &Context) -> Result<Outcome> {
+        // A whole run builds the stack's images first, beside the rest (images.rs).
+        let images = (self.changed.is_none() && self.partition.is_none() && self.extra.is_empty())
+            .then(|| ImageBuild::start(cx))
+            .flatten();
         // Optional: never installed on the fly; `cargo test` runs the suite without it.
         let nextest = tools::provide(cx, &[Tool::CargoNextest], false, WhenMissing::Report)?
             .iter()
@@ -156,6 +161,9 @@ impl TestArgs {
         }
         // A selection of no test runs none: no database for it.
         let wants_db = wants_db && !selection.as_ref().is_some_and(|(_, s)| s.is_empty());
+        if let Some(images) = images {
+            images.wait(cx);
+        }
         let outcome = db::with_test_database(cx, wants_db, |url| run_all(cx, &runs, url, &tool_env))?;
         match outcome {
             Outcome::Passed => eprintln!("Tests: passed"),

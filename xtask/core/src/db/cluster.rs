@@ -233,10 +233,7 @@ fn traversable(path: &Path, uid: u32, gid: u32) -> bool {
 /// `target/xtask-pg` (or `$CARGO_TARGET_DIR/xtask-pg`); when the cluster runs as another
 /// user who cannot reach it (a home folder with mode 700), `$TMPDIR/xtask-pg`.
 fn cluster_parent(root: &Path, run_as: Option<&RunAs>) -> Result<PathBuf> {
-    let target = match std::env::var_os("CARGO_TARGET_DIR").filter(|d| !d.is_empty()) {
-        Some(dir) => root.join(dir),
-        None => root.join("target"),
-    };
+    let target = crate::target_dir(root);
     let candidates = [target.join("xtask-pg"), std::env::temp_dir().join("xtask-pg")];
     for parent in candidates {
         std::fs::create_dir_all(&parent).with_context(|| format!("cannot create {}", parent.display()))?;

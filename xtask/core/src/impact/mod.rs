@@ -29,7 +29,7 @@ pub struct Decision {
 pub fn decide(cx: &Context, extra: &[String]) -> Result<Decision> {
     let now = Snapshot::take(&cx.root)?;
     let everything = |why: String, map: Option<Map>| Decision { map, plan: Plan::Everything(why) };
-    let map = match Map::load(&map::path(&record::target_dir(&cx.root))) {
+    let map = match Map::load(&map::path(&crate::target_dir(&cx.root))) {
         Ok(m) => m,
         Err(Unusable::Missing) => return Ok(everything(Unusable::Missing.to_string(), None)),
         Err(e) => return Ok(everything(e.to_string(), None)),
@@ -84,7 +84,7 @@ pub fn explain(decision: &Decision) {
 
 /// The map, for `--why`: exit 2 when there is none.
 pub fn load_for_why(root: &Path) -> Result<Map> {
-    Map::load(&map::path(&record::target_dir(root))).map_err(|e| anyhow::anyhow!("--why reads the per-test map: {e}"))
+    Map::load(&map::path(&crate::target_dir(root))).map_err(|e| anyhow::anyhow!("--why reads the per-test map: {e}"))
 }
 
 /// The packages with a Rust file changed (other than in layout) among `changes`: their

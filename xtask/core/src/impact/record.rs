@@ -166,11 +166,6 @@ pub fn validity(toolchain: &Toolchain, tree: &Snapshot, workspace: &Workspace) -
     }
 }
 
-/// The workspace's target folder (`CARGO_TARGET_DIR`, relative to the root, else `target/`).
-pub fn target_dir(root: &Path) -> PathBuf {
-    std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root.join("target"), |t| root.join(t))
-}
-
 impl Recorder {
     /// Prepares a recording, or says why this run cannot record a map (the run goes on).
     pub fn start(cx: &Context) -> std::result::Result<Recorder, String> {
@@ -185,7 +180,7 @@ impl Recorder {
         let toolchain = Toolchain::find()?;
         let workspace = Workspace::load(&cx.cargo, &cx.root)?;
         let before = Snapshot::take(&cx.root).context("the map records the checkout as git sees it")?;
-        let target = target_dir(&cx.root);
+        let target = crate::target_dir(&cx.root);
         let profiles = target.join("llvm-cov-target");
         let index = target.join("coverage").join(".test-map-index.tsv");
         // A test of a recording run that starts a coverage run on the same target folder (the
@@ -333,7 +328,7 @@ impl Recorder {
             files,
             unattributed: missed.len(),
         };
-        let path = map::path(&target_dir(&cx.root));
+        let path = map::path(&crate::target_dir(&cx.root));
         map.save(&path)?;
         let size = std::fs::metadata(&path).map_or(0, |m| m.len());
         eprintln!(

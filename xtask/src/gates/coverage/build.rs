@@ -152,7 +152,7 @@ fn may_be_a_target(path: &str) -> bool {
 impl Plan {
     /// Decides whether the last run's build can be kept: only when its key is this run's.
     pub fn decide(cx: &Context, metric: Metric, extra: &[String]) -> Plan {
-        let folder = crate::impact::record::target_dir(&cx.root).join("llvm-cov-target");
+        let folder = crate::target_dir(&cx.root).join("llvm-cov-target");
         let key = Key::now(cx, metric, extra);
         let last = std::fs::read(folder.join(KEY_FILE)).ok().map(|b| serde_json::from_slice::<Key>(&b));
         let clean_because = match (&key, last) {

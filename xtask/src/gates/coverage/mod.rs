@@ -26,6 +26,7 @@ use crate::cache::{self, Answer, Inputs, Ran};
 use crate::coverage::summary::{GradeOptions, Summary};
 use crate::db;
 use crate::gates::test::{Partition, parse_partition, test_inputs};
+use crate::images::ImageBuild;
 use crate::impact;
 use crate::impact::map::{Map, TestId};
 use crate::impact::record::Recorder;
@@ -498,6 +499,10 @@ enum TestRun {
 }
 
 fn run_tests(cx: &Context, args: &CoverageArgs, metric: Metric, impact: Option<&(Map, Selection)>) -> Result<TestRun> {
+    // A whole run builds the stack's images first, beside the installs (images.rs).
+    let images = (args.partition.is_none() && args.extra.is_empty() && impact.is_none())
+        .then(|| ImageBuild::start(cx))
+        .flatten();
     // nextest runs each test in a process of its own: what the per-test map and the shards need.
     // The tools the tests run are provided in the same call, so that their install (a download)
     // goes on beside cargo's (a compile) on a first run.
@@ -557,6 +562,9 @@ fn run_tests(cx: &Context, args: &CoverageArgs, metric: Metric, impact: Option<&
     build.clean(cx)?;
     // A selection of no test runs none: no database for it.
     let wants_db = cx.settings.test.database && !impact.is_some_and(|(_, s)| s.is_empty());
+    if let Some(images) = images {
+        images.wait(cx);
+    }
     let passed = db::with_test_database(cx, wants_db, |url| {
         let mut run = llvm_cov_command(cx);
         run.args(&runner[1..])
