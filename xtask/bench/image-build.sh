@@ -9,7 +9,8 @@
 # 3. the image with nothing changed: every layer cached
 # 4. the peer: the same service in one stage, `COPY . .` then `cargo build` (no dependency
 #    layer, no runtime stage), built cold and after the same source edit
-# 5. `cargo xtask smoke` on a warm cache, RUNS times, against the bare `up --wait` + `down`
+# 5. `cargo xtask smoke --no-cache` (else the verdict cache answers) on a warm cache, RUNS
+#    times, against the bare `up --wait` + `down`
 # It removes the BuildKit cache first: the next build of any image on this engine is cold.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -77,7 +78,7 @@ printf '%-44s %10.1f\n' "peer: one stage, after a source edit" "$naive_edited"
 
 # The smoke gate, warm: its own build is cached now (the same layers as clicknback:bench).
 cargo build -q -p xtask
-cargo xtask smoke >/dev/null 2>&1 || true
+cargo xtask smoke --no-cache >/dev/null 2>&1 || true
 env_file="$work/bare.env"
 hex() { head -c "$1" /dev/urandom | od -An -tx1 | tr -d ' \n'; }
 # The smoke gate's stack: its env (Cargo.toml's [workspace.metadata.xtask.compose]) checks
@@ -91,7 +92,7 @@ bare() {
 printf '\n%-44s %s\n' "stack" "wall (s), each run"
 smoke_times=() bare_times=()
 for _ in $(seq "$runs"); do
-  smoke_times+=("$(seconds cargo xtask smoke)")
+  smoke_times+=("$(seconds cargo xtask smoke --no-cache)")
   bare_times+=("$(seconds bare)")
 done
 printf '%-44s %s\n' "cargo xtask smoke (10 checks, teardown)" "${smoke_times[*]}"

@@ -220,9 +220,8 @@ fn a_whole_run_builds_the_compose_images_before_the_tests() {
         return;
     }
     let _engine = support::docker_lock();
-    let image = format!("xtask-images-coverage-test:{}", std::process::id());
-    let remove = || Command::new("docker").args(["image", "rm", "--force", &image]).output().unwrap();
-    remove();
+    let image = support::TestImage::new("xtask-images-coverage-test");
+    let image = &image.0;
     // The stand-in's settings name the workspace's files by their full paths.
     let scratch = Scratch::new("images");
     scratch.write("Dockerfile", "FROM debian:trixie-slim\nRUN echo built > /built\n");
@@ -243,7 +242,6 @@ fn a_whole_run_builds_the_compose_images_before_the_tests() {
     assert!(run.stderr.contains(&format!("images: {image} built in ")), "{run:?}");
     let seen = std::fs::read_to_string(s.path("seen")).unwrap();
     assert!(seen.starts_with("sha256:"), "the tests ran before the image was built: {seen}");
-    remove();
 }
 
 #[test]

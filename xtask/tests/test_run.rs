@@ -733,11 +733,10 @@ fn a_whole_run_builds_the_compose_images_first_and_a_failed_build_is_a_warning()
         return;
     }
     let _engine = support::docker_lock();
-    let image = format!("xtask-images-test:{}", std::process::id());
-    let remove = || Command::new("docker").args(["image", "rm", "--force", &image]).output().unwrap();
-    remove();
+    let image = support::TestImage::new("xtask-images-test");
+    let image = &image.0;
     let marker = format!("built-{}", std::process::id());
-    let s = with_an_image_to_build(&image, &format!("FROM debian:trixie-slim\nRUN echo {marker} > /built\n"));
+    let s = with_an_image_to_build(image, &format!("FROM debian:trixie-slim\nRUN echo {marker} > /built\n"));
     let path = std::env::var("PATH").unwrap();
 
     // A whole run: the image is built before the tests start, tagged as the smoke gate's.
@@ -747,7 +746,7 @@ fn a_whole_run_builds_the_compose_images_first_and_a_failed_build_is_a_warning()
     assert!(run.stderr.contains(&format!("images: {image} built in ")), "{run:?}");
     let seen = std::fs::read_to_string(s.path("seen")).unwrap();
     assert!(seen.starts_with("sha256:"), "the tests saw no image: {seen}");
-    let cat = Command::new("docker").args(["run", "--rm", &image, "cat", "/built"]).output().unwrap();
+    let cat = Command::new("docker").args(["run", "--rm", image, "cat", "/built"]).output().unwrap();
     assert_eq!(String::from_utf8_lossy(&cat.stdout).trim(), marker);
 
     // A run narrowed by extra arguments builds nothing.
@@ -764,5 +763,4 @@ fn a_whole_run_builds_the_compose_images_first_and_a_failed_build_is_a_warning()
     assert!(run.stderr.contains("warning: images: `docker compose -f "), "{run:?}");
     assert!(run.stderr.contains("the-build-broke"), "the log's last lines: {run:?}");
     assert!(s.path("seen").exists(), "the tests ran: {run:?}");
-    remove();
 }

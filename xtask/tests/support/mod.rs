@@ -299,6 +299,28 @@ pub fn edit(path: &Path, old: &str, new: &str) {
     std::fs::write(path, text.replacen(old, new, 1)).unwrap();
 }
 
+/// An image tag of a test's own (`REPO:<pid>`), removed before the test uses it and when the
+/// test ends, passed or failed.
+pub struct TestImage(pub String);
+
+impl TestImage {
+    pub fn new(repo: &str) -> TestImage {
+        let image = TestImage(format!("{repo}:{}", std::process::id()));
+        image.remove();
+        image
+    }
+
+    fn remove(&self) {
+        let _ = Command::new("docker").args(["image", "rm", "--force", &self.0]).output();
+    }
+}
+
+impl Drop for TestImage {
+    fn drop(&mut self) {
+        self.remove();
+    }
+}
+
 /// What the engine still has of a compose project: containers, volumes, networks.
 pub fn leftovers(project: &str) -> Vec<String> {
     let label = format!("label=com.docker.compose.project={project}");
