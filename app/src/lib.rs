@@ -1,6 +1,6 @@
 //! ClickNBack: a cashback demo API (users, login, merchants) on axum, tokio and PostgreSQL.
 //!
-//! Where things are: `main.rs` parses the command line (`serve | migrate | healthcheck`);
+//! Where things are: `main.rs` parses the command line (`serve | migrate | healthcheck | openapi`);
 //! `config` reads and validates the environment; `startup` builds the application (pool,
 //! router, middleware, listener) and holds the embedded migrations; `routes` has one module
 //! per resource (`routes::health` defines the probe paths); `auth` verifies passwords and

@@ -1,4 +1,4 @@
-//! `app serve | migrate | healthcheck`: the one binary of the ClickNBack service.
+//! `app serve | migrate | healthcheck | openapi`: the one binary of the ClickNBack service.
 
 use std::process::ExitCode;
 

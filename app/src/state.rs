@@ -12,6 +12,7 @@ pub struct AppState {
     /// Lazy: the service starts (and `/health/live` answers) while the database is down.
     pub pool: PgPool,
     pub tokens: Arc<Tokens>,
-    /// How long `/health/ready` waits for `SELECT 1` before answering 503.
+    /// How long `/health/ready` waits for its check (a pooled connection, then the schema's
+    /// migrations against this binary's, `schema::check`) before answering 503.
     pub readiness_timeout: Duration,
 }

@@ -1,9 +1,9 @@
-//! Docker and Docker Compose, for every gate that uses them: the test database (db.rs),
+//! Docker and Docker Compose, for every gate that uses them: the test database (`db/`),
 //! `cargo xtask up | down | logs` and `cargo xtask smoke`. Is an engine answering, which
 //! compose file, which compose program (the v2 plugin `docker compose`, else the standalone
 //! `docker-compose` with a warning), throwaway projects (a name and an environment of their
 //! own, removed afterwards) and the stack's state. Docker is a prerequisite: the xtask never
-//! installs it. This module imports no gate and not db.rs.
+//! installs it. This module imports no gate and not `db/`.
 
 use std::collections::BTreeMap;
 use std::ffi::OsString;

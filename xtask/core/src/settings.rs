@@ -29,7 +29,7 @@ pub struct Settings {
 /// `[workspace.metadata.xtask.test]`: how `cargo xtask test` runs the suite.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TestSettings {
-    /// The suite needs PostgreSQL: provide one through `DATABASE_URL` (see `db.rs`).
+    /// The suite needs PostgreSQL: provide one through `DATABASE_URL` (see `db/`).
     pub database: bool,
     /// The database the tests get in a throwaway cluster.
     pub database_name: String,

@@ -1,5 +1,5 @@
 //! `cargo xtask test`: every test in the workspace, with cargo-nextest when it is installed
-//! (else `cargo test`), and PostgreSQL provided for the run when the suite needs it (db.rs).
+//! (else `cargo test`), and PostgreSQL provided for the run when the suite needs it (`db/`).
 
 use std::fmt;
 use std::path::PathBuf;

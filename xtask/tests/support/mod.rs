@@ -253,7 +253,7 @@ pub fn docker_engine(test: &str) -> bool {
     assert!(!in_ci(), "{test}: CI is set, and this test needs a real Docker engine: {why}");
     // Straight to stderr, past the test harness's capture of `eprintln!`: a skip is news.
     use std::io::Write as _;
-    let _ = writeln!(std::io::stderr(), "skipped {test}: {why} (start one: ../shared/containers/engine.sh)");
+    let _ = writeln!(std::io::stderr(), "skipped {test}: {why} (to run it: {})", xtask::docker::DOCKER_START);
     false
 }
 

@@ -47,16 +47,19 @@ pub const XTASK_DEPENDENCIES_EXPLAINED: Policy = Policy {
            manifest (the xtask's cold build is a measured figure)",
 };
 
-/// Every policy, in the order they are reported.
-pub const POLICIES: [&Policy; 8] = [
-    &DOCKERFILE_NON_ROOT,
-    &DOCKERFILE_WORKSPACE_MEMBERS,
-    &COMPOSE_MIGRATE_NO_RESTART,
-    &ENV_NOT_COMMITTED,
-    &CORS_NO_WILDCARD,
-    &PRECOMMIT_PINNED,
-    &ACTIONS_PINNED,
-    &XTASK_DEPENDENCIES_EXPLAINED,
+/// A policy's check: the checkout and the paths the CORS policy scans.
+type Check = fn(&Tree, &[String]) -> Verdict;
+
+/// Every policy and its check, in the order they are reported: the one list of them.
+const POLICIES: [(&Policy, Check); 8] = [
+    (&DOCKERFILE_NON_ROOT, |tree, _| dockerfiles(tree)),
+    (&DOCKERFILE_WORKSPACE_MEMBERS, |tree, _| workspace_members(tree)),
+    (&COMPOSE_MIGRATE_NO_RESTART, |tree, _| compose(tree)),
+    (&ENV_NOT_COMMITTED, |tree, _| env(tree)),
+    (&CORS_NO_WILDCARD, cors),
+    (&PRECOMMIT_PINNED, |tree, _| precommit(tree)),
+    (&ACTIONS_PINNED, |tree, _| actions(tree)),
+    (&XTASK_DEPENDENCIES_EXPLAINED, |tree, _| manifest::xtask_dependencies(tree)),
 ];
 
 #[derive(Debug, PartialEq, Eq)]
@@ -74,16 +77,7 @@ pub const CORS_ALLOW: &str = "xtask-lint: allow(cors-no-wildcard)";
 
 /// Runs every policy on the checkout.
 pub fn check_all(tree: &Tree, cors_paths: &[String]) -> Vec<(&'static Policy, Verdict)> {
-    vec![
-        (&DOCKERFILE_NON_ROOT, dockerfiles(tree)),
-        (&DOCKERFILE_WORKSPACE_MEMBERS, workspace_members(tree)),
-        (&COMPOSE_MIGRATE_NO_RESTART, compose(tree)),
-        (&ENV_NOT_COMMITTED, env(tree)),
-        (&CORS_NO_WILDCARD, cors(tree, cors_paths)),
-        (&PRECOMMIT_PINNED, precommit(tree)),
-        (&ACTIONS_PINNED, actions(tree)),
-        (&XTASK_DEPENDENCIES_EXPLAINED, manifest::xtask_dependencies(tree)),
-    ]
+    POLICIES.iter().map(|(policy, check)| (*policy, check(tree, cors_paths))).collect()
 }
 
 fn read_text(tree: &Tree, path: &str) -> Result<String, Finding> {
