@@ -111,12 +111,7 @@ fn standin_tool(name: &str, out: &str, code: i32) -> String {
 }
 
 fn which(program: &str) -> PathBuf {
-    std::env::var_os("PATH")
-        .iter()
-        .flat_map(std::env::split_paths)
-        .map(|d| d.join(program))
-        .find(|p| p.is_file())
-        .unwrap_or_else(|| panic!("{program} is not on PATH"))
+    xtask::process::which(program).unwrap_or_else(|| panic!("{program} is not on PATH"))
 }
 
 #[test]

@@ -14,7 +14,7 @@
 
 mod support;
 
-use std::io::{Read as _, Write as _};
+use std::io::Write as _;
 use std::net::SocketAddr;
 use std::os::unix::fs::PermissionsExt as _;
 use std::path::{Path, PathBuf};
@@ -123,9 +123,7 @@ fn new_backup(before: &[String], after: &[String]) -> String {
 }
 
 fn random_hex(bytes: usize) -> String {
-    let mut buf = vec![0u8; bytes];
-    std::fs::File::open("/dev/urandom").unwrap().read_exact(&mut buf).unwrap();
-    buf.iter().map(|b| format!("{b:02x}")).collect()
+    xtask::docker::random_hex(bytes).unwrap()
 }
 
 /// Runs a command that must succeed; its stdout.

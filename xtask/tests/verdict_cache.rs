@@ -134,12 +134,7 @@ impl Ws {
 }
 
 fn which(program: &str) -> PathBuf {
-    std::env::var_os("PATH")
-        .iter()
-        .flat_map(std::env::split_paths)
-        .map(|d| d.join(program))
-        .find(|p| p.is_file())
-        .unwrap_or_else(|| panic!("{program} is not on PATH"))
+    xtask::process::which(program).unwrap_or_else(|| panic!("{program} is not on PATH"))
 }
 
 /// The cache's line about this run: `lint: not cached (…)` or `lint: passed (cached: …)`.
