@@ -16,7 +16,7 @@
 use std::fs::File;
 use std::path::PathBuf;
 use std::process::{Child, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use crate::docker::{self, Compose};
 use crate::{Context, output};
@@ -31,9 +31,6 @@ pub struct ImageBuild {
     log: PathBuf,
     started: Instant,
 }
-
-/// How often the wait says it is still waiting.
-const PROGRESS_EVERY: Duration = Duration::from_secs(15);
 
 impl ImageBuild {
     /// Starts the build when the settings ask for it and an engine answers, saying so in one
@@ -56,7 +53,7 @@ impl ImageBuild {
         let command = compose.shown("build");
         eprintln!(
             "images: building {image} for the container tests, beside the rest (`{command}`; log: {})",
-            shown(&cx.root, &log)
+            output::relative(&cx.root, &log)
         );
         Some(ImageBuild { child, docker, image, before, shown: command, log, started: Instant::now() })
     }
@@ -65,7 +62,7 @@ impl ImageBuild {
     /// one line when it built, a warning with the log's last lines when it failed.
     pub fn wait(mut self, cx: &Context) {
         let waiting = Instant::now();
-        output::wait_saying(PROGRESS_EVERY, || {
+        output::wait_saying(output::PROGRESS_EVERY, || {
             matches!(self.child.try_wait(), Ok(None)).then(|| format!("images: still building {}", self.image))
         });
         let status = self.child.wait();
@@ -87,17 +84,12 @@ impl ImageBuild {
                     output::Level::Warning,
                     None,
                     "Image build",
-                    &format!("`{}` failed ({s}): see {}", self.shown, shown(&cx.root, &self.log)),
+                    &format!("`{}` failed ({s}): see {}", self.shown, output::relative(&cx.root, &self.log)),
                 );
             }
             Err(e) => eprintln!("warning: images: cannot wait for `{}`: {e}", self.shown),
         }
     }
-}
-
-/// A path relative to `root` when inside it.
-fn shown(root: &std::path::Path, path: &std::path::Path) -> String {
-    path.strip_prefix(root).unwrap_or(path).display().to_string()
 }
 
 /// A build still running when its gate ends early (an error, a signal) is stopped.

@@ -192,6 +192,14 @@ pub fn escape_property(s: &str) -> String {
     escape_data(s).replace(':', "%3A").replace(',', "%2C")
 }
 
+/// How often a long quiet step says it is still going ([`wait_saying`]).
+pub const PROGRESS_EVERY: std::time::Duration = std::time::Duration::from_secs(15);
+
+/// A path relative to `root` when inside it, for messages and commands a person can copy.
+pub fn relative(root: &std::path::Path, path: &std::path::Path) -> String {
+    path.strip_prefix(root).unwrap_or(path).display().to_string()
+}
+
 /// Waits for a long quiet step, saying now and then how it is going, since minutes of silence
 /// look like a hang: `status` answers `None` once the step is done, else what to say; every
 /// `every` seconds that is printed with the time so far, `… (30 s)`. The one way the xtask's

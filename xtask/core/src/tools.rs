@@ -29,6 +29,7 @@ use anyhow::{Result, bail};
 use xshell::cmd;
 
 use crate::Context;
+use crate::output::relative;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Tool {
@@ -136,11 +137,11 @@ impl Kit {
 
     /// The commands that install the kit, as a person would type them from the root.
     fn install_command(self, root: &Path, tools: &Path) -> String {
-        let dir = shown(root, &self.folder(tools));
+        let dir = relative(root, &self.folder(tools));
         match self {
             Kit::PythonVenv | Kit::SchemathesisVenv => format!(
                 "python3 -m venv {dir} && {dir}/bin/python -m pip install --only-binary=:all: -r {}",
-                shown(root, &self.pins(root))
+                relative(root, &self.pins(root))
             ),
             Kit::Npm => format!(
                 "mkdir -p {dir} && cp {NPM_PACKAGE_DIR}/package.json {NPM_PACKAGE_DIR}/package-lock.json {dir}/ \
@@ -151,14 +152,17 @@ impl Kit {
 
     /// `None` when installed at the pinned versions; otherwise why not.
     fn probe(self, root: &Path, tools: &Path, program: &Path) -> Option<String> {
-        let dir = shown(root, &self.folder(tools));
+        let dir = relative(root, &self.folder(tools));
         if !program.is_file() {
             return Some(format!("not installed in {dir}"));
         }
         let pins = std::fs::read(self.pins(root)).ok();
         let stamp = std::fs::read(self.stamp(tools)).ok();
         if pins.is_none() || pins != stamp {
-            return Some(format!("the install in {dir} does not match the pins in {}", shown(root, &self.pins(root))));
+            return Some(format!(
+                "the install in {dir} does not match the pins in {}",
+                relative(root, &self.pins(root))
+            ));
         }
         None
     }
@@ -198,11 +202,6 @@ impl Kit {
         std::fs::copy(self.pins(root), self.stamp(tools)).map_err(|e| format!("cannot write the stamp: {e}"))?;
         Ok(())
     }
-}
-
-/// A path relative to `root` when inside it, for messages and commands a person can copy.
-fn shown(root: &Path, path: &Path) -> String {
-    path.strip_prefix(root).unwrap_or(path).display().to_string()
 }
 
 /// Runs an install step, showing its output only when it fails (its last lines, indented).
@@ -602,7 +601,7 @@ fn announce_install(cx: &Context, tool: Tool, reason: &str, beside: bool) {
             "{}: {reason}; installing {} now into {}{beside} (one-time; {}):",
             tool.name(),
             kit.what(),
-            shown(&cx.root, &tools_dir(&cx.root)),
+            relative(&cx.root, &tools_dir(&cx.root)),
             kit.purpose()
         ),
         None => eprintln!("{}: {reason}; installing it now{beside} (one-time; {}):", tool.name(), tool.spec().why),
@@ -699,7 +698,7 @@ pub fn provide(
             }
         }
         // Quiet installs still running say so now and then.
-        crate::output::wait_saying(PROGRESS_EVERY, || {
+        crate::output::wait_saying(crate::output::PROGRESS_EVERY, || {
             let running: Vec<&str> =
                 background.iter().filter(|(_, h)| !h.is_finished()).map(|(t, _)| t.name()).collect();
             (!running.is_empty()).then(|| format!("  still installing {}", running.join(", ")))
@@ -737,9 +736,6 @@ pub fn provide(
     }
     report_missing(out, allow_install, when_missing)
 }
-
-/// How often a kit's quiet install says it is still going.
-const PROGRESS_EVERY: std::time::Duration = std::time::Duration::from_secs(15);
 
 /// Whether two tools come from the same kit, and so from one install.
 fn same_kit(a: Tool, b: Tool) -> bool {

@@ -73,7 +73,7 @@ fn inputs(cx: &Context, gate: CachedGate) -> Inputs {
 /// Removes the cache folder, saying what it held.
 fn clean(root: &Path) -> Result<()> {
     let dir = cache::dir(root);
-    let shown = dir.strip_prefix(root).unwrap_or(&dir).display().to_string();
+    let shown = crate::output::relative(root, &dir);
     if !dir.exists() {
         println!("nothing to remove: {shown} does not exist");
         return Ok(());

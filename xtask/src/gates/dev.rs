@@ -62,7 +62,7 @@ fn watch(cx: &Context, root: &Path) -> Result<Outcome> {
         let now = snapshot(root);
         if now != seen {
             if let Some(changed) = first_change(&seen, &now) {
-                eprintln!("dev: {} changed; restarting", changed.strip_prefix(root).unwrap_or(&changed).display());
+                eprintln!("dev: {} changed; restarting", crate::output::relative(root, &changed));
             }
             seen = now;
             if let Some(r) = run.take() {

@@ -95,7 +95,7 @@ pub fn judge(
     now: Counts,
     request: Request<'_>,
 ) -> Result<RatchetVerdict> {
-    let shown = path.strip_prefix(&cx.root).unwrap_or(path).display().to_string();
+    let shown = crate::output::relative(&cx.root, path);
     let before = read(path, &shown)?;
     if let Some(b) = &before
         && b.metric != metric.noun()
