@@ -254,7 +254,7 @@ fn pins(root: &Path) -> Result<String> {
 fn toolchain(root: &Path) -> String {
     static TOOLCHAIN: OnceLock<String> = OnceLock::new();
     TOOLCHAIN
-        .get_or_init(|| match std::process::Command::new("rustc").arg("-vV").current_dir(root).output() {
+        .get_or_init(|| match crate::process::Cmd::new("rustc").arg("-vV").current_dir(root).output() {
             Ok(out) if out.status.success() => String::from_utf8_lossy(&out.stdout).trim().to_owned(),
             Ok(out) => format!("rustc -vV failed: {}", String::from_utf8_lossy(&out.stderr).trim()),
             Err(e) => format!("rustc -vV cannot run: {e}"),

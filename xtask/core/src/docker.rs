@@ -10,12 +10,13 @@ use std::ffi::OsString;
 use std::io::Read as _;
 use std::net::{SocketAddr, TcpListener, ToSocketAddrs};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Output, Stdio};
+use std::time::Duration;
 
 use anyhow::{Context as _, Result, anyhow, bail};
 
-use crate::{process, tools};
+use crate::process::{self, Cmd};
+use crate::tools;
 
 /// Looked for at the workspace root, in this order, when no compose file is configured.
 pub const COMPOSE_FILES: [&str; 4] = ["compose.yaml", "compose.yml", "docker-compose.yaml", "docker-compose.yml"];
@@ -37,7 +38,7 @@ pub fn docker() -> Result<PathBuf, String> {
 
 /// The local id of `image`, when the engine has it.
 pub fn image_id(docker: &Path, image: &str) -> Option<String> {
-    let out = Command::new(docker).args(["image", "inspect", "--format", "{{.Id}}", image]).output().ok()?;
+    let out = Cmd::new(docker).args(["image", "inspect", "--format", "{{.Id}}", image]).output().ok()?;
     out.status.success().then(|| String::from_utf8_lossy(&out.stdout).trim().to_owned())
 }
 
@@ -47,13 +48,13 @@ pub fn image_id(docker: &Path, image: &str) -> Option<String> {
 /// alone.
 pub fn drop_superseded(docker: &Path, before: Option<String>, after: Option<String>) {
     if let Some(old) = before.filter(|old| after.as_ref() != Some(old)) {
-        let _ = Command::new(docker).args(["image", "rm", &old]).output();
+        let _ = Cmd::new(docker).args(["image", "rm", &old]).output();
     }
 }
 
 /// `Ok(())` when `docker info` succeeds; else why not, in one line.
 pub fn engine(docker: &Path) -> Result<(), String> {
-    match run_with_timeout(Command::new(docker).arg("info"), DOCKER_INFO_TIMEOUT) {
+    match Cmd::new(docker).arg("info").output_within(DOCKER_INFO_TIMEOUT) {
         Ok(Some(out)) if out.status.success() => Ok(()),
         Ok(Some(out)) => {
             let stderr = String::from_utf8_lossy(&out.stderr);
@@ -64,7 +65,7 @@ pub fn engine(docker: &Path) -> Result<(), String> {
             let secs = DOCKER_INFO_TIMEOUT.as_secs();
             Err(format!("no Docker engine answers (`docker info` timed out after {secs} s)"))
         }
-        Err(e) => Err(format!("cannot run `docker info`: {e}")),
+        Err(e) => Err(e.to_string()),
     }
 }
 
@@ -121,16 +122,15 @@ impl Compose {
     /// `docker compose -f FILE` when the v2 plugin answers (`docker compose version`), else
     /// `docker-compose -f FILE` with [`STANDALONE_WARNING`] on stderr; `None` when neither exists.
     pub fn find(docker: &Path, file: &Path) -> Option<Compose> {
-        let quiet = |c: &mut Command| c.stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::null()).status();
-        let (mut program, standalone): (Vec<OsString>, bool) =
-            if quiet(Command::new(docker).args(["compose", "version"])).is_ok_and(|s| s.success()) {
-                (vec![docker.into(), "compose".into()], false)
-            } else if let Some(binary) = process::which("docker-compose") {
-                eprintln!("{STANDALONE_WARNING}");
-                (vec![binary.into()], true)
-            } else {
-                return None;
-            };
+        let plugin = Cmd::new(docker).args(["compose", "version"]).stdin(Stdio::null()).output();
+        let (mut program, standalone): (Vec<OsString>, bool) = if plugin.is_ok_and(|out| out.status.success()) {
+            (vec![docker.into(), "compose".into()], false)
+        } else if let Some(binary) = process::which("docker-compose") {
+            eprintln!("{STANDALONE_WARNING}");
+            (vec![binary.into()], true)
+        } else {
+            return None;
+        };
         program.extend(["-f".into(), file.into()]);
         Some(Compose { program, file: file.to_path_buf(), standalone, throwaway: None })
     }
@@ -159,11 +159,10 @@ impl Compose {
     }
 
     /// A command running the compose program (then `args`), stdin closed.
-    pub fn command(&self) -> Command {
-        let mut c = Command::new(&self.program[0]);
-        c.args(&self.program[1..]).stdin(Stdio::null());
+    pub fn command(&self) -> Cmd {
+        let mut c = Cmd::new(&self.program[0]).args(&self.program[1..]).stdin(Stdio::null());
         if let Some(t) = &self.throwaway {
-            c.env_clear();
+            c = c.env_clear();
             for (key, value) in std::env::vars_os() {
                 let k = key.to_string_lossy();
                 let kept = KEPT_VARIABLES.contains(&k.as_ref())
@@ -172,10 +171,10 @@ impl Compose {
                     || k.eq_ignore_ascii_case("https_proxy")
                     || k.eq_ignore_ascii_case("no_proxy");
                 if kept {
-                    c.env(key, value);
+                    c = c.env(key, value);
                 }
             }
-            c.envs(&t.env);
+            c = c.envs(&t.env);
         }
         c
     }
@@ -194,7 +193,7 @@ impl Compose {
 
     /// Runs `args` to completion, output captured; `Err` with the output when it fails.
     pub fn checked(&self, args: &[&str]) -> Result<Output> {
-        process::checked(self.command().args(args), &self.shown(&args.join(" ")))
+        self.command().args(args).shown(self.shown(&args.join(" "))).run()
     }
 
     /// Every container of the project, running or not (`ps --all --format json`).
@@ -225,7 +224,7 @@ impl Compose {
     /// `config --format json`: the resolved file, which holds the secrets. Never print it;
     /// on failure only compose's stderr is shown.
     pub fn config(&self) -> Result<serde_json::Value> {
-        let out = self.command().args(["config", "--format", "json"]).output().context("cannot run docker compose")?;
+        let out = self.command().args(["config", "--format", "json"]).output()?;
         if !out.status.success() {
             let stderr = String::from_utf8_lossy(&out.stderr);
             let hint = if self.throwaway.is_some() && stderr.contains("required variable") {
@@ -415,7 +414,7 @@ fn xtask_runs_as(pid: rustix::process::Pid) -> bool {
 fn projects(docker: &Path) -> Vec<String> {
     let mut names = std::collections::BTreeSet::new();
     for kind in [&["container", "ls", "--all"][..], &["volume", "ls"], &["network", "ls"]] {
-        let out = Command::new(docker)
+        let out = Cmd::new(docker)
             .args(kind)
             .args(["--filter", "label=com.docker.compose.project", "--format"])
             .arg("{{.Label \"com.docker.compose.project\"}}")
@@ -466,28 +465,6 @@ pub fn random_hex(bytes: usize) -> Result<String> {
 pub fn free_port() -> Result<u16> {
     let listener = TcpListener::bind(("127.0.0.1", 0)).context("cannot find a free local port")?;
     Ok(listener.local_addr()?.port())
-}
-
-/// Runs a command with its stderr captured; `Ok(None)` when it did not finish in time (it is
-/// then killed). For probes whose output is small.
-fn run_with_timeout(cmd: &mut Command, timeout: Duration) -> std::io::Result<Option<Output>> {
-    let mut child = cmd.stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::piped()).spawn()?;
-    let deadline = Instant::now() + timeout;
-    loop {
-        if let Some(status) = child.try_wait()? {
-            let mut stderr = Vec::new();
-            if let Some(mut e) = child.stderr.take() {
-                e.read_to_end(&mut stderr)?;
-            }
-            return Ok(Some(Output { status, stdout: Vec::new(), stderr }));
-        }
-        if Instant::now() >= deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            return Ok(None);
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
 }
 
 #[cfg(test)]

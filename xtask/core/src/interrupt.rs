@@ -9,7 +9,7 @@
 //! handlers, rustix sends signals.
 
 use std::io::Read;
-use std::process::{Child, Command, ExitStatus, Output, Stdio};
+use std::process::{Child, ExitStatus, Output, Stdio};
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc;
@@ -17,6 +17,8 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, Result, anyhow};
 use signal_hook::consts::signal::{SIGHUP, SIGINT, SIGTERM};
+
+use crate::process::Cmd;
 
 /// The last signal received (its number), 0 for none.
 static RECEIVED: AtomicUsize = AtomicUsize::new(0);
@@ -83,22 +85,17 @@ pub fn name(signal: i32) -> &'static str {
 /// signal (after a short grace, since a terminal's Ctrl-C reaches the whole foreground
 /// process group anyway), and SIGKILL if it still runs later, so the caller regains control
 /// and can clean up.
-pub fn run(cmd: &mut Command) -> Result<ExitStatus> {
-    let shown = format!("{cmd:?}");
-    let child = cmd.spawn().with_context(|| format!("cannot run {shown}"))?;
-    wait(child, &shown)
+pub fn run(mut cmd: Cmd) -> Result<ExitStatus> {
+    let child = cmd.spawn()?;
+    wait(child, &cmd.display())
 }
 
 /// [`run`] with stdout and stderr captured (stdin closed), for a step that is shown only
 /// when it fails.
-pub fn output(cmd: &mut Command) -> Result<Output> {
-    let shown = format!("{cmd:?}");
-    let mut child = cmd
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .with_context(|| format!("cannot run {shown}"))?;
+pub fn output(cmd: Cmd) -> Result<Output> {
+    let mut cmd = cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
+    let mut child = cmd.spawn()?;
+    let shown = cmd.display();
     let drain = |pipe: Option<Box<dyn Read + Send>>| {
         std::thread::spawn(move || {
             let mut buf = Vec::new();

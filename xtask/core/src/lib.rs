@@ -25,7 +25,7 @@ pub mod tools;
 
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context as _, Result};
+use anyhow::Result;
 
 /// What a gate decided. Errors (bad input, missing tools) are `Err` and exit 2.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -38,8 +38,6 @@ pub enum Outcome {
 
 /// Everything a gate needs, built once in `main` and passed down.
 pub struct Context {
-    /// Rooted at the workspace root.
-    pub sh: xshell::Shell,
     pub root: PathBuf,
     /// The cargo that runs us (`$CARGO`), so nested cargo calls use the same toolchain.
     pub cargo: String,
@@ -53,12 +51,21 @@ pub struct Context {
 impl Context {
     pub fn new(out: output::Output) -> Result<Context> {
         let root = project_root();
-        let sh = xshell::Shell::new().context("cannot create a shell")?;
-        sh.change_dir(&root);
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
         let settings = settings::Settings::load(&cargo, &root)?;
-        sh.set_var("CARGO_TERM_COLOR", out.cargo_term_color());
-        Ok(Context { sh, root, cargo, settings, out, no_cache: false })
+        Ok(Context { root, cargo, settings, out, no_cache: false })
+    }
+
+    /// `program`, run in the workspace root: how a gate starts any program (a
+    /// [`process::Cmd`]; its name is how messages show it).
+    pub fn cmd(&self, program: impl AsRef<std::ffi::OsStr>) -> process::Cmd {
+        process::Cmd::new(program).current_dir(&self.root)
+    }
+
+    /// The cargo that runs us, in the workspace root, with cargo's colours following the
+    /// output mode (`CARGO_TERM_COLOR`); shown as `cargo …`.
+    pub fn cargo(&self) -> process::Cmd {
+        self.cmd(&self.cargo).env("CARGO_TERM_COLOR", self.out.cargo_term_color())
     }
 }
 
@@ -69,29 +76,6 @@ pub fn target_dir(root: &Path) -> PathBuf {
         Some(dir) => root.join(dir),
         None => root.join("target"),
     }
-}
-
-/// The variables an enclosing `cargo llvm-cov` run gave this process (when a test of that run
-/// started the xtask): its private `__CARGO_LLVM_COV*` and a `RUSTC_WRAPPER` naming
-/// cargo-llvm-cov. Handed on to the gate's own `cargo llvm-cov`, they make it take itself for
-/// that run's rustc wrapper and start itself again and again. Cargo commands leave them out
-/// ([`without_coverage_run_leftovers`]).
-pub fn without_coverage_run_leftovers(mut cmd: xshell::Cmd<'_>) -> xshell::Cmd<'_> {
-    for name in coverage_run_leftovers() {
-        cmd = cmd.env_remove(name);
-    }
-    cmd
-}
-
-/// See [`without_coverage_run_leftovers`].
-pub fn coverage_run_leftovers() -> Vec<std::ffi::OsString> {
-    std::env::vars_os()
-        .filter(|(name, value)| {
-            name.to_string_lossy().starts_with("__CARGO_LLVM_COV")
-                || (name == "RUSTC_WRAPPER" && Path::new(value).file_stem().is_some_and(|s| s == "cargo-llvm-cov"))
-        })
-        .map(|(name, _)| name)
-        .collect()
 }
 
 /// The workspace root: the parent of the xtask crate's folder. That folder is the one cargo

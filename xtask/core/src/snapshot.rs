@@ -11,7 +11,7 @@
 use std::collections::BTreeMap;
 use std::io::Write as _;
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 
 use anyhow::{Context as _, Result, bail};
 
@@ -155,8 +155,7 @@ fn hash_object(root: &Path, mode: &str, input: Vec<u8>) -> Result<Vec<u8>> {
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
-        .spawn()
-        .context("cannot run `git hash-object`")?;
+        .spawn()?;
     let mut stdin = child.stdin.take().expect("stdin is piped");
     let writer = std::thread::spawn(move || stdin.write_all(&input));
     let out = child.wait_with_output().context("cannot run `git hash-object`")?;
@@ -210,9 +209,10 @@ fn stdin_path(path: &str) -> std::borrow::Cow<'_, str> {
 }
 
 fn run(root: &Path, args: &[&str]) -> Result<String> {
-    let mut cmd: Command = git(root);
-    cmd.args(args);
-    let out = crate::process::checked(&mut cmd, &format!("git {}", args.join(" ")))
+    let out = git(root)
+        .args(args)
+        .shown(format!("git {}", args.join(" ")))
+        .run()
         .with_context(|| format!("cannot list the files of {} with git", root.display()))?;
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }

@@ -23,13 +23,13 @@
 //! PostgreSQL's server binaries.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::Stdio;
 
 use anyhow::{Result, bail};
-use xshell::cmd;
 
 use crate::Context;
 use crate::output::relative;
+use crate::process::Cmd;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Tool {
@@ -174,15 +174,15 @@ impl Kit {
         match self {
             Kit::PythonVenv | Kit::SchemathesisVenv => {
                 if !dir.join("bin/python").is_file() {
-                    quiet_run(Command::new("python3").arg("-m").arg("venv").arg(&dir), "python3")?;
+                    quiet_run(Cmd::new("python3").arg("-m").arg("venv").arg(&dir).shown("python3"))?;
                 }
                 quiet_run(
-                    Command::new(dir.join("bin/python"))
+                    Cmd::new(dir.join("bin/python"))
                         .args(["-m", "pip", "install", "--quiet", "--disable-pip-version-check"])
                         .args(["--require-virtualenv", "--only-binary=:all:", "--retries", "2", "--timeout", "30"])
                         .arg("-r")
-                        .arg(self.pins(root)),
-                    "pip",
+                        .arg(self.pins(root))
+                        .shown("pip"),
                 )?;
             }
             Kit::Npm => {
@@ -191,11 +191,11 @@ impl Kit {
                         .map_err(|e| format!("cannot copy {NPM_PACKAGE_DIR}/{file}: {e}"))?;
                 }
                 quiet_run(
-                    Command::new("npm")
+                    Cmd::new("npm")
                         .args(["ci", "--ignore-scripts", "--no-audit", "--no-fund", "--loglevel=error"])
                         .args(["--fetch-retries", "1", "--prefix"])
-                        .arg(&dir),
-                    "npm",
+                        .arg(&dir)
+                        .shown("npm"),
                 )?;
             }
         }
@@ -205,8 +205,8 @@ impl Kit {
 }
 
 /// Runs an install step, showing its output only when it fails (its last lines, indented).
-fn quiet_run(cmd: &mut Command, program: &str) -> Result<(), String> {
-    crate::process::checked(cmd, program).map(drop).map_err(|e| format!("{e:#}").replace('\n', "\n    "))
+fn quiet_run(mut cmd: Cmd) -> Result<(), String> {
+    cmd.run().map(drop).map_err(|e| format!("{e:#}").replace('\n', "\n    "))
 }
 
 /// Where the project-local tools live: `$XTASK_TOOLS_DIR`, else `target/xtask-tools/` under
@@ -511,14 +511,7 @@ impl Tool {
     fn probe(self, cx: &Context) -> Result<Option<String>> {
         let spec = self.spec();
         let cargo_sub = |sub: &str| {
-            let cargo = &cx.cargo;
-            crate::without_coverage_run_leftovers(cmd!(cx.sh, "{cargo} {sub} --version"))
-                .quiet()
-                .ignore_status()
-                .ignore_stderr()
-                .output()
-                .ok()
-                .filter(|o| o.status.success())
+            cx.cargo().args([sub, "--version"]).stderr(Stdio::null()).output().ok().filter(|o| o.status.success())
         };
         match spec.source {
             Source::Cargo { sub, .. } => match cargo_sub(sub) {
@@ -547,8 +540,7 @@ impl Tool {
                 {
                     return Ok(None);
                 }
-                let out =
-                    cmd!(cx.sh, "rustup component list --installed").quiet().ignore_status().ignore_stderr().output();
+                let out = cx.cmd("rustup").args(["component", "list", "--installed"]).stderr(Stdio::null()).output();
                 let prefix = component.trim_end_matches("-preview");
                 Ok(match out {
                     Ok(o) if o.status.success() => {
@@ -572,23 +564,20 @@ impl Tool {
 
     /// Runs the install of this tool's entry; `Err` says why it failed.
     fn install(self, cx: &Context) -> Result<(), String> {
-        let (sh, cargo) = (&cx.sh, &cx.cargo);
         // The command was shown already (`provide`); its own output streams, as it can take minutes.
         let ran = match (self.spec().source, self.version()) {
             (Source::Cargo { krate, build, .. }, version) => {
-                let config: Vec<String> = build.config().into_iter().flat_map(|c| ["--config".to_owned(), c]).collect();
+                let config = build.config().into_iter().flat_map(|c| ["--config".to_owned(), c]);
                 let version: Vec<&str> = version.map(|v| vec!["--version", v]).unwrap_or_default();
-                crate::without_coverage_run_leftovers(cmd!(
-                    sh,
-                    "{cargo} {config...} install --locked {krate} {version...}"
-                ))
-                .quiet()
-                .run()
+                cx.cargo().args(config).args(["install", "--locked", krate]).args(version).status()
             }
-            (Source::Rustup { component, .. }, _) => cmd!(sh, "rustup component add {component}").quiet().run(),
+            (Source::Rustup { component, .. }, _) => cx.cmd("rustup").args(["component", "add", component]).status(),
             (Source::Kit(kit), _) => return kit.install(&cx.root, &tools_dir(&cx.root)),
         };
-        ran.map_err(|_| format!("`{}` failed", self.install_command()))
+        match ran {
+            Ok(status) if status.success() => Ok(()),
+            _ => Err(format!("`{}` failed", self.install_command())),
+        }
     }
 }
 

@@ -4,7 +4,9 @@
 //! runs these in parallel and prints them.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
+
+use xtask_process::Cmd;
 
 use anyhow::Context as _;
 
@@ -184,15 +186,13 @@ pub struct Runner {
 }
 
 impl Runner {
-    fn command(&self, program: impl AsRef<std::ffi::OsStr>) -> Command {
-        let mut c = Command::new(program);
-        c.current_dir(&self.root);
-        c.env("CARGO_TERM_COLOR", if self.color { "always" } else { "never" });
-        c
+    fn command(&self, program: impl AsRef<std::ffi::OsStr>) -> Cmd {
+        Cmd::new(program).current_dir(&self.root).env("CARGO_TERM_COLOR", if self.color { "always" } else { "never" })
     }
 
-    fn output(&self, c: &mut Command, what: &str) -> Result<Output, String> {
-        c.output().map_err(|e| format!("cannot run {what}: {e}"))
+    /// Runs `c` (named `what` in messages), its output captured whatever its exit status.
+    fn output(&self, c: Cmd, what: &str) -> Result<Output, String> {
+        c.shown(what).output().map_err(|e| e.to_string())
     }
 
     pub fn rustfmt_check(&self) -> Report {

@@ -8,7 +8,7 @@
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use xtask_process::Cmd;
 
 use anyhow::{Context as _, Result, bail};
 
@@ -90,13 +90,8 @@ const GIT_LOCATION_VARS: [&str; 7] = [
 ];
 
 /// `git`, run in `root`, with the location variables removed.
-pub fn git(root: &Path) -> Command {
-    let mut c = Command::new("git");
-    c.current_dir(root);
-    for var in GIT_LOCATION_VARS {
-        c.env_remove(var);
-    }
-    c
+pub fn git(root: &Path) -> Cmd {
+    GIT_LOCATION_VARS.iter().fold(Cmd::new("git").current_dir(root), |c, var| c.env_remove(var))
 }
 
 fn git_paths(root: &Path, args: &[&str]) -> Result<Vec<String>> {

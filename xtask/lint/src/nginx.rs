@@ -4,7 +4,7 @@
 //! Certbot's. Findings keep the file's own line numbers.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use xtask_process::Cmd;
 
 use crate::Finding;
 
@@ -76,14 +76,15 @@ pub fn test(nginx: &Path, openssl: &Path, root: &Path, file: &str, scratch: &Pat
     std::fs::create_dir_all(scratch).map_err(|e| format!("cannot create {}: {e}", scratch.display()))?;
     let (crt, key) = (scratch.join("scratch.crt"), scratch.join("scratch.key"));
     if !crt.is_file() {
-        let out = Command::new(openssl)
+        let out = Cmd::new(openssl)
             .args(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=nginx-t"])
             .arg("-keyout")
             .arg(&key)
             .arg("-out")
             .arg(&crt)
+            .shown("openssl req")
             .output()
-            .map_err(|e| format!("cannot run openssl: {e}"))?;
+            .map_err(|e| e.to_string())?;
         if !out.status.success() {
             return Err(xtask_process::failure("openssl req", &out));
         }
@@ -98,7 +99,7 @@ pub fn test(nginx: &Path, openssl: &Path, root: &Path, file: &str, scratch: &Pat
         site.display()
     );
     std::fs::write(&conf, main).map_err(|e| format!("{e}"))?;
-    let out = Command::new(nginx)
+    let out = Cmd::new(nginx)
         .arg("-t")
         .arg("-q")
         .arg("-p")
@@ -106,8 +107,9 @@ pub fn test(nginx: &Path, openssl: &Path, root: &Path, file: &str, scratch: &Pat
         .arg("-c")
         .arg(&conf)
         .args(["-e", "stderr"])
+        .shown("nginx -t")
         .output()
-        .map_err(|e| format!("cannot run nginx: {e}"))?;
+        .map_err(|e| e.to_string())?;
     if out.status.success() {
         return Ok(Vec::new());
     }

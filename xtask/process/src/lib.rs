@@ -1,6 +1,11 @@
-//! Running external programs, for every gate and engine of `cargo xtask`: finding a program on
-//! PATH, running a command to completion with its output captured (a failure shows the last
-//! lines of that output), and asking whether a process, or a process group, is still alive.
+//! Running external programs, for every gate and engine of `cargo xtask`: [`Cmd`], the one
+//! way they start one (run with its output captured, a failure showing the last lines of that
+//! output; with a time limit; in a process group of its own); finding a program on PATH; and
+//! asking whether a process, or a process group, is still alive.
+
+mod cmd;
+
+pub use cmd::{Cmd, coverage_run_leftovers};
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};

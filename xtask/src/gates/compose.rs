@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use anyhow::{Context as _, Result, anyhow, bail};
 
+use crate::process::Cmd;
 use crate::{Context, Outcome, docker, http};
 
 const PROBE_TIMEOUT: Duration = Duration::from_secs(3);
@@ -146,12 +147,12 @@ impl LogsArgs {
 fn create_external_networks(docker: &Path, compose: &docker::Compose) -> Result<()> {
     let config = compose.config()?;
     for name in docker::external_networks(&config) {
-        let quiet = std::process::Command::new(docker).args(["network", "inspect", &name]).output();
+        let quiet = Cmd::new(docker).args(["network", "inspect", &name]).output();
         if quiet.is_ok_and(|o| o.status.success()) {
             continue;
         }
         eprintln!("$ docker network create {name}");
-        let created = std::process::Command::new(docker).args(["network", "create", &name]).status()?;
+        let created = Cmd::new(docker).args(["network", "create", &name]).status()?;
         if !created.success() {
             bail!("`docker network create {name}` failed ({created})");
         }

@@ -5,12 +5,11 @@
 //! before the next one starts, so the port is free; on Ctrl-C nothing is left running.
 
 use std::collections::BTreeMap;
-use std::os::unix::process::CommandExt as _;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command};
+use std::process::Child;
 use std::time::{Duration, SystemTime};
 
-use anyhow::{Context as _, Result};
+use anyhow::Result;
 use rustix::process::{Pid, Signal};
 
 use crate::{Context, Outcome, interrupt};
@@ -82,12 +81,7 @@ struct Run {
 impl Run {
     fn start(cx: &Context, root: &Path) -> Result<Run> {
         eprintln!("dev: $ cargo run -p app -- serve");
-        let child = Command::new(&cx.cargo)
-            .args(["run", "-p", "app", "--", "serve"])
-            .current_dir(root)
-            .process_group(0)
-            .spawn()
-            .with_context(|| format!("cannot run {} run -p app -- serve", cx.cargo))?;
+        let child = cx.cargo().args(["run", "-p", "app", "--", "serve"]).current_dir(root).process_group().spawn()?;
         let pgid = Pid::from_child(&child);
         Ok(Run { child, pgid })
     }

@@ -19,6 +19,7 @@ use crate::cache::{self, Answer, Inputs, Ran};
 use crate::lint::Finding;
 use crate::lint::checks::{self, Plan, Report, Runner, Status, plural};
 use crate::lint::files::Tree;
+use crate::process::Cmd;
 use crate::tools::{self, Provided, Tool, WhenMissing};
 use crate::{Context, Outcome};
 
@@ -79,7 +80,7 @@ impl LintArgs {
         let nginx = checks::find_system_program("nginx").map_or_else(
             || "not installed".to_owned(),
             |nginx| {
-                let version = std::process::Command::new(&nginx).arg("-v").output();
+                let version = Cmd::new(&nginx).arg("-v").output();
                 version.map_or_else(|e| e.to_string(), |o| String::from_utf8_lossy(&o.stderr).trim().to_owned())
             },
         );

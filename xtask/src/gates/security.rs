@@ -10,7 +10,7 @@
 
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::Stdio;
 
 use anyhow::{Context as _, Result, bail};
 use colored::Colorize;
@@ -18,6 +18,7 @@ use colored::Colorize;
 use crate::cache::{self, Answer, Inputs, Ran};
 use crate::lint::files::Tree;
 use crate::output::{At, Level};
+use crate::process::Cmd;
 use crate::security::report::{CheckRun, Report};
 use crate::security::suppress::Suppressions;
 use crate::security::{Check, Finding, Severity, external, sarif, secrets, source};
@@ -298,12 +299,10 @@ impl SecurityArgs {
 /// Which advisory database `db` is: a clone's commit; else a digest of its STAMP file (a
 /// snapshot's) and of the listing of its files with their sizes; `missing` when it is not there.
 fn db_identity(root: &Path, db: &Path) -> String {
-    if db.join(".git").exists() {
-        let mut head = crate::lint::files::git(db);
-        head.args(["rev-parse", "HEAD"]);
-        if let Ok(out) = crate::process::checked(&mut head, "git rev-parse HEAD") {
-            return format!("commit {}", String::from_utf8_lossy(&out.stdout).trim());
-        }
+    if db.join(".git").exists()
+        && let Ok(out) = crate::lint::files::git(db).args(["rev-parse", "HEAD"]).run()
+    {
+        return format!("commit {}", String::from_utf8_lossy(&out.stdout).trim());
     }
     if !db.is_dir() {
         return "missing".to_owned();
@@ -341,10 +340,10 @@ fn list_sizes(dir: &Path, prefix: &Path, out: &mut String) {
 /// only when this check runs (`cargo run -p xtask-audit`, the first time saying so), or the
 /// prebuilt one `XTASK_AUDIT_BIN` names.
 fn run_audit(cx: &Context, request: &crate::security::audit::Request) -> Result<crate::security::audit::Response> {
-    let (mut run, shown) = match std::env::var_os("XTASK_AUDIT_BIN") {
+    let (run, shown) = match std::env::var_os("XTASK_AUDIT_BIN") {
         Some(bin) => {
             let shown = format!("XTASK_AUDIT_BIN={}", Path::new(&bin).display());
-            (Command::new(bin), shown)
+            (cx.cmd(bin), shown)
         }
         None => {
             let target = crate::target_dir(&cx.root);
@@ -353,14 +352,13 @@ fn run_audit(cx: &Context, request: &crate::security::audit::Request) -> Result<
                     "advisories: building the advisory audit, xtask-audit (one-time: it links the rustsec library)…"
                 );
             }
-            let mut run = Command::new(&cx.cargo);
-            run.current_dir(&cx.root)
-                .args(["run", "--quiet", "--package", "xtask-audit"])
-                .env("CARGO_TERM_COLOR", cx.out.cargo_term_color());
-            (run, "`cargo run --package xtask-audit`".to_owned())
+            (
+                cx.cargo().args(["run", "--quiet", "--package", "xtask-audit"]),
+                "`cargo run --package xtask-audit`".to_owned(),
+            )
         }
     };
-    run.stdin(std::process::Stdio::piped()).stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped());
+    let mut run = run.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
     let mut child = run.spawn().with_context(|| format!("cannot run the advisory audit, {shown}"))?;
     let input = serde_json::to_vec(request)?;
     child.stdin.take().expect("piped").write_all(&input).context("cannot send the audit its request")?;
@@ -386,17 +384,14 @@ fn fetch_db(path: &Path, why: &str) -> Result<()> {
     if crate::process::which("git").is_none() {
         bail!("fetching the advisory database needs git, which is not on PATH: {}", tools::GIT.install);
     }
-    let run = |mut c: Command, shown: &str| -> Result<()> {
-        crate::process::checked(&mut c, shown).map(drop).context("the advisory database was not updated")
+    let run = |c: Cmd, shown: &str| -> Result<()> {
+        c.shown(shown).run().map(drop).context("the advisory database was not updated")
     };
     if path.join(".git").exists() {
         eprintln!("updating the advisory database in {}", path.display());
-        let mut fetch = crate::lint::files::git(path);
-        fetch.args(["fetch", "--quiet", "--depth", "1", "origin", "HEAD"]);
-        run(fetch, "git fetch --depth 1 origin HEAD")?;
-        let mut reset = crate::lint::files::git(path);
-        reset.args(["reset", "--quiet", "--hard", "FETCH_HEAD"]);
-        run(reset, "git reset --hard FETCH_HEAD")
+        let git = crate::lint::files::git;
+        run(git(path).args(["fetch", "--quiet", "--depth", "1", "origin", "HEAD"]), "git fetch --depth 1 origin HEAD")?;
+        run(git(path).args(["reset", "--quiet", "--hard", "FETCH_HEAD"]), "git reset --hard FETCH_HEAD")
     } else if path.exists() && std::fs::read_dir(path).map(|mut d| d.next().is_some()).unwrap_or(true) {
         bail!(
             "--fetch: {} exists and is not a git clone; not touching it (remove it or pick another --advisory-db)",
@@ -408,8 +403,7 @@ fn fetch_db(path: &Path, why: &str) -> Result<()> {
         if let Some(parent) = path.parent() {
             std::fs::create_dir_all(parent).with_context(|| format!("cannot create {}", parent.display()))?;
         }
-        let mut clone = Command::new("git");
-        clone.args(["clone", "--quiet", "--depth", "1", &url]).arg(path);
+        let clone = Cmd::new("git").args(["clone", "--quiet", "--depth", "1", &url]).arg(path);
         run(clone, &format!("git clone --depth 1 {url} {}", path.display()))
     }
 }
@@ -443,12 +437,13 @@ fn source_check(
         notes.push("clippy: not applicable (no Cargo.toml)".to_owned());
         return Ok(findings);
     }
-    let mut c = Command::new(&cx.cargo);
-    c.current_dir(root)
+    let out = cx
+        .cargo()
+        .current_dir(root)
         .args(["clippy", "--workspace", "--lib", "--bins", "--message-format=json", "--quiet", "--"])
         .args(external::clippy_args())
-        .env("CARGO_TERM_COLOR", "never");
-    let out = c.output().context("cannot run `cargo clippy`")?;
+        .env("CARGO_TERM_COLOR", "never")
+        .output()?;
     let stdout = String::from_utf8_lossy(&out.stdout);
     if !out.status.success() {
         let stderr = String::from_utf8_lossy(&out.stderr);
@@ -513,7 +508,7 @@ fn infra_check(cx: &Context, root: &Path, tree: &Tree, notes: &mut Vec<String>) 
 /// Runs a project-local tool in `root` over `files`; its stdout, or an error when it fails.
 fn run_local(cx: &Context, tool: Tool, root: &Path, args: &[&str], files: &[&str]) -> Result<String> {
     let program = tool.local_program(&tools::tools_dir(&cx.root)).expect("a project-local tool");
-    let out = crate::process::checked(Command::new(&program).current_dir(root).args(args).args(files), tool.name())?;
+    let out = Cmd::new(&program).current_dir(root).args(args).args(files).shown(tool.name()).run()?;
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
 

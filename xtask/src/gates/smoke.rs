@@ -13,6 +13,7 @@ use colored::Colorize;
 use crate::cache::{self, Answer, Inputs, Ran};
 use crate::docker::{self, Compose, ThrowawayProject};
 use crate::output::Level;
+use crate::process::Cmd;
 use crate::settings::ComposeSettings;
 use crate::{Context, Outcome, http, interrupt, process};
 
@@ -70,7 +71,7 @@ impl SmokeArgs {
             // The gate fails, saying why.
             Err(_) => inputs.extra("Docker engine", "down").unusable("no Docker engine"),
             Ok(docker) => {
-                let server = std::process::Command::new(&docker)
+                let server = Cmd::new(&docker)
                     .args(["version", "--format", "{{.Server.Version}}"])
                     .output()
                     .ok()
@@ -260,7 +261,7 @@ fn skipped(name: &'static str, why: &str) -> Check {
 
 fn image_size(docker: &std::path::Path, image: &str, budget_mb: u64) -> Check {
     let name = "image size";
-    let out = std::process::Command::new(docker).args(["image", "inspect", "--format", "{{.Size}}", image]).output();
+    let out = Cmd::new(docker).args(["image", "inspect", "--format", "{{.Size}}", image]).output();
     let bytes = match out {
         Ok(o) if o.status.success() => String::from_utf8_lossy(&o.stdout).trim().parse::<u64>().ok(),
         _ => None,
@@ -327,7 +328,7 @@ fn healthy(name: &'static str, service: Option<&docker::ServiceState>) -> Check 
 fn migrated(docker: &std::path::Path, service: Option<&docker::ServiceState>) -> Check {
     let name = "migrate exited 0, not restarted";
     let Some(s) = service else { return failed(name, "no container: the service was not created") };
-    let restarts = std::process::Command::new(docker)
+    let restarts = Cmd::new(docker)
         .args(["inspect", "--format", "{{.RestartCount}}", &s.name])
         .output()
         .ok()
@@ -347,10 +348,11 @@ fn migrated(docker: &std::path::Path, service: Option<&docker::ServiceState>) ->
 /// The uids of the app container's processes (`docker top`), none of which may be 0.
 fn non_root(docker: &std::path::Path, container: &str) -> Check {
     let name = "app runs as non-root";
-    let out = match process::checked(
-        std::process::Command::new(docker).args(["top", container, "-eo", "uid,pid,comm"]),
-        &format!("docker top {container}"),
-    ) {
+    let out = match Cmd::new(docker)
+        .args(["top", container, "-eo", "uid,pid,comm"])
+        .shown(format!("docker top {container}"))
+        .run()
+    {
         Ok(out) => out,
         Err(e) => return failed(name, format!("{e:#}")),
     };

@@ -3,7 +3,6 @@
 
 use std::fmt;
 use std::path::PathBuf;
-use std::process::Command;
 
 use anyhow::{Result, bail};
 
@@ -211,14 +210,12 @@ fn run_all(
     tool_env: &[(String, PathBuf)],
 ) -> Result<Outcome> {
     for args in runs {
-        let mut cmd = Command::new(&cx.cargo);
-        cmd.args(args).current_dir(&cx.root).env("CARGO_TERM_COLOR", cx.out.cargo_term_color());
-        cmd.envs(tool_env.iter().map(|(k, v)| (k, v)));
+        let mut cmd = cx.cargo().args(args).envs(tool_env.iter().map(|(k, v)| (k, v)));
         if let Some(url) = database_url {
-            cmd.env("DATABASE_URL", url);
+            cmd = cmd.env("DATABASE_URL", url);
         }
         eprintln!("$ cargo {}", args.join(" "));
-        let status = interrupt::run(&mut cmd)?;
+        let status = interrupt::run(cmd)?;
         interrupt::check()?;
         if !status.success() {
             return Ok(Outcome::Failed);

@@ -3,15 +3,14 @@
 use std::ffi::{OsStr, OsString};
 use std::io::Write as _;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
-use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, Result, anyhow, bail};
 
 use super::{Database, Source};
-use crate::process::{alive, checked, is_executable, text, which};
+use crate::process::{Cmd, alive, is_executable, text, which};
 use crate::settings::TestSettings;
 use crate::{Context, docker, interrupt};
 
@@ -51,20 +50,16 @@ impl Cluster {
     /// A server program, run as the cluster's owner, in its own process group (a Ctrl-C in
     /// the terminal does not cut a step in half; we stop the cluster ourselves), from the
     /// cluster's folder, without the caller's PG* variables.
-    fn admin(&self, program: &str) -> Command {
+    fn admin(&self, program: &str) -> Cmd {
         let exe = self.bin.join(program);
         let mut c = match &self.run_as {
-            Some(r) => {
-                let mut c = Command::new(&r.prefix[0]);
-                c.args(&r.prefix[1..]).arg(exe);
-                c
-            }
-            None => Command::new(exe),
+            Some(r) => Cmd::new(&r.prefix[0]).args(&r.prefix[1..]).arg(exe),
+            None => Cmd::new(exe),
         };
-        c.current_dir(&self.dir).process_group(0).stdin(Stdio::null()).env("LC_ALL", "C");
+        c = c.current_dir(&self.dir).process_group().stdin(Stdio::null()).env("LC_ALL", "C").shown(program);
         for (key, _) in std::env::vars_os() {
             if key.to_string_lossy().starts_with("PG") {
-                c.env_remove(key);
+                c = c.env_remove(key);
             }
         }
         c
@@ -216,7 +211,7 @@ fn lookup_user(name: &str) -> Option<(u32, u32)> {
     if let Some(found) = std::fs::read_to_string("/etc/passwd").ok().as_deref().and_then(parse) {
         return Some(found);
     }
-    let out = Command::new("getent").args(["passwd", name]).output().ok()?;
+    let out = Cmd::new("getent").args(["passwd", name]).output().ok()?;
     parse(&String::from_utf8_lossy(&out.stdout))
 }
 
@@ -301,19 +296,12 @@ pub(super) fn start_cluster(cx: &Context, settings: &TestSettings, bin: PathBuf)
     let (user, name) = (&settings.database_user, &settings.database_name);
     let data = cluster.data();
 
-    checked(
-        cluster.admin("initdb").arg("-D").arg(&data).args([
-            "-U",
-            user,
-            "-A",
-            "trust",
-            "-E",
-            "UTF8",
-            "--no-locale",
-            "--no-sync",
-        ]),
-        "initdb",
-    )?;
+    cluster
+        .admin("initdb")
+        .arg("-D")
+        .arg(&data)
+        .args(["-U", user, "-A", "trust", "-E", "UTF8", "--no-locale", "--no-sync"])
+        .run()?;
     interrupt::check()?;
     // Loopback only, no Unix socket (its path could exceed the 107-byte limit, and the
     // default folder is not writable by `nobody`), no durability: it is thrown away.
@@ -326,10 +314,17 @@ pub(super) fn start_cluster(cx: &Context, settings: &TestSettings, bin: PathBuf)
     drop(conf);
 
     // The tests' database, created in single-user mode: needs no client program.
-    let mut single = cluster.admin("postgres");
-    single.arg("--single").arg("-D").arg(&data).args(["-c", "exit_on_error=true", "postgres"]);
-    single.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
-    let mut child = single.spawn().context("cannot run postgres --single")?;
+    let mut child = cluster
+        .admin("postgres")
+        .arg("--single")
+        .arg("-D")
+        .arg(&data)
+        .args(["-c", "exit_on_error=true", "postgres"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .shown("postgres --single")
+        .spawn()?;
     child.stdin.take().expect("piped").write_all(format!("CREATE DATABASE \"{name}\";\n").as_bytes())?;
     let out = child.wait_with_output()?;
     if !out.status.success() {
@@ -350,8 +345,7 @@ pub(super) fn start_cluster(cx: &Context, settings: &TestSettings, bin: PathBuf)
             .arg("-l")
             .arg(&log)
             .args(["-w", "-t", "30", "-o", &format!("-p {port}")])
-            .output()
-            .context("cannot run pg_ctl")?;
+            .output()?;
         interrupt::check()?;
         if out.status.success() {
             break port;
@@ -370,7 +364,7 @@ pub(super) fn start_cluster(cx: &Context, settings: &TestSettings, bin: PathBuf)
         );
     };
     let url = format!("postgres://{user}@127.0.0.1:{port}/{name}");
-    let version = Command::new(cluster.bin.join("postgres")).arg("--version").output().ok();
+    let version = Cmd::new(cluster.bin.join("postgres")).arg("--version").output().ok();
     let version = version
         .map(|o| String::from_utf8_lossy(&o.stdout).trim().trim_start_matches("postgres (PostgreSQL) ").to_owned())
         .unwrap_or_default();

@@ -3,13 +3,13 @@
 
 use std::net::{TcpStream, ToSocketAddrs};
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, Result, anyhow, bail};
 
 use crate::interrupt;
-use crate::process::which;
+use crate::process::{Cmd, which};
 
 /// The URL with any password replaced by `***` (user info and `password=` parameters).
 pub fn redact(url: &str) -> String {
@@ -114,8 +114,10 @@ pub(super) fn percent_encode(s: &str) -> String {
 pub fn probe(url: &str, timeout: Duration) -> Result<(), String> {
     if let Some(pg_isready) = which("pg_isready") {
         let secs = timeout.as_secs().max(1).to_string();
-        let out = Command::new(pg_isready)
+        // Shown by name alone: the URL may hold a password.
+        let out = Cmd::new(pg_isready)
             .args(["-q", "-t", &secs, "-d", url])
+            .shown("pg_isready")
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null())

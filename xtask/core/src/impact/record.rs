@@ -14,7 +14,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::ffi::OsString;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
-use std::process::{Command, ExitCode};
+use std::process::ExitCode;
 use std::sync::Mutex;
 use std::time::Instant;
 
@@ -26,6 +26,7 @@ use super::workspace::Workspace;
 use crate::Context;
 use crate::coverage::cobertura::{ParseOptions, Report};
 use crate::coverage::patch::repo_key;
+use crate::process::Cmd;
 use crate::snapshot::Snapshot;
 
 /// The first argument that makes `xtask` act as nextest's target runner (see the module docs).
@@ -53,14 +54,13 @@ pub fn runner(args: &[OsString]) -> ExitCode {
         eprintln!("{RUNNER_ARG}: no program to run");
         return ExitCode::from(2);
     };
-    let mut cmd = Command::new(binary);
-    cmd.args(rest);
+    let mut cmd = Cmd::new(binary).args(rest);
     // Programs the test starts (a nested cargo, say) must not meet this runner or its index.
     if let Some(var) = std::env::var_os(RUNNER_VAR_VAR) {
-        cmd.env_remove(var);
+        cmd = cmd.env_remove(var);
     }
     for var in [PROFILES_VAR, INDEX_VAR, RUNNER_VAR_VAR] {
-        cmd.env_remove(var);
+        cmd = cmd.env_remove(var);
     }
     let phase = std::env::var("NEXTEST_TEST_PHASE").unwrap_or_default();
     let test = (std::env::var("NEXTEST_BINARY_ID"), std::env::var("NEXTEST_TEST_NAME"));
@@ -73,13 +73,13 @@ pub fn runner(args: &[OsString]) -> ExitCode {
         return exec(cmd);
     }
     let key = test_key(&binary_id, &name);
-    cmd.env("LLVM_PROFILE_FILE", Path::new(&profiles).join(format!("{PREFIX}{key}-%p-%m.profraw")));
+    let mut cmd = cmd.env("LLVM_PROFILE_FILE", Path::new(&profiles).join(format!("{PREFIX}{key}-%p-%m.profraw")));
     let index = Path::new(&index);
     note(index, &format!("start\t{key}\t{binary_id}\t{name}\t{}\n", binary.to_string_lossy()));
     let status = match cmd.status() {
         Ok(s) => s,
         Err(e) => {
-            eprintln!("{RUNNER_ARG}: cannot run {}: {e}", binary.to_string_lossy());
+            eprintln!("{RUNNER_ARG}: {e}");
             return ExitCode::from(2);
         }
     };
@@ -95,10 +95,8 @@ pub fn runner(args: &[OsString]) -> ExitCode {
     ExitCode::from(128 + status.signal().unwrap_or(0).clamp(0, 127) as u8)
 }
 
-fn exec(mut cmd: Command) -> ExitCode {
-    use std::os::unix::process::CommandExt as _;
-    let e = cmd.exec();
-    eprintln!("{RUNNER_ARG}: cannot run {}: {e}", cmd.get_program().to_string_lossy());
+fn exec(cmd: Cmd) -> ExitCode {
+    eprintln!("{RUNNER_ARG}: {}", cmd.exec());
     ExitCode::from(2)
 }
 
@@ -137,9 +135,7 @@ pub struct Toolchain {
 impl Toolchain {
     pub fn find() -> Result<Toolchain> {
         let rustc = |args: &[&str]| -> Result<String> {
-            let mut cmd = Command::new("rustc");
-            cmd.args(args);
-            let out = crate::process::checked(&mut cmd, &format!("rustc {}", args.join(" ")))?;
+            let out = Cmd::new("rustc").args(args).run()?;
             Ok(String::from_utf8_lossy(&out.stdout).trim().to_owned())
         };
         let version = rustc(&["-vV"])?;
@@ -370,18 +366,22 @@ impl LineReader<'_> {
     /// The lines test `key` covered, from its profiles, run by `binary`.
     fn read(&self, key: &str, profiles: &[PathBuf], binary: &Path) -> Result<Lines> {
         let profdata = self.scratch.join(format!("{key}.profdata"));
-        let mut merge = Command::new(self.llvm_bin.join("llvm-profdata"));
-        merge.args(["merge", "-sparse"]).args(profiles).arg("-o").arg(&profdata);
-        crate::process::checked(&mut merge, "llvm-profdata merge")?;
-        let mut export = Command::new(self.llvm_bin.join("llvm-cov"));
-        export
+        Cmd::new(self.llvm_bin.join("llvm-profdata"))
+            .args(["merge", "-sparse"])
+            .args(profiles)
+            .arg("-o")
+            .arg(&profdata)
+            .shown("llvm-profdata merge")
+            .run()?;
+        let objects =
+            self.bins.iter().filter(|b| b.as_path() != binary).flat_map(|bin| [Path::new("-object"), bin.as_path()]);
+        let out = Cmd::new(self.llvm_bin.join("llvm-cov"))
             .args(["export", "-format=lcov", "-skip-functions"])
-            .arg(format!("-instr-profile={}", profdata.display()));
-        export.arg(binary);
-        for bin in self.bins.iter().filter(|b| b.as_path() != binary) {
-            export.arg("-object").arg(bin);
-        }
-        let out = crate::process::checked(&mut export, "llvm-cov export -format=lcov")?;
+            .arg(format!("-instr-profile={}", profdata.display()))
+            .arg(binary)
+            .args(objects)
+            .shown("llvm-cov export -format=lcov")
+            .run()?;
         let _ = std::fs::remove_file(&profdata);
         let report = crate::coverage::parse_lcov_bytes(&out.stdout, ParseOptions::default())
             .map_err(|e| anyhow::anyhow!("llvm-cov's LCOV output: {}", e.message))?;

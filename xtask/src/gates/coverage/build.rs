@@ -177,10 +177,7 @@ impl Plan {
                 &["clean", "--profraw-only"]
             }
         };
-        let mut clean = super::llvm_cov_command(cx);
-        clean.args(args);
-        crate::process::checked(&mut clean, &format!("cargo llvm-cov {}", args.join(" ")))
-            .context("cannot remove the last coverage run's data")?;
+        cx.cargo().arg("llvm-cov").args(args).run().context("cannot remove the last coverage run's data")?;
         if let Some(key) = &self.key {
             self.save(key)?;
         }

@@ -4,7 +4,6 @@
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use anyhow::{Result, bail};
 
@@ -114,11 +113,7 @@ pub fn change(cx: &Context, root: &Path, given: &str) -> Result<Change> {
 
 /// `git ARGS` in `dir`, its stdout; an error naming what it was for.
 fn run(dir: &Path, args: &[&str], what: &str) -> Result<String> {
-    let mut cmd: Command = git(dir);
-    cmd.args(args);
-    let shown = format!("git {}", args.join(" "));
-    let out = crate::process::checked(&mut cmd, &shown)
-        .map_err(|e| anyhow::anyhow!("--diff: cannot {what} with git: {e:#}"))?;
+    let out = git(dir).args(args).run().map_err(|e| anyhow::anyhow!("--diff: cannot {what} with git: {e:#}"))?;
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
 

@@ -5,7 +5,6 @@ use std::collections::BTreeSet;
 use std::fs::File;
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, Result, anyhow, bail};
@@ -566,15 +565,15 @@ fn run_tests(cx: &Context, args: &CoverageArgs, metric: Metric, impact: Option<&
         images.wait(cx);
     }
     let passed = db::with_test_database(cx, wants_db, |url| {
-        let mut run = llvm_cov_command(cx);
-        run.args(&runner[1..])
+        let mut run = cx
+            .cargo()
+            .args(runner)
             .args(&flags)
-            .env("CARGO_TERM_COLOR", cx.out.cargo_term_color())
             .envs(tool_env.iter().map(|(k, v)| (k, v)))
             .envs(recorder.iter().flat_map(Recorder::env))
             .stdout(cx.out.stdout_for_programs());
         if let Some(url) = url {
-            run.env("DATABASE_URL", url);
+            run = run.env("DATABASE_URL", url);
         }
         let shown: Vec<String> = runner.iter().map(|a| a.to_string()).chain(flags.iter().cloned()).collect();
         let shown = shown.join(" ");
@@ -583,7 +582,7 @@ fn run_tests(cx: &Context, args: &CoverageArgs, metric: Metric, impact: Option<&
             Some(_) => eprintln!("$ cargo {} …", shown.split(" -E ").next().unwrap_or(&shown)),
             None => eprintln!("$ cargo {shown}"),
         }
-        Ok(interrupt::run(&mut run)?.success())
+        Ok(interrupt::run(run)?.success())
     })?;
     let elapsed = started.elapsed();
     // Before anything reads the build: no program older than its sources reaches a report.
@@ -709,23 +708,10 @@ fn shard_written(
     Ok(CoverageRun { tests: Some(tests), coverage: tests.0 })
 }
 
-/// `cargo llvm-cov`, at the root, without an enclosing coverage run's leftovers
-/// ([`crate::coverage_run_leftovers`]).
-fn llvm_cov_command(cx: &Context) -> Command {
-    let mut command = Command::new(&cx.cargo);
-    command.current_dir(&cx.root).arg("llvm-cov");
-    for name in crate::coverage_run_leftovers() {
-        command.env_remove(name);
-    }
-    command
-}
-
 /// `cargo llvm-cov report FORMAT OPTION PATH`, quietly: its output is shown only when it fails.
 fn llvm_cov_report(cx: &Context, format: &str, option: &str, path: &Path) -> Result<()> {
-    let mut report = llvm_cov_command(cx);
-    report.args(["report", format, option]).arg(path);
     let shown = format!("cargo llvm-cov report {format} {option} {}", path.display());
-    crate::process::checked(&mut report, &shown).map(drop)
+    cx.cargo().args(["llvm-cov", "report", format, option]).arg(path).shown(shown).run().map(drop)
 }
 
 /// cargo-llvm-cov writes `<output-dir>/html/`; render into a fresh folder, then swap it in.
