@@ -8,6 +8,7 @@
 pub use xtask_coverage as coverage;
 pub mod cache;
 pub mod capture;
+pub mod change;
 pub mod db;
 pub mod docker;
 pub mod http;
@@ -21,6 +22,7 @@ pub mod output;
 pub use xtask_process as process;
 pub mod settings;
 pub mod snapshot;
+pub mod test_run;
 pub mod tools;
 
 use std::path::{Path, PathBuf};

@@ -9,10 +9,8 @@ pub use cmd::{Cmd, coverage_run_leftovers};
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Command, Output};
 use std::time::{Duration, Instant};
-
-use anyhow::{Result, bail};
 
 /// A program on PATH.
 pub fn which(program: &str) -> Option<PathBuf> {
@@ -25,17 +23,6 @@ pub fn is_executable(path: &Path) -> bool {
 
 /// How many lines of a failed program's output an error shows.
 pub const SHOWN_LINES: usize = 15;
-
-/// Runs a command to completion, stdin closed, output captured; `Err` when it cannot be run
-/// or fails, with the last lines of its output ([`failure`]). `shown` is the command as a user
-/// would type it.
-pub fn checked(cmd: &mut Command, shown: &str) -> Result<Output> {
-    let out = cmd.stdin(Stdio::null()).output().map_err(|e| cannot_run(cmd, shown, &e))?;
-    if !out.status.success() {
-        bail!("{}", failure(shown, &out));
-    }
-    Ok(out)
-}
 
 /// Why a program could not be started, in words ("was not found" rather than an errno).
 pub fn cannot_run(cmd: &Command, shown: &str, e: &std::io::Error) -> anyhow::Error {
@@ -134,6 +121,8 @@ fn group_gone_within(pgid: rustix::process::Pid, child: &mut Child, grace: Durat
 
 #[cfg(test)]
 mod tests {
+    use std::process::Stdio;
+
     use super::*;
 
     #[test]
@@ -146,20 +135,12 @@ mod tests {
     }
 
     #[test]
-    fn checked_reports_the_last_lines_of_a_failure() {
-        let err = checked(Command::new("sh").args(["-c", "echo out; echo err >&2; exit 3"]), "sh -c …").unwrap_err();
-        let msg = format!("{err:#}");
-        assert!(msg.starts_with("`sh -c …` failed (exit status: 3):\nout\nerr"), "{msg}");
-        assert_eq!(text(&checked(Command::new("echo").arg("hi"), "echo").unwrap()), "hi");
-        let long = checked(Command::new("seq").arg("40"), "seq").map(|o| text(&o)).unwrap();
+    fn a_failure_shows_the_last_lines_of_its_output() {
+        let long = Cmd::new("seq").arg("40").run().map(|o| text(&o)).unwrap();
         assert_eq!(last_lines(&long, 3), "38\n39\n40");
-        let err = checked(Command::new("sh").args(["-c", "seq 40; exit 1"]), "seq").unwrap_err().to_string();
-        assert!(err.ends_with("\n26\n27\n28\n29\n30\n31\n32\n33\n34\n35\n36\n37\n38\n39\n40"), "{err}");
-        assert!(!err.contains("\n25\n"), "{err}");
-        let missing = checked(&mut Command::new("/nonexistent/tool"), "tool --x").unwrap_err().to_string();
-        assert_eq!(missing, "cannot run `tool --x`: `tool` was not found");
-        let missing = checked(&mut Command::new("no-such-tool-xyz"), "no-such-tool-xyz").unwrap_err().to_string();
-        assert_eq!(missing, "`no-such-tool-xyz` was not found");
+        let err = Cmd::new("sh").args(["-c", "seq 40; exit 1"]).shown("seq").run().unwrap_err().to_string();
+        assert!(err.starts_with("`seq` failed (exit status: 1):\n26\n"), "{err}");
+        assert!(err.ends_with("\n38\n39\n40") && !err.contains("\n25\n"), "{err}");
     }
 
     #[test]

@@ -1,7 +1,6 @@
 //! `cargo xtask test`: every test in the workspace, with cargo-nextest when it is installed
 //! (else `cargo test`), and PostgreSQL provided for the run when the suite needs it (`db/`).
 
-use std::fmt;
 use std::path::PathBuf;
 
 use anyhow::{Result, bail};
@@ -11,6 +10,7 @@ use crate::db;
 use crate::images::ImageBuild;
 use crate::impact::{self, select::Plan};
 use crate::output::Level;
+use crate::test_run::{Partition, parse_partition, test_inputs};
 use crate::tools::{self, Provided, Tool, WhenMissing};
 use crate::{Context, Outcome, interrupt};
 
@@ -38,32 +38,6 @@ pub struct TestArgs {
     /// Extra arguments for the test runner: a filter, `--no-fail-fast`, `-- --nocapture`, …
     #[arg(last = true, value_name = "TEST_ARGS")]
     pub extra: Vec<String>,
-}
-
-/// Part `index` of `count` (both from 1).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Partition {
-    pub index: u32,
-    pub count: u32,
-}
-
-impl fmt::Display for Partition {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}/{}", self.index, self.count)
-    }
-}
-
-/// `M/N` with 1 ≤ M ≤ N.
-pub fn parse_partition(text: &str) -> Result<Partition, String> {
-    let usage = "expected M/N with 1 ≤ M ≤ N, e.g. 2/3 for the second of three parts";
-    let (m, n) = text.split_once('/').ok_or_else(|| usage.to_owned())?;
-    let (Ok(index), Ok(count)) = (m.trim().parse::<u32>(), n.trim().parse::<u32>()) else {
-        return Err(usage.to_owned());
-    };
-    if index == 0 || count == 0 || index > count {
-        return Err(format!("part {index} of {count} does not exist: {usage}"));
-    }
-    Ok(Partition { index, count })
 }
 
 impl TestArgs {
@@ -192,14 +166,8 @@ impl TestArgs {
 
 /// The files changed since the merge base of `base` and HEAD (committed, staged, unstaged).
 fn changed_since(cx: &Context, base: &str) -> Result<Vec<String>> {
-    let change = crate::gates::coverage::change_since(cx, base)?;
+    let change = crate::change::read(cx, &cx.root, base)?;
     Ok(change.lines.files().map(|(path, _)| path.to_owned()).collect())
-}
-
-/// What a test run (the test gate's, the coverage gate's) depends on outside the checkout.
-pub fn test_inputs(inputs: Inputs) -> Inputs {
-    let engine = if crate::docker::docker().is_ok() { "answers" } else { "down" };
-    inputs.env_presence("DATABASE_URL").env("XTASK_PG_BIN").env("XTASK_TOOLS_DIR").extra("Docker engine", engine)
 }
 
 /// Runs each cargo command in turn, stopping at the first that fails.
@@ -222,18 +190,4 @@ fn run_all(
         }
     }
     Ok(Outcome::Passed)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn partitions() {
-        assert_eq!(parse_partition("2/3"), Ok(Partition { index: 2, count: 3 }));
-        assert_eq!(parse_partition("1/1").unwrap().to_string(), "1/1");
-        for bad in ["0/3", "4/3", "x", "1/0", "1/", "/3", "-1/3", "1/3/5", "count:1/3"] {
-            assert!(parse_partition(bad).is_err(), "{bad}");
-        }
-    }
 }

@@ -24,7 +24,6 @@ use self::render::Format;
 use crate::cache::{self, Answer, Inputs, Ran};
 use crate::coverage::summary::{GradeOptions, Summary};
 use crate::db;
-use crate::gates::test::{Partition, parse_partition, test_inputs};
 use crate::images::ImageBuild;
 use crate::impact;
 use crate::impact::map::{Map, TestId};
@@ -32,6 +31,7 @@ use crate::impact::record::Recorder;
 use crate::impact::select::{Plan, Selection};
 use crate::output::Level;
 use crate::settings::Metric;
+use crate::test_run::{Partition, parse_partition, test_inputs};
 use crate::tools::{self, Tool, WhenMissing};
 use crate::{Context, Outcome, interrupt};
 
@@ -193,7 +193,7 @@ impl CoverageArgs {
             inputs = inputs.output(output);
         }
         if let Some(given) = &self.diff {
-            inputs = inputs.env("GITHUB_BASE_REF").extra("diff base", diff::merge_base(cx, given));
+            inputs = inputs.env("GITHUB_BASE_REF").extra("diff base", crate::change::merge_base(cx, given));
         }
         Some(inputs)
     }
@@ -231,7 +231,7 @@ impl CoverageArgs {
             Some(r) => r.canonicalize().with_context(|| format!("--root {}: no such folder", r.display()))?,
             None => cx.root.clone(),
         };
-        let change = self.diff.as_deref().map(|base| diff::change(cx, &checkout, base)).transpose()?;
+        let change = self.diff.as_deref().map(|base| crate::change::read(cx, &checkout, base)).transpose()?;
         let cwd = std::env::current_dir().unwrap_or_else(|_| cx.root.clone());
         let inputs = inputs::expand(&self.file, &cwd)?;
         shards::check_complete(&inputs)?;
@@ -383,11 +383,6 @@ impl CoverageArgs {
         };
         Ok(CoverageRun { tests, coverage })
     }
-}
-
-/// What changed since the merge base of `base` (as `--diff` reads it), for other gates.
-pub fn change_since(cx: &Context, base: &str) -> Result<diff::Change> {
-    diff::change(cx, &cx.root, base)
 }
 
 /// The gate's one annotation.

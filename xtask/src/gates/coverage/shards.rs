@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Result, bail};
 
-use crate::gates::test::Partition;
+use crate::test_run::Partition;
 
 /// The file name of a shard's report.
 pub fn file_name(p: Partition) -> String {
@@ -20,7 +20,7 @@ pub fn parse_name(path: &Path) -> Option<Partition> {
     let name = path.file_name()?.to_str()?;
     let stem = ["xml", "info", "lcov"].iter().find_map(|ext| name.strip_suffix(&format!(".{ext}")))?;
     let (m, n) = stem.strip_prefix("coverage-")?.split_once("-of-")?;
-    crate::gates::test::parse_partition(&format!("{m}/{n}")).ok().filter(|p| p.to_string() == format!("{m}/{n}"))
+    crate::test_run::parse_partition(&format!("{m}/{n}")).ok().filter(|p| p.to_string() == format!("{m}/{n}"))
 }
 
 /// Refuses a set of inputs whose shard-named files are not one whole split. Files not named
