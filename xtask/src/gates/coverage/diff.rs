@@ -39,7 +39,7 @@ impl PatchVerdict {
 
 /// Judges the change on the report: exit 2 (an error) when the report and the change cannot
 /// describe the same tree.
-pub fn judge(change: Change, report: &Report, threshold: Percent, max_uncovered: Option<u64>) -> Result<PatchVerdict> {
+pub fn judge(change: &Change, report: &Report, threshold: Percent, max_uncovered: Option<u64>) -> Result<PatchVerdict> {
     if report.line_elements == 0 {
         bail!("--diff: the report has no <line> elements, only totals: patch coverage needs per-line data");
     }
@@ -76,9 +76,9 @@ pub fn judge(change: Change, report: &Report, threshold: Percent, max_uncovered:
     }
     let uncovered = p.counts.valid - p.counts.covered;
     Ok(PatchVerdict {
-        base: change.base,
+        base: change.base.clone(),
         base_from: change.base_from,
-        merge_base: change.merge_base,
+        merge_base: change.merge_base.clone(),
         percent_passed: p.passes(threshold),
         count_passed: max_uncovered.is_none_or(|max| uncovered <= max),
         patch: p,

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context as _, Result, anyhow, bail};
 
 use crate::coverage::cobertura::{ParseOptions, Report};
-use crate::coverage::grade::{Percent, percent_text};
+use crate::coverage::grade::Percent;
 use crate::coverage::merge::Merger;
 mod build;
 mod diff;
@@ -18,6 +18,7 @@ mod inputs;
 mod paths;
 mod ratchet;
 pub mod render;
+mod report;
 pub mod shards;
 
 use self::render::Format;
@@ -29,7 +30,6 @@ use crate::impact;
 use crate::impact::map::{Map, TestId};
 use crate::impact::record::Recorder;
 use crate::impact::select::{Plan, Selection};
-use crate::output::Level;
 use crate::settings::Metric;
 use crate::test_run::{Partition, parse_partition, test_inputs};
 use crate::tools::{self, Tool, WhenMissing};
@@ -198,6 +198,9 @@ impl CoverageArgs {
         Some(inputs)
     }
 
+    /// The gate in three steps: its inputs (the report, given or made by a test run, and the
+    /// change) → the judgement ([`Verdicts`], every verdict of the run) → the report (the
+    /// summary printed, the step summary, the annotations) and the outcome.
     pub fn run_detailed(self, cx: &Context) -> Result<CoverageRun> {
         if self.format == Format::Json {
             cx.out.keep_stdout_for_the_report();
@@ -205,14 +208,18 @@ impl CoverageArgs {
         if let Some(target) = &self.why {
             return why(cx, target, self.format).map(|()| CoverageRun { tests: None, coverage: Outcome::Passed });
         }
-        let settings = &cx.settings.coverage;
-        let metric = self.metric.unwrap_or(settings.metric);
-        let options = GradeOptions {
-            metric,
-            threshold: self.fail_under.unwrap_or(settings.threshold),
-            bands: &settings.bands,
-            lowest: self.lowest.unwrap_or(settings.lowest_files),
+        self.check(cx)?;
+        let graded = match self.inputs(cx)? {
+            Gathered::Graded(graded) => graded,
+            Gathered::Done(run) => return Ok(run),
         };
+        let verdicts = self.judge(cx, &graded)?;
+        report::report(cx, &graded, &verdicts, self.format)
+    }
+
+    /// The flags that contradict the settings or each other in ways clap cannot see.
+    fn check(&self, cx: &Context) -> Result<()> {
+        let settings = &cx.settings.coverage;
         if !self.file.is_empty() && !self.extra.is_empty() {
             bail!("arguments after `--` are for the test run; with --file nothing is run");
         }
@@ -225,7 +232,19 @@ impl CoverageArgs {
         if self.reason.as_deref().is_some_and(|r| r.trim().is_empty()) {
             bail!("--reason: say why the baseline is lowered");
         }
+        Ok(())
+    }
 
+    /// The metric counted: `--metric`, else the setting.
+    fn metric(&self, cx: &Context) -> Metric {
+        self.metric.unwrap_or(cx.settings.coverage.metric)
+    }
+
+    /// The report to grade (the `--file` reports, merged when several, or the test run's),
+    /// the test run's verdict, and the change of `--diff`; or the whole answer when there is
+    /// nothing to grade (a shard's report written, a test run that left no data).
+    fn inputs(&self, cx: &Context) -> Result<Gathered> {
+        let metric = self.metric(cx);
         // The change first: a base that cannot be compared with stops the gate before the tests.
         let checkout = match &self.root {
             Some(r) => r.canonicalize().with_context(|| format!("--root {}: no such folder", r.display()))?,
@@ -233,12 +252,12 @@ impl CoverageArgs {
         };
         let change = self.diff.as_deref().map(|base| crate::change::read(cx, &checkout, base)).transpose()?;
         let cwd = std::env::current_dir().unwrap_or_else(|_| cx.root.clone());
-        let inputs = inputs::expand(&self.file, &cwd)?;
-        shards::check_complete(&inputs)?;
+        let files = inputs::expand(&self.file, &cwd)?;
+        shards::check_complete(&files)?;
         // The pre-push loop: only the tests the change can affect, the rest from the map.
         let impact = if self.diff.is_some()
             && !self.full
-            && inputs.is_empty()
+            && files.is_empty()
             && self.partition.is_none()
             && self.extra.is_empty()
         {
@@ -258,53 +277,57 @@ impl CoverageArgs {
         } else {
             None
         };
-        let (path, tests) = match inputs.first() {
+        let (path, tests) = match files.first() {
             Some(file) => (file.clone(), None),
-            None => match run_tests(cx, &self, metric, impact.as_ref())? {
+            None => match run_tests(cx, self, metric, impact.as_ref())? {
                 TestRun::Reported(report, passed, elapsed) => {
                     let tests = (if passed { Outcome::Passed } else { Outcome::Failed }, elapsed);
                     if let Some(part) = self.partition.filter(|_| !self.grade) {
-                        return shard_written(cx, part, &report, metric, self.format, tests);
+                        return shard_written(cx, part, &report, metric, self.format, tests).map(Gathered::Done);
                     }
                     (report, Some(tests))
                 }
                 TestRun::NoData(elapsed) => {
                     let msg = "the test run failed and left no coverage data, so no report was written";
                     eprintln!("{}", colored::Colorize::bold(colored::Colorize::red(msg)));
-                    annotate(cx, msg);
-                    return Ok(CoverageRun { tests: Some((Outcome::Failed, elapsed)), coverage: Outcome::Failed });
+                    report::annotate(cx, msg);
+                    let run = CoverageRun { tests: Some((Outcome::Failed, elapsed)), coverage: Outcome::Failed };
+                    return Ok(Gathered::Done(run));
                 }
             },
         };
-        let (name, report, merged) = if inputs.len() > 1 {
+        let (name, report, merged) = if files.len() > 1 {
             let mut merger = Merger::new(&cx.root.to_string_lossy());
-            for input in &inputs {
+            for input in &files {
                 let input_name = display_name(cx, input);
                 merger.add(input_name.clone(), read_report(input, &input_name, metric)?);
             }
             let merged = merger.finish();
-            (format!("the union of {} reports", inputs.len()), merged.report, merged.inputs)
+            (format!("the union of {} reports", files.len()), merged.report, merged.inputs)
         } else {
             let name = display_name(cx, &path);
             let report = read_report(&path, &name, metric)?;
             (name, report, Vec::new())
         };
-        if !merged.is_empty() {
-            for lone in merged.iter().filter(|i| i.shared_files == 0) {
-                let msg =
-                    format!("{} has no file in common with the other reports: a shard of another tree?", lone.name);
-                cx.out.annotate(Level::Warning, None, "Coverage inputs", &msg);
-            }
-        }
-        let summary = Summary::build(&name, &report, &options).map_err(|u| anyhow!(u.0))?;
+        Ok(Gathered::Graded(Box::new(Graded { name, report, merged, tests, change })))
+    }
+
+    /// Every verdict on the graded report: the gate's (the summary), the per-path gates', the
+    /// ratchet's (which writes the baseline when asked) and the patch gate's. `--output` is
+    /// written once the report is known to be gradable.
+    fn judge(&self, cx: &Context, graded: &Graded) -> Result<Verdicts> {
+        let settings = &cx.settings.coverage;
+        let metric = self.metric(cx);
+        let options = GradeOptions {
+            metric,
+            threshold: self.fail_under.unwrap_or(settings.threshold),
+            bands: &settings.bands,
+            lowest: self.lowest.unwrap_or(settings.lowest_files),
+        };
+        let (name, report) = (&graded.name, &graded.report);
+        let summary = Summary::build(name, report, &options).map_err(|u| anyhow!(u.0))?;
         if let Some(out) = &self.output {
-            crate::output::write_atomically(out, |tmp| {
-                let mut file = std::io::BufWriter::new(File::create(tmp)?);
-                crate::coverage::write::write_cobertura(&report, &mut file)?;
-                std::io::Write::flush(&mut file)?;
-                Ok(())
-            })
-            .with_context(|| format!("cannot write --output {}", out.display()))?;
+            write_output(out, report)?;
         }
 
         // Per-path gates and the ratchet, on the report's files as repository paths.
@@ -315,7 +338,7 @@ impl CoverageArgs {
                 "{name}: the report has totals only, no <line> elements: per-path gates and the ratchet need per-file data"
             );
         }
-        let path_verdicts = paths::judge(&report, metric, &settings.paths, &cx.root)?;
+        let paths = paths::judge(report, metric, &settings.paths, &cx.root)?;
         let names: Vec<String> =
             report.files.iter().map(|f| paths::repo_name(&f.name, &report.sources, &cx.root)).collect();
         let request = match (&self.reason, self.update_baseline) {
@@ -326,106 +349,68 @@ impl CoverageArgs {
         let ratchet = settings
             .baseline
             .as_deref()
-            .map(|path| ratchet::judge(cx, path, &report, &names, metric, summary.counts, request))
+            .map(|path| ratchet::judge(cx, path, report, &names, metric, summary.counts, request))
             .transpose()?;
 
         let patch_threshold = self.patch_fail_under.unwrap_or(settings.patch_threshold);
         let max_uncovered = self.max_uncovered_lines.or(settings.max_uncovered_changed_lines);
-        let patch = change.map(|c| diff::judge(c, &report, patch_threshold, max_uncovered)).transpose()?;
-
-        let extras =
-            render::Extras { inputs: &merged, paths: &path_verdicts, ratchet: ratchet.as_ref(), patch: patch.as_ref() };
-        print!("{}", render::render(&summary, &extras, self.format));
-        cx.out.step_summary(&render::markdown_all(&summary, &extras))?;
-        if let Some(v) = &patch {
-            annotate_uncovered(cx, v);
-        }
-
-        if let Some((Outcome::Failed, _)) = tests {
-            let msg = "the tests failed: the coverage above is from a failing run";
-            eprintln!("{}", colored::Colorize::bold(colored::Colorize::red(msg)));
-            annotate(cx, msg);
-        }
-        let mut others_passed = true;
-        for p in path_verdicts.iter().filter(|p| !p.passed) {
-            let pct = percent_text(p.counts);
-            annotate(cx, &format!("coverage of {} {pct}% is below its {}% gate", p.glob, p.threshold));
-            others_passed = false;
-        }
-        if let Some(r) = ratchet.as_ref().filter(|r| !r.passed) {
-            let was = r.before.as_ref().map(|b| percent_text(b.counts())).unwrap_or_default();
-            let now = percent_text(r.now);
-            annotate(
-                cx,
-                &format!("coverage fell from the baseline's {was}% to {now}% (more than {} points)", r.tolerance),
-            );
-            others_passed = false;
-        }
-        if let Some(v) = patch.as_ref().filter(|v| !v.passed()) {
-            annotate(cx, &patch_failure(v));
-            others_passed = false;
-        }
-        let coverage = if summary.passed {
-            if others_passed { Outcome::Passed } else { Outcome::Failed }
-        } else {
-            annotate(
-                cx,
-                &format!(
-                    "{} {} coverage {}% is below the {}% gate ({})",
-                    summary.band.emoji,
-                    metric.singular(),
-                    percent_text(summary.counts),
-                    summary.threshold,
-                    name
-                ),
-            );
-            Outcome::Failed
-        };
-        Ok(CoverageRun { tests, coverage })
+        let patch =
+            graded.change.as_ref().map(|c| diff::judge(c, report, patch_threshold, max_uncovered)).transpose()?;
+        Ok(Verdicts { summary, paths, ratchet, patch, tests: graded.tests })
     }
 }
 
-/// The gate's one annotation.
-fn annotate(cx: &Context, message: &str) {
-    cx.out.annotate(Level::Error, None, "Coverage gate", message);
+/// What [`CoverageArgs::inputs`] found.
+enum Gathered {
+    Graded(Box<Graded>),
+    /// Nothing to grade: the run's answer.
+    Done(CoverageRun),
 }
 
-/// How many uncovered changed ranges get an annotation of their own.
-const RANGE_ANNOTATIONS: usize = 10;
+/// The report the gate grades, and what came with it.
+pub(super) struct Graded {
+    /// As the summary names it: the file, or "the union of N reports".
+    pub name: String,
+    pub report: Report,
+    /// Each input of a merge (none for one report).
+    pub merged: Vec<crate::coverage::merge::InputSummary>,
+    /// The test run's verdict and time (none with --file).
+    pub tests: Option<(Outcome, Duration)>,
+    /// `--diff`'s change.
+    pub change: Option<crate::change::Change>,
+}
 
-/// A warning on each uncovered changed range (the first ten), then one saying how many more.
-fn annotate_uncovered(cx: &Context, v: &diff::PatchVerdict) {
-    let ranges: Vec<(&str, u32, u32)> =
-        v.patch.files.iter().flat_map(|f| f.uncovered.iter().map(move |&(a, b)| (f.path.as_str(), a, b))).collect();
-    for &(file, start, end) in ranges.iter().take(RANGE_ANNOTATIONS) {
-        let at = crate::output::At {
-            file,
-            line: Some(start as usize),
-            end_line: (end != start).then_some(end as usize),
-            col: None,
-        };
-        let lines = if start == end { format!("line {start} is") } else { format!("lines {start}–{end} are") };
-        let message = format!("{lines} changed and not covered by the tests");
-        cx.out.annotate(Level::Warning, Some(at), "Uncovered changed lines", &message);
-    }
-    if ranges.len() > RANGE_ANNOTATIONS {
-        let more = ranges.len() - RANGE_ANNOTATIONS;
-        let message = format!("{more} more uncovered changed ranges: see the coverage summary");
-        cx.out.annotate(Level::Warning, None, "Uncovered changed lines", &message);
+/// Every verdict of one run; the report renders them and decides the outcome
+/// ([`Verdicts::coverage`]).
+pub(super) struct Verdicts {
+    /// The gate: the total against the threshold, the band, the lowest-covered files.
+    pub summary: Summary,
+    pub paths: Vec<paths::PathVerdict>,
+    pub ratchet: Option<ratchet::RatchetVerdict>,
+    pub patch: Option<diff::PatchVerdict>,
+    /// The test run's, when there was one: a failing run is reported, not graded.
+    pub tests: Option<(Outcome, Duration)>,
+}
+
+impl Verdicts {
+    /// The coverage gate's outcome: the total and every other gate passed.
+    pub fn coverage(&self) -> Outcome {
+        let others = self.paths.iter().all(|p| p.passed)
+            && self.ratchet.as_ref().is_none_or(|r| r.passed)
+            && self.patch.as_ref().is_none_or(diff::PatchVerdict::passed);
+        if self.summary.passed && others { Outcome::Passed } else { Outcome::Failed }
     }
 }
 
-/// Why the patch gate failed, in one line.
-fn patch_failure(v: &diff::PatchVerdict) -> String {
-    let mut why = Vec::new();
-    if !v.percent_passed {
-        why.push(format!("patch coverage {}% is below the {}% patch gate", v.patch.percent_text(), v.threshold));
-    }
-    if !v.count_passed {
-        let max = v.max_uncovered.unwrap_or(0);
-        why.push(format!("{} uncovered changed lines, at most {max} allowed", v.uncovered()));
-    }
-    format!("{} (against {})", why.join("; "), v.base)
+/// `--output`: the graded report as Cobertura XML, written atomically.
+fn write_output(out: &Path, report: &Report) -> Result<()> {
+    crate::output::write_atomically(out, |tmp| {
+        let mut file = std::io::BufWriter::new(File::create(tmp)?);
+        crate::coverage::write::write_cobertura(report, &mut file)?;
+        std::io::Write::flush(&mut file)?;
+        Ok(())
+    })
+    .with_context(|| format!("cannot write --output {}", out.display()))
 }
 
 /// The path as the user would type it: relative to the current folder when inside it.
@@ -698,7 +683,7 @@ fn shard_written(
     if tests.0 == Outcome::Failed {
         let msg = format!("the tests of shard {part} failed");
         eprintln!("{}", colored::Colorize::bold(colored::Colorize::red(msg.as_str())));
-        annotate(cx, &msg);
+        report::annotate(cx, &msg);
     }
     Ok(CoverageRun { tests: Some(tests), coverage: tests.0 })
 }

@@ -1,0 +1,108 @@
+//! The coverage gate's report: the summary printed (text, JSON or Markdown, from render.rs),
+//! the step summary, the GitHub annotations, and the outcome the verdicts decide. It judges
+//! nothing itself.
+
+use anyhow::Result;
+
+use crate::Context;
+use crate::coverage::grade::percent_text;
+use crate::output::Level;
+
+use super::render::{self, Format};
+use super::{CoverageRun, Graded, Verdicts, diff};
+use crate::Outcome;
+
+/// Renders the verdicts, annotates what failed, and decides the run's outcome.
+pub(super) fn report(cx: &Context, graded: &Graded, v: &Verdicts, format: Format) -> Result<CoverageRun> {
+    for lone in graded.merged.iter().filter(|i| i.shared_files == 0) {
+        let msg = format!("{} has no file in common with the other reports: a shard of another tree?", lone.name);
+        cx.out.annotate(Level::Warning, None, "Coverage inputs", &msg);
+    }
+    let extras = render::Extras {
+        inputs: &graded.merged,
+        paths: &v.paths,
+        ratchet: v.ratchet.as_ref(),
+        patch: v.patch.as_ref(),
+    };
+    print!("{}", render::render(&v.summary, &extras, format));
+    cx.out.step_summary(&render::markdown_all(&v.summary, &extras))?;
+    if let Some(patch) = &v.patch {
+        annotate_uncovered(cx, patch);
+    }
+
+    if let Some((Outcome::Failed, _)) = v.tests {
+        let msg = "the tests failed: the coverage above is from a failing run";
+        eprintln!("{}", colored::Colorize::bold(colored::Colorize::red(msg)));
+        annotate(cx, msg);
+    }
+    for p in v.paths.iter().filter(|p| !p.passed) {
+        let pct = percent_text(p.counts);
+        annotate(cx, &format!("coverage of {} {pct}% is below its {}% gate", p.glob, p.threshold));
+    }
+    if let Some(r) = v.ratchet.as_ref().filter(|r| !r.passed) {
+        let was = r.before.as_ref().map(|b| percent_text(b.counts())).unwrap_or_default();
+        let now = percent_text(r.now);
+        annotate(cx, &format!("coverage fell from the baseline's {was}% to {now}% (more than {} points)", r.tolerance));
+    }
+    if let Some(p) = v.patch.as_ref().filter(|p| !p.passed()) {
+        annotate(cx, &patch_failure(p));
+    }
+    let s = &v.summary;
+    if !s.passed {
+        annotate(
+            cx,
+            &format!(
+                "{} {} coverage {}% is below the {}% gate ({})",
+                s.band.emoji,
+                s.metric.singular(),
+                percent_text(s.counts),
+                s.threshold,
+                graded.name
+            ),
+        );
+    }
+    Ok(CoverageRun { tests: v.tests, coverage: v.coverage() })
+}
+
+/// The gate's one annotation.
+pub(super) fn annotate(cx: &Context, message: &str) {
+    cx.out.annotate(Level::Error, None, "Coverage gate", message);
+}
+
+/// How many uncovered changed ranges get an annotation of their own.
+const RANGE_ANNOTATIONS: usize = 10;
+
+/// A warning on each uncovered changed range (the first ten), then one saying how many more.
+fn annotate_uncovered(cx: &Context, v: &diff::PatchVerdict) {
+    let ranges: Vec<(&str, u32, u32)> =
+        v.patch.files.iter().flat_map(|f| f.uncovered.iter().map(move |&(a, b)| (f.path.as_str(), a, b))).collect();
+    for &(file, start, end) in ranges.iter().take(RANGE_ANNOTATIONS) {
+        let at = crate::output::At {
+            file,
+            line: Some(start as usize),
+            end_line: (end != start).then_some(end as usize),
+            col: None,
+        };
+        let lines = if start == end { format!("line {start} is") } else { format!("lines {start}–{end} are") };
+        let message = format!("{lines} changed and not covered by the tests");
+        cx.out.annotate(Level::Warning, Some(at), "Uncovered changed lines", &message);
+    }
+    if ranges.len() > RANGE_ANNOTATIONS {
+        let more = ranges.len() - RANGE_ANNOTATIONS;
+        let message = format!("{more} more uncovered changed ranges: see the coverage summary");
+        cx.out.annotate(Level::Warning, None, "Uncovered changed lines", &message);
+    }
+}
+
+/// Why the patch gate failed, in one line.
+fn patch_failure(v: &diff::PatchVerdict) -> String {
+    let mut why = Vec::new();
+    if !v.percent_passed {
+        why.push(format!("patch coverage {}% is below the {}% patch gate", v.patch.percent_text(), v.threshold));
+    }
+    if !v.count_passed {
+        let max = v.max_uncovered.unwrap_or(0);
+        why.push(format!("{} uncovered changed lines, at most {max} allowed", v.uncovered()));
+    }
+    format!("{} (against {})", why.join("; "), v.base)
+}
