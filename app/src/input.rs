@@ -2,7 +2,7 @@
 //! domain's, `crate::domain`), so that a 422 lists every missing or invalid field at once
 //! instead of stopping at the first.
 //!
-//! A body is one type, declared with [`request_body!`]: the struct the handler receives
+//! A body is one type, declared with `request_body!`: the struct the handler receives
 //! (through the [`Body`] extractor) is also the schema the OpenAPI document shows.
 
 use axum::Json;
@@ -35,21 +35,6 @@ impl FromJson for SecretString {
     }
 }
 
-/// A JSON string, trimmed, with `min..=max` characters and no NUL (PostgreSQL's text cannot
-/// hold one).
-pub fn text(value: Value, min: usize, max: usize) -> Result<String, String> {
-    let s = String::from_json(value)?;
-    if s.contains('\0') {
-        return Err("must not contain NUL characters".to_owned());
-    }
-    let s = s.trim();
-    let n = s.chars().count();
-    if n < min || n > max {
-        return Err(format!("must have {min} to {max} characters"));
-    }
-    Ok(s.to_owned())
-}
-
 /// A JSON number.
 pub fn number(value: Value) -> Result<f64, String> {
     value.as_f64().filter(|n| n.is_finite()).ok_or_else(|| "must be a number".to_owned())
@@ -74,7 +59,7 @@ impl Fields {
     }
 }
 
-/// A body read field by field (implemented by [`request_body!`]): `None` when any field was
+/// A body read field by field (implemented by `request_body!`): `None` when any field was
 /// missing or invalid, every field having been tried.
 pub trait FromFields: Sized {
     fn from_fields(fields: &mut Fields) -> Option<Self>;

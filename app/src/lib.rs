@@ -4,7 +4,7 @@
 //! `config` reads and validates the environment; `startup` builds the application (pool,
 //! router, middleware, listener); `routes` has one module per resource (`routes::health`
 //! defines the probe paths); `input` reads request bodies into the `domain` types (an email, a
-//! merchant's name, a cashback rate); `auth` verifies passwords and tokens; `request_id` is the
+//! name, a cashback rate); `auth` verifies passwords and tokens; `request_id` is the
 //! `X-Request-ID` header and its middleware; `error` is the one error type and response shape;
 //! `rate_limit` holds clients to their request rates; `security_headers` are the headers every
 //! response gets; `schema` holds the embedded migrations, applies them and tells whether the

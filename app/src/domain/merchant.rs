@@ -1,25 +1,9 @@
-//! A merchant's name and cashback rate.
+//! A merchant's cashback rate.
 
 use serde::{Serialize, Serializer};
 use serde_json::Value;
 
 use crate::input::{self, FromJson};
-
-/// A merchant's name: trimmed, 1 to 100 characters, no NUL (unique: the database says so).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct MerchantName(String);
-
-impl MerchantName {
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-impl FromJson for MerchantName {
-    fn from_json(value: Value) -> Result<Self, String> {
-        input::text(value, 1, 100).map(MerchantName)
-    }
-}
 
 /// The share of a purchase a merchant pays back, exactly: in basis points (hundredths of a
 /// percent, 250 = 2.50%, the unit of `crate::cashback_cents`), 0 to 10 000, never a float. The column is `NUMERIC(5, 2)` in percent:

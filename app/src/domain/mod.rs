@@ -4,7 +4,9 @@
 //! with a value it refuses.
 
 mod merchant;
+mod name;
 mod user;
 
-pub use merchant::{CashbackRate, MerchantName};
-pub use user::{Email, FullName, NewPassword};
+pub use merchant::CashbackRate;
+pub use name::Name;
+pub use user::{Email, NewPassword};

@@ -1,9 +1,9 @@
-//! A user's email, password and name.
+//! A user's email and password.
 
 use secrecy::SecretString;
 use serde_json::Value;
 
-use crate::input::{self, FromJson};
+use crate::input::FromJson;
 
 /// An email address, trimmed and lower-cased (as stored, and as login looks it up): one `@`,
 /// something before it, a dot in the domain, no spaces, at most 254 bytes.
@@ -56,22 +56,6 @@ impl FromJson for NewPassword {
         } else {
             Err("must have 8 to 128 characters".to_owned())
         }
-    }
-}
-
-/// A person's name: trimmed, 1 to 100 characters, no NUL.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FullName(String);
-
-impl FullName {
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-impl FromJson for FullName {
-    fn from_json(value: Value) -> Result<Self, String> {
-        input::text(value, 1, 100).map(FullName)
     }
 }
 

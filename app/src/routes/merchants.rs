@@ -11,7 +11,7 @@ use utoipa_axum::routes;
 use uuid::Uuid;
 
 use crate::auth::{Admin, AuthUser};
-use crate::domain::{CashbackRate, MerchantName};
+use crate::domain::{CashbackRate, Name};
 use crate::error::{ApiError, ErrorBody};
 use crate::input::{Body, request_body};
 use crate::state::AppState;
@@ -64,7 +64,7 @@ request_body! {
     pub struct NewMerchant {
         /// Trimmed; 1 to 100 characters after trimming; unique.
         #[schema(value_type = String, min_length = 1, max_length = 100, pattern = r"^[^\u0000]*\S[^\u0000]*$")]
-        name: MerchantName,
+        name: Name,
         /// 0 to 100, at most two decimals.
         #[schema(value_type = f64, minimum = 0, maximum = 100, multiple_of = 0.01)]
         cashback_percentage: CashbackRate,

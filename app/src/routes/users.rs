@@ -12,7 +12,7 @@ use utoipa_axum::routes;
 use uuid::Uuid;
 
 use crate::auth::password;
-use crate::domain::{Email, FullName, NewPassword};
+use crate::domain::{Email, Name, NewPassword};
 use crate::error::{ApiError, ErrorBody};
 use crate::input::{Body, request_body};
 use crate::state::AppState;
@@ -44,7 +44,7 @@ request_body! {
         password: NewPassword,
         /// Trimmed; 1 to 100 characters after trimming.
         #[schema(value_type = String, min_length = 1, max_length = 100, pattern = r"^[^\u0000]*\S[^\u0000]*$")]
-        full_name: FullName,
+        full_name: Name,
     }
 }
 
