@@ -6,9 +6,9 @@ use serde_json::Value;
 use crate::input::{self, FromJson};
 
 /// The share of a purchase a merchant pays back, exactly: in basis points (hundredths of a
-/// percent, 250 = 2.50%, the unit of `crate::cashback_cents`), 0 to 10 000, never a float. The column is `NUMERIC(5, 2)` in percent:
-/// read it as `(cashback_percentage * 100)::int4`, write it as `$n::int4 / 100.0`. The API's
-/// JSON shows it in percent, a number (`2.5`).
+/// percent, 250 = 2.50%; the unit of `crate::cashback_cents`), 0 to 10 000, never a float. The
+/// column is `NUMERIC(5, 2)` in percent: read it as `(cashback_percentage * 100)::int4`, write
+/// it as `$n::int4 / 100.0`. The API's JSON shows it in percent, as a number (`2.5`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub struct CashbackRate(u16);
 
