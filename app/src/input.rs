@@ -1,90 +1,118 @@
-//! Request bodies: a JSON object whose fields are checked one by one, so that a 422 lists
-//! every missing or invalid field at once instead of stopping at the first.
+//! Request bodies: a JSON object whose fields are parsed one by one into their types (the
+//! domain's, `crate::domain`), so that a 422 lists every missing or invalid field at once
+//! instead of stopping at the first.
+//!
+//! A body is one type, declared with `request_body!`: the struct the handler receives
+//! (through the [`Body`] extractor) is also the schema the OpenAPI document shows.
 
 use axum::Json;
 use axum::extract::{FromRequest, Request};
 use axum::http::StatusCode;
+use secrecy::SecretString;
 use serde_json::{Map, Value};
 
 use crate::error::{ApiError, FieldError};
 
-/// Extractor: the body as a JSON object (`Content-Type: application/json`). No `Debug`: the
-/// body may hold a password.
-pub struct JsonObject(pub Map<String, Value>);
+/// A value a body's field parses into; `Err` says what is wrong in a few words.
+pub trait FromJson: Sized {
+    fn from_json(value: Value) -> Result<Self, String>;
+}
 
-impl<S: Send + Sync> FromRequest<S> for JsonObject {
-    type Rejection = ApiError;
-
-    async fn from_request(request: Request, state: &S) -> Result<Self, ApiError> {
-        match Json::<Value>::from_request(request, state).await {
-            Ok(Json(Value::Object(map))) => Ok(JsonObject(map)),
-            Ok(Json(_)) => Err(ApiError::BadRequest {
-                status: StatusCode::BAD_REQUEST,
-                message: "the body must be a JSON object".to_owned(),
-            }),
-            // Missing content type (415), too large (413), not JSON (400). The rejection's text
-            // describes the syntax error and its position, never the body's content.
-            Err(rejection) => Err(ApiError::BadRequest { status: rejection.status(), message: rejection.body_text() }),
+/// Any JSON string, as is.
+impl FromJson for String {
+    fn from_json(value: Value) -> Result<Self, String> {
+        match value {
+            Value::String(s) => Ok(s),
+            _ => Err("must be a string".to_owned()),
         }
     }
 }
 
-impl JsonObject {
-    pub fn into_input(self) -> Input {
-        Input { fields: self.0, errors: Vec::new() }
+/// Any JSON string, kept secret (a password to check, not to store).
+impl FromJson for SecretString {
+    fn from_json(value: Value) -> Result<Self, String> {
+        String::from_json(value).map(SecretString::from)
     }
 }
-
-/// Fields taken out of a JSON object, with the problems found so far (no `Debug`, as above).
-pub struct Input {
-    fields: Map<String, Value>,
-    errors: Vec<FieldError>,
-}
-
-impl Input {
-    /// A required field, checked by `check` (which says what is wrong in a few words). A
-    /// missing or `null` field is reported as required; `None` means the field was invalid.
-    pub fn field<T>(&mut self, name: &'static str, check: impl FnOnce(Value) -> Result<T, String>) -> Option<T> {
-        let result = match self.fields.remove(name) {
-            None | Some(Value::Null) => Err("is required".to_owned()),
-            Some(value) => check(value),
-        };
-        result.map_err(|message| self.errors.push(FieldError { field: name, message })).ok()
-    }
-
-    /// The 422 listing every problem found (call it when a field came back `None`).
-    pub fn into_error(self) -> ApiError {
-        ApiError::Validation(self.errors)
-    }
-}
-
-/// A JSON string, as is.
-pub fn string(value: Value) -> Result<String, String> {
-    match value {
-        Value::String(s) => Ok(s),
-        _ => Err("must be a string".to_owned()),
-    }
-}
-
-/// A JSON string, trimmed, with `min..=max` characters and no NUL (PostgreSQL's text cannot
-/// hold one).
-pub fn text(value: Value, min: usize, max: usize) -> Result<String, String> {
-    let s = string(value)?;
-    if s.contains('\0') {
-        return Err(NUL.to_owned());
-    }
-    let s = s.trim();
-    let n = s.chars().count();
-    if n < min || n > max {
-        return Err(format!("must have {min} to {max} characters"));
-    }
-    Ok(s.to_owned())
-}
-
-/// Why a string with a NUL character is refused.
-pub const NUL: &str = "must not contain NUL characters";
 
 /// A JSON number.
 pub fn number(value: Value) -> Result<f64, String> {
     value.as_f64().filter(|n| n.is_finite()).ok_or_else(|| "must be a number".to_owned())
 }
+
+/// The fields of a body's JSON object, with the problems found so far (no `Debug`: the body
+/// may hold a password).
+pub struct Fields {
+    fields: Map<String, Value>,
+    errors: Vec<FieldError>,
+}
+
+impl Fields {
+    /// A required field, parsed. A missing or `null` field is reported as required; `None`
+    /// means the field was missing or invalid (the problem is kept for the 422).
+    pub fn take<T: FromJson>(&mut self, name: &'static str) -> Option<T> {
+        let result = match self.fields.remove(name) {
+            None | Some(Value::Null) => Err("is required".to_owned()),
+            Some(value) => T::from_json(value),
+        };
+        result.map_err(|message| self.errors.push(FieldError { field: name, message })).ok()
+    }
+}
+
+/// A body read field by field (implemented by `request_body!`): `None` when any field was
+/// missing or invalid, every field having been tried.
+pub trait FromFields: Sized {
+    fn from_fields(fields: &mut Fields) -> Option<Self>;
+}
+
+/// Extractor: the body (`Content-Type: application/json`, a JSON object) parsed into `T`.
+pub struct Body<T>(pub T);
+
+impl<S: Send + Sync, T: FromFields> FromRequest<S> for Body<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, ApiError> {
+        let fields = match Json::<Value>::from_request(request, state).await {
+            Ok(Json(Value::Object(map))) => map,
+            Ok(Json(_)) => {
+                return Err(ApiError::BadRequest {
+                    status: StatusCode::BAD_REQUEST,
+                    message: "the body must be a JSON object".to_owned(),
+                });
+            }
+            // Missing content type (415), too large (413), not JSON (400). The rejection's text
+            // describes the syntax error and its position, never the body's content.
+            Err(rejection) => {
+                return Err(ApiError::BadRequest { status: rejection.status(), message: rejection.body_text() });
+            }
+        };
+        let mut fields = Fields { fields, errors: Vec::new() };
+        T::from_fields(&mut fields).map(Body).ok_or(ApiError::Validation(fields.errors))
+    }
+}
+
+/// Declares a request body: the struct (deriving `utoipa::ToSchema`, so its field attributes
+/// and doc comments describe it in the OpenAPI document) and its [`FromFields`], which takes
+/// every field by its name, in order, each parsed by its type's [`FromJson`].
+macro_rules! request_body {
+    (
+        $(#[$meta:meta])*
+        $vis:vis struct $name:ident {
+            $( $(#[$field_meta:meta])* $field_vis:vis $field:ident: $type:ty ),+ $(,)?
+        }
+    ) => {
+        $(#[$meta])*
+        #[derive(utoipa::ToSchema)]
+        $vis struct $name {
+            $( $(#[$field_meta])* $field_vis $field: $type ),+
+        }
+
+        impl $crate::input::FromFields for $name {
+            fn from_fields(fields: &mut $crate::input::Fields) -> Option<Self> {
+                $( let $field = fields.take(stringify!($field)); )+
+                Some($name { $( $field: $field? ),+ })
+            }
+        }
+    };
+}
+pub(crate) use request_body;

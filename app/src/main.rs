@@ -3,7 +3,7 @@
 use std::process::ExitCode;
 
 use app::config::{self, Config, DatabaseConfig};
-use app::{Application, healthcheck, startup, telemetry};
+use app::{Application, healthcheck, schema, telemetry};
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
@@ -109,7 +109,7 @@ async fn migrate() -> ExitCode {
         Ok(database) => database,
         Err(e) => return config_error(&e),
     };
-    match startup::migrate(&database).await {
+    match schema::migrate(&database).await {
         Ok(count) => {
             tracing::info!(migrations = count, "database schema is up to date");
             ExitCode::SUCCESS

@@ -18,8 +18,6 @@ use axum::routing::get;
 use prometheus::{HistogramOpts, HistogramVec, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry, TextEncoder};
 use sqlx::PgPool;
 
-use crate::rate_limit::Limit;
-
 /// The path the metrics are served on (on `METRICS_ADDR`).
 pub const PATH: &str = "/metrics";
 
@@ -27,9 +25,9 @@ pub const PATH: &str = "/metrics";
 #[derive(Debug, Clone, Copy)]
 pub struct ReadinessFailure(pub &'static str);
 
-/// Set on a 429: which limit.
+/// Set on a 429: which limit (`auth`, `api`).
 #[derive(Debug, Clone, Copy)]
-pub struct RateLimited(pub Limit);
+pub struct RateLimited(pub &'static str);
 
 pub struct Metrics {
     registry: Registry,
@@ -124,7 +122,7 @@ pub async fn track(State(metrics): State<Arc<Metrics>>, request: Request, next: 
         metrics.readiness_failures.with_label_values(&[*reason]).inc();
     }
     if let Some(RateLimited(limit)) = response.extensions().get::<RateLimited>() {
-        metrics.rate_limited.with_label_values(&[limit.as_str()]).inc();
+        metrics.rate_limited.with_label_values(&[*limit]).inc();
     }
     response
 }

@@ -4,17 +4,12 @@
 //! scheme. Served at `/api/v1/openapi.json`; `app/openapi.json` is a committed copy that a
 //! test keeps identical, so a change to the API shows up in review.
 
-use std::sync::Arc;
-
 use utoipa::OpenApi as _;
 use utoipa::openapi::path::Operation;
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::openapi::{Content, Header, OpenApi, Ref, RefOr, Response, ResponseBuilder, Type};
 
-use crate::config::RateLimitConfig;
 use crate::error::ErrorBody;
-use crate::rate_limit::RateLimits;
-
 use crate::routes::{self, API_PREFIX};
 
 /// The request id header, as the document spells it (`crate::request_id`).
@@ -41,17 +36,9 @@ pub const COMMITTED_COPY: &str = "app/openapi.json";
 )]
 struct Base;
 
-/// The document, built from the same routers the service serves.
+/// The document, built from the same route table the service serves.
 pub fn document() -> OpenApi {
-    // The rate limits' layers do not show in the document: any limits will do.
-    let limits = RateLimitConfig {
-        auth_per_minute: 1.try_into().expect("1 is not zero"),
-        api_per_minute: 1.try_into().expect("1 is not zero"),
-        max_clients: 1,
-        trusted_proxies: Vec::new(),
-        enabled: true,
-    };
-    complete(routes::all(Arc::new(RateLimits::new(&limits))).into_openapi())
+    complete(routes::all().into_openapi())
 }
 
 /// The collected operations with the shared parts added.

@@ -16,7 +16,8 @@ use std::num::NonZeroU32;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
-use axum::extract::{ConnectInfo, Request, State};
+use axum::Extension;
+use axum::extract::{ConnectInfo, Request};
 use axum::http::HeaderMap;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
@@ -25,6 +26,7 @@ use governor::{DefaultKeyedRateLimiter, Quota};
 
 use crate::config::{RateLimitConfig, TrustedNet};
 use crate::error::ApiError;
+use crate::metrics::RateLimited;
 
 /// How often buckets back at full capacity are dropped.
 pub const SWEEP_EVERY: Duration = Duration::from_secs(60);
@@ -172,13 +174,14 @@ pub fn spawn_sweeper(limits: &Arc<RateLimits>) {
     });
 }
 
-/// Middleware for login and registration.
-pub async fn auth(State(limits): State<Arc<RateLimits>>, request: Request, next: Next) -> Response {
+/// Middleware for login and registration. The limits come as a request extension (the
+/// service adds them around the routes), so the routes are built without them.
+pub async fn auth(Extension(limits): Extension<Arc<RateLimits>>, request: Request, next: Next) -> Response {
     enforce(&limits, Limit::Auth, request, next).await
 }
 
-/// Middleware for every API route.
-pub async fn api(State(limits): State<Arc<RateLimits>>, request: Request, next: Next) -> Response {
+/// Middleware for every API route (the limits as for [`auth`]).
+pub async fn api(Extension(limits): Extension<Arc<RateLimits>>, request: Request, next: Next) -> Response {
     enforce(&limits, Limit::Api, request, next).await
 }
 
@@ -198,7 +201,7 @@ async fn enforce(limits: &RateLimits, limit: Limit, request: Request, next: Next
             // Whole seconds, rounded up: a client that waits that long gets through.
             let retry_after_secs = (wait.as_secs() + u64::from(wait.subsec_nanos() > 0)).max(1);
             let mut response = ApiError::RateLimited { retry_after_secs }.into_response();
-            response.extensions_mut().insert(crate::metrics::RateLimited(limit));
+            response.extensions_mut().insert(RateLimited(limit.as_str()));
             response
         }
     }

@@ -1,12 +1,31 @@
-//! Whether the database has the schema this binary was built for: every migration embedded in
-//! it (`app/migrations`, see `startup::MIGRATOR`) applied successfully, with the same content.
-//! One query on `_sqlx_migrations`, cheap enough for every readiness probe.
+//! The database schema: the migrations embedded in the binary ([`MIGRATOR`]), applying them
+//! (`app migrate`), and whether a database has the schema this binary was built for: every
+//! embedded migration applied successfully, with the same content. That check is one query on
+//! `_sqlx_migrations`, cheap enough for every readiness probe.
 
 use std::fmt;
 
 use sqlx::PgPool;
+use sqlx::migrate::Migrator;
+use sqlx::postgres::PgPoolOptions;
 
-use crate::startup::MIGRATOR;
+use crate::config::DatabaseConfig;
+
+/// The migrations in `app/migrations`, compiled into the binary (`app migrate` applies them).
+pub static MIGRATOR: Migrator = sqlx::migrate!();
+
+/// Applies the embedded migrations; safe to run twice and concurrently (sqlx takes an
+/// advisory lock and skips what is applied).
+pub async fn migrate(database: &DatabaseConfig) -> Result<usize, sqlx::Error> {
+    let pool = PgPoolOptions::new()
+        .max_connections(1)
+        .acquire_timeout(database.acquire_timeout)
+        .connect_with(database.options.clone())
+        .await?;
+    MIGRATOR.run(&pool).await?;
+    pool.close().await;
+    Ok(MIGRATOR.iter().count())
+}
 
 /// What the database's migration table says, against the embedded migrations.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -1,5 +1,4 @@
-//! Wiring: the pool, the router and its middleware, the listener, graceful shutdown, and the
-//! embedded migrations.
+//! Wiring: the pool, the router and its middleware, the listener, graceful shutdown.
 
 use std::future::Future;
 use std::io;
@@ -14,7 +13,6 @@ use axum::http::header::{AUTHORIZATION, CONTENT_TYPE};
 use axum::http::{Method, StatusCode};
 use axum::middleware::{from_fn, from_fn_with_state};
 use axum::response::{IntoResponse, Response};
-use sqlx::migrate::Migrator;
 use sqlx::postgres::{PgPool, PgPoolOptions};
 use tokio::net::TcpListener;
 use tower::ServiceBuilder;
@@ -31,9 +29,6 @@ use crate::request_id::{self, REQUEST_ID_HEADER};
 use crate::security_headers::{self, Hsts};
 use crate::state::AppState;
 use crate::{error, openapi, routes, telemetry};
-
-/// The migrations in `app/migrations`, compiled into the binary (`app migrate` applies them).
-pub static MIGRATOR: Migrator = sqlx::migrate!();
 
 /// The service, bound to its port but not yet serving.
 pub struct Application {
@@ -166,19 +161,6 @@ pub fn connection_pool(database: &DatabaseConfig) -> PgPool {
         .connect_lazy_with(database.options.clone())
 }
 
-/// Applies the embedded migrations; safe to run twice and concurrently (sqlx takes an
-/// advisory lock and skips what is applied).
-pub async fn migrate(database: &DatabaseConfig) -> Result<usize, sqlx::Error> {
-    let pool = PgPoolOptions::new()
-        .max_connections(1)
-        .acquire_timeout(database.acquire_timeout)
-        .connect_with(database.options.clone())
-        .await?;
-    MIGRATOR.run(&pool).await?;
-    pool.close().await;
-    Ok(MIGRATOR.iter().count())
-}
-
 /// The whole HTTP surface: probes at the root, the API under `/api/v1`, and the middleware.
 ///
 /// Middleware, outermost first: the security headers (on every response, errors included);
@@ -186,10 +168,10 @@ pub async fn migrate(database: &DatabaseConfig) -> Result<usize, sqlx::Error> {
 /// one if missing, copy it to the response); the metrics (count and time, by route template);
 /// the request span and its log line; the error
 /// envelope; CORS; panics to 500; the request timeout. Inside, on the API's routes only: the
-/// rate limits (`rate_limit`, applied in `routes::all`). The OpenAPI document is built from
-/// the same routers.
+/// rate limits (`rate_limit`, applied in `routes::all`, their tables added here as a request
+/// extension). The OpenAPI document is built from the same routers.
 pub fn router(state: AppState, config: &Config, limits: Arc<RateLimits>, metrics: Arc<Metrics>) -> Router {
-    let (routes, collected) = routes::all(limits).split_for_parts();
+    let (routes, collected) = routes::all().split_for_parts();
     let document = openapi::to_json(&openapi::complete(collected));
     let middleware = ServiceBuilder::new()
         .layer(from_fn_with_state(Hsts(config.server.behind_tls), security_headers::add))
@@ -202,6 +184,7 @@ pub fn router(state: AppState, config: &Config, limits: Arc<RateLimits>, metrics
         .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, config.server.request_timeout));
     routes
         .layer(Extension(routes::openapi::Document(document.into())))
+        .layer(Extension(limits))
         .layer(DefaultBodyLimit::max(config.server.max_body_bytes))
         .layer(middleware)
         .with_state(state)

@@ -3,6 +3,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use axum::extract::FromRef;
 use sqlx::PgPool;
 
 use crate::auth::token::Tokens;
@@ -15,4 +16,11 @@ pub struct AppState {
     /// How long `/health/ready` waits for its check (a pooled connection, then the schema's
     /// migrations against this binary's, `schema::check`) before answering 503.
     pub readiness_timeout: Duration,
+}
+
+/// The token keys, for the `auth` extractors.
+impl FromRef<AppState> for Arc<Tokens> {
+    fn from_ref(state: &AppState) -> Self {
+        state.tokens.clone()
+    }
 }

@@ -8,14 +8,16 @@ pub mod token;
 
 use std::str::FromStr;
 
-use axum::extract::FromRequestParts;
+use std::sync::Arc;
+
+use axum::extract::{FromRef, FromRequestParts};
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use self::token::Tokens;
 use crate::error::ApiError;
-use crate::state::AppState;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -45,24 +47,28 @@ impl FromStr for Role {
     }
 }
 
-/// The authenticated caller, from `Authorization: Bearer <token>`.
+/// The authenticated caller, from `Authorization: Bearer <token>`, checked with the token keys
+/// of any state that has them (`crate::state::AppState` does).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct AuthUser {
     pub id: Uuid,
     pub role: Role,
 }
 
-impl FromRequestParts<AppState> for AuthUser {
+impl<S: Send + Sync> FromRequestParts<S> for AuthUser
+where
+    Arc<Tokens>: FromRef<S>,
+{
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
         let header = parts.headers.get(AUTHORIZATION).and_then(|v| v.to_str().ok());
         let token = header
             .and_then(|h| h.split_once(' '))
             .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
             .map(|(_, token)| token.trim())
             .ok_or(ApiError::Unauthenticated("a bearer token is required"))?;
-        let claims = state.tokens.verify(token).map_err(|e| {
+        let claims = Arc::<Tokens>::from_ref(state).verify(token).map_err(|e| {
             tracing::debug!(reason = %e, "token refused");
             ApiError::Unauthenticated("invalid or expired token")
         })?;
@@ -74,10 +80,13 @@ impl FromRequestParts<AppState> for AuthUser {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Admin(pub AuthUser);
 
-impl FromRequestParts<AppState> for Admin {
+impl<S: Send + Sync> FromRequestParts<S> for Admin
+where
+    Arc<Tokens>: FromRef<S>,
+{
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
         let user = AuthUser::from_request_parts(parts, state).await?;
         if user.role == Role::Admin { Ok(Admin(user)) } else { Err(ApiError::Forbidden("admin role required")) }
     }

@@ -4,7 +4,6 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use serde::Serialize;
-use serde_json::Value;
 use time::OffsetDateTime;
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
@@ -12,8 +11,9 @@ use utoipa_axum::routes;
 use uuid::Uuid;
 
 use crate::auth::{Admin, AuthUser};
+use crate::domain::{CashbackRate, Name};
 use crate::error::{ApiError, ErrorBody};
-use crate::input::{self, JsonObject};
+use crate::input::{Body, request_body};
 use crate::state::AppState;
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -25,9 +25,18 @@ pub struct Merchant {
     pub id: Uuid,
     pub name: String,
     /// Percent of the purchase paid back, 0 to 100 with at most two decimals.
-    pub cashback_percentage: f64,
+    #[schema(value_type = f64)]
+    #[sqlx(rename = "cashback_basis_points", try_from = "i32")]
+    pub cashback_percentage: CashbackRate,
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
+}
+
+/// A merchant's columns as [`Merchant`] reads them (the rate exactly, in basis points).
+macro_rules! merchant_columns {
+    () => {
+        "id, name, (cashback_percentage * 100)::int4 AS cashback_basis_points, created_at"
+    };
 }
 
 /// Every merchant, by name.
@@ -43,24 +52,23 @@ pub struct Merchant {
     )
 )]
 async fn list(State(state): State<AppState>, _user: AuthUser) -> Result<Json<Vec<Merchant>>, ApiError> {
-    let merchants = sqlx::query_as::<_, Merchant>(
-        "SELECT id, name, cashback_percentage::float8 AS cashback_percentage, created_at FROM merchants ORDER BY name",
-    )
-    .fetch_all(&state.pool)
-    .await?;
+    let merchants =
+        sqlx::query_as::<_, Merchant>(concat!("SELECT ", merchant_columns!(), " FROM merchants ORDER BY name"))
+            .fetch_all(&state.pool)
+            .await?;
     Ok(Json(merchants))
 }
 
-/// What creating a merchant reads.
-#[derive(ToSchema)]
-#[allow(dead_code, reason = "the document's view of the body: the handler reads the fields one by one")]
-pub struct NewMerchant {
-    /// Trimmed; 1 to 100 characters after trimming; unique.
-    #[schema(min_length = 1, max_length = 100, pattern = r"^[^\u0000]*\S[^\u0000]*$")]
-    name: String,
-    /// 0 to 100, at most two decimals.
-    #[schema(minimum = 0, maximum = 100, multiple_of = 0.01)]
-    cashback_percentage: f64,
+request_body! {
+    /// What creating a merchant reads.
+    pub struct NewMerchant {
+        /// Trimmed; 1 to 100 characters after trimming; unique.
+        #[schema(value_type = String, min_length = 1, max_length = 100, pattern = r"^[^\u0000]*\S[^\u0000]*$")]
+        name: Name,
+        /// 0 to 100, at most two decimals.
+        #[schema(value_type = f64, minimum = 0, maximum = 100, multiple_of = 0.01)]
+        cashback_percentage: CashbackRate,
+    }
 }
 
 /// Add a merchant (admins only).
@@ -81,36 +89,16 @@ pub struct NewMerchant {
 async fn create(
     State(state): State<AppState>,
     Admin(admin): Admin,
-    body: JsonObject,
+    Body(NewMerchant { name, cashback_percentage }): Body<NewMerchant>,
 ) -> Result<(StatusCode, Json<Merchant>), ApiError> {
-    let mut input = body.into_input();
-    let name = input.field("name", |v| input::text(v, 1, 100));
-    let percentage = input.field("cashback_percentage", cashback_percentage);
-    let (Some(name), Some(percentage)) = (name, percentage) else {
-        return Err(input.into_error());
-    };
-    let merchant = sqlx::query_as::<_, Merchant>(
-        "INSERT INTO merchants (name, cashback_percentage) VALUES ($1, $2::numeric(5, 2)) \
-         RETURNING id, name, cashback_percentage::float8 AS cashback_percentage, created_at",
-    )
-    .bind(&name)
-    .bind(percentage)
+    let merchant = sqlx::query_as::<_, Merchant>(concat!(
+        "INSERT INTO merchants (name, cashback_percentage) VALUES ($1, $2::int4 / 100.0) RETURNING ",
+        merchant_columns!()
+    ))
+    .bind(name.as_str())
+    .bind(i32::from(cashback_percentage.basis_points()))
     .fetch_one(&state.pool)
     .await?;
     tracing::info!(merchant_id = %merchant.id, admin_id = %admin.id, "merchant created");
     Ok((StatusCode::CREATED, Json(merchant)))
-}
-
-/// A number from 0 to 100 with at most two decimals (the column is NUMERIC(5, 2), which
-/// would otherwise round silently). The decimals are those of the shortest decimal that reads
-/// back as the same number, so `0.07` passes and `1e-252` does not.
-pub fn cashback_percentage(value: Value) -> Result<f64, String> {
-    let p = input::number(value)?;
-    if !(0.0..=100.0).contains(&p) {
-        return Err("must be between 0 and 100".to_owned());
-    }
-    if p.to_string().split_once('.').is_some_and(|(_, decimals)| decimals.len() > 2) {
-        return Err("must have at most two decimals".to_owned());
-    }
-    Ok(p)
 }

@@ -9,28 +9,25 @@ pub mod merchants;
 pub mod openapi;
 pub mod users;
 
-use std::sync::Arc;
-
-use axum::middleware::from_fn_with_state;
+use axum::middleware::from_fn;
 use utoipa_axum::router::OpenApiRouter;
 
-use crate::rate_limit::{self, RateLimits};
+use crate::rate_limit;
 use crate::state::AppState;
 
 /// Where the versioned API is mounted.
 pub const API_PREFIX: &str = "/api/v1";
 
 /// Every route, with its operation: login and registration count against the strict rate
-/// limit, every API route against the looser one; the probes against none.
-pub fn all(limits: Arc<RateLimits>) -> OpenApiRouter<AppState> {
-    let auth = OpenApiRouter::new()
-        .merge(users::router())
-        .merge(auth::router())
-        .route_layer(from_fn_with_state(limits.clone(), rate_limit::auth));
+/// limit, every API route against the looser one; the probes against none. Needs no runtime
+/// settings: the limits' tables reach the middleware as a request extension (`Arc<RateLimits>`,
+/// added by `crate::startup::router`), so the OpenAPI document is built from this same table.
+pub fn all() -> OpenApiRouter<AppState> {
+    let auth = OpenApiRouter::new().merge(users::router()).merge(auth::router()).route_layer(from_fn(rate_limit::auth));
     let api = OpenApiRouter::new()
         .merge(auth)
         .merge(merchants::router())
         .merge(openapi::router())
-        .route_layer(from_fn_with_state(limits, rate_limit::api));
+        .route_layer(from_fn(rate_limit::api));
     OpenApiRouter::new().merge(health::router()).nest(API_PREFIX, api)
 }
