@@ -181,7 +181,7 @@ struct Seen {
 }
 
 fn seen(s: &StandIn) -> Seen {
-    let url = urls(&s).first().cloned().expect("the test command ran");
+    let url = urls(s).first().cloned().expect("the test command ran");
     let port = url.rsplit_once(':').unwrap().1.split('/').next().unwrap().parse().unwrap();
     let data = PathBuf::from(std::fs::read_to_string(s.path("data")).unwrap().trim());
     let pid = std::fs::read_to_string(s.path("pid")).unwrap().trim().to_owned();
@@ -394,7 +394,7 @@ fn a_database_url_that_answers_over_tcp_without_pg_isready() {
     let s = standin("database = true");
     let listener = TcpListener::bind(("127.0.0.1", 0)).unwrap();
     let url = format!("postgres://app:hunter2@127.0.0.1:{}/app", listener.local_addr().unwrap().port());
-    let mut c = s.command_with_path(&[], &s.path("bin").display().to_string());
+    let mut c = s.command_with_path(&[], s.path("bin"));
     c.env("DATABASE_URL", &url);
     let run = support::run(c);
     assert_eq!(run.code, 0, "{run:?}");
@@ -545,7 +545,7 @@ fn a_compose_db_that_cannot_start_falls_through_to_the_local_binaries() {
     let _engine = support::docker_lock();
     // No registry has this image: `up` fails as a missing image or a taken port would.
     let s = with_compose(|c| c.replace("image: postgres:16", "image: xtask-test.invalid/no-such-postgres:0"));
-    let run = support::run(s.command_with_path(&[], &std::env::var("PATH").unwrap()));
+    let run = support::run(s.command_with_path(&[], std::env::var("PATH").unwrap()));
     assert_eq!(run.code, 0, "{run:?}");
     assert!(run.stderr.contains("database: the compose `db` service did not start:"), "{run:?}");
     assert!(run.stderr.contains("database: trying the next way"), "{run:?}");
@@ -610,7 +610,7 @@ fn without_the_compose_plugin_docker_compose_is_used_with_a_warning() {
 fn with_no_way_to_provide_postgres_the_error_lists_the_three_ways() {
     let s = standin("database = true");
     let empty = s.write("no-postgres/README", "");
-    let mut c = s.command_with_path(&[], &s.path("bin").display().to_string());
+    let mut c = s.command_with_path(&[], s.path("bin"));
     c.env("XTASK_PG_BIN", empty.parent().unwrap());
     let run = support::run(c);
     assert_eq!(run.code, 2, "{run:?}");
@@ -636,7 +636,7 @@ fn with_no_way_to_provide_postgres_the_error_lists_the_three_ways() {
         &format!("database = true\n[workspace.metadata.xtask.compose]\nfile = \"{}\"", missing.display()),
     );
     s.set("engine", true);
-    let mut c = s.command_with_path(&[], &s.path("bin").display().to_string());
+    let mut c = s.command_with_path(&[], s.path("bin"));
     c.env("XTASK_PG_BIN", empty.parent().unwrap());
     let run = support::run(c);
     assert_eq!(run.code, 2, "{run:?}");
@@ -647,7 +647,7 @@ fn with_no_way_to_provide_postgres_the_error_lists_the_three_ways() {
 #[test]
 fn no_database_flag_skips_provisioning() {
     let s = standin("database = true");
-    let run = support::run(s.command_with_path(&["--no-database"], &s.path("bin").display().to_string()));
+    let run = support::run(s.command_with_path(&["--no-database"], s.path("bin")));
     assert_eq!(run.code, 0, "{run:?}");
     assert_eq!(urls(&s), ["<unset>", "<unset>"]);
 }
