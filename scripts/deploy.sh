@@ -37,23 +37,15 @@ COMPOSE_FILE="${COMPOSE_FILE:-$DEPLOY_DIR/docker-compose.yml}"
 DEPLOY_TIMEOUT="${DEPLOY_TIMEOUT:-120}"
 KEEP_IMAGES="${KEEP_IMAGES:-5}"
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+source "$here/lib.sh"
 
 fail() {
   echo "deploy failed: $*" >&2
   exit 1
 }
 
-case "${1:-}" in
-  -h | --help) usage; exit 0 ;;
-  "") usage >&2; exit 2 ;;
-esac
-[[ $# -eq 1 ]] || { echo "deploy.sh: one argument, the sha-<commit> tag (see --help)" >&2; exit 2; }
-tag="$1"
-[[ "$tag" =~ ^[0-9a-f]{40}$ ]] && tag="sha-$tag"
-if [[ ! "$tag" =~ ^sha-[0-9a-f]{40}$ ]]; then
-  echo "deploy.sh: '$1' is not sha-<commit> with a full 40-character lower-case commit SHA" >&2
-  exit 2
-fi
+commit_tag deploy.sh "$@"
 [[ "$DEPLOY_TIMEOUT" =~ ^[1-9][0-9]*$ ]] || { echo "deploy.sh: DEPLOY_TIMEOUT must be whole seconds, not '$DEPLOY_TIMEOUT'" >&2; exit 2; }
 [[ "$KEEP_IMAGES" =~ ^[1-9][0-9]*$ ]] || { echo "deploy.sh: KEEP_IMAGES must be 1 or more, not '$KEEP_IMAGES'" >&2; exit 2; }
 image="$IMAGE:$tag"
@@ -62,14 +54,7 @@ compose() { docker compose -f "$COMPOSE_FILE" "$@"; }
 echo "1/5 backup"
 bash "$here/backup.sh" || fail "the backup did not succeed; nothing was changed"
 
-if inspect_error="$(docker image inspect "$image" 2>&1 >/dev/null)"; then
-  echo "2/5 $image is on this server: using the local copy"
-elif [[ "${inspect_error,,}" == *"no such image"* ]]; then
-  echo "2/5 pulling $image"
-  docker pull "$image" || fail "cannot pull $image (did CD build this commit? logged in to the registry?)"
-else
-  fail "cannot look for $image on this server: $inspect_error"
-fi
+fetch_image 2/5 "$image"
 
 echo "3/5 migrations of $image"
 APP_IMAGE="$image" compose run --rm migrate || fail "the migrations of $image did not succeed; the running app was not touched"

@@ -40,6 +40,9 @@ fail() {
 }
 
 compose() { docker compose -f "$COMPOSE_FILE" "$@"; }
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+source "$here/lib.sh"
 
 # The migrations are forward-only: the way back to an older schema is the backup taken
 # before the deploy that changed it (backup.sh runs before every deploy and nightly).
@@ -67,33 +70,13 @@ added them. Data written since that backup is lost.
 EOF
 }
 
-case "${1:-}" in
-  -h | --help) usage; exit 0 ;;
-  "") usage >&2; exit 2 ;;
-esac
-[[ $# -eq 1 ]] || { echo "rollback.sh: one argument, the sha-<commit> tag (see --help)" >&2; exit 2; }
-
-tag="$1"
-[[ "$tag" =~ ^[0-9a-f]{40}$ ]] && tag="sha-$tag"
-if [[ ! "$tag" =~ ^sha-[0-9a-f]{40}$ ]]; then
-  echo "rollback.sh: '$1' is not sha-<commit> with a full 40-character lower-case commit SHA" >&2
-  exit 2
-fi
+commit_tag rollback.sh "$@"
 image="$IMAGE:$tag"
 
-# A sha-<commit> tag is immutable (CD builds and pushes each commit once), so a copy already
-# on this server is the very image that was deployed: use it, and pull only when it is not
-# here. A rollback then works while the registry is down or unreachable.
-# Only "no such image" means pull: any other error (no engine answering, say) is reported as
-# it is, not hidden behind a pull that fails for the same reason.
-if inspect_error="$(docker image inspect "$image" 2>&1 >/dev/null)"; then
-  echo "1/5 $image is on this server: using the local copy (not pulling)"
-elif [[ "${inspect_error,,}" == *"no such image"* ]]; then
-  echo "1/5 $image is not on this server: pulling it"
-  docker pull "$image" || fail "cannot pull $image (is it a commit CD deployed? logged in to the registry?)"
-else
-  fail "cannot look for $image on this server: $inspect_error"
-fi
+# A sha-<commit> tag is immutable (CD builds and pushes each commit once): a copy already on
+# this server is the very image that was deployed, and a rollback works while the registry is
+# down or unreachable.
+fetch_image 1/5 "$image"
 
 echo "2/5 migrations of $image against the current schema"
 if ! APP_IMAGE="$image" compose run --rm migrate; then

@@ -9,6 +9,7 @@ use std::io::{BufRead as _, BufReader};
 use std::os::unix::process::CommandExt as _;
 use std::process::{Command, Stdio};
 
+use support::standin::StandIn;
 use support::{Run, Scratch};
 
 /// A copy of this checkout with a `.env` from `.env.example` (free ports, its own image tag),
@@ -256,73 +257,21 @@ esac
 exit 0
 "#;
 
-struct StandIn {
-    dir: Scratch,
-    file: String,
-}
-
-/// The scratch folder's helpers (`path`, `set`, `write`) on the stand-in itself.
-impl std::ops::Deref for StandIn {
-    type Target = Scratch;
-    fn deref(&self) -> &Scratch {
-        &self.dir
-    }
-}
-
-impl StandIn {
-    /// Docker answers, with the compose v2 plugin.
-    fn new() -> StandIn {
-        let dir = Scratch::new("compose-standin");
-        for (name, body) in [
-            ("bin/cargo", CARGO_STANDIN),
-            ("bin/docker", support::DOCKER_STANDIN),
-            ("compose-bin/docker-compose", support::DOCKER_COMPOSE_STANDIN),
-        ] {
-            let path = dir.write(name, body);
-            use std::os::unix::fs::PermissionsExt;
-            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
-        }
-        dir.write("compose.sh", COMPOSE_SH);
-        dir.write("ws/src/lib.rs", "");
-        let file = dir.write("ws/compose.yaml", "services:\n  app:\n    image: clicknback:local\n");
-        let file = file.display().to_string();
-        dir.write(
-            "ws/Cargo.toml",
-            format!(
-                "[package]\nname = \"standin\"\nversion = \"0.0.0\"\nedition = \"2021\"\n[workspace]\n\
-                 [workspace.metadata.xtask.compose]\nfile = \"{file}\"\n"
-            ),
-        );
-        let s = StandIn { dir, file };
-        s.set("engine", true);
-        s.set("compose-v2", true);
-        s
-    }
-
-    /// The xtask with only the stand-ins on PATH.
-    fn command(&self, args: &[&str]) -> Command {
-        let mut c = support::xtask();
-        c.env("CARGO", self.path("bin/cargo"))
-            .env("REAL_CARGO", std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
-            .env("STANDIN", &self.dir.0)
-            .env("PATH", format!("{}:{}", self.path("bin").display(), self.path("compose-bin").display()))
-            .env_remove("APP_PORT")
-            .args(args);
-        c
-    }
-
-    fn run(&self, args: &[&str]) -> Run {
-        support::run(self.command(args))
-    }
-
-    fn log(&self) -> Vec<String> {
-        std::fs::read_to_string(self.path("log")).unwrap_or_default().lines().map(str::to_owned).collect()
-    }
+/// Docker answers, with the compose v2 plugin; only the stand-ins on PATH.
+fn standin() -> StandIn {
+    let s = StandIn::new("compose-standin").cargo(CARGO_STANDIN).docker(COMPOSE_SH).env_remove("APP_PORT");
+    let path = format!("{}:{}", s.path("bin").display(), s.path("compose-bin").display());
+    let s = s.env("PATH", path);
+    let file = s.write("ws/compose.yaml", "services:\n  app:\n    image: clicknback:local\n");
+    s.workspace(&format!("[workspace.metadata.xtask.compose]\nfile = \"{}\"\n", file.display()));
+    s.set("engine", true);
+    s.set("compose-v2", true);
+    s
 }
 
 #[test]
 fn engine_not_running_is_a_tool_error_that_says_how_to_start_it() {
-    let s = StandIn::new();
+    let s = standin();
     s.set("engine", false);
     for cmd in [&["up"][..], &["down"], &["logs"], &["smoke"]] {
         let run = s.run(cmd);
@@ -335,23 +284,25 @@ fn engine_not_running_is_a_tool_error_that_says_how_to_start_it() {
 
 #[test]
 fn docker_missing_is_a_tool_error_that_says_how_to_install_it() {
-    let s = StandIn::new();
-    let mut c = s.command(&["up"]);
-    c.env("PATH", s.path("compose-bin"));
-    let run = support::run(c);
+    let s = standin();
+    let run = support::run(s.command_with_path(&["up"], s.path("compose-bin")));
     assert_eq!(run.code, 2, "{run:?}");
     assert!(run.stderr.contains("`docker` is not on PATH: install Docker Engine"), "{run:?}");
 }
 
 #[test]
 fn without_the_compose_plugin_docker_compose_is_used_with_a_warning() {
-    let s = StandIn::new();
+    let s = standin();
     s.set("compose-v2", false);
     let run = s.run(&["down"]);
     assert_eq!(run.code, 0, "{run:?}");
     assert!(run.stderr.contains("warning: the Docker Compose v2 plugin (`docker compose`) is missing"), "{run:?}");
     assert_eq!(
         s.log(),
-        ["docker info".to_owned(), "docker compose version".to_owned(), format!("docker-compose -f {} down", s.file)]
+        [
+            "docker info".to_owned(),
+            "docker compose version".to_owned(),
+            format!("docker-compose -f {} down", s.path("ws/compose.yaml").display())
+        ]
     );
 }

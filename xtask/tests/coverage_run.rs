@@ -6,6 +6,7 @@ mod support;
 use std::path::Path;
 use std::process::Command;
 
+use support::standin::StandIn;
 use support::{Run, Scratch, percent_report};
 
 const CARGO_STANDIN: &str = r#"#!/usr/bin/env bash
@@ -55,82 +56,39 @@ case "$*" in
 esac
 "#;
 
-struct StandIn {
-    dir: Scratch,
+/// Tools installed, tests passing, a report with `covered` of 100 lines.
+fn standin(covered: u32) -> StandIn {
+    with_settings(covered, "")
 }
 
-/// The scratch folder's helpers (`path`, `set`, `write`) on the stand-in itself.
-impl std::ops::Deref for StandIn {
-    type Target = Scratch;
-    fn deref(&self) -> &Scratch {
-        &self.dir
+fn with_settings(covered: u32, extra_settings: &str) -> StandIn {
+    let s = StandIn::new("standin")
+        .cargo(CARGO_STANDIN)
+        .program("bin/rustup", RUSTUP_STANDIN)
+        .gate("coverage")
+        // The per-test map and its index go to the test's folder, not the workspace's.
+        .env_path("CARGO_TARGET_DIR", "target")
+        .env_remove("LLVM_COV")
+        .env_remove("LLVM_PROFDATA")
+        // Without the `metadata` call.
+        .log_view(|log| log.retain(|l| !l.starts_with("metadata")));
+    let root = s.0.display().to_string();
+    s.workspace(&format!(
+        "[workspace.metadata.xtask.coverage]\nreport = \"{root}/out/coverage.xml\"\n\
+         lcov = \"{root}/out/cov/lcov.info\"\nhtml = \"{root}/out/cov/html\"\n{extra_settings}"
+    ));
+    s.write("report.xml", percent_report(covered, 100));
+    for installed in ["llvm-cov-installed", "llvm-tools-installed", "nextest-installed"] {
+        s.set(installed, true);
     }
+    s
 }
 
-impl StandIn {
-    /// Tools installed, tests passing, a report with `covered` of 100 lines.
-    fn new(covered: u32) -> StandIn {
-        StandIn::with_settings(covered, "")
-    }
-
-    fn with_settings(covered: u32, extra_settings: &str) -> StandIn {
-        let dir = Scratch::new("standin");
-        for (name, body) in [("bin/cargo", CARGO_STANDIN), ("bin/rustup", RUSTUP_STANDIN)] {
-            let path = dir.write(name, body);
-            make_executable(&path);
-        }
-        let root = dir.0.display().to_string();
-        dir.write(
-            "ws/Cargo.toml",
-            format!(
-                "[package]\nname = \"standin\"\nversion = \"0.0.0\"\nedition = \"2021\"\n[workspace]\n\
-                 [workspace.metadata.xtask.coverage]\nreport = \"{root}/out/coverage.xml\"\n\
-                 lcov = \"{root}/out/cov/lcov.info\"\nhtml = \"{root}/out/cov/html\"\n{extra_settings}"
-            ),
-        );
-        dir.write("ws/src/lib.rs", "");
-        dir.write("report.xml", percent_report(covered, 100));
-        dir.write("llvm-cov-installed", "");
-        dir.write("llvm-tools-installed", "");
-        dir.write("nextest-installed", "");
-        StandIn { dir }
-    }
-
-    fn run(&self, args: &[&str]) -> Run {
-        self.run_with(args, &[])
-    }
-
-    fn run_with(&self, args: &[&str], env: &[(&str, &str)]) -> Run {
-        let mut c: Command = support::xtask();
-        c.envs(env.iter().copied());
-        let path = format!("{}:{}", self.path("bin").display(), std::env::var("PATH").unwrap_or_default());
-        c.env("CARGO", self.path("bin/cargo"))
-            .env("REAL_CARGO", std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
-            .env("STANDIN", &self.dir.0)
-            .env("PATH", path)
-            // The per-test map and its index go to the test's folder, not the workspace's.
-            .env("CARGO_TARGET_DIR", self.path("target"))
-            .env_remove("LLVM_COV")
-            .env_remove("LLVM_PROFDATA")
-            .arg("coverage")
-            .args(args);
-        support::run(c)
-    }
-
-    /// The stand-ins' argv log, without the `metadata` call.
-    fn log(&self) -> Vec<String> {
-        std::fs::read_to_string(self.path("log"))
-            .unwrap_or_default()
-            .lines()
-            .filter(|l| !l.starts_with("metadata"))
-            .map(str::to_owned)
-            .collect()
-    }
-}
-
-fn make_executable(path: &Path) {
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).unwrap();
+/// [`StandIn::run`] with these variables too.
+fn run_with(s: &StandIn, args: &[&str], env: &[(&str, &str)]) -> Run {
+    let mut c = s.command(args);
+    c.envs(env.iter().copied());
+    support::run(c)
 }
 
 fn leftovers(dir: &Path) -> Vec<String> {
@@ -150,7 +108,7 @@ fn leftovers(dir: &Path) -> Vec<String> {
 
 #[test]
 fn one_test_run_then_three_reports_then_the_grade() {
-    let s = StandIn::new(85);
+    let s = standin(85);
     let run = s.run(&[]);
     assert_eq!(run.code, 0, "{run:?}");
     assert!(run.stdout.contains("🌟 High — 85.00% (85 / 100 lines)"), "{run:?}");
@@ -168,15 +126,16 @@ fn one_test_run_then_three_reports_then_the_grade() {
     assert_eq!(std::fs::read_to_string(s.path("out/coverage.xml")).unwrap(), percent_report(85, 100));
     assert!(s.path("out/cov/lcov.info").is_file());
     assert!(s.path("out/cov/html/index.html").is_file());
-    assert_eq!(leftovers(&s.dir.0), Vec::<String>::new());
+    assert_eq!(leftovers(&s.0), Vec::<String>::new());
 }
 
 /// Run from inside another coverage run (this suite's own, under `cargo xtask ci`), the gate
 /// must not hand that run's private variables to its own cargo-llvm-cov.
 #[test]
 fn an_enclosing_coverage_runs_wrapper_does_not_reach_the_gates_own_run() {
-    let s = StandIn::new(85);
-    let run = s.run_with(
+    let s = standin(85);
+    let run = run_with(
+        &s,
         &[],
         &[("__CARGO_LLVM_COV_RUSTC_WRAPPER", "1"), ("RUSTC_WRAPPER", "/root/.cargo/bin/cargo-llvm-cov")],
     );
@@ -190,11 +149,11 @@ fn an_enclosing_coverage_runs_wrapper_does_not_reach_the_gates_own_run() {
 /// the enclosing run's index of tests is left as it is.
 #[test]
 fn a_run_inside_a_recorded_test_leaves_the_enclosing_runs_index_alone() {
-    let s = StandIn::new(85);
+    let s = standin(85);
     let index = s.path("target/coverage/.test-map-index.tsv");
     std::fs::create_dir_all(index.parent().unwrap()).unwrap();
     std::fs::write(&index, "start\t1\txtask::outer\ta_test\n").unwrap();
-    let run = s.run_with(&[], &[("XTASK_MAP_INDEX", index.to_str().unwrap())]);
+    let run = run_with(&s, &[], &[("XTASK_MAP_INDEX", index.to_str().unwrap())]);
     assert_eq!(run.code, 0, "{run:?}");
     assert!(
         run.stderr.contains("map: this run records no per-test map: this run is a test of a recording run"),
@@ -205,7 +164,7 @@ fn a_run_inside_a_recorded_test_leaves_the_enclosing_runs_index_alone() {
 
 #[test]
 fn failing_gate_still_prints_the_summary_and_keeps_the_reports() {
-    let s = StandIn::new(60);
+    let s = standin(60);
     let run = s.run(&[]);
     assert_eq!(run.code, 1, "{run:?}");
     assert!(run.stdout.contains("⚠️ Low — 60.00%"), "{run:?}");
@@ -227,7 +186,7 @@ fn a_whole_run_builds_the_compose_images_before_the_tests() {
     scratch.write("Dockerfile", "FROM debian:trixie-slim\nRUN echo built > /built\n");
     let file =
         scratch.write("compose.yaml", "services:\n  app:\n    image: ${APP_IMAGE:?}\n    build:\n      context: .\n");
-    let s = StandIn::with_settings(
+    let s = with_settings(
         95,
         &format!(
             "[workspace.metadata.xtask.test]\nbuild-images = true\n[workspace.metadata.xtask.compose]\n\
@@ -246,8 +205,8 @@ fn a_whole_run_builds_the_compose_images_before_the_tests() {
 
 #[test]
 fn failing_tests_fail_the_gate_but_the_coverage_is_still_reported() {
-    let s = StandIn::new(95);
-    s.dir.write("test-exit", "101");
+    let s = standin(95);
+    s.write("test-exit", "101");
     let run = s.run(&[]);
     assert_eq!(run.code, 1, "{run:?}");
     assert!(run.stdout.contains("🚀 Excellent — 95.00%"), "{run:?}");
@@ -256,20 +215,20 @@ fn failing_tests_fail_the_gate_but_the_coverage_is_still_reported() {
 
 #[test]
 fn a_run_that_leaves_no_data_fails_and_keeps_the_previous_report() {
-    let s = StandIn::new(95);
-    let previous = s.dir.write("out/coverage.xml", "previous report");
-    s.dir.write("test-exit", "101");
+    let s = standin(95);
+    let previous = s.write("out/coverage.xml", "previous report");
+    s.write("test-exit", "101");
     s.set("no-data", true);
     let run = s.run(&[]);
     assert_eq!(run.code, 1, "{run:?}");
     assert!(run.stderr.contains("left no coverage data"), "{run:?}");
     assert_eq!(std::fs::read_to_string(previous).unwrap(), "previous report");
-    assert_eq!(leftovers(&s.dir.0), Vec::<String>::new());
+    assert_eq!(leftovers(&s.0), Vec::<String>::new());
 }
 
 #[test]
 fn report_tool_failure_after_passing_tests_is_a_tool_error() {
-    let s = StandIn::new(95);
+    let s = standin(95);
     s.set("no-data", true);
     let run = s.run(&[]);
     assert_eq!(run.code, 2, "{run:?}");
@@ -279,7 +238,7 @@ fn report_tool_failure_after_passing_tests_is_a_tool_error() {
 
 #[test]
 fn no_install_names_every_missing_tool_and_its_install_command() {
-    let s = StandIn::new(95);
+    let s = standin(95);
     s.set("llvm-cov-installed", false);
     s.set("llvm-tools-installed", false);
     s.set("nextest-installed", false);
@@ -294,7 +253,7 @@ fn no_install_names_every_missing_tool_and_its_install_command() {
 
 #[test]
 fn missing_tools_are_installed_pinned_and_announced() {
-    let s = StandIn::new(95);
+    let s = standin(95);
     s.set("llvm-cov-installed", false);
     s.set("llvm-tools-installed", false);
     s.set("nextest-installed", false);
@@ -314,7 +273,7 @@ fn missing_tools_are_installed_pinned_and_announced() {
 
 #[test]
 fn failed_install_is_a_tool_error_with_the_command() {
-    let s = StandIn::new(95);
+    let s = standin(95);
     s.set("llvm-cov-installed", false);
     s.set("install-fails", true);
     let run = s.run(&[]);
@@ -330,7 +289,7 @@ fn failed_install_is_a_tool_error_with_the_command() {
 
 #[test]
 fn extra_arguments_and_the_branch_metric_reach_the_test_run() {
-    let s = StandIn::new(95);
+    let s = standin(95);
     let run = s.run(&["--metric", "lines", "--", "--exclude", "app"]);
     assert_eq!(run.code, 0, "{run:?}");
     assert!(
@@ -338,7 +297,7 @@ fn extra_arguments_and_the_branch_metric_reach_the_test_run() {
         "{:?}",
         s.log()
     );
-    let s = StandIn::new(95);
+    let s = standin(95);
     let run = s.run(&["--metric", "branches"]);
     assert_eq!(run.code, 2, "the stand-in report has no branch data: {run:?}");
     assert!(
@@ -347,7 +306,7 @@ fn extra_arguments_and_the_branch_metric_reach_the_test_run() {
         s.log()
     );
     // Given again after `--`, it is not doubled (cargo would refuse it twice).
-    let s = StandIn::new(95);
+    let s = standin(95);
     let run = s.run(&["--", "--no-fail-fast"]);
     assert_eq!(run.code, 0, "{run:?}");
     assert!(s.log().contains(&"llvm-cov nextest --workspace --no-report --no-fail-fast".to_owned()), "{:?}", s.log());
@@ -355,8 +314,8 @@ fn extra_arguments_and_the_branch_metric_reach_the_test_run() {
 
 #[test]
 fn data_from_the_last_run_that_cannot_be_removed_stops_the_gate_before_the_tests() {
-    let s = StandIn::new(95);
-    s.dir.write("clean-fails", "");
+    let s = standin(95);
+    s.write("clean-fails", "");
     let run = s.run(&[]);
     assert_eq!(run.code, 2, "{run:?}");
     assert!(run.stderr.contains("cannot remove the last coverage run's data"), "{run:?}");
@@ -366,7 +325,7 @@ fn data_from_the_last_run_that_cannot_be_removed_stops_the_gate_before_the_tests
 
 #[test]
 fn the_test_run_gets_a_live_database_when_the_suite_needs_one_and_it_is_stopped_after() {
-    let s = StandIn::with_settings(95, "[workspace.metadata.xtask.test]\ndatabase = true\n");
+    let s = with_settings(95, "[workspace.metadata.xtask.test]\ndatabase = true\n");
     let run = s.run(&[]);
     assert_eq!(run.code, 0, "{run:?}");
     let seen = std::fs::read_to_string(s.path("test-db")).expect("the test run saw DATABASE_URL");
@@ -375,7 +334,7 @@ fn the_test_run_gets_a_live_database_when_the_suite_needs_one_and_it_is_stopped_
     let after = Command::new("pg_isready").args(["-q", "-d", url]).status().unwrap();
     assert!(!after.success(), "the throwaway database is stopped after the run");
     // Without the setting, no database is provisioned.
-    let s = StandIn::new(95);
+    let s = standin(95);
     assert_eq!(s.run(&[]).code, 0);
     assert!(!s.path("test-db").exists());
 }

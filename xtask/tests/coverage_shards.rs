@@ -206,3 +206,32 @@ fn partition_flags_are_checked_before_anything_runs() {
     }
     assert!(!Path::new(&fx.dir.path("target")).exists(), "nothing was built");
 }
+
+/// A nested xtask (`support::xtask_on`) keeps an enclosing coverage run's `LLVM_PROFILE_FILE`:
+/// its profile goes where that run collects profiles, not to `default_*.profraw` in the folder
+/// it works on. The run's build settings stay out. (Under `cargo xtask coverage` the xtask
+/// binary is instrumented and this test's process has the variable: the run below shows it for
+/// real.)
+#[test]
+fn a_nested_xtask_writes_its_profile_where_the_enclosing_coverage_run_collects_them() {
+    assert!(!support::leaks_from_an_enclosing_run("LLVM_PROFILE_FILE"));
+    let build = ["RUSTFLAGS", "RUSTC_WRAPPER", "CARGO_LLVM_COV", "__CARGO_LLVM_COV_RUSTC_WRAPPER", "CARGO_TARGET_DIR"];
+    for var in build {
+        assert!(support::leaks_from_an_enclosing_run(var), "{var}");
+    }
+    let dir = Scratch::new("nested-profile");
+    let mut c = support::xtask_on(&dir.0);
+    assert!(!c.get_envs().any(|(var, _)| var == "LLVM_PROFILE_FILE"), "inherited as it is: {c:?}");
+    c.arg("--help");
+    let run = support::run(c);
+    assert_eq!(run.code, 0, "{run:?}");
+    let profiles: Vec<_> = std::fs::read_dir(&dir.0)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .filter(|name| name.to_string_lossy().ends_with(".profraw"))
+        .collect();
+    assert_eq!(profiles, Vec::<std::ffi::OsString>::new());
+    if cfg!(coverage) {
+        assert!(std::env::var_os("LLVM_PROFILE_FILE").is_some(), "a coverage run names where profiles go");
+    }
+}

@@ -21,6 +21,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, SystemTime};
 
+use support::standin::StandIn;
 use support::{Run, Scratch};
 
 /// The database user and name of the test stacks: not the scripts' defaults, so the tests show
@@ -772,87 +773,67 @@ fn with_no_engine_running_each_script_fails_before_changing_anything() {
     assert!(!run.stdout.contains("pulling") && !run.stdout.contains("2/5"), "{run:?}");
 }
 
-/// A deploy folder with the stand-in `docker` first on PATH (`support::OPS_DOCKER_STANDIN`),
-/// for what needs no engine or a docker that a real engine cannot be.
-struct Ops {
-    dir: Scratch,
+/// A deploy folder (`deploy/`) with the stand-in `docker` first on PATH
+/// (`support::OPS_DOCKER_STANDIN`), for what needs no engine or a docker that a real engine
+/// cannot be; with a stand-in `date` giving `now` (YYYYmmdd-HHMMSS) when set.
+fn ops_standin(now: Option<&str>) -> StandIn {
+    let mut ops = StandIn::new("ops-standin").program("bin/docker", support::OPS_DOCKER_STANDIN);
+    if let Some(now) = now {
+        ops = ops.program("bin/date", &format!("#!/bin/bash\necho {now}\n"));
+    }
+    ops.write("deploy/docker-compose.yml", "services: {}\n");
+    ops.env_path("DEPLOY_DIR", "deploy")
 }
 
-impl std::ops::Deref for Ops {
-    type Target = Scratch;
-    fn deref(&self) -> &Scratch {
-        &self.dir
-    }
+/// `bash scripts/<name> args…` (see [`script`]) on the stand-ins' deploy folder.
+fn ops_script(ops: &StandIn, name: &str, args: &[&str]) -> Command {
+    let mut c = script(name, args);
+    ops.on(&mut c);
+    c
 }
 
-impl Ops {
-    /// With a stand-in `date` giving `now` (YYYYmmdd-HHMMSS) when set.
-    fn new(now: Option<&str>) -> Ops {
-        let dir = Scratch::new("ops-standin");
-        let path = dir.write("bin/docker", support::OPS_DOCKER_STANDIN);
-        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
-        if let Some(now) = now {
-            let path = dir.write("bin/date", format!("#!/bin/bash\necho {now}\n"));
-            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
-        }
-        dir.write("deploy/docker-compose.yml", "services: {}\n");
-        Ops { dir }
-    }
+fn ops_run(ops: &StandIn, name: &str, args: &[&str]) -> Run {
+    support::run(ops_script(ops, name, args))
+}
 
-    fn backups(&self) -> PathBuf {
-        self.path("deploy/backups")
-    }
+/// Where backup.sh writes in the stand-ins' deploy folder.
+fn ops_backups(ops: &StandIn) -> PathBuf {
+    ops.path("deploy/backups")
+}
 
-    fn command(&self, name: &str, args: &[&str]) -> Command {
-        let mut c = script(name, args);
-        c.env("STANDIN", &self.dir.0)
-            .env("DEPLOY_DIR", self.path("deploy"))
-            .env("PATH", format!("{}:{}", self.path("bin").display(), std::env::var("PATH").unwrap_or_default()));
-        c
-    }
-
-    fn run(&self, name: &str, args: &[&str]) -> Run {
-        support::run(self.command(name, args))
-    }
-
-    fn log(&self) -> Vec<String> {
-        std::fs::read_to_string(self.path("log")).unwrap_or_default().lines().map(str::to_owned).collect()
-    }
-
-    /// `docker compose -f <the deploy folder's compose file> args`, as logged.
-    fn c(&self, args: &str) -> String {
-        format!("docker compose -f {} {args}", self.path("deploy/docker-compose.yml").display())
-    }
+/// `docker compose -f <the deploy folder's compose file> args`, as the stand-in logs it.
+fn logged_compose(ops: &StandIn, args: &str) -> String {
+    format!("docker compose -f {} {args}", ops.path("deploy/docker-compose.yml").display())
 }
 
 #[test]
 fn with_compose_v1_only_each_script_stops_before_changing_anything() {
     // `docker compose` is not a command there; every other docker command works.
-    let ops = Ops::new(None);
+    let ops = ops_standin(None);
     ops.set("fail-compose", true);
 
-    let run = ops.run("backup.sh", &[]);
+    let run = ops_run(&ops, "backup.sh", &[]);
     assert_eq!(run.code, 1, "{run:?}");
     assert!(run.stderr.contains("backup failed: pg_dump of database 'clicknback'"), "{run:?}");
-    assert_eq!(names(&ops.backups()), Vec::<String>::new(), "the partial dump is not kept");
+    assert_eq!(names(&ops_backups(&ops)), Vec::<String>::new(), "the partial dump is not kept");
 
-    let run = ops.run("demo-reset.sh", &[]);
+    let run = ops_run(&ops, "demo-reset.sh", &[]);
     assert_eq!(run.code, 1, "{run:?}");
     assert!(run.stderr.contains("the database was NOT reset"), "{run:?}");
 
     let image = format!("ghcr.io/jerosanchez/clicknback:sha-{SHA_A}");
-    let run = ops.run("rollback.sh", &[&format!("sha-{SHA_A}")]);
+    let run = ops_run(&ops, "rollback.sh", &[&format!("sha-{SHA_A}")]);
     assert_eq!(run.code, 1, "{run:?}");
     assert!(run.stderr.contains(&format!("rollback failed: the migrate service of {image} failed")), "{run:?}");
     assert!(run.stderr.contains("The running app was left as it was."), "{run:?}");
-    let pg_dump = ops.c("exec -T db pg_dump -U clicknback -d clicknback");
+    let pg_dump = logged_compose(&ops, "exec -T db pg_dump -U clicknback -d clicknback");
     assert_eq!(
         ops.log(),
         [
             pg_dump.clone(),
             pg_dump,
             format!("docker image inspect {image}"),
-            format!("APP_IMAGE={image} {}", ops.c("run --rm migrate")),
+            format!("APP_IMAGE={image} {}", logged_compose(&ops, "run --rm migrate")),
         ],
         "no drop after the failed backups; no tag and no up after the failed migrations check"
     );
@@ -863,23 +844,23 @@ fn with_compose_v1_only_each_script_stops_before_changing_anything() {
 
 #[test]
 fn backup_refuses_to_overwrite_an_existing_backup() {
-    let ops = Ops::new(Some("20260102-030405"));
+    let ops = ops_standin(Some("20260102-030405"));
     let existing = ops.write("deploy/backups/clicknback-20260102-030405.sql.gz", "the earlier backup");
 
-    let run = ops.run("backup.sh", &[]);
+    let run = ops_run(&ops, "backup.sh", &[]);
 
     assert_eq!(run.code, 1, "{run:?}");
     assert!(run.stderr.contains("already exists; not overwriting it"), "{run:?}");
     assert_eq!(std::fs::read_to_string(existing).unwrap(), "the earlier backup");
-    assert_eq!(names(&ops.backups()), ["clicknback-20260102-030405.sql.gz"]);
+    assert_eq!(names(&ops_backups(&ops)), ["clicknback-20260102-030405.sql.gz"]);
     assert!(ops.log().is_empty(), "no dump taken: {:?}", ops.log());
 }
 
 #[test]
 fn backup_rejects_a_retention_that_is_not_a_positive_number_of_days() {
-    let ops = Ops::new(None);
+    let ops = ops_standin(None);
     for days in ["0", "seven", "-1", "7d"] {
-        let mut c = ops.command("backup.sh", &[]);
+        let mut c = ops_script(&ops, "backup.sh", &[]);
         c.env("RETENTION_DAYS", days);
 
         let run = support::run(c);
@@ -892,8 +873,8 @@ fn backup_rejects_a_retention_that_is_not_a_positive_number_of_days() {
 
 #[test]
 fn demo_reset_changes_nothing_when_the_seed_file_is_missing() {
-    let ops = Ops::new(None);
-    let mut c = ops.command("demo-reset.sh", &[]);
+    let ops = ops_standin(None);
+    let mut c = ops_script(&ops, "demo-reset.sh", &[]);
     c.env("SEED_FILE", ops.path("no/such/all.sql"));
 
     let run = support::run(c);
@@ -905,7 +886,7 @@ fn demo_reset_changes_nothing_when_the_seed_file_is_missing() {
 
 #[test]
 fn rollback_rejects_anything_but_a_full_commit_tag() {
-    let ops = Ops::new(None);
+    let ops = ops_standin(None);
     let short = format!("sha-{}", &SHA_MISSING[..39]);
     let upper = format!("sha-{}", SHA_MISSING.to_uppercase());
     let long = format!("sha-{SHA_MISSING}0");
@@ -921,7 +902,7 @@ fn rollback_rejects_anything_but_a_full_commit_tag() {
         vec![],
         vec![SHA_MISSING, "extra"],
     ] {
-        let run = ops.run("rollback.sh", &args);
+        let run = ops_run(&ops, "rollback.sh", &args);
 
         assert_eq!(run.code, 2, "{args:?}: {run:?}");
         assert!(run.stderr.contains("rollback.sh") || run.stderr.contains("Usage"), "{args:?}: {run:?}");
@@ -931,7 +912,7 @@ fn rollback_rejects_anything_but_a_full_commit_tag() {
 
 #[test]
 fn every_script_is_executable_strict_bash_with_help() {
-    let ops = Ops::new(None);
+    let ops = ops_standin(None);
     for name in ["backup.sh", "demo-reset.sh", "rollback.sh", "restore-check.sh", "deploy.sh"] {
         let path = script_path(name);
         let mode = std::fs::metadata(&path).unwrap().permissions().mode();
@@ -940,12 +921,12 @@ fn every_script_is_executable_strict_bash_with_help() {
         assert!(text.starts_with("#!/usr/bin/env bash\n"), "{name}");
         assert!(text.contains("\nset -euo pipefail\n"), "{name}");
 
-        let run = ops.run(name, &["--help"]);
+        let run = ops_run(&ops, name, &["--help"]);
 
         assert_eq!(run.code, 0, "{name}: {run:?}");
         assert!(run.stdout.starts_with(&format!("Usage: {name}")), "{name}: {run:?}");
     }
-    let help = ops.run("rollback.sh", &["--help"]).stdout;
+    let help = ops_run(&ops, "rollback.sh", &["--help"]).stdout;
     assert!(help.contains("the copy on this server if there is one"), "{help}");
     assert!(ops.log().is_empty(), "--help runs nothing: {:?}", ops.log());
 }

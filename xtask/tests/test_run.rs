@@ -13,7 +13,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use support::{Run, Scratch};
+use support::Run;
+use support::standin::StandIn;
 
 /// Only bash builtins, so it also works with a PATH that holds nothing but the stand-ins.
 const CARGO_STANDIN: &str = r#"#!/bin/bash
@@ -32,97 +33,34 @@ printf '%s\n' "${DATABASE_URL-<unset>}" >> "$STANDIN/urls"
 exit 0
 "#;
 
-/// The compose commands, shared by `docker compose` and `docker-compose`.
-struct StandIn {
-    dir: Scratch,
+/// A workspace whose `[workspace.metadata.xtask.test]` table is `settings`; nextest installed.
+fn standin(settings: &str) -> StandIn {
+    let s = StandIn::new("test-standin")
+        .cargo(CARGO_STANDIN)
+        .docker(COMPOSE_SH)
+        .gate("test")
+        // Without the `metadata` call, and without the first `docker info` when it comes before
+        // anything else: the verdict cache's question (is an engine there? the tests on the
+        // engine skip themselves without one), part of the test gate's key.
+        .log_view(|log| {
+            log.retain(|l| !l.starts_with("cargo metadata"));
+            if log.first().is_some_and(|l| l == "docker info") {
+                log.remove(0);
+            }
+        });
+    s.set("nextest", true);
+    test_settings(&s, settings);
+    s
 }
 
-/// The scratch folder's helpers (`path`, `set`, `write`) on the stand-in itself.
-impl std::ops::Deref for StandIn {
-    type Target = Scratch;
-    fn deref(&self) -> &Scratch {
-        &self.dir
-    }
+/// Writes the workspace's `[workspace.metadata.xtask.test]` table.
+fn test_settings(s: &StandIn, settings: &str) {
+    s.workspace(&format!("[workspace.metadata.xtask.test]\n{settings}\n"));
 }
 
-impl StandIn {
-    /// A workspace whose `[workspace.metadata.xtask.test]` table is `settings`; nextest installed.
-    fn new(settings: &str) -> StandIn {
-        let dir = Scratch::new("test-standin");
-        for (name, body) in [
-            ("bin/cargo", CARGO_STANDIN),
-            ("bin/docker", support::DOCKER_STANDIN),
-            ("compose-bin/docker-compose", support::DOCKER_COMPOSE_STANDIN),
-        ] {
-            let path = dir.write(name, body);
-            make_executable(&path);
-        }
-        dir.write("compose.sh", COMPOSE_SH);
-        dir.write("ws/src/lib.rs", "");
-        dir.write("nextest", "");
-        let s = StandIn { dir };
-        s.settings(settings);
-        s
-    }
-
-    /// Writes the workspace's `[workspace.metadata.xtask.test]` table.
-    fn settings(&self, settings: &str) {
-        self.dir.write(
-            "ws/Cargo.toml",
-            format!(
-                "[package]\nname = \"standin\"\nversion = \"0.0.0\"\nedition = \"2021\"\n[workspace]\n\
-                 [workspace.metadata.xtask.test]\n{settings}\n"
-            ),
-        );
-    }
-
-    /// The xtask with the stand-ins first on the usual PATH.
-    fn command(&self, args: &[&str]) -> Command {
-        let path = format!("{}:{}", self.path("bin").display(), std::env::var("PATH").unwrap_or_default());
-        self.command_with_path(args, &path)
-    }
-
-    /// The xtask with exactly this PATH (the stand-in cargo needs none).
-    fn command_with_path(&self, args: &[&str], path: &str) -> Command {
-        let mut c = support::xtask();
-        c.env("CARGO", self.path("bin/cargo"))
-            .env("REAL_CARGO", std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
-            .env("STANDIN", &self.dir.0)
-            .env("PATH", path)
-            .arg("test")
-            .args(args);
-        c
-    }
-
-    fn run(&self, args: &[&str]) -> Run {
-        support::run(self.command(args))
-    }
-
-    /// The stand-ins' argv log, without the `metadata` call, and without the first `docker info`
-    /// when it comes before anything else: the verdict cache's question (is an engine there? the
-    /// tests on the engine skip themselves without one), part of the test gate's key.
-    fn log(&self) -> Vec<String> {
-        let mut log: Vec<String> =
-            read_lines(&self.path("log")).into_iter().filter(|l| !l.starts_with("cargo metadata")).collect();
-        if log.first().is_some_and(|l| l == "docker info") {
-            log.remove(0);
-        }
-        log
-    }
-
-    /// `DATABASE_URL` as each test command saw it.
-    fn urls(&self) -> Vec<String> {
-        read_lines(&self.path("urls"))
-    }
-}
-
-fn read_lines(path: &Path) -> Vec<String> {
-    std::fs::read_to_string(path).unwrap_or_default().lines().map(str::to_owned).collect()
-}
-
-fn make_executable(path: &Path) {
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).unwrap();
+/// `DATABASE_URL` as each test command saw it.
+fn urls(s: &StandIn) -> Vec<String> {
+    s.lines("urls")
 }
 
 fn wait_for_file(path: &Path, child: &mut std::process::Child) {
@@ -141,17 +79,17 @@ fn wait_for_file(path: &Path, child: &mut std::process::Child) {
 
 #[test]
 fn nextest_runs_the_workspace_then_the_doctests_without_a_database() {
-    let s = StandIn::new("database = false");
+    let s = standin("database = false");
     let run = s.run(&[]);
     assert_eq!(run.code, 0, "{run:?}");
     assert!(run.stderr.contains("Tests: passed"), "{run:?}");
     assert_eq!(s.log(), ["cargo nextest --version", "cargo nextest run --workspace", "cargo test --workspace --doc"]);
-    assert_eq!(s.urls(), ["<unset>", "<unset>"], "no DATABASE_URL without `database = true`");
+    assert_eq!(urls(&s), ["<unset>", "<unset>"], "no DATABASE_URL without `database = true`");
 }
 
 #[test]
 fn without_nextest_cargo_test_runs_with_the_extra_arguments() {
-    let s = StandIn::new("");
+    let s = standin("");
     s.set("nextest", false);
     let run = s.run(&["--", "shop::", "--", "--nocapture"]);
     assert_eq!(run.code, 0, "{run:?}");
@@ -161,8 +99,8 @@ fn without_nextest_cargo_test_runs_with_the_extra_arguments() {
 
 #[test]
 fn failing_tests_exit_1_and_skip_the_doctests() {
-    let s = StandIn::new("");
-    s.dir.write("test-exit", "100");
+    let s = standin("");
+    s.write("test-exit", "100");
     let run = s.run(&[]);
     assert_eq!(run.code, 1, "{run:?}");
     assert!(run.stderr.contains("Tests: FAILED"), "{run:?}");
@@ -171,12 +109,12 @@ fn failing_tests_exit_1_and_skip_the_doctests() {
 
 #[test]
 fn a_partition_reaches_nextest_and_the_doctests_run_in_the_first_part_only() {
-    let s = StandIn::new("");
+    let s = standin("");
     let run = s.run(&["--partition", "2/3"]);
     assert_eq!(run.code, 0, "{run:?}");
     assert_eq!(s.log(), ["cargo nextest --version", "cargo nextest run --workspace --partition count:2/3"]);
 
-    let s = StandIn::new("");
+    let s = standin("");
     let run = s.run(&["--partition", "1/3", "--", "--no-fail-fast"]);
     assert_eq!(run.code, 0, "{run:?}");
     assert_eq!(
@@ -184,7 +122,7 @@ fn a_partition_reaches_nextest_and_the_doctests_run_in_the_first_part_only() {
         ["cargo nextest --version", "cargo nextest run --workspace --partition count:1/3 --no-fail-fast"]
     );
 
-    let s = StandIn::new("");
+    let s = standin("");
     let run = s.run(&["--partition=1/2"]);
     assert_eq!(run.code, 0, "{run:?}");
     let expected = [
@@ -198,7 +136,7 @@ fn a_partition_reaches_nextest_and_the_doctests_run_in_the_first_part_only() {
 #[test]
 fn bad_partitions_are_usage_errors() {
     for bad in ["0/3", "4/3", "x", "3", "1/0"] {
-        let s = StandIn::new("");
+        let s = standin("");
         let run = s.run(&["--partition", bad]);
         assert_eq!(run.code, 2, "{bad}: {run:?}");
         assert!(run.stderr.contains("M/N"), "{bad}: {run:?}");
@@ -208,7 +146,7 @@ fn bad_partitions_are_usage_errors() {
 
 #[test]
 fn a_partition_without_nextest_says_how_to_install_it() {
-    let s = StandIn::new("database = true");
+    let s = standin("database = true");
     s.set("nextest", false);
     let run = s.run(&["--partition", "1/2"]);
     assert_eq!(run.code, 2, "{run:?}");
@@ -243,7 +181,7 @@ struct Seen {
 }
 
 fn seen(s: &StandIn) -> Seen {
-    let url = s.urls().first().cloned().expect("the test command ran");
+    let url = urls(s).first().cloned().expect("the test command ran");
     let port = url.rsplit_once(':').unwrap().1.split('/').next().unwrap().parse().unwrap();
     let data = PathBuf::from(std::fs::read_to_string(s.path("data")).unwrap().trim());
     let pid = std::fs::read_to_string(s.path("pid")).unwrap().trim().to_owned();
@@ -263,8 +201,8 @@ fn assert_gone(seen: &Seen) {
 
 #[test]
 fn a_throwaway_cluster_answers_queries_during_the_run_and_is_gone_after() {
-    let s = StandIn::new(CLUSTER_SETTINGS);
-    s.dir.write("during.sh", QUERY_DURING_TESTS);
+    let s = standin(CLUSTER_SETTINGS);
+    s.write("during.sh", QUERY_DURING_TESTS);
     let started = Instant::now();
     let run = s.run(&["--", "shop::"]);
     assert_eq!(run.code, 0, "{run:?}");
@@ -296,9 +234,9 @@ fn a_throwaway_cluster_answers_queries_during_the_run_and_is_gone_after() {
 
 #[test]
 fn the_cluster_is_stopped_when_the_tests_fail() {
-    let s = StandIn::new(CLUSTER_SETTINGS);
-    s.dir.write("during.sh", QUERY_DURING_TESTS);
-    s.dir.write("test-exit", "101");
+    let s = standin(CLUSTER_SETTINGS);
+    s.write("during.sh", QUERY_DURING_TESTS);
+    s.write("test-exit", "101");
     let run = s.run(&[]);
     assert_eq!(run.code, 1, "{run:?}");
     assert_eq!(std::fs::read_to_string(s.path("query")).unwrap().trim(), "shop shop_test 42");
@@ -312,7 +250,7 @@ fn start_sleeping_run(s: &StandIn) -> std::process::Child {
 }
 
 fn start_sleeping_run_with(s: &StandIn, mut c: Command) -> std::process::Child {
-    s.dir.write("during.sh", format!("{QUERY_DURING_TESTS}\n: > \"$STANDIN/ready\"\nexec sleep 60\n"));
+    s.write("during.sh", format!("{QUERY_DURING_TESTS}\n: > \"$STANDIN/ready\"\nexec sleep 60\n"));
     c.process_group(0).stdout(Stdio::piped()).stderr(Stdio::piped());
     let mut child = c.spawn().unwrap();
     wait_for_file(&s.path("ready"), &mut child);
@@ -321,7 +259,7 @@ fn start_sleeping_run_with(s: &StandIn, mut c: Command) -> std::process::Child {
 
 #[test]
 fn ctrl_c_in_the_terminal_stops_the_tests_and_the_cluster() {
-    let s = StandIn::new(CLUSTER_SETTINGS);
+    let s = standin(CLUSTER_SETTINGS);
     let child = start_sleeping_run(&s);
     let seen = seen(&s);
     let started = Instant::now();
@@ -339,7 +277,7 @@ fn ctrl_c_in_the_terminal_stops_the_tests_and_the_cluster() {
 
 #[test]
 fn sigterm_to_the_xtask_alone_reaches_the_tests_and_stops_the_cluster() {
-    let s = StandIn::new(CLUSTER_SETTINGS);
+    let s = standin(CLUSTER_SETTINGS);
     let child = start_sleeping_run(&s);
     let seen = seen(&s);
     let started = Instant::now();
@@ -376,7 +314,7 @@ impl Drop for OpenDir {
 /// wherever it was placed: `target` (CARGO_TARGET_DIR) and `tmp` (TMPDIR) are the test's own,
 /// so no other test's run reaps it first; `expected` is where the cluster must go.
 fn killed_cluster_is_removed_by_the_next_run(target: &Path, tmp: &Path, expected: &Path) {
-    let s = StandIn::new(CLUSTER_SETTINGS);
+    let s = standin(CLUSTER_SETTINGS);
     let mut c = s.command(&[]);
     c.env("CARGO_TARGET_DIR", target).env("TMPDIR", tmp);
     let child = start_sleeping_run_with(&s, c);
@@ -390,7 +328,7 @@ fn killed_cluster_is_removed_by_the_next_run(target: &Path, tmp: &Path, expected
     assert!(TcpStream::connect(("127.0.0.1", seen.port)).is_ok(), "the server outlived the xtask");
     assert!(seen.dir.exists());
 
-    let next = StandIn::new("database = false");
+    let next = standin("database = false");
     let mut c = next.command(&["--database"]);
     c.env("CARGO_TARGET_DIR", target).env("TMPDIR", tmp);
     let run = support::run(c);
@@ -429,14 +367,14 @@ fn a_cluster_goes_to_the_temporary_folder_when_nobody_cannot_reach_the_target() 
 fn a_database_url_that_answers_is_used_as_it_is() {
     // The outer run starts a real cluster; inside it, a second `cargo xtask test` (with its
     // own stand-ins) finds DATABASE_URL set, checks it with pg_isready and passes it on.
-    let outer = StandIn::new(CLUSTER_SETTINGS);
-    let inner = StandIn::new("database = true");
-    outer.dir.write(
+    let outer = standin(CLUSTER_SETTINGS);
+    let inner = standin("database = true");
+    outer.write(
         "during.sh",
         format!(
             "{QUERY_DURING_TESTS}\nSTANDIN='{inner}' CARGO='{inner}/bin/cargo' '{xtask}' test > \"$STANDIN/inner.out\" 2>&1\n\
              echo $? > \"$STANDIN/inner.code\"\n",
-            inner = inner.dir.0.display(),
+            inner = inner.0.display(),
             xtask = env!("CARGO_BIN_EXE_xtask"),
         ),
     );
@@ -446,21 +384,21 @@ fn a_database_url_that_answers_is_used_as_it_is() {
     assert_eq!(std::fs::read_to_string(outer.path("inner.code")).unwrap().trim(), "0", "{inner_out}");
     let seen = seen(&outer);
     assert!(inner_out.contains(&format!("database: DATABASE_URL answers: {}", seen.url)), "{inner_out}");
-    assert_eq!(inner.urls(), [seen.url.clone(), seen.url.clone()], "passed on as it is, to both runs");
+    assert_eq!(urls(&inner), [seen.url.clone(), seen.url.clone()], "passed on as it is, to both runs");
     assert!(!inner_out.contains("throwaway"), "no second database: {inner_out}");
     assert_gone(&seen);
 }
 
 #[test]
 fn a_database_url_that_answers_over_tcp_without_pg_isready() {
-    let s = StandIn::new("database = true");
+    let s = standin("database = true");
     let listener = TcpListener::bind(("127.0.0.1", 0)).unwrap();
     let url = format!("postgres://app:hunter2@127.0.0.1:{}/app", listener.local_addr().unwrap().port());
-    let mut c = s.command_with_path(&[], &s.path("bin").display().to_string());
+    let mut c = s.command_with_path(&[], s.path("bin"));
     c.env("DATABASE_URL", &url);
     let run = support::run(c);
     assert_eq!(run.code, 0, "{run:?}");
-    assert_eq!(s.urls(), [url.clone(), url.clone()]);
+    assert_eq!(urls(&s), [url.clone(), url.clone()]);
     assert!(run.stderr.contains("DATABASE_URL answers: postgres://app:***@127.0.0.1:"), "{run:?}");
     assert!(!run.stderr.contains("hunter2") && !run.stdout.contains("hunter2"), "{run:?}");
 }
@@ -470,7 +408,7 @@ fn a_database_url_that_does_not_answer_is_an_error_that_hides_the_password() {
     let port = TcpListener::bind(("127.0.0.1", 0)).unwrap().local_addr().unwrap().port(); // closed again
     let url = format!("postgres://app:hunter2@127.0.0.1:{port}/app?sslmode=disable&password=hunter2");
     let shown = format!("postgres://app:***@127.0.0.1:{port}/app?sslmode=disable&password=***");
-    let s = StandIn::new("database = true");
+    let s = standin("database = true");
     for (how, path) in [
         ("pg_isready", format!("{}:{}", s.path("bin").display(), std::env::var("PATH").unwrap())),
         ("tcp", s.path("bin").display().to_string()),
@@ -483,7 +421,7 @@ fn a_database_url_that_does_not_answer_is_an_error_that_hides_the_password() {
         assert!(run.stderr.contains(&shown), "{how}: {run:?}");
         assert!(!run.stderr.contains("hunter2") && !run.stdout.contains("hunter2"), "{how}: {run:?}");
     }
-    assert!(s.urls().is_empty(), "no silent fallback: nothing ran");
+    assert!(urls(&s).is_empty(), "no silent fallback: nothing ran");
     // Only the verdict cache's question of the second run (`log` leaves out the first's): no
     // fallback to a compose database, which would ask the engine again.
     let docker: Vec<String> = s.log().into_iter().filter(|l| l.starts_with("docker")).collect();
@@ -505,20 +443,23 @@ const WHO_AM_I: &str = r#"psql "$DATABASE_URL" -tAc "select current_user || ' ' 
 /// A workspace with this repository's compose file (as `compose_file`, changed by `edit`),
 /// the compose table `COMPOSE_ENV`, and a `.env` that would break the stack were it read.
 fn with_compose(edit: impl FnOnce(String) -> String) -> StandIn {
-    let s = StandIn::new("");
+    let s = standin("");
     let compose = std::fs::read_to_string(support::workspace_root().join("docker-compose.yml")).unwrap();
-    let file = s.dir.write("ws/docker-compose.yml", edit(compose));
+    let file = s.write("ws/docker-compose.yml", edit(compose));
     // The development overlay publishes the database's port, which the tests connect to.
     let dev = std::fs::read_to_string(support::workspace_root().join("docker-compose.dev.yml")).unwrap();
-    let dev_file = s.dir.write("ws/docker-compose.dev.yml", dev);
-    s.dir.write("ws/.env", "POSTGRES_USER=\nPOSTGRES_PASSWORD=\nDB_PORT=1\n");
-    s.settings(&format!(
-        "database = true\ndatabase-name = \"cluster_db\"\ndatabase-user = \"cluster\"\n\
+    let dev_file = s.write("ws/docker-compose.dev.yml", dev);
+    s.write("ws/.env", "POSTGRES_USER=\nPOSTGRES_PASSWORD=\nDB_PORT=1\n");
+    test_settings(
+        &s,
+        &format!(
+            "database = true\ndatabase-name = \"cluster_db\"\ndatabase-user = \"cluster\"\n\
          [workspace.metadata.xtask.compose]\nfile = \"{}\"\ndev-file = \"{}\"\n{COMPOSE_ENV}",
-        file.display(),
-        dev_file.display()
-    ));
-    s.dir.write("during.sh", WHO_AM_I);
+            file.display(),
+            dev_file.display()
+        ),
+    );
+    s.write("during.sh", WHO_AM_I);
     s
 }
 
@@ -538,13 +479,13 @@ fn the_compose_db_runs_in_a_project_of_its_own_without_env_and_is_removed_afterw
     let path = std::env::var("PATH").unwrap();
     for (exit, code) in [(None, 0), (Some("101"), 1)] {
         if let Some(exit) = exit {
-            s.dir.write("test-exit", exit);
+            s.write("test-exit", exit);
         }
         let run = support::run(s.command_with_path(&[], &path));
         assert_eq!(run.code, code, "{run:?}");
         let project = compose_project(&run);
         assert!(project.starts_with("xtask-test-"), "{run:?}");
-        let url = s.urls().last().cloned().unwrap();
+        let url = urls(&s).last().cloned().unwrap();
         assert!(url.starts_with("postgres://shop:") && url.ends_with("/shop_db"), "{url}");
         assert_eq!(std::fs::read_to_string(s.path("query")).unwrap().trim(), "shop shop_db", "{run:?}");
         let secret = url.split(':').nth(2).unwrap().split('@').next().unwrap();
@@ -604,12 +545,12 @@ fn a_compose_db_that_cannot_start_falls_through_to_the_local_binaries() {
     let _engine = support::docker_lock();
     // No registry has this image: `up` fails as a missing image or a taken port would.
     let s = with_compose(|c| c.replace("image: postgres:16", "image: xtask-test.invalid/no-such-postgres:0"));
-    let run = support::run(s.command_with_path(&[], &std::env::var("PATH").unwrap()));
+    let run = support::run(s.command_with_path(&[], std::env::var("PATH").unwrap()));
     assert_eq!(run.code, 0, "{run:?}");
     assert!(run.stderr.contains("database: the compose `db` service did not start:"), "{run:?}");
     assert!(run.stderr.contains("database: trying the next way"), "{run:?}");
     assert!(run.stderr.contains("database: throwaway PostgreSQL"), "{run:?}");
-    assert!(s.urls()[0].starts_with("postgres://cluster@127.0.0.1:"), "{:?}", s.urls());
+    assert!(urls(&s)[0].starts_with("postgres://cluster@127.0.0.1:"), "{:?}", urls(&s));
     assert_eq!(std::fs::read_to_string(s.path("query")).unwrap().trim(), "cluster cluster_db", "{run:?}");
     let removed = run.stderr.lines().find_map(|l| l.strip_prefix("database: removed the compose project ")).unwrap();
     let project = removed.split_whitespace().next().unwrap();
@@ -636,17 +577,17 @@ const CONFIG_JSON: &str = r#"{"name": "clicknback", "services": {"db": {"image":
 
 #[test]
 fn without_the_compose_plugin_docker_compose_is_used_with_a_warning() {
-    let s = StandIn::new("");
-    let file = s.dir.write("ws/docker-compose.yml", "services:\n  db:\n    image: postgres:16\n");
-    s.settings(&format!("database = true\n[workspace.metadata.xtask.compose]\nfile = \"{}\"", file.display()));
+    let s = standin("");
+    let file = s.write("ws/docker-compose.yml", "services:\n  db:\n    image: postgres:16\n");
+    test_settings(&s, &format!("database = true\n[workspace.metadata.xtask.compose]\nfile = \"{}\"", file.display()));
     // A throwaway stack's compose gets none of our environment: the stand-in knows its folder.
-    let standin = support::DOCKER_COMPOSE_STANDIN.replacen('\n', &format!("\nSTANDIN='{}'\n", s.dir.0.display()), 1);
-    s.dir.write("compose-bin/docker-compose", standin);
+    let standin = support::DOCKER_COMPOSE_STANDIN.replacen('\n', &format!("\nSTANDIN='{}'\n", s.0.display()), 1);
+    s.write("compose-bin/docker-compose", standin);
     let listener = TcpListener::bind(("127.0.0.1", 0)).unwrap();
     let port = listener.local_addr().unwrap().port();
-    s.dir.write("port", port.to_string());
-    s.dir.write("compose.sh", COMPOSE_SH);
-    s.dir.write("config.json", CONFIG_JSON);
+    s.write("port", port.to_string());
+    s.write("compose.sh", COMPOSE_SH);
+    s.write("config.json", CONFIG_JSON);
     s.set("engine", true);
     // Only the stand-ins on PATH (so readiness is checked over TCP, without pg_isready).
     let path = format!("{}:{}", s.path("bin").display(), s.path("compose-bin").display());
@@ -659,7 +600,7 @@ fn without_the_compose_plugin_docker_compose_is_used_with_a_warning() {
     let c = format!("docker-compose -f {} -p {project} --env-file /dev/null", file.display());
     assert!(log.contains(&format!("{c} up -d --wait db")), "{log:?}");
     assert_eq!(log.last().unwrap(), &format!("{c} down --volumes --remove-orphans --timeout 10"));
-    assert_eq!(s.urls()[0], format!("postgres://shop:s3cr3t%20pa%24%24@127.0.0.1:{port}/shop_db"));
+    assert_eq!(urls(&s)[0], format!("postgres://shop:s3cr3t%20pa%24%24@127.0.0.1:{port}/shop_db"));
 }
 
 // ---------------------------------------------------------------------------------------
@@ -667,9 +608,9 @@ fn without_the_compose_plugin_docker_compose_is_used_with_a_warning() {
 
 #[test]
 fn with_no_way_to_provide_postgres_the_error_lists_the_three_ways() {
-    let s = StandIn::new("database = true");
-    let empty = s.dir.write("no-postgres/README", "");
-    let mut c = s.command_with_path(&[], &s.path("bin").display().to_string());
+    let s = standin("database = true");
+    let empty = s.write("no-postgres/README", "");
+    let mut c = s.command_with_path(&[], s.path("bin"));
     c.env("XTASK_PG_BIN", empty.parent().unwrap());
     let run = support::run(c);
     assert_eq!(run.code, 2, "{run:?}");
@@ -685,14 +626,17 @@ fn with_no_way_to_provide_postgres_the_error_lists_the_three_ways() {
     ] {
         assert!(run.stderr.contains(expected), "{expected}: {run:?}");
     }
-    assert!(s.urls().is_empty(), "nothing ran");
+    assert!(urls(&s).is_empty(), "nothing ran");
 
     // Docker answers but there is no compose file: said so, then the local binaries. (The
     // repository itself has a compose file, so point the setting at one that does not exist.)
     let missing = s.path("missing/docker-compose.yml");
-    s.settings(&format!("database = true\n[workspace.metadata.xtask.compose]\nfile = \"{}\"", missing.display()));
+    test_settings(
+        &s,
+        &format!("database = true\n[workspace.metadata.xtask.compose]\nfile = \"{}\"", missing.display()),
+    );
     s.set("engine", true);
-    let mut c = s.command_with_path(&[], &s.path("bin").display().to_string());
+    let mut c = s.command_with_path(&[], s.path("bin"));
     c.env("XTASK_PG_BIN", empty.parent().unwrap());
     let run = support::run(c);
     assert_eq!(run.code, 2, "{run:?}");
@@ -702,28 +646,31 @@ fn with_no_way_to_provide_postgres_the_error_lists_the_three_ways() {
 
 #[test]
 fn no_database_flag_skips_provisioning() {
-    let s = StandIn::new("database = true");
-    let run = support::run(s.command_with_path(&["--no-database"], &s.path("bin").display().to_string()));
+    let s = standin("database = true");
+    let run = support::run(s.command_with_path(&["--no-database"], s.path("bin")));
     assert_eq!(run.code, 0, "{run:?}");
-    assert_eq!(s.urls(), ["<unset>", "<unset>"]);
+    assert_eq!(urls(&s), ["<unset>", "<unset>"]);
 }
 
 /// A workspace whose compose file builds one image from `dockerfile`, with `build-images = true`
 /// and the smoke gate's tag `image`; no database.
 fn with_an_image_to_build(image: &str, dockerfile: &str) -> StandIn {
-    let s = StandIn::new("");
-    s.dir.write("ws/Dockerfile", dockerfile);
-    let file = s.dir.write(
+    let s = standin("");
+    s.write("ws/Dockerfile", dockerfile);
+    let file = s.write(
         "ws/docker-compose.yml",
         "services:\n  app:\n    image: ${APP_IMAGE:?}\n    build:\n      context: .\n    command: [\"true\"]\n",
     );
-    s.settings(&format!(
-        "build-images = true\n[workspace.metadata.xtask.compose]\nfile = \"{}\"\napp-service = \"app\"\n\
+    test_settings(
+        &s,
+        &format!(
+            "build-images = true\n[workspace.metadata.xtask.compose]\nfile = \"{}\"\napp-service = \"app\"\n\
          env = {{ APP_IMAGE = \"{{image}}\" }}\n[workspace.metadata.xtask.smoke]\nimage = \"{image}\"",
-        file.display()
-    ));
+            file.display()
+        ),
+    );
     // While the tests run: whether the image is there already.
-    s.dir.write("during.sh", format!("docker image inspect --format '{{{{.Id}}}}' {image} > \"$STANDIN/seen\" 2>&1\n"));
+    s.write("during.sh", format!("docker image inspect --format '{{{{.Id}}}}' {image} > \"$STANDIN/seen\" 2>&1\n"));
     s
 }
 
@@ -757,7 +704,7 @@ fn a_whole_run_builds_the_compose_images_first_and_a_failed_build_is_a_warning()
 
     // A build that fails is a warning: the tests still run, and decide the gate.
     std::fs::remove_file(s.path("seen")).unwrap();
-    s.dir.write("ws/Dockerfile", "FROM debian:trixie-slim\nRUN echo the-build-broke && exit 3\n");
+    s.write("ws/Dockerfile", "FROM debian:trixie-slim\nRUN echo the-build-broke && exit 3\n");
     let run = support::run(s.command_with_path(&["--no-cache"], &path));
     assert_eq!(run.code, 0, "{run:?}");
     assert!(run.stderr.contains("warning: images: `docker compose -f "), "{run:?}");

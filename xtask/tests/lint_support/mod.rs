@@ -6,6 +6,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+pub use crate::support::write_exe;
 use crate::support::{self, Run, Scratch};
 
 /// Set by git hooks (the suite may run under a pre-push hook): they would point the fixtures'
@@ -15,17 +16,6 @@ pub const GIT_LOCATION_VARS: [&str; 4] = ["GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX
 /// The workspace the xtask belongs to (where the pin files are).
 pub fn workspace() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
-}
-
-pub fn make_executable(path: &Path) {
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).unwrap();
-}
-
-pub fn write_exe(path: &Path, body: &str) {
-    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-    std::fs::write(path, body).unwrap();
-    make_executable(path);
 }
 
 /// A stand-in linter: appends `name argv…` to `$LOG` (when set), prints `out`, exits `code`.

@@ -5,6 +5,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+pub mod standin;
+
 pub struct Run {
     pub code: i32,
     pub stdout: String,
@@ -127,6 +129,18 @@ impl Drop for Scratch {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.0);
     }
+}
+
+/// Writes an executable file (mode 755), with its folders.
+pub fn write_exe(path: &Path, body: &str) {
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(path, body).unwrap();
+    make_executable(path);
+}
+
+pub fn make_executable(path: &Path) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).unwrap();
 }
 
 /// A Cobertura report: each file with its `(line, hits)` pairs.
@@ -366,9 +380,12 @@ esac
 "#;
 
 /// `xtask` working on the workspace at `root` (whose `xtask/Cargo.toml` names it as the root),
-/// with none of an enclosing coverage run's settings leaking into the run it starts: its target
-/// folder, its RUSTFLAGS, its profile files, its per-test recorder, and above all its rustc
-/// wrapper (cargo-llvm-cov itself, which would wrap the inner run's own, again and again).
+/// with none of an enclosing coverage run's build settings leaking into the run it starts: its
+/// target folder, its RUSTFLAGS, its per-test recorder, and above all its rustc wrapper
+/// (cargo-llvm-cov itself, which would wrap the inner run's own, again and again). Its
+/// `LLVM_PROFILE_FILE` stays: the xtask binary is that run's instrumented build, and without it
+/// writes its profile to `default_*.profraw` in its working folder instead of where the run
+/// collects them (the inner run's own cargo-llvm-cov sets the variable afresh for its tests).
 pub fn xtask_on(root: &Path) -> Command {
     let mut c = xtask();
     for (var, _) in std::env::vars_os() {
@@ -380,10 +397,12 @@ pub fn xtask_on(root: &Path) -> Command {
     c
 }
 
-/// What `cargo llvm-cov`, nextest or the xtask's recorder set for the tests they run.
-fn leaks_from_an_enclosing_run(name: &str) -> bool {
+/// What `cargo llvm-cov`, nextest or the xtask's recorder set for the tests they run, but for
+/// the one a program built for coverage reads when it runs: `LLVM_PROFILE_FILE`, where its
+/// profile goes (cargo-llvm-cov sets it; the recorder names a test in it).
+pub fn leaks_from_an_enclosing_run(name: &str) -> bool {
     const PREFIXES: [&str; 4] = ["CARGO_LLVM_COV", "__CARGO_LLVM_COV", "NEXTEST", "XTASK_MAP"];
-    const NAMES: [&str; 9] = [
+    const NAMES: [&str; 8] = [
         "RUSTC_WRAPPER",
         "RUSTC_WORKSPACE_WRAPPER",
         "CARGO_BUILD_RUSTC_WRAPPER",
@@ -392,7 +411,6 @@ fn leaks_from_an_enclosing_run(name: &str) -> bool {
         "RUSTDOCFLAGS",
         "CARGO_TARGET_DIR",
         "CARGO_BUILD_TARGET_DIR",
-        "LLVM_PROFILE_FILE",
     ];
     PREFIXES.iter().any(|p| name.starts_with(p))
         || NAMES.contains(&name)
