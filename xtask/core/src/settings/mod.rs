@@ -1,17 +1,34 @@
 //! Gate settings: `[workspace.metadata.xtask]` in the root `Cargo.toml`, read through
 //! `cargo metadata`. Every caller (a developer, pre-commit, CI) reads the same table;
 //! flags may override a value for one run.
+//!
+//! Each gate's table has a module of its own: the table as written (`Table`, every key with
+//! its default, written once in its `Default`), and `validate`, which turns it into the
+//! settings the gates read or gives every problem with it. Reading goes key by key
+//! (`keys.rs`), so a value of the wrong type names its table and key; every problem of every
+//! table is reported at once.
 
-use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+mod compose;
+mod coverage;
+mod keys;
+mod lint;
+mod security;
+mod smoke;
+mod test;
+
+use std::path::Path;
 
 use anyhow::{Context as _, Result, bail};
-use serde::Deserialize;
-
-use crate::coverage::grade::{Band, Percent};
+use serde::de::DeserializeOwned;
+use serde_json::{Map, Value};
 
 pub use crate::coverage::Metric;
-use crate::tools::Tool;
+pub use compose::ComposeSettings;
+pub use coverage::{CoverageSettings, PathGate};
+pub use lint::{DEFAULT_CORS_PATHS, LintSettings};
+pub use security::SecuritySettings;
+pub use smoke::SmokeSettings;
+pub use test::{TestInput, TestSettings};
 
 #[derive(Clone, Debug)]
 pub struct Settings {
@@ -26,414 +43,76 @@ pub struct Settings {
     pub json: String,
 }
 
-/// `[workspace.metadata.xtask.test]`: how `cargo xtask test` runs the suite.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct TestSettings {
-    /// The suite needs PostgreSQL: provide one through `DATABASE_URL` (see `db/`).
-    pub database: bool,
-    /// The database the tests get in a throwaway cluster.
-    pub database_name: String,
-    /// The role the tests connect as in a throwaway cluster.
-    pub database_user: String,
-    /// Tools the suite runs, installed by the gate and given to the tests by path
-    /// (`tools::for_tests`).
-    pub tools: Vec<Tool>,
-    /// Files that are not Rust which tests read, and which tests: what an impact-aware run
-    /// selects when such a file changes (`[[workspace.metadata.xtask.test.inputs]]`).
-    pub inputs: Vec<TestInput>,
-    /// The suite's container tests build the compose stack's images: a whole run builds them
-    /// first, beside the tool installs (`images.rs`).
-    pub build_images: bool,
-}
-
-/// One `[[workspace.metadata.xtask.test.inputs]]` entry.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct TestInput {
-    /// Globs over repository-relative paths (`*`, `?`, `**`); a file matching any is an input.
-    pub globs: Vec<String>,
-    /// The tests that read the matching files, as a nextest filterset (`binary(smoke_run)`).
-    pub tests: String,
-}
-
-impl Default for TestSettings {
-    fn default() -> TestSettings {
-        TestSettings {
-            database: false,
-            database_name: "app_test".into(),
-            database_user: "app".into(),
-            tools: Vec::new(),
-            inputs: Vec::new(),
-            build_images: false,
-        }
-    }
-}
-
-/// `[workspace.metadata.xtask.compose]`: the Docker Compose stack, for `cargo xtask up | down |
-/// logs`, the smoke gate and the test database.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ComposeSettings {
-    /// The compose file (absolute); `None`: the first of compose.yaml, compose.yml,
-    /// docker-compose.yaml, docker-compose.yml at the workspace root.
-    pub file: Option<PathBuf>,
-    /// A compose file laid over `file` for development (absolute): `cargo xtask up | down |
-    /// logs` and the test database use both; the smoke gate runs `file` alone, as production.
-    pub dev_file: Option<PathBuf>,
-    /// The service that runs PostgreSQL (the test gate starts only this one).
-    pub db_service: String,
-    /// The one-shot service that applies the migrations.
-    pub migrate_service: String,
-    /// The service the API runs in.
-    pub app_service: String,
-    /// The port the app listens on inside its container.
-    pub app_port: u16,
-    /// The app's probes (the app defines them: `app::routes::health`).
-    pub live_path: String,
-    pub ready_path: String,
-    /// A throwaway stack's whole environment (no `.env` is read): `{secret}`, `{port}` and
-    /// `{image}` are filled in on each run (see `docker::render_env`).
-    pub env: BTreeMap<String, String>,
-}
-
-impl Default for ComposeSettings {
-    fn default() -> ComposeSettings {
-        ComposeSettings {
-            file: None,
-            dev_file: None,
-            db_service: "db".into(),
-            migrate_service: "migrate".into(),
-            app_service: "app".into(),
-            app_port: 8000,
-            live_path: "/health/live".into(),
-            ready_path: "/health/ready".into(),
-            env: BTreeMap::new(),
-        }
-    }
-}
-
-/// `[workspace.metadata.xtask.smoke]`: what `cargo xtask smoke` builds and allows.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct SmokeSettings {
-    /// The tag the smoke gate builds the app image as (its own: never the one `up` runs).
-    pub image: String,
-    /// The image's size budget, in MB (10^6 bytes, as `docker images` counts).
-    pub max_image_size_mb: u64,
-}
-
-impl Default for SmokeSettings {
-    fn default() -> SmokeSettings {
-        SmokeSettings { image: "xtask-smoke:latest".into(), max_image_size_mb: 500 }
-    }
-}
-
-#[derive(Clone, Debug)]
-pub struct CoverageSettings {
-    pub threshold: Percent,
-    pub metric: Metric,
-    /// Absolute paths.
-    pub report: PathBuf,
-    pub lcov: PathBuf,
-    pub html: PathBuf,
-    /// Where `--partition M/N` writes its shard's report (`coverage-M-of-N.xml`).
-    pub shards: PathBuf,
-    pub lowest_files: usize,
-    pub bands: Vec<Band>,
-    /// `--diff` without a base compares with this git revision (under Actions on a pull
-    /// request, with the PR's base branch instead).
-    pub base: Option<String>,
-    /// The patch gate: covered ÷ coverable changed lines [default: `threshold`].
-    pub patch_threshold: Percent,
-    /// Optionally, at most this many uncovered changed lines.
-    pub max_uncovered_changed_lines: Option<u64>,
-    /// The ratchet's committed baseline (absolute path); no ratchet when unset.
-    pub baseline: Option<PathBuf>,
-    /// How far (percentage points) the total may fall below the baseline.
-    pub ratchet_tolerance: Percent,
-    /// Per-path gates, each graded on the files its glob matches.
-    pub paths: Vec<PathGate>,
-}
-
-/// One `[[workspace.metadata.xtask.coverage.paths]]` entry.
-#[derive(Clone, Debug)]
-pub struct PathGate {
-    /// A glob over repository-relative paths (`*`, `?`, `**`).
-    pub glob: String,
-    pub threshold: Percent,
-}
-
-/// `[workspace.metadata.xtask.lint]`. Globs are relative to the root (see `lint/glob.rs`).
-#[derive(Clone, Debug)]
-pub struct LintSettings {
-    /// Files no lint check reads (generated or deliberately odd files). The `env-not-committed`
-    /// policy still sees them: it looks at what git tracks.
-    pub exclude: Vec<String>,
-    /// The size limit for any file in the checkout, in KB (1024 bytes).
-    pub max_file_size_kb: u64,
-    /// The files the `cors-no-wildcard` policy scans; `!pattern` takes files back out.
-    pub cors_paths: Vec<String>,
-}
-
-/// What `cors-no-wildcard` scans when `cors-paths` is not set: env templates, compose files and
-/// Dockerfiles anywhere, the service's code and config, its deployment files; not its tests.
-pub const DEFAULT_CORS_PATHS: [&str; 10] = [
-    "**/.env*",
-    "**/compose*.yml",
-    "**/compose*.yaml",
-    "**/docker-compose*.yml",
-    "**/docker-compose*.yaml",
-    "**/Dockerfile*",
-    "app/**",
-    "!app/tests/**",
-    "config/**",
-    "deploy/**",
-];
-
-/// `[workspace.metadata.xtask.security]`: how `cargo xtask security` runs.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct SecuritySettings {
-    /// The RustSec database folder (absolute); `None`: `$CARGO_HOME/advisory-db`, cargo-audit's.
-    pub advisory_db: Option<PathBuf>,
-    /// A database older than this fails the gate, unless `accept_stale_db`.
-    pub max_db_age_days: u32,
-    /// Accept an older database (printed on every run).
-    pub accept_stale_db: bool,
-    /// The packages whose linked crates must not be unsound; empty: every workspace package.
-    pub linked_by: Vec<String>,
-    /// The production Rust files the source rules read; `!pattern` takes files back out.
-    pub source_paths: Vec<String>,
-    /// The suppression file (absolute).
-    pub suppressions: PathBuf,
-}
-
-#[derive(Deserialize, Default)]
-#[serde(deny_unknown_fields)]
-struct Raw {
-    coverage: Option<RawCoverage>,
-    test: Option<RawTest>,
-    lint: Option<RawLint>,
-    security: Option<RawSecurity>,
-    compose: Option<RawCompose>,
-    smoke: Option<RawSmoke>,
-}
-
-#[derive(Deserialize, Default)]
-#[serde(deny_unknown_fields, rename_all = "kebab-case")]
-struct RawCompose {
-    file: Option<PathBuf>,
-    dev_file: Option<PathBuf>,
-    db_service: Option<String>,
-    migrate_service: Option<String>,
-    app_service: Option<String>,
-    app_port: Option<u16>,
-    live_path: Option<String>,
-    ready_path: Option<String>,
-    env: Option<BTreeMap<String, String>>,
-}
-
-#[derive(Deserialize, Default)]
-#[serde(deny_unknown_fields, rename_all = "kebab-case")]
-struct RawSmoke {
-    image: Option<String>,
-    max_image_size_mb: Option<u64>,
-}
-
-#[derive(Deserialize, Default)]
-#[serde(deny_unknown_fields, rename_all = "kebab-case")]
-struct RawSecurity {
-    advisory_db: Option<PathBuf>,
-    max_db_age_days: Option<u32>,
-    accept_stale_db: Option<bool>,
-    linked_by: Option<Vec<String>>,
-    source_paths: Option<Vec<String>>,
-    suppressions: Option<PathBuf>,
-}
-
-#[derive(Deserialize, Default)]
-#[serde(deny_unknown_fields, rename_all = "kebab-case")]
-struct RawTest {
-    database: Option<bool>,
-    database_name: Option<String>,
-    database_user: Option<String>,
-    tools: Option<Vec<String>>,
-    inputs: Option<Vec<RawTestInput>>,
-    build_images: Option<bool>,
-    /// Moved to [workspace.metadata.xtask.compose]: read only to say so.
-    compose_file: Option<serde_json::Value>,
-    compose_service: Option<serde_json::Value>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawTestInput {
-    /// One glob, or several.
-    glob: StringOrList,
-    /// One filterset, or several (any of them).
-    tests: StringOrList,
-}
-
-#[derive(Deserialize)]
-#[serde(untagged)]
-enum StringOrList {
-    One(String),
-    Many(Vec<String>),
-}
-
-impl StringOrList {
-    fn into_vec(self) -> Vec<String> {
-        match self {
-            StringOrList::One(s) => vec![s],
-            StringOrList::Many(v) => v,
-        }
-    }
-}
-
-#[derive(Deserialize, Default)]
-#[serde(deny_unknown_fields, rename_all = "kebab-case")]
-struct RawLint {
-    exclude: Option<Vec<String>>,
-    max_file_size_kb: Option<u64>,
-    cors_paths: Option<Vec<String>>,
-}
-
-#[derive(Deserialize, Default)]
-#[serde(deny_unknown_fields, rename_all = "kebab-case")]
-struct RawCoverage {
-    threshold: Option<serde_json::Value>,
-    metric: Option<Metric>,
-    report: Option<PathBuf>,
-    lcov: Option<PathBuf>,
-    html: Option<PathBuf>,
-    shards: Option<PathBuf>,
-    lowest_files: Option<usize>,
-    bands: Option<Vec<RawBand>>,
-    base: Option<String>,
-    patch_threshold: Option<serde_json::Value>,
-    max_uncovered_changed_lines: Option<u64>,
-    baseline: Option<PathBuf>,
-    ratchet_tolerance: Option<serde_json::Value>,
-    paths: Option<Vec<RawPathGate>>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawPathGate {
-    glob: String,
-    threshold: serde_json::Value,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawBand {
-    min: serde_json::Value,
-    emoji: String,
-    label: String,
-    #[serde(default)]
-    note: String,
-}
-
-/// A TOML number or string as an exact percentage.
-fn percent(value: &serde_json::Value, key: &str) -> Result<Percent> {
-    let text = match value {
-        serde_json::Value::Number(n) => n.to_string(),
-        serde_json::Value::String(s) => s.clone(),
-        other => bail!("`{key}` must be a number, not {other}"),
-    };
-    text.parse::<Percent>().map_err(|e| anyhow::anyhow!("`{key}`: {e}"))
-}
+/// The tables of `[workspace.metadata.xtask]`; any other is an error.
+const TABLES: [&str; 6] = ["coverage", "test", "lint", "security", "compose", "smoke"];
 
 impl Settings {
     /// Parses the `xtask` table of the workspace metadata (`null` when absent).
-    pub fn from_metadata(root: &Path, metadata: &serde_json::Value) -> Result<Settings> {
-        let xtask = metadata.get("xtask").cloned().unwrap_or(serde_json::Value::Null);
+    pub fn from_metadata(root: &Path, metadata: &Value) -> Result<Settings> {
+        let xtask = metadata.get("xtask").cloned().unwrap_or(Value::Null);
         let json = xtask.to_string();
-        let raw: Raw = if xtask.is_null() {
-            Raw::default()
-        } else {
-            serde_json::from_value(xtask).context("invalid [workspace.metadata.xtask] in Cargo.toml")?
+        let mut tables = match xtask {
+            Value::Null => Map::new(),
+            Value::Object(tables) => tables,
+            other => bail!("invalid [workspace.metadata.xtask] in Cargo.toml: expected tables, not {other}"),
         };
-        let c = raw.coverage.unwrap_or_default();
-        let within = "[workspace.metadata.xtask.coverage] in Cargo.toml";
-        let threshold = match &c.threshold {
-            Some(v) => percent(v, "threshold").context(within)?,
-            None => Percent::whole(70),
-        };
-        let patch_threshold = match &c.patch_threshold {
-            Some(v) => percent(v, "patch-threshold").context(within)?,
-            None => threshold,
-        };
-        if c.base.as_deref().is_some_and(|b| b.trim().is_empty() || b.starts_with('-')) {
-            bail!("{within}: `base` must name a git revision, e.g. \"origin/main\"");
-        }
-        let ratchet_tolerance = match &c.ratchet_tolerance {
-            Some(v) => percent(v, "ratchet-tolerance").context(within)?,
-            None => "0.1".parse().expect("a valid percentage"),
-        };
-        let mut paths = Vec::new();
-        for (i, raw) in c.paths.unwrap_or_default().into_iter().enumerate() {
-            let at = format!("{within}: paths[{i}] ({:?})", raw.glob);
-            if raw.glob.starts_with('!') {
-                bail!("{at}: a path gate's glob cannot be negated: name the files it grades");
+        let mut errors: Vec<String> = (tables.keys())
+            .filter(|name| !TABLES.contains(&name.as_str()))
+            .map(|name| {
+                let expected = TABLES.map(|t| format!("`{t}`")).join(", ");
+                format!("invalid [workspace.metadata.xtask] in Cargo.toml: unknown field `{name}`, expected one of {expected}")
+            })
+            .collect();
+        let coverage = table(&mut tables, "coverage", &mut errors, |t: coverage::Table| t.validate(root));
+        let test = table(&mut tables, "test", &mut errors, test::Table::validate);
+        let lint = table(&mut tables, "lint", &mut errors, lint::Table::validate);
+        let security = table(&mut tables, "security", &mut errors, |t: security::Table| t.validate(root));
+        let compose = table(&mut tables, "compose", &mut errors, |t: compose::Table| t.validate(root));
+        let smoke = table(&mut tables, "smoke", &mut errors, smoke::Table::validate);
+        match (coverage, test, lint, security, compose, smoke) {
+            (Some(coverage), Some(test), Some(lint), Some(security), Some(compose), Some(smoke))
+                if errors.is_empty() =>
+            {
+                Ok(Settings { coverage, test, lint, security, compose, smoke, json })
             }
-            crate::lint::glob::check(&raw.glob).map_err(|e| anyhow::anyhow!("{at}: {e}"))?;
-            let threshold = percent(&raw.threshold, "threshold").context(at)?;
-            paths.push(PathGate { glob: raw.glob, threshold });
+            _ => bail!("{}", errors.join("\n")),
         }
-        let bands = match c.bands {
-            None => crate::coverage::grade::default_bands(),
-            Some(raw) => {
-                let mut bands = Vec::with_capacity(raw.len());
-                for b in raw {
-                    bands.push(Band {
-                        min: percent(&b.min, "bands.min").context(within)?,
-                        emoji: b.emoji,
-                        label: b.label,
-                        note: b.note,
-                    });
-                }
-                check_bands(&bands).context(within)?;
-                bands
-            }
-        };
-        let path = |p: Option<PathBuf>, default: &str| root.join(p.unwrap_or_else(|| default.into()));
-        let lint =
-            lint_settings(raw.lint.unwrap_or_default()).context("[workspace.metadata.xtask.lint] in Cargo.toml")?;
-        let test =
-            test_settings(raw.test.unwrap_or_default()).context("[workspace.metadata.xtask.test] in Cargo.toml")?;
-        let security = security_settings(root, raw.security.unwrap_or_default())
-            .context("[workspace.metadata.xtask.security] in Cargo.toml")?;
-        let compose = compose_settings(root, raw.compose.unwrap_or_default())
-            .context("[workspace.metadata.xtask.compose] in Cargo.toml")?;
-        let smoke =
-            smoke_settings(raw.smoke.unwrap_or_default()).context("[workspace.metadata.xtask.smoke] in Cargo.toml")?;
-        Ok(Settings {
-            json,
-            lint,
-            test,
-            security,
-            compose,
-            smoke,
-            coverage: CoverageSettings {
-                threshold,
-                metric: c.metric.unwrap_or(Metric::Lines),
-                report: path(c.report, "coverage.xml"),
-                lcov: path(c.lcov, "target/coverage/lcov.info"),
-                html: path(c.html, "target/coverage/html"),
-                shards: path(c.shards, "target/coverage/shards"),
-                lowest_files: c.lowest_files.unwrap_or(10),
-                bands,
-                base: c.base,
-                patch_threshold,
-                max_uncovered_changed_lines: c.max_uncovered_changed_lines,
-                baseline: c.baseline.map(|b| root.join(b)),
-                ratchet_tolerance,
-                paths,
-            },
-        })
     }
 
     /// Reads the settings of the workspace whose manifest is `root/Cargo.toml`.
     pub fn load(cargo: &str, root: &Path) -> Result<Settings> {
         let metadata = workspace_metadata(cargo, root).context("could not read the workspace settings")?;
         Settings::from_metadata(root, &metadata.workspace_metadata)
+    }
+}
+
+/// One table, read (its defaults where it is silent) and validated; its problems, if any, go to
+/// `errors` as one line under its name.
+fn table<T: DeserializeOwned + Default, S>(
+    tables: &mut Map<String, Value>,
+    name: &str,
+    errors: &mut Vec<String>,
+    validate: impl FnOnce(T) -> Result<S, Vec<String>>,
+) -> Option<S> {
+    let raw = match tables.remove(name) {
+        Some(table) => keys::read_table(table),
+        None => Ok(T::default()),
+    };
+    match raw.and_then(validate) {
+        Ok(settings) => Some(settings),
+        Err(problems) => {
+            errors.push(format!("[workspace.metadata.xtask.{name}] in Cargo.toml: {}", problems.join("; ")));
+            None
+        }
+    }
+}
+
+/// Each of `patterns` a glob the lint's matcher takes (`key`: the setting they come from).
+fn check_globs(key: &str, patterns: &[String], errors: &mut Vec<String>) {
+    for p in patterns {
+        if let Err(e) = crate::lint::glob::check(p) {
+            errors.push(format!("`{key}`: {e}"));
+        }
     }
 }
 
@@ -447,230 +126,17 @@ pub fn workspace_metadata(cargo: &str, root: &Path) -> Result<cargo_metadata::Me
         .exec()
         .context("`cargo metadata` failed")
 }
-
-fn lint_settings(raw: RawLint) -> Result<LintSettings> {
-    let exclude = raw.exclude.unwrap_or_default();
-    let cors_paths = raw.cors_paths.unwrap_or_else(|| DEFAULT_CORS_PATHS.map(str::to_owned).to_vec());
-    for (key, patterns) in [("exclude", &exclude), ("cors-paths", &cors_paths)] {
-        for p in patterns {
-            crate::lint::glob::check(p).map_err(|e| anyhow::anyhow!("`{key}`: {e}"))?;
-        }
-    }
-    let max_file_size_kb = raw.max_file_size_kb.unwrap_or(500);
-    if max_file_size_kb == 0 {
-        bail!("`max-file-size-kb` must be at least 1");
-    }
-    Ok(LintSettings { exclude, max_file_size_kb, cors_paths })
-}
-
-fn security_settings(root: &Path, s: RawSecurity) -> Result<SecuritySettings> {
-    let source_paths = s.source_paths.unwrap_or_else(|| vec!["**/src/**/*.rs".to_owned()]);
-    for p in &source_paths {
-        crate::lint::glob::check(p).map_err(|e| anyhow::anyhow!("`source-paths`: {e}"))?;
-    }
-    let max_db_age_days = s.max_db_age_days.unwrap_or(90);
-    if max_db_age_days == 0 {
-        bail!("`max-db-age-days` must be at least 1");
-    }
-    Ok(SecuritySettings {
-        advisory_db: s.advisory_db.map(|p| root.join(p)),
-        max_db_age_days,
-        accept_stale_db: s.accept_stale_db.unwrap_or(false),
-        linked_by: s.linked_by.unwrap_or_default(),
-        source_paths,
-        suppressions: root.join(s.suppressions.unwrap_or_else(|| "security.toml".into())),
-    })
-}
-
-fn test_settings(t: RawTest) -> Result<TestSettings> {
-    for (old, new) in [(&t.compose_file, "file"), (&t.compose_service, "db-service")] {
-        if old.is_some() {
-            let old = if new == "file" { "compose-file" } else { "compose-service" };
-            bail!("`{old}` has moved: write it as `{new}` in [workspace.metadata.xtask.compose]");
-        }
-    }
-    let default = TestSettings::default();
-    let database_name = t.database_name.unwrap_or(default.database_name);
-    let database_user = t.database_user.unwrap_or(default.database_user);
-    check_identifier("database-name", &database_name)?;
-    check_identifier("database-user", &database_user)?;
-    let mut tools = Vec::new();
-    for name in t.tools.unwrap_or_default() {
-        let Some(tool) = Tool::project_local(&name) else {
-            bail!(
-                "test `tools`: `{name}` is not a tool the xtask installs for the tests (one of: {})",
-                Tool::project_local_names().join(", ")
-            );
-        };
-        tools.push(tool);
-    }
-    let mut inputs = Vec::new();
-    let mut problems = Vec::new();
-    for (i, raw) in t.inputs.unwrap_or_default().into_iter().enumerate() {
-        let globs = raw.glob.into_vec();
-        let at = format!("inputs[{i}] ({})", globs.join(", "));
-        if globs.is_empty() {
-            problems.push(format!("{at}: `glob` must name the files the tests read"));
-        }
-        for g in &globs {
-            if let Err(e) = crate::lint::glob::check(g) {
-                problems.push(format!("{at}: {e}"));
-            } else if g.starts_with('!') {
-                problems.push(format!("{at}: an input's glob cannot be negated: name the files the tests read"));
-            }
-        }
-        let filters = raw.tests.into_vec();
-        let filters: Vec<String> = filters.into_iter().map(|f| f.trim().to_owned()).collect();
-        if filters.is_empty() || filters.iter().any(String::is_empty) {
-            problems
-                .push(format!("{at}: `tests` must name the tests, as a nextest filterset, e.g. \"binary(smoke_run)\""));
-            continue;
-        }
-        if let Some(f) = filters.iter().find(|f| !balanced(f)) {
-            problems.push(format!("{at}: `tests` filterset {f:?} has unbalanced parentheses"));
-            continue;
-        }
-        let tests = if filters.len() == 1 {
-            filters[0].clone()
-        } else {
-            filters.iter().map(|f| format!("({f})")).collect::<Vec<_>>().join(" | ")
-        };
-        inputs.push(TestInput { globs, tests });
-    }
-    if !problems.is_empty() {
-        bail!("{}", problems.join("; "));
-    }
-    Ok(TestSettings {
-        database: t.database.unwrap_or(default.database),
-        database_name,
-        database_user,
-        tools,
-        inputs,
-        build_images: t.build_images.unwrap_or(default.build_images),
-    })
-}
-
-/// Whether the parentheses of a filterset pair up (outside quoted strings).
-fn balanced(filter: &str) -> bool {
-    let mut depth = 0i32;
-    let mut quoted = false;
-    for c in filter.chars() {
-        match c {
-            '"' => quoted = !quoted,
-            '(' if !quoted => depth += 1,
-            ')' if !quoted => {
-                depth -= 1;
-                if depth < 0 {
-                    return false;
-                }
-            }
-            _ => {}
-        }
-    }
-    depth == 0 && !quoted
-}
-
-fn compose_settings(root: &Path, c: RawCompose) -> Result<ComposeSettings> {
-    let default = ComposeSettings::default();
-    let service = |key: &str, value: Option<String>, default: String| -> Result<String> {
-        let v = value.unwrap_or(default);
-        if v.is_empty() {
-            bail!("`{key}` is empty");
-        }
-        Ok(v)
-    };
-    let db_service = service("db-service", c.db_service, default.db_service)?;
-    let migrate_service = service("migrate-service", c.migrate_service, default.migrate_service)?;
-    let app_service = service("app-service", c.app_service, default.app_service)?;
-    let path = |key: &str, value: Option<String>, default: String| -> Result<String> {
-        let v = value.unwrap_or(default);
-        if !v.starts_with('/') || v.contains(char::is_whitespace) {
-            bail!("`{key}` = {v:?} is not a URL path (e.g. \"/health/ready\")");
-        }
-        Ok(v)
-    };
-    let live_path = path("live-path", c.live_path, default.live_path)?;
-    let ready_path = path("ready-path", c.ready_path, default.ready_path)?;
-    let env = c.env.unwrap_or_default();
-    for (key, value) in &env {
-        let name_ok = key.chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
-            && key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
-        if !name_ok {
-            bail!("`env`: {key:?} is not a variable name (letters, digits and `_`)");
-        }
-        let mut rest = value.as_str();
-        while let Some(open) = rest.find('{') {
-            let close = rest[open..].find('}').map(|c| open + c + 1).unwrap_or(rest.len());
-            let word = &rest[open..close];
-            if !matches!(word, "{secret}" | "{port}" | "{image}") {
-                bail!("`env.{key}`: unknown placeholder `{word}` (use {{secret}}, {{port}} or {{image}})");
-            }
-            rest = &rest[close..];
-        }
-    }
-    Ok(ComposeSettings {
-        file: c.file.map(|p| root.join(p)),
-        dev_file: c.dev_file.map(|p| root.join(p)),
-        db_service,
-        migrate_service,
-        app_service,
-        app_port: match c.app_port {
-            Some(0) => bail!("`app-port` must be a port number, 1 to 65535"),
-            Some(p) => p,
-            None => default.app_port,
-        },
-        live_path,
-        ready_path,
-        env,
-    })
-}
-
-fn smoke_settings(s: RawSmoke) -> Result<SmokeSettings> {
-    let default = SmokeSettings::default();
-    let image = s.image.unwrap_or(default.image);
-    if image.is_empty() || image.contains(char::is_whitespace) {
-        bail!("`image` = {image:?} is not an image name (e.g. \"myapp:smoke\")");
-    }
-    let max_image_size_mb = s.max_image_size_mb.unwrap_or(default.max_image_size_mb);
-    if max_image_size_mb == 0 {
-        bail!("`max-image-size-mb` must be at least 1");
-    }
-    Ok(SmokeSettings { image, max_image_size_mb })
-}
-
-/// A plain SQL identifier (also safe in a URL): a letter or `_`, then letters, digits, `_`.
-fn check_identifier(key: &str, value: &str) -> Result<()> {
-    let mut chars = value.chars();
-    let first_ok = chars.next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_');
-    if !first_ok || !chars.all(|c| c.is_ascii_alphanumeric() || c == '_') || value.len() > 63 {
-        bail!("`{key}` = {value:?}: use at most 63 letters, digits and `_`, not starting with a digit");
-    }
-    Ok(())
-}
-
-fn check_bands(bands: &[Band]) -> Result<()> {
-    let Some(last) = bands.last() else { bail!("`bands` is empty: give at least one band with min = 0") };
-    if last.min != Percent::ZERO {
-        bail!("the last band (`{}`) must have min = 0 so every report gets a grade", last.label);
-    }
-    for pair in bands.windows(2) {
-        if !pair[1].min.less_than(pair[0].min) {
-            bail!(
-                "`bands` must be listed highest first: `{}` ({}) comes before `{}` ({})",
-                pair[0].label,
-                pair[0].min,
-                pair[1].label,
-                pair[1].min
-            );
-        }
-    }
-    Ok(())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::coverage::grade::Percent;
+    use crate::tools::Tool;
     use serde_json::json;
+
+    /// The error `[workspace.metadata.xtask]` = `xtask` gives, as `main` prints it.
+    fn error(xtask: Value) -> String {
+        format!("{:#}", Settings::from_metadata(Path::new("/r"), &json!({ "xtask": xtask })).unwrap_err())
+    }
 
     #[test]
     fn missing_table_gives_the_runbook_defaults() {
@@ -694,8 +160,9 @@ mod tests {
     #[test]
     fn test_settings_default_to_no_database() {
         let s = Settings::from_metadata(Path::new("/r"), &serde_json::Value::Null).unwrap();
-        assert_eq!(s.test, TestSettings::default());
         assert!(!s.test.database);
+        assert_eq!((s.test.database_name.as_str(), s.test.database_user.as_str()), ("app_test", "app"));
+        assert!(s.test.tools.is_empty() && s.test.inputs.is_empty() && !s.test.build_images);
         let meta = json!({"xtask": {"test": {"database": true, "database-name": "shop_test",
             "database-user": "shop"}}});
         let t = Settings::from_metadata(Path::new("/r"), &meta).unwrap().test;
@@ -714,12 +181,116 @@ mod tests {
         let err = format!("{:#}", Settings::from_metadata(Path::new("/r"), &unknown).unwrap_err());
         assert!(err.contains("`cargo-nextest` is not a tool the xtask installs for the tests (one of: "), "{err}");
         assert!(err.contains("schemathesis"), "{err}");
-        let moved = json!({"xtask": {"test": {"compose-file": "deploy/compose.yaml"}}});
-        let err = format!("{:#}", Settings::from_metadata(Path::new("/r"), &moved).unwrap_err());
-        assert!(
-            err.contains("`compose-file` has moved: write it as `file` in [workspace.metadata.xtask.compose]"),
-            "{err}"
+    }
+
+    /// `compose-file` and `compose-service` moved to the compose table long ago (as `file` and
+    /// `db-service`); they are now keys the test table does not have, like any typo.
+    #[test]
+    fn the_removed_compose_keys_are_unknown_keys() {
+        for key in ["compose-file", "compose-service"] {
+            let err = error(json!({"test": {key: "x"}}));
+            assert!(
+                err.starts_with(&format!(
+                    "[workspace.metadata.xtask.test] in Cargo.toml: unknown field `{key}`, expected one of `database`, "
+                )),
+                "{err}"
+            );
+            assert!(err.contains("`build-images`"), "{err}");
+        }
+        let typo = error(json!({"test": {"datbase": true}}));
+        assert!(typo.contains("unknown field `datbase`, expected one of `database`, `database-name`"), "{typo}");
+    }
+
+    #[test]
+    fn every_problem_of_every_table_is_reported_at_once() {
+        let err = error(json!({
+            "coverage": {"base": "-x", "bands": [{"min": 50, "emoji": "x", "label": "a"}]},
+            "test": {"database-name": "1st", "tools": ["cargo-nextest"]},
+            "lint": {"max-file-size-kb": 0, "exclude": ["/abs"]},
+            "security": {"max-db-age-days": 0},
+            "compose": {"db-service": "", "app-port": 0, "ready-path": "health"},
+            "smoke": {"image": "a b", "max-image-size-mb": 0},
+            "smoek": {},
+        }));
+        let lines: Vec<&str> = err.lines().collect();
+        assert_eq!(lines.len(), 7, "one line a table with problems, the unknown table first: {err}");
+        assert!(lines[0].contains("invalid [workspace.metadata.xtask] in Cargo.toml: unknown field `smoek`"), "{err}");
+        assert_eq!(
+            lines[1],
+            "[workspace.metadata.xtask.coverage] in Cargo.toml: `base` must name a git revision, e.g. \"origin/main\"; \
+             the last band (`a`) must have min = 0 so every report gets a grade"
         );
+        for (line, says) in [
+            (2, "[workspace.metadata.xtask.test] in Cargo.toml: `database-name` = \"1st\": use at most 63"),
+            (2, "; test `tools`: `cargo-nextest` is not a tool the xtask installs"),
+            (3, "[workspace.metadata.xtask.lint] in Cargo.toml: `exclude`: `/abs`: write paths relative to the root"),
+            (3, "; `max-file-size-kb` must be at least 1"),
+            (4, "[workspace.metadata.xtask.security] in Cargo.toml: `max-db-age-days` must be at least 1"),
+            (5, "[workspace.metadata.xtask.compose] in Cargo.toml: `db-service` is empty; `app-port` must be a port"),
+            (5, "; `ready-path` = \"health\" is not a URL path"),
+            (6, "[workspace.metadata.xtask.smoke] in Cargo.toml: `image` = \"a b\" is not an image name"),
+            (6, "; `max-image-size-mb` must be at least 1"),
+        ] {
+            assert!(lines[line].contains(says), "{says}: {err}");
+        }
+        // One problem alone reads as it always did.
+        assert_eq!(
+            error(json!({"lint": {"max-file-size-kb": 0}})),
+            "[workspace.metadata.xtask.lint] in Cargo.toml: `max-file-size-kb` must be at least 1"
+        );
+    }
+
+    #[test]
+    fn a_wrong_type_names_its_table_and_key() {
+        assert_eq!(
+            error(json!({"test": {"build-images": "yes", "database": 1}})),
+            "[workspace.metadata.xtask.test] in Cargo.toml: `build-images`: invalid type: string \"yes\", \
+             expected a boolean; `database`: invalid type: integer `1`, expected a boolean"
+        );
+        assert_eq!(
+            error(json!({"compose": {"app-port": 70000, "env": {"A": 1}}})),
+            "[workspace.metadata.xtask.compose] in Cargo.toml: `app-port`: invalid value: integer `70000`, \
+             expected u16; `env.A`: invalid type: integer `1`, expected a string"
+        );
+        assert_eq!(
+            error(
+                json!({"coverage": {"paths": [{"glob": "a/**", "threshold": 90}, {"glob": "b/**", "threshold": "x"}]}})
+            ),
+            "[workspace.metadata.xtask.coverage] in Cargo.toml: `paths[1].threshold`: \"x\" is not a percentage \
+             between 0 and 100 (for example 70 or 72.5)"
+        );
+        assert_eq!(
+            error(json!({"coverage": {"bands": [{"min": 0, "label": "a"}]}})),
+            "[workspace.metadata.xtask.coverage] in Cargo.toml: `bands[0]`: missing field `emoji`"
+        );
+        assert_eq!(error(json!({"lint": ["x"]})).lines().count(), 1);
+        assert!(error(json!("x")).starts_with("invalid [workspace.metadata.xtask] in Cargo.toml: expected tables"));
+    }
+
+    #[test]
+    fn percents_are_integers_or_decimals_from_0_to_100_exactly() {
+        let coverage = |value: Value| {
+            let meta = json!({"xtask": {"coverage": {"threshold": value, "ratchet-tolerance": 0}}});
+            Settings::from_metadata(Path::new("/r"), &meta).map(|s| s.coverage).map_err(|e| format!("{e:#}"))
+        };
+        let c = coverage(json!(75)).unwrap();
+        assert_eq!(
+            (c.threshold, c.patch_threshold, c.ratchet_tolerance),
+            (Percent::whole(75), Percent::whole(75), Percent::ZERO)
+        );
+        assert_eq!(coverage(json!(69.995)).unwrap().threshold, "69.995".parse().unwrap());
+        assert_eq!(coverage(json!("72.5")).unwrap().threshold.to_string(), "72.5");
+        assert_eq!(coverage(json!(100)).unwrap().threshold, Percent::whole(100));
+        for (value, says) in [
+            (json!(100.5), "`threshold`: \"100.5\" is not a percentage between 0 and 100"),
+            (json!(170), "`threshold`: \"170\" is not a percentage between 0 and 100"),
+            (json!(-1), "`threshold`: \"-1\" is not a percentage between 0 and 100"),
+            (json!(true), "`threshold`: invalid type: boolean `true`, expected a percentage between 0 and 100"),
+            (json!([70]), "`threshold`: invalid type: sequence, expected a percentage"),
+        ] {
+            let err = coverage(value).unwrap_err();
+            assert!(err.starts_with(&format!("[workspace.metadata.xtask.coverage] in Cargo.toml: {says}")), "{err}");
+        }
     }
 
     #[test]
@@ -763,9 +334,12 @@ mod tests {
     #[test]
     fn compose_and_smoke_tables_defaults_and_values() {
         let s = Settings::from_metadata(Path::new("/r"), &serde_json::Value::Null).unwrap();
-        assert_eq!(s.compose, ComposeSettings::default());
+        assert_eq!((s.compose.file, s.compose.dev_file), (None, None));
         assert_eq!((s.compose.db_service.as_str(), s.compose.app_port), ("db", 8000));
-        assert_eq!(s.smoke, SmokeSettings::default());
+        assert_eq!((s.compose.migrate_service.as_str(), s.compose.app_service.as_str()), ("migrate", "app"));
+        assert_eq!((s.compose.live_path.as_str(), s.compose.ready_path.as_str()), ("/health/live", "/health/ready"));
+        assert!(s.compose.env.is_empty());
+        assert_eq!((s.smoke.image.as_str(), s.smoke.max_image_size_mb), ("xtask-smoke:latest", 500));
         let meta = json!({"xtask": {
             "compose": {"file": "deploy/compose.yaml", "dev-file": "deploy/dev.yaml", "db-service": "postgres",
                         "migrate-service": "m", "app-service": "api", "app-port": 3000,
@@ -820,7 +394,6 @@ mod tests {
             json!({"xtask": {"test": {"database": "yes"}}}),
             json!({"xtask": {"test": {"database-name": "drop table"}}}),
             json!({"xtask": {"test": {"database-user": "1st"}}}),
-            json!({"xtask": {"test": {"compose-service": "db"}}}),
             json!({"xtask": {"compose": {"db-service": ""}}}),
             json!({"xtask": {"compose": {"app-port": 0}}}),
             json!({"xtask": {"compose": {"ready-path": "health"}}}),
