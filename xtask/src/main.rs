@@ -3,7 +3,7 @@
 
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 use xtask::gates::cache::CacheArgs;
 use xtask::gates::ci::CiArgs;
 use xtask::gates::compose::{DownArgs, LogsArgs, UpArgs};
@@ -82,7 +82,7 @@ enum Gate {
     /// --partition M/N: runs one shard of the suite and writes its report for a later merge
     /// (`--file 'target/coverage/shards/*.xml'`). --why FILE[:LINE] lists the tests that cover it.
     ///
-    /// Grades: ❌ Poor <50, ⚠️ Low 50–69, ✅ Approved 70–79, 🌟 High 80–89, 🚀 Excellent ≥90.
+    /// Grades: {grades}.
     /// Exit status: 0 at or above the threshold (and the patch gate); 1 below it, or when the
     /// tests fail; 2 on a usage, input or tool error. Settings: [workspace.metadata.xtask.coverage]
     /// in the root Cargo.toml; flags override them for one run.
@@ -191,13 +191,24 @@ enum Gate {
     Cache(CacheArgs),
 }
 
+/// The command line, with what its help shows from the code: the coverage grades are the
+/// default bands (`coverage::grade::default_bands`), written there once.
+fn command() -> clap::Command {
+    Cli::command().mut_subcommand("coverage", |c| {
+        let about = c.get_long_about().map(ToString::to_string).unwrap_or_default();
+        let grades = xtask::coverage::grade::scale_text(&xtask::coverage::grade::default_bands());
+        c.long_about(about.replace("{grades}", &grades))
+    })
+}
+
 fn main() -> ExitCode {
     // nextest's target runner during a coverage run (the per-test map): not a command of ours.
     let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
     if args.get(1).is_some_and(|a| a == xtask::impact::record::RUNNER_ARG) {
         return xtask::impact::record::runner(&args[2..]);
     }
-    let cli = Cli::parse();
+    let cli =
+        Cli::from_arg_matches_mut(&mut command().get_matches()).unwrap_or_else(|e| e.format(&mut command()).exit());
     let out = Output::new(cli.color, &Env::from_process());
     let no_cache = cli.no_cache || xtask::cache::disabled_by_env();
     let context = Context::new(out.clone()).map(|cx| Context { no_cache, ..cx });
@@ -228,10 +239,21 @@ fn main() -> ExitCode {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use clap::CommandFactory;
 
     #[test]
     fn verify_cli() {
-        Cli::command().debug_assert();
+        command().debug_assert();
+    }
+
+    #[test]
+    fn the_coverage_help_lists_the_default_grades() {
+        let mut cli = command();
+        let coverage = cli.find_subcommand_mut("coverage").unwrap();
+        let help = coverage.render_long_help().to_string();
+        assert!(
+            help.contains("Grades: ❌ Poor <50, ⚠️ Low 50–69, ✅ Approved 70–79, 🌟 High 80–89, 🚀 Excellent ≥90.\n"),
+            "{help}"
+        );
+        assert!(!help.contains("{grades}"), "{help}");
     }
 }

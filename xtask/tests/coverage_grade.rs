@@ -234,3 +234,55 @@ fn json_stays_parseable_when_the_gate_fails_under_github_actions() {
     assert_eq!(v["gate"]["passed"], false);
     assert_eq!(run.stderr.lines().filter(|l| l.starts_with("::error")).count(), 1, "{run:?}");
 }
+
+/// The docs' grading scale (docs/quality-gates.md's table, the README's list) is the default
+/// bands, defined once in `grade::default_bands`.
+#[test]
+fn the_docs_list_the_default_grades() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+    let read = |path: &str| std::fs::read_to_string(root.join(path)).unwrap_or_else(|e| panic!("{path}: {e}"));
+    let bands = xtask::coverage::grade::default_bands();
+    // Lowest first, each with the minimum of the band above it.
+    let scale: Vec<(String, String, Option<String>)> = (0..bands.len())
+        .rev()
+        .map(|i| {
+            let b = &bands[i];
+            (format!("{} {}", b.emoji, b.label), b.min.to_string(), i.checked_sub(1).map(|a| bands[a].min.to_string()))
+        })
+        .collect();
+    let below = |top: &str| top.parse::<u32>().map(|t| t - 1).expect("the default bands are whole numbers");
+
+    let guide = read("docs/quality-gates.md");
+    let table = guide.split("### Grading scale").nth(1).expect("docs/quality-gates.md: a Grading scale section");
+    let rows: Vec<(String, String)> = (table.lines())
+        .skip_while(|l| !l.starts_with('|'))
+        .take_while(|l| l.starts_with('|'))
+        .skip(2)
+        .map(|l| {
+            let cells: Vec<&str> = l.split('|').map(str::trim).collect();
+            (cells[1].to_owned(), cells[2].to_owned())
+        })
+        .collect();
+    let expected: Vec<(String, String)> = (scale.iter())
+        .map(|(grade, min, top)| {
+            let range = match top {
+                None => format!("{min}% and above"),
+                Some(top) if min == "0" => format!("below {top}%"),
+                Some(top) => format!("{min}% to below {top}%"),
+            };
+            (grade.clone(), range)
+        })
+        .collect();
+    assert_eq!(rows, expected, "docs/quality-gates.md, Grading scale");
+
+    let readme = read("README.md").split_whitespace().collect::<Vec<_>>().join(" ");
+    let list: Vec<String> = (scale.iter())
+        .map(|(grade, min, top)| match top {
+            None => format!("{grade} from {min}%"),
+            Some(top) if min == "0" => format!("{grade} below {top}%"),
+            Some(top) => format!("{grade} {min}–{}%", below(top)),
+        })
+        .collect();
+    let sentence = format!("The first line is the grade: {}.", list.join(", "));
+    assert!(readme.contains(&sentence), "README.md should say: {sentence}");
+}

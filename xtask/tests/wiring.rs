@@ -1,5 +1,6 @@
 //! One definition of every gate: the pre-commit hooks and the CI workflow must call exactly
-//! the xtask's own gates (`xtask::gates::ci::GATES`), with the same commands, in the same order.
+//! the xtask's own gates (`xtask::gates::ci::GATES`), with the same commands, in the same order;
+//! the docs list them in that order.
 
 mod support;
 
@@ -287,6 +288,36 @@ fn every_listed_gate_is_a_working_subcommand() {
         let run = support::run(c);
         assert_eq!(run.code, 0, "cargo xtask {gate} --help: {run:?}");
         assert!(run.stdout.contains(&format!("Usage: cargo xtask {gate}")), "{run:?}");
+    }
+}
+
+/// The docs list the gates as `GATES` does, in its order: the tables of gate commands in the
+/// README and docs/quality-gates.md, and every `lint → test → …` chain there and in the help.
+#[test]
+fn the_docs_list_the_gates_in_their_order() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+    let chain = GATES.join(" → ");
+    let mut help = support::xtask();
+    help.arg("--help");
+    let help = support::run(help).stdout;
+    let mut texts = vec![("cargo xtask --help", help)];
+    for doc in ["README.md", "docs/quality-gates.md"] {
+        let text = std::fs::read_to_string(root.join(doc)).unwrap_or_else(|e| panic!("{doc}: {e}"));
+        let table: Vec<&str> = (text.lines())
+            .filter(|l| l.starts_with('|'))
+            .filter_map(|l| l.split("`cargo xtask ").nth(1)?.split('`').next())
+            .filter(|command| GATES.contains(command))
+            .collect();
+        assert_eq!(table, GATES, "{doc}: the table of gates, in the xtask's order");
+        texts.push((doc, text));
+    }
+    for (name, text) in texts {
+        let text = text.replace('`', "");
+        let chains: Vec<&str> = text.match_indices("lint → ").map(|(at, _)| &text[at..]).collect();
+        assert!(!chains.is_empty(), "{name}: the gates' order, as {chain}");
+        for found in chains {
+            assert!(found.starts_with(&chain), "{name}: {} is not {chain}", found.lines().next().unwrap());
+        }
     }
 }
 

@@ -8,6 +8,9 @@
 use std::fmt;
 use std::str::FromStr;
 
+use serde::Deserialize;
+use serde::de::{self, Deserializer, Visitor};
+
 use super::cobertura::Counts;
 
 /// A percentage given as a decimal (`70`, `72.5`, `69.995`), kept as an exact fraction.
@@ -70,6 +73,40 @@ impl FromStr for Percent {
     }
 }
 
+/// A setting's percentage: a number (`70`, `72.5`) or a string (`"72.5"`, `"70%"`), read as
+/// `FromStr` reads it, so it is exact and between 0 and 100.
+impl<'de> Deserialize<'de> for Percent {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Percent, D::Error> {
+        struct PercentVisitor;
+
+        impl Visitor<'_> for PercentVisitor {
+            type Value = Percent;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a percentage between 0 and 100, as a number (for example 70 or 72.5)")
+            }
+
+            fn visit_u64<E: de::Error>(self, n: u64) -> Result<Percent, E> {
+                self.visit_str(&n.to_string())
+            }
+
+            fn visit_i64<E: de::Error>(self, n: i64) -> Result<Percent, E> {
+                self.visit_str(&n.to_string())
+            }
+
+            fn visit_f64<E: de::Error>(self, x: f64) -> Result<Percent, E> {
+                self.visit_str(&x.to_string())
+            }
+
+            fn visit_str<E: de::Error>(self, s: &str) -> Result<Percent, E> {
+                s.parse().map_err(E::custom)
+            }
+        }
+
+        deserializer.deserialize_any(PercentVisitor)
+    }
+}
+
 impl fmt::Display for Percent {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let int = self.num / self.den;
@@ -127,12 +164,14 @@ pub fn thousands(n: u64) -> String {
     out
 }
 
-/// A named band of the grading scale.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// A named band of the grading scale (an entry of the `bands` setting).
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Band {
     pub min: Percent,
     pub emoji: String,
     pub label: String,
+    #[serde(default)]
     pub note: String,
 }
 
@@ -141,7 +180,9 @@ pub fn band(bands: &[Band], counts: Counts) -> &Band {
     bands.iter().find(|b| b.min.reached_by(counts)).or(bands.last()).expect("settings guarantee at least one band")
 }
 
-/// The seed runbook's scale, used when the settings do not define `bands`.
+/// The seed runbook's scale, used when the settings do not define `bands`: the one place the
+/// default grades are written (`cargo xtask coverage --help` shows them from here, and a test
+/// holds the docs to them).
 pub fn default_bands() -> Vec<Band> {
     [
         (90, "🚀", "Excellent", "outstanding coverage"),
@@ -158,6 +199,25 @@ pub fn default_bands() -> Vec<Band> {
         note: note.into(),
     })
     .collect()
+}
+
+/// The scale lowest first, as the help shows it: `❌ Poor <50, ⚠️ Low 50–69, …, 🚀 Excellent ≥90`.
+/// A band's top is the next one's minimum less 1 when that is a whole number, else `<` it.
+pub fn scale_text(bands: &[Band]) -> String {
+    let mut parts = Vec::with_capacity(bands.len());
+    for (i, b) in bands.iter().enumerate().rev() {
+        let range = match (i.checked_sub(1).map(|above| bands[above].min), b.min == Percent::ZERO) {
+            (None, true) => "any".to_owned(),
+            (None, false) => format!("≥{}", b.min),
+            (Some(top), true) => format!("<{top}"),
+            (Some(top), false) if top.num % top.den == 0 && top.num > 0 => {
+                format!("{}–{}", b.min, top.num / top.den - 1)
+            }
+            (Some(top), false) => format!("{}–<{top}", b.min),
+        };
+        parts.push(format!("{} {} {range}", b.emoji, b.label));
+    }
+    parts.join(", ")
 }
 
 #[cfg(test)]
@@ -206,6 +266,44 @@ mod tests {
         assert_eq!("70%".parse::<Percent>().unwrap().to_string(), "70");
         assert_eq!(".5".parse::<Percent>().unwrap().to_string(), "0.5");
         assert_eq!("100".parse::<Percent>().unwrap(), Percent::whole(100));
+    }
+
+    #[test]
+    fn percent_deserialises_from_integers_decimals_and_strings() {
+        use serde::de::IntoDeserializer;
+        use serde::de::value::Error;
+        fn read<'a>(d: impl IntoDeserializer<'a, Error>) -> Result<Percent, String> {
+            Percent::deserialize(d.into_deserializer()).map_err(|e| e.to_string())
+        }
+        assert_eq!(read(70u64), Ok(Percent::whole(70)));
+        assert_eq!(read(72.5f64).map(|p| p.to_string()), Ok("72.5".into()));
+        assert_eq!(read("69.995").map(|p| p.to_string()), Ok("69.995".into()));
+        assert_eq!(read("70%"), Ok(Percent::whole(70)));
+        let out_of_range = read(170u64).unwrap_err();
+        assert!(out_of_range.starts_with("\"170\" is not a percentage between 0 and 100"), "{out_of_range}");
+        assert!(read(-5i64).unwrap_err().starts_with("\"-5\" is not a percentage"));
+        let wrong_type = read(true).unwrap_err();
+        assert!(wrong_type.starts_with("invalid type: boolean `true`, expected a percentage"), "{wrong_type}");
+    }
+
+    #[test]
+    fn the_scale_reads_lowest_first() {
+        assert_eq!(
+            scale_text(&default_bands()),
+            "❌ Poor <50, ⚠️ Low 50–69, ✅ Approved 70–79, 🌟 High 80–89, 🚀 Excellent ≥90"
+        );
+        let band = |min: &str, label: &str| Band {
+            min: min.parse().unwrap(),
+            emoji: "*".into(),
+            label: label.into(),
+            note: String::new(),
+        };
+        assert_eq!(scale_text(&[band("72.5", "Good"), band("0", "Bad")]), "* Bad <72.5, * Good ≥72.5");
+        assert_eq!(
+            scale_text(&[band("80", "A"), band("60.5", "B"), band("0", "C")]),
+            "* C <60.5, * B 60.5–79, * A ≥80"
+        );
+        assert_eq!(scale_text(&[band("0", "All")]), "* All any");
     }
 
     #[test]

@@ -1,9 +1,9 @@
-//! `cargo xtask ci`: every gate in CI order (lint → test → coverage → security → smoke), then
-//! one summary table. The coverage gate's test run *is* the test gate here, so the suite runs
-//! once. The smoke gate needs a Docker engine: without one it is skipped, with the reason, or
-//! an error when `CI` is set (the lint gate's policy for a missing tool). Each gate goes
-//! through the verdict cache on its own (cache.rs): a gate whose inputs did not change answers
-//! from it, and its row says `(cached)` beside the time the recorded run took.
+//! `cargo xtask ci`: every gate in CI order (`GATES`), then one summary table. The coverage
+//! gate's test run *is* the test gate here, so the suite runs once. The smoke gate needs a
+//! Docker engine: without one it is skipped, with the reason, or an error when `CI` is set
+//! (the lint gate's policy for a missing tool). Each gate goes through the verdict cache on its
+//! own (cache.rs): a gate whose inputs did not change answers from it, and its row says
+//! `(cached)` beside the time the recorded run took.
 
 use std::time::{Duration, Instant};
 
@@ -18,8 +18,9 @@ use crate::gates::smoke::SmokeArgs;
 use crate::output::Level;
 use crate::{Context, Outcome, docker, interrupt};
 
-/// The gates CI runs, in order. `.pre-commit-config.yaml` and `.github/workflows/ci.yml` are
-/// checked against this list by the test suite (tests/wiring.rs).
+/// The gates CI runs, in order: the one place the order is written. `cargo xtask ci` runs them
+/// in it, and the test suite (tests/wiring.rs) holds `.pre-commit-config.yaml`,
+/// `.github/workflows/ci.yml` and the docs' lists of the gates to it.
 pub const GATES: [&str; 5] = ["lint", "test", "coverage", "security", "smoke"];
 
 /// Flags of `cargo xtask ci`.
@@ -81,39 +82,29 @@ impl CiArgs {
         let mut rows: Vec<Row> = Vec::new();
         let stop = |rows: &[Row]| !self.keep_going && rows.iter().any(|r| r.verdict != Verdict::Passed);
 
-        rows.push(one_gate(cx, "lint", || LintArgs::default().answer(cx)));
-
-        if stop(&rows) || interrupt::received().is_some() {
-            rows.push(Row::not_run("test", Verdict::Skipped));
-            rows.push(Row::not_run("coverage", Verdict::Skipped));
-        } else {
-            section(cx, "test + coverage (one test run)");
-            let t = Instant::now();
-            let answer = CoverageArgs::default().answer(cx);
-            interrupt::exit_if_received();
-            rows.extend(test_and_coverage(answer, t.elapsed()));
-            end_section(cx);
-        }
-
-        if stop(&rows) {
-            rows.push(Row::not_run("security", Verdict::Skipped));
-        } else {
-            rows.push(one_gate(cx, "security", || SecurityArgs::default().answer(cx)));
-        }
-
-        if stop(&rows) {
-            rows.push(Row::not_run("smoke", Verdict::Skipped));
-        } else {
-            match docker::docker() {
-                Ok(_) => rows.push(one_gate(cx, "smoke", || SmokeArgs::default().answer(cx))),
-                Err(why) if cx.out.ci => {
-                    eprintln!("{} the smoke gate needs a Docker engine: {why}", "error:".red().bold());
-                    rows.push(Row::not_run("smoke", Verdict::Error));
+        for gate in GATES {
+            if rows.iter().any(|r| r.gate == gate) {
+                continue; // coverage: its row came with the test gate's (one test run)
+            }
+            // The test run, the longest, also does not start after a signal.
+            if stop(&rows) || (matches!(gate, "test" | "coverage") && interrupt::received().is_some()) {
+                rows.push(Row::not_run(gate, Verdict::Skipped));
+                continue;
+            }
+            match gate {
+                "lint" => rows.push(one_gate(cx, gate, || LintArgs::default().answer(cx))),
+                "security" => rows.push(one_gate(cx, gate, || SecurityArgs::default().answer(cx))),
+                "smoke" => rows.push(smoke(cx)),
+                // The coverage gate's test run is the test gate: both rows from one run.
+                "test" | "coverage" => {
+                    section(cx, "test + coverage (one test run)");
+                    let t = Instant::now();
+                    let answer = CoverageArgs::default().answer(cx);
+                    interrupt::exit_if_received();
+                    rows.extend(test_and_coverage(answer, t.elapsed()));
+                    end_section(cx);
                 }
-                Err(why) => {
-                    eprintln!("{} smoke skipped: {why}", "warning:".yellow().bold());
-                    rows.push(Row::not_run("smoke", Verdict::NotRun(format!("no Docker engine: {why}"))));
-                }
+                other => bail!("`{other}` is in GATES, but `cargo xtask ci` does not know how to run it"),
             }
         }
 
@@ -129,6 +120,21 @@ impl CiArgs {
             return Ok(Outcome::Failed);
         }
         Ok(Outcome::Passed)
+    }
+}
+
+/// The smoke gate, when a Docker engine answers; without one, skipped (an error when CI is set).
+fn smoke(cx: &Context) -> Row {
+    match docker::docker() {
+        Ok(_) => one_gate(cx, "smoke", || SmokeArgs::default().answer(cx)),
+        Err(why) if cx.out.ci => {
+            eprintln!("{} the smoke gate needs a Docker engine: {why}", "error:".red().bold());
+            Row::not_run("smoke", Verdict::Error)
+        }
+        Err(why) => {
+            eprintln!("{} smoke skipped: {why}", "warning:".yellow().bold());
+            Row::not_run("smoke", Verdict::NotRun(format!("no Docker engine: {why}")))
+        }
     }
 }
 

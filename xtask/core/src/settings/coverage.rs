@@ -1,0 +1,142 @@
+//! `[workspace.metadata.xtask.coverage]`: how `cargo xtask coverage` grades.
+
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::coverage::Metric;
+use crate::coverage::grade::{Band, Percent, default_bands};
+
+#[derive(Clone, Debug)]
+pub struct CoverageSettings {
+    pub threshold: Percent,
+    pub metric: Metric,
+    /// Absolute paths.
+    pub report: PathBuf,
+    pub lcov: PathBuf,
+    pub html: PathBuf,
+    /// Where `--partition M/N` writes its shard's report (`coverage-M-of-N.xml`).
+    pub shards: PathBuf,
+    pub lowest_files: usize,
+    pub bands: Vec<Band>,
+    /// `--diff` without a base compares with this git revision (under Actions on a pull
+    /// request, with the PR's base branch instead).
+    pub base: Option<String>,
+    /// The patch gate: covered ÷ coverable changed lines [default: `threshold`].
+    pub patch_threshold: Percent,
+    /// Optionally, at most this many uncovered changed lines.
+    pub max_uncovered_changed_lines: Option<u64>,
+    /// The ratchet's committed baseline (absolute path); no ratchet when unset.
+    pub baseline: Option<PathBuf>,
+    /// How far (percentage points) the total may fall below the baseline.
+    pub ratchet_tolerance: Percent,
+    /// Per-path gates, each graded on the files its glob matches.
+    pub paths: Vec<PathGate>,
+}
+
+/// One `[[workspace.metadata.xtask.coverage.paths]]` entry.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PathGate {
+    /// A glob over repository-relative paths (`*`, `?`, `**`).
+    pub glob: String,
+    pub threshold: Percent,
+}
+
+/// The table as written, every key with its default.
+#[derive(Deserialize)]
+#[serde(default, deny_unknown_fields, rename_all = "kebab-case")]
+pub(super) struct Table {
+    threshold: Percent,
+    metric: Metric,
+    report: PathBuf,
+    lcov: PathBuf,
+    html: PathBuf,
+    shards: PathBuf,
+    lowest_files: usize,
+    bands: Vec<Band>,
+    base: Option<String>,
+    /// Unset: `threshold`.
+    patch_threshold: Option<Percent>,
+    max_uncovered_changed_lines: Option<u64>,
+    baseline: Option<PathBuf>,
+    ratchet_tolerance: Percent,
+    paths: Vec<PathGate>,
+}
+
+impl Default for Table {
+    fn default() -> Table {
+        Table {
+            threshold: Percent::whole(70),
+            metric: Metric::Lines,
+            report: "coverage.xml".into(),
+            lcov: "target/coverage/lcov.info".into(),
+            html: "target/coverage/html".into(),
+            shards: "target/coverage/shards".into(),
+            lowest_files: 10,
+            bands: default_bands(),
+            base: None,
+            patch_threshold: None,
+            max_uncovered_changed_lines: None,
+            baseline: None,
+            ratchet_tolerance: "0.1".parse().expect("a valid percentage"),
+            paths: Vec::new(),
+        }
+    }
+}
+
+impl Table {
+    /// The settings, or every problem with them.
+    pub(super) fn validate(self, root: &Path) -> Result<CoverageSettings, Vec<String>> {
+        let mut errors = Vec::new();
+        if self.base.as_deref().is_some_and(|b| b.trim().is_empty() || b.starts_with('-')) {
+            errors.push("`base` must name a git revision, e.g. \"origin/main\"".to_owned());
+        }
+        for (i, gate) in self.paths.iter().enumerate() {
+            let at = format!("paths[{i}] ({:?})", gate.glob);
+            if gate.glob.starts_with('!') {
+                errors.push(format!("{at}: a path gate's glob cannot be negated: name the files it grades"));
+            } else if let Err(e) = crate::lint::glob::check(&gate.glob) {
+                errors.push(format!("{at}: {e}"));
+            }
+        }
+        check_bands(&self.bands, &mut errors);
+        if !errors.is_empty() {
+            return Err(errors);
+        }
+        Ok(CoverageSettings {
+            threshold: self.threshold,
+            metric: self.metric,
+            report: root.join(self.report),
+            lcov: root.join(self.lcov),
+            html: root.join(self.html),
+            shards: root.join(self.shards),
+            lowest_files: self.lowest_files,
+            bands: self.bands,
+            base: self.base,
+            patch_threshold: self.patch_threshold.unwrap_or(self.threshold),
+            max_uncovered_changed_lines: self.max_uncovered_changed_lines,
+            baseline: self.baseline.map(|b| root.join(b)),
+            ratchet_tolerance: self.ratchet_tolerance,
+            paths: self.paths,
+        })
+    }
+}
+
+fn check_bands(bands: &[Band], errors: &mut Vec<String>) {
+    let Some(last) = bands.last() else {
+        errors.push("`bands` is empty: give at least one band with min = 0".to_owned());
+        return;
+    };
+    if last.min != Percent::ZERO {
+        errors.push(format!("the last band (`{}`) must have min = 0 so every report gets a grade", last.label));
+    }
+    for pair in bands.windows(2) {
+        if !pair[1].min.less_than(pair[0].min) {
+            errors.push(format!(
+                "`bands` must be listed highest first: `{}` ({}) comes before `{}` ({})",
+                pair[0].label, pair[0].min, pair[1].label, pair[1].min
+            ));
+        }
+    }
+}

@@ -1,0 +1,187 @@
+//! `[workspace.metadata.xtask.test]`: how `cargo xtask test` runs the suite.
+
+use serde::Deserialize;
+
+use crate::tools::Tool;
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TestSettings {
+    /// The suite needs PostgreSQL: provide one through `DATABASE_URL` (see `db/`).
+    pub database: bool,
+    /// The database the tests get in a throwaway cluster.
+    pub database_name: String,
+    /// The role the tests connect as in a throwaway cluster.
+    pub database_user: String,
+    /// Tools the suite runs, installed by the gate and given to the tests by path
+    /// (`tools::for_tests`).
+    pub tools: Vec<Tool>,
+    /// Files that are not Rust which tests read, and which tests: what an impact-aware run
+    /// selects when such a file changes (`[[workspace.metadata.xtask.test.inputs]]`).
+    pub inputs: Vec<TestInput>,
+    /// The suite's container tests build the compose stack's images: a whole run builds them
+    /// first, beside the tool installs (`images.rs`).
+    pub build_images: bool,
+}
+
+/// One `[[workspace.metadata.xtask.test.inputs]]` entry.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TestInput {
+    /// Globs over repository-relative paths (`*`, `?`, `**`); a file matching any is an input.
+    pub globs: Vec<String>,
+    /// The tests that read the matching files, as a nextest filterset (`binary(smoke_run)`).
+    pub tests: String,
+}
+
+/// The table as written, every key with its default.
+#[derive(Deserialize)]
+#[serde(default, deny_unknown_fields, rename_all = "kebab-case")]
+pub(super) struct Table {
+    database: bool,
+    database_name: String,
+    database_user: String,
+    tools: Vec<String>,
+    inputs: Vec<RawInput>,
+    build_images: bool,
+}
+
+impl Default for Table {
+    fn default() -> Table {
+        Table {
+            database: false,
+            database_name: "app_test".into(),
+            database_user: "app".into(),
+            tools: Vec::new(),
+            inputs: Vec::new(),
+            build_images: false,
+        }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawInput {
+    /// One glob, or several.
+    glob: StringOrList,
+    /// One filterset, or several (any of them).
+    tests: StringOrList,
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum StringOrList {
+    One(String),
+    Many(Vec<String>),
+}
+
+impl StringOrList {
+    fn into_vec(self) -> Vec<String> {
+        match self {
+            StringOrList::One(s) => vec![s],
+            StringOrList::Many(v) => v,
+        }
+    }
+}
+
+impl Table {
+    /// The settings, or every problem with them.
+    pub(super) fn validate(self) -> Result<TestSettings, Vec<String>> {
+        let mut errors = Vec::new();
+        for (key, value) in [("database-name", &self.database_name), ("database-user", &self.database_user)] {
+            if let Err(e) = check_identifier(key, value) {
+                errors.push(e);
+            }
+        }
+        let mut tools = Vec::new();
+        for name in &self.tools {
+            match Tool::project_local(name) {
+                Some(tool) => tools.push(tool),
+                None => errors.push(format!(
+                    "test `tools`: `{name}` is not a tool the xtask installs for the tests (one of: {})",
+                    Tool::project_local_names().join(", ")
+                )),
+            }
+        }
+        let mut inputs = Vec::new();
+        for (i, raw) in self.inputs.into_iter().enumerate() {
+            match input(raw) {
+                Ok(input) => inputs.push(input),
+                Err((globs, problems)) => {
+                    let at = format!("inputs[{i}] ({})", globs.join(", "));
+                    errors.extend(problems.into_iter().map(|p| format!("{at}: {p}")));
+                }
+            }
+        }
+        if !errors.is_empty() {
+            return Err(errors);
+        }
+        Ok(TestSettings {
+            database: self.database,
+            database_name: self.database_name,
+            database_user: self.database_user,
+            tools,
+            inputs,
+            build_images: self.build_images,
+        })
+    }
+}
+
+/// One input, or its globs and what is wrong with it.
+fn input(raw: RawInput) -> Result<TestInput, (Vec<String>, Vec<String>)> {
+    let globs = raw.glob.into_vec();
+    let mut problems = Vec::new();
+    if globs.is_empty() {
+        problems.push("`glob` must name the files the tests read".to_owned());
+    }
+    for g in &globs {
+        if let Err(e) = crate::lint::glob::check(g) {
+            problems.push(e);
+        } else if g.starts_with('!') {
+            problems.push("an input's glob cannot be negated: name the files the tests read".to_owned());
+        }
+    }
+    let filters: Vec<String> = raw.tests.into_vec().into_iter().map(|f| f.trim().to_owned()).collect();
+    if filters.is_empty() || filters.iter().any(String::is_empty) {
+        problems.push("`tests` must name the tests, as a nextest filterset, e.g. \"binary(smoke_run)\"".to_owned());
+    } else if let Some(f) = filters.iter().find(|f| !balanced(f)) {
+        problems.push(format!("`tests` filterset {f:?} has unbalanced parentheses"));
+    }
+    if !problems.is_empty() {
+        return Err((globs, problems));
+    }
+    let tests = if filters.len() == 1 {
+        filters[0].clone()
+    } else {
+        filters.iter().map(|f| format!("({f})")).collect::<Vec<_>>().join(" | ")
+    };
+    Ok(TestInput { globs, tests })
+}
+
+/// Whether the parentheses of a filterset pair up (outside quoted strings).
+fn balanced(filter: &str) -> bool {
+    let mut depth = 0i32;
+    let mut quoted = false;
+    for c in filter.chars() {
+        match c {
+            '"' => quoted = !quoted,
+            '(' if !quoted => depth += 1,
+            ')' if !quoted => {
+                depth -= 1;
+                if depth < 0 {
+                    return false;
+                }
+            }
+            _ => {}
+        }
+    }
+    depth == 0 && !quoted
+}
+
+/// A plain SQL identifier (also safe in a URL): a letter or `_`, then letters, digits, `_`.
+fn check_identifier(key: &str, value: &str) -> Result<(), String> {
+    let mut chars = value.chars();
+    let first_ok = chars.next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_');
+    if !first_ok || !chars.all(|c| c.is_ascii_alphanumeric() || c == '_') || value.len() > 63 {
+        return Err(format!("`{key}` = {value:?}: use at most 63 letters, digits and `_`, not starting with a digit"));
+    }
+    Ok(())
+}
