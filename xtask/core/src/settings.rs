@@ -160,7 +160,7 @@ pub struct PathGate {
     pub threshold: Percent,
 }
 
-/// `[workspace.metadata.xtask.lint]`. Globs are relative to the root (see `lint/glob.rs`).
+/// `[workspace.metadata.xtask.lint]`. Globs are relative to the root (see `xtask/repo/src/glob.rs`).
 #[derive(Clone, Debug)]
 pub struct LintSettings {
     /// Files no lint check reads (generated or deliberately odd files). The `env-not-committed`
@@ -373,7 +373,7 @@ impl Settings {
             if raw.glob.starts_with('!') {
                 bail!("{at}: a path gate's glob cannot be negated: name the files it grades");
             }
-            crate::lint::glob::check(&raw.glob).map_err(|e| anyhow::anyhow!("{at}: {e}"))?;
+            crate::repo::glob::check(&raw.glob).map_err(|e| anyhow::anyhow!("{at}: {e}"))?;
             let threshold = percent(&raw.threshold, "threshold").context(at)?;
             paths.push(PathGate { glob: raw.glob, threshold });
         }
@@ -453,7 +453,7 @@ fn lint_settings(raw: RawLint) -> Result<LintSettings> {
     let cors_paths = raw.cors_paths.unwrap_or_else(|| DEFAULT_CORS_PATHS.map(str::to_owned).to_vec());
     for (key, patterns) in [("exclude", &exclude), ("cors-paths", &cors_paths)] {
         for p in patterns {
-            crate::lint::glob::check(p).map_err(|e| anyhow::anyhow!("`{key}`: {e}"))?;
+            crate::repo::glob::check(p).map_err(|e| anyhow::anyhow!("`{key}`: {e}"))?;
         }
     }
     let max_file_size_kb = raw.max_file_size_kb.unwrap_or(500);
@@ -466,7 +466,7 @@ fn lint_settings(raw: RawLint) -> Result<LintSettings> {
 fn security_settings(root: &Path, s: RawSecurity) -> Result<SecuritySettings> {
     let source_paths = s.source_paths.unwrap_or_else(|| vec!["**/src/**/*.rs".to_owned()]);
     for p in &source_paths {
-        crate::lint::glob::check(p).map_err(|e| anyhow::anyhow!("`source-paths`: {e}"))?;
+        crate::repo::glob::check(p).map_err(|e| anyhow::anyhow!("`source-paths`: {e}"))?;
     }
     let max_db_age_days = s.max_db_age_days.unwrap_or(90);
     if max_db_age_days == 0 {
@@ -513,7 +513,7 @@ fn test_settings(t: RawTest) -> Result<TestSettings> {
             problems.push(format!("{at}: `glob` must name the files the tests read"));
         }
         for g in &globs {
-            if let Err(e) = crate::lint::glob::check(g) {
+            if let Err(e) = crate::repo::glob::check(g) {
                 problems.push(format!("{at}: {e}"));
             } else if g.starts_with('!') {
                 problems.push(format!("{at}: an input's glob cannot be negated: name the files the tests read"));

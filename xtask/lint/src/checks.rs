@@ -8,9 +8,9 @@ use std::process::{Command, Output};
 
 use anyhow::Context as _;
 
-use crate::files::{self, Tree};
+use xtask_repo::files::{self, Tree};
 use crate::policy::{self, Verdict};
-use crate::{Finding, external, hygiene, yaml};
+use crate::{Finding, compose, external, hygiene, yaml};
 
 /// Findings listed in the step summary.
 const MAX_SUMMARY_FINDINGS: usize = 100;
@@ -86,7 +86,7 @@ impl Plan {
         let (workflows, actions): (Vec<&str>, Vec<&str>) =
             workflows.into_iter().partition(|p| p.starts_with(".github/workflows/"));
         let dependabot = tree.select(|p| p == ".github/dependabot.yml" || p == ".github/dependabot.yaml");
-        let compose = tree.select(files::is_compose);
+        let compose = tree.select(compose::is_compose);
         let schemas = SCHEMAS
             .into_iter()
             .zip([workflows, actions, dependabot, compose])

@@ -1,5 +1,5 @@
-//! The lint engine behind `cargo xtask lint`, working on a given root: which files a checkout
-//! has (`files`, with `git ls-files`), the file hygiene rules, the project policies, running
+//! The lint engine behind `cargo xtask lint`, working on a given root (the files git lists
+//! there, `xtask_repo::files`): the file hygiene rules, the project policies, running
 //! the external linters there and parsing their output into findings (`checks::Runner`,
 //! `external`), `--fix` (`checks::fix_hygiene`, `Runner::rustfmt_fix`) and the step summary's
 //! Markdown. Each check returns a `checks::Report`. Finding and installing the tools, running
@@ -11,10 +11,9 @@
 //! profile only `xtask-reader` and a few dependencies are (the root Cargo.toml).
 
 pub mod checks;
+pub mod compose;
 pub mod dockerignore;
 pub mod external;
-pub mod files;
-pub mod glob;
 pub mod hygiene;
 pub mod nginx;
 pub mod policy;

@@ -18,7 +18,7 @@ use crate::output::{At, Level};
 use crate::cache::{self, Answer, Inputs, Ran};
 use crate::lint::Finding;
 use crate::lint::checks::{self, Plan, Report, Runner, Status, plural};
-use crate::lint::files::Tree;
+use crate::repo::files::Tree;
 use crate::tools::{self, Provided, Tool, WhenMissing};
 use crate::{Context, Outcome};
 

@@ -16,7 +16,7 @@ use anyhow::{Context as _, Result, bail};
 use colored::Colorize;
 
 use crate::cache::{self, Answer, Inputs, Ran};
-use crate::lint::files::Tree;
+use crate::repo::files::Tree;
 use crate::output::{At, Level};
 use crate::security::report::{CheckRun, Report};
 use crate::security::suppress::Suppressions;
@@ -104,10 +104,10 @@ fn tools_for(checks: &[Check], tree: &Tree, has_manifest: bool) -> Vec<Tool> {
         t.push(Tool::Clippy);
     }
     if checks.contains(&Check::Infra) {
-        if tree.files.iter().any(|f| crate::lint::files::is_workflow(f)) {
+        if tree.files.iter().any(|f| crate::repo::files::is_workflow(f)) {
             t.push(Tool::Zizmor);
         }
-        if tree.files.iter().any(|f| crate::lint::files::is_dockerfile(f)) {
+        if tree.files.iter().any(|f| crate::repo::files::is_dockerfile(f)) {
             t.push(Tool::Hadolint);
         }
     }
@@ -299,7 +299,7 @@ impl SecurityArgs {
 /// snapshot's) and of the listing of its files with their sizes; `missing` when it is not there.
 fn db_identity(root: &Path, db: &Path) -> String {
     if db.join(".git").exists() {
-        let mut head = crate::lint::files::git(db);
+        let mut head = crate::repo::git(db);
         head.args(["rev-parse", "HEAD"]);
         if let Ok(out) = crate::process::checked(&mut head, "git rev-parse HEAD") {
             return format!("commit {}", String::from_utf8_lossy(&out.stdout).trim());
@@ -391,10 +391,10 @@ fn fetch_db(path: &Path, why: &str) -> Result<()> {
     };
     if path.join(".git").exists() {
         eprintln!("updating the advisory database in {}", path.display());
-        let mut fetch = crate::lint::files::git(path);
+        let mut fetch = crate::repo::git(path);
         fetch.args(["fetch", "--quiet", "--depth", "1", "origin", "HEAD"]);
         run(fetch, "git fetch --depth 1 origin HEAD")?;
-        let mut reset = crate::lint::files::git(path);
+        let mut reset = crate::repo::git(path);
         reset.args(["reset", "--quiet", "--hard", "FETCH_HEAD"]);
         run(reset, "git reset --hard FETCH_HEAD")
     } else if path.exists() && std::fs::read_dir(path).map(|mut d| d.next().is_some()).unwrap_or(true) {
@@ -432,7 +432,7 @@ fn source_check(
     notes: &mut Vec<String>,
 ) -> Result<Vec<Finding>> {
     let patterns = &cx.settings.security.source_paths;
-    let files = tree.select(|p| p.ends_with(".rs") && crate::lint::glob::selected(patterns, p));
+    let files = tree.select(|p| p.ends_with(".rs") && crate::repo::glob::selected(patterns, p));
     let mut findings = Vec::new();
     for path in &files {
         let bytes = tree.read(path).with_context(|| format!("cannot read {path}"))?;
@@ -458,7 +458,7 @@ fn source_check(
             crate::process::last_lines(&stderr, 15)
         );
     }
-    let keep = |p: &str| crate::lint::glob::selected(patterns, &crate::lint::external::relative(p, root));
+    let keep = |p: &str| crate::repo::glob::selected(patterns, &crate::lint::external::relative(p, root));
     let lints = external::clippy(&stdout, keep);
     notes.push(format!("clippy: {} lints over the workspace's libraries and binaries", external::CLIPPY_LINTS.len()));
     findings.extend(lints);
@@ -487,7 +487,7 @@ fn secrets_check(tree: &Tree, notes: &mut Vec<String>) -> Vec<Finding> {
 fn infra_check(cx: &Context, root: &Path, tree: &Tree, notes: &mut Vec<String>) -> Result<Vec<Finding>> {
     let mut findings = Vec::new();
     // The workflows, and Dependabot's configuration (zizmor audits its update cooldowns).
-    let workflows = tree.select(|f| crate::lint::files::is_workflow(f) || f == ".github/dependabot.yml");
+    let workflows = tree.select(|f| crate::repo::files::is_workflow(f) || f == ".github/dependabot.yml");
     if workflows.is_empty() {
         notes.push("zizmor: not applicable (no workflows)".to_owned());
     } else {
@@ -497,7 +497,7 @@ fn infra_check(cx: &Context, root: &Path, tree: &Tree, notes: &mut Vec<String>) 
         findings.extend(external::zizmor(&stdout)?);
         notes.push(format!("zizmor --offline: {}", workflows.join(", ")));
     }
-    let dockerfiles = tree.select(crate::lint::files::is_dockerfile);
+    let dockerfiles = tree.select(crate::repo::files::is_dockerfile);
     if dockerfiles.is_empty() {
         notes.push("hadolint: not applicable (no Dockerfile)".to_owned());
     } else {

@@ -2,8 +2,10 @@
 //! small Dockerfile reader (instructions, stages, WORKDIR, where each COPY puts a file).
 
 use super::{Verdict, read_text, verdict};
-use crate::files::{self, Tree};
-use crate::{Finding, dockerignore, glob};
+use xtask_repo::files::{self, Tree};
+use xtask_repo::glob;
+
+use crate::{Finding, dockerignore};
 
 // ---------------------------------------------------------------------------------------------
 // dockerfile-non-root

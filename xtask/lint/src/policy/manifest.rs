@@ -6,7 +6,7 @@
 use super::dockerfile::workspace_manifests_of;
 use super::{Verdict, read_text, verdict};
 use crate::Finding;
-use crate::files::Tree;
+use xtask_repo::files::Tree;
 
 /// The folder whose workspace members are the xtask's crates.
 const XTASK_DIR: &str = "xtask";

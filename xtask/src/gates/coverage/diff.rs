@@ -12,7 +12,7 @@ use crate::Context;
 use crate::coverage::cobertura::Report;
 use crate::coverage::grade::Percent;
 use crate::coverage::patch::{self, ChangedLines};
-use crate::lint::files::git;
+use crate::repo::git;
 
 /// The change the patch is judged on.
 pub struct Change {
