@@ -1,10 +1,10 @@
 //! The Dockerfile policies: `dockerfile-non-root` and `dockerfile-workspace-members`, over a
 //! small Dockerfile reader (instructions, stages, WORKDIR, where each COPY puts a file).
 
-use super::{Verdict, read_text, verdict};
 use xtask_repo::files::{self, Tree};
 use xtask_repo::glob;
 
+use super::{Verdict, read_text, verdict};
 use crate::{Finding, dockerignore};
 
 // ---------------------------------------------------------------------------------------------

@@ -22,6 +22,8 @@ use crate::repo::files::Tree;
 use crate::tools::{self, Provided, Tool, WhenMissing};
 use crate::{Context, Outcome};
 
+mod render;
+
 /// Flags of `cargo xtask lint` (its help text is on the subcommand in main.rs).
 #[derive(Debug, Default, clap::Args)]
 pub struct LintArgs {
@@ -261,7 +263,7 @@ fn finish(cx: &Context, reports: &[Report]) -> Result<Outcome> {
         format!("{} — {counts}", "lint: passed".green().bold())
     };
     println!("{verdict}");
-    cx.out.step_summary(&checks::summary_markdown(reports, &errors, total))?;
+    cx.out.step_summary(&render::markdown(reports, &errors, total))?;
 
     if !errors.is_empty() {
         bail!("lint could not run every check:\n  {}", errors.join("\n  "));

@@ -5,24 +5,26 @@
 //!
 //! Fails closed: a missing or empty advisory database, a missing tool or an unreadable input
 //! is an error (exit 2), never a pass. Findings at medium or above fail the gate (exit 1).
-//! The engine (rules, parsers, reports) is the `xtask-security` crate; this file runs tools
-//! and prints.
+//! The engine (rules, parsers, the report's data) is the `xtask-security` crate; this module
+//! runs tools, and renders the report: text, JSON and Markdown (`render.rs`), SARIF (`sarif.rs`).
 
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use anyhow::{Context as _, Result, bail};
-use colored::Colorize;
 
 use crate::cache::{self, Answer, Inputs, Ran};
-use crate::repo::files::Tree;
 use crate::output::{At, Level};
+use crate::repo::files::Tree;
 use crate::security::report::{CheckRun, Report};
 use crate::security::suppress::Suppressions;
-use crate::security::{Check, Finding, Severity, external, sarif, secrets, source};
+use crate::security::{Check, Finding, external, secrets, source};
 use crate::tools::{self, Tool, WhenMissing};
 use crate::{Context, Outcome};
+
+mod render;
+mod sarif;
 
 /// The upstream database `--fetch` clones, unless `XTASK_ADVISORY_DB_URL` names a mirror.
 pub const ADVISORY_DB_URL: &str = "https://github.com/rustsec/advisory-db.git";
@@ -165,7 +167,7 @@ impl SecurityArgs {
 
     fn run_uncached(&self, cx: &Context) -> Result<Outcome> {
         if self.list_rules {
-            print_rules();
+            print!("{}", render::rules());
             return Ok(Outcome::Passed);
         }
         if self.format == Format::Json {
@@ -212,11 +214,11 @@ impl SecurityArgs {
             })?;
         }
         match self.format {
-            Format::Json => print!("{}", report.json()),
-            Format::Text => print_text(&report, &suppressions),
+            Format::Json => print!("{}", render::json(&report)),
+            Format::Text => print!("{}", render::text(&report, &suppressions)),
         }
         annotate(cx, &report);
-        cx.out.step_summary(&report.markdown())?;
+        cx.out.step_summary(&render::markdown(&report))?;
         if let Some(path) = &self.sarif {
             eprintln!("SARIF report written to {}", path.display());
         }
@@ -517,64 +519,6 @@ fn run_local(cx: &Context, tool: Tool, root: &Path, args: &[&str], files: &[&str
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
-fn print_rules() {
-    println!("{:<42} {:<9} rationale", "rule", "severity");
-    let mut rows: Vec<(String, Severity, String)> = Vec::new();
-    rows.extend(source::rules().iter().map(|r| (r.id.to_owned(), r.severity, r.rationale.to_owned())));
-    rows.extend(external::CLIPPY_LINTS.iter().map(|(l, why)| ((*l).to_owned(), Severity::Medium, (*why).to_owned())));
-    rows.extend(secrets::rules().iter().map(|r| (r.id.to_owned(), r.severity, r.rationale.to_owned())));
-    rows.extend(external::HADOLINT_RULES.iter().map(|(c, s, why)| (format!("hadolint/{c}"), *s, (*why).to_owned())));
-    rows.push((
-        "zizmor/*".to_owned(),
-        Severity::Medium,
-        "zizmor's audits, at zizmor's severity (see https://docs.zizmor.sh/audits/)".to_owned(),
-    ));
-    for (id, severity, why) in rows {
-        println!("{id:<42} {:<9} {why}", severity.as_str());
-    }
-}
-
-fn colored_severity(s: Severity) -> colored::ColoredString {
-    let text = format!("{:<8}", s.as_str().to_uppercase());
-    match s {
-        Severity::Critical | Severity::High => text.red().bold(),
-        Severity::Medium => text.red(),
-        Severity::Low => text.yellow(),
-        Severity::Warning => text.yellow().dimmed(),
-    }
-}
-
-fn print_text(report: &Report, suppressions: &Suppressions) {
-    for run in &report.checks {
-        let mine: Vec<&Finding> = report.findings.iter().filter(|f| f.check == run.check).collect();
-        let failing = mine.iter().filter(|f| f.fails()).count();
-        let mark = if failing > 0 { "✗".red().bold() } else { "✓".green() };
-        println!("{mark} {} ({})", run.check.title().bold(), run.check);
-        for note in &run.notes {
-            println!("    {}", note.dimmed());
-        }
-        for f in mine {
-            let place = f.location().map(|l| format!("{l}: ")).unwrap_or_default();
-            println!("  {} {place}{} [{}]", colored_severity(f.severity), f.title, f.rule.cyan());
-            if let Some(reason) = &f.suppressed {
-                println!("           {}", format!("suppressed: {reason}").dimmed());
-            } else if let Some(help) = &f.help {
-                println!("           {}", help.dimmed());
-            }
-        }
-    }
-    let n = suppressions.entries.len();
-    if n > 0 {
-        println!("{}", format!("suppressions: {n} in {}", suppressions.path).dimmed());
-    }
-    let line = report.verdict_line();
-    if report.failed() {
-        println!("{} {line} (the gate fails at {} and above)", "security: failed —".red().bold(), Severity::THRESHOLD);
-    } else {
-        println!("{} {line}", "security: passed —".green().bold());
-    }
-}
-
 /// GitHub annotations for findings with a file: errors for failing ones, warnings for the rest
 /// (suppressed findings are not annotated).
 fn annotate(cx: &Context, report: &Report) {
@@ -585,7 +529,7 @@ fn annotate(cx: &Context, report: &Report) {
         cx.out.annotate(level, Some(at), &format!("{} ({})", f.rule, f.severity), &f.title);
     }
     if report.failed() {
-        let message = format!("security gate failed: {}", report.verdict_line());
+        let message = format!("security gate failed: {}", render::verdict_line(report));
         cx.out.annotate(Level::Error, None, "cargo xtask security", &message);
     }
 }
