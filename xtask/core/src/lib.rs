@@ -14,8 +14,6 @@ pub mod http;
 pub mod images;
 pub mod impact;
 pub mod interrupt;
-/// The lint engine, a crate of its own (`xtask/lint/`) so it builds unoptimised; see its Cargo.toml.
-pub use xtask_lint as lint;
 pub mod output;
 /// Running external programs, a crate of its own (`xtask/process/`): the engines run tools too.
 pub use xtask_process as process;

@@ -215,7 +215,7 @@ impl Runner {
             Ok(o) if o.status.success() => String::from_utf8_lossy(&o.stdout)
                 .lines()
                 .filter(|l| !l.trim().is_empty())
-                .map(|l| (external::relative(l.trim(), &self.root), "rustfmt".to_owned()))
+                .map(|l| (xtask_repo::relative(l.trim(), &self.root), "rustfmt".to_owned()))
                 .collect(),
             _ => {
                 println!("--fix: rustfmt could not format the workspace (see the rustfmt check below)");

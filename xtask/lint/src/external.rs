@@ -7,19 +7,9 @@ use std::path::Path;
 use cargo_metadata::Message;
 use cargo_metadata::diagnostic::DiagnosticLevel;
 use serde::Deserialize;
+use xtask_repo::relative;
 
 use super::Finding;
-
-/// A path as the tool printed it, made relative to the linted root when it is inside it.
-pub fn relative(path: &str, root: &Path) -> String {
-    let p = Path::new(path);
-    for base in [root.to_path_buf(), root.canonicalize().unwrap_or_else(|_| root.to_path_buf())] {
-        if let Ok(rel) = p.strip_prefix(&base) {
-            return rel.to_string_lossy().replace('\\', "/");
-        }
-    }
-    path.trim_start_matches("./").to_owned()
-}
 
 /// `path:line[:col] [error ]RULE/name description` lines (markdownlint-cli2's default
 /// formatter, on stderr); other lines (its banner, the summary) are ignored.

@@ -1,7 +1,7 @@
 //! The repository as the gates see it: `git` run at a checkout's root ([`git`]), the files git
-//! lists there and the kinds of file more than one gate looks for (`files`), and the path globs
-//! of the settings, the coverage inputs, the per-path gates and the security suppressions
-//! (`glob`). Used by the gates (the xtask), `xtask-core`, both engines and `xtask-audit`, each
+//! lists there and the kinds of file more than one gate looks for (`files`), a path a tool
+//! printed as one relative to the root ([`relative`]), and the path globs of the settings, the
+//! coverage inputs, the per-path gates and the security suppressions (`glob`). Used by the gates (the xtask), `xtask-core`, both engines and `xtask-audit`, each
 //! directly.
 
 pub mod files;
@@ -31,4 +31,32 @@ pub fn git(root: &Path) -> Command {
         c.env_remove(var);
     }
     c
+}
+
+/// A path as a tool printed it, made relative to the checkout's root when it is inside it (the
+/// root as given or its canonical form), with `/` separators; else as printed, without `./`.
+pub fn relative(path: &str, root: &Path) -> String {
+    let p = Path::new(path);
+    for base in [root.to_path_buf(), root.canonicalize().unwrap_or_else(|_| root.to_path_buf())] {
+        if let Ok(rel) = p.strip_prefix(&base) {
+            return rel.to_string_lossy().replace('\\', "/");
+        }
+    }
+    path.trim_start_matches("./").to_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tool_paths_become_relative_to_the_root() {
+        assert_eq!(relative("/r/src/main.rs", Path::new("/r")), "src/main.rs");
+        assert_eq!(relative("./src/main.rs", Path::new("/r")), "src/main.rs");
+        assert_eq!(relative("/elsewhere/a.rs", Path::new("/r")), "/elsewhere/a.rs");
+        let root = std::env::current_dir().unwrap();
+        let through = root.join("..").join(root.file_name().unwrap());
+        let inside = root.canonicalize().unwrap().join("Cargo.toml");
+        assert_eq!(relative(inside.to_str().unwrap(), &through), "Cargo.toml");
+    }
 }

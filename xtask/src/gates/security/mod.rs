@@ -460,7 +460,7 @@ fn source_check(
             crate::process::last_lines(&stderr, 15)
         );
     }
-    let keep = |p: &str| crate::repo::glob::selected(patterns, &crate::lint::external::relative(p, root));
+    let keep = |p: &str| crate::repo::glob::selected(patterns, &crate::repo::relative(p, root));
     let lints = external::clippy(&stdout, keep);
     notes.push(format!("clippy: {} lints over the workspace's libraries and binaries", external::CLIPPY_LINTS.len()));
     findings.extend(lints);
@@ -505,7 +505,7 @@ fn infra_check(cx: &Context, root: &Path, tree: &Tree, notes: &mut Vec<String>) 
     } else {
         let stdout =
             run_local(cx, Tool::Hadolint, root, &["--format", "json", "--no-fail", "--no-color"], &dockerfiles)?;
-        findings.extend(external::hadolint(&stdout, |p| crate::lint::external::relative(p, root))?);
+        findings.extend(external::hadolint(&stdout, |p| crate::repo::relative(p, root))?);
         let rules: Vec<&str> = external::HADOLINT_RULES.iter().map(|(c, _, _)| *c).collect();
         notes.push(format!("hadolint: {} ({})", dockerfiles.join(", "), rules.join(", ")));
     }
