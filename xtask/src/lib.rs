@@ -5,5 +5,7 @@
 
 pub use xtask_core::*;
 pub mod gates;
+/// The lint engine, a crate of its own (`xtask/lint/`) so it builds unoptimised; see its Cargo.toml.
+pub use xtask_lint as lint;
 /// The security engine, a crate of its own (`xtask/security/`) like the lint engine.
 pub use xtask_security as security;

@@ -90,7 +90,7 @@ pub fn run(req: &Request) -> Result<Response> {
 /// How fresh the database is: its git commit, else the snapshot's STAMP, else its newest advisory.
 fn freshness(db: &AdvisoryDb) -> Result<Freshness> {
     if db.path.join(".git").exists() {
-        let out = xtask_lint::files::git(&db.path).args(["log", "-1", "--format=%cI"]).output();
+        let out = xtask_repo::git(&db.path).args(["log", "-1", "--format=%cI"]).output();
         if let Some(date) = out
             .ok()
             .filter(|o| o.status.success())

@@ -26,7 +26,7 @@ use colored::Colorize;
 use serde::{Deserialize, Serialize};
 
 use crate::capture::{self, Capture, Stream};
-use crate::lint::files::git;
+use crate::repo::git;
 use crate::snapshot::{self, Snapshot};
 use crate::{Context, Outcome, interrupt, tools};
 

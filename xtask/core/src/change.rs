@@ -9,7 +9,7 @@ use anyhow::{Result, bail};
 
 use crate::Context;
 use crate::coverage::patch::{self, ChangedLines};
-use crate::lint::files::git;
+use crate::repo::git;
 
 /// The change the patch is judged on.
 pub struct Change {

@@ -15,11 +15,12 @@ pub mod http;
 pub mod images;
 pub mod impact;
 pub mod interrupt;
-/// The lint engine, a crate of its own (`xtask/lint/`) so it builds unoptimised; see its Cargo.toml.
-pub use xtask_lint as lint;
 pub mod output;
 /// Running external programs, a crate of its own (`xtask/process/`): the engines run tools too.
 pub use xtask_process as process;
+/// The repository as the gates see it (`git` at the root, the files git lists, globs), a crate
+/// of its own (`xtask/repo/`): the engines and the advisory audit use it too.
+pub use xtask_repo as repo;
 pub mod settings;
 pub mod snapshot;
 pub mod test_run;

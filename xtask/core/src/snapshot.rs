@@ -15,7 +15,7 @@ use std::process::Stdio;
 
 use anyhow::{Context as _, Result, bail};
 
-use crate::lint::files::git;
+use crate::repo::git;
 
 /// Repository-relative path (with `/`) → content id (40 or 64 hex digits, git's).
 #[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]

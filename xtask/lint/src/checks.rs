@@ -1,7 +1,7 @@
 //! The checks of `cargo xtask lint` as data: which files each external linter gets (`Plan`),
 //! running a linter in the linted root and turning its output into a `Report`, the in-process
-//! checks (hygiene, policies), `--fix`, and the step summary. The xtask provides the tools,
-//! runs these in parallel and prints them.
+//! checks (hygiene, policies) and `--fix`. The xtask provides the tools, runs these in parallel
+//! and renders their reports (the terminal, annotations, the step summary).
 
 use std::path::{Path, PathBuf};
 use std::process::Output;
@@ -9,13 +9,10 @@ use std::process::Output;
 use xtask_process::Cmd;
 
 use anyhow::Context as _;
+use xtask_repo::files::{self, Tree};
 
-use crate::files::{self, Tree};
 use crate::policy::{self, Verdict};
-use crate::{Finding, external, hygiene, yaml};
-
-/// Findings listed in the step summary.
-const MAX_SUMMARY_FINDINGS: usize = 100;
+use crate::{Finding, compose, external, hygiene, yaml};
 
 /// The schemas check-jsonschema validates against (bundled with it, so no network).
 const SCHEMAS: [&str; 4] =
@@ -88,7 +85,7 @@ impl Plan {
         let (workflows, actions): (Vec<&str>, Vec<&str>) =
             workflows.into_iter().partition(|p| p.starts_with(".github/workflows/"));
         let dependabot = tree.select(|p| p == ".github/dependabot.yml" || p == ".github/dependabot.yaml");
-        let compose = tree.select(files::is_compose);
+        let compose = tree.select(compose::is_compose);
         let schemas = SCHEMAS
             .into_iter()
             .zip([workflows, actions, dependabot, compose])
@@ -218,7 +215,7 @@ impl Runner {
             Ok(o) if o.status.success() => String::from_utf8_lossy(&o.stdout)
                 .lines()
                 .filter(|l| !l.trim().is_empty())
-                .map(|l| (external::relative(l.trim(), &self.root), "rustfmt".to_owned()))
+                .map(|l| (xtask_repo::relative(l.trim(), &self.root), "rustfmt".to_owned()))
                 .collect(),
             _ => {
                 println!("--fix: rustfmt could not format the workspace (see the rustfmt check below)");
@@ -379,42 +376,6 @@ impl Runner {
 
 fn tool_failed(name: &str, o: &Output) -> String {
     xtask_process::failure(name, o).replace('\n', "\n    ")
-}
-
-/// The step summary: one row per check, then the findings.
-pub fn summary_markdown(reports: &[Report], errors: &[String], total: usize) -> String {
-    let head = if !errors.is_empty() {
-        "❌ could not run every check".to_owned()
-    } else if total > 0 {
-        format!("❌ failed, {}", plural(total, "finding"))
-    } else {
-        "✅ passed".to_owned()
-    };
-    let mut s = format!("### Lint: {head}\n\n| Check | Result |\n| --- | --- |\n");
-    for r in reports {
-        let result = match &r.status {
-            Status::Passed => "✅ passed".to_owned(),
-            Status::Failed => format!("❌ {}", plural(r.findings.len(), "finding")),
-            Status::NotApplicable(why) => format!("➖ not applicable ({why})"),
-            Status::Skipped { reason, .. } => format!("⚠️ skipped ({reason})"),
-            Status::Error(e) => format!("❌ could not run: {}", e.lines().next().unwrap_or("")),
-        };
-        s.push_str(&format!("| {} | {} |\n", r.title().replace('|', "\\|"), result.replace('|', "\\|")));
-    }
-    let findings: Vec<String> =
-        reports.iter().flat_map(|r| r.findings.iter().map(move |f| format!("{}: {f}", r.name))).collect();
-    if !findings.is_empty() {
-        s.push_str("\n```text\n");
-        for f in findings.iter().take(MAX_SUMMARY_FINDINGS) {
-            s.push_str(f);
-            s.push('\n');
-        }
-        if findings.len() > MAX_SUMMARY_FINDINGS {
-            s.push_str(&format!("… and {} more in the log\n", findings.len() - MAX_SUMMARY_FINDINGS));
-        }
-        s.push_str("```\n");
-    }
-    s
 }
 
 #[cfg(test)]

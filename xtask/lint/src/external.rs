@@ -4,20 +4,12 @@
 
 use std::path::Path;
 
+use cargo_metadata::Message;
+use cargo_metadata::diagnostic::DiagnosticLevel;
 use serde::Deserialize;
+use xtask_repo::relative;
 
 use super::Finding;
-
-/// A path as the tool printed it, made relative to the linted root when it is inside it.
-pub fn relative(path: &str, root: &Path) -> String {
-    let p = Path::new(path);
-    for base in [root.to_path_buf(), root.canonicalize().unwrap_or_else(|_| root.to_path_buf())] {
-        if let Ok(rel) = p.strip_prefix(&base) {
-            return rel.to_string_lossy().replace('\\', "/");
-        }
-    }
-    path.trim_start_matches("./").to_owned()
-}
 
 /// `path:line[:col] [error ]RULE/name description` lines (markdownlint-cli2's default
 /// formatter, on stderr); other lines (its banner, the summary) are ignored.
@@ -151,50 +143,21 @@ pub fn rustfmt(stdout: &str, stderr: &str, root: &Path) -> Vec<Finding> {
     out
 }
 
-#[derive(Deserialize)]
-struct CargoMessage {
-    reason: String,
-    #[serde(default)]
-    message: Option<Diagnostic>,
-}
-
-#[derive(Deserialize)]
-struct Diagnostic {
-    message: String,
-    level: String,
-    #[serde(default)]
-    code: Option<DiagnosticCode>,
-    #[serde(default)]
-    spans: Vec<Span>,
-    #[serde(default)]
-    rendered: Option<String>,
-}
-
-#[derive(Deserialize)]
-struct DiagnosticCode {
-    code: String,
-}
-
-#[derive(Deserialize)]
-struct Span {
-    file_name: String,
-    line_start: usize,
-    is_primary: bool,
-}
-
 /// `cargo clippy --message-format=json`: one finding per warning or error with a primary
 /// span (paths relative to the workspace root), plus the rendered diagnostics to print.
 pub fn clippy(stdout: &str) -> (Vec<Finding>, Vec<String>) {
     let (mut findings, mut rendered) = (Vec::new(), Vec::new());
-    for line in stdout.lines() {
-        let Ok(msg) = serde_json::from_str::<CargoMessage>(line) else { continue };
-        let Some(d) = msg.message.filter(|_| msg.reason == "compiler-message") else { continue };
-        if !matches!(d.level.as_str(), "error" | "warning") {
-            continue;
-        }
+    for message in Message::parse_stream(stdout.as_bytes()) {
+        let Ok(Message::CompilerMessage(m)) = message else { continue };
+        let d = m.message;
+        let level = match d.level {
+            DiagnosticLevel::Error => "error",
+            DiagnosticLevel::Warning => "warning",
+            _ => continue,
+        };
         let Some(span) = d.spans.iter().find(|s| s.is_primary) else { continue };
         let code = d.code.map(|c| format!(" [{}]", c.code)).unwrap_or_default();
-        findings.push(Finding::at(&span.file_name, span.line_start, format!("{}: {}{code}", d.level, d.message)));
+        findings.push(Finding::at(&span.file_name, span.line_start, format!("{level}: {}{code}", d.message)));
         if let Some(r) = d.rendered {
             rendered.push(r.trim_end().to_owned());
         }
@@ -270,12 +233,40 @@ mod tests {
         assert_eq!(f, [Finding::at("src/main.rs", 1, "rustfmt: error: this file contains an unclosed delimiter")]);
     }
 
+    /// A compiler message as cargo prints it, with one primary span when `file` is given.
+    fn compiler_message(level: &str, message: &str, code: Option<&str>, file: Option<(&str, usize)>) -> String {
+        let spans: Vec<serde_json::Value> = file
+            .into_iter()
+            .map(|(file, line)| {
+                serde_json::json!({"file_name": file, "byte_start": 40, "byte_end": 46, "line_start": line,
+                    "line_end": line, "column_start": 5, "column_end": 11, "is_primary": true, "text": [],
+                    "label": null, "suggested_replacement": null, "suggestion_applicability": null, "expansion": null})
+            })
+            .collect();
+        let rendered = match file {
+            Some((file, line)) => format!("{level}: {message}\n --> {file}:{line}:5\n"),
+            None => format!("{level}: {message}"),
+        };
+        serde_json::json!({"reason": "compiler-message", "package_id": "path+file:///r#demo@0.1.0",
+            "manifest_path": "/r/Cargo.toml",
+            "target": {"kind": ["lib"], "crate_types": ["lib"], "name": "demo", "src_path": "/r/src/lib.rs"},
+            "message": {"rendered": rendered, "$message_type": "diagnostic", "children": [],
+                "code": code.map(|c| serde_json::json!({"code": c, "explanation": null})),
+                "level": level, "message": message, "spans": spans}})
+        .to_string()
+    }
+
     #[test]
     fn clippy_messages() {
-        let line = r#"{"reason":"compiler-message","message":{"message":"this looks like a bug","level":"error","code":{"code":"clippy::eq_op"},"spans":[{"file_name":"src/lib.rs","line_start":4,"is_primary":true}],"rendered":"error: this looks like a bug\n --> src/lib.rs:4:5\n"}}
-{"reason":"compiler-message","message":{"message":"aborting due to 1 previous error","level":"error","spans":[],"rendered":"error: aborting"}}
-{"reason":"build-finished","success":false}"#;
-        let (f, r) = clippy(line);
+        let out = [
+            compiler_message("error", "this looks like a bug", Some("clippy::eq_op"), Some(("src/lib.rs", 4))),
+            compiler_message("error", "aborting due to 1 previous error", None, None),
+            compiler_message("note", "a note", None, Some(("src/lib.rs", 2))),
+            r#"{"reason":"build-finished","success":false}"#.to_owned(),
+            "Checking demo".to_owned(),
+        ]
+        .join("\n");
+        let (f, r) = clippy(&out);
         assert_eq!(f, [Finding::at("src/lib.rs", 4, "error: this looks like a bug [clippy::eq_op]")]);
         assert_eq!(r, ["error: this looks like a bug\n --> src/lib.rs:4:5"]);
     }

@@ -1,20 +1,19 @@
-//! The lint engine behind `cargo xtask lint`, working on a given root: which files a checkout
-//! has (`files`, with `git ls-files`), the file hygiene rules, the project policies, running
-//! the external linters there and parsing their output into findings (`checks::Runner`,
-//! `external`), `--fix` (`checks::fix_hygiene`, `Runner::rustfmt_fix`) and the step summary's
-//! Markdown. Each check returns a `checks::Report`. Finding and installing the tools, running
-//! the checks in parallel, and printing the reports, annotations and step summary are done by
-//! the xtask (`tools.rs`, `gates/lint.rs`).
+//! The lint engine behind `cargo xtask lint`, working on a given root (the files git lists
+//! there, `xtask_repo::files`): the file hygiene rules, the project policies, running the
+//! external linters there and parsing their output into findings (`checks::Runner`,
+//! `external`), and `--fix` (`checks::fix_hygiene`, `Runner::rustfmt_fix`). Each check returns
+//! a `checks::Report`, data. Finding and installing the tools, running the checks in parallel,
+//! and rendering the reports (the terminal, annotations, the step summary's Markdown) are done
+//! by the xtask (`tools.rs`, `gates/lint/`).
 //!
 //! A crate of its own since the xtask crate was built at opt-level 3, where this code more than
 //! doubled that crate's compile time (see Cargo.toml). Neither is optimised now: in the dev
 //! profile only `xtask-reader` and a few dependencies are (the root Cargo.toml).
 
 pub mod checks;
+pub mod compose;
 pub mod dockerignore;
 pub mod external;
-pub mod files;
-pub mod glob;
 pub mod hygiene;
 pub mod nginx;
 pub mod policy;

@@ -2,6 +2,7 @@
 //! hadolint (Dockerfiles). All three are read as JSON.
 
 use anyhow::{Context as _, Result};
+use cargo_metadata::Message;
 use serde::Deserialize;
 
 use crate::{Check, Finding, Severity};
@@ -23,40 +24,13 @@ pub fn clippy_args() -> Vec<String> {
     CLIPPY_LINTS.iter().map(|(lint, _)| format!("--warn={lint}")).collect()
 }
 
-#[derive(Deserialize)]
-struct CargoMessage {
-    reason: String,
-    message: Option<Diagnostic>,
-}
-
-#[derive(Deserialize)]
-struct Diagnostic {
-    message: String,
-    code: Option<Code>,
-    #[serde(default)]
-    spans: Vec<Span>,
-}
-
-#[derive(Deserialize)]
-struct Code {
-    code: String,
-}
-
-#[derive(Deserialize)]
-struct Span {
-    file_name: String,
-    line_start: usize,
-    column_start: usize,
-    is_primary: bool,
-}
-
 /// Findings of the curated lints in `cargo clippy --message-format=json` output, for files
 /// `keep` accepts (relative paths). Other diagnostics are the lint gate's business.
 pub fn clippy(stdout: &str, keep: impl Fn(&str) -> bool) -> Vec<Finding> {
     let mut out: Vec<Finding> = Vec::new();
-    for line in stdout.lines().filter(|l| l.starts_with('{')) {
-        let Ok(msg) = serde_json::from_str::<CargoMessage>(line) else { continue };
-        let Some(d) = msg.message.filter(|_| msg.reason == "compiler-message") else { continue };
+    for message in Message::parse_stream(stdout.as_bytes()) {
+        let Ok(Message::CompilerMessage(m)) = message else { continue };
+        let d = m.message;
         let Some(code) = d.code else { continue };
         let Some((lint, why)) = CLIPPY_LINTS.iter().find(|(l, _)| *l == code.code) else { continue };
         let Some(span) = d.spans.iter().find(|s| s.is_primary) else { continue };
@@ -203,10 +177,21 @@ mod tests {
 
     #[test]
     fn clippy_keeps_the_curated_lints_in_kept_files_once() {
+        // As cargo prints them: the diagnostic's primary span first, a child's after it.
         let msg = |code: &str, file: &str| {
-            format!(
-                r#"{{"reason":"compiler-message","message":{{"message":"m {code}","code":{{"code":"{code}"}},"level":"warning","spans":[{{"file_name":"{file}","line_start":3,"column_start":5,"is_primary":true}}]}}}}"#
-            )
+            let span = |primary: bool, line: usize| {
+                serde_json::json!({"file_name": file, "byte_start": 51, "byte_end": 58, "line_start": line,
+                    "line_end": line, "column_start": 5, "column_end": 12, "is_primary": primary, "text": [],
+                    "label": null, "suggested_replacement": null, "suggestion_applicability": null, "expansion": null})
+            };
+            serde_json::json!({"reason": "compiler-message", "package_id": "path+file:///w/app#0.1.0",
+                "manifest_path": "/w/app/Cargo.toml",
+                "target": {"kind": ["bin"], "crate_types": ["bin"], "name": "app", "src_path": "/w/app/src/main.rs"},
+                "message": {"message": format!("m {code}"), "code": {"code": code, "explanation": null},
+                    "level": "warning", "spans": [span(false, 1), span(true, 3)], "rendered": "warning: m",
+                    "children": [{"message": "remove it", "code": null, "level": "help", "spans": [span(true, 9)],
+                        "children": [], "rendered": null}]}})
+            .to_string()
         };
         let out = [
             msg("clippy::dbg_macro", "app/src/a.rs"),

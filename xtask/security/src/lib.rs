@@ -1,13 +1,13 @@
 //! The security engine behind `cargo xtask security`: the production source rules, the secret
-//! scanner, the parsers of zizmor's and hadolint's output, the suppression file and the reports
-//! (text, JSON, SARIF). Everything here works on given inputs and returns findings; running tools
-//! and printing is done by the xtask (`gates/security.rs`). The advisories check is a program of
-//! its own, `xtask/audit/`, built when the gate first needs it.
+//! scanner, the parsers of clippy's, zizmor's and hadolint's output, the suppression file and
+//! the report as data (`report`). Everything here works on given inputs and returns data;
+//! running tools and rendering the report (text, JSON, Markdown, SARIF) are done by the xtask
+//! (`gates/security/`). The advisories check is a program of its own, `xtask/audit/`, built when
+//! the gate first needs it.
 pub mod audit;
 pub mod date;
 pub mod external;
 pub mod report;
-pub mod sarif;
 pub mod secrets;
 pub mod source;
 pub mod suppress;

@@ -1,5 +1,6 @@
-//! The gate's result, ordered for people (by check, worst first) and rendered as JSON or as
-//! the Markdown of a GitHub step summary. Text with colours is printed by the xtask.
+//! The gate's result as data, ordered for people (by check, worst first), with its counts. The
+//! xtask renders it (text, JSON, Markdown, SARIF: `gates/security/`); the derives give JSON its
+//! fields.
 
 use serde::Serialize;
 
@@ -52,72 +53,6 @@ impl Report {
     pub fn suppressed(&self) -> usize {
         self.findings.iter().filter(|f| f.suppressed.is_some()).count()
     }
-
-    /// One line: `failed: 1 high, 2 warning (1 suppressed)`.
-    pub fn verdict_line(&self) -> String {
-        let counts = self.counts();
-        let mut line = if counts.is_empty() {
-            "no findings".to_owned()
-        } else {
-            counts.iter().map(|(s, n)| format!("{n} {s}")).collect::<Vec<_>>().join(", ")
-        };
-        if self.suppressed() > 0 {
-            line.push_str(&format!(" ({} suppressed)", self.suppressed()));
-        }
-        line
-    }
-
-    pub fn json(&self) -> String {
-        #[derive(Serialize)]
-        struct Json<'a> {
-            verdict: &'a str,
-            threshold: Severity,
-            counts: std::collections::BTreeMap<&'a str, usize>,
-            suppressed: usize,
-            checks: &'a [CheckRun],
-            findings: &'a [Finding],
-        }
-        let j = Json {
-            verdict: if self.failed() { "failed" } else { "passed" },
-            threshold: Severity::THRESHOLD,
-            counts: self.counts().into_iter().map(|(s, n)| (s.as_str(), n)).collect(),
-            suppressed: self.suppressed(),
-            checks: &self.checks,
-            findings: &self.findings,
-        };
-        serde_json::to_string_pretty(&j).expect("the report serialises") + "\n"
-    }
-
-    /// The GitHub step summary: verdict, then a table of the findings.
-    pub fn markdown(&self) -> String {
-        let mut md = format!(
-            "### Security: {} {}\n\n{}\n",
-            if self.failed() { "❌" } else { "✅" },
-            if self.failed() { "failed" } else { "passed" },
-            self.verdict_line()
-        );
-        if !self.findings.is_empty() {
-            md.push_str("\n| Severity | Check | Rule | Where | Finding |\n| --- | --- | --- | --- | --- |\n");
-            for f in &self.findings {
-                let severity = match &f.suppressed {
-                    Some(_) => format!("{} (suppressed)", f.severity),
-                    None => f.severity.to_string(),
-                };
-                let title = match &f.suppressed {
-                    Some(r) => format!("{} — suppressed: {r}", f.title),
-                    None => f.title.clone(),
-                };
-                md.push_str(&format!(
-                    "| {severity} | {} | `{}` | {} | {} |\n",
-                    f.check,
-                    f.rule,
-                    f.location().map(|l| format!("`{l}`")).unwrap_or_default(),
-                    title.replace('|', "\\|")
-                ));
-            }
-        }
-        md
-    }
 }
 
 #[cfg(test)]
@@ -144,19 +79,7 @@ mod tests {
         let order: Vec<_> = r.findings.iter().map(|f| f.rule.as_str()).collect();
         assert_eq!(order, ["RUSTSEC-2", "RUSTSEC-1", "source/a", "secrets/x"]);
         assert!(r.failed());
-        assert_eq!(r.verdict_line(), "1 high, 1 medium, 1 warning (1 suppressed)");
-    }
-
-    #[test]
-    fn json_and_markdown_carry_the_verdict() {
-        let r = report();
-        let v: serde_json::Value = serde_json::from_str(&r.json()).unwrap();
-        assert_eq!(v["verdict"], "failed");
-        assert_eq!(v["counts"]["high"], 1);
-        assert_eq!(v["findings"][3]["suppressed"], "fixture");
-        let md = r.markdown();
-        assert!(md.contains("❌ failed") && md.contains("h\\|pipe") && md.contains("suppressed: fixture"), "{md}");
-        let clean = Report::new(vec![], vec![Finding::new(Check::Advisories, "RUSTSEC-1", Severity::Warning, "w")]);
-        assert!(!clean.failed() && clean.markdown().contains("✅ passed"));
+        assert_eq!(r.counts(), [(Severity::High, 1), (Severity::Medium, 1), (Severity::Warning, 1)]);
+        assert_eq!(r.suppressed(), 1);
     }
 }

@@ -244,7 +244,7 @@ fn repeats(v: &str) -> bool {
 /// A tracked `.env` file (not `.env.example`, `.env.sample`, `.env.template` or `.env.dist`:
 /// the same files as the lint's `env-not-committed` policy) is a finding by itself.
 pub fn tracked_env_file(path: &str) -> Option<Finding> {
-    if !xtask_lint::policy::is_env_file(path) {
+    if !xtask_repo::files::is_env_file(path) {
         return None;
     }
     let rule = rule("secrets/env-file-tracked");

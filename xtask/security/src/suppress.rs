@@ -51,7 +51,7 @@ impl Entry {
         (f.rule == self.id || f.aliases.contains(&self.id))
             && match (&self.path, &f.path) {
                 (None, _) => true,
-                (Some(glob), Some(path)) => xtask_lint::glob::matches(glob, path),
+                (Some(glob), Some(path)) => xtask_repo::glob::matches(glob, path),
                 (Some(_), None) => false,
             }
     }
@@ -120,7 +120,7 @@ impl Suppressions {
                 if glob.starts_with('!') {
                     bail!("{at}: path {glob:?}: a suppression's path cannot be negated: name the files it applies to");
                 }
-                xtask_lint::glob::check(glob).map_err(|e| anyhow::anyhow!("{at}: path {glob:?}: {e}"))?;
+                xtask_repo::glob::check(glob).map_err(|e| anyhow::anyhow!("{at}: path {glob:?}: {e}"))?;
             }
             let entry = Entry { id, path: raw.path, reason: reason.trim().to_owned(), expires, line };
             if entry.check().is_none() {

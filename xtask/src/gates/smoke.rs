@@ -280,8 +280,8 @@ fn image_size(docker: &std::path::Path, image: &str, budget_mb: u64) -> Check {
 /// not `scratch`) and the compose file's `image:` lines (not the one it builds, `${…}`).
 fn base_images(cx: &Context) -> Vec<String> {
     let mut images = std::collections::BTreeSet::new();
-    let files = crate::lint::files::Tree::list(&cx.root, &[]).map(|t| t.files).unwrap_or_default();
-    for file in files.iter().filter(|f| crate::lint::files::is_dockerfile(f)) {
+    let files = crate::repo::files::Tree::list(&cx.root, &[]).map(|t| t.files).unwrap_or_default();
+    for file in files.iter().filter(|f| crate::repo::files::is_dockerfile(f)) {
         let text = std::fs::read_to_string(cx.root.join(file)).unwrap_or_default();
         let mut stages: Vec<String> = vec!["scratch".to_owned()];
         for line in text.lines() {

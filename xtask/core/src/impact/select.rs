@@ -95,7 +95,7 @@ pub fn plan(
         // Declared readers, whatever the file; and the code that embeds it while compiling.
         let declared: Vec<(&TestInput, &String)> = inputs
             .iter()
-            .filter_map(|i| i.globs.iter().find(|g| crate::lint::glob::matches(g, path)).map(|g| (i, g)))
+            .filter_map(|i| i.globs.iter().find(|g| crate::repo::glob::matches(g, path)).map(|g| (i, g)))
             .collect();
         for (i, glob) in &declared {
             wide.push((i.tests.clone(), format!("declared for `{glob}`")));

@@ -96,7 +96,7 @@ impl Table {
             let at = format!("paths[{i}] ({:?})", gate.glob);
             if gate.glob.starts_with('!') {
                 errors.push(format!("{at}: a path gate's glob cannot be negated: name the files it grades"));
-            } else if let Err(e) = crate::lint::glob::check(&gate.glob) {
+            } else if let Err(e) = crate::repo::glob::check(&gate.glob) {
                 errors.push(format!("{at}: {e}"));
             }
         }

@@ -1,4 +1,4 @@
-//! `[workspace.metadata.xtask.lint]`. Globs are relative to the root (see `lint/glob.rs`).
+//! `[workspace.metadata.xtask.lint]`. Globs are relative to the root (see `xtask/repo/src/glob.rs`).
 
 use serde::Deserialize;
 

@@ -110,7 +110,7 @@ fn table<T: DeserializeOwned + Default, S>(
 /// Each of `patterns` a glob the lint's matcher takes (`key`: the setting they come from).
 fn check_globs(key: &str, patterns: &[String], errors: &mut Vec<String>) {
     for p in patterns {
-        if let Err(e) = crate::lint::glob::check(p) {
+        if let Err(e) = crate::repo::glob::check(p) {
             errors.push(format!("`{key}`: {e}"));
         }
     }

@@ -133,7 +133,7 @@ fn input(raw: RawInput) -> Result<TestInput, (Vec<String>, Vec<String>)> {
         problems.push("`glob` must name the files the tests read".to_owned());
     }
     for g in &globs {
-        if let Err(e) = crate::lint::glob::check(g) {
+        if let Err(e) = crate::repo::glob::check(g) {
             problems.push(e);
         } else if g.starts_with('!') {
             problems.push("an input's glob cannot be negated: name the files the tests read".to_owned());

@@ -1,9 +1,11 @@
 //! The Dockerfile policies: `dockerfile-non-root` and `dockerfile-workspace-members`, over a
 //! small Dockerfile reader (instructions, stages, WORKDIR, where each COPY puts a file).
 
+use xtask_repo::files::{self, Tree};
+use xtask_repo::glob;
+
 use super::{Verdict, read_text, verdict};
-use crate::files::{self, Tree};
-use crate::{Finding, dockerignore, glob};
+use crate::{Finding, dockerignore};
 
 // ---------------------------------------------------------------------------------------------
 // dockerfile-non-root

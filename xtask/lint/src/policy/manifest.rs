@@ -3,10 +3,11 @@
 //! figure (docs/benchmarks.md); a dependency has to earn its place, and the line that says how
 //! is where a reviewer weighs it.
 
+use xtask_repo::files::Tree;
+
 use super::dockerfile::workspace_manifests_of;
 use super::{Verdict, read_text, verdict};
 use crate::Finding;
-use crate::files::Tree;
 
 /// The folder whose workspace members are the xtask's crates.
 const XTASK_DIR: &str = "xtask";

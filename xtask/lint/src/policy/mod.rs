@@ -7,8 +7,10 @@ mod manifest;
 
 use dockerfile::{dockerfiles, workspace_members};
 
-use super::files::{self, Tree};
-use super::{Finding, glob, yaml};
+use xtask_repo::files::{self, Tree};
+use xtask_repo::glob;
+
+use super::{Finding, compose, yaml};
 
 pub struct Policy {
     pub id: &'static str,
@@ -99,7 +101,7 @@ fn verdict(findings: Vec<Finding>, checked: &[&str]) -> Verdict {
 // compose-migrate-no-restart
 
 fn compose(tree: &Tree) -> Verdict {
-    let paths = tree.select(files::is_compose);
+    let paths = tree.select(compose::is_compose);
     if paths.is_empty() {
         return Verdict::NotApplicable("no compose.yaml or docker-compose.yml yet".into());
     }
@@ -117,7 +119,7 @@ fn compose(tree: &Tree) -> Verdict {
             continue;
         };
         with_migrate.push(path);
-        findings.extend(migrate_restart(path, migrate, files::is_main_compose(path)));
+        findings.extend(migrate_restart(path, migrate, compose::is_main_compose(path)));
     }
     if with_migrate.is_empty() && findings.is_empty() {
         return Verdict::NotApplicable(format!("no `migrate` service in {}", paths.join(", ")));
@@ -168,17 +170,9 @@ fn migrate_restart(path: &str, migrate: &yaml::Node, main_file: bool) -> Vec<Fin
 // ---------------------------------------------------------------------------------------------
 // env-not-committed
 
-/// `.env.example`, `.env.sample`, `.env.template` and `.env.dist` are templates, meant to be
-/// committed; any other `.env` or `.env.*` file holds real values.
-pub fn is_env_file(path: &str) -> bool {
-    let b = files::base(path);
-    b == ".env"
-        || b.strip_prefix(".env.").is_some_and(|suffix| !matches!(suffix, "example" | "sample" | "template" | "dist"))
-}
-
 fn env(tree: &Tree) -> Verdict {
     let mut findings = Vec::new();
-    for path in tree.tracked.iter().filter(|p| is_env_file(p)) {
+    for path in tree.tracked.iter().filter(|p| files::is_env_file(p)) {
         findings.push(Finding::file(
             path,
             format!(
@@ -186,7 +180,13 @@ fn env(tree: &Tree) -> Verdict {
             ),
         ));
     }
-    if !tree.env_ignored {
+    // Whether git ignores `.env` at the root.
+    let ignored = xtask_repo::git(&tree.root)
+        .args(["check-ignore", "-q", "--no-index", ".env"])
+        .status()
+        .map(|s| s.success())
+        .unwrap_or(false);
+    if !ignored {
         let gitignore = tree.read(".gitignore").ok().map(|b| String::from_utf8_lossy(&b).into_owned());
         let negation = gitignore
             .as_deref()
@@ -419,16 +419,6 @@ mod tests {
         );
         assert_eq!(swarm.len(), 1);
         assert!(swarm[0].starts_with("compose.yaml:6:"), "{swarm:?}");
-    }
-
-    #[test]
-    fn env_files_and_templates() {
-        assert!(is_env_file(".env"));
-        assert!(is_env_file("app/.env"));
-        assert!(is_env_file(".env.production"));
-        assert!(!is_env_file(".env.example"));
-        assert!(!is_env_file(".envrc"));
-        assert!(!is_env_file("app/env.rs"));
     }
 
     #[test]

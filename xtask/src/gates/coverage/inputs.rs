@@ -50,7 +50,7 @@ fn matching(pattern: &str, cwd: &Path) -> Result<Vec<PathBuf>> {
     let mut base = if absolute { PathBuf::from("/") } else { cwd.to_path_buf() };
     base.extend(&parts[..fixed]);
     let rest = parts[fixed..].join("/");
-    if crate::lint::glob::check(&rest).is_err() {
+    if crate::repo::glob::check(&rest).is_err() {
         bail!("--file {pattern}: not a usable pattern (`*` and `?` within a name, `**` across folders)");
     }
     let mut found = Vec::new();
@@ -62,7 +62,7 @@ fn matching(pattern: &str, cwd: &Path) -> Result<Vec<PathBuf>> {
     for path in files {
         let Ok(rel) = path.strip_prefix(&base) else { continue };
         let rel = rel.to_string_lossy().replace('\\', "/");
-        if crate::lint::glob::matches(&rest, &rel) {
+        if crate::repo::glob::matches(&rest, &rel) {
             let shown: PathBuf = parts[..fixed].iter().collect::<PathBuf>().join(&rel);
             found.push(if absolute { Path::new("/").join(shown) } else { shown });
         }

@@ -25,7 +25,7 @@ pub fn judge(report: &Report, metric: Metric, gates: &[PathGate], root: &Path) -
         let mut counts = Counts::default();
         let mut files = 0;
         for (file, name) in report.files.iter().zip(&names) {
-            if crate::lint::glob::matches(&gate.glob, name) {
+            if crate::repo::glob::matches(&gate.glob, name) {
                 let c = if metric == Metric::Lines { file.lines } else { file.branches };
                 counts.covered += c.covered;
                 counts.valid += c.valid;

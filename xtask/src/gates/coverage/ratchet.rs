@@ -179,7 +179,7 @@ fn write(path: &Path, baseline: &Baseline) -> Result<()> {
 
 /// The commit checked out, or `unknown` outside git.
 fn head(root: &Path) -> String {
-    crate::lint::files::git(root)
+    crate::repo::git(root)
         .args(["rev-parse", "HEAD"])
         .output()
         .ok()

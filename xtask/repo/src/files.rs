@@ -1,6 +1,7 @@
-//! Which files a checkout has, as git sees them.
+//! Which files a checkout has, as git sees them, and the kinds of file more than one gate
+//! looks for.
 //!
-//! The lint looks at the files git tracks **and** the untracked files that are not ignored
+//! The gates look at the files git tracks **and** the untracked files that are not ignored
 //! (`git ls-files --cached --others --exclude-standard`): a new file is checked before it is
 //! `git add`ed, and `.gitignore` is the one place that says what is not project content. In
 //! CI's fresh clone the two sets are the same. Files deleted from the work tree, symlinks,
@@ -8,11 +9,10 @@
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
-use xtask_process::Cmd;
 
 use anyhow::{Context as _, Result, bail};
 
-use super::glob;
+use crate::{git, glob};
 
 pub struct Tree {
     pub root: PathBuf,
@@ -22,8 +22,6 @@ pub struct Tree {
     pub tracked: BTreeSet<String>,
     /// Files left out by the `exclude` setting.
     pub excluded: usize,
-    /// Whether `git check-ignore` says `.env` at the root is ignored.
-    pub env_ignored: bool,
 }
 
 impl Tree {
@@ -61,9 +59,7 @@ impl Tree {
             }
             files.push(path);
         }
-        let env_ignored =
-            git(root).args(["check-ignore", "-q", "--no-index", ".env"]).status().map(|s| s.success()).unwrap_or(false);
-        Ok(Tree { root: root.to_path_buf(), files, tracked, excluded, env_ignored })
+        Ok(Tree { root: root.to_path_buf(), files, tracked, excluded })
     }
 
     pub fn read(&self, path: &str) -> std::io::Result<Vec<u8>> {
@@ -74,24 +70,6 @@ impl Tree {
     pub fn select(&self, keep: impl Fn(&str) -> bool) -> Vec<&str> {
         self.files.iter().map(String::as_str).filter(|p| keep(p)).collect()
     }
-}
-
-/// Git variables that point at a repository. Git hooks export some of them (GIT_DIR,
-/// GIT_INDEX_FILE), and they would make git ignore the folder it runs in: the lint always asks
-/// about the checkout at its root, found from that folder.
-const GIT_LOCATION_VARS: [&str; 7] = [
-    "GIT_DIR",
-    "GIT_WORK_TREE",
-    "GIT_INDEX_FILE",
-    "GIT_COMMON_DIR",
-    "GIT_OBJECT_DIRECTORY",
-    "GIT_ALTERNATE_OBJECT_DIRECTORIES",
-    "GIT_PREFIX",
-];
-
-/// `git`, run in `root`, with the location variables removed.
-pub fn git(root: &Path) -> Cmd {
-    GIT_LOCATION_VARS.iter().fold(Cmd::new("git").current_dir(root), |c, var| c.env_remove(var))
 }
 
 fn git_paths(root: &Path, args: &[&str]) -> Result<Vec<String>> {
@@ -128,21 +106,31 @@ pub fn is_dockerfile(path: &str) -> bool {
         && !b.ends_with(".dockerignore")
 }
 
-/// Compose files at the root: `compose.yaml`, `docker-compose.yml`, their overrides and
-/// variants such as `docker-compose.prod.yml`.
-pub fn is_compose(path: &str) -> bool {
-    !path.contains('/')
-        && (path.starts_with("compose.") || path.starts_with("docker-compose."))
-        && (path.ends_with(".yml") || path.ends_with(".yaml"))
-}
-
-/// The main compose files, the ones that define the services (not overrides or variants).
-pub fn is_main_compose(path: &str) -> bool {
-    matches!(path, "compose.yaml" | "compose.yml" | "docker-compose.yaml" | "docker-compose.yml")
-}
-
 /// Workflow files (`.github/workflows/*.yml`) and local actions (`.github/actions/**/action.yml`).
 pub fn is_workflow(path: &str) -> bool {
     let yaml = path.ends_with(".yml") || path.ends_with(".yaml");
     yaml && (glob::matches(".github/workflows/*", path) || glob::matches(".github/actions/**/action.*", path))
+}
+
+/// `.env.example`, `.env.sample`, `.env.template` and `.env.dist` are templates, meant to be
+/// committed; any other `.env` or `.env.*` file holds real values.
+pub fn is_env_file(path: &str) -> bool {
+    let b = base(path);
+    b == ".env"
+        || b.strip_prefix(".env.").is_some_and(|suffix| !matches!(suffix, "example" | "sample" | "template" | "dist"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn env_files_and_templates() {
+        assert!(is_env_file(".env"));
+        assert!(is_env_file("app/.env"));
+        assert!(is_env_file(".env.production"));
+        assert!(!is_env_file(".env.example"));
+        assert!(!is_env_file(".envrc"));
+        assert!(!is_env_file("app/env.rs"));
+    }
 }

@@ -1,7 +1,9 @@
-//! Path globs for the lint settings (`exclude`, `cors-paths`), matched against a path relative
-//! to the root with `/` separators: `*` is any run of characters except `/`, `?` one character
-//! except `/`, `**` any number of whole folders (`**/x` also matches `x` at the root, `a/**`
-//! everything under `a`). A pattern matches the whole path; there is no implicit `**/`.
+//! Path globs, matched against a path relative to the root with `/` separators: `*` is any run
+//! of characters except `/`, `?` one character except `/`, `**` any number of whole folders
+//! (`**/x` also matches `x` at the root, `a/**` everything under `a`). A pattern matches the
+//! whole path; there is no implicit `**/`. The settings' globs (the lint's `exclude` and
+//! `cors-paths`, the test inputs, `source-paths`), the coverage gate's `--file` patterns and
+//! per-path gates, and the security suppressions' paths are all these.
 
 /// Whether `pattern` matches all of `path`.
 pub fn matches(pattern: &str, path: &str) -> bool {

@@ -5,25 +5,27 @@
 //!
 //! Fails closed: a missing or empty advisory database, a missing tool or an unreadable input
 //! is an error (exit 2), never a pass. Findings at medium or above fail the gate (exit 1).
-//! The engine (rules, parsers, reports) is the `xtask-security` crate; this file runs tools
-//! and prints.
+//! The engine (rules, parsers, the report's data) is the `xtask-security` crate; this module
+//! runs tools, and renders the report: text, JSON and Markdown (`render.rs`), SARIF (`sarif.rs`).
 
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 
 use anyhow::{Context as _, Result, bail};
-use colored::Colorize;
 
 use crate::cache::{self, Answer, Inputs, Ran};
-use crate::lint::files::Tree;
 use crate::output::{At, Level};
 use crate::process::Cmd;
+use crate::repo::files::Tree;
 use crate::security::report::{CheckRun, Report};
 use crate::security::suppress::Suppressions;
-use crate::security::{Check, Finding, Severity, external, sarif, secrets, source};
+use crate::security::{Check, Finding, external, secrets, source};
 use crate::tools::{self, Tool, WhenMissing};
 use crate::{Context, Outcome};
+
+mod render;
+mod sarif;
 
 /// The upstream database `--fetch` clones, unless `XTASK_ADVISORY_DB_URL` names a mirror.
 pub const ADVISORY_DB_URL: &str = "https://github.com/rustsec/advisory-db.git";
@@ -105,10 +107,10 @@ fn tools_for(checks: &[Check], tree: &Tree, has_manifest: bool) -> Vec<Tool> {
         t.push(Tool::Clippy);
     }
     if checks.contains(&Check::Infra) {
-        if tree.files.iter().any(|f| crate::lint::files::is_workflow(f)) {
+        if tree.files.iter().any(|f| crate::repo::files::is_workflow(f)) {
             t.push(Tool::Zizmor);
         }
-        if tree.files.iter().any(|f| crate::lint::files::is_dockerfile(f)) {
+        if tree.files.iter().any(|f| crate::repo::files::is_dockerfile(f)) {
             t.push(Tool::Hadolint);
         }
     }
@@ -166,7 +168,7 @@ impl SecurityArgs {
 
     fn run_uncached(&self, cx: &Context) -> Result<Outcome> {
         if self.list_rules {
-            print_rules();
+            print!("{}", render::rules());
             return Ok(Outcome::Passed);
         }
         if self.format == Format::Json {
@@ -213,11 +215,11 @@ impl SecurityArgs {
             })?;
         }
         match self.format {
-            Format::Json => print!("{}", report.json()),
-            Format::Text => print_text(&report, &suppressions),
+            Format::Json => print!("{}", render::json(&report)),
+            Format::Text => print!("{}", render::text(&report, &suppressions)),
         }
         annotate(cx, &report);
-        cx.out.step_summary(&report.markdown())?;
+        cx.out.step_summary(&render::markdown(&report))?;
         if let Some(path) = &self.sarif {
             eprintln!("SARIF report written to {}", path.display());
         }
@@ -300,7 +302,7 @@ impl SecurityArgs {
 /// snapshot's) and of the listing of its files with their sizes; `missing` when it is not there.
 fn db_identity(root: &Path, db: &Path) -> String {
     if db.join(".git").exists()
-        && let Ok(out) = crate::lint::files::git(db).args(["rev-parse", "HEAD"]).run()
+        && let Ok(out) = crate::repo::git(db).args(["rev-parse", "HEAD"]).run()
     {
         return format!("commit {}", String::from_utf8_lossy(&out.stdout).trim());
     }
@@ -389,7 +391,7 @@ fn fetch_db(path: &Path, why: &str) -> Result<()> {
     };
     if path.join(".git").exists() {
         eprintln!("updating the advisory database in {}", path.display());
-        let git = crate::lint::files::git;
+        let git = crate::repo::git;
         run(git(path).args(["fetch", "--quiet", "--depth", "1", "origin", "HEAD"]), "git fetch --depth 1 origin HEAD")?;
         run(git(path).args(["reset", "--quiet", "--hard", "FETCH_HEAD"]), "git reset --hard FETCH_HEAD")
     } else if path.exists() && std::fs::read_dir(path).map(|mut d| d.next().is_some()).unwrap_or(true) {
@@ -426,7 +428,7 @@ fn source_check(
     notes: &mut Vec<String>,
 ) -> Result<Vec<Finding>> {
     let patterns = &cx.settings.security.source_paths;
-    let files = tree.select(|p| p.ends_with(".rs") && crate::lint::glob::selected(patterns, p));
+    let files = tree.select(|p| p.ends_with(".rs") && crate::repo::glob::selected(patterns, p));
     let mut findings = Vec::new();
     for path in &files {
         let bytes = tree.read(path).with_context(|| format!("cannot read {path}"))?;
@@ -453,7 +455,7 @@ fn source_check(
             crate::process::last_lines(&stderr, 15)
         );
     }
-    let keep = |p: &str| crate::lint::glob::selected(patterns, &crate::lint::external::relative(p, root));
+    let keep = |p: &str| crate::repo::glob::selected(patterns, &crate::repo::relative(p, root));
     let lints = external::clippy(&stdout, keep);
     notes.push(format!("clippy: {} lints over the workspace's libraries and binaries", external::CLIPPY_LINTS.len()));
     findings.extend(lints);
@@ -482,7 +484,7 @@ fn secrets_check(tree: &Tree, notes: &mut Vec<String>) -> Vec<Finding> {
 fn infra_check(cx: &Context, root: &Path, tree: &Tree, notes: &mut Vec<String>) -> Result<Vec<Finding>> {
     let mut findings = Vec::new();
     // The workflows, and Dependabot's configuration (zizmor audits its update cooldowns).
-    let workflows = tree.select(|f| crate::lint::files::is_workflow(f) || f == ".github/dependabot.yml");
+    let workflows = tree.select(|f| crate::repo::files::is_workflow(f) || f == ".github/dependabot.yml");
     if workflows.is_empty() {
         notes.push("zizmor: not applicable (no workflows)".to_owned());
     } else {
@@ -492,13 +494,13 @@ fn infra_check(cx: &Context, root: &Path, tree: &Tree, notes: &mut Vec<String>) 
         findings.extend(external::zizmor(&stdout)?);
         notes.push(format!("zizmor --offline: {}", workflows.join(", ")));
     }
-    let dockerfiles = tree.select(crate::lint::files::is_dockerfile);
+    let dockerfiles = tree.select(crate::repo::files::is_dockerfile);
     if dockerfiles.is_empty() {
         notes.push("hadolint: not applicable (no Dockerfile)".to_owned());
     } else {
         let stdout =
             run_local(cx, Tool::Hadolint, root, &["--format", "json", "--no-fail", "--no-color"], &dockerfiles)?;
-        findings.extend(external::hadolint(&stdout, |p| crate::lint::external::relative(p, root))?);
+        findings.extend(external::hadolint(&stdout, |p| crate::repo::relative(p, root))?);
         let rules: Vec<&str> = external::HADOLINT_RULES.iter().map(|(c, _, _)| *c).collect();
         notes.push(format!("hadolint: {} ({})", dockerfiles.join(", "), rules.join(", ")));
     }
@@ -512,64 +514,6 @@ fn run_local(cx: &Context, tool: Tool, root: &Path, args: &[&str], files: &[&str
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
-fn print_rules() {
-    println!("{:<42} {:<9} rationale", "rule", "severity");
-    let mut rows: Vec<(String, Severity, String)> = Vec::new();
-    rows.extend(source::rules().iter().map(|r| (r.id.to_owned(), r.severity, r.rationale.to_owned())));
-    rows.extend(external::CLIPPY_LINTS.iter().map(|(l, why)| ((*l).to_owned(), Severity::Medium, (*why).to_owned())));
-    rows.extend(secrets::rules().iter().map(|r| (r.id.to_owned(), r.severity, r.rationale.to_owned())));
-    rows.extend(external::HADOLINT_RULES.iter().map(|(c, s, why)| (format!("hadolint/{c}"), *s, (*why).to_owned())));
-    rows.push((
-        "zizmor/*".to_owned(),
-        Severity::Medium,
-        "zizmor's audits, at zizmor's severity (see https://docs.zizmor.sh/audits/)".to_owned(),
-    ));
-    for (id, severity, why) in rows {
-        println!("{id:<42} {:<9} {why}", severity.as_str());
-    }
-}
-
-fn colored_severity(s: Severity) -> colored::ColoredString {
-    let text = format!("{:<8}", s.as_str().to_uppercase());
-    match s {
-        Severity::Critical | Severity::High => text.red().bold(),
-        Severity::Medium => text.red(),
-        Severity::Low => text.yellow(),
-        Severity::Warning => text.yellow().dimmed(),
-    }
-}
-
-fn print_text(report: &Report, suppressions: &Suppressions) {
-    for run in &report.checks {
-        let mine: Vec<&Finding> = report.findings.iter().filter(|f| f.check == run.check).collect();
-        let failing = mine.iter().filter(|f| f.fails()).count();
-        let mark = if failing > 0 { "✗".red().bold() } else { "✓".green() };
-        println!("{mark} {} ({})", run.check.title().bold(), run.check);
-        for note in &run.notes {
-            println!("    {}", note.dimmed());
-        }
-        for f in mine {
-            let place = f.location().map(|l| format!("{l}: ")).unwrap_or_default();
-            println!("  {} {place}{} [{}]", colored_severity(f.severity), f.title, f.rule.cyan());
-            if let Some(reason) = &f.suppressed {
-                println!("           {}", format!("suppressed: {reason}").dimmed());
-            } else if let Some(help) = &f.help {
-                println!("           {}", help.dimmed());
-            }
-        }
-    }
-    let n = suppressions.entries.len();
-    if n > 0 {
-        println!("{}", format!("suppressions: {n} in {}", suppressions.path).dimmed());
-    }
-    let line = report.verdict_line();
-    if report.failed() {
-        println!("{} {line} (the gate fails at {} and above)", "security: failed —".red().bold(), Severity::THRESHOLD);
-    } else {
-        println!("{} {line}", "security: passed —".green().bold());
-    }
-}
-
 /// GitHub annotations for findings with a file: errors for failing ones, warnings for the rest
 /// (suppressed findings are not annotated).
 fn annotate(cx: &Context, report: &Report) {
@@ -580,7 +524,7 @@ fn annotate(cx: &Context, report: &Report) {
         cx.out.annotate(level, Some(at), &format!("{} ({})", f.rule, f.severity), &f.title);
     }
     if report.failed() {
-        let message = format!("security gate failed: {}", report.verdict_line());
+        let message = format!("security gate failed: {}", render::verdict_line(report));
         cx.out.annotate(Level::Error, None, "cargo xtask security", &message);
     }
 }

@@ -1,12 +1,12 @@
-//! SARIF 2.1.0, the format GitHub code scanning uploads (`--sarif PATH`): one run, one rule
-//! per finding rule, suppressed findings carried with their justification.
+//! The report as SARIF 2.1.0, the format GitHub code scanning uploads (`--sarif PATH`): one
+//! run, one rule per finding rule, suppressed findings carried with their justification.
 
 use std::collections::BTreeMap;
 
 use serde_json::{Value, json};
 
-use crate::report::Report;
-use crate::{Finding, Severity};
+use crate::security::report::Report;
+use crate::security::{Finding, Severity};
 
 const SCHEMA: &str = "https://json.schemastore.org/sarif-2.1.0.json";
 
@@ -105,7 +105,7 @@ pub fn render(report: &Report, tool_version: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::Check;
+    use crate::security::Check;
 
     #[test]
     fn results_point_at_their_rules_and_places() {

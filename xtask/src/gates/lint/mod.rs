@@ -18,10 +18,12 @@ use crate::output::{At, Level};
 use crate::cache::{self, Answer, Inputs, Ran};
 use crate::lint::Finding;
 use crate::lint::checks::{self, Plan, Report, Runner, Status, plural};
-use crate::lint::files::Tree;
 use crate::process::Cmd;
+use crate::repo::files::Tree;
 use crate::tools::{self, Provided, Tool, WhenMissing};
 use crate::{Context, Outcome};
+
+mod render;
 
 /// Flags of `cargo xtask lint` (its help text is on the subcommand in main.rs).
 #[derive(Debug, Default, clap::Args)]
@@ -262,7 +264,7 @@ fn finish(cx: &Context, reports: &[Report]) -> Result<Outcome> {
         format!("{} — {counts}", "lint: passed".green().bold())
     };
     println!("{verdict}");
-    cx.out.step_summary(&checks::summary_markdown(reports, &errors, total))?;
+    cx.out.step_summary(&render::markdown(reports, &errors, total))?;
 
     if !errors.is_empty() {
         bail!("lint could not run every check:\n  {}", errors.join("\n  "));

@@ -1,0 +1,58 @@
+//! The repository as the gates see it: `git` run at a checkout's root ([`git`]), the files git
+//! lists there and the kinds of file more than one gate looks for (`files`), a path a tool
+//! printed as one relative to the root ([`relative`]), and the path globs of the settings, the
+//! coverage inputs, the per-path gates and the security suppressions (`glob`). Used by the gates (the xtask), `xtask-core`, both engines and `xtask-audit`, each
+//! directly.
+
+pub mod files;
+pub mod glob;
+
+use std::path::Path;
+
+use xtask_process::Cmd;
+
+/// Git variables that point at a repository. Git hooks export some of them (GIT_DIR,
+/// GIT_INDEX_FILE), and they would make git ignore the folder it runs in: the gates always ask
+/// about the checkout at their root, found from that folder.
+const GIT_LOCATION_VARS: [&str; 7] = [
+    "GIT_DIR",
+    "GIT_WORK_TREE",
+    "GIT_INDEX_FILE",
+    "GIT_COMMON_DIR",
+    "GIT_OBJECT_DIRECTORY",
+    "GIT_ALTERNATE_OBJECT_DIRECTORIES",
+    "GIT_PREFIX",
+];
+
+/// `git`, run in `root`, with the location variables removed.
+pub fn git(root: &Path) -> Cmd {
+    GIT_LOCATION_VARS.iter().fold(Cmd::new("git").current_dir(root), |c, var| c.env_remove(var))
+}
+
+/// A path as a tool printed it, made relative to the checkout's root when it is inside it (the
+/// root as given or its canonical form), with `/` separators; else as printed, without `./`.
+pub fn relative(path: &str, root: &Path) -> String {
+    let p = Path::new(path);
+    for base in [root.to_path_buf(), root.canonicalize().unwrap_or_else(|_| root.to_path_buf())] {
+        if let Ok(rel) = p.strip_prefix(&base) {
+            return rel.to_string_lossy().replace('\\', "/");
+        }
+    }
+    path.trim_start_matches("./").to_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tool_paths_become_relative_to_the_root() {
+        assert_eq!(relative("/r/src/main.rs", Path::new("/r")), "src/main.rs");
+        assert_eq!(relative("./src/main.rs", Path::new("/r")), "src/main.rs");
+        assert_eq!(relative("/elsewhere/a.rs", Path::new("/r")), "/elsewhere/a.rs");
+        let root = std::env::current_dir().unwrap();
+        let through = root.join("..").join(root.file_name().unwrap());
+        let inside = root.canonicalize().unwrap().join("Cargo.toml");
+        assert_eq!(relative(inside.to_str().unwrap(), &through), "Cargo.toml");
+    }
+}
