@@ -64,21 +64,18 @@ fn programs_are_started_through_the_process_crate_only() {
     let mut found = Vec::new();
     for krate in members(&root).into_iter().filter(|k| k.starts_with("xtask") && k != "xtask/process") {
         for (module, file) in rust_files(&root.join(&krate).join("src")) {
-            let code = code_of(&std::fs::read_to_string(&file).unwrap());
-            for (n, line) in code.lines().enumerate() {
-                if word_at(line, "Command::new(") || line.contains("process::Command") {
-                    found.push(format!("{krate}/src/{}: line {}: {}", module.join("/"), n + 1, line.trim()));
+            let tokens = tokens(&std::fs::read_to_string(&file).unwrap());
+            for pair in tokens.windows(3) {
+                if matches!(
+                    [pair[0].as_str(), pair[1].as_str(), pair[2].as_str()],
+                    ["Command", "::", "new"] | ["process", "::", "Command"]
+                ) {
+                    found.push(format!("{krate}/src/{}.rs: {}", module.join("/"), pair.concat()));
                 }
             }
         }
     }
     assert!(found.is_empty(), "start programs with xtask_process::Cmd (cx.cmd, cx.cargo):\n{}", found.join("\n"));
-}
-
-/// `needle` in `line`, not as the tail of a longer name (`MetadataCommand::new(`).
-fn word_at(line: &str, needle: &str) -> bool {
-    line.match_indices(needle)
-        .any(|(i, _)| !line[..i].chars().next_back().is_some_and(|c| c.is_alphanumeric() || c == '_'))
 }
 
 /// The workspace's members, from the root manifest's `members = [...]`.
@@ -131,8 +128,7 @@ impl Graph {
         let modules: BTreeSet<Module> = files.iter().map(|(m, _)| m.clone()).collect();
         let mut edges: BTreeMap<Module, BTreeMap<Module, Vec<String>>> = BTreeMap::new();
         for (from, file) in &files {
-            let code = code_of(&std::fs::read_to_string(file).unwrap());
-            for path in paths_in(&code) {
+            for path in paths_in(&tokens(&std::fs::read_to_string(file).unwrap())) {
                 let Some(to) = resolve(from, &path, &modules) else { continue };
                 let common = from.iter().zip(&to).take_while(|(a, b)| a == b).count();
                 if common == from.len() || common == to.len() {
@@ -235,9 +231,8 @@ fn resolve(from: &Module, path: &[String], modules: &BTreeSet<Module>) -> Option
 
 /// Every path a module's code names: each leaf of each `use` tree, and each `crate::…`,
 /// `super::…` or `self::…` path elsewhere.
-fn paths_in(code: &str) -> Vec<Vec<String>> {
+fn paths_in(tokens: &[String]) -> Vec<Vec<String>> {
     let mut out = Vec::new();
-    let tokens = tokens(code);
     let mut i = 0;
     while i < tokens.len() {
         if tokens[i] == "use" && (i == 0 || [";", "}", "{", "pub", ")", "]"].contains(&tokens[i - 1].as_str())) {
@@ -309,110 +304,20 @@ fn is_name(t: &str) -> bool {
         && t.chars().all(|c| c.is_alphanumeric() || c == '_')
 }
 
-/// Names, `::` and single punctuation.
-fn tokens(code: &str) -> Vec<String> {
-    let mut out = Vec::new();
-    let chars: Vec<char> = code.chars().collect();
-    let mut i = 0;
-    while i < chars.len() {
-        let c = chars[i];
-        if c.is_alphanumeric() || c == '_' {
-            let start = i;
-            while i < chars.len() && (chars[i].is_alphanumeric() || chars[i] == '_') {
-                i += 1;
-            }
-            out.push(chars[start..i].iter().collect());
-            continue;
-        }
-        if c == ':' && chars.get(i + 1) == Some(&':') {
-            out.push("::".to_owned());
-            i += 2;
-            continue;
-        }
-        if !c.is_whitespace() {
-            out.push(c.to_string());
-        }
-        i += 1;
-    }
-    out
-}
-
-/// A file's code without its tests (`#[cfg(test)] mod …` to the end, where this project puts
-/// them), comments, and the contents of string and character literals.
-fn code_of(text: &str) -> String {
-    let text = match text.find("#[cfg(test)]\nmod ") {
+/// A file's tokens, its tests (`#[cfg(test)] mod …` to the end, where this project puts them)
+/// left out, with `::` as one token; comments are dropped and a literal is one token.
+fn tokens(text: &str) -> Vec<String> {
+    let code = match text.find("#[cfg(test)]\nmod ") {
         Some(at) => &text[..at],
         None => text,
     };
-    let b = text.as_bytes();
-    let mut out = String::with_capacity(text.len());
-    let mut i = 0;
-    while i < b.len() {
-        if b[i..].starts_with(b"//") {
-            while i < b.len() && b[i] != b'\n' {
-                i += 1;
-            }
-        } else if b[i..].starts_with(b"/*") {
-            let mut depth = 0;
-            while i < b.len() {
-                if b[i..].starts_with(b"/*") {
-                    depth += 1;
-                    i += 2;
-                } else if b[i..].starts_with(b"*/") {
-                    depth -= 1;
-                    i += 2;
-                    if depth == 0 {
-                        break;
-                    }
-                } else {
-                    i += 1;
-                }
-            }
-        } else if b[i] == b'r' && matches!(b.get(i + 1), Some(b'"' | b'#')) && (i == 0 || !is_ident_byte(b[i - 1])) {
-            // A raw string: r"…", r#"…"#.
-            let hashes = b[i + 1..].iter().take_while(|&&c| c == b'#').count();
-            if b.get(i + 1 + hashes) != Some(&b'"') {
-                out.push('r');
-                i += 1;
-                continue;
-            }
-            let close: Vec<u8> = std::iter::once(b'"').chain(std::iter::repeat_n(b'#', hashes)).collect();
-            i += 2 + hashes;
-            while i < b.len() && !b[i..].starts_with(&close) {
-                if b[i] == b'\n' {
-                    out.push('\n');
-                }
-                i += 1;
-            }
-            i += close.len();
-            out.push_str("\"\"");
-        } else if b[i] == b'"' {
-            i += 1;
-            while i < b.len() && b[i] != b'"' {
-                if b[i] == b'\n' {
-                    out.push('\n');
-                }
-                i += if b[i] == b'\\' { 2 } else { 1 };
-            }
-            i += 1;
-            out.push_str("\"\"");
-        } else if b[i] == b'\'' && (b.get(i + 2) == Some(&b'\'') || b.get(i + 1) == Some(&b'\\')) {
-            // A character literal ('x', '\n', '\''); a lifetime ('a) is left as it is.
-            i += if b[i + 1] == b'\\' { 2 } else { 1 };
-            while i < b.len() && b[i] != b'\'' {
-                i += 1;
-            }
-            i += 1;
-            out.push_str("' '");
+    let mut out: Vec<String> = Vec::new();
+    for t in xtask::impact::skeleton::lex(code) {
+        if t == ":" && out.last().is_some_and(|l| l == ":") {
+            out.last_mut().unwrap().push(':');
         } else {
-            let ch = text[i..].chars().next().unwrap();
-            out.push(ch);
-            i += ch.len_utf8();
+            out.push(t.to_owned());
         }
     }
     out
-}
-
-fn is_ident_byte(c: u8) -> bool {
-    c.is_ascii_alphanumeric() || c == b'_'
 }

@@ -90,8 +90,9 @@ impl Fnv {
 }
 
 /// The tokens of `text`: identifiers, keywords, lifetimes, literals (whole), and punctuation
-/// one character each; whitespace and comments (line, block, nested, doc) dropped.
-fn lex(text: &str) -> Vec<&str> {
+/// one character each; whitespace and comments (line, block, nested, doc) dropped. (The layering
+/// test reads the modules' `use`s with it too.)
+pub fn lex(text: &str) -> Vec<&str> {
     let b = text.as_bytes();
     let mut out = Vec::new();
     let mut i = 0;
