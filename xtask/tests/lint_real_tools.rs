@@ -149,6 +149,43 @@ fn the_installed_linters_find_real_problems_and_pass_clean_files() {
     }
 }
 
+/// In a workspace that copied `xtask/`, the xtask's Markdown follows its own settings
+/// (`xtask/.markdownlint-cli2.yaml`), not the host's, and its test data is not linted at all,
+/// while the host's files keep the host's rules.
+#[test]
+fn a_copied_xtask_keeps_its_markdown_style_and_its_test_data_is_not_linted() {
+    let Some(tools) = installed_tools() else { return };
+    let repo = Repo::new("real-adopted");
+    repo.write(".markdownlint-cli2.yaml", "config:\n  default: true\n  MD013:\n    line_length: 40\n");
+    repo.write("NOTES.md", "# Notes\n\nThis line of the host is longer than forty characters.\n");
+    let ours = workspace().join("xtask");
+    repo.write("xtask/bench/README.md", std::fs::read(ours.join("bench/README.md")).unwrap());
+    repo.write("xtask/tests/fixtures/security/advisory-db/crates/x/RUSTSEC-2026-0001.md", "```toml\n[advisory]\n```\n");
+    repo.write("xtask/tests/fixtures/producers/tool.xml", "<coverage/>");
+    let lint = |repo: &Repo| {
+        let mut c = repo.command(&["--no-install"]);
+        c.env("XTASK_TOOLS_DIR", &tools);
+        support::run(c)
+    };
+    let findings = |run: &support::Run| -> Vec<String> {
+        run.stdout.lines().filter(|l| l.starts_with("  ") && l.contains(": MD")).map(|l| l.trim().to_owned()).collect()
+    };
+    // Without the xtask's settings, the host's 40 characters apply to the xtask's README too.
+    let run = lint(&repo);
+    assert!(findings(&run).iter().any(|f| f.starts_with("xtask/bench/README.md:")), "{run:?}");
+
+    repo.write("xtask/.markdownlint-cli2.yaml", std::fs::read(ours.join(".markdownlint-cli2.yaml")).unwrap());
+    let run = lint(&repo);
+    assert_eq!(run.code, 1, "{run:?}");
+    assert_eq!(
+        findings(&run),
+        ["NOTES.md:3: MD013/line-length Line length [Expected: 40; Actual: 54]"],
+        "only the host's file, by the host's rules: {run:?}"
+    );
+    assert_eq!(line(&run, "markdownlint"), "✗ markdownlint (2 files): 1 finding", "{run:?}");
+    assert!(line(&run, "hygiene").starts_with("✓ hygiene"), "the producers' report has no final newline: {run:?}");
+}
+
 /// `nginx -t` with the real Nginx (Debian's; `.ci/run` installs it): a site file with TLS
 /// certificates that exist nowhere here passes, a wrong value fails at its line, and a file
 /// that is not an Nginx site is not tested.

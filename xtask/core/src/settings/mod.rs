@@ -357,13 +357,13 @@ mod tests {
     #[test]
     fn lint_table_defaults_and_values() {
         let s = Settings::from_metadata(Path::new("/r"), &serde_json::Value::Null).unwrap();
-        assert!(s.lint.exclude.is_empty());
+        assert_eq!(s.lint.exclude, lint::XTASK_OWN_EXCLUDES, "the xtask's own test data, always");
         assert_eq!(s.lint.max_file_size_kb, 500);
         assert!(s.lint.cors_paths.contains(&"app/**".to_owned()));
         let meta =
             json!({"xtask": {"lint": {"exclude": ["gen/*.xml"], "max-file-size-kb": 100, "cors-paths": ["srv/**"]}}});
         let s = Settings::from_metadata(Path::new("/r"), &meta).unwrap();
-        assert_eq!(s.lint.exclude, ["gen/*.xml"]);
+        assert_eq!(s.lint.exclude, ["gen/*.xml", lint::XTASK_OWN_EXCLUDES[0], lint::XTASK_OWN_EXCLUDES[1]]);
         assert_eq!(s.lint.max_file_size_kb, 100);
         assert_eq!(s.lint.cors_paths, ["srv/**"]);
     }
