@@ -37,6 +37,7 @@ pub fn xtask() -> Command {
         "XTASK_ADVISORY_DB",
         "XTASK_ACCEPT_STALE_DB",
         "XTASK_AUDIT_BIN",
+        "SQLX_OFFLINE",
     ] {
         c.env_remove(var);
     }
