@@ -411,3 +411,36 @@ fn a_missing_rust_component_is_added_with_rustup_or_reported() {
         "{run:?}"
     );
 }
+
+#[test]
+fn clippy_builds_offline_where_sqlx_s_query_data_is() {
+    let repo = Repo::new("tools-sqlx");
+    repo.write("Cargo.toml", "[package]\nname = \"tiny\"\nversion = \"0.1.0\"\n\n[workspace]\n");
+    repo.write_untracked(".env", "DATABASE_URL=postgres://app@db.invalid/app\n");
+    let clippy = "cargo clippy --workspace --all-targets --locked --message-format=json -- -D warnings";
+
+    // No .sqlx/: nothing set, nothing said; sqlx decides as it would.
+    let run = repo.run_recording_cargo(repo.command(&[]));
+    assert_eq!(run.code, 0, "{run:?}");
+    assert_eq!(line(&run, "clippy"), "✓ clippy");
+    assert!(!run.stdout.contains("SQLX_OFFLINE") && !run.stderr.contains("SQLX_OFFLINE"), "{run:?}");
+    assert!(repo.cargo_log().contains(&format!("{clippy} (SQLX_OFFLINE=unset)")), "{:#?}", repo.cargo_log());
+
+    // sqlx's offline query data at the root: clippy builds from it, and the check says so once.
+    repo.write(".sqlx/query-0a1b.json", "{}\n");
+    let run = repo.run_recording_cargo(repo.command(&[]));
+    assert_eq!(run.code, 0, "{run:?}");
+    assert_eq!(line(&run, "clippy"), "✓ clippy (.sqlx/ found: building offline (SQLX_OFFLINE=true))");
+    assert_eq!(run.stdout.matches("SQLX_OFFLINE").count(), 1, "{run:?}");
+    let log = repo.cargo_log();
+    assert!(log.contains(&format!("{clippy} (SQLX_OFFLINE=true)")), "{log:#?}");
+    assert!(log.contains(&"cargo fmt --all --check -- --color never (SQLX_OFFLINE=unset)".to_owned()), "{log:#?}");
+
+    // A SQLX_OFFLINE of the user's is left as it is.
+    let mut c = repo.command(&[]);
+    c.env("SQLX_OFFLINE", "false");
+    let run = repo.run_recording_cargo(c);
+    assert_eq!(run.code, 0, "{run:?}");
+    assert_eq!(line(&run, "clippy"), "✓ clippy");
+    assert!(repo.cargo_log().contains(&format!("{clippy} (SQLX_OFFLINE=false)")), "{:#?}", repo.cargo_log());
+}

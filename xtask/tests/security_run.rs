@@ -615,3 +615,47 @@ fn sarif_to_a_bare_file_name_lands_in_the_current_folder() {
         .collect();
     assert!(leftovers.is_empty(), "no temporary file left behind: {leftovers:?}");
 }
+
+#[test]
+fn clippy_builds_offline_where_sqlx_s_query_data_is() {
+    let repo = Repo::new("sec-sqlx");
+    repo.write("Cargo.toml", "[package]\nname = \"tiny\"\nversion = \"0.1.0\"\n\n[workspace]\n");
+    repo.write_untracked(".env", "DATABASE_URL=postgres://app@db.invalid/app\n");
+    let source = || repo.gate("security", &["--check", "source"]);
+    let offline = |log: Vec<String>| -> Vec<String> {
+        log.into_iter()
+            .filter(|l| l.starts_with("cargo clippy "))
+            .map(|l| l.rsplit(' ').next().unwrap().to_owned())
+            .collect()
+    };
+
+    let run = repo.run_recording_cargo(source());
+    assert_eq!(run.code, 0, "{run:?}");
+    assert!(!run.stdout.contains("SQLX_OFFLINE"), "{run:?}");
+    assert_eq!(offline(repo.cargo_log()), ["(SQLX_OFFLINE=unset)"]);
+
+    repo.write(".sqlx/query-0a1b.json", "{}\n");
+    let run = repo.run_recording_cargo(source());
+    assert_eq!(run.code, 0, "{run:?}");
+    assert!(run.stdout.contains("\n    clippy: .sqlx/ found: building offline (SQLX_OFFLINE=true)\n"), "{run:?}");
+    assert_eq!(run.stdout.matches("SQLX_OFFLINE").count(), 1, "{run:?}");
+    assert_eq!(offline(repo.cargo_log()), ["(SQLX_OFFLINE=true)"]);
+
+    // A build that fails names the command as it ran.
+    let mut c = source();
+    c.env("CLIPPY_FAILS", "1");
+    let run = repo.run_recording_cargo(c);
+    assert_eq!(run.code, 2, "{run:?}");
+    assert!(
+        run.stderr.contains("`SQLX_OFFLINE=true cargo clippy` failed (exit status: 101): the code does not build?"),
+        "{run:?}"
+    );
+
+    // A SQLX_OFFLINE of the user's is left as it is.
+    let mut c = source();
+    c.env("SQLX_OFFLINE", "false");
+    let run = repo.run_recording_cargo(c);
+    assert_eq!(run.code, 0, "{run:?}");
+    assert!(!run.stdout.contains("SQLX_OFFLINE"), "{run:?}");
+    assert_eq!(offline(repo.cargo_log()), ["(SQLX_OFFLINE=false)"]);
+}

@@ -227,22 +227,22 @@ impl Runner {
     pub fn clippy(&self) -> Report {
         let format =
             if self.color { "--message-format=json-diagnostic-rendered-ansi" } else { "--message-format=json" };
-        let out = self.output(
-            self.command(&self.cargo).args([
-                "clippy",
-                "--workspace",
-                "--all-targets",
-                "--locked",
-                format,
-                "--",
-                "-D",
-                "warnings",
-            ]),
-            "cargo clippy",
-        );
-        let o = match out {
-            Err(e) => return Report::new("clippy", "", Status::Error(e)),
-            Ok(o) if o.status.success() => return Report::new("clippy", "", Status::Passed),
+        let clippy = self.command(&self.cargo).args([
+            "clippy",
+            "--workspace",
+            "--all-targets",
+            "--locked",
+            format,
+            "--",
+            "-D",
+            "warnings",
+        ]);
+        let (clippy, offline) = xtask_repo::sqlx_offline(clippy, &self.root);
+        // Said once, in the check's title: `✓ clippy (.sqlx/ found: building offline …)`.
+        let detail = if offline { xtask_repo::SQLX_OFFLINE_NOTE } else { "" };
+        let o = match self.output(clippy, "cargo clippy") {
+            Err(e) => return Report::new("clippy", detail, Status::Error(e)),
+            Ok(o) if o.status.success() => return Report::new("clippy", detail, Status::Passed),
             Ok(o) => o,
         };
         let (mut findings, notes) = external::clippy(&String::from_utf8_lossy(&o.stdout));
@@ -251,7 +251,7 @@ impl Runner {
             let errors: Vec<&str> = stderr.lines().filter(|l| !l.trim_start().starts_with("Checking ")).collect();
             findings.push(Finding::general(format!("cargo clippy failed ({}):\n{}", o.status, errors.join("\n"))));
         }
-        Report { notes, ..Report::from_findings("clippy", String::new(), findings) }
+        Report { notes, ..Report::from_findings("clippy", detail.to_owned(), findings) }
     }
 
     pub fn markdownlint(&self, program: &Path, files: &[String]) -> Report {

@@ -23,6 +23,24 @@ pub fn standin(name: &str, out: &str, code: i32) -> String {
     format!("#!/bin/sh\n[ -n \"$LOG\" ] && echo \"{name} $*\" >> \"$LOG\"\ncat <<'OUT'\n{out}\nOUT\nexit {code}\n")
 }
 
+/// A stand-in `cargo` for the gates' Rust checks (`$CARGO`, the real one in `$REAL_CARGO`):
+/// `metadata` is the real one; `fmt` and `clippy` pass, and append `cargo <argv>` and the
+/// `SQLX_OFFLINE` they got (`unset` when none) to `$LOG`; with `$CLIPPY_FAILS` set, clippy
+/// fails as a build would.
+pub const CARGO_RECORDING_ENV: &str = r#"#!/bin/sh
+case "$1 $2" in
+  metadata*) exec "$REAL_CARGO" "$@" ;;
+  "fmt --version"|"clippy --version") echo "$1 1.0.0"; exit 0 ;;
+esac
+echo "cargo $* (SQLX_OFFLINE=${SQLX_OFFLINE-unset})" >> "$LOG"
+case "$1" in
+  fmt) exit 0 ;;
+  clippy) [ -n "$CLIPPY_FAILS" ] && { echo "error: the build failed" >&2; exit 101; }; exit 0 ;;
+esac
+echo "stand-in cargo: unexpected $*" >&2
+exit 99
+"#;
+
 /// Stand-ins for the five project-local tools, all passing, with matching stamps.
 pub fn fake_tools(dir: &Path) {
     let venv = dir.join("venv");
@@ -112,6 +130,24 @@ impl Repo {
 
     pub fn lint(&self, args: &[&str]) -> Run {
         support::run(self.command(args))
+    }
+
+    /// Runs `c` (a [`Repo::gate`]) with [`CARGO_RECORDING_ENV`] as its cargo, on a fresh log.
+    pub fn run_recording_cargo(&self, mut c: Command) -> Run {
+        let cargo = self.scratch.0.join("bin/cargo");
+        write_exe(&cargo, CARGO_RECORDING_ENV);
+        let log = self.scratch.0.join("cargo.log");
+        std::fs::write(&log, "").unwrap();
+        c.env("CARGO", &cargo)
+            .env("REAL_CARGO", std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+            .env("LOG", log);
+        support::run(c)
+    }
+
+    /// What [`CARGO_RECORDING_ENV`] logged in the last [`Repo::run_recording_cargo`].
+    pub fn cargo_log(&self) -> Vec<String> {
+        let log = std::fs::read_to_string(self.scratch.0.join("cargo.log")).unwrap();
+        log.lines().map(str::to_owned).collect()
     }
 }
 

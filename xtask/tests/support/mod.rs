@@ -37,6 +37,7 @@ pub fn xtask() -> Command {
         "XTASK_ADVISORY_DB",
         "XTASK_ACCEPT_STALE_DB",
         "XTASK_AUDIT_BIN",
+        "SQLX_OFFLINE",
     ] {
         c.env_remove(var);
     }
@@ -287,9 +288,16 @@ pub fn workspace_root() -> PathBuf {
 /// a file before building the image. The xtask works on it when run with
 /// `CARGO_MANIFEST_DIR=<copy>/xtask`.
 pub fn copy_checkout(to: &Path) {
+    copy_files(to, &[]);
+}
+
+/// [`copy_checkout`] of the files under these paths of the working tree only (`xtask`, say),
+/// each at its place under `to`.
+pub fn copy_files(to: &Path, paths: &[&str]) {
     let root = workspace_root();
     let out = Command::new("git")
-        .args(["ls-files", "-z", "--cached", "--others", "--exclude-standard"])
+        .args(["ls-files", "-z", "--cached", "--others", "--exclude-standard", "--"])
+        .args(paths)
         .current_dir(&root)
         .output()
         .unwrap();

@@ -71,8 +71,9 @@ impl LintArgs {
         cache::through(cx, inputs, || self.run_uncached(cx))
     }
 
-    /// What the verdict depends on besides what every gate reads: the tools folder, and which
-    /// Nginx checks the site files (`nginx -t` runs when one is installed). `None`: never
+    /// What the verdict depends on besides what every gate reads: the tools folder, a
+    /// `SQLX_OFFLINE` of the user's (clippy's build), and which Nginx checks the site files
+    /// (`nginx -t` runs when one is installed). `None`: never
     /// cached (`--fix` changes files, `--root` lints another checkout). A run that skipped a
     /// check (a tool it could not install) is not kept either: the next run tries it again.
     pub fn cache_inputs(&self) -> Option<Inputs> {
@@ -86,7 +87,7 @@ impl LintArgs {
                 version.map_or_else(|e| e.to_string(), |o| String::from_utf8_lossy(&o.stderr).trim().to_owned())
             },
         );
-        Some(Inputs::new("lint", self).env("XTASK_TOOLS_DIR").extra("Nginx", nginx))
+        Some(Inputs::new("lint", self).env("XTASK_TOOLS_DIR").env("SQLX_OFFLINE").extra("Nginx", nginx))
     }
 
     fn run_uncached(&self, cx: &Context) -> Result<Ran> {

@@ -142,6 +142,7 @@ impl SecurityArgs {
             .env("XTASK_ACCEPT_STALE_DB")
             .env("XTASK_AUDIT_BIN")
             .env("XTASK_TOOLS_DIR")
+            .env("SQLX_OFFLINE")
             .extra("date", crate::security::today().to_string());
         if let Some(sarif) = &self.sarif {
             inputs = inputs.output(sarif);
@@ -439,18 +440,23 @@ fn source_check(
         notes.push("clippy: not applicable (no Cargo.toml)".to_owned());
         return Ok(findings);
     }
-    let out = cx
+    let clippy = cx
         .cargo()
         .current_dir(root)
         .args(["clippy", "--workspace", "--lib", "--bins", "--message-format=json", "--quiet", "--"])
         .args(external::clippy_args())
-        .env("CARGO_TERM_COLOR", "never")
-        .output()?;
+        .env("CARGO_TERM_COLOR", "never");
+    let (mut clippy, offline) = crate::repo::sqlx_offline(clippy, root);
+    if offline {
+        notes.push(format!("clippy: {}", crate::repo::SQLX_OFFLINE_NOTE));
+    }
+    let out = clippy.output()?;
     let stdout = String::from_utf8_lossy(&out.stdout);
     if !out.status.success() {
         let stderr = String::from_utf8_lossy(&out.stderr);
+        let shown = if offline { "SQLX_OFFLINE=true cargo clippy" } else { "cargo clippy" };
         bail!(
-            "`cargo clippy` failed ({}): the code does not build?\n{}",
+            "`{shown}` failed ({}): the code does not build?\n{}",
             out.status,
             crate::process::last_lines(&stderr, 15)
         );
