@@ -44,28 +44,25 @@ pub fn site<'a>(d: &'a Diagnostic, root: &Path) -> Option<Site<'a>> {
 }
 
 /// A file a diagnostic names is in the workspace when cargo printed it relative (it does so for
-/// the workspace's own files) or it is under `root`, but not in a cargo home's registry or git
-/// checkouts nor a toolchain's library, wherever those are.
+/// the workspace's own files, never with `..`) or it is under `root`, but not in a cargo home's
+/// registry or git checkouts nor a toolchain's library there (a `CARGO_HOME` inside the root).
 pub fn in_workspace(file: &str, root: &Path) -> bool {
     let path = Path::new(file);
-    let inside = if path.has_root() || path.is_absolute() {
-        let rel = super::relative(file, root);
-        if Path::new(&rel).has_root() {
-            return false;
-        }
-        rel
-    } else {
-        file.replace('\\', "/")
-    };
+    if !(path.has_root() || path.is_absolute()) {
+        return !matches!(path.components().next(), Some(Component::ParentDir | Component::Prefix(_)));
+    }
+    let inside = super::relative(file, root);
     let parts: Vec<Component> = Path::new(&inside).components().collect();
-    let third_party = parts.windows(2).any(|w| {
+    if parts.first().is_some_and(|c| matches!(c, Component::RootDir | Component::Prefix(_))) {
+        return false;
+    }
+    !parts.windows(2).any(|w| {
         let pair = (w[0].as_os_str().to_str(), w[1].as_os_str().to_str());
         matches!(
             pair,
             (Some("registry"), Some("src")) | (Some("git"), Some("checkouts")) | (Some("lib"), Some("rustlib"))
         )
-    });
-    !third_party && !matches!(parts.first(), Some(Component::ParentDir | Component::Prefix(_)))
+    })
 }
 
 #[cfg(test)]
@@ -125,7 +122,7 @@ mod tests {
     #[test]
     fn the_workspace_is_relative_paths_and_the_root_without_cargo_and_rustup_homes() {
         let root = Path::new("/w");
-        for ours in ["src/lib.rs", "app/src/main.rs", "/w/xtask/src/main.rs"] {
+        for ours in ["src/lib.rs", "app/src/main.rs", "/w/xtask/src/main.rs", "lib/rustlib/a.rs"] {
             assert!(in_workspace(ours, root), "{ours}");
         }
         for theirs in [
