@@ -245,7 +245,7 @@ impl Runner {
             Ok(o) if o.status.success() => return Report::new("clippy", detail, Status::Passed),
             Ok(o) => o,
         };
-        let (mut findings, notes) = external::clippy(&String::from_utf8_lossy(&o.stdout));
+        let (mut findings, notes) = external::clippy(&String::from_utf8_lossy(&o.stdout), &self.root);
         if findings.is_empty() {
             let stderr = String::from_utf8_lossy(&o.stderr);
             let errors: Vec<&str> = stderr.lines().filter(|l| !l.trim_start().starts_with("Checking ")).collect();

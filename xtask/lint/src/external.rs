@@ -7,7 +7,7 @@ use std::path::Path;
 use cargo_metadata::Message;
 use cargo_metadata::diagnostic::DiagnosticLevel;
 use serde::Deserialize;
-use xtask_repo::relative;
+use xtask_repo::{relative, span};
 
 use super::Finding;
 
@@ -144,8 +144,10 @@ pub fn rustfmt(stdout: &str, stderr: &str, root: &Path) -> Vec<Finding> {
 }
 
 /// `cargo clippy --message-format=json`: one finding per warning or error with a primary
-/// span (paths relative to the workspace root), plus the rendered diagnostics to print.
-pub fn clippy(stdout: &str) -> (Vec<Finding>, Vec<String>) {
+/// span (paths relative to the workspace root), plus the rendered diagnostics to print. A
+/// finding inside a macro's expansion is placed at the macro's call in the workspace under
+/// `root` (`xtask_repo::span::site`).
+pub fn clippy(stdout: &str, root: &Path) -> (Vec<Finding>, Vec<String>) {
     let (mut findings, mut rendered) = (Vec::new(), Vec::new());
     for message in Message::parse_stream(stdout.as_bytes()) {
         let Ok(Message::CompilerMessage(m)) = message else { continue };
@@ -155,10 +157,11 @@ pub fn clippy(stdout: &str) -> (Vec<Finding>, Vec<String>) {
             DiagnosticLevel::Warning => "warning",
             _ => continue,
         };
-        let Some(span) = d.spans.iter().find(|s| s.is_primary) else { continue };
-        let code = d.code.map(|c| format!(" [{}]", c.code)).unwrap_or_default();
-        findings.push(Finding::at(&span.file_name, span.line_start, format!("{level}: {}{code}", d.message)));
-        if let Some(r) = d.rendered {
+        let Some(site) = span::site(&d, root) else { continue };
+        let code = d.code.as_ref().map(|c| format!(" [{}]", c.code)).unwrap_or_default();
+        let message = format!("{level}: {}{}{code}", d.message, site.note());
+        findings.push(Finding::at(&site.span.file_name, site.span.line_start, message));
+        if let Some(r) = &d.rendered {
             rendered.push(r.trim_end().to_owned());
         }
     }
@@ -266,8 +269,51 @@ mod tests {
             "Checking demo".to_owned(),
         ]
         .join("\n");
-        let (f, r) = clippy(&out);
+        let (f, r) = clippy(&out, Path::new("/r"));
         assert_eq!(f, [Finding::at("src/lib.rs", 4, "error: this looks like a bug [clippy::eq_op]")]);
         assert_eq!(r, ["error: this looks like a bug\n --> src/lib.rs:4:5"]);
+    }
+
+    #[test]
+    fn clippy_findings_in_a_dependencys_macro_land_at_the_call() {
+        // Real clippy output (xtask-repo's span tests say what it is): the workspace is `/w`.
+        let out = include_str!("../../repo/tests/fixtures/clippy-macros.jsonl");
+        let (f, r) = clippy(out, Path::new("/w"));
+        let forget = "warning: usage of `mem::forget` on `Drop` type [clippy::mem_forget]";
+        assert_eq!(
+            f,
+            [
+                Finding::at(
+                    "src/lib.rs",
+                    32,
+                    "warning: use of deprecated function `other_crate::old`: old [deprecated]"
+                ),
+                Finding::at("src/lib.rs", 36, forget),
+                Finding::at(
+                    "src/lib.rs",
+                    40,
+                    "error: this public function might dereference a raw pointer but is not marked `unsafe` \
+                     [clippy::not_unsafe_ptr_arg_deref]"
+                ),
+                Finding::at("src/lib.rs", 44, forget),
+                Finding::at("src/lib.rs", 44, forget),
+                Finding::at("src/lib.rs", 40, "error: mismatched types [E0308]"),
+            ]
+        );
+        assert_eq!(r.len(), f.len());
+        // The error as though `typed!` had been called from a registry crate's code: the label
+        // in the workspace, and the macro named.
+        let called = r#""file_name":"src/lib.rs","is_primary":false,"label":null"#;
+        let error =
+            out.lines().last().unwrap().replace(called, &called.replace("src/lib.rs", "/c/registry/src/x/lib.rs"));
+        let (f, _) = clippy(&error, Path::new("/w"));
+        assert_eq!(
+            f,
+            [Finding::at(
+                "src/lib.rs",
+                40,
+                "error: mismatched types (in the expansion of `other_crate::typed!`) [E0308]"
+            )]
+        );
     }
 }

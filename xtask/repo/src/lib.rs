@@ -1,12 +1,14 @@
 //! The repository as the gates see it: `git` run at a checkout's root ([`git`]), the files git
 //! lists there and the kinds of file more than one gate looks for (`files`), a path a tool
-//! printed as one relative to the root ([`relative`]), and the path globs of the settings, the
-//! coverage inputs, the per-path gates and the security suppressions (`glob`), and whether a
-//! build there runs offline for sqlx ([`sqlx_offline`]). Used by the gates (the xtask),
-//! `xtask-core`, both engines and `xtask-audit`, each directly.
+//! printed as one relative to the root ([`relative`]), where in it a compiler diagnostic
+//! belongs, a macro's expansion followed back to the user's call (`span`), the path globs of
+//! the settings, the coverage inputs, the per-path gates and the security suppressions (`glob`),
+//! and whether a build there runs offline for sqlx ([`sqlx_offline`]). Used by the gates (the
+//! xtask), `xtask-core`, both engines and `xtask-audit`, each directly.
 
 pub mod files;
 pub mod glob;
+pub mod span;
 
 use std::path::Path;
 

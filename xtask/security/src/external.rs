@@ -1,9 +1,12 @@
 //! The tools' output, as findings: clippy's curated security lints, zizmor (workflows) and
 //! hadolint (Dockerfiles). All three are read as JSON.
 
+use std::path::Path;
+
 use anyhow::{Context as _, Result};
 use cargo_metadata::Message;
 use serde::Deserialize;
+use xtask_repo::span;
 
 use crate::{Check, Finding, Severity};
 
@@ -25,23 +28,26 @@ pub fn clippy_args() -> Vec<String> {
 }
 
 /// Findings of the curated lints in `cargo clippy --message-format=json` output, for files
-/// `keep` accepts (relative paths). Other diagnostics are the lint gate's business.
-pub fn clippy(stdout: &str, keep: impl Fn(&str) -> bool) -> Vec<Finding> {
+/// `keep` accepts (relative paths). Other diagnostics are the lint gate's business. A lint
+/// inside a macro's expansion is placed at the macro's call in the workspace under `root`
+/// (`xtask_repo::span::site`).
+pub fn clippy(stdout: &str, root: &Path, keep: impl Fn(&str) -> bool) -> Vec<Finding> {
     let mut out: Vec<Finding> = Vec::new();
     for message in Message::parse_stream(stdout.as_bytes()) {
         let Ok(Message::CompilerMessage(m)) = message else { continue };
         let d = m.message;
-        let Some(code) = d.code else { continue };
+        let Some(code) = &d.code else { continue };
         let Some((lint, why)) = CLIPPY_LINTS.iter().find(|(l, _)| *l == code.code) else { continue };
-        let Some(span) = d.spans.iter().find(|s| s.is_primary) else { continue };
-        let path = span.file_name.replace('\\', "/");
+        let Some(site) = span::site(&d, root) else { continue };
+        let path = site.span.file_name.replace('\\', "/");
         if !keep(&path) {
             continue;
         }
-        let f = Finding::new(Check::Source, *lint, Severity::Medium, d.message).help(*why).at(
+        let title = format!("{}{}", d.message, site.note());
+        let f = Finding::new(Check::Source, *lint, Severity::Medium, title).help(*why).at(
             path,
-            Some(span.line_start),
-            Some(span.column_start),
+            Some(site.span.line_start),
+            Some(site.span.column_start),
         );
         // A generic function instantiated twice is reported twice.
         if !out.contains(&f) {
@@ -202,10 +208,31 @@ mod tests {
             "Checking app".to_owned(),
         ]
         .join("\n");
-        let found = clippy(&out, |p| p.starts_with("app/"));
+        let found = clippy(&out, Path::new("/w"), |p| p.starts_with("app/"));
         assert_eq!(found.len(), 1, "{found:?}");
         assert_eq!((found[0].rule.as_str(), found[0].line, found[0].column), ("clippy::dbg_macro", Some(3), Some(5)));
         assert!(found[0].fails());
+    }
+
+    #[test]
+    fn clippy_places_a_lint_in_a_dependencys_macro_at_the_call() {
+        // Real clippy output (xtask-repo's span tests say what it is): the workspace is `/w`,
+        // `forget!(v)` is called at src/lib.rs:36:5 and `forget_twice!(v)`, which calls
+        // `forget!` twice, at 44:5.
+        let out = include_str!("../../repo/tests/fixtures/clippy-macros.jsonl");
+        let found = clippy(out, Path::new("/w"), |p| p.starts_with("src/"));
+        let at: Vec<_> = found.iter().map(|f| (f.rule.as_str(), f.location())).collect();
+        assert_eq!(
+            at,
+            [
+                ("clippy::mem_forget", Some("src/lib.rs:36:5".to_owned())),
+                ("clippy::mem_forget", Some("src/lib.rs:44:5".to_owned()))
+            ]
+        );
+        assert_eq!(found[0].title, "usage of `mem::forget` on `Drop` type");
+        // Called from a registry crate's code instead: no span in the workspace, no finding.
+        let registry = out.replace(r#""file_name":"src/lib.rs""#, r#""file_name":"/c/registry/src/x/lib.rs""#);
+        assert_eq!(clippy(&registry, Path::new("/w"), |p| p.starts_with("src/")), []);
     }
 
     #[test]

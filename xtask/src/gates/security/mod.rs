@@ -462,7 +462,7 @@ fn source_check(
         );
     }
     let keep = |p: &str| crate::repo::glob::selected(patterns, &crate::repo::relative(p, root));
-    let lints = external::clippy(&stdout, keep);
+    let lints = external::clippy(&stdout, root, keep);
     notes.push(format!("clippy: {} lints over the workspace's libraries and binaries", external::CLIPPY_LINTS.len()));
     findings.extend(lints);
     Ok(findings)
