@@ -87,6 +87,38 @@ fn nextest_runs_the_workspace_then_the_doctests_without_a_database() {
     assert_eq!(urls(&s), ["<unset>", "<unset>"], "no DATABASE_URL without `database = true`");
 }
 
+/// In a workspace that copied `xtask/`, the xtask's packages (those under `xtask/`) are left
+/// out of the run, the doctests included; `xtask-tests = true` (this repository) runs them.
+#[test]
+fn a_workspace_that_copied_the_xtask_does_not_run_its_tests() {
+    let copied = |settings: &str| {
+        let s = standin("");
+        s.workspace(&format!("members = [\"xtask\", \"xtask/core\"]\n[workspace.metadata.xtask.test]\n{settings}\n"));
+        for (dir, name) in [("xtask", "xtask"), ("xtask/core", "xtask-core")] {
+            s.write(&format!("ws/{dir}/Cargo.toml"), format!("[package]\nname = \"{name}\"\nversion = \"0.0.0\"\n"));
+            s.write(&format!("ws/{dir}/src/lib.rs"), "");
+        }
+        s
+    };
+    let s = copied("");
+    let run = s.run(&["--", "--no-fail-fast"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    assert_eq!(
+        s.log(),
+        [
+            "cargo nextest --version",
+            "cargo nextest run --workspace --exclude xtask --exclude xtask-core --no-fail-fast",
+        ]
+    );
+    let s = copied("");
+    assert_eq!(s.run(&[]).code, 0);
+    assert_eq!(s.log()[2], "cargo test --workspace --doc --exclude xtask --exclude xtask-core");
+
+    let s = copied("xtask-tests = true");
+    assert_eq!(s.run(&[]).code, 0);
+    assert_eq!(s.log(), ["cargo nextest --version", "cargo nextest run --workspace", "cargo test --workspace --doc"]);
+}
+
 #[test]
 fn without_nextest_cargo_test_runs_with_the_extra_arguments() {
     let s = standin("");

@@ -4,6 +4,7 @@
 
 use std::fmt;
 
+use crate::Context;
 use crate::cache::Inputs;
 
 /// Part `index` of `count` (both from 1).
@@ -36,6 +37,16 @@ pub fn parse_partition(text: &str) -> Result<Partition, String> {
 pub fn test_inputs(inputs: Inputs) -> Inputs {
     let engine = if crate::docker::docker().is_ok() { "answers" } else { "down" };
     inputs.env_presence("DATABASE_URL").env("XTASK_PG_BIN").env("XTASK_TOOLS_DIR").extra("Docker engine", engine)
+}
+
+/// `--exclude NAME` for each of the xtask's own packages, unless `xtask-tests` is on: in a
+/// workspace that copied `xtask/`, the gates test the workspace's code, not the xtask's (whose
+/// tests are about the repository it is developed in).
+pub fn exclusions(cx: &Context) -> Vec<String> {
+    if cx.settings.test.xtask_tests {
+        return Vec::new();
+    }
+    cx.settings.xtask_packages.iter().flat_map(|p| ["--exclude".to_owned(), p.clone()]).collect()
 }
 
 #[cfg(test)]

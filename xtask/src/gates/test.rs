@@ -10,7 +10,7 @@ use crate::db;
 use crate::images::ImageBuild;
 use crate::impact::{self, select::Plan};
 use crate::output::Level;
-use crate::test_run::{Partition, parse_partition, test_inputs};
+use crate::test_run::{self, Partition, parse_partition, test_inputs};
 use crate::tools::{self, Provided, Tool, WhenMissing};
 use crate::{Context, Outcome, interrupt};
 
@@ -107,7 +107,8 @@ impl TestArgs {
             }
             None => None,
         };
-        let mut runs = vec![self.main_run(nextest)];
+        let exclusions = test_run::exclusions(cx);
+        let mut runs = vec![self.main_run(nextest, &exclusions)];
         if let Some((map, s)) = &selection {
             runs[0].push("--no-tests=pass".into());
             runs[0].extend(s.nextest_args(map));
@@ -128,7 +129,9 @@ impl TestArgs {
                 }
             }
             None if nextest && self.extra.is_empty() && self.partition.is_none_or(|p| p.index == 1) => {
-                runs.push(vec!["test".into(), "--workspace".into(), "--doc".into()]);
+                let mut doc: Vec<String> = vec!["test".into(), "--workspace".into(), "--doc".into()];
+                doc.extend(exclusions.iter().cloned());
+                runs.push(doc);
             }
             None => {}
         }
@@ -148,13 +151,14 @@ impl TestArgs {
         Ok(outcome)
     }
 
-    /// `nextest run --workspace [--partition count:M/N] …` or `test --workspace …`.
-    fn main_run(&self, nextest: bool) -> Vec<String> {
+    /// `nextest run --workspace [--exclude P…] [--partition count:M/N] …` or `test --workspace …`.
+    fn main_run(&self, nextest: bool, exclusions: &[String]) -> Vec<String> {
         let mut args: Vec<String> = if nextest {
             vec!["nextest".into(), "run".into(), "--workspace".into()]
         } else {
             vec!["test".into(), "--workspace".into()]
         };
+        args.extend(exclusions.iter().cloned());
         if let Some(p) = self.partition {
             args.push("--partition".into());
             args.push(format!("count:{p}"));

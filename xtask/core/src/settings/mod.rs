@@ -41,6 +41,9 @@ pub struct Settings {
     /// The `[workspace.metadata.xtask]` table as read, as JSON text (`null` when absent): the
     /// verdict cache keys on it, so any change of a setting is a change of the key.
     pub json: String,
+    /// The workspace's packages that are the xtask's own (their manifest under `xtask/`), by
+    /// name: what a test run leaves out unless `xtask-tests` is on (`test_run::exclusions`).
+    pub xtask_packages: Vec<String>,
 }
 
 /// The tables of `[workspace.metadata.xtask]`; any other is an error.
@@ -73,7 +76,7 @@ impl Settings {
             (Some(coverage), Some(test), Some(lint), Some(security), Some(compose), Some(smoke))
                 if errors.is_empty() =>
             {
-                Ok(Settings { coverage, test, lint, security, compose, smoke, json })
+                Ok(Settings { coverage, test, lint, security, compose, smoke, json, xtask_packages: Vec::new() })
             }
             _ => bail!("{}", errors.join("\n")),
         }
@@ -82,7 +85,15 @@ impl Settings {
     /// Reads the settings of the workspace whose manifest is `root/Cargo.toml`.
     pub fn load(cargo: &str, root: &Path) -> Result<Settings> {
         let metadata = workspace_metadata(cargo, root).context("could not read the workspace settings")?;
-        Settings::from_metadata(root, &metadata.workspace_metadata)
+        let mut settings = Settings::from_metadata(root, &metadata.workspace_metadata)?;
+        let xtask = metadata.workspace_root.join("xtask");
+        settings.xtask_packages = metadata
+            .workspace_packages()
+            .into_iter()
+            .filter(|p| p.manifest_path.starts_with(&xtask))
+            .map(|p| p.name.to_string())
+            .collect();
+        Ok(settings)
     }
 }
 

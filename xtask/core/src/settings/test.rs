@@ -21,6 +21,10 @@ pub struct TestSettings {
     /// The suite's container tests build the compose stack's images: a whole run builds them
     /// first, beside the tool installs (`images.rs`).
     pub build_images: bool,
+    /// The xtask's own tests run too: on in the repository where the xtask is developed, off
+    /// (the default) in a workspace that copied `xtask/`, whose test and coverage gates then
+    /// leave the xtask's packages out (`--exclude`).
+    pub xtask_tests: bool,
 }
 
 /// One `[[workspace.metadata.xtask.test.inputs]]` entry.
@@ -42,6 +46,7 @@ pub(super) struct Table {
     tools: Vec<String>,
     inputs: Vec<RawInput>,
     build_images: bool,
+    xtask_tests: bool,
 }
 
 impl Default for Table {
@@ -53,6 +58,7 @@ impl Default for Table {
             tools: Vec::new(),
             inputs: Vec::new(),
             build_images: false,
+            xtask_tests: false,
         }
     }
 }
@@ -121,6 +127,7 @@ impl Table {
             tools,
             inputs,
             build_images: self.build_images,
+            xtask_tests: self.xtask_tests,
         })
     }
 }

@@ -511,7 +511,8 @@ fn run_tests(cx: &Context, args: &CoverageArgs, metric: Metric, impact: Option<&
             false
         }
     });
-    let mut flags: Vec<String> = Vec::new();
+    // In a workspace that copied `xtask/`, its packages are neither tested nor reported.
+    let mut flags: Vec<String> = crate::test_run::exclusions(cx);
     if let Some(p) = args.partition {
         // nextest deals the tests out; every test binary is still measured, so each shard's
         // report lists every coverable line and the union is exact.
