@@ -91,6 +91,13 @@ fn installed_tools() -> Option<PathBuf> {
     }
 }
 
+/// `cargo xtask lint --no-install` in `repo` with the installed tools.
+fn lint_with(repo: &Repo, tools: &std::path::Path) -> support::Run {
+    let mut c = repo.command(&["--no-install"]);
+    c.env("XTASK_TOOLS_DIR", tools);
+    support::run(c)
+}
+
 #[test]
 fn the_installed_linters_find_real_problems_and_pass_clean_files() {
     let Some(tools) = installed_tools() else { return };
@@ -107,11 +114,7 @@ fn the_installed_linters_find_real_problems_and_pass_clean_files() {
         "version: 2\nupdates:\n  - package-ecosystem: cargo\n    directory: /\n    schedule:\n      interval: weekly\n",
     );
     repo.write("compose.yaml", "services:\n  db:\n    image: postgres:16\n    bogus: 1\n");
-    let lint = |repo: &Repo| {
-        let mut c = repo.command(&["--no-install"]);
-        c.env("XTASK_TOOLS_DIR", &tools);
-        support::run(c)
-    };
+    let lint = |repo: &Repo| lint_with(repo, &tools);
     let run = lint(&repo);
     assert_eq!(run.code, 1, "{run:?}");
     for (check, expected) in [
@@ -162,11 +165,7 @@ fn a_copied_xtask_keeps_its_markdown_style_and_its_test_data_is_not_linted() {
     repo.write("xtask/bench/README.md", std::fs::read(ours.join("bench/README.md")).unwrap());
     repo.write("xtask/tests/fixtures/security/advisory-db/crates/x/RUSTSEC-2026-0001.md", "```toml\n[advisory]\n```\n");
     repo.write("xtask/tests/fixtures/producers/tool.xml", "<coverage/>");
-    let lint = |repo: &Repo| {
-        let mut c = repo.command(&["--no-install"]);
-        c.env("XTASK_TOOLS_DIR", &tools);
-        support::run(c)
-    };
+    let lint = |repo: &Repo| lint_with(repo, &tools);
     let findings = |run: &support::Run| -> Vec<String> {
         run.stdout.lines().filter(|l| l.starts_with("  ") && l.contains(": MD")).map(|l| l.trim().to_owned()).collect()
     };
