@@ -422,6 +422,38 @@ fn a_suppression_with_a_path_covers_only_the_files_its_glob_matches() {
     );
 }
 
+/// `xtask/security.toml` travels with `xtask/`: read beside the configured file, by the same
+/// rules (an expired entry fails the gate, naming that file).
+#[test]
+fn the_xtasks_own_suppressions_are_read_beside_the_workspaces() {
+    let repo = Repo::new("sec-suppress-own");
+    // Built at run time, so this file holds no secret-shaped text.
+    let url = format!("let url = \"postgres://app:{}@db:5432/app\";\n", ["s3", "cr3t-pw-9"].concat());
+    repo.write("xtask/tests/redaction.rs", &url);
+    repo.write("app/tests/config.rs", &url);
+    let entry = |path: &str, expires: &str| {
+        format!(
+            "[[suppress]]\nid = \"secrets/password-in-url\"\npath = \"{path}\"\n\
+             reason = \"made-up credentials\"\nexpires = {expires}\n"
+        )
+    };
+    repo.write("xtask/security.toml", entry("xtask/tests/**", "2099-01-01"));
+    repo.write("security.toml", entry("app/tests/**", "2099-01-01"));
+    let run = security(&repo, &["--check", "secrets"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    assert!(run.stdout.contains("no findings (2 suppressed)"), "{run:?}");
+    assert!(run.stdout.contains("suppressions: 1 in security.toml, 1 in xtask/security.toml"), "{run:?}");
+
+    repo.write("xtask/security.toml", entry("xtask/tests/**", "2020-01-01"));
+    let run = security(&repo, &["--check", "secrets"]);
+    assert_eq!(run.code, 1, "{run:?}");
+    assert!(
+        run.stdout.contains("xtask/security.toml:1: the suppression of secrets/password-in-url expired"),
+        "{run:?}"
+    );
+    assert!(run.stdout.contains("HIGH     xtask/tests/redaction.rs:1:"), "{run:?}");
+}
+
 #[test]
 fn source_rules_read_production_code_not_tests() {
     let repo = Repo::new("sec-source");

@@ -187,7 +187,12 @@ impl SecurityArgs {
         let settings = &cx.settings.security;
         // The suppression file, relative to the checked root.
         let suppressions_rel = settings.suppressions.strip_prefix(&cx.root).unwrap_or(&settings.suppressions);
-        let suppressions = Suppressions::load(&root.join(suppressions_rel), &slash(suppressions_rel))?;
+        // The configured file, and the xtask's own (what its tests hold on purpose, wherever
+        // `xtask/` is copied); a missing file is an empty list.
+        let mut suppressions = vec![Suppressions::load(&root.join(suppressions_rel), &slash(suppressions_rel))?];
+        if slash(suppressions_rel) != XTASK_SUPPRESSIONS {
+            suppressions.push(Suppressions::load(&root.join(XTASK_SUPPRESSIONS), XTASK_SUPPRESSIONS)?);
+        }
         let tree = Tree::list(&root, &[])?;
         let has_manifest = root.join("Cargo.toml").is_file();
         tools::provide(cx, &tools_for(&checks, &tree, has_manifest), !self.no_install, WhenMissing::Fail)?;
@@ -206,7 +211,9 @@ impl SecurityArgs {
             findings.extend(found);
             runs.push(CheckRun { check, notes });
         }
-        suppressions.apply(&mut findings, &checks, today);
+        for file in &suppressions {
+            file.apply(&mut findings, &checks, today);
+        }
         let report = Report::new(runs, findings);
 
         if let Some(path) = &self.sarif {
@@ -534,6 +541,10 @@ fn annotate(cx: &Context, report: &Report) {
         cx.out.annotate(Level::Error, None, "cargo xtask security", &message);
     }
 }
+
+/// The xtask's own suppressions, read beside the configured file: the made-up credentials of
+/// its tests, which travel with `xtask/` into any workspace.
+const XTASK_SUPPRESSIONS: &str = "xtask/security.toml";
 
 fn slash(p: &Path) -> String {
     p.to_string_lossy().replace('\\', "/")

@@ -36,7 +36,7 @@ fn colored_severity(s: Severity) -> colored::ColoredString {
 }
 
 /// The terminal's report: each check with its notes and findings, then the verdict.
-pub fn text(report: &Report, suppressions: &Suppressions) -> String {
+pub fn text(report: &Report, suppressions: &[Suppressions]) -> String {
     let mut out = String::new();
     for run in &report.checks {
         let mine: Vec<&Finding> = report.findings.iter().filter(|f| f.check == run.check).collect();
@@ -56,9 +56,13 @@ pub fn text(report: &Report, suppressions: &Suppressions) -> String {
             }
         }
     }
-    let n = suppressions.entries.len();
-    if n > 0 {
-        let _ = writeln!(out, "{}", format!("suppressions: {n} in {}", suppressions.path).dimmed());
+    let files: Vec<String> = suppressions
+        .iter()
+        .filter(|s| !s.entries.is_empty())
+        .map(|s| format!("{} in {}", s.entries.len(), s.path))
+        .collect();
+    if !files.is_empty() {
+        let _ = writeln!(out, "{}", format!("suppressions: {}", files.join(", ")).dimmed());
     }
     let line = verdict_line(report);
     if report.failed() {
