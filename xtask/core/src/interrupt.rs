@@ -8,7 +8,6 @@
 //! sees the usual 130 (SIGINT) or 143 (SIGTERM). No `unsafe`: signal-hook registers the
 //! handlers, rustix sends signals.
 
-use std::io::Read;
 use std::process::{Child, ExitStatus, Output, Stdio};
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -96,17 +95,7 @@ pub fn output(cmd: Cmd) -> Result<Output> {
     let mut cmd = cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
     let mut child = cmd.spawn()?;
     let shown = cmd.display();
-    let drain = |pipe: Option<Box<dyn Read + Send>>| {
-        std::thread::spawn(move || {
-            let mut buf = Vec::new();
-            if let Some(mut p) = pipe {
-                let _ = p.read_to_end(&mut buf);
-            }
-            buf
-        })
-    };
-    let stdout = drain(child.stdout.take().map(|p| Box::new(p) as Box<dyn Read + Send>));
-    let stderr = drain(child.stderr.take().map(|p| Box::new(p) as Box<dyn Read + Send>));
+    let (stdout, stderr) = (crate::process::drain(child.stdout.take()), crate::process::drain(child.stderr.take()));
     let status = wait(child, &shown)?;
     Ok(Output { status, stdout: stdout.join().unwrap_or_default(), stderr: stderr.join().unwrap_or_default() })
 }

@@ -9,7 +9,6 @@
 //! checkout costs a few git calls, not a read of every file.
 
 use std::collections::BTreeMap;
-use std::io::Write as _;
 use std::path::Path;
 use std::process::Stdio;
 
@@ -150,16 +149,7 @@ pub fn digest(root: &Path, text: &[u8]) -> Result<String> {
 /// `git hash-object MODE` with `input` on its stdin (written from a thread, so a large input
 /// cannot deadlock against the output); its stdout.
 fn hash_object(root: &Path, mode: &str, input: Vec<u8>) -> Result<Vec<u8>> {
-    let mut child = git(root)
-        .args(["hash-object", mode])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()?;
-    let mut stdin = child.stdin.take().expect("stdin is piped");
-    let writer = std::thread::spawn(move || stdin.write_all(&input));
-    let out = child.wait_with_output().context("cannot run `git hash-object`")?;
-    writer.join().expect("the writer does not panic").context("cannot write to `git hash-object`")?;
+    let out = git(root).args(["hash-object", mode]).output_with_stdin(input)?;
     if !out.status.success() {
         bail!("`git hash-object {mode}` failed: {}", String::from_utf8_lossy(&out.stderr).trim());
     }

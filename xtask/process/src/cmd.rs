@@ -149,6 +149,24 @@ impl Cmd {
         self.inner.stdin(Stdio::null()).output().map_err(|e| self.cannot_run(&e))
     }
 
+    /// [`output`](Cmd::output) with `input` on the program's stdin, written from a thread of
+    /// its own so that a large input cannot deadlock against the output. A program that failed
+    /// is returned as it is (its output says why, whether or not it read all of `input`); one
+    /// that succeeded without taking its input is an error.
+    pub fn output_with_stdin(&mut self, input: Vec<u8>) -> Result<Output> {
+        let spawned = self.inner.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn();
+        let mut child = spawned.map_err(|e| self.cannot_run(&e))?;
+        let mut stdin = child.stdin.take().expect("stdin is piped");
+        let writer = std::thread::spawn(move || std::io::Write::write_all(&mut stdin, &input));
+        let out = child.wait_with_output().map_err(|e| self.cannot_run(&e))?;
+        if let Err(e) = writer.join().expect("the writer does not panic")
+            && out.status.success()
+        {
+            bail!("cannot write to `{}`: {e}", self.display());
+        }
+        Ok(out)
+    }
+
     /// Runs with the output shown (inherited), stdin closed unless set; its exit status.
     pub fn status(&mut self) -> Result<ExitStatus> {
         self.inner.status().map_err(|e| self.cannot_run(&e))
@@ -234,7 +252,9 @@ fn quoted(arg: &str) -> String {
     }
 }
 
-fn drain<R: Read + Send + 'static>(pipe: Option<R>) -> std::thread::JoinHandle<Vec<u8>> {
+/// Reads a child's pipe to its end on a thread of its own (so two pipes cannot deadlock
+/// against each other); join it for the bytes.
+pub fn drain<R: Read + Send + 'static>(pipe: Option<R>) -> std::thread::JoinHandle<Vec<u8>> {
     std::thread::spawn(move || {
         let mut buf = Vec::new();
         if let Some(mut p) = pipe {
@@ -268,6 +288,15 @@ mod tests {
         assert_eq!(missing, "`no-such-tool-xyz` was not found");
         let missing = Cmd::new("/nonexistent/tool").arg("--x").run().unwrap_err().to_string();
         assert_eq!(missing, "cannot run `tool --x`: `tool` was not found");
+    }
+
+    #[test]
+    fn input_reaches_stdin_and_a_failure_keeps_its_output() {
+        let big = vec![b'x'; 1 << 20];
+        let out = Cmd::new("wc").arg("-c").output_with_stdin(big).unwrap();
+        assert_eq!(crate::text(&out), "1048576", "a megabyte in, while the output is read");
+        let out = Cmd::new("sh").args(["-c", "echo no >&2; exit 3"]).output_with_stdin(vec![b'x'; 1 << 20]).unwrap();
+        assert_eq!((out.status.code(), crate::text(&out).as_str()), (Some(3), "no"));
     }
 
     #[test]

@@ -5,7 +5,7 @@
 
 mod cmd;
 
-pub use cmd::{Cmd, coverage_run_leftovers};
+pub use cmd::{Cmd, coverage_run_leftovers, drain};
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};

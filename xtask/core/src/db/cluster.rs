@@ -314,19 +314,14 @@ pub(super) fn start_cluster(cx: &Context, settings: &TestSettings, bin: PathBuf)
     drop(conf);
 
     // The tests' database, created in single-user mode: needs no client program.
-    let mut child = cluster
+    let out = cluster
         .admin("postgres")
         .arg("--single")
         .arg("-D")
         .arg(&data)
         .args(["-c", "exit_on_error=true", "postgres"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
         .shown("postgres --single")
-        .spawn()?;
-    child.stdin.take().expect("piped").write_all(format!("CREATE DATABASE \"{name}\";\n").as_bytes())?;
-    let out = child.wait_with_output()?;
+        .output_with_stdin(format!("CREATE DATABASE \"{name}\";\n").into_bytes())?;
     if !out.status.success() {
         bail!("creating the database `{name}` failed:\n{}", text(&out));
     }

@@ -8,9 +8,7 @@
 //! The engine (rules, parsers, the report's data) is the `xtask-security` crate; this module
 //! runs tools, and renders the report: text, JSON and Markdown (`render.rs`), SARIF (`sarif.rs`).
 
-use std::io::Write as _;
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
 
 use anyhow::{Context as _, Result, bail};
 
@@ -350,7 +348,7 @@ fn list_sizes(dir: &Path, prefix: &Path, out: &mut String) {
 /// only when this check runs (`cargo run -p xtask-audit`, the first time saying so), or the
 /// prebuilt one `XTASK_AUDIT_BIN` names.
 fn run_audit(cx: &Context, request: &crate::security::audit::Request) -> Result<crate::security::audit::Response> {
-    let (run, shown) = match std::env::var_os("XTASK_AUDIT_BIN") {
+    let (mut run, shown) = match std::env::var_os("XTASK_AUDIT_BIN") {
         Some(bin) => {
             let shown = format!("XTASK_AUDIT_BIN={}", Path::new(&bin).display());
             (cx.cmd(bin), shown)
@@ -368,11 +366,8 @@ fn run_audit(cx: &Context, request: &crate::security::audit::Request) -> Result<
             )
         }
     };
-    let mut run = run.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
-    let mut child = run.spawn().with_context(|| format!("cannot run the advisory audit, {shown}"))?;
     let input = serde_json::to_vec(request)?;
-    child.stdin.take().expect("piped").write_all(&input).context("cannot send the audit its request")?;
-    let out = child.wait_with_output()?;
+    let out = run.output_with_stdin(input).with_context(|| format!("cannot run the advisory audit, {shown}"))?;
     if !out.status.success() {
         let stderr = String::from_utf8_lossy(&out.stderr);
         // Exit 2: the audit's own error (a database that cannot be read, say); else cargo's.
