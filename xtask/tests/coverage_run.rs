@@ -325,12 +325,23 @@ fn data_from_the_last_run_that_cannot_be_removed_stops_the_gate_before_the_tests
 
 #[test]
 fn the_test_run_gets_a_live_database_when_the_suite_needs_one_and_it_is_stopped_after() {
-    let s = with_settings(95, "[workspace.metadata.xtask.test]\ndatabase = true\n");
+    let s = with_settings(
+        95,
+        "[workspace.metadata.xtask.test]\ndatabase = true\n\
+         env = { APP_DATABASE__PORT = \"{db.port}\", APP_DATABASE__NAME = \"{db.name}\", APP_MODE = \"test\" }\n",
+    );
+    // The database under the app's own names too (`env`), as the test gate gives it.
+    s.write(
+        "during.sh",
+        "printf '%s\\n' \"$APP_DATABASE__PORT\" \"$APP_DATABASE__NAME\" \"$APP_MODE\" > \"$STANDIN/app-env\"\n",
+    );
     let run = s.run(&[]);
     assert_eq!(run.code, 0, "{run:?}");
     let seen = std::fs::read_to_string(s.path("test-db")).expect("the test run saw DATABASE_URL");
     let (ready, url) = seen.trim().split_once(' ').unwrap();
     assert_eq!(ready, "0", "the database answered during the test run: {seen}");
+    let port = url.rsplit_once(':').unwrap().1.split('/').next().unwrap();
+    assert_eq!(s.lines("app-env"), [port, "app_test", "test"], "{run:?}");
     let after = Command::new("pg_isready").args(["-q", "-d", url]).status().unwrap();
     assert!(!after.success(), "the throwaway database is stopped after the run");
     // Without the setting, no database is provisioned.

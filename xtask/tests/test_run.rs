@@ -636,6 +636,307 @@ fn without_the_compose_plugin_docker_compose_is_used_with_a_warning() {
 }
 
 // ---------------------------------------------------------------------------------------
+// Compose services beyond the database (`services`, `env`)
+
+/// A workspace of one std-only crate (it builds in seconds) whose test reaches Redis and
+/// PostgreSQL where the variables of `env` say, then writes what Redis answered and the
+/// database's password to `seen` at the root.
+const SERVICES_WORKSPACE: &[(&str, &str)] = &[
+    (
+        "Cargo.toml",
+        r#"[workspace]
+members = ["svc"]
+exclude = ["xtask"]
+resolver = "2"
+
+[workspace.metadata.xtask.test]
+services = ["db", "redis"]
+env = { APP_DATABASE__HOST = "{db.host}", APP_DATABASE__PORT = "{db.port}", APP_DATABASE__USER = "{db.user}", APP_DATABASE__PASSWORD = "{db.password}", APP_DATABASE__NAME = "{db.name}", APP_REDIS_URI = "redis://{redis.host}:{redis.port}" }
+
+[workspace.metadata.xtask.compose]
+env = { DB_PASSWORD = "{secret}" }
+"#,
+    ),
+    // Where the xtask finds the workspace root (`CARGO_MANIFEST_DIR` naming a crate called xtask).
+    ("xtask/Cargo.toml", "[package]\nname = \"xtask\"\nversion = \"0.0.0\"\nedition = \"2021\"\n"),
+    (
+        "compose.yaml",
+        r#"services:
+  db:
+    image: postgres:16
+    environment:
+      POSTGRES_USER: svc
+      POSTGRES_PASSWORD: ${DB_PASSWORD:?set DB_PASSWORD}
+      POSTGRES_DB: svc_test
+    ports: ["127.0.0.1::5432"]
+  redis:
+    image: redis:7
+    ports: ["127.0.0.1::6379"]
+"#,
+    ),
+    ("svc/Cargo.toml", "[package]\nname = \"svc\"\nversion = \"0.1.0\"\nedition = \"2021\"\n"),
+    ("svc/src/lib.rs", ""),
+    (
+        "svc/tests/services.rs",
+        r#"use std::io::{Read, Write};
+use std::net::TcpStream;
+
+fn var(name: &str) -> String {
+    std::env::var(name).unwrap_or_else(|_| panic!("{name} is not set"))
+}
+
+#[test]
+fn the_services_answer_where_the_variables_say() {
+    // Redis, in its own protocol.
+    let uri = var("APP_REDIS_URI");
+    let mut redis = TcpStream::connect(uri.strip_prefix("redis://").unwrap()).expect("Redis takes a connection");
+    redis.write_all(b"PING\r\n").unwrap();
+    let mut pong = [0u8; 7];
+    redis.read_exact(&mut pong).unwrap();
+    assert_eq!(&pong, b"+PONG\r\n");
+    // PostgreSQL answers an SSLRequest with one byte, `S` or `N`.
+    let port: u16 = var("APP_DATABASE__PORT").parse().unwrap();
+    let mut db = TcpStream::connect((var("APP_DATABASE__HOST").as_str(), port)).expect("PostgreSQL takes a connection");
+    db.write_all(&[0, 0, 0, 8, 4, 210, 22, 47]).unwrap();
+    let mut answer = [0u8; 1];
+    db.read_exact(&mut answer).unwrap();
+    assert!(&answer == b"N" || &answer == b"S", "{answer:?}");
+    // DATABASE_URL as ever, and the same database under the app's own names.
+    let (user, password, name) = (var("APP_DATABASE__USER"), var("APP_DATABASE__PASSWORD"), var("APP_DATABASE__NAME"));
+    assert_eq!(var("DATABASE_URL"), format!("postgres://{user}:{password}@127.0.0.1:{port}/{name}"));
+    assert_eq!((user.as_str(), name.as_str()), ("svc", "svc_test"));
+    let seen = format!("{}\n{password}\n", String::from_utf8_lossy(&pong).trim());
+    std::fs::write(concat!(env!("CARGO_MANIFEST_DIR"), "/../seen"), seen).unwrap();
+}
+"#,
+    ),
+];
+
+/// The compose project a run's `services:` line names.
+fn services_project(run: &Run) -> String {
+    let line = run.stderr.lines().find(|l| l.starts_with("services: compose `")).unwrap_or_else(|| panic!("{run:?}"));
+    line.split(", project ").nth(1).unwrap().split(':').next().unwrap().to_owned()
+}
+
+#[test]
+fn compose_services_reach_a_real_test_through_env_and_are_removed_afterwards() {
+    if !support::docker_engine("compose_services_reach_a_real_test_through_env…") {
+        return;
+    }
+    let _engine = support::docker_lock();
+    let ws = support::Scratch::new("services");
+    for (name, text) in SERVICES_WORKSPACE {
+        ws.write(name, text);
+    }
+    let mut c = support::xtask_on(&ws.0);
+    c.arg("test");
+    let run = support::run(c);
+    assert_eq!(run.code, 0, "{run:?}");
+    let seen = std::fs::read_to_string(ws.path("seen")).unwrap_or_else(|_| panic!("the test did not run: {run:?}"));
+    let (pong, password) = seen.trim().split_once('\n').unwrap();
+    assert_eq!(pong, "+PONG", "{run:?}");
+    assert_eq!(password.len(), 32, "the compose table's fresh {{secret}}: {seen}");
+    assert!(!run.stderr.contains(password) && !run.stdout.contains(password), "no password shown: {run:?}");
+
+    // The database as today, then Redis in the same throwaway project.
+    let project = compose_project(&run);
+    assert!(project.starts_with("xtask-test-"), "{run:?}");
+    for line in [
+        format!("database: compose `db` service, project {project}: postgres://svc:***@127.0.0.1:"),
+        format!(
+            "services: $ docker compose -f {} -p {project} --env-file /dev/null up -d --wait redis",
+            ws.path("compose.yaml").display()
+        ),
+        format!("services: compose `redis` service, project {project}: 127.0.0.1:"),
+        "services: the tests get APP_DATABASE__HOST, APP_DATABASE__NAME, APP_DATABASE__PASSWORD, APP_DATABASE__PORT, \
+         APP_DATABASE__USER, APP_REDIS_URI"
+            .to_owned(),
+        format!("database: removed the compose project {project} (containers, networks, volumes)"),
+    ] {
+        assert!(run.stderr.contains(&line), "{line}: {run:?}");
+    }
+    assert_eq!(services_project(&run), project);
+    assert!(run.stderr.contains("1 test run: 1 passed"), "{run:?}");
+    // Nothing of the project is left: no container, volume or network, and compose knows it no more.
+    assert_eq!(support::leftovers(&project), Vec::<String>::new(), "{run:?}");
+    let ls = Command::new("docker").args(["compose", "ls", "--all", "--quiet"]).output().unwrap();
+    let projects = String::from_utf8_lossy(&ls.stdout);
+    assert!(!projects.lines().any(|p| p == project), "{projects}");
+}
+
+/// While the stand-in tests run: Redis's answer to PING at `APP_REDIS_URI` (bash's /dev/tcp), the
+/// database's variables, and who the database says we are through them.
+const REDIS_AND_DB_DURING_TESTS: &str = r#"exec 3<>"/dev/tcp/127.0.0.1/${APP_REDIS_URI##*:}"
+printf 'PING\r\n' >&3
+IFS= read -r pong <&3
+exec 3>&-
+printf '%s\n' "${pong%$'\r'}" "${APP_DATABASE__USER-<unset>}" "${APP_DATABASE__NAME-<unset>}" > "$STANDIN/seen"
+if [ -n "${APP_DATABASE__PORT-}" ]; then
+  psql -Atc "select current_user" "postgres://$APP_DATABASE__USER@$APP_DATABASE__HOST:$APP_DATABASE__PORT/$APP_DATABASE__NAME" >> "$STANDIN/seen" 2>&1
+fi
+"#;
+
+#[test]
+fn compose_services_start_in_a_project_of_their_own_beside_a_local_cluster() {
+    if !support::docker_engine("compose_services_start_in_a_project_of_their_own…") {
+        return;
+    }
+    let _engine = support::docker_lock();
+    let s = standin("");
+    // No `db` service: the database falls through to the local binaries, Redis comes from compose.
+    let file =
+        s.write("ws/compose.yaml", "services:\n  redis:\n    image: redis:7\n    ports: [\"127.0.0.1::6379\"]\n");
+    test_settings(
+        &s,
+        &format!(
+            "database = true\ndatabase-name = \"cluster_db\"\ndatabase-user = \"cluster\"\nservices = [\"redis\"]\n\
+             env = {{ APP_REDIS_URI = \"redis://{{redis.host}}:{{redis.port}}\", APP_DATABASE__HOST = \"{{db.host}}\", \
+             APP_DATABASE__PORT = \"{{db.port}}\", APP_DATABASE__USER = \"{{db.user}}\", \
+             APP_DATABASE__NAME = \"{{db.name}}\" }}\n\
+             [workspace.metadata.xtask.compose]\nfile = \"{}\"",
+            file.display()
+        ),
+    );
+    s.write("during.sh", REDIS_AND_DB_DURING_TESTS);
+    let path = std::env::var("PATH").unwrap();
+    let run = support::run(s.command_with_path(&[], &path));
+    assert_eq!(run.code, 0, "{run:?}");
+    assert!(run.stderr.contains("database: the compose `db` service did not start:"), "{run:?}");
+    assert!(run.stderr.contains("database: throwaway PostgreSQL"), "{run:?}");
+    let project = services_project(&run);
+    assert!(project.starts_with("xtask-test-"), "{run:?}");
+    assert!(run.stderr.contains(&format!("services: removed the compose project {project}")), "{run:?}");
+    assert!(run.stderr.contains("database: stopped the throwaway cluster"), "{run:?}");
+    assert_eq!(s.lines("seen"), ["+PONG", "cluster", "cluster_db", "cluster"], "{run:?}");
+    assert!(urls(&s)[0].starts_with("postgres://cluster@127.0.0.1:"), "DATABASE_URL as ever: {:?}", urls(&s));
+    assert_eq!(support::leftovers(&project), Vec::<String>::new(), "{run:?}");
+
+    // Without the database, its variables are left out (and said so); Redis is still there.
+    let run = support::run(s.command_with_path(&["--no-database"], &path));
+    assert_eq!(run.code, 0, "{run:?}");
+    assert!(
+        run.stderr.contains(
+            "services: APP_DATABASE__HOST is not set for the tests: this run has no database (`--no-database`)"
+        ),
+        "{run:?}"
+    );
+    assert!(run.stderr.contains("services: the tests get APP_REDIS_URI\n"), "{run:?}");
+    assert!(!run.stderr.contains("database: throwaway"), "{run:?}");
+    assert_eq!(s.lines("seen"), ["+PONG", "<unset>", "<unset>"], "{run:?}");
+    assert_eq!(support::leftovers(&services_project(&run)), Vec::<String>::new(), "{run:?}");
+
+    // Ctrl-C while the tests run: the services' project and the cluster are removed.
+    let mut c = s.command_with_path(&[], &path);
+    s.write("during.sh", format!("{REDIS_AND_DB_DURING_TESTS}\n: > \"$STANDIN/ready\"\nexec sleep 60\n"));
+    c.process_group(0).stdout(Stdio::piped()).stderr(Stdio::piped());
+    let mut child = c.spawn().unwrap();
+    wait_for_file(&s.path("ready"), &mut child);
+    rustix::process::kill_process_group(rustix::process::Pid::from_child(&child), rustix::process::Signal::INT)
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    support::assert_ended_by_signal(out.status, 2, &stderr);
+    let run = Run { code: -1, stdout: String::new(), stderr };
+    let project = services_project(&run);
+    assert!(run.stderr.contains(&format!("services: removed the compose project {project}")), "{run:?}");
+    assert!(run.stderr.contains("database: stopped the throwaway cluster"), "{run:?}");
+    assert_eq!(support::leftovers(&project), Vec::<String>::new(), "{run:?}");
+}
+
+#[test]
+fn compose_services_that_cannot_be_provided_are_exit_2_naming_each_with_its_fix() {
+    if !support::docker_engine("compose_services_that_cannot_be_provided…") {
+        return;
+    }
+    let _engine = support::docker_lock();
+    let s = standin("");
+    let file = s.write(
+        "ws/compose.yaml",
+        "services:\n  redis:\n    image: redis:7\n  web:\n    image: redis:7\n    ports: [\"127.0.0.1::8080\"]\n",
+    );
+    let settings = |services: &str, env: &str| {
+        format!(
+            "services = [{services}]\nenv = {{ {env} }}\n[workspace.metadata.xtask.compose]\nfile = \"{}\"",
+            file.display()
+        )
+    };
+    test_settings(&s, &settings("\"redis\", \"web\", \"queue\"", "W = \"{web.port.9090}\", R = \"{redis.port}\""));
+    let path = std::env::var("PATH").unwrap();
+    let run = support::run(s.command_with_path(&[], &path));
+    assert_eq!(run.code, 2, "{run:?}");
+    let f = file.display();
+    for says in [
+        "the tests need the compose services `redis`, `web`, `queue` (`services` in [workspace.metadata.xtask.test]), \
+         which cannot be provided:\n"
+            .to_owned(),
+        format!(
+            "\n  - the `redis` service publishes no port, so the tests cannot reach it: add \
+             `ports: [\"127.0.0.1::6379\"]` to it in {f}; the host port is then a free one, on the loopback only\n"
+        ),
+        format!(
+            "\n  - `env.W` reads `{{web.port.9090}}`, but the `web` service does not publish 9090: add \
+             `\"127.0.0.1::9090\"` to its `ports` in {f}\n"
+        ),
+        format!("\n  - {f} has no `queue` service: add it there, or remove `queue` from `services`"),
+    ] {
+        assert!(run.stderr.contains(&says), "{says}: {run:?}");
+    }
+    assert!(!run.stderr.contains("services: $"), "nothing was started: {run:?}");
+    assert!(urls(&s).is_empty(), "no test ran");
+
+    // An image no registry has: `up` fails, the service is named, its project is removed.
+    s.write(
+        "ws/compose.yaml",
+        "services:\n  redis:\n    image: xtask-test.invalid/no-such-redis:0\n    ports: [\"6379\"]\n",
+    );
+    test_settings(&s, &settings("\"redis\"", "R = \"{redis.port}\""));
+    let run = support::run(s.command_with_path(&[], &path));
+    assert_eq!(run.code, 2, "{run:?}");
+    assert!(run.stderr.contains("the tests need the compose service `redis` (`services`"), "{run:?}");
+    assert!(run.stderr.contains(" up -d --wait redis` failed ("), "{run:?}");
+    let removed = run.stderr.lines().find_map(|l| l.strip_prefix("services: removed the compose project ")).unwrap();
+    let project = removed.split_whitespace().next().unwrap();
+    assert_eq!(support::leftovers(project), Vec::<String>::new(), "{run:?}");
+    assert!(urls(&s).is_empty(), "no test ran");
+}
+
+#[test]
+fn without_docker_other_services_are_exit_2_and_the_database_falls_back_to_the_cluster() {
+    let s = standin("");
+    let file =
+        s.write("ws/compose.yaml", "services:\n  redis:\n    image: redis:7\n    ports: [\"127.0.0.1::6379\"]\n");
+    let path = std::env::var("PATH").unwrap();
+    let run_with = |services: &str| {
+        test_settings(
+            &s,
+            &format!("services = [{services}]\n[workspace.metadata.xtask.compose]\nfile = \"{}\"", file.display()),
+        );
+        let mut c = s.command_with_path(&[], &path);
+        c.env("DOCKER_HOST", "unix:///nonexistent.sock");
+        support::run(c)
+    };
+    for services in ["\"redis\"", "\"db\", \"redis\""] {
+        let run = run_with(services);
+        assert_eq!(run.code, 2, "{services}: {run:?}");
+        assert!(
+            run.stderr.contains(
+                "the tests need the compose service `redis` (`services` in [workspace.metadata.xtask.test]), which \
+                 cannot be provided:\n  - no Docker engine answers (`docker info`: "
+            ),
+            "{services}: {run:?}"
+        );
+        assert!(run.stderr.contains("(only Docker provides services other than PostgreSQL)"), "{run:?}");
+        assert!(!run.stderr.contains("database:"), "checked before the database starts: {run:?}");
+        assert!(urls(&s).is_empty(), "no test ran");
+    }
+    // The database alone still comes from the local binaries.
+    let run = run_with("\"db\"");
+    assert_eq!(run.code, 0, "{run:?}");
+    assert!(run.stderr.contains("database: throwaway PostgreSQL"), "{run:?}");
+    assert!(urls(&s)[0].starts_with("postgres://app@127.0.0.1:"), "{:?}", urls(&s));
+}
+
+// ---------------------------------------------------------------------------------------
 // None possible
 
 #[test]

@@ -1,5 +1,6 @@
 //! `cargo xtask test`: every test in the workspace, with cargo-nextest when it is installed
-//! (else `cargo test`), and PostgreSQL provided for the run when the suite needs it (`db/`).
+//! (else `cargo test`), and PostgreSQL and the other compose services provided for the run
+//! when the suite needs them (`db/`).
 
 use std::path::PathBuf;
 
@@ -135,12 +136,13 @@ impl TestArgs {
             }
             None => {}
         }
-        // A selection of no test runs none: no database for it.
-        let wants_db = wants_db && !selection.as_ref().is_some_and(|(_, s)| s.is_empty());
+        // A selection of no test runs none: no database or services for it.
+        let runs_tests = !selection.as_ref().is_some_and(|(_, s)| s.is_empty());
+        let wanted = db::Wanted { database: wants_db && runs_tests, services: runs_tests };
         if let Some(images) = images {
             images.wait(cx);
         }
-        let outcome = db::with_test_database(cx, wants_db, |url| run_all(cx, &runs, url, &tool_env))?;
+        let outcome = db::with_test_services(cx, wanted, |env| run_all(cx, &runs, env, &tool_env))?;
         match outcome {
             Outcome::Passed => eprintln!("Tests: passed"),
             Outcome::Failed => {
@@ -174,18 +176,11 @@ fn changed_since(cx: &Context, base: &str) -> Result<Vec<String>> {
     Ok(change.lines.files().map(|(path, _)| path.to_owned()).collect())
 }
 
-/// Runs each cargo command in turn, stopping at the first that fails.
-fn run_all(
-    cx: &Context,
-    runs: &[Vec<String>],
-    database_url: Option<&str>,
-    tool_env: &[(String, PathBuf)],
-) -> Result<Outcome> {
+/// Runs each cargo command in turn, stopping at the first that fails; each gets the services'
+/// variables.
+fn run_all(cx: &Context, runs: &[Vec<String>], env: &db::TestEnv, tool_env: &[(String, PathBuf)]) -> Result<Outcome> {
     for args in runs {
-        let mut cmd = cx.cargo().args(args).envs(tool_env.iter().map(|(k, v)| (k, v)));
-        if let Some(url) = database_url {
-            cmd = cmd.env("DATABASE_URL", url);
-        }
+        let cmd = cx.cargo().args(args).envs(tool_env.iter().map(|(k, v)| (k, v))).envs(env.vars());
         eprintln!("$ cargo {}", args.join(" "));
         let status = interrupt::run(cmd)?;
         interrupt::check()?;

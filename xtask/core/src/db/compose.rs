@@ -10,7 +10,7 @@ use super::{Database, Source};
 use crate::{Context, docker, interrupt, process};
 
 /// How long a just-started server has to answer.
-const READY_TIMEOUT: Duration = Duration::from_secs(60);
+pub(super) const READY_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// The prefix of the test database's compose projects (`docker::throwaway_project`).
 pub const COMPOSE_PROJECT_PREFIX: &str = "xtask-test";

@@ -1,9 +1,11 @@
-//! PostgreSQL for the tests, without manual set-up.
+//! PostgreSQL and the other services for the tests, without manual set-up.
 //!
-//! A gate whose suite needs a database runs its tests through [`with_test_database`]: the
-//! URL goes into `DATABASE_URL`, and the database is stopped on every way out (success, test
-//! failure, error, Ctrl-C; dropping the [`Database`] guard stops it too). The first way that
-//! works wins (one module each: `url.rs`, `compose.rs`, `cluster.rs`):
+//! A gate runs its tests through [`with_test_services`]: the database's URL goes into
+//! `DATABASE_URL`, the other compose services of `services` in `[workspace.metadata.xtask.test]`
+//! run beside it (`services.rs`), the variables of its `env` map both to the app's own names,
+//! and everything is stopped on every way out (success, test failure, error, Ctrl-C; the guards
+//! stop it when dropped too). The database comes the first way that works (one module each:
+//! `url.rs`, `compose.rs`, `cluster.rs`):
 //!
 //! 1. `DATABASE_URL` is set: it is used when a server answers there (`pg_isready`, else a
 //!    TCP connect), and is an error when none does. It is never replaced silently.
@@ -17,19 +19,25 @@
 //!    target folder) on a free loopback port, trust authentication, run as `nobody` when the
 //!    xtask runs as root (PostgreSQL refuses to run as root), removed afterwards.
 //!
-//! When none works, the error lists the three ways to provide one. Passwords are never
-//! printed: every URL shown goes through [`redact`].
+//! When none works, the error lists the three ways to provide one. The other services come
+//! from Docker alone: in the database's compose project when it came from compose, else in one
+//! of their own; one that cannot be provided is an error that names it, checked before anything
+//! starts. Passwords are never printed: every URL shown goes through [`redact`].
 
 mod cluster;
 mod compose;
+mod services;
 mod url;
+
+use std::collections::BTreeMap;
 
 use anyhow::{Result, anyhow, bail};
 
 pub use cluster::{PG_BIN_ENV, UNPRIVILEGED_USER, search_server_bin};
 pub use compose::COMPOSE_PROJECT_PREFIX;
-pub use url::{Endpoint, endpoint, probe, redact};
+pub use url::{Credentials, Endpoint, credentials, endpoint, probe, redact};
 
+use crate::settings::Field;
 use crate::{Context, docker, interrupt, tools};
 use cluster::Cluster;
 
@@ -60,22 +68,119 @@ impl Database {
             Source::Cluster(c) => c.stop(),
         }
     }
+
+    /// The compose project it runs in, when it came from compose.
+    fn project(&self) -> Option<&docker::ThrowawayProject> {
+        match &self.source {
+            Source::Compose(project) => Some(project),
+            Source::External | Source::Cluster(_) => None,
+        }
+    }
 }
 
-/// The test run both test gates make (`test`, and `coverage` under cargo-llvm-cov): `run`
-/// gets the database's URL (when `wanted`: found or started by [`provision`]) for the
-/// tests' `DATABASE_URL`, and runs under the interrupt guard; the database is stopped
-/// afterwards on every way out, then a signal that arrived meanwhile is an error
+/// What a test run needs started.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Wanted {
+    /// PostgreSQL, found or started by [`provision`].
+    pub database: bool,
+    /// The other services of `services` in `[workspace.metadata.xtask.test]`, and its `env`
+    /// (off for a run that runs no test).
+    pub services: bool,
+}
+
+/// The variables every cargo command of a test run gets: `DATABASE_URL`, then the rendered
+/// `env` of `[workspace.metadata.xtask.test]` (which may set `DATABASE_URL` too). The values
+/// may hold passwords: never print them.
+#[derive(Default)]
+pub struct TestEnv {
+    database_url: Option<String>,
+    vars: BTreeMap<String, String>,
+}
+
+impl TestEnv {
+    /// Each variable and its value, by name.
+    pub fn vars(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.vars.iter().map(|(k, v)| (k.as_str(), v.as_str()))
+    }
+
+    /// The database's URL (with its password), when the run has a database.
+    pub fn database_url(&self) -> Option<&str> {
+        self.database_url.as_deref()
+    }
+}
+
+/// The test run both test gates make (`test`, and `coverage` under cargo-llvm-cov): the
+/// services the run needs are started (the other services checked first, then the database
+/// found or started by [`provision`], then the other services), and `run` gets the variables
+/// for the tests ([`TestEnv`]) and runs under the interrupt guard; everything started is
+/// stopped afterwards on every way out, then a signal that arrived meanwhile is an error
 /// ([`interrupt::Interrupted`]; the gate ends by it with `interrupt::exit_if_received`).
-pub fn with_test_database<T>(cx: &Context, wanted: bool, run: impl FnOnce(Option<&str>) -> Result<T>) -> Result<T> {
+pub fn with_test_services<T>(cx: &Context, wanted: Wanted, run: impl FnOnce(&TestEnv) -> Result<T>) -> Result<T> {
     interrupt::install()?;
-    let db = if wanted { Some(provision(cx)?) } else { None };
-    let result = run(db.as_ref().map(Database::url));
-    let stopped = db.map(Database::stop).transpose();
+    let others = &cx.settings.test.services;
+    // A service that cannot be provided stops the run before anything starts.
+    let plan = if wanted.services && !others.is_empty() { Some(services::plan(cx, others)?) } else { None };
+    let db = if wanted.database { Some(provision(cx)?) } else { None };
+    let started = plan.map(|plan| plan.start(cx, db.as_ref().and_then(Database::project))).transpose()?;
+    let env = test_env(cx, wanted, db.as_ref(), started.as_ref());
+    let result = run(&env);
+    let services_stopped = started.map(services::Started::stop).transpose();
+    let db_stopped = db.map(Database::stop).transpose();
     let result = result?;
-    stopped?;
+    services_stopped?;
+    db_stopped?;
     interrupt::check()?;
     Ok(result)
+}
+
+/// `DATABASE_URL`, and each `env` variable whose services this run has, rendered. A variable
+/// that reads a service the run does not have (the database, with `--no-database`) is left
+/// out, and the run says so; the others are named (never their values).
+fn test_env(cx: &Context, wanted: Wanted, db: Option<&Database>, started: Option<&services::Started>) -> TestEnv {
+    let mut env = TestEnv { database_url: db.map(|db| db.url.clone()), vars: BTreeMap::new() };
+    if let Some(url) = &env.database_url {
+        env.vars.insert("DATABASE_URL".into(), url.clone());
+    }
+    if !wanted.services || cx.settings.test.env.is_empty() {
+        return env;
+    }
+    let db_service = cx.settings.compose.db_service.as_str();
+    // The URL was checked where it came from (`endpoint`, or made by us).
+    let db = db.and_then(|db| Some((db.url.as_str(), endpoint(&db.url).ok()?, credentials(&db.url).ok()?)));
+    let mut set = Vec::new();
+    for (key, template) in &cx.settings.test.env {
+        let value = template.render(|service, field| -> Result<String, String> {
+            if service == db_service {
+                let Some((url, ep, creds)) = &db else { return Err("no database (`--no-database`)".to_owned()) };
+                return Ok(match field {
+                    Field::Host => ep.host.clone(),
+                    Field::Port(_) => ep.port.to_string(),
+                    Field::User => creds.user.clone(),
+                    Field::Password => creds.password.clone(),
+                    Field::Name => creds.name.clone(),
+                    Field::Url => (*url).to_owned(),
+                });
+            }
+            let reached = started.and_then(|s| s.reached.get(service));
+            let value = match (reached, field) {
+                (Some(r), Field::Host) => Some(r.host.to_string()),
+                (Some(r), Field::Port(container)) => r.port(container).map(|p| p.to_string()),
+                _ => None,
+            };
+            value.ok_or_else(|| format!("no `{service}.{field}`"))
+        });
+        match value {
+            Ok(value) => {
+                set.push(key.as_str());
+                env.vars.insert(key.clone(), value);
+            }
+            Err(why) => eprintln!("services: {key} is not set for the tests: this run has {why}"),
+        }
+    }
+    if !set.is_empty() {
+        eprintln!("services: the tests get {}", set.join(", "));
+    }
+    env
 }
 
 /// Finds or starts PostgreSQL for the tests (see the module documentation for the order).

@@ -79,6 +79,45 @@ pub fn endpoint(url: &str) -> Result<Endpoint> {
     Ok(Endpoint { host: if host.is_empty() { "localhost".into() } else { host }, port })
 }
 
+/// Who a URL connects as, and to which database (percent-decoded).
+#[derive(Debug, PartialEq, Eq)]
+pub struct Credentials {
+    /// Empty when the URL names none.
+    pub user: String,
+    /// Empty when the URL has none (trust authentication, a `.pgpass`).
+    pub password: String,
+    /// The database; the user's name when the URL names none (as libpq does).
+    pub name: String,
+}
+
+/// Reads `postgres[ql]://[user[:password]@]host[:port][/name][?user=…&password=…&dbname=…]`
+/// (the parameters win over the URL's parts).
+pub fn credentials(url: &str) -> Result<Credentials> {
+    let rest = url
+        .strip_prefix("postgres://")
+        .or_else(|| url.strip_prefix("postgresql://"))
+        .ok_or_else(|| anyhow!("it is not a postgres:// or postgresql:// URL"))?;
+    let (before_query, query) = rest.split_once('?').unwrap_or((rest, ""));
+    let before_fragment = before_query.split('#').next().unwrap_or("");
+    // As in `redact`: the user info ends at the last `@`.
+    let (userinfo, after) = before_fragment.rsplit_once('@').unwrap_or(("", before_fragment));
+    let (user, password) = userinfo.split_once(':').unwrap_or((userinfo, ""));
+    let name = after.split_once('/').map_or("", |(_, name)| name);
+    let (mut user, mut password, mut name) = (percent_decode(user), percent_decode(password), percent_decode(name));
+    for pair in query.split('#').next().unwrap_or("").split('&') {
+        match pair.split_once('=') {
+            Some(("user", v)) => user = percent_decode(v),
+            Some(("password", v)) => password = percent_decode(v),
+            Some(("dbname", v)) => name = percent_decode(v),
+            _ => {}
+        }
+    }
+    if name.is_empty() {
+        name = user.clone();
+    }
+    Ok(Credentials { user, password, name })
+}
+
 fn percent_decode(s: &str) -> String {
     let bytes = s.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
@@ -210,6 +249,24 @@ mod tests {
         assert_eq!(ep("postgres://a:1,b:2/x"), Endpoint { host: "a".into(), port: 1 });
         assert_eq!(ep("postgres://u:p/w@h:7/x"), Endpoint { host: "h".into(), port: 7 });
         assert!(endpoint("mysql://a/b").is_err());
+        assert!(credentials("mysql://a/b").is_err());
         assert!(endpoint("postgres://a:port/b").is_err());
+    }
+
+    #[test]
+    fn credentials_from_the_user_info_the_path_and_the_parameters() {
+        let c = |u| credentials(u).unwrap();
+        let creds = |user: &str, password: &str, name: &str| Credentials {
+            user: user.into(),
+            password: password.into(),
+            name: name.into(),
+        };
+        assert_eq!(c("postgres://app:s3cr%40t@127.0.0.1:5555/shop_db"), creds("app", "s3cr@t", "shop_db"));
+        assert_eq!(c("postgres://cluster@127.0.0.1:5555/cluster_db"), creds("cluster", "", "cluster_db"));
+        assert_eq!(c("postgresql://u:p@a@b/c?x=1"), creds("u", "p@a", "c"), "the user info ends at the last `@`");
+        assert_eq!(c("postgres://shop@db"), creds("shop", "", "shop"), "no database: the user's");
+        assert_eq!(c("postgres:///x?host=/run/pg&user=a&password=b%20c"), creds("a", "b c", "x"));
+        assert_eq!(c("postgres://u@h/x?dbname=y"), creds("u", "", "y"));
+        assert_eq!(c("postgres://h"), creds("", "", ""));
     }
 }

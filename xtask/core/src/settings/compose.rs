@@ -30,6 +30,15 @@ pub struct ComposeSettings {
     pub env: BTreeMap<String, String>,
 }
 
+/// The database's service when the table does not name one (`db-service`).
+const DEFAULT_DB_SERVICE: &str = "db";
+
+/// `db-service` as the compose table writes it (as read, before the table is checked), else its
+/// default: what the test table's `services` and `env` call the database.
+pub(super) fn db_service_as_written(table: Option<&serde_json::Value>) -> String {
+    table.and_then(|t| t.get("db-service")).and_then(serde_json::Value::as_str).unwrap_or(DEFAULT_DB_SERVICE).to_owned()
+}
+
 /// The table as written, every key with its default.
 #[derive(Deserialize)]
 #[serde(default, deny_unknown_fields, rename_all = "kebab-case")]
@@ -50,7 +59,7 @@ impl Default for Table {
         Table {
             file: None,
             dev_file: None,
-            db_service: "db".into(),
+            db_service: DEFAULT_DB_SERVICE.into(),
             migrate_service: "migrate".into(),
             app_service: "app".into(),
             app_port: 8000,

@@ -14,6 +14,7 @@ mod keys;
 mod lint;
 mod security;
 mod smoke;
+mod template;
 mod test;
 
 use std::path::Path;
@@ -28,6 +29,7 @@ pub use coverage::{CoverageSettings, PathGate};
 pub use lint::{DEFAULT_CORS_PATHS, LintSettings};
 pub use security::SecuritySettings;
 pub use smoke::SmokeSettings;
+pub use template::{Field, Template};
 pub use test::{TestInput, TestSettings};
 
 #[derive(Clone, Debug)]
@@ -67,7 +69,9 @@ impl Settings {
             })
             .collect();
         let coverage = table(&mut tables, "coverage", &mut errors, |t: coverage::Table| t.validate(root));
-        let test = table(&mut tables, "test", &mut errors, test::Table::validate);
+        // The test table's `services` and `env` name the database by the compose table's `db-service`.
+        let db_service = compose::db_service_as_written(tables.get("compose"));
+        let test = table(&mut tables, "test", &mut errors, |t: test::Table| t.validate(&db_service));
         let lint = table(&mut tables, "lint", &mut errors, lint::Table::validate);
         let security = table(&mut tables, "security", &mut errors, |t: security::Table| t.validate(root));
         let compose = table(&mut tables, "compose", &mut errors, |t: compose::Table| t.validate(root));
@@ -340,6 +344,94 @@ mod tests {
         }
         let unknown = json!({"xtask": {"test": {"inputs": [{"glob": "a", "tests": "all()", "test": "x"}]}}});
         assert!(Settings::from_metadata(Path::new("/r"), &unknown).is_err());
+    }
+
+    #[test]
+    fn test_services_and_their_variables() {
+        let s = Settings::from_metadata(Path::new("/r"), &serde_json::Value::Null).unwrap().test;
+        assert!(s.services.is_empty() && s.env.is_empty());
+        let meta = json!({"xtask": {"test": {"services": ["db", "redis", "my.cache"], "env": {
+            "APP_DATABASE__PORT": "{db.port}", "APP_DATABASE__URL": "{db.url}",
+            "APP_REDIS_URI": "redis://{redis.host}:{redis.port}", "CACHE": "{my.cache.port.7001}", "PLAIN": "{{x}}"}}}});
+        let t = Settings::from_metadata(Path::new("/r"), &meta).unwrap().test;
+        assert!(t.database, "naming the db service turns the database on");
+        assert_eq!(t.services, ["redis", "my.cache"], "the others, in order");
+        assert_eq!(
+            t.env.keys().collect::<Vec<_>>(),
+            ["APP_DATABASE__PORT", "APP_DATABASE__URL", "APP_REDIS_URI", "CACHE", "PLAIN"]
+        );
+        let cache: Vec<_> = t.env["CACHE"].placeholders().collect();
+        assert_eq!(cache, [("my.cache", Field::Port(Some(7001)))]);
+        // The database is the compose table's `db-service`; `database = true` alone is enough for it.
+        let meta = json!({"xtask": {"test": {"database": true, "env": {"PGPORT": "{postgres.port}"}},
+                          "compose": {"db-service": "postgres"}}});
+        let t = Settings::from_metadata(Path::new("/r"), &meta).unwrap().test;
+        assert!(t.database && t.services.is_empty());
+        let meta = json!({"xtask": {"test": {"services": ["postgres"]}, "compose": {"db-service": "postgres"}}});
+        assert!(Settings::from_metadata(Path::new("/r"), &meta).unwrap().test.database);
+        // Services without a database.
+        let meta = json!({"xtask": {"test": {"services": ["redis"], "env": {"R": "{redis.port}"}}}});
+        let t = Settings::from_metadata(Path::new("/r"), &meta).unwrap().test;
+        assert!(!t.database);
+        assert_eq!(t.services, ["redis"]);
+    }
+
+    #[test]
+    fn every_problem_of_the_test_services_at_once() {
+        let err = error(json!({"test": {"services": ["redis", "-x", "redis", ""], "env": {
+            "1BAD": "{redis.port}",
+            "A B": "x",
+            "BRACES": "{redis.port",
+            "CLOSE": "x}",
+            "UNKNOWN": "{cache.port}",
+            "FIELD": "{redis.user}",
+            "NOFIELD": "{redis.prot}",
+            "DB": "{db.port}",
+            "DBPORT": "{db.port.5432}",
+            "SEVERAL": "{nope.host}{redis.password}",
+        }}}));
+        assert_eq!(err.lines().count(), 1, "one line for the table: {err}");
+        let problems: Vec<&str> =
+            err.strip_prefix("[workspace.metadata.xtask.test] in Cargo.toml: ").unwrap().split("; ").collect();
+        let expected = [
+            "`services`: \"-x\" is not a compose service name (letters, digits, `_`, `.` and `-`, starting with a \
+             letter or digit)",
+            "`services`: `redis` is named twice",
+            "`services`: \"\" is not a compose service name (letters, digits, `_`, `.` and `-`, starting with a \
+             letter or digit)",
+            "`env`: \"1BAD\" is not a variable name (letters, digits and `_`, not starting with a digit)",
+            "`env`: \"A B\" is not a variable name (letters, digits and `_`, not starting with a digit)",
+            "`env.BRACES`: a `{` without its `}` at byte 0 (write `{{` for a brace)",
+            "`env.CLOSE`: a `}` without its `{` at byte 1 (write `}}` for a brace)",
+            "`env.DB`: `{db.port}` needs the database, which the tests do not get: set `database = true`, or name \
+             `db` in `services`",
+            "`env.DBPORT`: `{db.port.5432}` needs the database, which the tests do not get: set `database = true`, \
+             or name `db` in `services`",
+            "`env.FIELD`: `{redis.user}`: unknown field `user` for `redis` (a service has `host`, `port` and \
+             `port.<container port>`, only the database `user`, `password`, `name` and `url`)",
+            "`env.NOFIELD`: `{redis.prot}`: unknown field `prot` (one of `host`, `port`, `port.<container port>`, \
+             and for the database `user`, `password`, `name`, `url`)",
+            "`env.SEVERAL`: `{nope.host}`: `nope` is neither in `services` (`redis`) nor the database (`db`): add \
+             it to `services`",
+            "`env.SEVERAL`: `{redis.password}`: unknown field `password` for `redis` (a service has `host`, `port` \
+             and `port.<container port>`, only the database `user`, `password`, `name` and `url`)",
+            "`env.UNKNOWN`: `{cache.port}`: `cache` is neither in `services` (`redis`) nor the database (`db`): \
+             add it to `services`",
+        ];
+        assert_eq!(problems, expected, "{err}");
+        // With a database, its port is one port.
+        let err = error(json!({"test": {"database": true, "env": {"P": "{db.port.5432}", "Q": "{redis.port}"}}}));
+        assert_eq!(
+            err,
+            "[workspace.metadata.xtask.test] in Cargo.toml: `env.P`: `{db.port.5432}`: the database has one port, \
+             `{db.port}` (it may not come from compose); `env.Q`: `{redis.port}`: `redis` is neither in `services` \
+             (none) nor the database (`db`): add it to `services`"
+        );
+        let err = error(json!({"test": {"env": {"A": 1}}}));
+        assert_eq!(
+            err,
+            "[workspace.metadata.xtask.test] in Cargo.toml: `env.A`: invalid type: integer `1`, expected a string"
+        );
     }
 
     #[test]

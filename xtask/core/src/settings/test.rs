@@ -1,12 +1,16 @@
 //! `[workspace.metadata.xtask.test]`: how `cargo xtask test` runs the suite.
 
+use std::collections::BTreeMap;
+
 use serde::Deserialize;
 
+use super::template::{Field, Template};
 use crate::tools::Tool;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TestSettings {
-    /// The suite needs PostgreSQL: provide one through `DATABASE_URL` (see `db/`).
+    /// The suite needs PostgreSQL: provide one through `DATABASE_URL` (see `db/`). Also on when
+    /// `services` names the compose table's `db-service`.
     pub database: bool,
     /// The database the tests get in a throwaway cluster.
     pub database_name: String,
@@ -25,6 +29,12 @@ pub struct TestSettings {
     /// (the default) in a workspace that copied `xtask/`, whose test and coverage gates then
     /// leave the xtask's packages out (`--exclude`).
     pub xtask_tests: bool,
+    /// The compose services the tests need besides the database (`services` without the
+    /// `db-service`), in the order written: started in a throwaway project (`db/services.rs`).
+    pub services: Vec<String>,
+    /// The variables the tests (and their build) get, rendered once the services run
+    /// (`db::with_test_services`); every placeholder names the database or one of `services`.
+    pub env: BTreeMap<String, Template>,
 }
 
 /// One `[[workspace.metadata.xtask.test.inputs]]` entry.
@@ -47,6 +57,8 @@ pub(super) struct Table {
     inputs: Vec<RawInput>,
     build_images: bool,
     xtask_tests: bool,
+    services: Vec<String>,
+    env: BTreeMap<String, String>,
 }
 
 impl Default for Table {
@@ -59,6 +71,8 @@ impl Default for Table {
             inputs: Vec::new(),
             build_images: false,
             xtask_tests: false,
+            services: Vec::new(),
+            env: BTreeMap::new(),
         }
     }
 }
@@ -89,8 +103,9 @@ impl StringOrList {
 }
 
 impl Table {
-    /// The settings, or every problem with them.
-    pub(super) fn validate(self) -> Result<TestSettings, Vec<String>> {
+    /// The settings, or every problem with them. `db_service` is the compose table's
+    /// `db-service`: the database, in `services` and in `env`'s placeholders.
+    pub(super) fn validate(self, db_service: &str) -> Result<TestSettings, Vec<String>> {
         let mut errors = Vec::new();
         for (key, value) in [("database-name", &self.database_name), ("database-user", &self.database_user)] {
             if let Err(e) = check_identifier(key, value) {
@@ -117,19 +132,109 @@ impl Table {
                 }
             }
         }
+        let database = self.database || self.services.iter().any(|s| s == db_service);
+        let services = services(&self.services, db_service, &mut errors);
+        let env = env(self.env, db_service, database, &services, &mut errors);
         if !errors.is_empty() {
             return Err(errors);
         }
         Ok(TestSettings {
-            database: self.database,
+            database,
             database_name: self.database_name,
             database_user: self.database_user,
             tools,
             inputs,
             build_images: self.build_images,
             xtask_tests: self.xtask_tests,
+            services,
+            env,
         })
     }
+}
+
+/// `services` without the database, each named once; a name compose would refuse is an error.
+fn services(written: &[String], db_service: &str, errors: &mut Vec<String>) -> Vec<String> {
+    let mut services: Vec<String> = Vec::new();
+    let mut seen = std::collections::BTreeSet::new();
+    for name in written {
+        let mut chars = name.chars();
+        let valid = chars.next().is_some_and(|c| c.is_ascii_alphanumeric())
+            && chars.all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c));
+        if !valid {
+            errors.push(format!(
+                "`services`: {name:?} is not a compose service name (letters, digits, `_`, `.` and `-`, starting with \
+                 a letter or digit)"
+            ));
+        } else if !seen.insert(name.as_str()) {
+            errors.push(format!("`services`: `{name}` is named twice"));
+        } else if name != db_service {
+            services.push(name.clone());
+        }
+    }
+    services
+}
+
+/// `env`: each name a variable name, each value a template whose placeholders name the
+/// database (when the tests get one) or one of `services`, with a field that service has.
+fn env(
+    written: BTreeMap<String, String>,
+    db_service: &str,
+    database: bool,
+    services: &[String],
+    errors: &mut Vec<String>,
+) -> BTreeMap<String, Template> {
+    let mut env = BTreeMap::new();
+    for (key, value) in written {
+        let name_ok = key.chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+            && key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+        if !name_ok {
+            errors.push(format!(
+                "`env`: {key:?} is not a variable name (letters, digits and `_`, not starting with a digit)"
+            ));
+        }
+        let template = match Template::parse(&value) {
+            Ok(t) => t,
+            Err(problems) => {
+                errors.extend(problems.into_iter().map(|p| format!("`env.{key}`: {p}")));
+                continue;
+            }
+        };
+        for (service, field) in template.placeholders() {
+            let shown = format!("`{{{service}.{field}}}`");
+            if service == db_service {
+                if !database {
+                    errors.push(format!(
+                        "`env.{key}`: {shown} needs the database, which the tests do not get: set `database = true`, \
+                         or name `{db_service}` in `services`"
+                    ));
+                } else if matches!(field, Field::Port(Some(_))) {
+                    errors.push(format!(
+                        "`env.{key}`: {shown}: the database has one port, `{{{db_service}.port}}` (it may not come \
+                         from compose)"
+                    ));
+                }
+            } else if !services.iter().any(|s| s == service) {
+                let named = if services.is_empty() {
+                    "none".to_owned()
+                } else {
+                    services.iter().map(|s| format!("`{s}`")).collect::<Vec<_>>().join(", ")
+                };
+                errors.push(format!(
+                    "`env.{key}`: {shown}: `{service}` is neither in `services` ({named}) nor the database \
+                     (`{db_service}`): add it to `services`"
+                ));
+            } else if !field.of_any_service() {
+                errors.push(format!(
+                    "`env.{key}`: {shown}: unknown field `{field}` for `{service}` (a service has `host`, `port` and \
+                     `port.<container port>`, only the database `user`, `password`, `name` and `url`)"
+                ));
+            }
+        }
+        if name_ok {
+            env.insert(key, template);
+        }
+    }
+    env
 }
 
 /// One input, or its globs and what is wrong with it.

@@ -532,30 +532,29 @@ fn run_tests(cx: &Context, args: &CoverageArgs, metric: Metric, impact: Option<&
     flags.extend(extra.iter().cloned());
     let runner: &[&str] = &["llvm-cov", "nextest", "--workspace", "--no-report"];
 
-    // One test run, with the test gate's database when the suite needs one; every report
-    // below is rendered from this run's profile data.
+    // One test run, with the test gate's database and services when the suite needs them;
+    // every report below is rendered from this run's profile data.
     let started = Instant::now();
     // The last run's profiles would be counted again (with `--no-report` cargo-llvm-cov keeps
     // them, to merge runs): start from none. The instrumented build is kept when nothing it
     // depends on beyond its sources changed (build.rs), so an edit compiles only what it touched.
     let build = build::Plan::decide(cx, metric, extra);
     build.clean(cx)?;
-    // A selection of no test runs none: no database for it.
-    let wants_db = cx.settings.test.database && !impact.is_some_and(|(_, s)| s.is_empty());
+    // A selection of no test runs none: no database or services for it.
+    let runs_tests = !impact.is_some_and(|(_, s)| s.is_empty());
+    let wanted = db::Wanted { database: cx.settings.test.database && runs_tests, services: runs_tests };
     if let Some(images) = images {
         images.wait(cx);
     }
-    let passed = db::with_test_database(cx, wants_db, |url| {
-        let mut run = cx
+    let passed = db::with_test_services(cx, wanted, |env| {
+        let run = cx
             .cargo()
             .args(runner)
             .args(&flags)
             .envs(tool_env.iter().map(|(k, v)| (k, v)))
             .envs(recorder.iter().flat_map(Recorder::env))
+            .envs(env.vars())
             .stdout(cx.out.stdout_for_programs());
-        if let Some(url) = url {
-            run = run.env("DATABASE_URL", url);
-        }
         let shown: Vec<String> = runner.iter().map(|a| a.to_string()).chain(flags.iter().cloned()).collect();
         let shown = shown.join(" ");
         match impact {
