@@ -54,7 +54,7 @@ enum Gate {
     /// or tool error. Settings: [workspace.metadata.xtask.lint] in the root Cargo.toml.
     #[command(verbatim_doc_comment)]
     Lint(LintArgs),
-    /// Run every test in the workspace, with PostgreSQL provided when the suite needs it
+    /// Run every test in the workspace, with PostgreSQL and the services it needs provided
     ///
     /// Runs `cargo nextest run --workspace` (and the doctests) when cargo-nextest is installed,
     /// else `cargo test --workspace`; arguments after `--` go to the runner. --partition M/N
@@ -64,9 +64,13 @@ enum Gate {
     /// With `database = true` in [workspace.metadata.xtask.test], the tests get DATABASE_URL:
     /// the one set in the environment when a server answers there; else the compose `db`
     /// service when a Docker engine answers; else a throwaway cluster of the local PostgreSQL
-    /// binaries under target/. What was started is stopped afterwards, also on Ctrl-C.
+    /// binaries under target/. The other compose services of `services` (Redis, say) start
+    /// beside it in a throwaway project, and `env` maps them to the app's own variables
+    /// (`APP_REDIS_URI = "redis://{redis.host}:{redis.port}"`). What was started is stopped
+    /// afterwards, also on Ctrl-C.
     /// Exit status: 0 the tests passed; 1 they failed; 2 on a usage or tool error, or when no
-    /// PostgreSQL can be provided. Interrupted: ends by the signal (130 or 143 in a shell).
+    /// PostgreSQL, or a service the tests name, can be provided. Interrupted: ends by the
+    /// signal (130 or 143 in a shell).
     #[command(verbatim_doc_comment)]
     Test(TestArgs),
     /// Run the tests under coverage and grade the report (or grade a report with --file)
