@@ -182,7 +182,7 @@ mod tests {
             ("redis", Field::Host) => Ok("127.0.0.1".into()),
             ("redis", Field::Port(None)) => Ok("49153".into()),
             ("redis", Field::Port(Some(6380))) => Ok("49154".into()),
-            ("db", Field::Url) => Ok("postgres://app:pw@127.0.0.1:5555/app".into()),
+            ("db", Field::Url) => Ok("postgres://app@127.0.0.1:5555/app".into()),
             ("db", Field::User) => Ok("app".into()),
             ("my.cache", Field::Port(None)) => Ok("7000".into()),
             other => Err(format!("no value for {other:?}")),
@@ -197,7 +197,7 @@ mod tests {
     fn placeholders_are_replaced_and_double_braces_are_braces() {
         assert_eq!(render("redis://{redis.host}:{redis.port}/0"), "redis://127.0.0.1:49153/0");
         assert_eq!(render("{redis.port.6380}"), "49154");
-        assert_eq!(render("{db.url}?sslmode=disable"), "postgres://app:pw@127.0.0.1:5555/app?sslmode=disable");
+        assert_eq!(render("{db.url}?sslmode=disable"), "postgres://app@127.0.0.1:5555/app?sslmode=disable");
         assert_eq!(render("{{\"user\": \"{db.user}\"}}"), "{\"user\": \"app\"}");
         assert_eq!(render("{{redis.port}}"), "{redis.port}", "escaped, not a placeholder");
         assert_eq!(render("{{{redis.port}}}"), "{49153}");
