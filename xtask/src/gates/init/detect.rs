@@ -157,8 +157,8 @@ pub fn detect(cargo: &str, root: &Path) -> Result<Detected> {
     d.members.sort_by(|a, b| a.dir.cmp(&b.dir));
     compose(root, &tree, &mut d)?;
     sqlx_files(&tree, &mut d);
-    sources(root, &tree, &mut d)?;
     env_files(root, &mut d)?;
+    sources(root, &tree, &mut d)?;
     config_files(root, &tree, &mut d)?;
     d.pre_commit_exists = root.join(PRE_COMMIT).exists();
     d.workflow_exists =

@@ -2,6 +2,7 @@
 //! (each item at its file and line), and the notes the user should act on. Pure: a
 //! [`Detected`] in, a [`Plan`] out.
 
+use super::Evidence;
 use super::compose::{ComposeFile, HostPort, Kind, Service};
 use super::config::{self, EnvScheme};
 use super::detect::{Detected, PRE_COMMIT, WORKFLOW};
@@ -149,11 +150,14 @@ pub fn plan(d: &Detected) -> Plan {
     let why = match &d.default_branch {
         Some((_, how)) => format!("{how}: `cargo xtask coverage --diff` (the pre-push hook) compares with it"),
         None => {
-            b.note(
-                "no default branch found (no origin, and not on main, master or trunk): init assumed `main` \
-                    for the coverage `base` and the workflow's branch"
-                    .into(),
-            );
+            // Said only when the branch goes into a file init writes.
+            if !d.has_settings || d.workflow_exists.is_none() || !d.pre_commit_exists {
+                b.note(
+                    "no default branch found (no origin, and not on main, master or trunk): init assumed `main` \
+                     for the coverage `base` and the workflow's branch"
+                        .into(),
+                );
+            }
             "assumed (no default branch found): `cargo xtask coverage --diff` (the pre-push hook) compares with it"
                 .into()
         }
@@ -207,8 +211,18 @@ fn database<'a>(d: &Detected, compose: Option<&'a ComposeFile>, b: &mut Builder)
             why.push(format!("{}: `{}` uses sqlx with postgres", u.at, u.package));
         }
     }
-    for at in &d.database_url {
-        b.found(format!("{at}: DATABASE_URL"));
+    if !d.database_url.is_empty() {
+        // The first place in each file, at most four files.
+        let mut files: Vec<&Evidence> = Vec::new();
+        for at in &d.database_url {
+            if !files.iter().any(|f| f.file == at.file) {
+                files.push(at);
+            }
+        }
+        let more = d.database_url.len() - files.len().min(4);
+        let shown: Vec<String> = files.iter().take(4).map(ToString::to_string).collect();
+        let more = if more > 0 { format!(" and {more} more") } else { String::new() };
+        b.found(format!("DATABASE_URL, which the app reads: {}{more}", shown.join(", ")));
     }
     let url_postgres = d.database_url_scheme.as_deref().is_some_and(|s| s.starts_with("postgres"));
     if let Some(at) = d.database_url.first().filter(|_| url_postgres && why.is_empty()) {
@@ -519,7 +533,6 @@ fn files_notes(d: &Detected, b: &mut Builder) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::gates::init::Evidence;
     use crate::gates::init::compose::ComposeFile;
     use crate::gates::init::config::{ConfigKey, EnvScheme};
     use crate::gates::init::detect::{Member, Uses};
@@ -651,6 +664,26 @@ mod tests {
         assert!(notes.contains("docker-compose.yml:5: `cache` runs Redis, but nothing in the workspace"), "{notes}");
         assert!(notes.contains("publishes 5432 on host port 5432"), "{notes}");
         assert!(notes.contains("no `config::Environment` source with a prefix"), "{notes}");
+
+        // DATABASE_URL alone: PostgreSQL when its URL says so.
+        let url = Detected {
+            database_url: vec![
+                Evidence::at(".env.example", 3),
+                Evidence::at("src/db.rs", 9),
+                Evidence::at("src/db.rs", 12),
+            ],
+            database_url_scheme: Some("postgresql".into()),
+            ..Detected::default()
+        };
+        let plan = super::plan(&url);
+        assert_eq!(table(&plan, "test"), [("database", "true")]);
+        let why = &plan.tables[0].entries[0].why;
+        assert!(why.starts_with(".env.example:3: DATABASE_URL is a postgres:// URL"), "{why}");
+        assert!(
+            plan.found.contains(&"DATABASE_URL, which the app reads: .env.example:3, src/db.rs:9 and 1 more".into())
+        );
+        let sqlite = Detected { database_url_scheme: Some("sqlite".into()), ..url };
+        assert!(table(&super::plan(&sqlite), "test").is_empty(), "not a PostgreSQL");
 
         // Nothing found: only the members' code.
         let bare = Detected { members: vec![Member { name: "svc".into(), dir: String::new() }], ..Detected::default() };
