@@ -144,15 +144,16 @@ fn json_keys(file: &str, text: &str) -> Result<Vec<ConfigKey>, String> {
     Ok(out)
 }
 
-/// The placeholder of the test run that fills a database key (`host` → `{db.host}`), by name.
-pub fn database_placeholder(key: &str) -> Option<&'static str> {
+/// The field of the test run's database that fills a database key (`host` → `host`, for
+/// `{db.host}`), by the key's name.
+pub fn database_field(key: &str) -> Option<&'static str> {
     Some(match key.to_ascii_lowercase().as_str() {
-        "host" | "hostname" => "{db.host}",
-        "port" => "{db.port}",
-        "username" | "user" => "{db.user}",
-        "password" => "{db.password}",
-        "database_name" | "database" | "dbname" | "db_name" | "name" => "{db.name}",
-        "url" | "uri" | "database_url" | "connection_string" => "{db.url}",
+        "host" | "hostname" => "host",
+        "port" => "port",
+        "username" | "user" => "user",
+        "password" => "password",
+        "database_name" | "database" | "dbname" | "db_name" | "name" => "name",
+        "url" | "uri" | "database_url" | "connection_string" => "url",
         _ => return None,
     })
 }
@@ -229,9 +230,9 @@ mod tests {
 
     #[test]
     fn placeholders_by_key() {
-        assert_eq!(database_placeholder("database_name"), Some("{db.name}"));
-        assert_eq!(database_placeholder("USERNAME"), Some("{db.user}"));
-        assert_eq!(database_placeholder("require_ssl"), None);
+        assert_eq!(database_field("database_name"), Some("name"));
+        assert_eq!(database_field("USERNAME"), Some("user"));
+        assert_eq!(database_field("require_ssl"), None);
         assert!(is_database_table("Database") && !is_database_table("application"));
         assert!(is_redis_url(&path(&["redis_uri"])) && is_redis_url(&path(&["redis", "url"])));
         assert!(!is_redis_url(&path(&["redis", "pool_size"])) && !is_redis_url(&path(&["database", "url"])));

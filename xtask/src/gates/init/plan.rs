@@ -117,8 +117,10 @@ pub fn plan(d: &Detected) -> Plan {
     }
     sqlx(d, needs_db, &mut b);
 
-    // The app's own variables for the servers the tests get.
-    env_templates(d, needs_db, redis_service, &mut b);
+    // The app's own variables for the servers the tests get. The database's placeholders are
+    // named after its service (`{db.host}`; `db` when no compose service runs it).
+    let db_name = db.map_or("db", |s| s.name.as_str());
+    env_templates(d, needs_db.then_some(db_name), redis_service, &mut b);
 
     // The compose table.
     if let Some(c) = compose {
@@ -441,7 +443,7 @@ fn compose_env(d: &Detected, c: &ComposeFile, started: &[&Service], b: &mut Buil
 
 /// `[workspace.metadata.xtask.test.env]`: the variables the app reads, filled in with the
 /// servers the test run gives it.
-fn env_templates(d: &Detected, needs_db: bool, redis: Option<&Service>, b: &mut Builder) {
+fn env_templates(d: &Detected, db: Option<&str>, redis: Option<&Service>, b: &mut Builder) {
     let redis_url = redis.map(|s| format!("redis://{{{0}.host}}:{{{0}.port}}", s.name));
     if let Some(scheme) = &d.env_scheme {
         b.found(format!("{}: the config crate reads the environment: {}", scheme.at, describe(scheme)));
@@ -453,9 +455,9 @@ fn env_templates(d: &Detected, needs_db: bool, redis: Option<&Service>, b: &mut 
     for key in &d.config_keys {
         let value = match key.path.as_slice() {
             [table, k] if config::is_database_table(table) => {
-                config::database_placeholder(k).filter(|_| needs_db).map(str::to_owned)
+                db.zip(config::database_field(k)).map(|(db, field)| format!("{{{db}.{field}}}"))
             }
-            [k] if k.eq_ignore_ascii_case("database_url") => needs_db.then(|| "{db.url}".to_owned()),
+            [k] if k.eq_ignore_ascii_case("database_url") => db.map(|db| format!("{{{db}.url}}")),
             path if config::is_redis_url(path) => redis_url.clone(),
             [table, k] if table.eq_ignore_ascii_case("redis") && matches!(k.as_str(), "host" | "port") => {
                 redis.map(|s| format!("{{{}.{k}}}", s.name))
@@ -486,7 +488,10 @@ fn env_templates(d: &Detected, needs_db: bool, redis: Option<&Service>, b: &mut 
     }
     for v in &d.url_variables {
         let value = match v.scheme {
-            "postgres" if needs_db => "{db.url}".to_owned(),
+            "postgres" => match db {
+                Some(db) => format!("{{{db}.url}}"),
+                None => continue,
+            },
             "redis" => match &redis_url {
                 Some(url) => url.clone(),
                 None => continue,
@@ -660,6 +665,11 @@ mod tests {
         assert_eq!(table(&plan, "test"), [("database", "true"), ("migrations", "\"app/migrations\"")]);
         assert!(table(&plan, "test.env").is_empty());
         assert_eq!(table(&plan, "compose"), [("db-service", "\"postgres\"")]);
+        // The database's placeholders are named after its service, as the test settings read them.
+        let named = Detected { env_scheme: issue().env_scheme, ..d.clone() };
+        let env =
+            table(&super::plan(&named), "test.env").into_iter().map(|(k, v)| format!("{k} = {v}")).collect::<Vec<_>>();
+        assert_eq!(env[..2], ["APP_DATABASE__HOST = \"{postgres.host}\"", "APP_DATABASE__PORT = \"{postgres.port}\""]);
         let notes = plan.notes.join("\n");
         assert!(notes.contains("docker-compose.yml:5: `cache` runs Redis, but nothing in the workspace"), "{notes}");
         assert!(notes.contains("publishes 5432 on host port 5432"), "{notes}");
