@@ -9,6 +9,7 @@ use xtask::gates::ci::CiArgs;
 use xtask::gates::compose::{DownArgs, LogsArgs, UpArgs};
 use xtask::gates::coverage::CoverageArgs;
 use xtask::gates::dev::DevArgs;
+use xtask::gates::init::InitArgs;
 use xtask::gates::lint::LintArgs;
 use xtask::gates::security::SecurityArgs;
 use xtask::gates::smoke::SmokeArgs;
@@ -193,6 +194,26 @@ enum Gate {
     ///   clean      remove the cache folder
     #[command(verbatim_doc_comment)]
     Cache(CacheArgs),
+    /// Write the gates' settings, the pre-commit hooks and the CI workflow for this workspace
+    ///
+    /// For a workspace that has just copied xtask/ (its crates in the workspace's members, the
+    /// `xtask` alias in .cargo/config.toml). Reads the workspace, without network or Docker, and
+    /// prints what it found, each item at its file and line:
+    ///   compose     the compose file's services: which run PostgreSQL and Redis, the ports
+    ///               they publish (a test run needs one, best `127.0.0.1::PORT`), its variables
+    ///   sqlx        the packages that use it (with postgres?), migrations/, a committed .sqlx/
+    ///   database    DATABASE_URL in .env files or code; the config crate's environment scheme
+    ///               (Environment::with_prefix("APP")…separator("__")) and the keys of its
+    ///               configuration files, mapped to the test run's database and services
+    /// Then, each only when missing, writes: the settings ([workspace.metadata.xtask], every key
+    /// under a comment saying why) and the xtask's [profile.dev.package.*] sections, appended to
+    /// the root Cargo.toml when it has no such table yet; .pre-commit-config.yaml; and
+    /// .github/workflows/ci.yml (lint → test → coverage → security, pinned by SHA). It never
+    /// overwrites a file and never rewrites Cargo.toml's bytes; it lists every file as written,
+    /// appended or left alone. --dry-run prints the content instead. Run again, it changes nothing.
+    /// Exit status: 0 done; 2 not at a workspace root, or a file it cannot read or parse.
+    #[command(verbatim_doc_comment)]
+    Init(InitArgs),
 }
 
 /// The command line, with what its help shows from the code: the coverage grades are the
@@ -215,20 +236,23 @@ fn main() -> ExitCode {
         Cli::from_arg_matches_mut(&mut command().get_matches()).unwrap_or_else(|e| e.format(&mut command()).exit());
     let out = Output::new(cli.color, &Env::from_process());
     let no_cache = cli.no_cache || xtask::cache::disabled_by_env();
-    let context = Context::new(out.clone()).map(|cx| Context { no_cache, ..cx });
-    let result = context.and_then(|cx| match cli.gate {
-        Gate::Lint(args) => args.run(&cx),
-        Gate::Test(args) => args.run(&cx),
-        Gate::Coverage(args) => args.run(&cx),
-        Gate::Security(args) => args.run(&cx),
-        Gate::Smoke(args) => args.run(&cx),
-        Gate::Ci(args) => args.run(&cx),
-        Gate::Up(args) => args.run(&cx),
-        Gate::Down(args) => args.run(&cx),
-        Gate::Logs(args) => args.run(&cx),
-        Gate::Dev(args) => args.run(&cx),
-        Gate::Cache(args) => args.run(&cx),
-    });
+    let cx = || Context::new(out.clone()).map(|cx| Context { no_cache, ..cx });
+    let result = match cli.gate {
+        // init writes the settings, so it does not read them: a table the gates would reject
+        // (or one it has not written yet) does not stop it.
+        Gate::Init(args) => args.run(&xtask::project_root()),
+        Gate::Lint(args) => cx().and_then(|cx| args.run(&cx)),
+        Gate::Test(args) => cx().and_then(|cx| args.run(&cx)),
+        Gate::Coverage(args) => cx().and_then(|cx| args.run(&cx)),
+        Gate::Security(args) => cx().and_then(|cx| args.run(&cx)),
+        Gate::Smoke(args) => cx().and_then(|cx| args.run(&cx)),
+        Gate::Ci(args) => cx().and_then(|cx| args.run(&cx)),
+        Gate::Up(args) => cx().and_then(|cx| args.run(&cx)),
+        Gate::Down(args) => cx().and_then(|cx| args.run(&cx)),
+        Gate::Logs(args) => cx().and_then(|cx| args.run(&cx)),
+        Gate::Dev(args) => cx().and_then(|cx| args.run(&cx)),
+        Gate::Cache(args) => cx().and_then(|cx| args.run(&cx)),
+    };
     match result {
         Ok(Outcome::Passed) => ExitCode::SUCCESS,
         Ok(Outcome::Failed) => ExitCode::from(1),

@@ -51,14 +51,21 @@ pub fn check(path: &str, bytes: &[u8], max_bytes: u64) -> Vec<Finding> {
         match std::str::from_utf8(bytes) {
             Err(e) => out.push(Finding::at(path, line_of(bytes, e.valid_up_to()), "invalid TOML: not UTF-8")),
             Ok(text) => {
-                if let Err(e) = toml::from_str::<toml::Table>(text) {
-                    let line = e.span().map_or(1, |s| line_of(bytes, s.start));
-                    out.push(Finding::at(path, line, format!("invalid TOML: {}", e.message().trim())));
+                if let Some((line, message)) = toml_problem(text) {
+                    out.push(Finding::at(path, line, format!("invalid TOML: {message}")));
                 }
             }
         }
     }
     out
+}
+
+/// Why `text` is not valid TOML, and on which line (1-based); `None` when it is. Also what
+/// `cargo xtask init` checks a manifest with before it appends to it.
+pub fn toml_problem(text: &str) -> Option<(usize, String)> {
+    let e = toml::from_str::<toml::Table>(text).err()?;
+    let line = e.span().map_or(1, |s| line_of(text.as_bytes(), s.start));
+    Some((line, e.message().trim().to_owned()))
 }
 
 /// The copies `git mergetool` writes beside a conflicted file, and what each holds.
