@@ -22,6 +22,7 @@
 
 mod cluster;
 mod compose;
+pub mod migrate;
 mod url;
 
 use anyhow::{Result, anyhow, bail};
@@ -64,12 +65,16 @@ impl Database {
 
 /// The test run both test gates make (`test`, and `coverage` under cargo-llvm-cov): `run`
 /// gets the database's URL (when `wanted`: found or started by [`provision`]) for the
-/// tests' `DATABASE_URL`, and runs under the interrupt guard; the database is stopped
+/// tests' `DATABASE_URL`, with the migrations of the settings applied first (`migrate.rs`),
+/// and runs under the interrupt guard; the database is stopped
 /// afterwards on every way out, then a signal that arrived meanwhile is an error
 /// ([`interrupt::Interrupted`]; the gate ends by it with `interrupt::exit_if_received`).
 pub fn with_test_database<T>(cx: &Context, wanted: bool, run: impl FnOnce(Option<&str>) -> Result<T>) -> Result<T> {
     interrupt::install()?;
     let db = if wanted { Some(provision(cx)?) } else { None };
+    if let Some(db) = &db {
+        migrate::apply(cx, &cx.root, db, &[])?;
+    }
     let result = run(db.as_ref().map(Database::url));
     let stopped = db.map(Database::stop).transpose();
     let result = result?;
