@@ -35,7 +35,8 @@ pub(super) struct Cluster {
     dir: PathBuf,
     /// `dir` for messages: relative to the current folder when inside it.
     shown: String,
-    bin: PathBuf,
+    /// The server binaries' folder (`psql` is often beside them: `migrate.rs`).
+    pub(super) bin: PathBuf,
     run_as: Option<RunAs>,
     /// `pg_ctl start` was called: stop it on the way out.
     started: bool,

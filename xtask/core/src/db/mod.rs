@@ -26,6 +26,7 @@
 
 mod cluster;
 mod compose;
+pub mod migrate;
 mod services;
 mod url;
 
@@ -112,7 +113,8 @@ impl TestEnv {
 /// The test run both test gates make (`test`, and `coverage` under cargo-llvm-cov): the
 /// services the run needs are started (the other services checked first, then the database
 /// found or started by [`provision`], then the other services), and `run` gets the variables
-/// for the tests ([`TestEnv`]) and runs under the interrupt guard; everything started is
+/// for the tests ([`TestEnv`]) and runs under the interrupt guard, once the migrations of the
+/// settings are applied to the database (`migrate.rs`); everything started is
 /// stopped afterwards on every way out, then a signal that arrived meanwhile is an error
 /// ([`interrupt::Interrupted`]; the gate ends by it with `interrupt::exit_if_received`).
 pub fn with_test_services<T>(cx: &Context, wanted: Wanted, run: impl FnOnce(&TestEnv) -> Result<T>) -> Result<T> {
@@ -123,7 +125,16 @@ pub fn with_test_services<T>(cx: &Context, wanted: Wanted, run: impl FnOnce(&Tes
     let db = if wanted.database { Some(provision(cx)?) } else { None };
     let started = plan.map(|plan| plan.start(cx, db.as_ref().and_then(Database::project))).transpose()?;
     let env = test_env(cx, wanted, db.as_ref(), started.as_ref());
-    let result = run(&env);
+    // The schema before the build: sqlx's `query!` checks against it while compiling.
+    let migrated = match &db {
+        Some(db) => {
+            let vars: Vec<(String, String)> =
+                env.vars().filter(|(k, _)| *k != "DATABASE_URL").map(|(k, v)| (k.to_owned(), v.to_owned())).collect();
+            migrate::apply(cx, &cx.root, db, &vars)
+        }
+        None => Ok(()),
+    };
+    let result = migrated.and_then(|()| run(&env));
     let services_stopped = started.map(services::Started::stop).transpose();
     let db_stopped = db.map(Database::stop).transpose();
     let result = result?;

@@ -14,6 +14,9 @@ pub struct LintSettings {
     pub max_file_size_kb: u64,
     /// The files the `cors-no-wildcard` policy scans; `!pattern` takes files back out.
     pub cors_paths: Vec<String>,
+    /// Check that sqlx's offline query data (`.sqlx/`) is what the code's queries give against
+    /// a migrated database, as `cargo sqlx prepare --check` would (where a `.sqlx/` exists).
+    pub sqlx_check: bool,
 }
 
 /// What `cors-no-wildcard` scans when `cors-paths` is not set: env templates, compose files and
@@ -45,11 +48,17 @@ pub(super) struct Table {
     exclude: Vec<String>,
     max_file_size_kb: u64,
     cors_paths: Vec<String>,
+    sqlx_check: bool,
 }
 
 impl Default for Table {
     fn default() -> Table {
-        Table { exclude: Vec::new(), max_file_size_kb: 500, cors_paths: DEFAULT_CORS_PATHS.map(str::to_owned).to_vec() }
+        Table {
+            exclude: Vec::new(),
+            max_file_size_kb: 500,
+            cors_paths: DEFAULT_CORS_PATHS.map(str::to_owned).to_vec(),
+            sqlx_check: true,
+        }
     }
 }
 
@@ -71,6 +80,11 @@ impl Table {
                 exclude.push(own.to_owned());
             }
         }
-        Ok(LintSettings { exclude, max_file_size_kb: self.max_file_size_kb, cors_paths: self.cors_paths })
+        Ok(LintSettings {
+            exclude,
+            max_file_size_kb: self.max_file_size_kb,
+            cors_paths: self.cors_paths,
+            sqlx_check: self.sqlx_check,
+        })
     }
 }

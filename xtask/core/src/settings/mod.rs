@@ -30,7 +30,7 @@ pub use lint::{DEFAULT_CORS_PATHS, LintSettings};
 pub use security::SecuritySettings;
 pub use smoke::SmokeSettings;
 pub use template::{Field, Template};
-pub use test::{TestInput, TestSettings};
+pub use test::{Migrations, TestInput, TestSettings};
 
 #[derive(Clone, Debug)]
 pub struct Settings {
@@ -71,7 +71,7 @@ impl Settings {
         let coverage = table(&mut tables, "coverage", &mut errors, |t: coverage::Table| t.validate(root));
         // The test table's `services` and `env` name the database by the compose table's `db-service`.
         let db_service = compose::db_service_as_written(tables.get("compose"));
-        let test = table(&mut tables, "test", &mut errors, |t: test::Table| t.validate(&db_service));
+        let test = table(&mut tables, "test", &mut errors, |t: test::Table| t.validate(&db_service, root));
         let lint = table(&mut tables, "lint", &mut errors, lint::Table::validate);
         let security = table(&mut tables, "security", &mut errors, |t: security::Table| t.validate(root));
         let compose = table(&mut tables, "compose", &mut errors, |t: compose::Table| t.validate(root));
@@ -435,6 +435,41 @@ mod tests {
     }
 
     #[test]
+    fn migrations_are_a_folder_that_exists_or_false_or_a_command() {
+        let root = std::env::temp_dir().join(format!("xtask-settings-migrations-{}", std::process::id()));
+        std::fs::create_dir_all(root.join("db/migrations")).unwrap();
+        let test = |table: Value| Settings::from_metadata(&root, &json!({"xtask": {"test": table}})).map(|s| s.test);
+        let migrations = |table: Value| test(table).unwrap().migrations;
+        assert_eq!(migrations(json!({})), Migrations::Default);
+        assert_eq!(migrations(json!({"migrations": false})), Migrations::Off);
+        assert_eq!(migrations(json!({"migrations": "db/migrations"})), Migrations::Folder("db/migrations".into()));
+        let command = json!({"migrate-command": ["cargo", "run", "-p", "app", "--", "migrate"]});
+        assert_eq!(
+            migrations(command),
+            Migrations::Command(["cargo", "run", "-p", "app", "--", "migrate"].map(str::to_owned).to_vec())
+        );
+        let error = |table: Value| format!("{:#}", test(table).unwrap_err());
+        assert_eq!(
+            error(json!({"migrations": "db/missing", "migrate-command": []})),
+            "[workspace.metadata.xtask.test] in Cargo.toml: `migrations` and `migrate-command` are both set: the \
+             schema comes from one of them (remove the other)"
+        );
+        assert!(
+            error(json!({"migrations": "db/missing"}))
+                .ends_with("`migrations` = \"db/missing\": there is no such folder at the workspace root")
+        );
+        assert!(error(json!({"migrate-command": []})).contains("`migrate-command` must name a program"));
+        assert!(error(json!({"migrate-command": [" "]})).contains("`migrate-command` must name a program"));
+        assert!(error(json!({"migrations": ""})).contains("`migrations` is empty"));
+        assert!(error(json!({"migrations": true})).ends_with(
+            "`migrations`: invalid value: boolean `true`, expected a folder of sqlx migrations (e.g. \"migrations\"), \
+             or false"
+        ));
+        assert!(error(json!({"migrations": 1})).contains("`migrations`: invalid type: integer `1`, expected a folder"));
+        std::fs::remove_dir_all(&root).unwrap();
+    }
+
+    #[test]
     fn compose_and_smoke_tables_defaults_and_values() {
         let s = Settings::from_metadata(Path::new("/r"), &serde_json::Value::Null).unwrap();
         assert_eq!((s.compose.file, s.compose.dev_file), (None, None));
@@ -469,6 +504,9 @@ mod tests {
         assert_eq!(s.lint.exclude, ["gen/*.xml", lint::XTASK_OWN_EXCLUDES[0], lint::XTASK_OWN_EXCLUDES[1]]);
         assert_eq!(s.lint.max_file_size_kb, 100);
         assert_eq!(s.lint.cors_paths, ["srv/**"]);
+        assert!(s.lint.sqlx_check, "on by default");
+        let off = json!({"xtask": {"lint": {"sqlx-check": false}}});
+        assert!(!Settings::from_metadata(Path::new("/r"), &off).unwrap().lint.sqlx_check);
     }
 
     #[test]

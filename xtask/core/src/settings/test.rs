@@ -1,6 +1,7 @@
 //! `[workspace.metadata.xtask.test]`: how `cargo xtask test` runs the suite.
 
 use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
@@ -35,6 +36,22 @@ pub struct TestSettings {
     /// The variables the tests (and their build) get, rendered once the services run
     /// (`db::with_test_services`); every placeholder names the database or one of `services`.
     pub env: BTreeMap<String, Template>,
+    /// How the test database gets its schema before the tests build (`db/migrate.rs`).
+    pub migrations: Migrations,
+}
+
+/// Where the test database's schema comes from: `migrations` and `migrate-command`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Migrations {
+    /// Neither is set: the sqlx migrations in `migrations/` at the root, when that folder
+    /// holds any (decided where they are applied, for the root being checked).
+    Default,
+    /// `migrations = false`.
+    Off,
+    /// `migrations = "FOLDER"`: sqlx migrations, relative to the workspace root.
+    Folder(PathBuf),
+    /// `migrate-command = ["PROGRAM", "ARG", …]`: the workspace's own command, run at the root.
+    Command(Vec<String>),
 }
 
 /// One `[[workspace.metadata.xtask.test.inputs]]` entry.
@@ -59,6 +76,8 @@ pub(super) struct Table {
     xtask_tests: bool,
     services: Vec<String>,
     env: BTreeMap<String, String>,
+    migrations: Option<FolderOrOff>,
+    migrate_command: Option<Vec<String>>,
 }
 
 impl Default for Table {
@@ -73,7 +92,34 @@ impl Default for Table {
             xtask_tests: false,
             services: Vec::new(),
             env: BTreeMap::new(),
+            migrations: None,
+            migrate_command: None,
         }
+    }
+}
+
+/// `migrations`: a folder, or `false`.
+enum FolderOrOff {
+    Folder(String),
+    Off,
+}
+
+impl<'de> Deserialize<'de> for FolderOrOff {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<FolderOrOff, D::Error> {
+        struct Visitor;
+        impl serde::de::Visitor<'_> for Visitor {
+            type Value = FolderOrOff;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a folder of sqlx migrations (e.g. \"migrations\"), or false")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<FolderOrOff, E> {
+                Ok(FolderOrOff::Folder(v.to_owned()))
+            }
+            fn visit_bool<E: serde::de::Error>(self, v: bool) -> Result<FolderOrOff, E> {
+                if v { Err(E::invalid_value(serde::de::Unexpected::Bool(true), &self)) } else { Ok(FolderOrOff::Off) }
+            }
+        }
+        deserializer.deserialize_any(Visitor)
     }
 }
 
@@ -104,8 +150,9 @@ impl StringOrList {
 
 impl Table {
     /// The settings, or every problem with them. `db_service` is the compose table's
-    /// `db-service`: the database, in `services` and in `env`'s placeholders.
-    pub(super) fn validate(self, db_service: &str) -> Result<TestSettings, Vec<String>> {
+    /// `db-service`: the database, in `services` and in `env`'s placeholders; `root` is where
+    /// `migrations` is looked for.
+    pub(super) fn validate(self, db_service: &str, root: &Path) -> Result<TestSettings, Vec<String>> {
         let mut errors = Vec::new();
         for (key, value) in [("database-name", &self.database_name), ("database-user", &self.database_user)] {
             if let Err(e) = check_identifier(key, value) {
@@ -135,6 +182,7 @@ impl Table {
         let database = self.database || self.services.iter().any(|s| s == db_service);
         let services = services(&self.services, db_service, &mut errors);
         let env = env(self.env, db_service, database, &services, &mut errors);
+        let migrations = migrations(self.migrations, self.migrate_command, root, &mut errors);
         if !errors.is_empty() {
             return Err(errors);
         }
@@ -148,6 +196,7 @@ impl Table {
             xtask_tests: self.xtask_tests,
             services,
             env,
+            migrations,
         })
     }
 }
@@ -235,6 +284,43 @@ fn env(
         }
     }
     env
+}
+
+/// `migrations` and `migrate-command` as one choice: at most one of them, a folder that exists,
+/// a command that names a program.
+fn migrations(
+    folder: Option<FolderOrOff>,
+    command: Option<Vec<String>>,
+    root: &Path,
+    errors: &mut Vec<String>,
+) -> Migrations {
+    match (folder, command) {
+        (Some(_), Some(_)) => {
+            errors.push(
+                "`migrations` and `migrate-command` are both set: the schema comes from one of them (remove the other)"
+                    .to_owned(),
+            );
+            Migrations::Off
+        }
+        (None, Some(command)) if command.first().is_none_or(|p| p.trim().is_empty()) => {
+            errors.push(
+                "`migrate-command` must name a program, then its arguments: [\"cargo\", \"run\", \"--\", \"migrate\"]"
+                    .to_owned(),
+            );
+            Migrations::Off
+        }
+        (None, Some(command)) => Migrations::Command(command),
+        (Some(FolderOrOff::Off), None) => Migrations::Off,
+        (Some(FolderOrOff::Folder(folder)), None) => {
+            if folder.trim().is_empty() {
+                errors.push("`migrations` is empty: name the folder of sqlx migrations, or write false".to_owned());
+            } else if !root.join(&folder).is_dir() {
+                errors.push(format!("`migrations` = {folder:?}: there is no such folder at the workspace root"));
+            }
+            Migrations::Folder(PathBuf::from(folder))
+        }
+        (None, None) => Migrations::Default,
+    }
 }
 
 /// One input, or its globs and what is wrong with it.
