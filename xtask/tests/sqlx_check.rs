@@ -18,7 +18,8 @@ mod support;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use support::{Run, Scratch};
+use support::Run;
+use support::standin::StandIn;
 
 /// `fmt` and `clippy` pass; everything else is the real cargo (`$REAL_CARGO`).
 const CARGO: &str = r#"#!/bin/sh
@@ -70,16 +71,15 @@ async fn sqlx_s_migrator_finds_every_migration_applied() {
 /// `migrations/` (the default folder); the root `Cargo.lock`, trimmed to it by cargo offline;
 /// a git checkout (the lint lists its files with git).
 struct Ws {
-    dir: Scratch,
+    dir: StandIn,
     root: PathBuf,
 }
 
 impl Ws {
     fn new() -> Ws {
-        let dir = Scratch::new("sqlx-check");
-        let root = dir.0.join("ws");
+        let dir = StandIn::new("sqlx-check").cargo(CARGO);
+        let root = dir.path("ws");
         let ws = Ws { dir, root };
-        support::write_exe(&ws.dir.path("bin/cargo"), CARGO);
         ws.write(".gitignore", ".env\ntarget/\n");
         ws.manifest("");
         ws.write("xtask/Cargo.toml", "[package]\nname = \"xtask\"\nversion = \"0.0.0\"\nedition = \"2021\"\n");
@@ -136,10 +136,9 @@ impl Ws {
         for var in ["RUSTFLAGS", "CARGO_ENCODED_RUSTFLAGS", "CARGO_BUILD_TARGET_DIR", "GIT_DIR", "GIT_WORK_TREE"] {
             c.env_remove(var);
         }
+        self.dir.on(&mut c);
         c.current_dir(&self.root)
             .env("CARGO_MANIFEST_DIR", self.root.join("xtask"))
-            .env("CARGO", self.dir.path("bin/cargo"))
-            .env("REAL_CARGO", std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
             .env("CARGO_TARGET_DIR", Path::new(env!("CARGO_TARGET_TMPDIR")).join("sqlx-check-target"))
             .env("CARGO_NET_OFFLINE", "true")
             .env("XTASK_TOOLS_DIR", self.dir.path("tools"))
