@@ -43,13 +43,16 @@ enum Gate {
     /// Check formatting, clippy, file hygiene, Markdown, schemas, scripts and project policies
     ///
     /// Runs every check, even after one fails, then prints one summary: rustfmt, clippy
-    /// (-D warnings), file hygiene (trailing whitespace, final newline, conflict markers, CRLF,
-    /// large files, YAML/TOML validity) over the files git lists, markdownlint-cli2, the workflow,
-    /// dependabot and compose schemas (check-jsonschema), shellcheck, hadolint, and the project
-    /// policies (non-root container, migrate restart "no", .env not committed, no wildcard CORS,
-    /// pinned hooks and actions). A check whose files do not exist yet is "not applicable".
+    /// (-D warnings), sqlx's .sqlx/ query data against a migrated throwaway database (as
+    /// `cargo sqlx prepare --check`), file hygiene (trailing whitespace, final newline, conflict
+    /// markers, CRLF, large files, YAML/TOML validity) over the files git lists,
+    /// markdownlint-cli2, the workflow, dependabot and compose schemas (check-jsonschema),
+    /// shellcheck, hadolint, and the project policies (non-root container, migrate restart "no",
+    /// .env not committed, no wildcard CORS, pinned hooks and actions). A check whose files do
+    /// not exist yet is "not applicable".
     ///
-    /// Never changes a file, except with --fix (rustfmt, whitespace, final newline, CRLF).
+    /// Never changes a file, except with --fix (rustfmt, whitespace, final newline, CRLF, and
+    /// .sqlx/ regenerated).
     /// Missing tools are installed, pinned, under target/xtask-tools/; one that cannot be is a
     /// warning locally and an error when CI is set. Exit status: 0 clean; 1 findings; 2 usage
     /// or tool error. Settings: [workspace.metadata.xtask.lint] in the root Cargo.toml.

@@ -416,6 +416,7 @@ fn a_missing_rust_component_is_added_with_rustup_or_reported() {
 fn clippy_builds_offline_where_sqlx_s_query_data_is() {
     let repo = Repo::new("tools-sqlx");
     repo.write("Cargo.toml", "[package]\nname = \"tiny\"\nversion = \"0.1.0\"\n\n[workspace]\n");
+    repo.write("src/lib.rs", "");
     repo.write_untracked(".env", "DATABASE_URL=postgres://app@db.invalid/app\n");
     let clippy = "cargo clippy --workspace --all-targets --locked --message-format=json -- -D warnings";
 

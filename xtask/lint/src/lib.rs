@@ -2,9 +2,11 @@
 //! there, `xtask_repo::files`): the file hygiene rules, the project policies, running the
 //! external linters there and parsing their output into findings (`checks::Runner`,
 //! `external`), and `--fix` (`checks::fix_hygiene`, `Runner::rustfmt_fix`). Each check returns
-//! a `checks::Report`, data. Finding and installing the tools, running the checks in parallel,
-//! and rendering the reports (the terminal, annotations, the step summary's Markdown) are done
-//! by the xtask (`tools.rs`, `gates/lint/`).
+//! a `checks::Report`, data. The sqlx check's comparison of query data is here too (`sqlx`);
+//! its build against a migrated database is the xtask's, which provides the database. Finding
+//! and installing the tools, running the checks in parallel, and rendering the reports (the
+//! terminal, annotations, the step summary's Markdown) are done by the xtask (`tools.rs`,
+//! `gates/lint/`).
 //!
 //! A crate of its own since the xtask crate was built at opt-level 3, where this code more than
 //! doubled that crate's compile time (see Cargo.toml). Neither is optimised now: in the dev
@@ -17,6 +19,7 @@ pub mod external;
 pub mod hygiene;
 pub mod nginx;
 pub mod policy;
+pub mod sqlx;
 pub mod yaml;
 
 use std::fmt;

@@ -61,7 +61,7 @@ impl CacheArgs {
 /// A gate's inputs with its default flags (which are always cached).
 fn inputs(cx: &Context, gate: CachedGate) -> Inputs {
     let inputs = match gate {
-        CachedGate::Lint => LintArgs::default().cache_inputs(),
+        CachedGate::Lint => LintArgs::default().cache_inputs(cx),
         CachedGate::Test => TestArgs::default().cache_inputs(),
         CachedGate::Coverage => CoverageArgs::default().cache_inputs(cx),
         CachedGate::Security => SecurityArgs::default().cache_inputs(cx),

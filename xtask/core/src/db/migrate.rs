@@ -474,8 +474,8 @@ mod tests {
     #[test]
     fn the_compose_url_inside_its_container() {
         assert_eq!(
-            in_container("postgres://app:p%40ss@127.0.0.1:49153/shop"),
-            "postgres://app:p%40ss@127.0.0.1:5432/shop"
+            in_container("postgres://app:PASSWORD@127.0.0.1:49153/shop"),
+            "postgres://app:PASSWORD@127.0.0.1:5432/shop"
         );
         assert_eq!(
             in_container("postgres://app@[::1]:5/shop?sslmode=disable"),

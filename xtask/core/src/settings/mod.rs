@@ -17,7 +17,7 @@ mod smoke;
 mod template;
 mod test;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, Result, bail};
 use serde::de::DeserializeOwned;
@@ -46,6 +46,9 @@ pub struct Settings {
     /// The workspace's packages that are the xtask's own (their manifest under `xtask/`), by
     /// name: what a test run leaves out unless `xtask-tests` is on (`test_run::exclusions`).
     pub xtask_packages: Vec<String>,
+    /// The workspace's `.sqlx/` folders (sqlx's offline query data): the root's, its members'
+    /// ([`sqlx_folders`]); the lint's sqlx check compares them.
+    pub sqlx_folders: Vec<PathBuf>,
 }
 
 /// The tables of `[workspace.metadata.xtask]`; any other is an error.
@@ -80,7 +83,17 @@ impl Settings {
             (Some(coverage), Some(test), Some(lint), Some(security), Some(compose), Some(smoke))
                 if errors.is_empty() =>
             {
-                Ok(Settings { coverage, test, lint, security, compose, smoke, json, xtask_packages: Vec::new() })
+                Ok(Settings {
+                    coverage,
+                    test,
+                    lint,
+                    security,
+                    compose,
+                    smoke,
+                    json,
+                    xtask_packages: Vec::new(),
+                    sqlx_folders: Vec::new(),
+                })
             }
             _ => bail!("{}", errors.join("\n")),
         }
@@ -97,8 +110,23 @@ impl Settings {
             .filter(|p| p.manifest_path.starts_with(&xtask))
             .map(|p| p.name.to_string())
             .collect();
+        settings.sqlx_folders = sqlx_folders(&metadata);
         Ok(settings)
     }
+}
+
+/// The `.sqlx/` folders of a workspace: at its root (where `cargo sqlx prepare --workspace`
+/// writes), then in its members' folders (where `cargo sqlx prepare` in a member writes).
+pub fn sqlx_folders(metadata: &cargo_metadata::Metadata) -> Vec<PathBuf> {
+    let root = metadata.workspace_root.as_std_path();
+    let members = metadata.workspace_packages().into_iter().filter_map(|p| p.manifest_path.parent());
+    let mut folders: Vec<PathBuf> = Vec::new();
+    for dir in std::iter::once(root).chain(members.map(|dir| dir.as_std_path())).map(|dir| dir.join(".sqlx")) {
+        if dir.is_dir() && !folders.contains(&dir) {
+            folders.push(dir);
+        }
+    }
+    folders
 }
 
 /// One table, read (its defaults where it is silent) and validated; its problems, if any, go to
