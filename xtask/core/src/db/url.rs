@@ -40,6 +40,16 @@ pub fn redact(url: &str) -> String {
     result
 }
 
+/// A `postgres://` or `postgresql://` URL without its scheme: what comes before the `?`, and
+/// the query's parameters.
+fn parts(url: &str) -> Result<(&str, &str)> {
+    let rest = url
+        .strip_prefix("postgres://")
+        .or_else(|| url.strip_prefix("postgresql://"))
+        .ok_or_else(|| anyhow!("it is not a postgres:// or postgresql:// URL"))?;
+    Ok(rest.split_once('?').unwrap_or((rest, "")))
+}
+
 /// Where a URL points: the first host (a name, an IP or a socket folder) and the port.
 #[derive(Debug, PartialEq, Eq)]
 pub struct Endpoint {
@@ -49,11 +59,7 @@ pub struct Endpoint {
 
 /// Parses `postgres[ql]://[user[:password]@][host][:port][/db][?host=…&port=…]`.
 pub fn endpoint(url: &str) -> Result<Endpoint> {
-    let rest = url
-        .strip_prefix("postgres://")
-        .or_else(|| url.strip_prefix("postgresql://"))
-        .ok_or_else(|| anyhow!("it is not a postgres:// or postgresql:// URL"))?;
-    let (before_query, query) = rest.split_once('?').unwrap_or((rest, ""));
+    let (before_query, query) = parts(url)?;
     // As in `redact`: the user info ends at the last `@`.
     let after_userinfo = before_query.rsplit_once('@').map_or(before_query, |(_, h)| h);
     let hostlist = after_userinfo.split('/').next().unwrap_or("");
@@ -93,11 +99,7 @@ pub struct Credentials {
 /// Reads `postgres[ql]://[user[:password]@]host[:port][/name][?user=…&password=…&dbname=…]`
 /// (the parameters win over the URL's parts).
 pub fn credentials(url: &str) -> Result<Credentials> {
-    let rest = url
-        .strip_prefix("postgres://")
-        .or_else(|| url.strip_prefix("postgresql://"))
-        .ok_or_else(|| anyhow!("it is not a postgres:// or postgresql:// URL"))?;
-    let (before_query, query) = rest.split_once('?').unwrap_or((rest, ""));
+    let (before_query, query) = parts(url)?;
     let before_fragment = before_query.split('#').next().unwrap_or("");
     // As in `redact`: the user info ends at the last `@`.
     let (userinfo, after) = before_fragment.rsplit_once('@').unwrap_or(("", before_fragment));
