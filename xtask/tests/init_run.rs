@@ -324,6 +324,21 @@ fn an_existing_settings_table_leaves_cargo_toml_untouched() {
 }
 
 #[test]
+fn the_settings_dev_file_is_read_over_the_compose_file() {
+    let ws = workspace("init-dev-file");
+    let root = &ws.0;
+    ws.write("deploy/dev.yaml", "services:\n  redis:\n    ports: [\"127.0.0.1::6379\"]\n");
+    let manifest = format!("{ROOT_MANIFEST}\n[workspace.metadata.xtask.compose]\ndev-file = \"deploy/dev.yaml\"\n");
+    ws.write("Cargo.toml", &manifest);
+    git(root, &["add", "-A"]);
+    let run = init(root, &["--dry-run"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    assert!(run.stdout.contains("compose.yaml: compose file (with deploy/dev.yaml over it)"), "{run:?}");
+    assert!(run.stdout.contains("`redis` runs Redis (redis:7), port 6379, published on 127.0.0.1"), "{run:?}");
+    assert!(!run.stdout.contains("does not publish"), "the overlay publishes it: {run:?}");
+}
+
+#[test]
 fn input_errors_exit_2_naming_the_file() {
     let ws = workspace("init-bad-compose");
     ws.write("compose.yaml", "services:\n  db: [\n");

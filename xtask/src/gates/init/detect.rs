@@ -155,7 +155,9 @@ pub fn detect(cargo: &str, root: &Path) -> Result<Detected> {
         d.members.push(member);
     }
     d.members.sort_by(|a, b| a.dir.cmp(&b.dir));
-    compose(root, &tree, &mut d)?;
+    // The development overlay the settings name already (`dev-file`), else the one compose reads.
+    let dev_file = metadata.workspace_metadata["xtask"]["compose"]["dev-file"].as_str().map(str::to_owned);
+    compose(root, &tree, dev_file.as_deref(), &mut d)?;
     sqlx_files(&tree, &mut d);
     env_files(root, &mut d)?;
     sources(root, &tree, &mut d)?;
@@ -222,13 +224,15 @@ fn mention(manifest: &str, dependency: &str) -> usize {
     manifest.lines().position(declared).map_or(0, |i| i + 1)
 }
 
-fn compose(root: &Path, tree: &Tree, d: &mut Detected) -> Result<()> {
+fn compose(root: &Path, tree: &Tree, dev_file: Option<&str>, d: &mut Detected) -> Result<()> {
     let Ok(file) = crate::docker::file(root, None) else { return Ok(()) };
     let rel = crate::output::relative(root, &file);
     let mut parsed = ComposeFile::parse(&rel, &read(root, &rel)?).map_err(anyhow::Error::msg)?;
-    if let Some(overlay) = OVERLAYS.iter().find(|o| root.join(o).is_file()) {
+    let overlay =
+        dev_file.filter(|f| root.join(f).is_file()).or_else(|| OVERLAYS.into_iter().find(|o| root.join(o).is_file()));
+    if let Some(overlay) = overlay {
         parsed.overlay(ComposeFile::parse(overlay, &read(root, overlay)?).map_err(anyhow::Error::msg)?);
-        d.overlay = Some((*overlay).to_owned());
+        d.overlay = Some(overlay.to_owned());
     }
     d.other_compose = COMPOSE_FILES
         .iter()
