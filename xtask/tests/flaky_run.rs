@@ -16,11 +16,13 @@ const WORKSPACE: &[(&str, &str)] = &[
     // Where the xtask finds the workspace root (`CARGO_MANIFEST_DIR` naming a crate called xtask).
     ("xtask/Cargo.toml", "[package]\nname = \"xtask\"\nversion = \"0.0.0\"\nedition = \"2021\"\n"),
     ("fl/Cargo.toml", "[package]\nname = \"fl\"\nversion = \"0.1.0\"\nedition = \"2021\"\n"),
-    ("fl/src/lib.rs", ""),
+    ("fl/src/lib.rs", "pub fn one() -> u32 {\n    1\n}\n"),
     (
         "fl/tests/flaky.rs",
         r#"#[test]
-fn steady() {}
+fn steady() {
+    assert_eq!(fl::one(), 1);
+}
 
 #[test]
 fn first_try_fails() {
@@ -36,7 +38,7 @@ fn first_try_fails() {
 ];
 
 /// The line of the `panic!` in fl/tests/flaky.rs.
-const PANIC_LINE: usize = 10;
+const PANIC_LINE: usize = 12;
 const FLAKY: &str = "fl::flaky::first_try_fails";
 
 /// The scratch workspace, a repository of one commit (the history records it).
@@ -200,4 +202,30 @@ fn a_quarantine_file_with_problems_is_an_error_naming_every_one() {
     let (run, _) = xtask(&ws, &["flaky"], false);
     assert_eq!(run.code, 0, "{run:?}");
     assert!(run.stdout.contains("No test runs recorded yet in target/xtask-tests/history.jsonl"), "{run:?}");
+}
+
+/// The coverage gate's test run retries too, and judges its flaky tests as the test gate does.
+#[test]
+fn the_coverage_gate_retries_and_judges_flaky_tests_too() {
+    let ws = workspace();
+    configure(&ws, "", None);
+    let (run, _) = xtask(&ws, &["coverage", "--no-install"], true);
+    assert_eq!(run.code, 1, "{run:?}");
+    for text in [
+        format!("FLAKY {FLAKY}: failed 1 attempt then passed at fl/tests/flaky.rs:{PANIC_LINE}"),
+        "NEW flaky test: fails the gate in CI".to_owned(),
+        "the tests failed".to_owned(),
+    ] {
+        assert!(run.stderr.contains(&text), "{text}: {run:?}");
+    }
+    // Only the panic and what the test printed: not the harness's lines.
+    assert!(!run.stderr.contains("| running 1 test") && !run.stderr.contains("| test result:"), "{run:?}");
+    let quarantine = format!("[[quarantine]]\ntest = \"{FLAKY}\"\nreason = \"r\"\nexpires = 2099-01-01\n");
+    configure(&ws, "", Some(&quarantine));
+    let (run, _) = xtask(&ws, &["coverage", "--no-install"], true);
+    assert_eq!(run.code, 0, "{run:?}");
+    assert!(run.stderr.contains("quarantined until 2099-01-01 (tests-quarantine.toml:1): r"), "{run:?}");
+    let flaky: Vec<_> = history(&ws.0).into_iter().filter(|r| r["test"] == FLAKY).collect();
+    assert_eq!(flaky.len(), 2, "{flaky:?}");
+    assert!(flaky.iter().all(|r| r["outcome"] == "flaky"), "{flaky:?}");
 }

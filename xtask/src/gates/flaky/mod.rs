@@ -194,7 +194,7 @@ fn first_lines(c: &TestCase) -> Vec<String> {
                 continue;
             }
         }
-        if !in_backtrace && !line.trim().is_empty() {
+        if !in_backtrace && !line.trim().is_empty() && !harness_line(line, &c.name) {
             lines.push(line.to_owned());
         }
         if lines.len() == history::OUTPUT_LINES {
@@ -202,6 +202,17 @@ fn first_lines(c: &TestCase) -> Vec<String> {
         }
     }
     lines
+}
+
+/// A line the test harness prints around a failing test, not the test: `running 1 test`,
+/// `test NAME ... FAILED`, `failures:`, the test's name under it, `test result: …`.
+fn harness_line(line: &str, name: &str) -> bool {
+    let trimmed = line.trim();
+    (line.starts_with("running ") && (trimmed.ends_with(" test") || trimmed.ends_with(" tests")))
+        || (line.starts_with("test ") && trimmed.ends_with(" ... FAILED"))
+        || trimmed == "failures:"
+        || (line.starts_with("    ") && trimmed == name)
+        || line.starts_with("test result: ")
 }
 
 /// How a flaky test stands.
