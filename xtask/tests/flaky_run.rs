@@ -229,3 +229,13 @@ fn the_coverage_gate_retries_and_judges_flaky_tests_too() {
     assert_eq!(flaky.len(), 2, "{flaky:?}");
     assert!(flaky.iter().all(|r| r["outcome"] == "flaky"), "{flaky:?}");
 }
+
+/// The repository's own quarantine file parses: every entry has a test, a reason and an expiry.
+#[test]
+fn this_repository_s_quarantine_file_is_valid() {
+    let root = support::workspace_root();
+    let settings = xtask::settings::Settings::load(env!("CARGO"), &root).unwrap();
+    let file = root.join(&settings.test.quarantine);
+    assert!(file.is_file(), "{} is committed (empty, or entries with a reason and expiry)", file.display());
+    xtask::gates::flaky::quarantine::Quarantine::load(&file, "tests-quarantine.toml").unwrap();
+}
