@@ -199,6 +199,7 @@ fn a_quarantine_file_with_problems_is_an_error_naming_every_one() {
     ] {
         assert!(run.stderr.contains(text), "{text}: {run:?}");
     }
+    assert!(!run.stderr.contains("$ cargo nextest run"), "checked before the tests run: {run:?}");
     let (run, _) = xtask(&ws, &["flaky"], false);
     assert_eq!(run.code, 0, "{run:?}");
     assert!(run.stdout.contains("No test runs recorded yet in target/xtask-tests/history.jsonl"), "{run:?}");

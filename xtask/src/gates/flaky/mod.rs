@@ -71,6 +71,8 @@ fn count(n: usize, what: &str) -> String {
 
 /// One nextest run being recorded: its extra arguments, then [`Recording::finish`].
 pub struct Recording {
+    /// Read before the run, so that a problem with it stops the gate before the tests run.
+    quarantine: Quarantine,
     junit: PathBuf,
     config: PathBuf,
     retries: u32,
@@ -78,9 +80,13 @@ pub struct Recording {
 }
 
 impl Recording {
-    /// Writes the tool config that asks nextest for the JUnit report (under the profile the run
-    /// uses: `NEXTEST_PROFILE`, else `default`) and removes the last run's report.
+    /// Reads the quarantine file, writes the tool config that asks nextest for the JUnit report
+    /// (under the profile the run uses: `NEXTEST_PROFILE`, else `default`) and removes the last
+    /// run's report.
     pub fn prepare(cx: &Context) -> Result<Recording> {
+        let quarantine_file = cx.root.join(&cx.settings.test.quarantine);
+        let shown = crate::output::relative(&cx.root, &quarantine_file);
+        let quarantine = Quarantine::load(&quarantine_file, &shown)?;
         let dir = crate::target_dir(&cx.root).join("xtask-tests");
         std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
         let junit = dir.join("junit.xml");
@@ -101,7 +107,7 @@ impl Recording {
         }
         let started = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
         let retries = cx.settings.test.retries(cx.out.ci);
-        Ok(Recording { junit, config, retries, run: format!("{started}-{}", std::process::id()) })
+        Ok(Recording { quarantine, junit, config, retries, run: format!("{started}-{}", std::process::id()) })
     }
 
     /// nextest's arguments: the retries and the tool config.
@@ -132,11 +138,8 @@ impl Recording {
         let cases = junit::parse(&xml).map_err(|e| {
             anyhow::anyhow!("nextest's JUnit report {} cannot be read: {}", self.junit.display(), e.message)
         })?;
-        let quarantine_file = cx.root.join(&cx.settings.test.quarantine);
-        let shown = crate::output::relative(&cx.root, &quarantine_file);
-        let quarantine = Quarantine::load(&quarantine_file, &shown)?;
-        let verdicts = judge(&cases, &quarantine, crate::security::today(), cx.out.ci);
-        report(cx, &verdicts, &quarantine)?;
+        let verdicts = judge(&cases, &self.quarantine, crate::security::today(), cx.out.ci);
+        report(cx, &verdicts, &self.quarantine)?;
         let commit = head(&cx.root);
         let records: Vec<history::Record> = cases.iter().filter_map(|c| record(&self.run, &commit, c)).collect();
         let file = history::path(&cx.root);
