@@ -9,6 +9,7 @@ use xtask::gates::ci::CiArgs;
 use xtask::gates::compose::{DownArgs, LogsArgs, UpArgs};
 use xtask::gates::coverage::CoverageArgs;
 use xtask::gates::dev::DevArgs;
+use xtask::gates::flaky::FlakyArgs;
 use xtask::gates::init::InitArgs;
 use xtask::gates::lint::LintArgs;
 use xtask::gates::security::SecurityArgs;
@@ -197,6 +198,16 @@ enum Gate {
     ///   clean      remove the cache folder
     #[command(verbatim_doc_comment)]
     Cache(CacheArgs),
+    /// List the tests that flaked in the last runs, from the test history
+    ///
+    /// Every `cargo xtask test` and `cargo xtask coverage` run with cargo-nextest appends each
+    /// test's outcome (pass, fail, flaky: failed, then passed on a retry), its duration and the
+    /// commit to target/xtask-tests/history.jsonl (the last 50 runs are kept). This lists the
+    /// tests that flaked in the last N runs (--runs, default 20): how often, the last commit
+    /// they flaked at, and the first lines of that failing attempt's output.
+    /// Exit status: 0 (it judges nothing); 2 when the history cannot be read.
+    #[command(verbatim_doc_comment)]
+    Flaky(FlakyArgs),
     /// Write the gates' settings, the pre-commit hooks and the CI workflow for this workspace
     ///
     /// For a workspace that has just copied xtask/ (its crates in the workspace's members, the
@@ -255,6 +266,7 @@ fn main() -> ExitCode {
         Gate::Logs(args) => cx().and_then(|cx| args.run(&cx)),
         Gate::Dev(args) => cx().and_then(|cx| args.run(&cx)),
         Gate::Cache(args) => cx().and_then(|cx| args.run(&cx)),
+        Gate::Flaky(args) => cx().and_then(|cx| args.run(&cx)),
     };
     match result {
         Ok(Outcome::Passed) => ExitCode::SUCCESS,

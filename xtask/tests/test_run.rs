@@ -87,6 +87,39 @@ fn nextest_runs_the_workspace_then_the_doctests_without_a_database() {
     assert_eq!(urls(&s), ["<unset>", "<unset>"], "no DATABASE_URL without `database = true`");
 }
 
+/// nextest's run retries failing tests (`retries`: 2 in CI, 0 elsewhere, unless set) and gets the
+/// tool config that asks for the JUnit report the flaky tests are read from (flaky_run.rs runs
+/// the real nextest); `cargo test` gets neither. The other tests' logs leave them out.
+#[test]
+fn nextest_gets_the_retries_and_the_tool_config_of_the_flaky_record() {
+    for (ci, settings, retries) in [(false, "", 0), (true, "", 2), (true, "retries = 1", 1), (false, "retries = 3", 3)]
+    {
+        let s = standin(settings);
+        let mut c = s.command(&[]);
+        if ci {
+            c.env("CI", "true");
+        }
+        let run = support::run(c);
+        assert_eq!(run.code, 0, "{run:?}");
+        // The stand-in's xtask runs for this checkout (its cargo answers `metadata` for ws/).
+        let root = support::workspace_root();
+        let target = std::env::var_os("CARGO_TARGET_DIR").map_or(root.join("target"), |d| root.join(d));
+        let config = target.join("xtask-tests/nextest-tool.toml");
+        assert_eq!(
+            s.lines("log").into_iter().find(|l| l.starts_with("cargo nextest run")).unwrap(),
+            format!("cargo nextest run --workspace --retries {retries} --tool-config-file xtask:{}", config.display())
+        );
+        let junit = target.join("xtask-tests/junit.xml");
+        let text = std::fs::read_to_string(&config).unwrap();
+        assert!(text.contains(&format!("[profile.default.junit]\npath = \"{}\"\n", junit.display())), "{text}");
+        assert!(run.stderr.contains("note: nextest wrote no JUnit report"), "{run:?}");
+    }
+    let s = standin("");
+    s.set("nextest", false);
+    assert_eq!(s.run(&[]).code, 0);
+    assert!(s.lines("log").iter().all(|l| !l.contains("--retries")), "{:?}", s.lines("log"));
+}
+
 /// In a workspace that copied `xtask/`, the xtask's packages (those under `xtask/`) are left
 /// out of the run, the doctests included; `xtask-tests = true` (this repository) runs them.
 #[test]

@@ -33,10 +33,18 @@ pub fn parse_partition(text: &str) -> Result<Partition, String> {
     Ok(Partition { index, count })
 }
 
-/// What a test run (the test gate's, the coverage gate's) depends on outside the checkout.
+/// What a test run (the test gate's, the coverage gate's) depends on outside the checkout:
+/// also the nextest profile the flaky record's JUnit report is asked under (xtask's
+/// `gates/flaky/`; whether `CI` is set, which decides the retries and whether a new flaky test
+/// fails the run, is in every gate's key).
 pub fn test_inputs(inputs: Inputs) -> Inputs {
     let engine = if crate::docker::docker().is_ok() { "answers" } else { "down" };
-    inputs.env_presence("DATABASE_URL").env("XTASK_PG_BIN").env("XTASK_TOOLS_DIR").extra("Docker engine", engine)
+    inputs
+        .env_presence("DATABASE_URL")
+        .env("XTASK_PG_BIN")
+        .env("XTASK_TOOLS_DIR")
+        .env("NEXTEST_PROFILE")
+        .extra("Docker engine", engine)
 }
 
 /// `--exclude NAME` for each of the xtask's own packages, unless `xtask-tests` is on: in a

@@ -5,6 +5,7 @@ pub mod ci;
 pub mod compose;
 pub mod coverage;
 pub mod dev;
+pub mod flaky;
 pub mod init;
 pub mod lint;
 pub mod security;

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 
 use anyhow::{Result, bail};
 
+use super::flaky::Recording;
 use crate::cache::{self, Answer, Inputs, Ran};
 use crate::db;
 use crate::images::ImageBuild;
@@ -110,6 +111,12 @@ impl TestArgs {
         };
         let exclusions = test_run::exclusions(cx);
         let mut runs = vec![self.main_run(nextest, &exclusions)];
+        // nextest retries a failing test and reports, in JUnit, one that passed on a retry:
+        // flaky, recorded and judged against the quarantine (flaky/).
+        let recording = if nextest { Some(Recording::prepare(cx)?) } else { None };
+        if let Some(r) = &recording {
+            runs[0].extend(r.args());
+        }
         if let Some((map, s)) = &selection {
             runs[0].push("--no-tests=pass".into());
             runs[0].extend(s.nextest_args(map));
@@ -142,7 +149,7 @@ impl TestArgs {
         if let Some(images) = images {
             images.wait(cx);
         }
-        let outcome = db::with_test_services(cx, wanted, |env| run_all(cx, &runs, env, &tool_env))?;
+        let outcome = db::with_test_services(cx, wanted, |env| run_all(cx, &runs, env, &tool_env, recording))?;
         match outcome {
             Outcome::Passed => eprintln!("Tests: passed"),
             Outcome::Failed => {
@@ -177,14 +184,25 @@ fn changed_since(cx: &Context, base: &str) -> Result<Vec<String>> {
 }
 
 /// Runs each cargo command in turn, stopping at the first that fails; each gets the services'
-/// variables.
-fn run_all(cx: &Context, runs: &[Vec<String>], env: &db::TestEnv, tool_env: &[(String, PathBuf)]) -> Result<Outcome> {
+/// variables. The first is nextest's run when `recording`: its flaky tests are reported after
+/// it, and fail the gate when they must (flaky/).
+fn run_all(
+    cx: &Context,
+    runs: &[Vec<String>],
+    env: &db::TestEnv,
+    tool_env: &[(String, PathBuf)],
+    mut recording: Option<Recording>,
+) -> Result<Outcome> {
     for args in runs {
         let cmd = cx.cargo().args(args).envs(tool_env.iter().map(|(k, v)| (k, v))).envs(env.vars());
         eprintln!("$ cargo {}", args.join(" "));
         let status = interrupt::run(cmd)?;
         interrupt::check()?;
-        if !status.success() {
+        let flakes = match recording.take() {
+            Some(r) => r.finish(cx)?,
+            None => Outcome::Passed,
+        };
+        if !status.success() || flakes == Outcome::Failed {
             return Ok(Outcome::Failed);
         }
     }

@@ -131,9 +131,21 @@ impl StandIn {
     }
 
     /// What the stand-ins wrote to `$STANDIN/log`, as the test looks at it ([`StandIn::log_view`]).
+    ///
+    /// A nextest run's retries and tool config (the flaky-test record, `gates/flaky/`) are left
+    /// out: `test_run.rs` checks them on the raw lines ([`StandIn::lines`]).
     pub fn log(&self) -> Vec<String> {
-        let mut log = self.lines("log");
+        let mut log: Vec<String> = self.lines("log").iter().map(|l| without_the_flaky_record(l)).collect();
         (self.log_view)(&mut log);
         log
     }
+}
+
+/// `line` without ` --retries N --tool-config-file xtask:…/nextest-tool.toml`.
+pub fn without_the_flaky_record(line: &str) -> String {
+    let Some(start) = line.find(" --retries ") else { return line.to_owned() };
+    let rest = &line[start + " --retries ".len()..];
+    let Some((_, rest)) = rest.split_once(" --tool-config-file xtask:") else { return line.to_owned() };
+    let end = rest.find("nextest-tool.toml").map_or(rest.len(), |i| i + "nextest-tool.toml".len());
+    format!("{}{}", &line[..start], &rest[end..])
 }

@@ -226,6 +226,24 @@ mod tests {
         assert!(err.contains("schemathesis"), "{err}");
     }
 
+    #[test]
+    fn retries_default_by_ci_an_explicit_number_wins_and_both_keys_are_checked() {
+        let t = Settings::from_metadata(Path::new("/r"), &serde_json::Value::Null).unwrap().test;
+        assert_eq!((t.retries(true), t.retries(false)), (2, 0));
+        assert_eq!(t.quarantine, Path::new("tests-quarantine.toml"));
+        let meta = json!({"xtask": {"test": {"retries": 0, "quarantine": "ci/quarantine.toml"}}});
+        let t = Settings::from_metadata(Path::new("/r"), &meta).unwrap().test;
+        assert_eq!((t.retries(true), t.retries(false)), (0, 0));
+        assert_eq!(t.quarantine, Path::new("ci/quarantine.toml"));
+        let t = Settings::from_metadata(Path::new("/r"), &json!({"xtask": {"test": {"retries": 3}}})).unwrap().test;
+        assert_eq!((t.retries(true), t.retries(false)), (3, 3));
+        let err = error(json!({"test": {"retries": 11, "quarantine": "/etc/q.toml"}}));
+        assert!(err.contains("`retries` = 11: use 0 to 10"), "{err}");
+        assert!(err.contains("`quarantine` = \"/etc/q.toml\": name a file relative to the workspace root"), "{err}");
+        let err = error(json!({"test": {"retries": -1}}));
+        assert!(err.contains("`retries` = -1: use 0 to 10"), "{err}");
+    }
+
     /// `compose-file` and `compose-service` moved to the compose table long ago (as `file` and
     /// `db-service`); they are now keys the test table does not have, like any typo.
     #[test]

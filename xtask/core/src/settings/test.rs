@@ -38,6 +38,21 @@ pub struct TestSettings {
     pub env: BTreeMap<String, Template>,
     /// How the test database gets its schema before the tests build (`db/migrate.rs`).
     pub migrations: Migrations,
+    /// `retries`: how many times nextest runs a failing test again; `None` when unset (then
+    /// [`TestSettings::retries`] gives 2 in CI, 0 elsewhere).
+    pub retries: Option<u32>,
+    /// `quarantine`: the quarantine file of flaky tests, relative to the root.
+    pub quarantine: PathBuf,
+}
+
+/// The most retries `retries` may ask for: more hides a test that fails most of the time.
+pub const MAX_RETRIES: u32 = 10;
+
+impl TestSettings {
+    /// The retries of a run: the setting when written, else 2 in CI and 0 elsewhere.
+    pub fn retries(&self, ci: bool) -> u32 {
+        self.retries.unwrap_or(if ci { 2 } else { 0 })
+    }
 }
 
 /// Where the test database's schema comes from: `migrations` and `migrate-command`.
@@ -78,6 +93,8 @@ pub(super) struct Table {
     env: BTreeMap<String, String>,
     migrations: Option<FolderOrOff>,
     migrate_command: Option<Vec<String>>,
+    retries: Option<i64>,
+    quarantine: String,
 }
 
 impl Default for Table {
@@ -94,6 +111,8 @@ impl Default for Table {
             env: BTreeMap::new(),
             migrations: None,
             migrate_command: None,
+            retries: None,
+            quarantine: "tests-quarantine.toml".into(),
         }
     }
 }
@@ -183,6 +202,23 @@ impl Table {
         let services = services(&self.services, db_service, &mut errors);
         let env = env(self.env, db_service, database, &services, &mut errors);
         let migrations = migrations(self.migrations, self.migrate_command, root, &mut errors);
+        let retries = match self.retries {
+            Some(n) if !(0..=i64::from(MAX_RETRIES)).contains(&n) => {
+                errors.push(format!(
+                    "`retries` = {n}: use 0 to {MAX_RETRIES} (a test that needs more retries to pass is broken, not \
+                     flaky); leave it out for 2 in CI and 0 locally"
+                ));
+                None
+            }
+            n => n.map(|n| n as u32),
+        };
+        let quarantine = self.quarantine.trim();
+        if quarantine.is_empty() || Path::new(quarantine).is_absolute() || quarantine.contains("..") {
+            errors.push(format!(
+                "`quarantine` = {:?}: name a file relative to the workspace root, e.g. \"tests-quarantine.toml\"",
+                self.quarantine
+            ));
+        }
         if !errors.is_empty() {
             return Err(errors);
         }
@@ -197,6 +233,8 @@ impl Table {
             services,
             env,
             migrations,
+            retries,
+            quarantine: PathBuf::from(quarantine),
         })
     }
 }

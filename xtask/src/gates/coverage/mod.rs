@@ -529,6 +529,9 @@ fn run_tests(cx: &Context, args: &CoverageArgs, metric: Metric, impact: Option<&
         flags.push("--no-tests=pass".into());
         flags.extend(selection.nextest_args(map));
     }
+    // Retries, and the JUnit report that records the flaky tests (flaky/), as the test gate.
+    let recording = super::flaky::Recording::prepare(cx)?;
+    flags.extend(recording.args());
     flags.extend(extra.iter().cloned());
     let runner: &[&str] = &["llvm-cov", "nextest", "--workspace", "--no-report"];
 
@@ -564,6 +567,8 @@ fn run_tests(cx: &Context, args: &CoverageArgs, metric: Metric, impact: Option<&
         }
         Ok(interrupt::run(run)?.success())
     })?;
+    // A flaky test that must fail the gate fails the run as a failing test does.
+    let passed = recording.finish(cx)? == Outcome::Passed && passed;
     let elapsed = started.elapsed();
     // Before anything reads the build: no program older than its sources reaches a report.
     build.after_the_run(cx)?;

@@ -1,0 +1,188 @@
+//! The record of every test run: `target/xtask-tests/history.jsonl` (under `CARGO_TARGET_DIR`
+//! when set), one JSON line a test a run, the oldest first. Bounded: it keeps the last
+//! [`KEEP_RUNS`] runs, rewritten atomically when an append would go past that.
+
+use std::collections::BTreeMap;
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context as _, Result};
+use serde::{Deserialize, Serialize};
+
+/// How many runs the file keeps.
+pub const KEEP_RUNS: usize = 50;
+/// How many lines of a failing attempt's output a record keeps.
+pub const OUTPUT_LINES: usize = 12;
+
+/// The history file of the workspace at `root`.
+pub fn path(root: &Path) -> PathBuf {
+    crate::target_dir(root).join("xtask-tests").join("history.jsonl")
+}
+
+/// One test in one run.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Record {
+    /// The run: its start (seconds since the epoch) and the process id.
+    pub run: String,
+    /// The commit checked out (`unknown` outside git).
+    pub commit: String,
+    /// `binary::test`.
+    pub test: String,
+    pub outcome: Outcome,
+    /// How long its last attempt took, in milliseconds.
+    pub ms: u64,
+    /// The first lines of its first failing attempt's output (a flaky or failed test).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub output: Vec<String>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Outcome {
+    Pass,
+    Fail,
+    Flaky,
+}
+
+/// The records in the file, oldest first; a missing file has none, and a line that is not a
+/// record (a torn write, an older format) is skipped.
+pub fn read(file: &Path) -> Result<Vec<Record>> {
+    let text = match std::fs::read_to_string(file) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(e).with_context(|| format!("cannot read {}", file.display())),
+    };
+    Ok(text.lines().filter_map(|l| serde_json::from_str(l).ok()).collect())
+}
+
+/// Adds one run's records: appended, or, when the file would then hold more than
+/// [`KEEP_RUNS`] runs, the file rewritten (atomically) with the last runs only.
+pub fn append(file: &Path, records: &[Record]) -> Result<()> {
+    if records.is_empty() {
+        return Ok(());
+    }
+    let mut kept = read(file)?;
+    kept.extend_from_slice(records);
+    let runs = run_order(&kept);
+    // A torn last line (a run killed mid-write) would swallow the first record appended to it.
+    let torn = std::fs::read(file).is_ok_and(|b| b.last().is_some_and(|c| *c != b'\n'));
+    let lines = |rs: &[Record]| -> Result<String> {
+        let mut text = String::new();
+        for r in rs {
+            text.push_str(&serde_json::to_string(r)?);
+            text.push('\n');
+        }
+        Ok(text)
+    };
+    if runs.len() > KEEP_RUNS || torn {
+        let keep: std::collections::BTreeSet<&str> =
+            runs[runs.len().saturating_sub(KEEP_RUNS)..].iter().map(|r| r.as_str()).collect();
+        let kept: Vec<Record> = kept.iter().filter(|r| keep.contains(r.run.as_str())).cloned().collect();
+        let text = lines(&kept)?;
+        return crate::output::write_atomically(file, |tmp| std::fs::write(tmp, &text).map_err(Into::into));
+    }
+    let dir = file.parent().context("the history file has no folder")?;
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let mut f = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(file)
+        .with_context(|| format!("cannot open {}", file.display()))?;
+    f.write_all(lines(records)?.as_bytes()).with_context(|| format!("cannot write {}", file.display()))
+}
+
+/// The runs, in the order they first appear.
+fn run_order(records: &[Record]) -> Vec<String> {
+    let mut seen = std::collections::HashSet::new();
+    records.iter().filter(|r| seen.insert(r.run.as_str())).map(|r| r.run.clone()).collect()
+}
+
+/// A test that flaked in the runs looked at.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Flaky {
+    pub test: String,
+    /// Runs it took part in, and flaked in.
+    pub runs: usize,
+    pub flaked: usize,
+    /// The commit of the last run it flaked in, and that attempt's first lines.
+    pub last_commit: String,
+    pub output: Vec<String>,
+}
+
+impl Flaky {
+    /// Flakes per run, in percent.
+    pub fn rate(&self) -> f64 {
+        100.0 * self.flaked as f64 / self.runs.max(1) as f64
+    }
+}
+
+/// The tests that flaked in the last `runs` runs, the highest rate first; and how many runs
+/// there were to look at.
+pub fn flaky(records: &[Record], runs: usize) -> (Vec<Flaky>, usize) {
+    let order = run_order(records);
+    let looked: std::collections::HashSet<&str> =
+        order[order.len().saturating_sub(runs)..].iter().map(|r| r.as_str()).collect();
+    let mut by_test: BTreeMap<&str, Flaky> = BTreeMap::new();
+    for r in records.iter().filter(|r| looked.contains(r.run.as_str())) {
+        let f = by_test.entry(&r.test).or_insert_with(|| Flaky {
+            test: r.test.clone(),
+            runs: 0,
+            flaked: 0,
+            last_commit: String::new(),
+            output: Vec::new(),
+        });
+        f.runs += 1;
+        if r.outcome == Outcome::Flaky {
+            f.flaked += 1;
+            f.last_commit = r.commit.clone();
+            f.output = r.output.clone();
+        }
+    }
+    let mut flaky: Vec<Flaky> = by_test.into_values().filter(|f| f.flaked > 0).collect();
+    flaky.sort_by(|a, b| b.rate().total_cmp(&a.rate()).then(a.test.cmp(&b.test)));
+    (flaky, looked.len())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(run: usize, test: &str, outcome: Outcome) -> Record {
+        Record {
+            run: format!("r{run}"),
+            commit: format!("c{run}"),
+            test: test.into(),
+            outcome,
+            ms: 3,
+            output: if outcome == Outcome::Pass { vec![] } else { vec![format!("boom {run}")] },
+        }
+    }
+
+    #[test]
+    fn appends_then_keeps_the_last_runs_and_counts_flakes() {
+        let dir = std::env::temp_dir().join(format!("xtask-history-{}", std::process::id()));
+        let file = dir.join("h.jsonl");
+        let _ = std::fs::remove_dir_all(&dir);
+        for run in 0..KEEP_RUNS + 5 {
+            let outcome = if run % 10 == 0 { Outcome::Flaky } else { Outcome::Pass };
+            append(&file, &[record(run, "a::x", outcome), record(run, "a::y", Outcome::Pass)]).unwrap();
+        }
+        let records = read(&file).unwrap();
+        assert_eq!(records.len(), 2 * KEEP_RUNS);
+        assert_eq!(records[0].run, "r5");
+        let (flaky, looked) = flaky(&records, 20);
+        assert_eq!(looked, 20);
+        // Runs 35..55: 40 and 50 flaked.
+        assert_eq!(flaky.len(), 1);
+        assert_eq!((flaky[0].test.as_str(), flaky[0].runs, flaky[0].flaked), ("a::x", 20, 2));
+        assert_eq!((flaky[0].last_commit.as_str(), flaky[0].output.clone()), ("c50", vec!["boom 50".to_owned()]));
+        assert!((flaky[0].rate() - 10.0).abs() < 1e-9);
+        // A torn line is skipped.
+        std::fs::OpenOptions::new().append(true).open(&file).unwrap().write_all(b"{\"run\":").unwrap();
+        assert_eq!(read(&file).unwrap().len(), 2 * KEEP_RUNS);
+        append(&file, &[record(99, "a::z", Outcome::Fail)]).unwrap();
+        let records = read(&file).unwrap();
+        assert_eq!((records.len(), records.last().unwrap().test.as_str()), (2 * KEEP_RUNS - 1, "a::z"));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}
