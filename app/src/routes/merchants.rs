@@ -63,7 +63,7 @@ request_body! {
     /// What creating a merchant reads.
     pub struct NewMerchant {
         /// Trimmed; 1 to 100 characters after trimming; unique.
-        #[schema(value_type = String, min_length = 1, max_length = 100, pattern = r"^[^\u0000]*\S[^\u0000]*$")]
+        #[schema(value_type = String, min_length = 1, max_length = 100, pattern = r"^[^\u0000]*[^\s\u0000][^\u0000]*$")]
         name: Name,
         /// 0 to 100, at most two decimals.
         #[schema(value_type = f64, minimum = 0, maximum = 100, multiple_of = 0.01)]

@@ -43,7 +43,7 @@ request_body! {
         #[schema(value_type = String, min_length = 8, max_length = 128)]
         password: NewPassword,
         /// Trimmed; 1 to 100 characters after trimming.
-        #[schema(value_type = String, min_length = 1, max_length = 100, pattern = r"^[^\u0000]*\S[^\u0000]*$")]
+        #[schema(value_type = String, min_length = 1, max_length = 100, pattern = r"^[^\u0000]*[^\s\u0000][^\u0000]*$")]
         full_name: Name,
     }
 }

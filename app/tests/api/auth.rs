@@ -35,6 +35,18 @@ async fn login_answers_same_401_on_wrong_email_or_password() {
     assert_eq!(a["message"], b["message"]);
 }
 
+/// Found by the contract test (another seed): PostgreSQL refuses a NUL in a text parameter,
+/// and the login answered 500.
+#[tokio::test]
+async fn login_with_a_nul_in_the_email_is_an_unknown_email() {
+    let app = spawn_app().await;
+
+    let response = app.login("ann\u{0}@example.com", "password123").await;
+
+    let body = error_body(response, 401, "invalid_credentials").await;
+    assert_eq!(body["message"], "invalid email or password");
+}
+
 #[tokio::test]
 async fn login_lists_missing_fields_on_empty_body() {
     let app = spawn_app().await;
