@@ -48,7 +48,10 @@ async fn schemathesis_finds_no_server_error_and_no_response_the_document_does_no
     let reports = std::env::temp_dir().join(format!("schemathesis-{}", uuid::Uuid::new_v4().simple()));
     std::fs::create_dir_all(&reports).unwrap();
     let mut command = Command::new(&program);
+    let config = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/api/schemathesis.toml");
     command
+        .arg("--config-file")
+        .arg(config)
         .arg("run")
         .arg(app.url("/api/v1/openapi.json"))
         .args(["--checks", "all", "--max-examples", MAX_EXAMPLES, "--seed", &seed])
