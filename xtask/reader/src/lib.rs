@@ -6,7 +6,6 @@
 //! generic, so that the code is compiled, and optimised, here rather than in the caller.
 
 pub mod cobertura;
-pub mod junit;
 pub mod lcov;
 
 use std::io::BufRead;

@@ -3,11 +3,12 @@
 //!
 //! A run ([`Recording`]) gives nextest `--retries N` (the test table's `retries`) and, through a
 //! tool config file of ours (`--tool-config-file`, so the workspace's `.config/nextest.toml` is
-//! left alone), a JUnit report under `target/xtask-tests/`. Its outcomes (`xtask_reader::junit`)
+//! left alone), a JUnit report under `target/xtask-tests/`. Its outcomes (`junit.rs`)
 //! are judged against the quarantine file ([`quarantine`]), printed, summarised for GitHub, and
 //! appended to the history ([`history`]).
 
 pub mod history;
+pub mod junit;
 pub mod quarantine;
 
 use std::path::{Path, PathBuf};
@@ -15,7 +16,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context as _, Result};
 use colored::Colorize as _;
-use xtask_reader::junit::{self, Status, TestCase};
+use junit::{Status, TestCase};
 
 use crate::output::{At, Level};
 use crate::security::date::Date;

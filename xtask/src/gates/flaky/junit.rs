@@ -8,7 +8,7 @@
 
 use quick_xml::events::{BytesStart, Event};
 
-use crate::cobertura::ParseError;
+use xtask_reader::cobertura::ParseError;
 
 /// What became of one test in a run.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
