@@ -32,6 +32,17 @@ pub fn git(root: &Path) -> Cmd {
     GIT_LOCATION_VARS.iter().fold(Cmd::new("git").current_dir(root), |c, var| c.env_remove(var))
 }
 
+/// The commit checked out at `root`, or `unknown` outside git (or before the first commit):
+/// what a record (the ratchet's, the test history's) names the tree by.
+pub fn head(root: &Path) -> String {
+    git(root)
+        .args(["rev-parse", "HEAD"])
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map_or_else(|| "unknown".to_owned(), |o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
+}
+
 /// A path as a tool printed it, made relative to the checkout's root when it is inside it (the
 /// root as given or its canonical form), with `/` separators; else as printed, without `./`.
 pub fn relative(path: &str, root: &Path) -> String {

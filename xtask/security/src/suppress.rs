@@ -170,7 +170,9 @@ impl Suppressions {
     }
 }
 
-fn parse_expiry(v: &toml::Value) -> Result<Date> {
+/// An `expires` value: a TOML date (`2027-01-31`) or the same as a string (the suppressions'
+/// and the flaky tests' quarantine's).
+pub fn parse_expiry(v: &toml::Value) -> Result<Date> {
     let text = match v {
         toml::Value::String(s) => s.clone(),
         toml::Value::Datetime(d) if d.time.is_none() && d.offset.is_none() => d.to_string(),

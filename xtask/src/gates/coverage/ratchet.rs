@@ -145,7 +145,7 @@ pub fn judge(
                 metric: metric.noun().to_owned(),
                 covered: now.covered,
                 valid: now.valid,
-                commit: head(&cx.root),
+                commit: crate::repo::head(&cx.root),
                 files,
                 lowered,
             };
@@ -175,14 +175,4 @@ fn write(path: &Path, baseline: &Baseline) -> Result<()> {
     let mut text = serde_json::to_string_pretty(baseline)?;
     text.push('\n');
     crate::output::write_atomically(path, |tmp| std::fs::write(tmp, &text).map_err(Into::into))
-}
-
-/// The commit checked out, or `unknown` outside git.
-fn head(root: &Path) -> String {
-    crate::repo::git(root)
-        .args(["rev-parse", "HEAD"])
-        .output()
-        .ok()
-        .filter(|o| o.status.success())
-        .map_or_else(|| "unknown".to_owned(), |o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
 }

@@ -11,7 +11,7 @@ pub mod history;
 pub mod junit;
 pub mod quarantine;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context as _, Result};
@@ -141,7 +141,7 @@ impl Recording {
         })?;
         let verdicts = judge(&cases, &self.quarantine, crate::security::today(), cx.out.ci);
         report(cx, &verdicts, &self.quarantine)?;
-        let commit = head(&cx.root);
+        let commit = crate::repo::head(&cx.root);
         let records: Vec<history::Record> = cases.iter().filter_map(|c| record(&self.run, &commit, c)).collect();
         let file = history::path(&cx.root);
         if let Err(e) = history::append(&file, &records) {
@@ -154,16 +154,6 @@ impl Recording {
 /// A TOML basic string.
 fn toml_string(s: &str) -> String {
     format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\""))
-}
-
-/// The commit checked out, or `unknown` outside git.
-fn head(root: &Path) -> String {
-    crate::repo::git(root)
-        .args(["rev-parse", "HEAD"])
-        .output()
-        .ok()
-        .filter(|o| o.status.success())
-        .map_or_else(|| "unknown".to_owned(), |o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
 }
 
 fn record(run: &str, commit: &str, c: &TestCase) -> Option<history::Record> {

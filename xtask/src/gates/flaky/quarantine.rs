@@ -17,6 +17,7 @@ use anyhow::{Context as _, Result, bail};
 use serde::Deserialize;
 
 use crate::security::date::Date;
+use crate::security::suppress::parse_expiry;
 
 /// One `[[quarantine]]` entry.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -139,17 +140,6 @@ impl Quarantine {
     pub fn entry_for(&self, id: &str) -> Option<&Entry> {
         self.entries.iter().find(|e| e.matches(id))
     }
-}
-
-fn parse_expiry(v: &toml::Value) -> Result<Date> {
-    let text = match v {
-        toml::Value::String(s) => s.clone(),
-        toml::Value::Datetime(d) if d.time.is_none() && d.offset.is_none() => d.to_string(),
-        toml::Value::Datetime(d) => bail!("expected a date such as 2027-01-31, found {d} (a date and time)"),
-        toml::Value::Integer(n) => bail!("expected a date such as 2027-01-31, found {n}"),
-        other => bail!("expected a date such as 2027-01-31, found {}", other.type_str()),
-    };
-    text.trim().parse::<Date>().map_err(|_| anyhow::anyhow!("expected a date such as 2027-01-31, found {text:?}"))
 }
 
 #[cfg(test)]
