@@ -168,13 +168,13 @@ pub fn write_atomically(
     write: impl FnOnce(&std::path::Path) -> anyhow::Result<()>,
 ) -> anyhow::Result<()> {
     // A bare file name has the empty path as its parent: the current folder.
-    let dir = dest.parent().context("report path has no folder")?;
+    let dir = dest.parent().context("the path to write has no folder")?;
     let dir = if dir.as_os_str().is_empty() { std::path::Path::new(".") } else { dir };
     std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    let file_name = dest.file_name().context("report path has no file name")?.to_string_lossy();
+    let file_name = dest.file_name().context("the path to write has no file name")?.to_string_lossy();
     let tmp = dir.join(format!(".{file_name}.tmp-{}", std::process::id()));
     let result = write(&tmp).and_then(|()| {
-        std::fs::rename(&tmp, dest).with_context(|| format!("cannot move the report into place at {}", dest.display()))
+        std::fs::rename(&tmp, dest).with_context(|| format!("cannot move the file into place at {}", dest.display()))
     });
     if result.is_err() {
         let _ = std::fs::remove_file(&tmp);

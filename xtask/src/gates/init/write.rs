@@ -81,15 +81,11 @@ fn append(dest: &Path, before: &str, text: &str) -> Result<()> {
         bail!("{} changed while `cargo xtask init` ran: run it again", dest.display());
     }
     let permissions = std::fs::metadata(dest).with_context(|| format!("cannot read {}", dest.display()))?.permissions();
-    let tmp = beside(dest)?;
-    let result = std::fs::write(&tmp, format!("{before}{text}"))
-        .and_then(|()| std::fs::set_permissions(&tmp, permissions))
-        .with_context(|| format!("cannot write {}", tmp.display()))
-        .and_then(|()| std::fs::rename(&tmp, dest).with_context(|| format!("cannot replace {}", dest.display())));
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    result
+    crate::output::write_atomically(dest, |tmp| {
+        std::fs::write(tmp, format!("{before}{text}"))
+            .and_then(|()| std::fs::set_permissions(tmp, permissions))
+            .with_context(|| format!("cannot write {}", tmp.display()))
+    })
 }
 
 #[cfg(test)]
