@@ -24,6 +24,9 @@ pub struct Change {
     pub lines: ChangedLines,
     /// Every file git tracks, repository-relative: lets report names be matched exactly.
     pub files: Vec<String>,
+    /// git's diff with context lines, when [`read_with_context`] asked for it: `lines` were
+    /// read from it, so the two agree (`coverage --diff --html`).
+    pub text: Option<String>,
 }
 
 /// The base to compare with: `--diff BASE`, else the pull request's base branch under
@@ -58,6 +61,12 @@ pub fn merge_base(cx: &Context, given: &str) -> String {
 
 /// Reads the change from git: the merge base, the diff against it, the tracked files.
 pub fn read(cx: &Context, root: &Path, given: &str) -> Result<Change> {
+    read_with_context(cx, root, given, None)
+}
+
+/// [`read`], with `Some(n)`: from git's diff with `n` context lines around each change, which
+/// the change keeps (`Change::text`) for a reader to see (the added lines are the same).
+pub fn read_with_context(cx: &Context, root: &Path, given: &str, context: Option<u32>) -> Result<Change> {
     let (base, base_from) = base(cx, given)?;
     let toplevel = PathBuf::from(run(root, &["rev-parse", "--show-toplevel"], "find the repository")?.trim());
     let shallow = run(root, &["rev-parse", "--is-shallow-repository"], "inspect the repository")?.trim() == "true";
@@ -81,13 +90,14 @@ pub fn read(cx: &Context, root: &Path, given: &str) -> Result<Change> {
         _ if shallow => bail!("`{base}` and HEAD have no common commit in this shallow history: {unshallow}"),
         _ => bail!("`{base}` ({base_from}) and HEAD have no common history: nothing to compare with"),
     };
+    let unified = format!("-U{}", context.unwrap_or(0));
     let diff = run(
         root,
         &[
             "-c",
             "core.quotePath=true",
             "diff",
-            "-U0",
+            &unified,
             "--no-color",
             "--no-ext-diff",
             "--no-textconv",
@@ -106,7 +116,8 @@ pub fn read(cx: &Context, root: &Path, given: &str) -> Result<Change> {
         .map(str::to_owned)
         .collect();
     let short = merge_base.get(..12).unwrap_or(&merge_base).to_owned();
-    Ok(Change { base, base_from, merge_base: short, toplevel, lines, files })
+    let text = context.map(|_| diff);
+    Ok(Change { base, base_from, merge_base: short, toplevel, lines, files, text })
 }
 
 /// `git ARGS` in `dir`, its stdout; an error naming what it was for.

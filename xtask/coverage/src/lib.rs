@@ -5,6 +5,7 @@
 pub mod grade;
 pub mod merge;
 pub mod patch;
+pub mod patch_view;
 pub mod summary;
 pub mod write;
 

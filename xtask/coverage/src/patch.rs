@@ -195,7 +195,7 @@ pub fn parse_diff(text: &str) -> Result<ChangedLines, DiffError> {
             if !plus_seen {
                 return fail("a hunk before the file's `+++` line".into());
             }
-            let Some((old, next, new)) = hunk_header(line) else {
+            let Some((_, old, next, new)) = hunk_header(line) else {
                 return fail(format!("malformed hunk header {:?}", short(line)));
             };
             if new > 0 && (next == 0 || next.checked_add(new - 1).is_none()) {
@@ -230,12 +230,12 @@ pub fn parse_diff(text: &str) -> Result<ChangedLines, DiffError> {
     Ok(ChangedLines { files })
 }
 
-fn short(line: &str) -> String {
+pub(crate) fn short(line: &str) -> String {
     line.chars().take(80).collect()
 }
 
-/// `@@ -a[,b] +c[,d] @@…` → (b, c, d); a missing count is 1.
-fn hunk_header(line: &str) -> Option<(u32, u32, u32)> {
+/// `@@ -a[,b] +c[,d] @@…` → (a, b, c, d); a missing count is 1.
+pub(crate) fn hunk_header(line: &str) -> Option<(u32, u32, u32, u32)> {
     let rest = line.strip_prefix("@@ -")?;
     let (old, rest) = rest.split_once(" +")?;
     let (new, _) = rest.split_once(" @@")?;
@@ -246,13 +246,13 @@ fn hunk_header(line: &str) -> Option<(u32, u32, u32)> {
             None => Some((number(s)?, 1)),
         }
     };
-    let (_, old_count) = range(old)?;
+    let (old_start, old_count) = range(old)?;
     let (start, count) = range(new)?;
-    Some((old_count, start, count))
+    Some((old_start, old_count, start, count))
 }
 
 /// The path of a `+++ ` line: `None` for `/dev/null`, else the path without `b/`.
-fn new_side_path(text: &str) -> Result<Option<String>, String> {
+pub(crate) fn new_side_path(text: &str) -> Result<Option<String>, String> {
     let path = if text.starts_with('"') {
         unquote(text)?
     } else {
@@ -272,7 +272,7 @@ fn new_side_path(text: &str) -> Result<Option<String>, String> {
 }
 
 /// Git's C-style quoting: `"a/sp\303\251cial name.rs"` → `a/spécial name.rs`.
-fn unquote(text: &str) -> Result<String, String> {
+pub(crate) fn unquote(text: &str) -> Result<String, String> {
     let bad = |why: &str| format!("badly quoted path {:?}: {why}", short(text));
     let mut bytes = Vec::with_capacity(text.len());
     let mut it = text.as_bytes().iter().copied().skip(1);
@@ -715,7 +715,7 @@ pub fn patch_with_files(report: &Report, changed: &ChangedLines, repo_root: &str
 }
 
 /// A line over several report files of one path: listed by any, covered by any.
-fn state(tables: &[&LineTable], line: u32) -> Option<bool> {
+pub(crate) fn state(tables: &[&LineTable], line: u32) -> Option<bool> {
     tables.iter().filter_map(|t| t.state(line)).reduce(|a, b| a || b)
 }
 

@@ -14,6 +14,7 @@ use crate::coverage::grade::Percent;
 use crate::coverage::merge::Merger;
 mod build;
 mod diff;
+mod html;
 mod inputs;
 mod paths;
 mod ratchet;
@@ -75,6 +76,11 @@ pub struct CoverageArgs {
     /// [default: `max-uncovered-changed-lines` in Cargo.toml, else no limit]
     #[arg(long, value_name = "N", requires = "diff")]
     pub max_uncovered_lines: Option<u64>,
+    /// With --diff: also write the change as one HTML page that stands alone: the diff with its
+    /// context lines, each changed line marked covered, uncovered or not coverable, and the
+    /// uncovered ranges linked from a summary at the top. Replaces only a page it wrote before
+    #[arg(long, value_name = "PATH", requires = "diff")]
+    pub html: Option<PathBuf>,
     /// Write the ratchet's baseline (the `baseline` setting) when coverage rose, or when there
     /// is none yet; says so, and writes nothing, when it fell
     #[arg(long, conflicts_with = "lower_baseline")]
@@ -192,6 +198,9 @@ impl CoverageArgs {
         if let Some(output) = &self.output {
             inputs = inputs.output(output);
         }
+        if let Some(page) = &self.html {
+            inputs = inputs.output(page);
+        }
         if let Some(given) = &self.diff {
             inputs = inputs.env("GITHUB_BASE_REF").extra("diff base", crate::change::merge_base(cx, given));
         }
@@ -214,6 +223,9 @@ impl CoverageArgs {
             Gathered::Done(run) => return Ok(run),
         };
         let verdicts = self.judge(cx, &graded)?;
+        if let (Some(page), Some(patch)) = (&self.html, &verdicts.patch) {
+            html::write(page, &graded, patch)?;
+        }
         report::report(cx, &graded, &verdicts, self.format)
     }
 
@@ -231,6 +243,9 @@ impl CoverageArgs {
         }
         if self.reason.as_deref().is_some_and(|r| r.trim().is_empty()) {
             bail!("--reason: say why the baseline is lowered");
+        }
+        if let Some(page) = &self.html {
+            html::check_target(page)?;
         }
         Ok(())
     }
@@ -250,7 +265,13 @@ impl CoverageArgs {
             Some(r) => r.canonicalize().with_context(|| format!("--root {}: no such folder", r.display()))?,
             None => cx.root.clone(),
         };
-        let change = self.diff.as_deref().map(|base| crate::change::read(cx, &checkout, base)).transpose()?;
+        // The page of --html shows the diff with its context lines: the change is read from it.
+        let context = self.html.is_some().then_some(html::CONTEXT);
+        let change = self
+            .diff
+            .as_deref()
+            .map(|base| crate::change::read_with_context(cx, &checkout, base, context))
+            .transpose()?;
         let cwd = std::env::current_dir().unwrap_or_else(|_| cx.root.clone());
         let files = inputs::expand(&self.file, &cwd)?;
         shards::check_complete(&files)?;
