@@ -297,9 +297,9 @@ fn header_path(text: &str) -> String {
 /// The file `diff --git a/X b/X` names, for a file without `---`/`+++` lines (a binary file, a
 /// mode change): `X` when both sides agree, else the text as written.
 fn git_line_path(names: &str) -> String {
-    if names.starts_with('"') {
-        // `"a/…" "b/…"` (git quotes both when it quotes one).
-        if let Some(end) = names[1..].find("\" \"").map(|i| i + 2)
+    if let Some(rest) = names.strip_prefix('"') {
+        // `"a/…" "b/…"`: git quotes a side that needs it, and one file's two sides alike.
+        if let Some(end) = rest.find("\" \"").map(|i| i + 2)
             && let (Ok(a), Ok(b)) = (unquote(&names[..end]), unquote(&names[end + 1..]))
             && let (Some(a), Some(b)) = (a.strip_prefix("a/"), b.strip_prefix("b/"))
             && a == b

@@ -211,8 +211,8 @@ fn summary(out: &mut String, v: &PatchVerdict, view: &PatchView) {
         "<p class=\"legend\">Each added line is marked <span class=\"key covered\">✓ covered</span> (the tests ran \
          it), <span class=\"key uncovered\">✗ uncovered</span> (coverable, never run) or \
          <span class=\"key\">· not coverable</span> (the report lists no such line: a blank line, a comment, a \
-         declaration, or a file it does not measure). An uncovered range runs from its first to its last \
-         uncovered line; the lines between it names may not be coverable.</p>\n</header>\n",
+         declaration, or a file it does not measure). A range such as 21–24 runs from its first uncovered \
+         line to its last; lines between them that the report does not list are not coverable.</p>\n</header>\n",
     );
 }
 
