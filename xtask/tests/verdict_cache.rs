@@ -349,6 +349,22 @@ fn the_files_a_gate_wrote_must_still_be_there_unchanged() {
 }
 
 #[test]
+fn the_html_patch_report_is_a_file_the_gate_wrote() {
+    let ws = Ws::new("cache-html");
+    let args = ["coverage", "--diff", "HEAD", "--full", "--html", "target/patch.html"];
+    let first = ws.run(&args);
+    assert_eq!(first.code, 0, "{first:?}");
+    assert!(std::fs::read_to_string(ws.root.join("target/patch.html")).unwrap().contains("Patch coverage"));
+    let second = ws.run(&args);
+    assert!(cache_line(&second, "coverage").starts_with("coverage: passed (cached: "), "{second:?}");
+    std::fs::remove_file(ws.root.join("target/patch.html")).unwrap();
+    let gone = ws.run(&args);
+    assert_eq!(cache_line(&gone, "coverage"), "coverage: not cached (target/patch.html is gone since the cached run)");
+    assert!(ws.root.join("target/patch.html").is_file(), "{gone:?}");
+    assert_eq!(ws.runs("llvm-cov nextest --workspace"), 2);
+}
+
+#[test]
 fn cache_clean_removes_the_folder_and_says_what_it_held() {
     let ws = Ws::new("cache-clean");
     assert_eq!(ws.run(&["lint"]).code, 0);
