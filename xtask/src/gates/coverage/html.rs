@@ -35,8 +35,12 @@ pub fn check_target(path: &Path) -> Result<()> {
             bail!("--html {shown}: is a folder; name the HTML file to write, e.g. {shown}/patch.html")
         }
         Ok(_) => {
-            let head = std::fs::read(path).with_context(|| format!("--html {shown}: cannot read it"))?;
-            let head = String::from_utf8_lossy(&head[..head.len().min(2048)]).into_owned();
+            // The generator line is in the page's first lines.
+            let mut head = Vec::with_capacity(2048);
+            std::fs::File::open(path)
+                .and_then(|f| std::io::Read::read_to_end(&mut std::io::Read::take(f, 2048), &mut head))
+                .with_context(|| format!("--html {shown}: cannot read it"))?;
+            let head = String::from_utf8_lossy(&head);
             if head.contains(&format!("<meta name=\"generator\" content=\"{GENERATOR}\">")) {
                 Ok(())
             } else {
