@@ -157,17 +157,18 @@ fn the_ratchet_holds_the_level_and_moves_only_as_told() {
     assert!(run.stdout.contains("Ratchet: passed (79.80%; the baseline 79.80% at"), "{run:?}");
     // Lowering does not excuse the other gates: below the threshold it still fails, and the
     // JSON says what was lowered.
-    let run = ws.grade(
-        &at(10),
-        &["--lower-baseline", "--reason", "a big rewrite", "--fail-under", "50", "--format", "json"],
-    );
+    let run =
+        ws.grade(&at(10), &["--lower-baseline", "--reason", "a big rewrite", "--fail-under", "50", "--format", "json"]);
     assert_eq!(run.code, 1, "{run:?}");
     let v: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
     assert_eq!(v["gate"]["passed"], false);
     assert_eq!(v["ratchet"]["passed"], true);
     assert_eq!(v["ratchet"]["before"]["covered"], 798);
     assert_eq!(v["ratchet"]["lowered"]["reason"], "a big rewrite");
-    assert_eq!((v["ratchet"]["lowered"]["covered"].as_u64(), v["ratchet"]["lowered"]["valid"].as_u64()), (Some(410), Some(1000)));
+    assert_eq!(
+        (v["ratchet"]["lowered"]["covered"].as_u64(), v["ratchet"]["lowered"]["valid"].as_u64()),
+        (Some(410), Some(1000))
+    );
     let run = ws.grade(&at(398), &["--lower-baseline", "--reason", "back up"]);
     assert_eq!(run.code, 0, "{run:?}");
     assert!(run.stdout.contains("up from the baseline's 41.00%"), "raising is not lowering: {run:?}");
