@@ -155,3 +155,17 @@ fn the_history_keeps_the_last_runs_and_the_chart_the_last_of_those() {
     assert!(ws.path("out/trend/coverage-badge.svg").exists());
     assert!(!ws.path("target/coverage").exists(), "the setting moves all three");
 }
+
+#[test]
+fn a_trend_that_cannot_be_kept_is_a_warning_not_the_verdict() {
+    let ws = workspace();
+    // The folder is a file: nothing can be written there.
+    ws.write("target/coverage", "not a folder");
+    let run = grade(&ws, &["--fail-under", "60"], &[]);
+    assert_eq!(run.code, 0, "the gate's verdict stands: {run:?}");
+    assert!(run.stdout.contains("Gate: passed"), "{run:?}");
+    assert!(run.stderr.contains("trend: not kept: "), "{run:?}");
+    let run = grade(&ws, &[], &[]);
+    assert_eq!(run.code, 1, "{run:?}");
+    assert!(run.stderr.contains("trend: not kept: "), "{run:?}");
+}

@@ -221,8 +221,13 @@ impl CoverageArgs {
         let verdicts = self.judge(cx, &graded)?;
         let run = report::report(cx, &graded, &verdicts, self.format)?;
         // The whole report's total goes to the trend; a shard graded alone is not the total.
-        if self.partition.is_none() {
-            trend::keep(cx, &graded, &verdicts)?;
+        // The trend cannot change the verdict: when it cannot be kept, the run says so.
+        if self.partition.is_none()
+            && let Err(e) = trend::keep(cx, &graded, &verdicts)
+        {
+            let msg = format!("not kept: {e:#}");
+            eprintln!("trend: {msg}");
+            cx.out.annotate(crate::output::Level::Warning, None, "Coverage trend", &msg);
         }
         Ok(run)
     }
