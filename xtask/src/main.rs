@@ -90,6 +90,9 @@ enum Gate {
     /// lines from the map (the same verdict as a full run; --full runs everything). With
     /// --partition M/N: runs one shard of the suite and writes its report for a later merge
     /// (`--file 'target/coverage/shards/*.xml'`). --why FILE[:LINE] lists the tests that cover it.
+    /// Every graded run but a shard's adds its totals to target/coverage/history.jsonl (under
+    /// GitHub Actions, only a run on the default branch) and draws coverage-badge.svg and
+    /// coverage-trend.svg beside it.
     ///
     /// Grades: {grades}.
     /// Exit status: 0 at or above the threshold (and the patch gate); 1 below it, or when the

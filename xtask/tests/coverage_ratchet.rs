@@ -137,13 +137,41 @@ fn the_ratchet_holds_the_level_and_moves_only_as_told() {
     let run = ws.grade(&at(398), &["--lower-baseline"]);
     assert_eq!(run.code, 2, "{run:?}");
     assert!(run.stderr.contains("--reason"), "{run:?}");
+    // The run that lowers it is judged against the lowered baseline: it passes, saying from
+    // what to what and why, and which files lost lines.
     let run = ws.grade(&at(398), &["--lower-baseline", "--reason", "the legacy importer moved out"]);
-    assert_eq!(run.code, 1, "this run still fell; the next one is held to the new level: {run:?}");
+    assert_eq!(run.code, 0, "{run:?}");
+    assert!(
+        run.stdout.contains("Ratchet: lowered from 80.00% (at ")
+            && run.stdout.contains(") to 79.80% (reason: the legacy importer moved out)\n"),
+        "{run:?}"
+    );
+    assert!(!run.stdout.contains("FAILED"), "{run:?}");
+    assert!(run.stdout.contains("    src/a.rs: 400 → 398 (−2)\n"), "{run:?}");
+    assert!(run.stdout.contains("lowered to 79.80%, the reason kept in it; commit it"), "{run:?}");
     let b: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(ws.baseline()).unwrap()).unwrap();
     assert_eq!(b["covered"], 798);
     assert_eq!(b["lowered"], serde_json::json!({"reason": "the legacy importer moved out", "from": [800, 1000]}));
     let run = ws.grade(&at(398), &[]);
     assert_eq!(run.code, 0, "{run:?}");
+    assert!(run.stdout.contains("Ratchet: passed (79.80%; the baseline 79.80% at"), "{run:?}");
+    // Lowering does not excuse the other gates: below the threshold it still fails, and the
+    // JSON says what was lowered.
+    let run =
+        ws.grade(&at(10), &["--lower-baseline", "--reason", "a big rewrite", "--fail-under", "50", "--format", "json"]);
+    assert_eq!(run.code, 1, "{run:?}");
+    let v: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(v["gate"]["passed"], false);
+    assert_eq!(v["ratchet"]["passed"], true);
+    assert_eq!(v["ratchet"]["before"]["covered"], 798);
+    assert_eq!(v["ratchet"]["lowered"]["reason"], "a big rewrite");
+    assert_eq!(
+        (v["ratchet"]["lowered"]["covered"].as_u64(), v["ratchet"]["lowered"]["valid"].as_u64()),
+        (Some(410), Some(1000))
+    );
+    let run = ws.grade(&at(398), &["--lower-baseline", "--reason", "back up"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    assert!(run.stdout.contains("up from the baseline's 41.00%"), "raising is not lowering: {run:?}");
 
     // Rose: passes, and says how to lock it in.
     let run = ws.grade(&at(450), &[]);

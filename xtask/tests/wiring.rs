@@ -404,3 +404,65 @@ fn cd_deploys_with_the_script_after_a_build_or_by_hand() {
     assert!(env.contains("inputs.commit") && env.contains("workflow_run.head_sha"), "{env}");
     assert!(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/deploy.sh").is_file());
 }
+
+/// The coverage history is kept between runs as the test history is (actions/cache restore and
+/// save, pinned alike, under a key of each run's own), at the path the `trend` setting gives:
+/// every run restores it, only a run on the default branch saves it (the gate adds to it only
+/// there), also when the gate failed; and the merged report's artifact carries the badge and
+/// the chart.
+#[test]
+fn the_coverage_history_is_kept_from_the_default_branch_and_the_pictures_uploaded() {
+    let workflow = load(".github/workflows/ci.yml");
+    let jobs = workflow.get("jobs").unwrap();
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let trend = xtask::settings::Settings::load(&cargo, root).unwrap().coverage.trend;
+    let trend = trend.strip_prefix(root).unwrap().to_str().unwrap().to_owned();
+    let history = format!("{trend}/history.jsonl");
+
+    let steps = |job: &str| jobs.get(job).and_then(|j| j.get("steps")).map(Node::items).unwrap_or_default();
+    let action = |steps: &[Node], action: &str, path: &str| -> Option<usize> {
+        steps.iter().position(|s| {
+            text(s, "uses").is_some_and(|u| u.starts_with(&format!("{action}@")))
+                && s.get("with").and_then(|w| text(w, "path")) == Some(path)
+        })
+    };
+    let coverage = steps("coverage");
+    let restore = action(coverage, "actions/cache/restore", &history).expect("the coverage job restores the history");
+    let save = action(coverage, "actions/cache/save", &history).expect("the coverage job saves the history");
+    let gate = coverage.iter().position(|s| text(s, "run").is_some_and(|r| r.starts_with("cargo xtask coverage")));
+    assert!(Some(restore) < gate && gate < Some(save), "restored, then the gate, then saved");
+    assert_eq!(text(&coverage[restore], "if"), None, "every run restores it: a pull request's chart shows main's runs");
+    assert_eq!(
+        text(&coverage[save], "if"),
+        Some("always() && github.ref_name == github.event.repository.default_branch"),
+        "saved from the default branch only, the gate's verdict aside"
+    );
+    let with = |i: usize, key: &str| coverage[i].get("with").and_then(|w| text(w, key)).map(str::to_owned);
+    let key = with(save, "key").expect("a key");
+    assert_eq!(with(restore, "key").as_ref(), Some(&key));
+    assert!(key.contains("${{ github.run_id }}-${{ github.run_attempt }}"), "a key of each run's own: {key}");
+    let prefix = with(restore, "restore-keys").expect("restore-keys: the newest earlier copy");
+    assert!(key.starts_with(&prefix), "{prefix} {key}");
+
+    // Pinned as the test history's steps are.
+    let tests = steps("test");
+    let test_history = "target/xtask-tests/history.jsonl";
+    for (action_name, ours) in [("actions/cache/restore", restore), ("actions/cache/save", save)] {
+        let theirs = action(tests, action_name, test_history).expect("the test job keeps its history");
+        assert_eq!(text(&coverage[ours], "uses"), text(&tests[theirs], "uses"), "{action_name}");
+    }
+
+    let upload = coverage
+        .iter()
+        .find(|s| text(s, "name") == Some("Keep the merged report"))
+        .expect("the merged report's upload");
+    assert_eq!(text(upload, "if"), Some("always()"));
+    let paths: Vec<&str> =
+        upload.get("with").and_then(|w| text(w, "path")).unwrap_or_default().lines().map(str::trim).collect();
+    for file in
+        ["coverage.xml".to_owned(), format!("{trend}/coverage-badge.svg"), format!("{trend}/coverage-trend.svg")]
+    {
+        assert!(paths.contains(&file.as_str()), "{file} in the artifact: {paths:?}");
+    }
+}

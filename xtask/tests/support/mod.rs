@@ -22,13 +22,19 @@ impl std::fmt::Debug for Run {
 /// The xtask binary with a clean, predictable environment (no colour, not in CI), and the
 /// verdict cache out of the way: every gate runs (`XTASK_NO_CACHE`), and what it keeps goes to
 /// a folder of the tests, not the checkout's `target/xtask-cache` (tests/verdict_cache.rs
-/// undoes both).
+/// undoes both). So does the coverage trend (`XTASK_TREND_DIR`): the reports the tests grade
+/// never reach the checkout's history (tests/coverage_trend.rs undoes it).
 pub fn xtask() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_xtask"));
-    c.env("XTASK_NO_CACHE", "1").env("XTASK_CACHE_DIR", Path::new(env!("CARGO_TARGET_TMPDIR")).join("xtask-cache"));
+    let tmp = Path::new(env!("CARGO_TARGET_TMPDIR"));
+    c.env("XTASK_NO_CACHE", "1")
+        .env("XTASK_CACHE_DIR", tmp.join("xtask-cache"))
+        .env("XTASK_TREND_DIR", tmp.join("xtask-trend"));
     for var in [
         "GITHUB_ACTIONS",
         "GITHUB_STEP_SUMMARY",
+        "GITHUB_REF",
+        "GITHUB_EVENT_PATH",
         "CLICOLOR_FORCE",
         "NO_COLOR",
         "CI",

@@ -32,6 +32,13 @@ pub struct CoverageSettings {
     pub ratchet_tolerance: Percent,
     /// Per-path gates, each graded on the files its glob matches.
     pub paths: Vec<PathGate>,
+    /// The trend's folder (absolute): the history of graded runs (`history.jsonl`), the badge
+    /// (`coverage-badge.svg`) and the chart (`coverage-trend.svg`).
+    pub trend: PathBuf,
+    /// How many runs the history keeps (at least 1).
+    pub history_runs: usize,
+    /// How many of the last runs the chart draws (at least 1, at most `history_runs`).
+    pub trend_runs: usize,
 }
 
 /// One `[[workspace.metadata.xtask.coverage.paths]]` entry.
@@ -62,6 +69,9 @@ pub(super) struct Table {
     baseline: Option<PathBuf>,
     ratchet_tolerance: Percent,
     paths: Vec<PathGate>,
+    trend: PathBuf,
+    history_runs: usize,
+    trend_runs: usize,
 }
 
 impl Default for Table {
@@ -81,6 +91,9 @@ impl Default for Table {
             baseline: None,
             ratchet_tolerance: "0.1".parse().expect("a valid percentage"),
             paths: Vec::new(),
+            trend: "target/coverage".into(),
+            history_runs: 200,
+            trend_runs: 30,
         }
     }
 }
@@ -99,6 +112,17 @@ impl Table {
             } else if let Err(e) = crate::repo::glob::check(&gate.glob) {
                 errors.push(format!("{at}: {e}"));
             }
+        }
+        if self.history_runs == 0 {
+            errors.push("`history-runs` must be at least 1: the history keeps the last runs".to_owned());
+        }
+        if self.trend_runs == 0 {
+            errors.push("`trend-runs` must be at least 1: the chart draws the last runs".to_owned());
+        } else if self.trend_runs > self.history_runs.max(1) {
+            errors.push(format!(
+                "`trend-runs` ({}) is more than `history-runs` ({}): the history would never hold that many runs",
+                self.trend_runs, self.history_runs
+            ));
         }
         check_bands(&self.bands, &mut errors);
         if !errors.is_empty() {
@@ -119,6 +143,9 @@ impl Table {
             baseline: self.baseline.map(|b| root.join(b)),
             ratchet_tolerance: self.ratchet_tolerance,
             paths: self.paths,
+            trend: root.join(self.trend),
+            history_runs: self.history_runs,
+            trend_runs: self.trend_runs,
         })
     }
 }

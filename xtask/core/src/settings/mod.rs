@@ -191,6 +191,25 @@ mod tests {
     }
 
     #[test]
+    fn the_trend_keeps_its_runs_in_a_folder_and_checks_its_lengths() {
+        let s = Settings::from_metadata(Path::new("/r"), &serde_json::Value::Null).unwrap();
+        assert_eq!(s.coverage.trend, Path::new("/r/target/coverage"));
+        assert_eq!((s.coverage.history_runs, s.coverage.trend_runs), (200, 30));
+        let meta = json!({"xtask": {"coverage": {"trend": "ci/trend", "history-runs": 5, "trend-runs": 5}}});
+        let s = Settings::from_metadata(Path::new("/r"), &meta).unwrap();
+        assert_eq!((s.coverage.trend.as_path(), s.coverage.trend_runs), (Path::new("/r/ci/trend"), 5));
+        assert_eq!(
+            error(json!({"coverage": {"history-runs": 0, "trend-runs": 0}})),
+            "[workspace.metadata.xtask.coverage] in Cargo.toml: `history-runs` must be at least 1: the history keeps \
+             the last runs; `trend-runs` must be at least 1: the chart draws the last runs"
+        );
+        assert!(
+            error(json!({"coverage": {"history-runs": 10}}))
+                .contains("`trend-runs` (30) is more than `history-runs` (10): the history would never hold that many"),
+        );
+    }
+
+    #[test]
     fn fractional_threshold_and_custom_bands_are_read() {
         let meta = json!({"xtask": {"coverage": {"threshold": 72.5, "metric": "branches",
             "bands": [{"min": 75, "emoji": "+", "label": "Good"}, {"min": 0, "emoji": "-", "label": "Bad"}]}}});

@@ -14,13 +14,16 @@ use crate::coverage::grade::Percent;
 use crate::coverage::merge::Merger;
 mod build;
 mod diff;
+mod history;
 mod html;
 mod inputs;
 mod paths;
+mod picture;
 mod ratchet;
 pub mod render;
 mod report;
 pub mod shards;
+mod trend;
 
 use self::render::Format;
 use crate::cache::{self, Answer, Inputs, Ran};
@@ -85,7 +88,8 @@ pub struct CoverageArgs {
     /// is none yet; says so, and writes nothing, when it fell
     #[arg(long, conflicts_with = "lower_baseline")]
     pub update_baseline: bool,
-    /// Write the baseline even though coverage fell, keeping --reason in it
+    /// Write the baseline even though coverage fell, keeping --reason in it; this run is then
+    /// judged against the lowered baseline
     #[arg(long, requires = "reason")]
     pub lower_baseline: bool,
     /// Why the baseline is lowered (kept in the baseline file)
@@ -209,7 +213,8 @@ impl CoverageArgs {
 
     /// The gate in three steps: its inputs (the report, given or made by a test run, and the
     /// change) → the judgement ([`Verdicts`], every verdict of the run) → the report (the
-    /// summary printed, the step summary, the annotations) and the outcome.
+    /// summary printed, the step summary, the annotations) and the outcome; then the trend
+    /// (the history, the badge and the chart).
     pub fn run_detailed(self, cx: &Context) -> Result<CoverageRun> {
         if self.format == Format::Json {
             cx.out.keep_stdout_for_the_report();
@@ -226,7 +231,17 @@ impl CoverageArgs {
         if let (Some(page), Some(patch)) = (&self.html, &verdicts.patch) {
             html::write(page, &graded, patch)?;
         }
-        report::report(cx, &graded, &verdicts, self.format)
+        let run = report::report(cx, &graded, &verdicts, self.format)?;
+        // The whole report's total goes to the trend; a shard graded alone is not the total.
+        // The trend cannot change the verdict: when it cannot be kept, the run says so.
+        if self.partition.is_none()
+            && let Err(e) = trend::keep(cx, &graded, &verdicts)
+        {
+            let msg = format!("not kept: {e:#}");
+            eprintln!("trend: {msg}");
+            cx.out.annotate(crate::output::Level::Warning, None, "Coverage trend", &msg);
+        }
+        Ok(run)
     }
 
     /// The flags that contradict the settings or each other in ways clap cannot see.

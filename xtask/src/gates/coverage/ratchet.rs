@@ -1,7 +1,7 @@
 //! The ratchet: a committed baseline (the `baseline` setting) holds the total's counts and the
 //! commit they were measured at; the gate fails when the total falls below it by more than
 //! `ratchet-tolerance` points. `--update-baseline` raises it, `--lower-baseline --reason`
-//! lowers it, keeping the reason.
+//! lowers it, keeping the reason; the run that lowers it is judged against the new baseline.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -69,10 +69,13 @@ pub struct RatchetVerdict {
     pub before: Option<Baseline>,
     pub now: Counts,
     pub tolerance: Percent,
+    /// Judged against the baseline as it is after this run: one lowered now is passed.
     pub passed: bool,
     /// Files that lost the most covered lines: (path, covered before, covered now).
     pub losers: Vec<(String, u64, u64)>,
     pub written: Written,
+    /// Why the baseline was lowered, when this run lowered it ([`Written::Lowered`]); else none.
+    pub reason: Option<String>,
 }
 
 impl RatchetVerdict {
@@ -109,7 +112,7 @@ pub fn judge(
         );
     }
     let tolerance = cx.settings.coverage.ratchet_tolerance;
-    let passed = before.as_ref().is_none_or(|b| !grade::fell_by_more_than(now, b.counts(), tolerance));
+    let held = before.as_ref().is_none_or(|b| !grade::fell_by_more_than(now, b.counts(), tolerance));
     let mut files = BTreeMap::new();
     for (f, name) in report.files.iter().zip(names) {
         let c = if metric == Metric::Lines { f.lines } else { f.branches };
@@ -153,7 +156,13 @@ pub fn judge(
             if fell { Written::Lowered } else { Written::Raised }
         }
     };
-    Ok(RatchetVerdict { path: shown, before, now, tolerance, passed, losers, written })
+    // A person who gave a reason to lower the baseline is judged against the lowered one,
+    // which is this run's figure: the run passes the ratchet, saying from what it was lowered.
+    let (passed, reason) = match (&written, request) {
+        (Written::Lowered, Request::Lower { reason }) => (true, Some(reason.to_owned())),
+        _ => (held, None),
+    };
+    Ok(RatchetVerdict { path: shown, before, now, tolerance, passed, losers, written, reason })
 }
 
 fn read(path: &Path, shown: &str) -> Result<Option<Baseline>> {

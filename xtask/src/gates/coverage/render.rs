@@ -108,18 +108,19 @@ fn ratchet_text(r: &RatchetVerdict) -> String {
         Some(b) => {
             let was = percent_text(b.counts());
             let at = b.commit.get(..12).unwrap_or(&b.commit);
-            if !r.passed {
+            if let Some(reason) = &r.reason {
+                out.push_str(&format!(
+                    "Ratchet: {} from {was}% (at {at}) to {now}% (reason: {reason})\n",
+                    "lowered".yellow().bold()
+                ));
+                out.push_str(&losers_text(r));
+            } else if !r.passed {
                 out.push_str(&format!(
                     "Ratchet: {} ({now}% fell from the baseline's {was}% (at {at}) by more than {} points)\n",
                     verdict(false),
                     r.tolerance
                 ));
-                if !r.losers.is_empty() {
-                    out.push_str("  files that lost the most covered lines:\n");
-                    for (name, was, is) in &r.losers {
-                        out.push_str(&format!("    {name}: {was} → {is} (−{})\n", was - is));
-                    }
-                }
+                out.push_str(&losers_text(r));
             } else if r.rose() {
                 out.push_str(&format!("Ratchet: {} ({now}%, up from the baseline's {was}% at {at})\n", verdict(true)));
             } else {
@@ -147,6 +148,18 @@ fn ratchet_text(r: &RatchetVerdict) -> String {
             "Baseline: not updated: coverage fell to {now}%; to lower the baseline, \
              `cargo xtask coverage --lower-baseline --reason \"…\"`\n"
         )),
+    }
+    out
+}
+
+/// The files that lost the most covered lines since the baseline, under the ratchet's line.
+fn losers_text(r: &RatchetVerdict) -> String {
+    let mut out = String::new();
+    if !r.losers.is_empty() {
+        out.push_str("  files that lost the most covered lines:\n");
+        for (name, was, is) in &r.losers {
+            out.push_str(&format!("    {name}: {was} → {is} (−{})\n", was - is));
+        }
     }
     out
 }
@@ -185,13 +198,23 @@ fn extras_markdown(s: &Summary, e: &Extras<'_>) -> String {
         && let Some(b) = &r.before
     {
         let mark = if r.passed { "✅" } else { "❌" };
-        out.push_str(&format!(
-            "\n{mark} Ratchet: {}% against the baseline's {}% (tolerance {} points, {}).\n",
-            percent_text(r.now),
-            percent_text(b.counts()),
-            r.tolerance,
-            s.metric.noun()
-        ));
+        if let Some(reason) = &r.reason {
+            out.push_str(&format!(
+                "\n⚠️ Ratchet: the baseline was lowered from {}% to {}% ({}), reason: {}\n",
+                percent_text(b.counts()),
+                percent_text(r.now),
+                s.metric.noun(),
+                reason.replace(['\n', '\r'], " ")
+            ));
+        } else {
+            out.push_str(&format!(
+                "\n{mark} Ratchet: {}% against the baseline's {}% (tolerance {} points, {}).\n",
+                percent_text(r.now),
+                percent_text(b.counts()),
+                r.tolerance,
+                s.metric.noun()
+            ));
+        }
     }
     out
 }
@@ -304,6 +327,9 @@ fn json(s: &Summary, extras: &Extras<'_>) -> String {
             })),
             "tolerance": r.tolerance.to_string(),
             "passed": r.passed,
+            "lowered": r.reason.as_ref().map(|reason| serde_json::json!({
+                "reason": reason, "covered": r.now.covered, "valid": r.now.valid, "percent": pct(r.now),
+            })),
             "lost": r.losers.iter().map(|(f, was, is)| serde_json::json!({"file": f, "before": was, "now": is})).collect::<Vec<_>>(),
         });
     }

@@ -44,6 +44,13 @@ pub(super) fn report(cx: &Context, graded: &Graded, v: &Verdicts, format: Format
         let now = percent_text(r.now);
         annotate(cx, &format!("coverage fell from the baseline's {was}% to {now}% (more than {} points)", r.tolerance));
     }
+    if let Some(r) = v.ratchet.as_ref()
+        && let (Some(reason), Some(b)) = (&r.reason, &r.before)
+    {
+        let (was, now) = (percent_text(b.counts()), percent_text(r.now));
+        let msg = format!("the ratchet's baseline was lowered from {was}% to {now}%: {reason}");
+        cx.out.annotate(Level::Warning, None, "Coverage baseline lowered", &msg);
+    }
     if let Some(p) = v.patch.as_ref().filter(|p| !p.passed()) {
         annotate(cx, &patch_failure(p));
     }
