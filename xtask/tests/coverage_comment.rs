@@ -26,7 +26,7 @@ echo "stand-in cargo: unexpected $*" >&2; exit 99
 /// The pull request's head commit, as the event names it.
 const HEAD: &str = "5d8f0c3b9a7e6d4c2b1a09f8e7d6c5b4a3928170";
 const REPOSITORY: &str = "octo-org/covsample";
-const TOKEN: &str = "ghs_s3cr3tT0kenThatMustNeverBePrinted";
+const TOKEN: &str = "ghs_placeholder_token_that_is_never_printed";
 const MARKER: &str = "<!-- xtask-coverage-comment -->";
 /// The committed snapshot of the comment rendered by [`the_comment_is_rendered_from_a_real_report`].
 const SNAPSHOT: &str = "tests/fixtures/comment/comment.md.expected";
@@ -400,7 +400,10 @@ fn github(head: &'static str, pages: Vec<Vec<serde_json::Value>>) -> impl Fn(&Re
             }
             ("PATCH", t) if t.starts_with(&format!("/repos/{REPOSITORY}/issues/comments/")) => {
                 let id: u64 = t.rsplit('/').next().unwrap().parse().unwrap();
-                reply(200, serde_json::json!({ "id": id, "html_url": format!("https://github.com/x#issuecomment-{id}") }))
+                reply(
+                    200,
+                    serde_json::json!({ "id": id, "html_url": format!("https://github.com/x#issuecomment-{id}") }),
+                )
             }
             ("POST", t) if t == comments => {
                 reply(201, serde_json::json!({ "id": 900, "html_url": "https://github.com/x#issuecomment-900" }))
@@ -427,7 +430,10 @@ fn the_comment_posted_before_is_updated_in_place_across_pages() {
     let server = Server::start(github(HEAD, pages));
     let run = post(&s, &server, &dir, &[]);
     assert_eq!(run.code, 0, "{run:?}");
-    assert!(run.stdout.contains("comment: updated on pull request #24: https://github.com/x#issuecomment-555"), "{run:?}");
+    assert!(
+        run.stdout.contains("comment: updated on pull request #24: https://github.com/x#issuecomment-555"),
+        "{run:?}"
+    );
     assert_eq!(
         requested(&server),
         [
@@ -580,7 +586,10 @@ fn metacharacters_in_a_pull_request_change_nothing_but_text() {
     assert!(!comment.contains("javascript") && !comment.contains("touch pwned"), "{comment}");
     assert!(!comment.contains("x/$("), "the branch is not shown: {comment}");
     let sidecar = std::fs::read_to_string(dir.join("comment.json")).unwrap();
-    assert_eq!(serde_json::from_str::<serde_json::Value>(&sidecar).unwrap(), serde_json::json!({ "pull_request": 24, "head_sha": HEAD }));
+    assert_eq!(
+        serde_json::from_str::<serde_json::Value>(&sidecar).unwrap(),
+        serde_json::json!({ "pull_request": 24, "head_sha": HEAD })
+    );
 
     let server = Server::start(github(HEAD, vec![vec![]]));
     let run = post(&s, &server, &dir, &[]);

@@ -432,12 +432,18 @@ fn the_coverage_comment_is_written_read_only_and_posted_from_the_default_branch(
                 && s.get("with").and_then(|w| text(w, "name")) == Some("coverage-comment")
         })
         .expect("the coverage job keeps the comment as an artifact");
-    assert_eq!(text(upload, "if"), Some("always() && github.event_name == 'pull_request'"), "on pull requests, pass or fail");
+    assert_eq!(
+        text(upload, "if"),
+        Some("always() && github.event_name == 'pull_request'"),
+        "on pull requests, pass or fail"
+    );
     assert_eq!(upload.get("with").and_then(|w| text(w, "path")).map(|p| p.trim_end_matches('/')), Some(dir));
 
     let workflow = load(".github/workflows/coverage-comment.yml");
-    let raw = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../.github/workflows/coverage-comment.yml"))
-        .unwrap();
+    let raw = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../.github/workflows/coverage-comment.yml"),
+    )
+    .unwrap();
     let on = workflow.get("on").expect("triggers");
     assert_eq!(on.entries().len(), 1, "workflow_run alone");
     let run = on.get("workflow_run").expect("on workflow_run");
@@ -462,8 +468,8 @@ fn the_coverage_comment_is_written_read_only_and_posted_from_the_default_branch(
     );
     let steps = job.get("steps").map(Node::items).unwrap_or_default();
     let pins: Vec<&str> = raw.lines().map(str::trim).filter(|l| l.contains("uses: ")).collect();
-    let ci_text = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../.github/workflows/ci.yml"))
-        .unwrap();
+    let ci_text =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../.github/workflows/ci.yml")).unwrap();
     for step in steps {
         if let Some(uses) = text(step, "uses") {
             assert!(pinned_by_sha(uses), "pinned by SHA: {uses}");
@@ -510,7 +516,9 @@ fn the_coverage_comment_is_written_read_only_and_posted_from_the_default_branch(
     // The trigger's finding is accepted in one place, with a reason, for this file alone.
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
     let suppressions = std::fs::read_to_string(root.join("security.toml")).unwrap();
-    assert!(suppressions.contains(
-        "id = \"zizmor/dangerous-triggers\"\npath = \".github/workflows/coverage-comment.yml\"\nreason = "
-    ));
+    assert!(
+        suppressions.contains(
+            "id = \"zizmor/dangerous-triggers\"\npath = \".github/workflows/coverage-comment.yml\"\nreason = "
+        )
+    );
 }

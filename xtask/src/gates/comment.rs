@@ -96,7 +96,8 @@ impl PostArgs {
         // The pull request named must be at the commit the run tested: a run cannot comment
         // on another pull request, and an older run's comment does not replace a newer one's.
         let pull = api.get_json(&format!("/repos/{}/pulls/{number}", api.repository))?;
-        let head = pull.pointer("/head/sha").and_then(|s| s.as_str()).unwrap_or_default();
+        let head = pull.pointer("/head/sha").and_then(|s| s.as_str());
+        let head = head.with_context(|| format!("pull request #{number}: the API's answer has no head.sha"))?;
         if head != tested {
             println!(
                 "comment: not posted: pull request #{number} is at {head} now, not at {tested} (this run's commit); \
@@ -107,8 +108,12 @@ impl PostArgs {
         let existing = api.find_comment(number, &self.author)?;
         let payload = serde_json::json!({ "body": artifact.body });
         let (verb, answer) = match existing {
-            Some(id) => ("updated", api.send("PATCH", &format!("/repos/{}/issues/comments/{id}", api.repository), &payload)?),
-            None => ("posted", api.send("POST", &format!("/repos/{}/issues/{number}/comments", api.repository), &payload)?),
+            Some(id) => {
+                ("updated", api.send("PATCH", &format!("/repos/{}/issues/comments/{id}", api.repository), &payload)?)
+            }
+            None => {
+                ("posted", api.send("POST", &format!("/repos/{}/issues/{number}/comments", api.repository), &payload)?)
+            }
         };
         let url = answer.get("html_url").and_then(|u| u.as_str()).unwrap_or("(no address in the answer)");
         println!("comment: {verb} on pull request #{number}: {url}");
@@ -163,7 +168,8 @@ pub fn read_artifact(dir: &Path) -> Result<Artifact> {
 
 /// The sidecar's two values, checked; other keys are ignored.
 fn sidecar_of(value: &serde_json::Value) -> Result<Sidecar> {
-    let number = value.get("pull_request").and_then(serde_json::Value::as_u64).filter(|n| (1..=u32::MAX as u64).contains(n));
+    let number =
+        value.get("pull_request").and_then(serde_json::Value::as_u64).filter(|n| (1..=u32::MAX as u64).contains(n));
     let Some(pull_request) = number else { bail!("`pull_request` is not a positive integer") };
     let head_sha = value.get("head_sha").and_then(|s| s.as_str()).filter(|s| is_sha(s));
     let Some(head_sha) = head_sha else { bail!("`head_sha` is not a commit (40 hexadecimal digits)") };
@@ -229,6 +235,7 @@ struct Api {
     base: String,
     repository: String,
     token: String,
+    scratch: Scratch,
 }
 
 /// One answer: the status, the `Link` header, the body.
@@ -259,7 +266,7 @@ impl Api {
         if token.chars().any(|c| c.is_whitespace() || c.is_control() || c == '"' || c == '\\') {
             bail!("GITHUB_TOKEN holds a space, a quote or a control character: not a token");
         }
-        Ok(Api { base, repository, token })
+        Ok(Api { base, repository, token, scratch: Scratch::new()? })
     }
 
     /// The comment posted before: the first by `author` whose body starts with the marker.
@@ -287,7 +294,10 @@ impl Api {
                 None => return Ok(None),
             }
         }
-        bail!("pull request #{number} has more than {} comments: the coverage comment was not looked for further", MAX_PAGES * 100)
+        bail!(
+            "pull request #{number} has more than {} comments: the coverage comment was not looked for further",
+            MAX_PAGES * 100
+        )
     }
 
     fn get_json(&self, path: &str) -> Result<serde_json::Value> {
@@ -313,18 +323,22 @@ impl Api {
                      (GitHub answered {method} {shown} with {}: {message})",
                     answer.status
                 ),
-                404 => bail!("GitHub answered {method} {shown} with 404 ({message}): no such pull request or comment in {}", self.repository),
+                404 => bail!(
+                    "GitHub answered {method} {shown} with 404 ({message}): no such pull request or comment in {}",
+                    self.repository
+                ),
                 status => bail!("GitHub answered {method} {shown} with {status}: {message}"),
             }
         }
-        serde_json::from_slice(&answer.body).with_context(|| format!("{method} {shown}: the answer is not the JSON expected"))
+        serde_json::from_slice(&answer.body)
+            .with_context(|| format!("{method} {shown}: the answer is not the JSON expected"))
     }
 
     /// One request with curl: the token, the headers and the body in a config on its stdin
     /// (never in its arguments, which other processes can read); the answer's headers in a
-    /// file of their own (the last block is the answer's, after any `100 Continue`).
+    /// file of our folder (the last block is the answer's, after any `100 Continue`).
     fn request(&self, method: &str, url: &str, payload: Option<&serde_json::Value>) -> Result<Answer> {
-        let headers = std::env::temp_dir().join(format!("xtask-comment-{}-{}.headers", std::process::id(), next_id()));
+        let headers = self.scratch.0.join(format!("{}.headers", next_id()));
         let mut config = vec![
             format!("url = {}", quote(url)),
             format!("request = {}", quote(method)),
@@ -351,13 +365,10 @@ impl Api {
         let _ = std::fs::remove_file(&headers);
         let out = out?;
         if !out.status.success() {
-            bail!(
-                "cannot reach the GitHub API ({method} {url}): {}",
-                String::from_utf8_lossy(&out.stderr).trim()
-            );
+            bail!("cannot reach the GitHub API ({method} {url}): {}", String::from_utf8_lossy(&out.stderr).trim());
         }
-        let (status, link) = last_header_block(&header_text)
-            .with_context(|| format!("{method} {url}: curl wrote no HTTP status"))?;
+        let (status, link) =
+            last_header_block(&header_text).with_context(|| format!("{method} {url}: curl wrote no HTTP status"))?;
         Ok(Answer { status, link, body: out.stdout })
     }
 }
@@ -366,6 +377,36 @@ impl Api {
 fn next_id() -> usize {
     static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
     N.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+}
+
+/// A folder of our own for curl's header dumps: created new (never one that exists, which
+/// another user could have made or linked), readable by us alone, removed when dropped.
+struct Scratch(PathBuf);
+
+impl Scratch {
+    fn new() -> Result<Scratch> {
+        use std::os::unix::fs::DirBuilderExt as _;
+        let base = std::env::temp_dir();
+        let mut last = None;
+        for attempt in 0..16 {
+            let nanos =
+                std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.subsec_nanos());
+            let dir = base.join(format!("xtask-comment-{}-{nanos}-{attempt}", std::process::id()));
+            match std::fs::DirBuilder::new().mode(0o700).create(&dir) {
+                Ok(()) => return Ok(Scratch(dir)),
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => last = Some(e),
+                Err(e) => return Err(e).with_context(|| format!("cannot create a folder in {}", base.display())),
+            }
+        }
+        Err(last.expect("an attempt failed"))
+            .with_context(|| format!("cannot create a folder of our own in {}", base.display()))
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
 }
 
 /// A value for curl's config file: in double quotes, `\` and `"` escaped (the callers never

@@ -151,7 +151,9 @@ pub(super) fn write(dir: &Path, graded: &Graded, v: &Verdicts) -> Result<()> {
     poster::write_artifact(dir, &body, run.pull.as_ref())?;
     let shown = dir.join(poster::BODY_FILE);
     match &run.pull {
-        Some(p) => eprintln!("comment: {} (pull request #{}, for `cargo xtask comment post`)", shown.display(), p.pull_request),
+        Some(p) => {
+            eprintln!("comment: {} (pull request #{}, for `cargo xtask comment post`)", shown.display(), p.pull_request)
+        }
         None => eprintln!("comment: {} (not a pull request's run: nothing to post)", shown.display()),
     }
     Ok(())
@@ -267,7 +269,14 @@ fn ratchet(r: &RatchetVerdict) -> String {
     if !r.losers.is_empty() {
         out.push_str("\n| File | Covered before | Covered now |\n| --- | ---: | ---: |\n");
         for (name, was, is) in &r.losers {
-            let _ = writeln!(out, "| {} | {} | {} (−{}) |", cell(name), thousands(*was), thousands(*is), thousands(was - is));
+            let _ = writeln!(
+                out,
+                "| {} | {} | {} (−{}) |",
+                cell(name),
+                thousands(*was),
+                thousands(*is),
+                thousands(was - is)
+            );
         }
     }
     out
@@ -481,7 +490,9 @@ mod tests {
         assert!(text.starts_with("\n#### ❌ Indirect changes: 4 lines no longer covered\n"), "{text}");
         assert!(text.contains("covered in `origin/main`; at most 3: ❌."), "{text}");
         assert!(text.contains("| `src/a.rs` | [3–5](https://github.com/o/r/blob/0123456789abcdef0123456789abcdef01234567/src/a.rs#L3-L5), [9]("), "{text}");
-        assert!(text.contains("_2 lines whose coverage differs between two runs of one commit: unstable, not counted._"));
+        assert!(
+            text.contains("_2 lines whose coverage differs between two runs of one commit: unstable, not counted._")
+        );
         let none = Indirect { base: "origin/main".into(), ..Indirect::default() };
         assert_eq!(
             indirect(&none, None),
