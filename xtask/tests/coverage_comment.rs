@@ -562,17 +562,21 @@ fn the_artifact_cannot_steer_the_poster() {
 #[test]
 fn metacharacters_in_a_pull_request_change_nothing_but_text() {
     let (s, root) = pull_request("comment-metachar");
+    // The file any of these commands would create: here, in the temporary folder, anywhere.
+    let canary = format!("xtask-comment-pwned-{}", std::process::id());
+    let tmp = std::env::temp_dir().join(&canary);
     let title = format!(
-        "$(touch pwned) `touch pwned` ; rm -rf pwned && touch pwned | tee pwned {MARKER} <!-- \
-         [click](javascript:alert(1)) ](javascript:alert(1)) \\\" ' \n# heading"
+        "$(touch {canary}) $(touch {tmp}) `touch {canary}` ; rm -rf {canary} && touch {canary} | tee {canary} \
+         {MARKER} <!-- [click](javascript:alert(1)) ](javascript:alert(1)) \\\" ' \n# heading",
+        tmp = tmp.display()
     );
-    let branch = "x/$(touch${IFS}pwned)`touch${IFS}pwned`;touch${IFS}pwned";
-    let event = event(&s, &title, branch);
+    let branch = format!("x/$(touch${{IFS}}{canary})`touch${{IFS}}{canary}`;touch${{IFS}}{canary}");
+    let event = event(&s, &title, &branch);
     // A base branch with such a name (git allows these characters in a branch name).
-    let base = "main`$(touch${IFS}pwned)`;rm${IFS}-rf${IFS}pwned<!--";
+    let base = format!("main`$(touch${{IFS}}{canary})`;rm${{IFS}}-rf${{IFS}}{canary}<!--");
     git(&root, &["update-ref", &format!("refs/remotes/origin/{base}"), "main"]);
     let summary = s.path("summary.md");
-    let s = (s.env("GITHUB_ACTIONS", "true").env("GITHUB_BASE_REF", base).env("GITHUB_HEAD_REF", branch))
+    let s = (s.env("GITHUB_ACTIONS", "true").env("GITHUB_BASE_REF", &base).env("GITHUB_HEAD_REF", &branch))
         .env("GITHUB_STEP_SUMMARY", summary);
     let (run, dir) = gate(&s, &root, &event, &[]);
     assert_eq!(run.code, 1, "{run:?}");
@@ -583,7 +587,7 @@ fn metacharacters_in_a_pull_request_change_nothing_but_text() {
         comment.contains(&format!("Changed against ``origin/{base}`` (merge base `")),
         "the base's name in a code span no backtick in it closes: {comment}"
     );
-    assert!(!comment.contains("javascript") && !comment.contains("touch pwned"), "{comment}");
+    assert!(!comment.contains("javascript") && !comment.contains("touch "), "the title is not shown: {comment}");
     assert!(!comment.contains("x/$("), "the branch is not shown: {comment}");
     let sidecar = std::fs::read_to_string(dir.join("comment.json")).unwrap();
     assert_eq!(
@@ -598,6 +602,6 @@ fn metacharacters_in_a_pull_request_change_nothing_but_text() {
     assert_eq!(posted.json(), serde_json::json!({ "body": comment }), "the body, byte for byte");
 
     for folder in [s.0.clone(), root.clone(), std::env::current_dir().unwrap(), std::env::temp_dir()] {
-        assert!(!folder.join("pwned").exists(), "{}: a command ran", folder.display());
+        assert!(!folder.join(&canary).exists(), "{}: a command ran", folder.display());
     }
 }

@@ -138,12 +138,15 @@ pub fn pull_request_of_event(path: &Path) -> Result<Option<Sidecar>> {
 /// a pull request; says so on stderr (stdout may be the JSON report).
 pub(super) fn write(dir: &Path, graded: &Graded, v: &Verdicts) -> Result<()> {
     let run = GithubRun::from_env()?;
+    // The hook for the indirect changes (`--base-report`): their verdict, as an [`Indirect`],
+    // once the gate judges them; until then the section is left out.
+    let indirect: Option<Indirect> = None;
     let input = CommentInput {
         summary: &v.summary,
         paths: &v.paths,
         ratchet: v.ratchet.as_ref(),
         patch: v.patch.as_ref(),
-        indirect: None,
+        indirect: indirect.as_ref(),
         tests_failed: matches!(graded.tests, Some((crate::Outcome::Failed, _))),
         links: run.links.as_ref(),
     };
