@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 use xtask::gates::cache::CacheArgs;
 use xtask::gates::ci::CiArgs;
+use xtask::gates::comment::CommentArgs;
 use xtask::gates::compose::{DownArgs, LogsArgs, UpArgs};
 use xtask::gates::coverage::CoverageArgs;
 use xtask::gates::dev::DevArgs;
@@ -212,6 +213,22 @@ enum Gate {
     /// Exit status: 0 (it judges nothing); 2 when the history cannot be read.
     #[command(verbatim_doc_comment)]
     Flaky(FlakyArgs),
+    /// Post the coverage comment a pull request's CI run wrote, or update it in place
+    ///
+    /// `cargo xtask coverage --comment DIR`, in a pull request's CI run (read-only, a fork's
+    /// too), writes DIR/comment.md and DIR/comment.json (the pull request and its head commit);
+    /// CI keeps them as an artifact. `comment post --dir DIR`, in a workflow_run workflow with
+    /// `pull-requests: write` that never runs the pull request's code, reads them as data only
+    /// (a positive number, a 40-digit commit, a bounded body that starts with the marker),
+    /// checks that the pull request is at the commit the CI run tested (--head-sha, else the
+    /// workflow_run event's), then updates the comment it posted before (found by its hidden
+    /// marker and author, across every page of comments) or posts one. GitHub's REST API
+    /// through curl: GITHUB_API_URL (default https://api.github.com), GITHUB_REPOSITORY and
+    /// GITHUB_TOKEN (handed to curl on stdin, never printed).
+    /// Exit status: 0 posted, updated, or not posted because the pull request has moved on;
+    /// 2 a malformed artifact, a token without the permission (401, 403), or another API error.
+    #[command(verbatim_doc_comment)]
+    Comment(CommentArgs),
     /// Write the gates' settings, the pre-commit hooks and the CI workflow for this workspace
     ///
     /// For a workspace that has just copied xtask/ (its crates in the workspace's members, the
@@ -261,7 +278,7 @@ fn main() -> ExitCode {
         Gate::Init(args) => args.run(&xtask::project_root()),
         Gate::Lint(args) => cx().and_then(|cx| args.run(&cx)),
         Gate::Test(args) => cx().and_then(|cx| args.run(&cx)),
-        Gate::Coverage(args) => cx().and_then(|cx| args.run(&cx)),
+        Gate::Coverage(args) => cx().and_then(|cx| (*args).run(&cx)),
         Gate::Security(args) => cx().and_then(|cx| args.run(&cx)),
         Gate::Smoke(args) => cx().and_then(|cx| args.run(&cx)),
         Gate::Ci(args) => cx().and_then(|cx| args.run(&cx)),
@@ -271,6 +288,8 @@ fn main() -> ExitCode {
         Gate::Dev(args) => cx().and_then(|cx| args.run(&cx)),
         Gate::Cache(args) => cx().and_then(|cx| args.run(&cx)),
         Gate::Flaky(args) => cx().and_then(|cx| args.run(&cx)),
+        // The poster reads no settings: a table it does not need cannot stop a comment.
+        Gate::Comment(args) => args.run(),
     };
     match result {
         Ok(Outcome::Passed) => ExitCode::SUCCESS,

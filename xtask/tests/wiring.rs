@@ -35,10 +35,11 @@ fn xtask_runs(job: &Node) -> Vec<String> {
         .collect()
 }
 
-/// Flags CI may add to a gate command: where the inputs come from, where reports go and which
-/// part of the suite a matrix job runs, never the policy (thresholds, accepted ages, which
-/// checks run), so CI judges what a hook judges. Each but `--fetch` takes a value.
-const CI_ONLY_FLAGS: [&str; 5] = ["--fetch", "--sarif", "--file", "--output", "--partition"];
+/// Flags CI may add to a gate command: where the inputs come from, where reports (and the pull
+/// request's comment) go and which part of the suite a matrix job runs, never the policy
+/// (thresholds, accepted ages, which checks run), so CI judges what a hook judges. Each but
+/// `--fetch` takes a value.
+const CI_ONLY_FLAGS: [&str; 6] = ["--fetch", "--sarif", "--file", "--output", "--partition", "--comment"];
 
 /// The command without the CI-only flags (and their values).
 fn gate_of(command: &str) -> String {
@@ -61,6 +62,7 @@ fn ci_only_flags_are_transport_not_policy() {
     assert_eq!(gate_of("cargo xtask security --accept-stale-db"), "cargo xtask security --accept-stale-db");
     assert_eq!(gate_of("cargo xtask coverage --file 'a/*.xml' --diff --output=c.xml"), "cargo xtask coverage --diff");
     assert_eq!(gate_of("cargo xtask coverage --partition \"$P\""), "cargo xtask coverage");
+    assert_eq!(gate_of("cargo xtask coverage --diff --comment dir"), "cargo xtask coverage --diff");
 }
 
 /// The gates whose CI job is a matrix of shards (`<gate>-shards`) followed by the job that
@@ -465,4 +467,120 @@ fn the_coverage_history_is_kept_from_the_default_branch_and_the_pictures_uploade
     {
         assert!(paths.contains(&file.as_str()), "{file} in the artifact: {paths:?}");
     }
+}
+
+/// A `uses:` pinned by a full commit SHA (`owner/repo@<40 hex> # vX`).
+fn pinned_by_sha(uses: &str) -> bool {
+    uses.split_once('@').is_some_and(|(_, sha)| sha.len() == 40 && sha.chars().all(|c| c.is_ascii_hexdigit()))
+}
+
+/// The pull request's comment: CI's coverage job writes it with its read-only token and keeps
+/// it as an artifact on pull requests; coverage-comment.yml, on `workflow_run`, posts it with
+/// `pull-requests: write`, from the default branch's code, the artifact read as data (never
+/// checked out, run or interpolated into a script).
+#[test]
+fn the_coverage_comment_is_written_read_only_and_posted_from_the_default_branch() {
+    let ci = load(".github/workflows/ci.yml");
+    let coverage = ci.get("jobs").and_then(|j| j.get("coverage")).expect("a coverage job");
+    let permissions: Vec<(&str, &str)> = (coverage.get("permissions").map(Node::entries).unwrap_or_default().iter())
+        .filter_map(|(k, v)| Some((k.scalar()?, v.scalar()?)))
+        .collect();
+    assert_eq!(permissions, [("contents", "read")], "the job that writes the comment cannot post it");
+    let gate = &xtask_runs(coverage)[0];
+    let dir = gate.split("--comment ").nth(1).and_then(|r| r.split_whitespace().next()).expect("--comment DIR");
+    let upload = (coverage.get("steps").unwrap().items().iter())
+        .find(|s| {
+            text(s, "uses").is_some_and(|u| u.starts_with("actions/upload-artifact@"))
+                && s.get("with").and_then(|w| text(w, "name")) == Some("coverage-comment")
+        })
+        .expect("the coverage job keeps the comment as an artifact");
+    assert_eq!(
+        text(upload, "if"),
+        Some("always() && github.event_name == 'pull_request'"),
+        "on pull requests, pass or fail"
+    );
+    assert_eq!(upload.get("with").and_then(|w| text(w, "path")).map(|p| p.trim_end_matches('/')), Some(dir));
+
+    let workflow = load(".github/workflows/coverage-comment.yml");
+    let raw = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../.github/workflows/coverage-comment.yml"),
+    )
+    .unwrap();
+    let on = workflow.get("on").expect("triggers");
+    assert_eq!(on.entries().len(), 1, "workflow_run alone");
+    let run = on.get("workflow_run").expect("on workflow_run");
+    let names = |n: Option<&Node>| -> Vec<String> {
+        n.map(Node::items).unwrap_or_default().iter().filter_map(Node::scalar).map(str::to_owned).collect()
+    };
+    assert_eq!(names(run.get("workflows")), [text(&ci, "name").unwrap()], "after the CI workflow");
+    assert_eq!(names(run.get("types")), ["completed"]);
+    assert_eq!(workflow.get("permissions").map(Node::entries).map(<[_]>::len), Some(0), "no default permissions");
+
+    let jobs = workflow.get("jobs").expect("jobs").entries();
+    assert_eq!(jobs.len(), 1);
+    let job = &jobs[0].1;
+    assert_eq!(text(job, "if"), Some("github.event.workflow_run.event == 'pull_request'"));
+    let permissions: Vec<(&str, &str)> = (job.get("permissions").map(Node::entries).unwrap_or_default().iter())
+        .filter_map(|(k, v)| Some((k.scalar()?, v.scalar()?)))
+        .collect();
+    assert_eq!(
+        permissions,
+        [("contents", "read"), ("actions", "read"), ("pull-requests", "write")],
+        "least privilege: the default branch, the artifact, the comment"
+    );
+    let steps = job.get("steps").map(Node::items).unwrap_or_default();
+    let pins: Vec<&str> = raw.lines().map(str::trim).filter(|l| l.contains("uses: ")).collect();
+    let ci_text =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../.github/workflows/ci.yml")).unwrap();
+    for step in steps {
+        if let Some(uses) = text(step, "uses") {
+            assert!(pinned_by_sha(uses), "pinned by SHA: {uses}");
+            let line = pins.iter().find(|l| l.contains(uses)).unwrap().trim_start_matches("- ");
+            assert!(ci_text.contains(line), "{line}: pinned as ci.yml pins it");
+        }
+        // No script is ever given an expression: the event's text reaches it through env.
+        if let Some(run) = text(step, "run") {
+            assert!(!run.contains("${{"), "{run}");
+        }
+    }
+    assert!(
+        !steps.iter().any(|s| text(s, "uses").is_some_and(|u| u.contains("cache"))),
+        "no cache a pull request's run could have written"
+    );
+    // The checkout is the default branch's, never the pull request's.
+    let checkouts: Vec<&Node> =
+        steps.iter().filter(|s| text(s, "uses").is_some_and(|u| u.starts_with("actions/checkout@"))).collect();
+    assert_eq!(checkouts.len(), 1);
+    let with = checkouts[0].get("with").expect("checkout with");
+    assert_eq!(text(with, "ref"), Some("${{ github.event.repository.default_branch }}"));
+    assert_eq!(text(with, "persist-credentials"), Some("false"));
+    for head in ["workflow_run.head_sha", "workflow_run.head_branch", "pull_requests", "refs/pull"] {
+        let used: Vec<&str> = raw.lines().filter(|l| l.contains(head) && !l.trim_start().starts_with('#')).collect();
+        assert!(used.iter().all(|l| l.contains("group:")), "only the concurrency group names the head: {used:?}");
+    }
+    // The artifact of the triggering run, outside the checkout, then the poster on it.
+    let download = (steps.iter())
+        .find(|s| text(s, "uses").is_some_and(|u| u.starts_with("actions/download-artifact@")))
+        .expect("the artifact is downloaded");
+    let with = download.get("with").unwrap();
+    assert_eq!(text(with, "name"), Some("coverage-comment"));
+    assert_eq!(text(with, "run-id"), Some("${{ github.event.workflow_run.id }}"));
+    let into = text(with, "path").unwrap();
+    assert!(into.starts_with("${{ runner.temp }}/"), "outside the checkout: {into}");
+    let id = text(download, "id").expect("the download step's id");
+    let post = steps.last().unwrap();
+    assert_eq!(text(post, "run"), Some("cargo xtask comment post --dir \"$COMMENT_DIR\""));
+    assert_eq!(text(post, "if"), Some(format!("steps.{id}.outcome == 'success'").as_str()));
+    let env = post.get("env").expect("the poster's env");
+    assert_eq!(text(env, "COMMENT_DIR"), Some(into));
+    assert_eq!(text(env, "GITHUB_TOKEN"), Some("${{ github.token }}"));
+
+    // The trigger's finding is accepted in one place, with a reason, for this file alone.
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+    let suppressions = std::fs::read_to_string(root.join("security.toml")).unwrap();
+    assert!(
+        suppressions.contains(
+            "id = \"zizmor/dangerous-triggers\"\npath = \".github/workflows/coverage-comment.yml\"\nreason = "
+        )
+    );
 }

@@ -2,6 +2,7 @@
 
 pub mod cache;
 pub mod ci;
+pub mod comment;
 pub mod compose;
 pub mod coverage;
 pub mod dev;

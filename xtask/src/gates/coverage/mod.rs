@@ -13,6 +13,7 @@ use crate::coverage::cobertura::{ParseOptions, Report};
 use crate::coverage::grade::Percent;
 use crate::coverage::merge::Merger;
 mod build;
+mod comment;
 mod diff;
 mod history;
 mod html;
@@ -113,6 +114,12 @@ pub struct CoverageArgs {
     #[arg(long, value_name = "FILE[:LINE]",
           conflicts_with_all = ["file", "output", "diff", "partition", "update_baseline", "lower_baseline"])]
     pub why: Option<String>,
+    /// Write the pull request's comment into this folder: comment.md (the grade, the patch
+    /// gate's uncovered ranges linked to the head commit, the path gates, the ratchet) and, in
+    /// a pull request's GitHub run, comment.json (its number and head commit), for
+    /// `cargo xtask comment post`
+    #[arg(long, value_name = "DIR", conflicts_with_all = ["why", "partition"])]
+    pub comment: Option<PathBuf>,
     /// Do not install missing tools; fail with the command that installs them
     #[arg(long)]
     pub no_install: bool,
@@ -183,7 +190,8 @@ impl CoverageArgs {
     /// What the verdict depends on besides what every gate reads: the test run's (see
     /// `test::test_inputs`), the base of `--diff`, and the reports it writes. `None`: never
     /// cached (`--file` grades a given report quickly, `--why` reads the map, `--partition` is one part of a split,
-    /// the baseline flags write the baseline, `--root` reads another checkout).
+    /// the baseline flags write the baseline, `--root` reads another checkout, `--comment`
+    /// writes the pull request's comment).
     pub fn cache_inputs(&self, cx: &Context) -> Option<Inputs> {
         if !self.file.is_empty()
             || self.why.is_some()
@@ -191,6 +199,7 @@ impl CoverageArgs {
             || self.update_baseline
             || self.lower_baseline
             || self.root.is_some()
+            || self.comment.is_some()
         {
             return None;
         }
@@ -232,6 +241,9 @@ impl CoverageArgs {
             html::write(page, &graded, patch)?;
         }
         let run = report::report(cx, &graded, &verdicts, self.format)?;
+        if let Some(dir) = &self.comment {
+            comment::write(dir, &graded, &verdicts)?;
+        }
         // The whole report's total goes to the trend; a shard graded alone is not the total.
         // The trend cannot change the verdict: when it cannot be kept, the run says so.
         if self.partition.is_none()

@@ -181,18 +181,8 @@ fn extras_markdown(s: &Summary, e: &Extras<'_>) -> String {
         }
     }
     if !e.paths.is_empty() {
-        out.push_str("\n| Path | Covered | Total | Coverage | Gate |\n| --- | ---: | ---: | ---: | --- |\n");
-        for p in e.paths {
-            out.push_str(&format!(
-                "| {} | {} | {} | {}% | {} {}% |\n",
-                cell_code(&p.glob),
-                thousands(p.counts.covered),
-                thousands(p.counts.valid),
-                percent_text(p.counts),
-                if p.passed { "✅" } else { "❌" },
-                p.threshold
-            ));
-        }
+        out.push('\n');
+        out.push_str(&paths_table(e.paths));
     }
     if let Some(r) = e.ratchet
         && let Some(b) = &r.before
@@ -215,6 +205,23 @@ fn extras_markdown(s: &Summary, e: &Extras<'_>) -> String {
                 s.metric.noun()
             ));
         }
+    }
+    out
+}
+
+/// The per-path gates as a table (the step summary's and the pull request comment's).
+pub(super) fn paths_table(paths: &[PathVerdict]) -> String {
+    let mut out = String::from("| Path | Covered | Total | Coverage | Gate |\n| --- | ---: | ---: | ---: | --- |\n");
+    for p in paths {
+        out.push_str(&format!(
+            "| {} | {} | {} | {}% | {} {}% |\n",
+            cell_code(&p.glob),
+            thousands(p.counts.covered),
+            thousands(p.counts.valid),
+            percent_text(p.counts),
+            if p.passed { "✅" } else { "❌" },
+            p.threshold
+        ));
     }
     out
 }
@@ -345,6 +352,16 @@ fn cell_code(text: &str) -> String {
 }
 
 pub fn markdown(s: &Summary) -> String {
+    let mut out = markdown_totals(s);
+    if !s.lowest.is_empty() {
+        out.push_str("\n**Lowest-covered files**\n\n");
+        out.push_str(&lowest_table(s));
+    }
+    out
+}
+
+/// The grade's heading and the totals' table, with the source's note.
+pub(super) fn markdown_totals(s: &Summary) -> String {
     let pct = percent_text(s.counts);
     let mut out = format!("### {} Coverage: {} ({pct}%)\n\n", s.band.emoji, s.band.label);
     let metric = if s.metric.noun() == "lines" { "Lines" } else { "Branches" };
@@ -365,16 +382,19 @@ pub fn markdown(s: &Summary) -> String {
     if let Some(n) = s.source_note() {
         out.push_str(&format!("\n_Note: {n}._\n"));
     }
-    if !s.lowest.is_empty() {
-        out.push_str("\n**Lowest-covered files**\n\n| File | Missed | Coverage |\n| --- | ---: | ---: |\n");
-        for r in &s.lowest {
-            out.push_str(&format!(
-                "| {} | {} | {}% |\n",
-                cell_code(&r.name),
-                thousands(r.counts.valid - r.counts.covered),
-                percent_text(r.counts)
-            ));
-        }
+    out
+}
+
+/// The lowest-covered files as a table.
+pub(super) fn lowest_table(s: &Summary) -> String {
+    let mut out = String::from("| File | Missed | Coverage |\n| --- | ---: | ---: |\n");
+    for r in &s.lowest {
+        out.push_str(&format!(
+            "| {} | {} | {}% |\n",
+            cell_code(&r.name),
+            thousands(r.counts.valid - r.counts.covered),
+            percent_text(r.counts)
+        ));
     }
     out
 }
@@ -432,7 +452,7 @@ pub fn patch_text(v: &PatchVerdict) -> String {
     out
 }
 
-fn plural(n: u64, noun: &str) -> String {
+pub(super) fn plural(n: u64, noun: &str) -> String {
     format!("{} {noun}{}", thousands(n), if n == 1 { "" } else { "s" })
 }
 
