@@ -22,6 +22,9 @@ pub struct Change {
     /// The repository's top folder, absolute.
     pub toplevel: PathBuf,
     pub lines: ChangedLines,
+    /// Each changed file's paths and changed blocks: where an unchanged line of the merge base
+    /// is now (the indirect changes).
+    pub diff: Vec<patch::FileChange>,
     /// Every file git tracks, repository-relative: lets report names be matched exactly.
     pub files: Vec<String>,
 }
@@ -99,14 +102,14 @@ pub fn read(cx: &Context, root: &Path, given: &str) -> Result<Change> {
         ],
         "diff against the merge base",
     )?;
-    let lines = patch::parse_diff(&diff).map_err(|e| anyhow::anyhow!("cannot read git's diff: {e}"))?;
+    let diff = patch::read_diff(&diff).map_err(|e| anyhow::anyhow!("cannot read git's diff: {e}"))?;
     let files = run(&toplevel, &["ls-files", "-z"], "list the tracked files")?
         .split('\0')
         .filter(|f| !f.is_empty())
         .map(str::to_owned)
         .collect();
     let short = merge_base.get(..12).unwrap_or(&merge_base).to_owned();
-    Ok(Change { base, base_from, merge_base: short, toplevel, lines, files })
+    Ok(Change { base, base_from, merge_base: short, toplevel, lines: diff.lines, diff: diff.files, files })
 }
 
 /// `git ARGS` in `dir`, its stdout; an error naming what it was for.

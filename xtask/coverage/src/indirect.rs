@@ -501,10 +501,7 @@ new mode 100755
         // uncovered, 10 (base 8) covered; 11 (base 9) now covered; 12 (base 13) uncovered.
         // renamed.rs: base 4 is head 5, uncovered.
         let head = report(&[
-            (
-                "src/b.rs",
-                &[(3, 1), (4, 1), (5, 0), (6, 0), (7, 0), (8, 0), (9, 0), (10, 1), (11, 1), (12, 0), (30, 0)],
-            ),
+            ("src/b.rs", &[(3, 1), (4, 1), (5, 0), (6, 0), (7, 0), (8, 0), (9, 0), (10, 1), (11, 1), (12, 0), (30, 0)]),
             ("renamed.rs", &[(1, 1), (5, 0)]),
             ("new.rs", &[(1, 0)]),
         ]);
@@ -519,7 +516,10 @@ new mode 100755
         assert_eq!(i.files.len(), 2);
         let b = &i.files[0];
         // 7 is listed and not lost (it changed): it ends the first range.
-        assert_eq!((b.path.as_str(), b.lost.as_slice(), b.lost_lines), ("src/b.rs", &[(5, 6), (8, 9), (12, 12)][..], 5));
+        assert_eq!(
+            (b.path.as_str(), b.lost.as_slice(), b.lost_lines),
+            ("src/b.rs", &[(5, 6), (8, 9), (12, 12)][..], 5)
+        );
         assert_eq!(b.lost_text(), "src/b.rs: 5–6, 8–9, 12");
         let r = &i.files[1];
         assert_eq!((r.path.as_str(), r.base_path.as_str(), r.lost.as_slice()), ("renamed.rs", "old.rs", &[(5, 5)][..]));
