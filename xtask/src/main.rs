@@ -90,13 +90,16 @@ enum Gate {
     /// lines from the map (the same verdict as a full run; --full runs everything). With
     /// --partition M/N: runs one shard of the suite and writes its report for a later merge
     /// (`--file 'target/coverage/shards/*.xml'`). --why FILE[:LINE] lists the tests that cover it.
+    /// With --diff --base-report PATH (a report of the merge base): also lists the lines outside
+    /// the change that lost their coverage (the indirect changes); two runs of one commit
+    /// (--base-report twice, --repeat-report, --repeat) tell unstable lines from lost ones.
     ///
     /// Grades: {grades}.
     /// Exit status: 0 at or above the threshold (and the patch gate); 1 below it, or when the
     /// tests fail; 2 on a usage, input or tool error. Settings: [workspace.metadata.xtask.coverage]
     /// in the root Cargo.toml; flags override them for one run.
     #[command(verbatim_doc_comment)]
-    Coverage(CoverageArgs),
+    Coverage(Box<CoverageArgs>),
     /// Audit dependencies, production code, secrets, workflows and Dockerfiles (bandit -ll's successor)
     ///
     /// Four checks, one verdict:
