@@ -341,7 +341,7 @@ mod tests {
     use crate::patch::read_diff;
 
     /// Lines moved and changed in `src/b.rs`, `old.rs` renamed with an edit, `pure.rs` renamed
-    /// as it was, `gone.rs` deleted, `new.rs` added.
+    /// as it was, `gone.rs` deleted, `new.rs` added, `copy.rs` copied from `src/b.rs`.
     const DIFF: &str = "\
 diff --git a/src/b.rs b/src/b.rs
 index 1111111..2222222 100644
@@ -395,6 +395,16 @@ index 0000000..6666666
 diff --git a/run.sh b/run.sh
 old mode 100644
 new mode 100755
+diff --git a/src/b.rs b/copy.rs
+similarity index 90%
+copy from src/b.rs
+copy to copy.rs
+index 1111111..7777777 100644
+--- a/src/b.rs
++++ b/copy.rs
+@@ -1 +1 @@
+-x
++y
 ";
 
     fn map() -> LineMap {
@@ -415,8 +425,9 @@ new mode 100755
                 (Some("pure.rs"), Some("pure name.rs")),
                 (Some("gone.rs"), None),
                 (None, Some("new.rs")),
+                (None, Some("copy.rs")),
             ],
-            "the mode change moves no line and is left out"
+            "the mode change moves no line and is left out; a copy's source stays"
         );
         assert_eq!(d.files[0].blocks, [b(1, 0, 1, 2), b(5, 1, 7, 1), b(10, 3, 12, 0), b(21, 0, 20, 4)]);
         assert_eq!(d.files[1].blocks, [b(3, 1, 3, 2)]);

@@ -174,6 +174,8 @@ struct Reading {
     minus: Option<(usize, String)>,
     rename_from: Option<String>,
     rename_to: Option<String>,
+    /// A copy (`copy from`, with `diff.renames = copies`): its source stays where it was.
+    copy: bool,
     blocks: Vec<Block>,
     open: Option<Block>,
 }
@@ -215,6 +217,7 @@ pub fn read_diff(text: &str) -> Result<Diff, DiffError> {
                 Some((n, text)) => old_side_path(&text).map_err(|message| DiffError { line: n, message })?,
                 None => target.clone(),
             };
+            let old = old.filter(|_| !r.copy);
             Some((old, target.clone()))
         } else {
             r.rename_from.zip(r.rename_to).map(|(from, to)| (Some(from), Some(to)))
@@ -308,6 +311,8 @@ pub fn read_diff(text: &str) -> Result<Diff, DiffError> {
             plus_seen = true;
         } else if let Some(path) = line.strip_prefix("--- ") {
             reading.minus = Some((n, path.to_owned()));
+        } else if line.starts_with("copy from ") {
+            reading.copy = true;
         } else if let Some(path) = line.strip_prefix("rename from ") {
             reading.rename_from = Some(header_path(path).map_err(|message| DiffError { line: n, message })?);
         } else if let Some(path) = line.strip_prefix("rename to ") {
