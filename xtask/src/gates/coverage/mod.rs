@@ -714,6 +714,8 @@ fn run_again(
     tool_env: &[(String, PathBuf)],
     wanted: db::Wanted,
 ) -> Result<()> {
+    // A signal during the first run stops here, not after a second.
+    interrupt::check()?;
     eprintln!("repeat: running the tests again, to find the lines whose coverage changes from run to run");
     cx.cargo()
         .args(["llvm-cov", "clean", "--profraw-only"])
@@ -730,7 +732,7 @@ fn run_again(
         eprintln!("$ cargo {} {}", runner.join(" "), flags.join(" "));
         Ok(interrupt::run(run)?.success())
     })?;
-    interrupt::exit_if_received();
+    interrupt::check()?;
     if !passed {
         eprintln!("repeat: tests failed in the second run; its coverage is compared all the same");
     }
