@@ -94,6 +94,9 @@ enum Gate {
     /// Every graded run but a shard's adds its totals to target/coverage/history.jsonl (under
     /// GitHub Actions, only a run on the default branch) and draws coverage-badge.svg and
     /// coverage-trend.svg beside it.
+    /// With --diff --base-report PATH (a report of the merge base): also lists the lines outside
+    /// the change that lost their coverage (the indirect changes); two runs of one commit
+    /// (--base-report twice, --repeat-report, --repeat) tell unstable lines from lost ones.
     ///
     /// Grades: {grades}.
     /// Exit status: 0 at or above the threshold (and the patch gate); 1 below it, or when the

@@ -349,3 +349,74 @@ fn the_test_run_gets_a_live_database_when_the_suite_needs_one_and_it_is_stopped_
     assert_eq!(s.run(&[]).code, 0);
     assert!(!s.path("test-db").exists());
 }
+
+/// `--repeat`: every report of the first run is written, then the last run's profiles go, the
+/// same tests run again and their report is compared with the first's: a line covered in one
+/// run and not the other is unstable, never a loss outside the change.
+#[test]
+fn repeat_runs_the_tests_again_and_a_line_the_runs_disagree_on_is_unstable() {
+    let s = standin(0);
+    // The change, in a checkout of its own (`--root`): a README edit, so that every line of
+    // src/a.rs is outside it.
+    let repo = s.path("repo");
+    std::fs::create_dir_all(repo.join("src")).unwrap();
+    std::fs::write(repo.join("src/a.rs"), "fn a() {\n    one();\n    two();\n}\n").unwrap();
+    std::fs::write(repo.join("README.md"), "# a\n").unwrap();
+    let git = |args: &[&str]| {
+        let mut c = Command::new("git");
+        for var in ["GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE", "GIT_COMMON_DIR"] {
+            c.env_remove(var);
+        }
+        let ok = c.args(["-c", "user.name=t", "-c", "user.email=t@example.com"]).args(args).current_dir(&repo);
+        assert!(ok.status().unwrap().success(), "git {args:?}");
+    };
+    git(&["init", "-q", "-b", "main"]);
+    git(&["add", "-A"]);
+    git(&["commit", "-q", "-m", "base"]);
+    std::fs::write(repo.join("README.md"), "# a\n\nmore\n").unwrap();
+    git(&["commit", "-q", "-am", "change"]);
+    // The base covered every line. The first run leaves 2 and 3 uncovered; the second covers 2.
+    s.write("base.xml", support::cobertura(&[("src/a.rs", vec![(1, 1), (2, 1), (3, 1), (4, 1)])]));
+    s.write("report.xml", support::cobertura(&[("src/a.rs", vec![(1, 1), (2, 0), (3, 0), (4, 1)])]));
+    s.write("report-2.xml", support::cobertura(&[("src/a.rs", vec![(1, 1), (2, 1), (3, 0), (4, 1)])]));
+    s.write(
+        "during.sh",
+        "[ -e \"$STANDIN/ran\" ] && cp \"$STANDIN/report-2.xml\" \"$STANDIN/report.xml\"\ntouch \"$STANDIN/ran\"\n",
+    );
+    let base = s.path("base.xml");
+    let args = ["--diff", "HEAD~1", "--root", repo.to_str().unwrap(), "--base-report", base.to_str().unwrap()];
+    let run = s.run(&[&args[..], &["--repeat", "--fail-under", "0"]].concat());
+    assert_eq!(run.code, 0, "{run:?}");
+    assert!(run.stdout.contains("Indirect: 1 line outside the change lost its coverage"), "{run:?}");
+    assert!(run.stdout.contains("Lost coverage outside the change (most first):\n  src/a.rs: 3\n"), "{run:?}");
+    assert!(
+        run.stdout.contains(
+            "Unstable: 1 line whose coverage differs between runs of one commit (1 run of the base, 2 of the \
+             change): not counted\n  src/a.rs: 2\n"
+        ),
+        "{run:?}"
+    );
+    let log = s.log();
+    let runs: Vec<usize> =
+        log.iter().enumerate().filter(|(_, l)| l.starts_with("llvm-cov nextest ")).map(|(i, _)| i).collect();
+    assert_eq!(runs.len(), 2, "every test, twice: {log:?}");
+    let (first, second) = (runs[0], runs[1]);
+    assert!(log[first..second].iter().any(|l| l.starts_with("llvm-cov report --html")), "reports first: {log:?}");
+    assert_eq!(log[second - 1], "llvm-cov clean --profraw-only", "{log:?}");
+    assert_eq!(log[second], "llvm-cov nextest --workspace --no-report --no-fail-fast", "{log:?}");
+    assert!(log[second + 1].starts_with("llvm-cov report --cobertura --output-path "), "{log:?}");
+    assert_eq!(log.len(), second + 2, "{log:?}");
+    // The first run's report is the one graded and kept; the second's is beside it.
+    let kept = std::fs::read_to_string(s.path("out/coverage.xml")).unwrap();
+    assert!(kept.contains("<line number=\"2\" hits=\"0\"/>"), "{kept}");
+    let again = std::fs::read_to_string(s.path("target/coverage/repeat.xml")).unwrap();
+    assert!(again.contains("<line number=\"2\" hits=\"1\"/>"), "{again}");
+
+    // Without --repeat, the same run has no second to compare with: both lines are lost.
+    std::fs::remove_file(s.path("ran")).unwrap();
+    s.write("report.xml", support::cobertura(&[("src/a.rs", vec![(1, 1), (2, 0), (3, 0), (4, 1)])]));
+    let run = s.run(&[&args[..], &["--full", "--fail-under", "0"]].concat());
+    assert_eq!(run.code, 0, "{run:?}");
+    assert!(run.stdout.contains("  src/a.rs: 2–3\n"), "{run:?}");
+    assert!(!run.stdout.contains("Unstable"), "{run:?}");
+}

@@ -22,6 +22,9 @@ pub struct Change {
     /// The repository's top folder, absolute.
     pub toplevel: PathBuf,
     pub lines: ChangedLines,
+    /// Each changed file's paths and changed blocks: where an unchanged line of the merge base
+    /// is now (the indirect changes).
+    pub diff: Vec<patch::FileChange>,
     /// Every file git tracks, repository-relative: lets report names be matched exactly.
     pub files: Vec<String>,
     /// git's diff with context lines, when [`read_with_context`] asked for it: `lines` were
@@ -91,7 +94,7 @@ pub fn read_with_context(cx: &Context, root: &Path, given: &str, context: Option
         _ => bail!("`{base}` ({base_from}) and HEAD have no common history: nothing to compare with"),
     };
     let unified = format!("-U{}", context.unwrap_or(0));
-    let diff = run(
+    let text = run(
         root,
         &[
             "-c",
@@ -109,15 +112,15 @@ pub fn read_with_context(cx: &Context, root: &Path, given: &str, context: Option
         ],
         "diff against the merge base",
     )?;
-    let lines = patch::parse_diff(&diff).map_err(|e| anyhow::anyhow!("cannot read git's diff: {e}"))?;
+    let diff = patch::read_diff(&text).map_err(|e| anyhow::anyhow!("cannot read git's diff: {e}"))?;
     let files = run(&toplevel, &["ls-files", "-z"], "list the tracked files")?
         .split('\0')
         .filter(|f| !f.is_empty())
         .map(str::to_owned)
         .collect();
     let short = merge_base.get(..12).unwrap_or(&merge_base).to_owned();
-    let text = context.map(|_| diff);
-    Ok(Change { base, base_from, merge_base: short, toplevel, lines, files, text })
+    let text = context.map(|_| text);
+    Ok(Change { base, base_from, merge_base: short, toplevel, lines: diff.lines, diff: diff.files, files, text })
 }
 
 /// `git ARGS` in `dir`, its stdout; an error naming what it was for.

@@ -1,8 +1,10 @@
 //! Coverage grading: pure code that takes reports and gives numbers (grades, the summary, the
-//! patch, the merge, the writers). It knows nothing about processes, colours or GitHub, so it
-//! can be tested, fuzzed and benchmarked on its own. Reading the reports is `xtask-reader`'s.
+//! patch, the indirect changes, the merge, the writers). It knows nothing about processes,
+//! colours or GitHub, so it can be tested, fuzzed and benchmarked on its own. Reading the
+//! reports is `xtask-reader`'s.
 
 pub mod grade;
+pub mod indirect;
 pub mod merge;
 pub mod patch;
 pub mod patch_view;

@@ -4,7 +4,9 @@
 //! --dst-prefix=b/ BASE` (the explicit prefixes override `diff.noprefix` and
 //! `diff.mnemonicPrefix`; [`parse_diff`] refuses a new-side path without `b/`). Only the new side
 //! counts: the `+` lines of each hunk, numbered from its `+c,d` header. Deleted files, pure
-//! renames, mode changes and binary files add no lines.
+//! renames, mode changes and binary files add no lines. [`read_diff`] also keeps each file's
+//! paths and changed blocks, which say where an unchanged line of the old side is in the new
+//! (the indirect changes, [`crate::indirect`]).
 //!
 //! A changed line is *coverable* when the report lists it; it is *covered* when its hits are
 //! above zero (the report's de-duplication rules, see [`crate::cobertura`]).
@@ -120,32 +122,118 @@ impl fmt::Display for DiffError {
 
 impl std::error::Error for DiffError {}
 
-/// Lines still expected in the hunk being read, and the new-side number of the next one.
+/// Lines still expected in the hunk being read, and the number of the next one on each side.
 struct Hunk {
     old: u32,
     new: u32,
     next: u32,
+    next_old: u32,
+}
+
+/// One place where a diff changes a file: `old_count` lines of the old side from `old_start`
+/// replaced by `new_count` lines of the new side from `new_start`. A count may be 0 (lines
+/// only added, or only removed); its start is then the line that follows the place.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Block {
+    pub old_start: u32,
+    pub old_count: u32,
+    pub new_start: u32,
+    pub new_count: u32,
+}
+
+/// One file of a diff: its path on each side (`None`: `/dev/null`, the file is added or
+/// deleted; a rename has two) and its changed blocks, in order. Every line outside the blocks
+/// is unchanged, only moved by the blocks above it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FileChange {
+    pub old_path: Option<String>,
+    pub new_path: Option<String>,
+    pub blocks: Vec<Block>,
+}
+
+/// A diff read whole: the new side's changed lines (what the patch gate judges) and each
+/// file's paths and blocks (how the old side's lines map to the new side's).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Diff {
+    pub lines: ChangedLines,
+    /// Files whose path or lines changed, in the diff's order (mode-only and binary changes
+    /// are left out: they move no line).
+    pub files: Vec<FileChange>,
 }
 
 /// Reads git's unified diff (any context size) and collects the new side's added lines.
 pub fn parse_diff(text: &str) -> Result<ChangedLines, DiffError> {
+    read_diff(text).map(|d| d.lines)
+}
+
+/// The file of a diff being read: its header lines as read (decoded once the `+++` line is
+/// known good, so that its error comes first), its blocks so far and the one open.
+#[derive(Default)]
+struct Reading {
+    /// The `---` line's text after `--- `, and its line in the diff.
+    minus: Option<(usize, String)>,
+    rename_from: Option<String>,
+    rename_to: Option<String>,
+    /// A copy (`copy from`, with `diff.renames = copies`): its source stays where it was.
+    copy: bool,
+    blocks: Vec<Block>,
+    open: Option<Block>,
+}
+
+impl Reading {
+    /// The block being read, opened at the hunk's next lines when there is none.
+    fn open(&mut self, h: &Hunk) -> &mut Block {
+        self.open.get_or_insert(Block { old_start: h.next_old, old_count: 0, new_start: h.next, new_count: 0 })
+    }
+
+    fn close(&mut self) {
+        self.blocks.extend(self.open.take());
+    }
+}
+
+/// [`parse_diff`], also keeping each file's paths and changed blocks.
+pub fn read_diff(text: &str) -> Result<Diff, DiffError> {
     let mut files: BTreeMap<String, Vec<LineRange>> = BTreeMap::new();
+    let mut changes: Vec<FileChange> = Vec::new();
     let mut in_file = false;
     // The new-side path of the current file (None: `/dev/null` or not read yet), whether its
     // `+++` line was read, and its added lines so far.
     let mut target: Option<String> = None;
     let mut plus_seen = false;
     let mut added: Vec<LineRange> = Vec::new();
+    let mut reading = Reading::default();
     let mut hunk: Option<Hunk> = None;
     let mut last = 0;
 
-    let mut flush = |target: &mut Option<String>, added: &mut Vec<LineRange>| {
+    let mut flush = |target: &mut Option<String>,
+                     plus_seen: bool,
+                     added: &mut Vec<LineRange>,
+                     reading: &mut Reading|
+     -> Result<(), DiffError> {
+        reading.close();
+        let r = std::mem::take(reading);
+        let paths = if plus_seen {
+            let old = match r.minus {
+                Some((n, text)) => old_side_path(&text).map_err(|message| DiffError { line: n, message })?,
+                None => target.clone(),
+            };
+            let old = old.filter(|_| !r.copy);
+            Some((old, target.clone()))
+        } else {
+            r.rename_from.zip(r.rename_to).map(|(from, to)| (Some(from), Some(to)))
+        };
+        if let Some((old_path, new_path)) = paths
+            && (old_path != new_path || !r.blocks.is_empty())
+        {
+            changes.push(FileChange { old_path, new_path, blocks: r.blocks });
+        }
         if let Some(path) = target.take()
             && !added.is_empty()
         {
             files.entry(path).or_default().append(added);
         }
         added.clear();
+        Ok(())
     };
 
     for (i, line) in text.lines().enumerate() {
@@ -159,15 +247,22 @@ pub fn parse_diff(text: &str) -> Result<ChangedLines, DiffError> {
                         Some(r) if r.1.checked_add(1) == Some(h.next) => r.1 = h.next,
                         _ => added.push((h.next, h.next)),
                     }
+                    reading.open(h).new_count += 1;
                     h.new -= 1;
                     h.next = h.next.wrapping_add(1);
                 }
-                Some(b'-') if h.old > 0 => h.old -= 1,
+                Some(b'-') if h.old > 0 => {
+                    reading.open(h).old_count += 1;
+                    h.old -= 1;
+                    h.next_old = h.next_old.wrapping_add(1);
+                }
                 // Context; an empty line is a blank context line (`diff.suppressBlankEmpty`).
                 Some(b' ') | None if h.old > 0 && h.new > 0 => {
+                    reading.close();
                     h.old -= 1;
                     h.new -= 1;
                     h.next = h.next.wrapping_add(1);
+                    h.next_old = h.next_old.wrapping_add(1);
                 }
                 Some(b'\\') => {}
                 _ => {
@@ -181,9 +276,10 @@ pub fn parse_diff(text: &str) -> Result<ChangedLines, DiffError> {
             }
             continue;
         }
+        reading.close();
         let line = line.strip_suffix('\r').unwrap_or(line);
         if line.starts_with("diff --git ") {
-            flush(&mut target, &mut added);
+            flush(&mut target, plus_seen, &mut added, &mut reading)?;
             (in_file, plus_seen, hunk) = (true, false, None);
         } else if line.starts_with("diff --cc ") || line.starts_with("diff --combined ") {
             return fail("a combined (merge) diff: diff the working tree against one commit".into());
@@ -195,13 +291,16 @@ pub fn parse_diff(text: &str) -> Result<ChangedLines, DiffError> {
             if !plus_seen {
                 return fail("a hunk before the file's `+++` line".into());
             }
-            let Some((_, old, next, new)) = hunk_header(line) else {
+            let Some((old_start, old, next, new)) = hunk_header(line) else {
                 return fail(format!("malformed hunk header {:?}", short(line)));
             };
             if new > 0 && (next == 0 || next.checked_add(new - 1).is_none()) {
                 return fail(format!("hunk header {:?} names lines out of range", short(line)));
             }
-            hunk = Some(Hunk { old, new, next });
+            // A side without lines names the line before the place: the next is one further.
+            let next_old = if old == 0 { old_start.saturating_add(1) } else { old_start };
+            let next = if new == 0 { next.saturating_add(1) } else { next };
+            hunk = Some(Hunk { old, new, next, next_old });
         } else if hunk.is_some() {
             // Between hunks only the end-of-file marker may appear.
             if !line.starts_with('\\') && !line.is_empty() {
@@ -210,9 +309,17 @@ pub fn parse_diff(text: &str) -> Result<ChangedLines, DiffError> {
         } else if let Some(path) = line.strip_prefix("+++ ") {
             target = new_side_path(path).map_err(|message| DiffError { line: n, message })?;
             plus_seen = true;
+        } else if let Some(path) = line.strip_prefix("--- ") {
+            reading.minus = Some((n, path.to_owned()));
+        } else if line.starts_with("copy from ") {
+            reading.copy = true;
+        } else if let Some(path) = line.strip_prefix("rename from ") {
+            reading.rename_from = Some(header_path(path).map_err(|message| DiffError { line: n, message })?);
+        } else if let Some(path) = line.strip_prefix("rename to ") {
+            reading.rename_to = Some(header_path(path).map_err(|message| DiffError { line: n, message })?);
         }
-        // Anything else is an extended header line (index, mode, rename, similarity,
-        // `Binary files … differ`, `---`): it adds no lines.
+        // Anything else is an extended header line (index, mode, similarity, `Binary files …
+        // differ`): it adds no lines.
     }
     if let Some(h) = hunk.filter(|h| h.old > 0 || h.new > 0) {
         return Err(DiffError {
@@ -223,11 +330,11 @@ pub fn parse_diff(text: &str) -> Result<ChangedLines, DiffError> {
             ),
         });
     }
-    flush(&mut target, &mut added);
+    flush(&mut target, plus_seen, &mut added, &mut reading)?;
     for ranges in files.values_mut() {
         merge(ranges);
     }
-    Ok(ChangedLines { files })
+    Ok(Diff { lines: ChangedLines { files }, files: changes })
 }
 
 pub(crate) fn short(line: &str) -> String {
@@ -253,6 +360,15 @@ pub(crate) fn hunk_header(line: &str) -> Option<(u32, u32, u32, u32)> {
 
 /// The path of a `+++ ` line: `None` for `/dev/null`, else the path without `b/`.
 pub(crate) fn new_side_path(text: &str) -> Result<Option<String>, String> {
+    side_path(text, "b/", "new")
+}
+
+/// The path of a `--- ` line: `None` for `/dev/null`, else the path without `a/`.
+fn old_side_path(text: &str) -> Result<Option<String>, String> {
+    side_path(text, "a/", "old")
+}
+
+fn side_path(text: &str, prefix: &str, side: &str) -> Result<Option<String>, String> {
     let path = if text.starts_with('"') {
         unquote(text)?
     } else {
@@ -263,12 +379,18 @@ pub(crate) fn new_side_path(text: &str) -> Result<Option<String>, String> {
         }
         name.to_owned()
     };
-    match path.strip_prefix("b/") {
+    match path.strip_prefix(prefix) {
         Some(rest) if !rest.is_empty() => Ok(Some(rest.to_owned())),
         _ => Err(format!(
-            "the new-side path {path:?} does not start with `b/`: run git diff with --src-prefix=a/ --dst-prefix=b/"
+            "the {side}-side path {path:?} does not start with `{prefix}`: run git diff with --src-prefix=a/ \
+             --dst-prefix=b/"
         )),
     }
+}
+
+/// The path of a `rename from` or `rename to` line: as written, or quoted; no prefix.
+fn header_path(text: &str) -> Result<String, String> {
+    if text.starts_with('"') { unquote(text) } else { Ok(text.to_owned()) }
 }
 
 /// Git's C-style quoting: `"a/sp\303\251cial name.rs"` → `a/spécial name.rs`.
@@ -439,7 +561,7 @@ pub enum MatchKind {
 
 impl MatchKind {
     /// Smaller is better.
-    fn rank(self) -> (u8, usize) {
+    pub(crate) fn rank(self) -> (u8, usize) {
         match self {
             MatchKind::Source | MatchKind::Exact => (0, 0),
             MatchKind::Suffix(n) => (1, usize::MAX - n),
@@ -853,6 +975,7 @@ diff --git a/with space.rs b/with space.rs
             ("diff --git a/a b/a\n--- a/a\n+++ b/a\n@@ -1 +4294967295,2 @@\n", 4, "out of range"),
             ("diff --git a/a b/a\n@@ -1 +1 @@\n", 2, "before the file's `+++`"),
             ("diff --git a b\n--- a\n+++ a\n@@ -1 +1 @@\n-a\n+b\n", 3, "--dst-prefix=b/"),
+            ("diff --git a/a b/a\n--- a\n+++ b/a\n@@ -1 +1 @@\n-a\n+b\n", 2, "old-side path \"a\""),
             ("diff --git a/a b/a\n--- a/a\n+++ \"b/a\\q\"\n", 3, "unknown escape"),
             ("diff --git a/a b/a\n--- a/a\n+++ \"b/a\n", 3, "no closing quote"),
             ("diff --cc a\n", 1, "combined"),

@@ -26,6 +26,9 @@ pub struct CoverageSettings {
     pub patch_threshold: Percent,
     /// Optionally, at most this many uncovered changed lines.
     pub max_uncovered_changed_lines: Option<u64>,
+    /// Optionally, at most this many lines outside the change that lost their coverage
+    /// (`--base-report`); unset, they are reported only.
+    pub max_indirect_uncovered_lines: Option<u64>,
     /// The ratchet's committed baseline (absolute path); no ratchet when unset.
     pub baseline: Option<PathBuf>,
     /// How far (percentage points) the total may fall below the baseline.
@@ -66,6 +69,7 @@ pub(super) struct Table {
     /// Unset: `threshold`.
     patch_threshold: Option<Percent>,
     max_uncovered_changed_lines: Option<u64>,
+    max_indirect_uncovered_lines: Option<u64>,
     baseline: Option<PathBuf>,
     ratchet_tolerance: Percent,
     paths: Vec<PathGate>,
@@ -88,6 +92,7 @@ impl Default for Table {
             base: None,
             patch_threshold: None,
             max_uncovered_changed_lines: None,
+            max_indirect_uncovered_lines: None,
             baseline: None,
             ratchet_tolerance: "0.1".parse().expect("a valid percentage"),
             paths: Vec::new(),
@@ -140,6 +145,7 @@ impl Table {
             base: self.base,
             patch_threshold: self.patch_threshold.unwrap_or(self.threshold),
             max_uncovered_changed_lines: self.max_uncovered_changed_lines,
+            max_indirect_uncovered_lines: self.max_indirect_uncovered_lines,
             baseline: self.baseline.map(|b| root.join(b)),
             ratchet_tolerance: self.ratchet_tolerance,
             paths: self.paths,

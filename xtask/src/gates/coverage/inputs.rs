@@ -14,6 +14,11 @@ fn is_pattern(arg: &str) -> bool {
 /// The files the arguments name, in the order given, each pattern's matches sorted; a file
 /// named twice is read once. A pattern that matches nothing is an error, never an empty input.
 pub fn expand(args: &[PathBuf], cwd: &Path) -> Result<Vec<PathBuf>> {
+    expand_flag("--file", args, cwd)
+}
+
+/// [`expand`] for another flag, named in its errors.
+pub fn expand_flag(flag: &str, args: &[PathBuf], cwd: &Path) -> Result<Vec<PathBuf>> {
     let mut files: Vec<PathBuf> = Vec::new();
     for arg in args {
         let text = arg.to_string_lossy();
@@ -21,9 +26,9 @@ pub fn expand(args: &[PathBuf], cwd: &Path) -> Result<Vec<PathBuf>> {
             push(&mut files, arg.clone());
             continue;
         }
-        let matches = matching(&text, cwd)?;
+        let matches = matching(flag, &text, cwd)?;
         if matches.is_empty() {
-            bail!("--file {text}: no file matches this pattern (from {})", cwd.display());
+            bail!("{flag} {text}: no file matches this pattern (from {})", cwd.display());
         }
         for m in matches {
             push(&mut files, m);
@@ -40,7 +45,7 @@ fn push(files: &mut Vec<PathBuf>, file: PathBuf) {
 
 /// The files under the pattern's fixed leading folders that the whole pattern matches
 /// (`*` and `?` within a name, `**` across folders).
-fn matching(pattern: &str, cwd: &Path) -> Result<Vec<PathBuf>> {
+fn matching(flag: &str, pattern: &str, cwd: &Path) -> Result<Vec<PathBuf>> {
     let absolute = pattern.starts_with('/');
     let parts: Vec<&str> = pattern.split('/').filter(|p| !p.is_empty() && *p != ".").collect();
     let fixed = parts.iter().take_while(|p| !is_pattern(p)).count();
@@ -51,13 +56,13 @@ fn matching(pattern: &str, cwd: &Path) -> Result<Vec<PathBuf>> {
     base.extend(&parts[..fixed]);
     let rest = parts[fixed..].join("/");
     if crate::repo::glob::check(&rest).is_err() {
-        bail!("--file {pattern}: not a usable pattern (`*` and `?` within a name, `**` across folders)");
+        bail!("{flag} {pattern}: not a usable pattern (`*` and `?` within a name, `**` across folders)");
     }
     let mut found = Vec::new();
     let mut files = Vec::new();
     if base.is_dir() {
         walk(&base, &mut files)
-            .map_err(|e| anyhow::anyhow!("--file {pattern}: cannot list {}: {e}", base.display()))?;
+            .map_err(|e| anyhow::anyhow!("{flag} {pattern}: cannot list {}: {e}", base.display()))?;
     }
     for path in files {
         let Ok(rel) = path.strip_prefix(&base) else { continue };

@@ -17,6 +17,7 @@ mod comment;
 mod diff;
 mod history;
 mod html;
+mod indirect;
 mod inputs;
 mod paths;
 mod picture;
@@ -85,6 +86,25 @@ pub struct CoverageArgs {
     /// uncovered ranges linked from a summary at the top. Replaces only a page it wrote before
     #[arg(long, value_name = "PATH", requires = "diff")]
     pub html: Option<PathBuf>,
+    /// With --diff: also report the indirect changes, the lines outside the change that this
+    /// report of the merge base (its CI run's merged report, or a local run on it) covered and
+    /// the graded report does not. Each --base-report is one run of the base's tests (a report,
+    /// or a quoted pattern of its shards); give two runs to find the unstable lines, whose
+    /// coverage differs between them and which never count as lost
+    #[arg(long, value_name = "PATH", requires = "diff")]
+    pub base_report: Vec<PathBuf>,
+    /// With --base-report: another run of the graded tree's tests (a report, or a quoted pattern
+    /// of its shards; repeatable), compared with the graded report to find the unstable lines
+    #[arg(long, value_name = "PATH", requires = "base_report")]
+    pub repeat_report: Vec<PathBuf>,
+    /// With --base-report: run every test a second time and compare the two runs to find the
+    /// unstable lines (the graded report is the first run's)
+    #[arg(long, requires = "base_report", conflicts_with = "file")]
+    pub repeat: bool,
+    /// With --base-report: fail when more lines than this lost their coverage outside the change
+    /// [default: `max-indirect-uncovered-lines` in Cargo.toml, else no limit: reported only]
+    #[arg(long, value_name = "N", requires = "base_report")]
+    pub max_indirect_lines: Option<u64>,
     /// Write the ratchet's baseline (the `baseline` setting) when coverage rose, or when there
     /// is none yet; says so, and writes nothing, when it fell
     #[arg(long, conflicts_with = "lower_baseline")]
@@ -217,6 +237,15 @@ impl CoverageArgs {
         if let Some(given) = &self.diff {
             inputs = inputs.env("GITHUB_BASE_REF").extra("diff base", crate::change::merge_base(cx, given));
         }
+        if !self.base_report.is_empty() {
+            inputs = match indirect::digest(cx, &[&self.base_report[..], &self.repeat_report[..]].concat()) {
+                Ok(digest) => inputs.extra("base and repeat reports", digest),
+                Err(e) => inputs.unusable(format!("{e:#}")),
+            };
+        }
+        if self.repeat {
+            inputs = inputs.output(indirect::repeat_report(cx));
+        }
         Some(inputs)
     }
 
@@ -299,12 +328,16 @@ impl CoverageArgs {
             .as_deref()
             .map(|base| crate::change::read_with_context(cx, &checkout, base, context))
             .transpose()?;
+        // The other runs the indirect changes compare, read before the tests run.
+        let base_runs = indirect::read_runs(cx, "--base-report", &self.base_report)?;
+        let mut repeats = indirect::read_runs(cx, "--repeat-report", &self.repeat_report)?;
         let cwd = std::env::current_dir().unwrap_or_else(|_| cx.root.clone());
         let files = inputs::expand(&self.file, &cwd)?;
         shards::check_complete(&files)?;
         // The pre-push loop: only the tests the change can affect, the rest from the map.
         let impact = if self.diff.is_some()
             && !self.full
+            && !self.repeat
             && files.is_empty()
             && self.partition.is_none()
             && self.extra.is_empty()
@@ -333,6 +366,10 @@ impl CoverageArgs {
                     if let Some(part) = self.partition.filter(|_| !self.grade) {
                         return shard_written(cx, part, &report, metric, self.format, tests).map(Gathered::Done);
                     }
+                    if self.repeat {
+                        let again = indirect::repeat_report(cx);
+                        repeats.extend(indirect::read_runs(cx, "--repeat", &[again])?);
+                    }
                     (report, Some(tests))
                 }
                 TestRun::NoData(elapsed) => {
@@ -357,7 +394,7 @@ impl CoverageArgs {
             let report = read_report(&path, &name, metric)?;
             (name, report, Vec::new())
         };
-        Ok(Gathered::Graded(Box::new(Graded { name, report, merged, tests, change })))
+        Ok(Gathered::Graded(Box::new(Graded { name, report, merged, tests, change, base_runs, repeats })))
     }
 
     /// Every verdict on the graded report: the gate's (the summary), the per-path gates', the
@@ -404,7 +441,14 @@ impl CoverageArgs {
         let max_uncovered = self.max_uncovered_lines.or(settings.max_uncovered_changed_lines);
         let patch =
             graded.change.as_ref().map(|c| diff::judge(c, report, patch_threshold, max_uncovered)).transpose()?;
-        Ok(Verdicts { summary, paths, ratchet, patch, tests: graded.tests })
+        let max_lost = self.max_indirect_lines.or(settings.max_indirect_uncovered_lines);
+        let indirect = match &graded.change {
+            Some(c) if !graded.base_runs.is_empty() => {
+                Some(indirect::judge(c, (name, report), &graded.base_runs, &graded.repeats, max_lost)?)
+            }
+            _ => None,
+        };
+        Ok(Verdicts { summary, paths, ratchet, patch, indirect, tests: graded.tests })
     }
 }
 
@@ -426,6 +470,10 @@ pub(super) struct Graded {
     pub tests: Option<(Outcome, Duration)>,
     /// `--diff`'s change.
     pub change: Option<crate::change::Change>,
+    /// `--base-report`'s runs of the base, and the graded tree's other runs (`--repeat-report`,
+    /// `--repeat`).
+    pub base_runs: Vec<indirect::Run>,
+    pub repeats: Vec<indirect::Run>,
 }
 
 /// Every verdict of one run; the report renders them and decides the outcome
@@ -436,6 +484,7 @@ pub(super) struct Verdicts {
     pub paths: Vec<paths::PathVerdict>,
     pub ratchet: Option<ratchet::RatchetVerdict>,
     pub patch: Option<diff::PatchVerdict>,
+    pub indirect: Option<indirect::IndirectVerdict>,
     /// The test run's, when there was one: a failing run is reported, not graded.
     pub tests: Option<(Outcome, Duration)>,
 }
@@ -445,7 +494,8 @@ impl Verdicts {
     pub fn coverage(&self) -> Outcome {
         let others = self.paths.iter().all(|p| p.passed)
             && self.ratchet.as_ref().is_none_or(|r| r.passed)
-            && self.patch.as_ref().is_none_or(diff::PatchVerdict::passed);
+            && self.patch.as_ref().is_none_or(diff::PatchVerdict::passed)
+            && self.indirect.as_ref().is_none_or(|i| i.passed);
         if self.summary.passed && others { Outcome::Passed } else { Outcome::Failed }
     }
 }
@@ -573,6 +623,8 @@ fn run_tests(cx: &Context, args: &CoverageArgs, metric: Metric, impact: Option<&
     if metric == Metric::Branches {
         flags.push("--branch".into());
     }
+    // `--repeat`'s second run: the same tests, without the recorder or the flaky record.
+    let again: Vec<String> = flags.iter().chain(extra).cloned().collect();
     if let Some((map, selection)) = impact {
         flags.push("--no-tests=pass".into());
         flags.extend(selection.nextest_args(map));
@@ -694,7 +746,49 @@ fn run_tests(cx: &Context, args: &CoverageArgs, metric: Metric, impact: Option<&
         display_name(cx, &settings.lcov),
         display_name(cx, &settings.html.join("index.html"))
     );
+    if args.repeat {
+        run_again(cx, runner, &again, &tool_env, wanted)?;
+    }
     Ok(TestRun::Reported(report, passed, elapsed))
+}
+
+/// `--repeat`: the same tests again from no profile data (every report above is written), into
+/// a report of their own for the indirect changes to compare. Its tests failing is said, not
+/// judged: the first run's verdict is the gate's.
+fn run_again(
+    cx: &Context,
+    runner: &[&str],
+    flags: &[String],
+    tool_env: &[(String, PathBuf)],
+    wanted: db::Wanted,
+) -> Result<()> {
+    // A signal during the first run stops here, not after a second.
+    interrupt::check()?;
+    eprintln!("repeat: running the tests again, to find the lines whose coverage changes from run to run");
+    cx.cargo()
+        .args(["llvm-cov", "clean", "--profraw-only"])
+        .run()
+        .context("cannot remove the first run's profiles before the second")?;
+    let passed = db::with_test_services(cx, wanted, |env| {
+        let run = cx
+            .cargo()
+            .args(runner)
+            .args(flags)
+            .envs(tool_env.iter().map(|(k, v)| (k, v)))
+            .envs(env.vars())
+            .stdout(cx.out.stdout_for_programs());
+        eprintln!("$ cargo {} {}", runner.join(" "), flags.join(" "));
+        Ok(interrupt::run(run)?.success())
+    })?;
+    interrupt::check()?;
+    if !passed {
+        eprintln!("repeat: tests failed in the second run; its coverage is compared all the same");
+    }
+    let path = indirect::repeat_report(cx);
+    crate::output::write_atomically(&path, |tmp| llvm_cov_report(cx, "--cobertura", "--output-path", tmp))
+        .context("cargo llvm-cov could not write the second run's report")?;
+    eprintln!("repeat: {}", display_name(cx, &path));
+    Ok(())
 }
 
 /// A shard's run without --grade: what it measured, and how to merge it. Its outcome is the tests'.

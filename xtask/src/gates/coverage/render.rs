@@ -6,6 +6,7 @@ use crate::coverage::grade::{percent_text, thousands};
 use crate::coverage::summary::{Source, Summary};
 
 use super::diff::PatchVerdict;
+use super::indirect::IndirectVerdict;
 use super::paths::PathVerdict;
 use super::ratchet::{RatchetVerdict, Written};
 
@@ -17,6 +18,7 @@ pub struct Extras<'a> {
     pub paths: &'a [PathVerdict],
     pub ratchet: Option<&'a RatchetVerdict>,
     pub patch: Option<&'a PatchVerdict>,
+    pub indirect: Option<&'a IndirectVerdict>,
 }
 
 /// `--format` values.
@@ -35,6 +37,7 @@ pub fn render(s: &Summary, extras: &Extras<'_>, format: Format) -> String {
                 + &text(s)
                 + &extras_text(s, extras)
                 + &extras.patch.map(patch_text).unwrap_or_default()
+                + &extras.indirect.map(indirect_text).unwrap_or_default()
         }
         Format::Json => json(s, extras),
         Format::Markdown => markdown_all(s, extras),
@@ -66,7 +69,10 @@ fn inputs_text(inputs: &[crate::coverage::merge::InputSummary], metric: crate::s
 
 /// The markdown summary with everything judged beside the total (also the step summary).
 pub fn markdown_all(s: &Summary, extras: &Extras<'_>) -> String {
-    markdown(s) + &extras_markdown(s, extras) + &extras.patch.map(patch_markdown).unwrap_or_default()
+    markdown(s)
+        + &extras_markdown(s, extras)
+        + &extras.patch.map(patch_markdown).unwrap_or_default()
+        + &extras.indirect.map(indirect_markdown).unwrap_or_default()
 }
 
 fn verdict(passed: bool) -> colored::ColoredString {
@@ -298,6 +304,9 @@ fn json(s: &Summary, extras: &Extras<'_>) -> String {
     if let Some(v) = extras.patch {
         value["patch"] = patch_json(v);
     }
+    if let Some(v) = extras.indirect {
+        value["indirect"] = indirect_json(v);
+    }
     if !extras.inputs.is_empty() {
         let counts = |i: &crate::coverage::merge::InputSummary| {
             if s.metric == crate::settings::Metric::Lines { i.lines } else { i.branches }
@@ -511,6 +520,128 @@ pub fn patch_markdown(v: &PatchVerdict) -> String {
     if !v.not_in_report.is_empty() {
         let list: Vec<String> = v.not_in_report.iter().map(|f| cell_code(f)).collect();
         out.push_str(&format!("\n_Not in the report (not measured): {}._\n", list.join(", ")));
+    }
+    out
+}
+
+/// The indirect changes under the patch: lines outside the change that lost their coverage,
+/// the unstable ones, the verdict when `max-indirect-uncovered-lines` is set.
+pub fn indirect_text(v: &IndirectVerdict) -> String {
+    let i = &v.indirect;
+    let against = format!(
+        "{} unchanged lines compared with the merge base {} of {}",
+        thousands(i.compared),
+        v.merge_base,
+        v.base
+    );
+    let mut out = match (i.lost, i.gained) {
+        (0, 0) => format!("\nIndirect: no line outside the change lost its coverage ({against})\n"),
+        (0, gained) => format!(
+            "\nIndirect: no line outside the change lost its coverage, {} gained it ({against})\n",
+            thousands(gained)
+        ),
+        (lost, gained) => format!(
+            "\nIndirect: {} outside the change lost {} coverage{} ({against})\n",
+            plural(lost, "line"),
+            if lost == 1 { "its" } else { "their" },
+            if gained > 0 { format!(", {} gained it", thousands(gained)) } else { String::new() }
+        ),
+    };
+    if i.lost > 0 {
+        out.push_str("Lost coverage outside the change (most first):\n");
+        for f in i.files.iter().filter(|f| !f.lost.is_empty()) {
+            out.push_str(&format!("  {}\n", f.lost_text()));
+        }
+    }
+    if i.base_runs > 1 || i.head_runs > 1 {
+        out.push_str(&format!(
+            "Unstable: {} whose coverage differs between runs of one commit ({} of the base, {} of the change): \
+             not counted\n",
+            plural(i.unstable, "line"),
+            plural(i.base_runs as u64, "run"),
+            i.head_runs
+        ));
+        for f in i.files.iter().filter(|f| !f.unstable.is_empty()) {
+            out.push_str(&format!("  {}\n", f.unstable_text()));
+        }
+    }
+    if let Some(max) = v.max_lost {
+        out.push_str(&format!(
+            "Indirect gate: {} ({} lost coverage; at most {max})\n",
+            verdict(v.passed),
+            plural(i.lost, "line")
+        ));
+    }
+    if !i.base_unmatched.is_empty() {
+        out.push_str(&format!(
+            "warning: {} of the base report {} no file of the merge base (not compared): {}\n",
+            plural(i.base_unmatched.len() as u64, "file"),
+            if i.base_unmatched.len() == 1 { "is" } else { "are" },
+            i.base_unmatched.join(", ")
+        ));
+    }
+    out
+}
+
+/// The indirect part of the JSON document.
+fn indirect_json(v: &IndirectVerdict) -> serde_json::Value {
+    let i = &v.indirect;
+    let ranges = |r: &[crate::coverage::patch::LineRange]| r.iter().map(|&(a, b)| [a, b]).collect::<Vec<_>>();
+    serde_json::json!({
+        "base": v.base,
+        "merge_base": v.merge_base,
+        "base_runs": v.base_runs,
+        "head_runs": v.head_runs,
+        "compared": i.compared,
+        "lost": i.lost,
+        "gained": i.gained,
+        "unstable": i.unstable,
+        "max_indirect_uncovered_lines": v.max_lost,
+        "passed": v.passed,
+        "files": i.files.iter().map(|f| serde_json::json!({
+            "file": f.path, "base_file": f.base_path,
+            "lost": ranges(&f.lost), "unstable": ranges(&f.unstable),
+        })).collect::<Vec<_>>(),
+        "base_not_in_tree": i.base_unmatched,
+    })
+}
+
+/// The indirect part of the markdown summary.
+pub fn indirect_markdown(v: &IndirectVerdict) -> String {
+    let i = &v.indirect;
+    let mut out = format!("\n#### Indirect changes against `{}` (merge base `{}`)\n\n", v.base, v.merge_base);
+    let lost = match i.lost {
+        0 => "No line outside the change lost its coverage".to_owned(),
+        n => format!("{} outside the change lost {} coverage", plural(n, "line"), if n == 1 { "its" } else { "their" }),
+    };
+    out.push_str(&format!("{lost} ({} unchanged lines compared", thousands(i.compared)));
+    if i.gained > 0 {
+        out.push_str(&format!(", {} gained coverage", thousands(i.gained)));
+    }
+    out.push_str(").");
+    if let Some(max) = v.max_lost {
+        out.push_str(&format!(" At most {max}: {}", if v.passed { "✅" } else { "❌" }));
+    }
+    out.push('\n');
+    if i.lost > 0 {
+        out.push_str("\n| File | Lines that lost their coverage |\n| --- | --- |\n");
+        for f in i.files.iter().filter(|f| !f.lost.is_empty()) {
+            out.push_str(&format!("| {} | {} |\n", cell_code(&f.path), crate::coverage::patch::format_ranges(&f.lost)));
+        }
+    }
+    if i.unstable > 0 {
+        out.push_str(&format!(
+            "\n{} unstable (coverage differs between runs of one commit; not counted):\n\n\
+             | File | Unstable lines |\n| --- | --- |\n",
+            plural(i.unstable, "line")
+        ));
+        for f in i.files.iter().filter(|f| !f.unstable.is_empty()) {
+            out.push_str(&format!(
+                "| {} | {} |\n",
+                cell_code(&f.path),
+                crate::coverage::patch::format_ranges(&f.unstable)
+            ));
+        }
     }
     out
 }

@@ -9,7 +9,7 @@ use crate::coverage::grade::percent_text;
 use crate::output::Level;
 
 use super::render::{self, Format};
-use super::{CoverageRun, Graded, Verdicts, diff};
+use super::{CoverageRun, Graded, Verdicts, diff, indirect};
 use crate::Outcome;
 
 /// Renders the verdicts, annotates what failed, and decides the run's outcome.
@@ -23,11 +23,15 @@ pub(super) fn report(cx: &Context, graded: &Graded, v: &Verdicts, format: Format
         paths: &v.paths,
         ratchet: v.ratchet.as_ref(),
         patch: v.patch.as_ref(),
+        indirect: v.indirect.as_ref(),
     };
     print!("{}", render::render(&v.summary, &extras, format));
     cx.out.step_summary(&render::markdown_all(&v.summary, &extras))?;
     if let Some(patch) = &v.patch {
         annotate_uncovered(cx, patch);
+    }
+    if let Some(i) = &v.indirect {
+        annotate_lost(cx, i);
     }
 
     if let Some((Outcome::Failed, _)) = v.tests {
@@ -53,6 +57,17 @@ pub(super) fn report(cx: &Context, graded: &Graded, v: &Verdicts, format: Format
     }
     if let Some(p) = v.patch.as_ref().filter(|p| !p.passed()) {
         annotate(cx, &patch_failure(p));
+    }
+    if let Some(i) = v.indirect.as_ref().filter(|i| !i.passed) {
+        annotate(
+            cx,
+            &format!(
+                "{} lines outside the change lost their coverage, at most {} allowed (against {})",
+                i.indirect.lost,
+                i.max_lost.unwrap_or(0),
+                i.base
+            ),
+        );
     }
     let s = &v.summary;
     if !s.passed {
@@ -98,6 +113,33 @@ fn annotate_uncovered(cx: &Context, v: &diff::PatchVerdict) {
         let more = ranges.len() - RANGE_ANNOTATIONS;
         let message = format!("{more} more uncovered changed ranges: see the coverage summary");
         cx.out.annotate(Level::Warning, None, "Uncovered changed lines", &message);
+    }
+}
+
+/// A warning on each range outside the change that lost its coverage (the first ten), then one
+/// saying how many more.
+fn annotate_lost(cx: &Context, v: &indirect::IndirectVerdict) {
+    let ranges: Vec<(&str, u32, u32)> =
+        v.indirect.lost_ranges().flat_map(|(path, r)| r.iter().map(move |&(a, b)| (path, a, b))).collect();
+    for &(file, start, end) in ranges.iter().take(RANGE_ANNOTATIONS) {
+        let at = crate::output::At {
+            file,
+            line: Some(start as usize),
+            end_line: (end != start).then_some(end as usize),
+            col: None,
+        };
+        let lines = if start == end { format!("line {start} was") } else { format!("lines {start}–{end} were") };
+        let message = format!(
+            "{lines} covered at the merge base {} and {} not now: the change is elsewhere",
+            v.merge_base,
+            if start == end { "is" } else { "are" }
+        );
+        cx.out.annotate(Level::Warning, Some(at), "Lost coverage outside the change", &message);
+    }
+    if ranges.len() > RANGE_ANNOTATIONS {
+        let more = ranges.len() - RANGE_ANNOTATIONS;
+        let message = format!("{more} more ranges lost their coverage outside the change: see the coverage summary");
+        cx.out.annotate(Level::Warning, None, "Lost coverage outside the change", &message);
     }
 }
 
