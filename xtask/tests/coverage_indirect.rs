@@ -209,6 +209,16 @@ fn max_indirect_uncovered_lines_fails_the_gate_with_its_verdict_and_annotations(
     );
     assert!(md.contains("| `src/b.rs` | 7–9, 13 |"), "{md}");
 
+    // The pull request's comment says the same (`--comment`).
+    let run = self::run(&repo, &standard_files(), &[&args[..], &["--comment", "comment"]].concat());
+    assert_eq!(run.code, 1, "{run:?}");
+    let comment = std::fs::read_to_string(repo.scratch.0.join("comment/comment.md")).unwrap();
+    assert!(
+        comment.contains("#### ❌ Indirect changes: 4 lines no longer covered\n\nOutside the changed lines, covered in `main`; at most 0: ❌."),
+        "{comment}"
+    );
+    assert!(comment.contains("`src/b.rs`") && comment.contains("7–9, 13"), "{comment}");
+
     // The flag overrides the setting.
     let run = self::run(&repo, &standard_files(), &[&args[..], &["--max-indirect-lines", "4"]].concat());
     assert_eq!(run.code, 0, "{run:?}");

@@ -138,9 +138,13 @@ pub fn pull_request_of_event(path: &Path) -> Result<Option<Sidecar>> {
 /// a pull request; says so on stderr (stdout may be the JSON report).
 pub(super) fn write(dir: &Path, graded: &Graded, v: &Verdicts) -> Result<()> {
     let run = GithubRun::from_env()?;
-    // The hook for the indirect changes (`--base-report`): their verdict, as an [`Indirect`],
-    // once the gate judges them; until then the section is left out.
-    let indirect: Option<Indirect> = None;
+    // The indirect changes (`--base-report`), when the gate judged them.
+    let indirect = v.indirect.as_ref().map(|i| Indirect {
+        base: i.base.clone(),
+        files: i.indirect.lost_ranges().map(|(path, ranges)| (path.to_owned(), ranges.to_vec())).collect(),
+        unstable: i.indirect.unstable,
+        limit: i.max_lost.map(|max| (max, i.passed)),
+    });
     let input = CommentInput {
         summary: &v.summary,
         paths: &v.paths,
