@@ -97,6 +97,8 @@ enum Gate {
     /// With --diff --base-report PATH (a report of the merge base): also lists the lines outside
     /// the change that lost their coverage (the indirect changes); two runs of one commit
     /// (--base-report twice, --repeat-report, --repeat) tell unstable lines from lost ones.
+    /// Without --base-report, the `base-report` setting's file is that report when it exists
+    /// (CI restores it there; `--diff --print-merge-base` prints the commit it must be of).
     ///
     /// Grades: {grades}.
     /// Exit status: 0 at or above the threshold (and the patch gate); 1 below it, or when the

@@ -298,3 +298,60 @@ fn a_renamed_file_keeps_its_lines_under_its_new_name() {
     assert_eq!(run.code, 0, "{run:?}");
     assert!(run.stdout.contains("  src/describe.rs: 7–9, 13\n"), "{run:?}");
 }
+
+/// The `base-report` setting: CI restores the merge base's report to a fixed path before the
+/// gate, when its base's run kept one. There, `--diff` alone compares with it; missing, one
+/// line says the indirect changes were not looked for, and the gate still judges the rest.
+#[test]
+fn the_base_report_setting_is_used_when_its_file_is_there_and_skipped_with_a_line_when_not() {
+    let settings = "base-report = \"target/coverage/base/coverage.xml\"\nmax-indirect-uncovered-lines = 0";
+    let repo = workspace("indirect-setting", settings);
+    let head = [("head.xml", head_report(&B_HEAD_HITS))];
+    let args = ["--file", "head.xml", "--diff", "main"];
+    let mut git = Command::new("git");
+    for var in GIT_LOCATION_VARS {
+        git.env_remove(var);
+    }
+    let merge_base = git.args(["merge-base", "main", "HEAD"]).current_dir(&repo.root).output().unwrap().stdout;
+    let merge_base = String::from_utf8(merge_base).unwrap();
+
+    // Absent: the rest is judged, the indirect changes are not, and one line says why (exit 0).
+    let run = run(&repo, &head, &args);
+    assert_eq!(run.code, 0, "no base report is not a failure: {run:?}");
+    assert!(run.stdout.contains("Patch: 100.00% of the changed lines covered (1 / 1)"), "{run:?}");
+    assert!(!run.stdout.contains("Indirect"), "{run:?}");
+    let said: Vec<&str> = run.stderr.lines().filter(|l| l.contains("indirect changes")).collect();
+    assert_eq!(said.len(), 1, "one line: {run:?}");
+    let expected = format!(
+        "indirect changes: not looked for: no report of the merge base {} at repo/target/coverage/base/coverage.xml \
+         (the `base-report` setting; ",
+        &merge_base[..12]
+    );
+    assert!(said[0].starts_with(&expected), "names the commit and the file: {run:?}");
+
+    // The merge base in full, as CI asks for it to restore the report kept under its id.
+    let print = self::run(&repo, &[], &["--diff", "main", "--print-merge-base"]);
+    assert_eq!((print.code, print.stdout.as_str()), (0, merge_base.as_str()), "{print:?}");
+
+    // There (an LCOV report, as a CI artifact may be): compared, reported and gated as
+    // `--base-report` would be, and named in the output.
+    repo.write_untracked("target/coverage/base/coverage.xml", base_report(&B_BASE_HITS));
+    let run = self::run(&repo, &head, &args);
+    assert_eq!(run.code, 1, "4 lines lost, at most 0: {run:?}");
+    assert!(run.stdout.contains("Lost coverage outside the change (most first):\n  src/b.rs: 7–9, 13\n"), "{run:?}");
+    assert!(run.stdout.contains("Indirect gate: FAILED (4 lines lost coverage; at most 0)"), "{run:?}");
+    assert!(!run.stderr.contains("not looked for"), "{run:?}");
+    let json = self::run(&repo, &head, &[&args[..], &["--format", "json"]].concat());
+    let v: serde_json::Value = serde_json::from_str(&json.stdout).expect("one JSON document");
+    assert_eq!(v["indirect"]["base_runs"], serde_json::json!(["repo/target/coverage/base/coverage.xml"]), "{json:?}");
+
+    // Given on the command line, `--base-report` wins; a missing one is still exit 2.
+    let run = self::run(&repo, &head, &[&args[..], &["--base-report", "missing.info"]].concat());
+    assert_eq!(run.code, 2, "{run:?}");
+    assert!(run.stderr.contains("--base-report missing.info: no such file"), "{run:?}");
+
+    // Without --diff there is no change to compare: the setting is not read.
+    let run = self::run(&repo, &head, &["--file", "head.xml"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    assert!(!run.stdout.contains("Indirect") && !run.stderr.contains("indirect changes"), "{run:?}");
+}

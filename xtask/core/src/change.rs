@@ -70,29 +70,8 @@ pub fn read(cx: &Context, root: &Path, given: &str) -> Result<Change> {
 /// [`read`], with `Some(n)`: from git's diff with `n` context lines around each change, which
 /// the change keeps (`Change::text`) for a reader to see (the added lines are the same).
 pub fn read_with_context(cx: &Context, root: &Path, given: &str, context: Option<u32>) -> Result<Change> {
-    let (base, base_from) = base(cx, given)?;
     let toplevel = PathBuf::from(run(root, &["rev-parse", "--show-toplevel"], "find the repository")?.trim());
-    let shallow = run(root, &["rev-parse", "--is-shallow-repository"], "inspect the repository")?.trim() == "true";
-    let unshallow = "this is a shallow clone: `git fetch --unshallow` (in GitHub Actions, `fetch-depth: 0` \
-                     on actions/checkout)";
-
-    let verify = git(root)
-        .args(["rev-parse", "--verify", "--quiet", "--end-of-options"])
-        .arg(format!("{base}^{{commit}}"))
-        .output();
-    if !verify.is_ok_and(|o| o.status.success()) {
-        let fetch = match base.split_once('/') {
-            Some((remote, branch)) => format!("`git fetch {remote} {branch}`"),
-            None => format!("fetch it (`git fetch origin {base}`)"),
-        };
-        let also = if shallow { format!("; {unshallow}") } else { String::new() };
-        bail!("the base `{base}` ({base_from}) is not in this repository's history: {fetch}{also}");
-    }
-    let merge_base = match git(root).args(["merge-base", "--end-of-options", &base, "HEAD"]).output() {
-        Ok(o) if o.status.success() => String::from_utf8_lossy(&o.stdout).trim().to_owned(),
-        _ if shallow => bail!("`{base}` and HEAD have no common commit in this shallow history: {unshallow}"),
-        _ => bail!("`{base}` ({base_from}) and HEAD have no common history: nothing to compare with"),
-    };
+    let Resolved { base, base_from, merge_base } = resolve(cx, root, given)?;
     let unified = format!("-U{}", context.unwrap_or(0));
     let text = run(
         root,
@@ -121,6 +100,47 @@ pub fn read_with_context(cx: &Context, root: &Path, given: &str, context: Option
     let short = merge_base.get(..12).unwrap_or(&merge_base).to_owned();
     let text = context.map(|_| text);
     Ok(Change { base, base_from, merge_base: short, toplevel, lines: diff.lines, diff: diff.files, files, text })
+}
+
+/// The merge base's full commit id that [`read`] would judge the change against: the one
+/// `coverage --diff --print-merge-base` prints, under which CI keeps the base's report.
+pub fn merge_base_commit(cx: &Context, root: &Path, given: &str) -> Result<String> {
+    Ok(resolve(cx, root, given)?.merge_base)
+}
+
+/// The base, where it came from, and its merge base with HEAD (the full commit id).
+struct Resolved {
+    base: String,
+    base_from: &'static str,
+    merge_base: String,
+}
+
+/// Finds the base ([`base`]) and its merge base with HEAD in the checkout at `root`; an error
+/// naming the fetch when the base is not in the history or a shallow clone stops short of it.
+fn resolve(cx: &Context, root: &Path, given: &str) -> Result<Resolved> {
+    let (base, base_from) = base(cx, given)?;
+    let shallow = run(root, &["rev-parse", "--is-shallow-repository"], "inspect the repository")?.trim() == "true";
+    let unshallow = "this is a shallow clone: `git fetch --unshallow` (in GitHub Actions, `fetch-depth: 0` \
+                     on actions/checkout)";
+
+    let verify = git(root)
+        .args(["rev-parse", "--verify", "--quiet", "--end-of-options"])
+        .arg(format!("{base}^{{commit}}"))
+        .output();
+    if !verify.is_ok_and(|o| o.status.success()) {
+        let fetch = match base.split_once('/') {
+            Some((remote, branch)) => format!("`git fetch {remote} {branch}`"),
+            None => format!("fetch it (`git fetch origin {base}`)"),
+        };
+        let also = if shallow { format!("; {unshallow}") } else { String::new() };
+        bail!("the base `{base}` ({base_from}) is not in this repository's history: {fetch}{also}");
+    }
+    let merge_base = match git(root).args(["merge-base", "--end-of-options", &base, "HEAD"]).output() {
+        Ok(o) if o.status.success() => String::from_utf8_lossy(&o.stdout).trim().to_owned(),
+        _ if shallow => bail!("`{base}` and HEAD have no common commit in this shallow history: {unshallow}"),
+        _ => bail!("`{base}` ({base_from}) and HEAD have no common history: nothing to compare with"),
+    };
+    Ok(Resolved { base, base_from, merge_base })
 }
 
 /// `git ARGS` in `dir`, its stdout; an error naming what it was for.

@@ -29,6 +29,10 @@ pub struct CoverageSettings {
     /// Optionally, at most this many lines outside the change that lost their coverage
     /// (`--base-report`); unset, they are reported only.
     pub max_indirect_uncovered_lines: Option<u64>,
+    /// Optionally, a report of the merge base (absolute path) that `--diff` compares with when
+    /// no `--base-report` is given: used when the file is there (CI restores it), else the
+    /// indirect changes are not looked for, and the run says so.
+    pub base_report: Option<PathBuf>,
     /// The ratchet's committed baseline (absolute path); no ratchet when unset.
     pub baseline: Option<PathBuf>,
     /// How far (percentage points) the total may fall below the baseline.
@@ -70,6 +74,7 @@ pub(super) struct Table {
     patch_threshold: Option<Percent>,
     max_uncovered_changed_lines: Option<u64>,
     max_indirect_uncovered_lines: Option<u64>,
+    base_report: Option<PathBuf>,
     baseline: Option<PathBuf>,
     ratchet_tolerance: Percent,
     paths: Vec<PathGate>,
@@ -93,6 +98,7 @@ impl Default for Table {
             patch_threshold: None,
             max_uncovered_changed_lines: None,
             max_indirect_uncovered_lines: None,
+            base_report: None,
             baseline: None,
             ratchet_tolerance: "0.1".parse().expect("a valid percentage"),
             paths: Vec::new(),
@@ -109,6 +115,17 @@ impl Table {
         let mut errors = Vec::new();
         if self.base.as_deref().is_some_and(|b| b.trim().is_empty() || b.starts_with('-')) {
             errors.push("`base` must name a git revision, e.g. \"origin/main\"".to_owned());
+        }
+        if let Some(report) = &self.base_report {
+            let text = report.to_string_lossy();
+            if text.trim().is_empty() {
+                errors.push("`base-report` must name a file: the merge base's report, e.g. \"target/coverage/base/coverage.xml\"".to_owned());
+            } else if text.contains(['*', '?']) {
+                errors.push(format!(
+                    "`base-report` ({text:?}) names one file, not a pattern: the merge base's merged report (several runs \
+                     or shards: `--base-report` on the command line)"
+                ));
+            }
         }
         for (i, gate) in self.paths.iter().enumerate() {
             let at = format!("paths[{i}] ({:?})", gate.glob);
@@ -146,6 +163,7 @@ impl Table {
             patch_threshold: self.patch_threshold.unwrap_or(self.threshold),
             max_uncovered_changed_lines: self.max_uncovered_changed_lines,
             max_indirect_uncovered_lines: self.max_indirect_uncovered_lines,
+            base_report: self.base_report.map(|r| root.join(r)),
             baseline: self.baseline.map(|b| root.join(b)),
             ratchet_tolerance: self.ratchet_tolerance,
             paths: self.paths,

@@ -210,6 +210,25 @@ mod tests {
     }
 
     #[test]
+    fn the_base_report_is_one_file_under_the_root_and_unset_by_default() {
+        let s = Settings::from_metadata(Path::new("/r"), &serde_json::Value::Null).unwrap();
+        assert_eq!(s.coverage.base_report, None, "unset: the indirect changes need --base-report");
+        let meta = json!({"xtask": {"coverage": {"base-report": "target/coverage/base/coverage.xml"}}});
+        let s = Settings::from_metadata(Path::new("/r"), &meta).unwrap();
+        assert_eq!(s.coverage.base_report.as_deref(), Some(Path::new("/r/target/coverage/base/coverage.xml")));
+        assert_eq!(
+            error(json!({"coverage": {"base-report": "base/*.xml", "history-runs": 0, "trend-runs": 0}})),
+            "[workspace.metadata.xtask.coverage] in Cargo.toml: `base-report` (\"base/*.xml\") names one file, not a \
+             pattern: the merge base's merged report (several runs or shards: `--base-report` on the command line); \
+             `history-runs` must be at least 1: the history keeps the last runs; `trend-runs` must be at least 1: \
+             the chart draws the last runs",
+            "every problem at once"
+        );
+        assert!(error(json!({"coverage": {"base-report": " "}})).contains("`base-report` must name a file"));
+        assert!(error(json!({"coverage": {"base-report": 3}})).contains("base-report"), "a path, typed");
+    }
+
+    #[test]
     fn fractional_threshold_and_custom_bands_are_read() {
         let meta = json!({"xtask": {"coverage": {"threshold": 72.5, "metric": "branches",
             "bands": [{"min": 75, "emoji": "+", "label": "Good"}, {"min": 0, "emoji": "-", "label": "Bad"}]}}});

@@ -60,6 +60,25 @@ pub fn read_runs(cx: &Context, flag: &str, args: &[PathBuf]) -> Result<Vec<Run>>
     Ok(runs)
 }
 
+/// Without `--base-report`: the `base-report` setting's report of the merge base, when the file
+/// is there (in CI, the base commit's run saved it and this run restored it). When it is not
+/// (the base's run saved none, or the cache lost it), the indirect changes are not looked for,
+/// and one line says so and why: a missing file here is not an error, as a given
+/// `--base-report` is.
+pub fn from_setting(cx: &Context, change: &Change) -> Result<Vec<Run>> {
+    let Some(report) = &cx.settings.coverage.base_report else { return Ok(Vec::new()) };
+    if report.exists() {
+        return read_runs(cx, "`base-report`", std::slice::from_ref(report));
+    }
+    eprintln!(
+        "indirect changes: not looked for: no report of the merge base {} at {} (the `base-report` setting; in CI \
+         the base commit's run keeps one there, and none was kept or it was evicted)",
+        change.merge_base,
+        super::display_name(cx, report)
+    );
+    Ok(Vec::new())
+}
+
 /// Where `--repeat` writes the second run's report.
 pub fn repeat_report(cx: &Context) -> PathBuf {
     crate::target_dir(&cx.root).join("coverage").join("repeat.xml")

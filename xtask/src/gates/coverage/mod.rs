@@ -105,6 +105,12 @@ pub struct CoverageArgs {
     /// [default: `max-indirect-uncovered-lines` in Cargo.toml, else no limit: reported only]
     #[arg(long, value_name = "N", requires = "base_report")]
     pub max_indirect_lines: Option<u64>,
+    /// With --diff: print the full commit id of the merge base the change would be judged
+    /// against, and nothing else; runs nothing. CI keeps each commit's report under its id and
+    /// restores the merge base's where the `base-report` setting reads it
+    #[arg(long, requires = "diff", conflicts_with_all = ["file", "output", "html", "base_report", "comment",
+          "update_baseline", "lower_baseline", "full"])]
+    pub print_merge_base: bool,
     /// Write the ratchet's baseline (the `baseline` setting) when coverage rose, or when there
     /// is none yet; says so, and writes nothing, when it fell
     #[arg(long, conflicts_with = "lower_baseline")]
@@ -220,6 +226,7 @@ impl CoverageArgs {
             || self.lower_baseline
             || self.root.is_some()
             || self.comment.is_some()
+            || self.print_merge_base
         {
             return None;
         }
@@ -242,6 +249,15 @@ impl CoverageArgs {
                 Ok(digest) => inputs.extra("base and repeat reports", digest),
                 Err(e) => inputs.unusable(format!("{e:#}")),
             };
+        } else if let (Some(_), Some(report)) = (&self.diff, &settings.base_report) {
+            // The `base-report` setting's file: whether it is there, and what it holds.
+            inputs = match report.exists() {
+                false => inputs.extra("base report", format!("none at {}", report.display())),
+                true => match indirect::digest(cx, std::slice::from_ref(report)) {
+                    Ok(digest) => inputs.extra("base report", digest),
+                    Err(e) => inputs.unusable(format!("{e:#}")),
+                },
+            };
         }
         if self.repeat {
             inputs = inputs.output(indirect::repeat_report(cx));
@@ -259,6 +275,11 @@ impl CoverageArgs {
         }
         if let Some(target) = &self.why {
             return why(cx, target, self.format).map(|()| CoverageRun { tests: None, coverage: Outcome::Passed });
+        }
+        if self.print_merge_base {
+            let given = self.diff.as_deref().unwrap_or_default();
+            println!("{}", crate::change::merge_base_commit(cx, &self.checkout(cx)?, given)?);
+            return Ok(CoverageRun { tests: None, coverage: Outcome::Passed });
         }
         self.check(cx)?;
         let graded = match self.inputs(cx)? {
@@ -306,6 +327,14 @@ impl CoverageArgs {
         Ok(())
     }
 
+    /// The checkout the change is read from: `--root`, else the workspace's.
+    fn checkout(&self, cx: &Context) -> Result<PathBuf> {
+        match &self.root {
+            Some(r) => r.canonicalize().with_context(|| format!("--root {}: no such folder", r.display())),
+            None => Ok(cx.root.clone()),
+        }
+    }
+
     /// The metric counted: `--metric`, else the setting.
     fn metric(&self, cx: &Context) -> Metric {
         self.metric.unwrap_or(cx.settings.coverage.metric)
@@ -317,10 +346,7 @@ impl CoverageArgs {
     fn inputs(&self, cx: &Context) -> Result<Gathered> {
         let metric = self.metric(cx);
         // The change first: a base that cannot be compared with stops the gate before the tests.
-        let checkout = match &self.root {
-            Some(r) => r.canonicalize().with_context(|| format!("--root {}: no such folder", r.display()))?,
-            None => cx.root.clone(),
-        };
+        let checkout = self.checkout(cx)?;
         // The page of --html shows the diff with its context lines: the change is read from it.
         let context = self.html.is_some().then_some(html::CONTEXT);
         let change = self
@@ -328,8 +354,12 @@ impl CoverageArgs {
             .as_deref()
             .map(|base| crate::change::read_with_context(cx, &checkout, base, context))
             .transpose()?;
-        // The other runs the indirect changes compare, read before the tests run.
-        let base_runs = indirect::read_runs(cx, "--base-report", &self.base_report)?;
+        // The other runs the indirect changes compare, read before the tests run: `--base-report`,
+        // else the `base-report` setting's report when it is there.
+        let base_runs = match (&change, self.base_report.is_empty()) {
+            (Some(change), true) => indirect::from_setting(cx, change)?,
+            _ => indirect::read_runs(cx, "--base-report", &self.base_report)?,
+        };
         let mut repeats = indirect::read_runs(cx, "--repeat-report", &self.repeat_report)?;
         let cwd = std::env::current_dir().unwrap_or_else(|_| cx.root.clone());
         let files = inputs::expand(&self.file, &cwd)?;
