@@ -328,6 +328,10 @@ fn the_base_report_setting_is_used_when_its_file_is_there_and_skipped_with_a_lin
         &merge_base[..12]
     );
     assert!(said[0].starts_with(&expected), "names the commit and the file: {run:?}");
+    // Nothing changed (the default branch's own run, against itself): nothing to say.
+    let run = self::run(&repo, &head, &["--file", "head.xml", "--diff", "HEAD"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    assert!(run.stdout.contains("nothing to judge") && !run.stderr.contains("indirect changes"), "{run:?}");
 
     // The merge base in full, as CI asks for it to restore the report kept under its id.
     let print = self::run(&repo, &[], &["--diff", "main", "--print-merge-base"]);

@@ -469,6 +469,100 @@ fn the_coverage_history_is_kept_from_the_default_branch_and_the_pictures_uploade
     }
 }
 
+/// The indirect changes in CI: a push to the default branch keeps its merged report in the
+/// Actions cache under the commit's id (a pull request's run cannot write that branch's cache),
+/// at the path of the `base-report` setting; a pull request's run restores, by that exact key
+/// (no prefix: another commit's report would misplace lines), the report of the merge base the
+/// patch gate judges against, which the xtask names (`--diff --print-merge-base`, the gate's
+/// own `--diff`). Pinned as the other cache steps are.
+#[test]
+fn the_merge_base_s_report_is_kept_from_the_default_branch_and_restored_under_its_commit() {
+    let workflow = load(".github/workflows/ci.yml");
+    let jobs = workflow.get("jobs").unwrap();
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let setting = xtask::settings::Settings::load(&cargo, root).unwrap().coverage.base_report;
+    let setting = setting.expect("this repository sets `base-report`");
+    let path = setting.strip_prefix(root).unwrap().to_str().unwrap().to_owned();
+
+    let steps = |job: &str| jobs.get(job).and_then(|j| j.get("steps")).map(Node::items).unwrap_or_default();
+    let coverage = steps("coverage");
+    let find = |what: &str, found: &dyn Fn(&Node) -> bool| -> usize {
+        let at: Vec<usize> = (0..coverage.len()).filter(|&i| found(&coverage[i])).collect();
+        assert_eq!(at.len(), 1, "one {what} step: {at:?}");
+        at[0]
+    };
+    let cache = |action: &'static str| {
+        move |s: &Node| {
+            text(s, "uses").is_some_and(|u| u.starts_with(&format!("{action}@")))
+                && s.get("with").and_then(|w| text(w, "key")).is_some_and(|k| k.starts_with("xtask-coverage-report-"))
+        }
+    };
+    let merge_base = find("merge base", &|s| text(s, "id") == Some("merge-base"));
+    let restore = find("restore", &cache("actions/cache/restore"));
+    let gate = find("gate", &|s| text(s, "run").is_some_and(|r| r.starts_with("cargo xtask coverage")));
+    let copy = find("copy", &|s| text(s, "run").is_some_and(|r| r.contains(&path)));
+    let save = find("save", &cache("actions/cache/save"));
+    assert!(
+        merge_base < restore && restore < gate && gate < copy && copy < save,
+        "{merge_base} {restore} {gate} {copy} {save}"
+    );
+
+    // The merge base is the xtask's, with the gate's own --diff (no BASE: the same one).
+    let pull_request = Some("github.event_name == 'pull_request'");
+    assert_eq!(text(&coverage[merge_base], "if"), pull_request);
+    let lines: Vec<&str> = text(&coverage[merge_base], "run").unwrap().lines().collect();
+    assert_eq!(
+        lines,
+        ["commit=$(cargo xtask coverage --diff --print-merge-base)", "echo \"commit=$commit\" >> \"$GITHUB_OUTPUT\""],
+        "an assignment, so a failing xtask fails the step rather than giving an empty key that every report would match"
+    );
+    let command = text(&coverage[gate], "run").unwrap();
+    assert!(command.contains(" --diff --"), "the gate's --diff names no BASE, as the merge base's: {command}");
+
+    let with = |i: usize, key: &str| coverage[i].get("with").and_then(|w| text(w, key)).map(str::to_owned);
+    assert_eq!(text(&coverage[restore], "if"), pull_request);
+    assert_eq!(with(restore, "path").as_deref(), Some(path.as_str()), "restored where the `base-report` setting reads");
+    assert_eq!(with(restore, "key").as_deref(), Some("xtask-coverage-report-${{ steps.merge-base.outputs.commit }}"));
+    assert_eq!(with(restore, "restore-keys"), None, "the merge base's report or none");
+
+    // Kept from the default branch only, also when the gate failed, when the gate wrote it.
+    let kept =
+        "always() && github.ref_name == github.event.repository.default_branch && hashFiles('coverage.xml') != ''";
+    assert_eq!(text(&coverage[save], "if"), Some(kept));
+    assert_eq!(text(&coverage[copy], "if"), Some(kept));
+    assert!(command.contains("--output coverage.xml"), "{command}");
+    assert_eq!(
+        text(&coverage[copy], "run"),
+        Some(format!("mkdir -p {} && cp coverage.xml {path}", Path::new(&path).parent().unwrap().display()).as_str()),
+        "the merged report, where the pull requests restore it (a cache entry comes back where it was saved)"
+    );
+    assert_eq!(with(save, "path").as_deref(), Some(path.as_str()));
+    assert_eq!(with(save, "key").as_deref(), Some("xtask-coverage-report-${{ github.sha }}"), "the commit's id");
+
+    // No other cache key starts with this one's prefix, nor it with theirs: prefix matching
+    // never crosses them.
+    let mut keys = Vec::new();
+    workflow.find_all("key", &mut keys);
+    workflow.find_all("restore-keys", &mut keys);
+    for (_, key) in keys {
+        let key = key.scalar().unwrap_or_default();
+        let ours = key.starts_with("xtask-coverage-report-");
+        assert!(ours || !"xtask-coverage-report-".starts_with(key.split("${{").next().unwrap()), "{key}");
+    }
+
+    // Pinned as the test history's steps are, and the commit never spliced into a script.
+    let tests = steps("test");
+    for (action, ours) in [("actions/cache/restore", restore), ("actions/cache/save", save)] {
+        let theirs = tests.iter().find(|s| text(s, "uses").is_some_and(|u| u.starts_with(&format!("{action}@"))));
+        assert_eq!(text(&coverage[ours], "uses"), theirs.and_then(|s| text(s, "uses")), "{action}");
+    }
+    for step in coverage {
+        let run = text(step, "run").unwrap_or_default();
+        assert!(!run.contains("steps.merge-base"), "the commit reaches scripts through env only: {run}");
+    }
+}
+
 /// A `uses:` pinned by a full commit SHA (`owner/repo@<40 hex> # vX`).
 fn pinned_by_sha(uses: &str) -> bool {
     uses.split_once('@').is_some_and(|(_, sha)| sha.len() == 40 && sha.chars().all(|c| c.is_ascii_hexdigit()))

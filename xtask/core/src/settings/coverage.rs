@@ -119,11 +119,15 @@ impl Table {
         if let Some(report) = &self.base_report {
             let text = report.to_string_lossy();
             if text.trim().is_empty() {
-                errors.push("`base-report` must name a file: the merge base's report, e.g. \"target/coverage/base/coverage.xml\"".to_owned());
+                errors.push(
+                    "`base-report` must name a file: the merge base's report, e.g. \
+                     \"target/coverage/base/coverage.xml\""
+                        .to_owned(),
+                );
             } else if text.contains(['*', '?']) {
                 errors.push(format!(
-                    "`base-report` ({text:?}) names one file, not a pattern: the merge base's merged report (several runs \
-                     or shards: `--base-report` on the command line)"
+                    "`base-report` ({text:?}) names one file, not a pattern: the merge base's merged report \
+                     (several runs or shards: `--base-report` on the command line)"
                 ));
             }
         }

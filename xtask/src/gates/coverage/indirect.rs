@@ -63,12 +63,15 @@ pub fn read_runs(cx: &Context, flag: &str, args: &[PathBuf]) -> Result<Vec<Run>>
 /// Without `--base-report`: the `base-report` setting's report of the merge base, when the file
 /// is there (in CI, the base commit's run saved it and this run restored it). When it is not
 /// (the base's run saved none, or the cache lost it), the indirect changes are not looked for,
-/// and one line says so and why: a missing file here is not an error, as a given
-/// `--base-report` is.
+/// and one line says so and why (not when nothing changed, as on the default branch's own
+/// run): a missing file here is not an error, as a given `--base-report` is.
 pub fn from_setting(cx: &Context, change: &Change) -> Result<Vec<Run>> {
     let Some(report) = &cx.settings.coverage.base_report else { return Ok(Vec::new()) };
     if report.exists() {
         return read_runs(cx, "`base-report`", std::slice::from_ref(report));
+    }
+    if change.diff.is_empty() {
+        return Ok(Vec::new());
     }
     eprintln!(
         "indirect changes: not looked for: no report of the merge base {} at {} (the `base-report` setting; in CI \
