@@ -10,6 +10,8 @@ use std::path::Path;
 use std::process::Command;
 
 use support::{Run, Scratch};
+use xtask::security::date::Date;
+use xtask::security::suppress::Suppressions;
 
 const COMPOSE: &str = "\
 services:
@@ -130,7 +132,7 @@ fn settings_lines(appended: &str) -> Vec<&str> {
 }
 
 /// The table init writes for the issue's workspace.
-const EXPECTED: [&str; 21] = [
+const EXPECTED: [&str; 22] = [
     "[workspace.metadata.xtask.test]",
     "database = true",
     "services = [\"db\", \"redis\"]",
@@ -146,6 +148,7 @@ const EXPECTED: [&str; 21] = [
     "POSTGRES_PASSWORD = \"{secret}\"",
     "[workspace.metadata.xtask.coverage]",
     "base = \"origin/main\"",
+    "base-report = \"target/coverage/base/coverage.xml\"",
     "[workspace.metadata.xtask.security]",
     "source-paths = [\"app/src/**\"]",
     "linked-by = [\"app\"]",
@@ -158,6 +161,7 @@ const EXPECTED: [&str; 21] = [
 fn init_writes_the_settings_the_hooks_and_the_workflow_then_nothing() {
     let ws = workspace("init-issue");
     let root = &ws.0;
+    let before = Date::today();
     let run = init(root, &[]);
     assert_eq!(run.code, 0, "{run:?}");
 
@@ -165,6 +169,10 @@ fn init_writes_the_settings_the_hooks_and_the_workflow_then_nothing() {
     assert!(run.stdout.contains("appended to Cargo.toml: the settings ([workspace.metadata.xtask] test, test.env, compose.env, coverage, security) and 12 [profile.dev.package.*] sections of the xtask"), "{run:?}");
     assert!(run.stdout.contains("\n  wrote .pre-commit-config.yaml\n"), "{run:?}");
     assert!(run.stdout.contains("\n  wrote .github/workflows/ci.yml\n"), "{run:?}");
+    assert!(
+        run.stdout.contains("\n  wrote .github/workflows/coverage-comment.yml\n  wrote security.toml\n"),
+        "{run:?}"
+    );
     // What it found, with the evidence.
     for found in [
         "compose.yaml:2: `db` runs PostgreSQL (postgres:16), port 5432, published on 127.0.0.1, a free host port",
@@ -190,7 +198,7 @@ fn init_writes_the_settings_the_hooks_and_the_workflow_then_nothing() {
     let appended = manifest.strip_prefix(ROOT_MANIFEST).expect("the manifest's bytes are kept");
     assert!(appended.starts_with("\n# The quality gates' settings"), "{appended}");
     assert!(manifest.ends_with("codegen-units = 1\n"), "{manifest}");
-    assert_eq!(settings_lines(appended)[..18], EXPECTED[..18], "{appended}");
+    assert_eq!(settings_lines(appended)[..19], EXPECTED[..19], "{appended}");
     assert!(appended.contains("\n[profile.dev.package.xtask-reader]\nopt-level = 3\ndebug = false\n"), "{appended}");
     let lines: Vec<&str> = appended.lines().collect();
     for (setting, why) in [
@@ -204,6 +212,7 @@ fn init_writes_the_settings_the_hooks_and_the_workflow_then_nothing() {
         ),
         ("POSTGRES_PASSWORD", "# compose.yaml:6: a secret"),
         ("base = ", "# git: the branch checked out (no origin yet)"),
+        ("base-report = ", "# .github/workflows/ci.yml restores there, on a pull request, the report its run on main"),
     ] {
         let at = lines.iter().position(|l| l.starts_with(setting)).unwrap_or_else(|| panic!("{setting}"));
         assert!(lines[at - 1].starts_with(why), "{setting}: {}", lines[at - 1]);
@@ -222,12 +231,23 @@ fn init_writes_the_settings_the_hooks_and_the_workflow_then_nothing() {
     assert_eq!(xtask["test"]["database"], true);
     assert_eq!(xtask["test"]["env"]["APP_DATABASE__HOST"], "{db.host}");
     assert_eq!(xtask["security"]["source-paths"][0], "app/src/**");
+    assert_eq!(xtask["coverage"]["base-report"], "target/coverage/base/coverage.xml");
 
-    // The hooks and the workflow are the templates', and pass the lint's checks.
+    // The hooks and the workflows are the templates', and pass the lint's checks.
     assert_eq!(read(root, ".pre-commit-config.yaml"), include_str!("../templates/pre-commit-config.yaml"));
     assert_eq!(read(root, ".github/workflows/ci.yml"), include_str!("../templates/ci.yml"));
+    let comment = ".github/workflows/coverage-comment.yml";
+    assert_eq!(read(root, comment), include_str!("../templates/coverage-comment.yml"));
+    // The security gate reads the entry that accepts the comment workflow's trigger, due for
+    // review in a year.
+    let suppressions = Suppressions::parse(&read(root, "security.toml"), "security.toml").unwrap();
+    assert_eq!(suppressions.entries.len(), 1);
+    let entry = &suppressions.entries[0];
+    assert_eq!((entry.id.as_str(), entry.path.as_deref()), ("zizmor/dangerous-triggers", Some(comment)));
+    let in_a_year = |d: Date| Date::from_days_since_epoch(d.days_since_epoch() + 365);
+    assert!((in_a_year(before)..=in_a_year(Date::today())).contains(&entry.expires), "{:?}", entry.expires);
     let tree = xtask::repo::files::Tree::list(root, &[]).unwrap();
-    for path in ["Cargo.toml", ".pre-commit-config.yaml", ".github/workflows/ci.yml"] {
+    for path in ["Cargo.toml", ".pre-commit-config.yaml", ".github/workflows/ci.yml", comment, "security.toml"] {
         let findings = xtask::lint::hygiene::check(path, &std::fs::read(root.join(path)).unwrap(), 500 * 1024);
         assert!(findings.is_empty(), "{path}: {:?}", findings.iter().map(ToString::to_string).collect::<Vec<_>>());
     }
@@ -246,10 +266,13 @@ fn init_writes_the_settings_the_hooks_and_the_workflow_then_nothing() {
         "left alone Cargo.toml (it has a [workspace.metadata.xtask] table already)",
         "left alone .pre-commit-config.yaml (exists)",
         "left alone .github/workflows/ci.yml (exists)",
+        "left alone .github/workflows/coverage-comment.yml (exists)",
         "Nothing to write: every file is there already",
     ] {
         assert!(again.stdout.contains(kept), "{kept}\n{again:?}");
     }
+    assert!(!again.stdout.contains("security.toml"), "the workflow is there: its entry is not init's to check");
+    assert!(!again.stdout.contains("other workflows"), "the comment's workflow is init's: {again:?}");
     assert!(!again.stdout.contains("lacks"), "the profiles came with the settings: {again:?}");
 }
 
@@ -265,6 +288,10 @@ fn a_dry_run_prints_everything_and_writes_nothing() {
         "would append to Cargo.toml: the settings",
         "would write .pre-commit-config.yaml",
         "would write .github/workflows/ci.yml",
+        "would write .github/workflows/coverage-comment.yml",
+        "would write security.toml",
+        "--- .github/workflows/coverage-comment.yml (would write):\n# The pull request's coverage comment",
+        "--- security.toml (would write):\n# Suppressions of `cargo xtask security` findings",
         "--- Cargo.toml (would append):\n\n# The quality gates' settings",
         "--- .pre-commit-config.yaml (would write):\n# Local quality gates",
         "--- .github/workflows/ci.yml (would write):\n# The CI gates",
@@ -284,18 +311,44 @@ fn existing_hooks_and_workflow_are_left_alone_byte_for_byte() {
     let root = &ws.0;
     let hooks = "repos: []  # ours\n";
     let workflow = "name: ours\r\non: push\r\n";
+    let comment = "name: our comment\non: workflow_run\n";
     ws.write(".pre-commit-config.yaml", hooks);
     ws.write(".github/workflows/ci.yml", workflow);
+    ws.write(".github/workflows/coverage-comment.yml", comment);
     ws.write(".github/workflows/release.yml", "name: release\non: push\n");
     git(root, &["add", "-A"]);
     let run = init(root, &[]);
     assert_eq!(run.code, 0, "{run:?}");
     assert_eq!(read(root, ".pre-commit-config.yaml"), hooks);
     assert_eq!(read(root, ".github/workflows/ci.yml"), workflow);
+    assert_eq!(read(root, ".github/workflows/coverage-comment.yml"), comment);
     assert!(run.stdout.contains("left alone .pre-commit-config.yaml (exists)"), "{run:?}");
     assert!(run.stdout.contains("left alone .github/workflows/ci.yml (exists)"), "{run:?}");
+    assert!(run.stdout.contains("left alone .github/workflows/coverage-comment.yml (exists)"), "{run:?}");
     assert!(run.stdout.contains(".github/workflows has other workflows (.github/workflows/release.yml)"), "{run:?}");
     assert!(run.stdout.contains("appended to Cargo.toml"), "the settings still come: {run:?}");
+    assert!(!root.join("security.toml").exists(), "their comment workflow: its suppression is theirs");
+    assert!(!read(root, "Cargo.toml").contains("base-report"), "their workflow restores no report: {run:?}");
+
+    // The comment's workflow is written beside theirs; their suppressions file is left alone,
+    // and a note says which entry it lacks.
+    let ws = workspace("init-suppressions");
+    let theirs = "[[suppress]]\nid = \"RUSTSEC-2023-0071\"\nreason = \"not reachable\"\nexpires = 2030-01-01\n";
+    ws.write("security.toml", theirs);
+    let run = init(&ws.0, &[]);
+    assert_eq!(run.code, 0, "{run:?}");
+    assert_eq!(read(&ws.0, "security.toml"), theirs);
+    assert!(
+        run.stdout.contains("wrote .github/workflows/coverage-comment.yml\n  left alone security.toml (exists)"),
+        "{run:?}"
+    );
+    assert!(
+        run.stdout.contains(
+            "security.toml has no entry for .github/workflows/coverage-comment.yml: the security gate fails on \
+             zizmor's dangerous-triggers finding there"
+        ),
+        "{run:?}"
+    );
 
     // A workflow named ci.yaml is the same workflow.
     let ws = workspace("init-ci-yaml");
@@ -321,6 +374,14 @@ fn an_existing_settings_table_leaves_cargo_toml_untouched() {
     );
     assert!(run.stdout.contains("Cargo.toml lacks 12 of the xtask's [profile.dev.package.*] sections"), "{run:?}");
     assert!(run.stdout.contains("wrote .pre-commit-config.yaml"), "{run:?}");
+    // The workflow it writes restores the merge base's report for a setting it cannot add.
+    assert!(
+        run.stdout.contains(
+            "add `base-report = \"target/coverage/base/coverage.xml\"` to [workspace.metadata.xtask.coverage] so that \
+             `--diff` compares with it"
+        ),
+        "{run:?}"
+    );
 }
 
 #[test]

@@ -17,6 +17,8 @@ use crate::repo::files::Tree;
 /// The files init writes, beside the root `Cargo.toml`.
 pub const PRE_COMMIT: &str = ".pre-commit-config.yaml";
 pub const WORKFLOW: &str = ".github/workflows/ci.yml";
+/// The workflow that posts the pull request's coverage comment CI's coverage job wrote.
+pub const COMMENT_WORKFLOW: &str = ".github/workflows/coverage-comment.yml";
 /// The overlays compose itself reads beside the file (without `-f`), in its order.
 const OVERLAYS: [&str; 4] =
     ["compose.override.yaml", "compose.override.yml", "docker-compose.override.yaml", "docker-compose.override.yml"];
@@ -97,6 +99,13 @@ pub struct Detected {
     /// Which of the files init writes exist already (`ci.yaml` stands for `ci.yml`).
     pub pre_commit_exists: bool,
     pub workflow_exists: Option<String>,
+    /// `coverage-comment.yaml` stands for `coverage-comment.yml`.
+    pub comment_workflow_exists: Option<String>,
+    /// The security gate's suppressions file (the `suppressions` setting, else `security.toml`)
+    /// and its text when it exists: it must accept the comment workflow's trigger.
+    pub suppressions: (String, Option<String>),
+    /// The `base-report` setting, when the workspace's settings have one.
+    pub base_report: Option<String>,
     /// The other workflows in `.github/workflows/`.
     pub other_workflows: Vec<String>,
     /// The branch pull requests merge into (`main`), and how git told it.
@@ -165,6 +174,19 @@ pub fn detect(cargo: &str, root: &Path) -> Result<Detected> {
     d.pre_commit_exists = root.join(PRE_COMMIT).exists();
     d.workflow_exists =
         [WORKFLOW, ".github/workflows/ci.yaml"].into_iter().find(|w| root.join(w).exists()).map(Into::into);
+    d.comment_workflow_exists = [COMMENT_WORKFLOW, ".github/workflows/coverage-comment.yaml"]
+        .into_iter()
+        .find(|w| root.join(w).exists())
+        .map(Into::into);
+    let settings = &metadata.workspace_metadata["xtask"];
+    let suppressions = settings["security"]["suppressions"].as_str().unwrap_or("security.toml").to_owned();
+    let text = match std::fs::read_to_string(root.join(&suppressions)) {
+        Ok(text) => Some(text),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+        Err(e) => return Err(e).with_context(|| format!("cannot read {suppressions}")),
+    };
+    d.suppressions = (suppressions, text);
+    d.base_report = settings["coverage"]["base-report"].as_str().map(str::to_owned);
     d.other_workflows = tree
         .select(|p| {
             p.starts_with(".github/workflows/")
@@ -172,7 +194,7 @@ pub fn detect(cargo: &str, root: &Path) -> Result<Detected> {
                 && !p[".github/workflows/".len()..].contains('/')
         })
         .into_iter()
-        .filter(|p| Some(*p) != d.workflow_exists.as_deref())
+        .filter(|p| Some(*p) != d.workflow_exists.as_deref() && Some(*p) != d.comment_workflow_exists.as_deref())
         .map(Into::into)
         .collect();
     d.default_branch = default_branch(root);

@@ -1,6 +1,7 @@
 //! `cargo xtask init`: in a workspace that has just copied `xtask/`, write the gates' settings
 //! from what the workspace has (`detect`: a compose file and its services, sqlx and its
-//! migrations, how the app reads its database), the pre-commit config and the CI workflow.
+//! migrations, how the app reads its database), the pre-commit config, the CI workflow and the
+//! workflow that posts its coverage comment (with the suppression its trigger needs).
 //! Detection gives data (`detect`), the plan decides what to write and why (`plan`), `render`
 //! makes the text, and `write` is the one place a file changes: a file that exists is never
 //! replaced, and the root `Cargo.toml` is only ever appended to, once, when it has no
@@ -19,7 +20,7 @@ use std::path::Path;
 use anyhow::{Result, bail};
 
 use crate::Outcome;
-use detect::{Detected, PRE_COMMIT, WORKFLOW};
+use detect::{COMMENT_WORKFLOW, Detected, PRE_COMMIT, WORKFLOW};
 use plan::Plan;
 use write::{Action, Done};
 
@@ -98,7 +99,8 @@ impl InitArgs {
     }
 }
 
-/// What init does with each of its files: the root `Cargo.toml`, the hooks, the workflow.
+/// What init does with each of its files: the root `Cargo.toml`, the hooks, the workflows, the
+/// suppressions file.
 fn actions(d: &Detected, plan: &mut Plan) -> Result<Vec<Action>> {
     let branch = plan::branch(d).to_owned();
     let mut actions = Vec::new();
@@ -151,6 +153,23 @@ fn actions(d: &Detected, plan: &mut Plan) -> Result<Vec<Action>> {
         Some(path) => Action::Keep { path: path.clone(), why: "exists".into() },
         None => Action::Create { path: WORKFLOW.into(), content: render::workflow(&branch) },
     });
+    match &d.comment_workflow_exists {
+        Some(path) => actions.push(Action::Keep { path: path.clone(), why: "exists".into() }),
+        None => {
+            actions.push(Action::Create { path: COMMENT_WORKFLOW.into(), content: render::comment_workflow() });
+            // Its trigger accepted, for a year, where the security gate reads its suppressions;
+            // an existing file is left as it is (a note says what it lacks).
+            let (path, text) = &d.suppressions;
+            actions.push(match text {
+                Some(_) => Action::Keep { path: path.clone(), why: "exists".into() },
+                None => {
+                    let today = crate::security::date::Date::today();
+                    let expires = crate::security::date::Date::from_days_since_epoch(today.days_since_epoch() + 365);
+                    Action::Create { path: path.clone(), content: render::suppressions(&expires.to_string()) }
+                }
+            });
+        }
+    }
     Ok(actions)
 }
 

@@ -5,7 +5,11 @@
 use super::Evidence;
 use super::compose::{ComposeFile, HostPort, Kind, Service};
 use super::config::{self, EnvScheme};
-use super::detect::{Detected, PRE_COMMIT, WORKFLOW};
+use super::detect::{COMMENT_WORKFLOW, Detected, PRE_COMMIT, WORKFLOW};
+
+/// Where the workflow init writes restores the merge base's coverage report on a pull request,
+/// for the `base-report` setting (the template's path; a test holds them together).
+pub const BASE_REPORT: &str = "target/coverage/base/coverage.xml";
 
 /// One key of the settings table, its value as TOML, and why it is there.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -165,6 +169,14 @@ pub fn plan(d: &Detected) -> Plan {
         }
     };
     b.set("coverage", "base", toml_string(&format!("origin/{branch}")), why);
+    // The indirect changes: the workflow init writes restores the merge base's report there.
+    if d.workflow_exists.is_none() {
+        let why = format!(
+            "{WORKFLOW} restores there, on a pull request, the report its run on {branch} kept of the merge base: \
+             `--diff` finds the lines outside the change that lost their coverage"
+        );
+        b.set("coverage", "base-report", toml_string(BASE_REPORT), why);
+    }
 
     // The security gate reads the members' production code, not the xtask's.
     if !d.members.is_empty() {
@@ -532,6 +544,24 @@ fn files_notes(d: &Detected, b: &mut Builder) {
              the compose settings of [workspace.metadata.xtask.compose] (app-service, app-port, live-path, \
              ready-path): add its job when they are set"
         ));
+        if d.has_settings && d.base_report.is_none() {
+            b.note(format!(
+                "{WORKFLOW} restores the merge base's coverage report to {BASE_REPORT} on a pull request: add \
+                 `base-report = \"{BASE_REPORT}\"` to [workspace.metadata.xtask.coverage] so that `--diff` compares \
+                 with it (the indirect changes)"
+            ));
+        }
+    }
+    // The comment workflow runs on `workflow_run`, which zizmor reports: the suppressions file
+    // accepts it, with the reason (init writes the file when there is none).
+    if let (None, (file, Some(text))) = (&d.comment_workflow_exists, &d.suppressions)
+        && !text.contains(COMMENT_WORKFLOW)
+    {
+        b.note(format!(
+            "{file} has no entry for {COMMENT_WORKFLOW}: the security gate fails on zizmor's dangerous-triggers \
+             finding there (its `workflow_run` trigger) until one accepts it; xtask/templates/security.toml has the \
+             entry, with its reason"
+        ));
     }
 }
 
@@ -699,9 +729,56 @@ mod tests {
         let bare = Detected { members: vec![Member { name: "svc".into(), dir: String::new() }], ..Detected::default() };
         let plan = super::plan(&bare);
         assert_eq!(plan.tables.iter().map(|t| t.name).collect::<Vec<_>>(), ["coverage", "security"]);
-        assert_eq!(table(&plan, "coverage"), [("base", "\"origin/main\"")]);
+        assert_eq!(
+            table(&plan, "coverage"),
+            [("base", "\"origin/main\""), ("base-report", "\"target/coverage/base/coverage.xml\"")]
+        );
         assert!(plan.notes.join("\n").contains("init assumed `main`"), "{plan:#?}");
         assert_eq!(table(&plan, "security")[0], ("source-paths", "[\"src/**\"]"));
+    }
+
+    /// `base-report` comes with the workflow that restores the report there; the comment's
+    /// workflow needs its trigger accepted in the suppressions file init does not write.
+    #[test]
+    fn the_workflows_settings_and_suppression_are_said_when_init_cannot_write_them() {
+        let why = |plan: &Plan| {
+            let t = plan.tables.iter().find(|t| t.name == "coverage").unwrap();
+            t.entries.iter().find(|e| e.key == "base-report").map(|e| e.why.clone())
+        };
+        let plan = plan(&issue());
+        let reason = why(&plan).expect("init writes the workflow");
+        assert!(reason.starts_with(".github/workflows/ci.yml restores there, on a pull request"), "{reason}");
+        assert!(!plan.notes.join("\n").contains("base-report"), "the setting is written: {plan:#?}");
+        let theirs = Detected { workflow_exists: Some(WORKFLOW.into()), ..issue() };
+        assert_eq!(why(&super::plan(&theirs)), None, "their workflow restores nothing there");
+
+        // Settings of their own: a note, unless they set it.
+        let settings = Detected { has_settings: true, ..issue() };
+        let notes = super::plan(&settings).notes.join("\n");
+        assert!(
+            notes.contains(
+                "add `base-report = \"target/coverage/base/coverage.xml\"` to [workspace.metadata.xtask.coverage]"
+            ),
+            "{notes}"
+        );
+        let set = Detected { base_report: Some("ci/base.xml".into()), ..settings };
+        assert!(!super::plan(&set).notes.join("\n").contains("base-report"));
+
+        // A suppressions file init leaves alone: a note when it lacks the comment workflow's entry.
+        let lacking = Detected { suppressions: ("audit.toml".into(), Some("# none\n".into())), ..issue() };
+        let notes = super::plan(&lacking).notes.join("\n");
+        assert!(
+            notes.contains(
+                "audit.toml has no entry for .github/workflows/coverage-comment.yml: the security gate fails"
+            ),
+            "{notes}"
+        );
+        let accepts = "[[suppress]]\npath = \".github/workflows/coverage-comment.yml\"\n";
+        let has = Detected { suppressions: ("audit.toml".into(), Some(accepts.into())), ..issue() };
+        assert!(!super::plan(&has).notes.join("\n").contains("audit.toml"));
+        let kept = Detected { comment_workflow_exists: Some(COMMENT_WORKFLOW.into()), ..lacking };
+        assert!(!super::plan(&kept).notes.join("\n").contains("audit.toml"), "their own workflow: theirs to accept");
+        assert!(!plan.notes.join("\n").contains("has no entry"), "no file yet: init writes it");
     }
 
     #[test]

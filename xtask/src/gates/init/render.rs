@@ -1,5 +1,6 @@
 //! The text of what init writes: the settings table and the xtask's profile sections appended
-//! to the root `Cargo.toml`, the pre-commit config and the CI workflow. The last three are
+//! to the root `Cargo.toml`, the pre-commit config, the CI workflow, the coverage comment's
+//! workflow and the suppressions file that accepts its trigger. All but the settings are
 //! templates under `xtask/templates/`, so they travel with the copied folder.
 
 use super::plan::{Plan, Table};
@@ -8,6 +9,10 @@ use super::plan::{Plan, Table};
 pub const PRE_COMMIT_TEMPLATE: &str = include_str!("../../../templates/pre-commit-config.yaml");
 /// The CI workflow: lint → test → coverage (shards, then merge) → security, pinned by SHA.
 pub const WORKFLOW_TEMPLATE: &str = include_str!("../../../templates/ci.yml");
+/// The workflow that posts the pull request's coverage comment (`workflow_run`, after CI).
+pub const COMMENT_WORKFLOW_TEMPLATE: &str = include_str!("../../../templates/coverage-comment.yml");
+/// The security gate's suppressions: zizmor's finding on the comment workflow's trigger.
+pub const SUPPRESSIONS_TEMPLATE: &str = include_str!("../../../templates/security.toml");
 /// The xtask's `[profile.dev.package.*]` sections, after a comment that says why.
 pub const PROFILES_TEMPLATE: &str = include_str!("../../../templates/profiles.toml");
 
@@ -148,6 +153,17 @@ pub fn workflow(branch: &str) -> String {
         .replace("branches: [main]", &format!("branches: [{branch}]"))
         .replace("origin/main", &format!("origin/{branch}"))
         .replace("push to main", &format!("push to {branch}"))
+}
+
+/// The workflow that posts the coverage comment: the same on every branch (it checks out the
+/// repository's default branch, whatever its name).
+pub fn comment_workflow() -> String {
+    COMMENT_WORKFLOW_TEMPLATE.to_owned()
+}
+
+/// The suppressions file, its entry due for review on `expires` (YYYY-MM-DD).
+pub fn suppressions(expires: &str) -> String {
+    SUPPRESSIONS_TEMPLATE.replace("expires = 1970-01-01", &format!("expires = {expires}"))
 }
 
 #[cfg(test)]
@@ -314,6 +330,63 @@ source-paths = [\"app/src/**\"]
         {
             assert_eq!(persist.scalar(), Some("false"));
         }
+    }
+
+    /// A node without its line numbers: what the YAML says, whatever its comments.
+    fn bare(node: &Node) -> Node {
+        use crate::lint::yaml::Value;
+        let value = match &node.value {
+            Value::Scalar { text, quoted } => Value::Scalar { text: text.clone(), quoted: *quoted },
+            Value::Seq(items) => Value::Seq(items.iter().map(bare).collect()),
+            Value::Map(entries) => Value::Map(entries.iter().map(|(k, v)| (bare(k), bare(v))).collect()),
+        };
+        Node { line: 0, value }
+    }
+
+    /// The coverage job is this repository's, step for step: the merge of the shards, the
+    /// history, the merge base's report restored (and this commit's kept on the default
+    /// branch) where the `base-report` setting init writes reads it, the pull request's
+    /// comment as an artifact.
+    #[test]
+    fn the_coverage_job_is_this_repository_s_with_the_base_report_init_sets() {
+        let job = |text: &str| bare(load(text).get("jobs").unwrap().get("coverage").unwrap());
+        assert_eq!(job(&workflow("main")), job(&repository_file(".github/workflows/ci.yml")));
+        let text = workflow("trunk");
+        let wf = load(&text);
+        let steps = steps(wf.get("jobs").unwrap().get("coverage").unwrap());
+        let paths: Vec<&str> = (steps.iter())
+            .filter(|s| s.get("uses").and_then(Node::scalar).is_some_and(|u| u.starts_with("actions/cache/")))
+            .filter_map(|s| s.get("with")?.get("path")?.scalar())
+            .filter(|p| p.contains("base"))
+            .collect();
+        assert_eq!(paths, [super::super::plan::BASE_REPORT; 2], "restored and kept where the setting reads");
+        let root = repository_file("Cargo.toml");
+        assert!(root.contains(&format!("\nbase-report = \"{}\"\n", super::super::plan::BASE_REPORT)), "as here");
+        let gate = (steps.iter()).filter_map(|s| s.get("run").and_then(Node::scalar)).find(|r| r.contains("--comment"));
+        assert!(gate.is_some_and(|g| g.ends_with("--comment coverage-comment")), "{gate:?}");
+    }
+
+    /// The comment's workflow is this repository's, whatever its comments say; the entry that
+    /// accepts its trigger is this repository's too, due for review on the date given.
+    #[test]
+    fn the_comment_workflow_and_its_suppression_are_this_repository_s() {
+        let ours = repository_file(".github/workflows/coverage-comment.yml");
+        assert_eq!(bare(&load(&comment_workflow())), bare(&load(&ours)));
+        let ci = load(&workflow("trunk"));
+        let on = load(&comment_workflow());
+        let names = on.get("on").and_then(|o| o.get("workflow_run")).and_then(|r| r.get("workflows")).unwrap();
+        assert_eq!(names.items()[0].scalar(), ci.get("name").and_then(Node::scalar), "it follows the CI workflow");
+
+        let text = suppressions("2031-02-28");
+        let file = crate::security::suppress::Suppressions::parse(&text, "security.toml").unwrap();
+        assert_eq!(file.entries.len(), 1);
+        let entry = &file.entries[0];
+        assert_eq!(entry.id, "zizmor/dangerous-triggers");
+        assert_eq!(entry.path.as_deref(), Some(super::super::detect::COMMENT_WORKFLOW));
+        assert_eq!(entry.expires.to_string(), "2031-02-28");
+        let here = crate::security::suppress::Suppressions::parse(&repository_file("security.toml"), "s").unwrap();
+        let here = here.entries.iter().find(|e| e.path == entry.path).expect("this repository accepts it too");
+        assert_eq!((&here.id, &here.reason), (&entry.id, &entry.reason));
     }
 
     /// The hooks are this repository's: the same ids, commands and stages.
