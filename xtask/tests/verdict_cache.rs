@@ -364,6 +364,34 @@ fn the_html_patch_report_is_a_file_the_gate_wrote() {
     assert_eq!(ws.runs("llvm-cov nextest --workspace"), 2);
 }
 
+/// The `base-report` setting's file is read by `--diff` when it is there: whether it is, and
+/// what it holds, are inputs of the verdict (CI restores it; a developer may put one there).
+#[test]
+fn the_base_report_setting_s_file_is_an_input_of_a_patch_run() {
+    let ws = Ws::new("cache-base-report");
+    let manifest = std::fs::read_to_string(ws.root.join("Cargo.toml")).unwrap();
+    ws.write(
+        "Cargo.toml",
+        format!("{manifest}\n[workspace.metadata.xtask.coverage]\nbase-report = \"target/base.xml\"\n"),
+    );
+    ws.commit();
+    let args = ["coverage", "--diff", "HEAD", "--full"];
+    assert_eq!(ws.run(&args).code, 0);
+    let cached = ws.run(&args);
+    assert!(cache_line(&cached, "coverage").starts_with("coverage: passed (cached: "), "{cached:?}");
+
+    // target/ is ignored, so no file change of the checkout: the report itself is the input.
+    ws.write("target/base.xml", support::cobertura(&[("notes.txt", vec![(1, 1)])]));
+    let there = ws.run(&args);
+    assert_eq!(there.code, 0, "{there:?}");
+    assert!(cache_line(&there, "coverage").starts_with("coverage: not cached (base report changed"), "{there:?}");
+    assert!(cache_line(&ws.run(&args), "coverage").contains("(cached: "));
+    ws.write("target/base.xml", support::cobertura(&[("notes.txt", vec![(1, 0)])]));
+    let other = ws.run(&args);
+    assert!(cache_line(&other, "coverage").starts_with("coverage: not cached (base report changed"), "{other:?}");
+    assert_eq!(ws.runs("llvm-cov nextest --workspace"), 3);
+}
+
 #[test]
 fn cache_clean_removes_the_folder_and_says_what_it_held() {
     let ws = Ws::new("cache-clean");
