@@ -336,6 +336,19 @@ fn the_base_report_setting_is_used_when_its_file_is_there_and_skipped_with_a_lin
     // The merge base in full, as CI asks for it to restore the report kept under its id.
     let print = self::run(&repo, &[], &["--diff", "main", "--print-merge-base"]);
     assert_eq!((print.code, print.stdout.as_str()), (0, merge_base.as_str()), "{print:?}");
+    // As CI's step runs it on a pull request: no BASE, the pull request's base branch fetched
+    // as origin/<base>; stdout is the commit alone (it becomes the cache key).
+    repo.git(&["update-ref", "refs/remotes/origin/main", "main"]);
+    let mut c = gate(&repo, &[], &["--diff", "--print-merge-base"]);
+    c.env("GITHUB_ACTIONS", "true").env("GITHUB_BASE_REF", "main").env("GITHUB_STEP_SUMMARY", "/dev/null");
+    let print = support::run(c);
+    assert_eq!((print.code, print.stdout.as_str()), (0, merge_base.as_str()), "{print:?}");
+    let mut c = gate(&repo, &[], &["--diff", "--print-merge-base"]);
+    c.env("GITHUB_ACTIONS", "true").env("GITHUB_BASE_REF", "gone");
+    let print = support::run(c);
+    assert_eq!(print.code, 2, "the step fails: {print:?}");
+    assert!(!print.stdout.contains(merge_base.trim()), "no commit, so no key: {print:?}");
+    assert!(print.stderr.contains("the base `origin/gone` (the pull request's base branch) is not in"), "{print:?}");
 
     // There (an LCOV report, as a CI artifact may be): compared, reported and gated as
     // `--base-report` would be, and named in the output.
