@@ -18,9 +18,12 @@ esac
 exit 0
 "#;
 
-const ZIZMOR_CD: &str = r#"[{"ident":"dangerous-triggers","desc":"use of fundamentally insecure workflow trigger",
+const ZIZMOR_WORKFLOW_RUN: &str = r#"[{"ident":"dangerous-triggers","desc":"use of fundamentally insecure workflow trigger",
 "determinations":{"severity":"High"},"locations":[{"symbolic":{"key":{"Local":{"verbatim_path":".github/workflows/cd.yml"}},
-"annotation":"workflow_run","kind":"Primary"},"concrete":{"location":{"start_point":{"row":13,"column":2}}}}]}]"#;
+"annotation":"workflow_run","kind":"Primary"},"concrete":{"location":{"start_point":{"row":13,"column":2}}}}]},
+{"ident":"dangerous-triggers","desc":"use of fundamentally insecure workflow trigger",
+"determinations":{"severity":"High"},"locations":[{"symbolic":{"key":{"Local":{"verbatim_path":".github/workflows/coverage-comment.yml"}},
+"annotation":"workflow_run","kind":"Primary"},"concrete":{"location":{"start_point":{"row":14,"column":2}}}}]}]"#;
 
 struct Ci {
     dir: Scratch,
@@ -53,9 +56,9 @@ impl Ci {
         let tools = dir.0.join("tools");
         lint_support::fake_tools(&tools);
         // The security gate checks this repository: its security.toml suppresses zizmor's
-        // `dangerous-triggers` on cd.yml, and an entry that matches nothing fails the gate, so
-        // the stand-in zizmor reports that finding.
-        lint_support::write_exe(&tools.join("venv/bin/zizmor"), &lint_support::standin("zizmor", ZIZMOR_CD, 0));
+        // `dangerous-triggers` on cd.yml and coverage-comment.yml, and an entry that matches
+        // nothing fails the gate, so the stand-in zizmor reports those findings.
+        lint_support::write_exe(&tools.join("venv/bin/zizmor"), &lint_support::standin("zizmor", ZIZMOR_WORKFLOW_RUN, 0));
         support::advisory_db(&dir.0.join("advisory-db"), Some(&support::yesterday()));
         Ci { dir, tools }
     }
