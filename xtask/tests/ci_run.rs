@@ -58,7 +58,10 @@ impl Ci {
         // The security gate checks this repository: its security.toml suppresses zizmor's
         // `dangerous-triggers` on cd.yml and coverage-comment.yml, and an entry that matches
         // nothing fails the gate, so the stand-in zizmor reports those findings.
-        lint_support::write_exe(&tools.join("venv/bin/zizmor"), &lint_support::standin("zizmor", ZIZMOR_WORKFLOW_RUN, 0));
+        lint_support::write_exe(
+            &tools.join("venv/bin/zizmor"),
+            &lint_support::standin("zizmor", ZIZMOR_WORKFLOW_RUN, 0),
+        );
         support::advisory_db(&dir.0.join("advisory-db"), Some(&support::yesterday()));
         Ci { dir, tools }
     }
