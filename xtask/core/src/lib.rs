@@ -15,6 +15,7 @@ pub mod http;
 pub mod images;
 pub mod impact;
 pub mod interrupt;
+pub mod jsonl;
 pub mod output;
 /// Running external programs, a crate of its own (`xtask/process/`): the engines run tools too.
 pub use xtask_process as process;

@@ -4,10 +4,9 @@
 //! figure. Bounded: it keeps the last `history-runs` runs, rewritten atomically when an append
 //! would go past that. Under GitHub Actions only a run on the default branch adds to it.
 
-use std::io::Write as _;
 use std::path::Path;
 
-use anyhow::{Context as _, Result};
+use anyhow::Result;
 use serde::{Deserialize, Serialize};
 
 use crate::coverage::cobertura::Counts;
@@ -71,40 +70,14 @@ impl Entry {
 /// The entries in the file, oldest first; a missing file has none, and a line that is not an
 /// entry (a torn write, an older format) is skipped.
 pub fn read(file: &Path) -> Result<Vec<Entry>> {
-    let text = match std::fs::read_to_string(file) {
-        Ok(t) => t,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(e) => return Err(e).with_context(|| format!("cannot read {}", file.display())),
-    };
-    Ok(text.lines().filter_map(|l| serde_json::from_str(l).ok()).collect())
+    crate::jsonl::read(file)
 }
 
 /// Adds one run: appended, or, when the file would then hold more than `keep` runs (or its last
 /// line is torn), the file rewritten atomically with the last `keep` only. Gives the entries
 /// the file now holds.
 pub fn append(file: &Path, entry: Entry, keep: usize) -> Result<Vec<Entry>> {
-    let mut kept = read(file)?;
-    kept.push(entry);
-    let line = |e: &Entry| -> Result<String> { Ok(serde_json::to_string(e)? + "\n") };
-    // A torn last line (a run killed mid-write) would swallow the entry appended to it.
-    let torn = std::fs::read(file).is_ok_and(|b| b.last().is_some_and(|c| *c != b'\n'));
-    if kept.len() > keep || torn {
-        kept.drain(..kept.len().saturating_sub(keep.max(1)));
-        let text = kept.iter().map(line).collect::<Result<String>>()?;
-        crate::output::write_atomically(file, |tmp| std::fs::write(tmp, &text).map_err(Into::into))
-            .with_context(|| format!("cannot write {}", file.display()))?;
-        return Ok(kept);
-    }
-    let dir = file.parent().context("the history file has no folder")?;
-    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    let mut f = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(file)
-        .with_context(|| format!("cannot open {}", file.display()))?;
-    let last = kept.last().expect("just pushed");
-    f.write_all(line(last)?.as_bytes()).with_context(|| format!("cannot write {}", file.display()))?;
-    Ok(kept)
+    crate::jsonl::append(file, vec![entry], |all| all.len().saturating_sub(keep.max(1)))
 }
 
 /// What tells a CI run on the default branch from the others (GitHub Actions' variables).
@@ -158,6 +131,8 @@ pub fn now_utc() -> String {
 
 #[cfg(test)]
 mod tests {
+    use std::io::Write as _;
+
     use super::*;
 
     fn entry(n: u64) -> Entry {

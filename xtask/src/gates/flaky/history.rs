@@ -3,10 +3,9 @@
 //! [`KEEP_RUNS`] runs, rewritten atomically when an append would go past that.
 
 use std::collections::BTreeMap;
-use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context as _, Result};
+use anyhow::Result;
 use serde::{Deserialize, Serialize};
 
 /// How many runs the file keeps.
@@ -47,12 +46,7 @@ pub enum Outcome {
 /// The records in the file, oldest first; a missing file has none, and a line that is not a
 /// record (a torn write, an older format) is skipped.
 pub fn read(file: &Path) -> Result<Vec<Record>> {
-    let text = match std::fs::read_to_string(file) {
-        Ok(t) => t,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(e) => return Err(e).with_context(|| format!("cannot read {}", file.display())),
-    };
-    Ok(text.lines().filter_map(|l| serde_json::from_str(l).ok()).collect())
+    crate::jsonl::read(file)
 }
 
 /// Adds one run's records: appended, or, when the file would then hold more than
@@ -61,34 +55,15 @@ pub fn append(file: &Path, records: &[Record]) -> Result<()> {
     if records.is_empty() {
         return Ok(());
     }
-    let mut kept = read(file)?;
-    kept.extend_from_slice(records);
-    let runs = run_order(&kept);
-    // A torn last line (a run killed mid-write) would swallow the first record appended to it.
-    let torn = std::fs::read(file).is_ok_and(|b| b.last().is_some_and(|c| *c != b'\n'));
-    let lines = |rs: &[Record]| -> Result<String> {
-        let mut text = String::new();
-        for r in rs {
-            text.push_str(&serde_json::to_string(r)?);
-            text.push('\n');
+    // A run's records are appended together: the oldest runs' are the first lines.
+    crate::jsonl::append(file, records.to_vec(), |all| {
+        let runs = run_order(all);
+        match runs.len().checked_sub(KEEP_RUNS).filter(|&n| n > 0) {
+            Some(n) => all.iter().position(|r| r.run == runs[n]).unwrap_or(0),
+            None => 0,
         }
-        Ok(text)
-    };
-    if runs.len() > KEEP_RUNS || torn {
-        let keep: std::collections::BTreeSet<&str> =
-            runs[runs.len().saturating_sub(KEEP_RUNS)..].iter().map(|r| r.as_str()).collect();
-        let kept: Vec<Record> = kept.iter().filter(|r| keep.contains(r.run.as_str())).cloned().collect();
-        let text = lines(&kept)?;
-        return crate::output::write_atomically(file, |tmp| std::fs::write(tmp, &text).map_err(Into::into));
-    }
-    let dir = file.parent().context("the history file has no folder")?;
-    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    let mut f = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(file)
-        .with_context(|| format!("cannot open {}", file.display()))?;
-    f.write_all(lines(records)?.as_bytes()).with_context(|| format!("cannot write {}", file.display()))
+    })
+    .map(drop)
 }
 
 /// The runs, in the order they first appear.
@@ -145,6 +120,8 @@ pub fn flaky(records: &[Record], runs: usize) -> (Vec<Flaky>, usize) {
 
 #[cfg(test)]
 mod tests {
+    use std::io::Write as _;
+
     use super::*;
 
     fn record(run: usize, test: &str, outcome: Outcome) -> Record {
