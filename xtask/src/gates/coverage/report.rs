@@ -91,29 +91,17 @@ pub(super) fn annotate(cx: &Context, message: &str) {
     cx.out.annotate(Level::Error, None, "Coverage gate", message);
 }
 
-/// How many uncovered changed ranges get an annotation of their own.
+/// How many ranges (uncovered changed, or lost outside the change) get an annotation of their own.
 const RANGE_ANNOTATIONS: usize = 10;
 
 /// A warning on each uncovered changed range (the first ten), then one saying how many more.
 fn annotate_uncovered(cx: &Context, v: &diff::PatchVerdict) {
     let ranges: Vec<(&str, u32, u32)> =
         v.patch.files.iter().flat_map(|f| f.uncovered.iter().map(move |&(a, b)| (f.path.as_str(), a, b))).collect();
-    for &(file, start, end) in ranges.iter().take(RANGE_ANNOTATIONS) {
-        let at = crate::output::At {
-            file,
-            line: Some(start as usize),
-            end_line: (end != start).then_some(end as usize),
-            col: None,
-        };
+    annotate_ranges(cx, &ranges, "Uncovered changed lines", "uncovered changed ranges", |start, end| {
         let lines = if start == end { format!("line {start} is") } else { format!("lines {start}–{end} are") };
-        let message = format!("{lines} changed and not covered by the tests");
-        cx.out.annotate(Level::Warning, Some(at), "Uncovered changed lines", &message);
-    }
-    if ranges.len() > RANGE_ANNOTATIONS {
-        let more = ranges.len() - RANGE_ANNOTATIONS;
-        let message = format!("{more} more uncovered changed ranges: see the coverage summary");
-        cx.out.annotate(Level::Warning, None, "Uncovered changed lines", &message);
-    }
+        format!("{lines} changed and not covered by the tests")
+    });
 }
 
 /// A warning on each range outside the change that lost its coverage (the first ten), then one
@@ -121,6 +109,23 @@ fn annotate_uncovered(cx: &Context, v: &diff::PatchVerdict) {
 fn annotate_lost(cx: &Context, v: &indirect::IndirectVerdict) {
     let ranges: Vec<(&str, u32, u32)> =
         v.indirect.lost_ranges().flat_map(|(path, r)| r.iter().map(move |&(a, b)| (path, a, b))).collect();
+    let what = "ranges lost their coverage outside the change";
+    annotate_ranges(cx, &ranges, "Lost coverage outside the change", what, |start, end| {
+        let lines = if start == end { format!("line {start} was") } else { format!("lines {start}–{end} were") };
+        let now = if start == end { "is" } else { "are" };
+        format!("{lines} covered at the merge base {} and {now} not now: the change is elsewhere", v.merge_base)
+    });
+}
+
+/// A warning at each range (the first [`RANGE_ANNOTATIONS`]), with `message(start, end)`, then
+/// one saying how many more `what` there are.
+fn annotate_ranges(
+    cx: &Context,
+    ranges: &[(&str, u32, u32)],
+    title: &str,
+    what: &str,
+    message: impl Fn(u32, u32) -> String,
+) {
     for &(file, start, end) in ranges.iter().take(RANGE_ANNOTATIONS) {
         let at = crate::output::At {
             file,
@@ -128,18 +133,11 @@ fn annotate_lost(cx: &Context, v: &indirect::IndirectVerdict) {
             end_line: (end != start).then_some(end as usize),
             col: None,
         };
-        let lines = if start == end { format!("line {start} was") } else { format!("lines {start}–{end} were") };
-        let message = format!(
-            "{lines} covered at the merge base {} and {} not now: the change is elsewhere",
-            v.merge_base,
-            if start == end { "is" } else { "are" }
-        );
-        cx.out.annotate(Level::Warning, Some(at), "Lost coverage outside the change", &message);
+        cx.out.annotate(Level::Warning, Some(at), title, &message(start, end));
     }
     if ranges.len() > RANGE_ANNOTATIONS {
         let more = ranges.len() - RANGE_ANNOTATIONS;
-        let message = format!("{more} more ranges lost their coverage outside the change: see the coverage summary");
-        cx.out.annotate(Level::Warning, None, "Lost coverage outside the change", &message);
+        cx.out.annotate(Level::Warning, None, title, &format!("{more} more {what}: see the coverage summary"));
     }
 }
 
