@@ -192,6 +192,18 @@ pub fn escape_property(s: &str) -> String {
     escape_data(s).replace(':', "%3A").replace(',', "%2C")
 }
 
+/// The event that started this GitHub Actions run (`GITHUB_EVENT_PATH`, the webhook's payload
+/// as JSON): `None` outside Actions; an error naming the file when it cannot be read or is not
+/// JSON.
+pub fn github_event() -> Result<Option<serde_json::Value>> {
+    let Some(path) = std::env::var_os("GITHUB_EVENT_PATH").filter(|p| !p.is_empty()) else { return Ok(None) };
+    let path = PathBuf::from(path);
+    let text = std::fs::read(&path).with_context(|| format!("GITHUB_EVENT_PATH: cannot read {}", path.display()))?;
+    let event =
+        serde_json::from_slice(&text).with_context(|| format!("GITHUB_EVENT_PATH {}: not JSON", path.display()))?;
+    Ok(Some(event))
+}
+
 /// How often a long quiet step says it is still going ([`wait_saying`]).
 pub const PROGRESS_EVERY: std::time::Duration = std::time::Duration::from_secs(15);
 

@@ -219,11 +219,9 @@ pub fn is_sha(s: &str) -> bool {
 
 /// `workflow_run.head_sha` of the event that started this workflow (GitHub's, not the run's).
 fn workflow_run_head_sha() -> Result<String> {
-    let Some(path) = std::env::var_os("GITHUB_EVENT_PATH").filter(|p| !p.is_empty()) else {
+    let Some(event) = crate::output::github_event()? else {
         bail!("give --head-sha (the commit the CI run tested); under a workflow_run it is read from GITHUB_EVENT_PATH");
     };
-    let text = std::fs::read(&path).with_context(|| format!("GITHUB_EVENT_PATH: cannot read {}", path.display()))?;
-    let event: serde_json::Value = serde_json::from_slice(&text).context("GITHUB_EVENT_PATH: not JSON")?;
     match event.pointer("/workflow_run/head_sha").and_then(|s| s.as_str()) {
         Some(sha) => Ok(sha.to_owned()),
         None => bail!("GITHUB_EVENT_PATH is not a workflow_run event: give --head-sha (the commit the CI run tested)"),

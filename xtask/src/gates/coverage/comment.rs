@@ -12,7 +12,7 @@
 use std::fmt::Write as _;
 use std::path::Path;
 
-use anyhow::{Context as _, Result, bail};
+use anyhow::{Result, bail};
 
 use crate::coverage::grade::{percent_text, thousands};
 use crate::coverage::summary::Summary;
@@ -100,8 +100,8 @@ impl GithubRun {
     /// `GITHUB_RUN_ID`. A value that is set but malformed is an error, not a guess.
     pub fn from_env() -> Result<GithubRun> {
         let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
-        let pull = match var("GITHUB_EVENT_PATH") {
-            Some(path) => pull_request_of_event(Path::new(&path))?,
+        let pull = match crate::output::github_event()? {
+            Some(event) => pull_request_of_event(&event)?,
             None => None,
         };
         let Some(repository) = var("GITHUB_REPOSITORY") else { return Ok(GithubRun { pull, links: None }) };
@@ -122,10 +122,7 @@ impl GithubRun {
 
 /// The pull request of a `pull_request` (or `pull_request_target`) event: its number and its
 /// head commit. `None` for any other event.
-pub fn pull_request_of_event(path: &Path) -> Result<Option<Sidecar>> {
-    let text = std::fs::read(path).with_context(|| format!("GITHUB_EVENT_PATH: cannot read {}", path.display()))?;
-    let event: serde_json::Value =
-        serde_json::from_slice(&text).with_context(|| format!("GITHUB_EVENT_PATH {}: not JSON", path.display()))?;
+pub fn pull_request_of_event(event: &serde_json::Value) -> Result<Option<Sidecar>> {
     let Some(pull) = event.get("pull_request").filter(|p| p.is_object()) else { return Ok(None) };
     let number = pull.get("number").and_then(serde_json::Value::as_u64).filter(|n| *n > 0);
     let Some(pull_request) = number else { bail!("GITHUB_EVENT_PATH: pull_request.number is not a positive integer") };

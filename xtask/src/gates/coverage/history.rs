@@ -96,10 +96,8 @@ impl Ci {
         let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
         let actions = var("GITHUB_ACTIONS").as_deref() == Some("true");
         let default_branch = actions
-            .then(|| var("GITHUB_EVENT_PATH"))
+            .then(|| crate::output::github_event().ok().flatten())
             .flatten()
-            .and_then(|p| std::fs::read(p).ok())
-            .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
             .and_then(|v| v["repository"]["default_branch"].as_str().map(str::to_owned));
         Ci { actions, git_ref: var("GITHUB_REF"), default_branch }
     }
