@@ -6,6 +6,13 @@
 #
 #   xtask/bench/flake-hunt.sh suite 10
 #   xtask/bench/flake-hunt.sh contract 20
+#   xtask/bench/flake-hunt.sh coverage 3 --load
+#
+# `coverage` runs the whole suite as `cargo xtask coverage` runs it (instrumented, as CI's test
+# run is). `--load` keeps the machine busy for the whole hunt, as a CI runner that builds and
+# tests beside it is: two busy loops a core and one writer a core that writes and fsyncs 600 MB
+# files over and over (under target/bench/flake-hunt/), all stopped when the hunt ends. It is
+# how the readiness probe's 500 ms in the tests' settings was caught (docs/benchmarks.md).
 #
 # With `CI=true` each run is judged as CI judges it: a test that fails is retried (the `retries`
 # setting), a retry that passes makes it FLAKY and fails the run unless tests-quarantine.toml
@@ -19,10 +26,18 @@ cd "$(dirname "$0")/../.."
 
 mode=${1:-}
 runs=${2:-10}
+load=${3:-}
 case "$mode" in
-  suite | contract) ;;
+  suite | contract | coverage) ;;
   *)
-    echo "usage: $0 suite|contract [RUNS]" >&2
+    echo "usage: $0 suite|contract|coverage [RUNS] [--load]" >&2
+    exit 2
+    ;;
+esac
+case "$load" in
+  "" | --load) ;;
+  *)
+    echo "error: unknown option '$load' (usage: $0 suite|contract|coverage [RUNS] [--load])" >&2
     exit 2
     ;;
 esac
@@ -34,6 +49,20 @@ fi
 out="target/bench/flake-hunt/$mode-$(date -u +%Y%m%dT%H%M%SZ)"
 mkdir -p "$out"
 export XTASK_NO_CACHE=1
+if [ -n "$load" ]; then
+  cores=$(nproc)
+  loaders=()
+  for _ in $(seq 1 $((2 * cores))); do
+    sh -c 'while :; do :; done' &
+    loaders+=($!)
+  done
+  for c in $(seq 1 "$cores"); do
+    sh -c 'while :; do dd if=/dev/zero of="$1" bs=1M count=600 conv=fsync status=none; done' sh "$out/load-$c" &
+    loaders+=($!)
+  done
+  trap 'kill "${loaders[@]}" 2>/dev/null; wait "${loaders[@]}" 2>/dev/null; rm -f "$out"/load-*' EXIT
+  echo "load: $((2 * cores)) busy loops and $cores fsync writers until the hunt ends" | tee "$out/load.txt"
+fi
 printf '| Run | Seed | Verdict | Wall | Tests that failed |\n| ---: | ---: | --- | ---: | --- |\n' >"$out/summary.md"
 failed=0
 for i in $(seq 1 "$runs"); do
@@ -41,6 +70,7 @@ for i in $(seq 1 "$runs"); do
   seed="-"
   vars=()
   args=(test -- --no-fail-fast)
+  [ "$mode" = coverage ] && args=(coverage -- --no-fail-fast)
   if [ "$mode" = contract ]; then
     seed=$((RANDOM * 32768 + RANDOM))
     vars=("CONTRACT_SEED=$seed")

@@ -221,9 +221,16 @@ fn the_compose_database_is_migrated_by_its_own_psql_when_the_host_has_none() {
         "ws/compose.yaml",
         "services:\n  db:\n    image: postgres:16\n    environment:\n      POSTGRES_USER: shop\n      \
          POSTGRES_PASSWORD: ${DB_PASSWORD}\n      POSTGRES_DB: shop_db\n    ports: [\"127.0.0.1::5432\"]\n    \
+         volumes: [\"./initdb:/docker-entrypoint-initdb.d:ro\"]\n    \
          healthcheck:\n      test: [\"CMD\", \"pg_isready\", \"-U\", \"shop\", \"-d\", \"shop_db\"]\n      \
          interval: 1s\n      retries: 60\n",
     );
+    // The image's entrypoint runs its init scripts against a first server that listens on its
+    // socket only, then restarts it; the healthcheck (on the socket) passes against that first
+    // one, so `up --wait` returns before the real server listens. A slow init script, as a
+    // seed-data load is, holds that window open for every run: the gate must wait it out
+    // (the published port accepts connections all along, through Docker's proxy).
+    s.write("ws/initdb/slow.sh", "sleep 4\n");
     // The host's psql is out of reach: PATH has the stand-ins and docker only; the tests'
     // stand-in reads the database with the host's psql by its full path.
     let docker = xtask::process::which("docker").unwrap();

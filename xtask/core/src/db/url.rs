@@ -172,12 +172,19 @@ pub fn probe(url: &str, timeout: Duration) -> Result<(), String> {
             Err(e) => Err(format!("cannot run pg_isready: {e}")),
         };
     }
+    speak(url, timeout)
+}
+
+/// [`probe`] without `pg_isready`: the same question, in PostgreSQL's protocol ([`handshake`]).
+fn speak(url: &str, timeout: Duration) -> Result<(), String> {
     let ep = endpoint(url).map_err(|e| e.to_string())?;
+    let who = credentials(url).map_err(|e| e.to_string())?;
     if ep.host.starts_with('/') {
         let socket = Path::new(&ep.host).join(format!(".s.PGSQL.{}", ep.port));
-        return std::os::unix::net::UnixStream::connect(&socket)
-            .map(drop)
-            .map_err(|e| format!("cannot connect to {}: {e}", socket.display()));
+        let stream = std::os::unix::net::UnixStream::connect(&socket)
+            .map_err(|e| format!("cannot connect to {}: {e}", socket.display()))?;
+        stream.set_read_timeout(Some(timeout)).map_err(|e| e.to_string())?;
+        return handshake(stream, &who).map_err(|why| format!("{}: {why}", socket.display()));
     }
     let addrs: Vec<_> = (ep.host.as_str(), ep.port)
         .to_socket_addrs()
@@ -186,11 +193,68 @@ pub fn probe(url: &str, timeout: Duration) -> Result<(), String> {
     let mut last = format!("{} has no address", ep.host);
     for addr in addrs {
         match TcpStream::connect_timeout(&addr, timeout) {
-            Ok(_) => return Ok(()),
+            Ok(stream) => {
+                stream.set_read_timeout(Some(timeout)).map_err(|e| e.to_string())?;
+                match handshake(stream, &who) {
+                    Ok(()) => return Ok(()),
+                    Err(why) => last = format!("{addr}: {why}"),
+                }
+            }
             Err(e) => last = format!("cannot connect to {addr}: {e}"),
         }
     }
     Err(last)
+}
+
+/// What `pg_isready` asks, spoken without it: a startup message, then the server's first
+/// answer. A connection that is accepted is not proof: Docker's proxy accepts on a published
+/// port while nothing listens in the container, then closes it. An authentication request, or
+/// any error but "cannot connect now" (57P03: starting up, shutting down, recovering), means a
+/// server accepts connections, as libpq's `PQping` reads it; nothing is authenticated.
+fn handshake(mut stream: impl std::io::Read + std::io::Write, who: &Credentials) -> Result<(), String> {
+    let user = if who.user.is_empty() {
+        std::env::var("USER").unwrap_or_else(|_| "postgres".into())
+    } else {
+        who.user.clone()
+    };
+    let mut params = Vec::new();
+    for (key, value) in [("user", user.as_str()), ("database", who.name.as_str()), ("application_name", "xtask")] {
+        if !value.is_empty() {
+            for part in [key, value] {
+                params.extend_from_slice(part.as_bytes());
+                params.push(0);
+            }
+        }
+    }
+    params.push(0);
+    let mut message = Vec::with_capacity(8 + params.len());
+    message.extend_from_slice(&(8 + params.len() as u32).to_be_bytes());
+    message.extend_from_slice(&0x0003_0000u32.to_be_bytes()); // protocol 3.0
+    message.extend_from_slice(&params);
+    stream.write_all(&message).map_err(|e| format!("the connection closed: {e}"))?;
+    let mut head = [0u8; 5];
+    stream.read_exact(&mut head).map_err(|e| match e.kind() {
+        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut => "the server does not answer".to_owned(),
+        _ => format!("the connection closed without an answer ({e}): no server listens behind it"),
+    })?;
+    match head[0] {
+        b'R' => Ok(()),
+        b'E' => {
+            let len = u32::from_be_bytes([head[1], head[2], head[3], head[4]]) as usize;
+            let mut body = vec![0u8; len.saturating_sub(4).min(64 * 1024)];
+            stream.read_exact(&mut body).map_err(|e| format!("the server's error was cut short: {e}"))?;
+            let field = |code: u8| {
+                body.split(|&b| b == 0).find_map(|f| f.strip_prefix(&[code])).map(|v| String::from_utf8_lossy(v))
+            };
+            if field(b'C').as_deref() == Some("57P03") {
+                let message = field(b'M').unwrap_or_default();
+                Err(format!("the server rejects connections ({message})"))
+            } else {
+                Ok(())
+            }
+        }
+        other => Err(format!("what answers is not PostgreSQL (its first byte is {other:#04x})")),
+    }
 }
 
 pub(super) fn check_reachable(url: &str) -> Result<()> {
@@ -270,5 +334,70 @@ mod tests {
         assert_eq!(c("postgres:///x?host=/run/pg&user=a&password=b%20c"), creds("a", "b c", "x"));
         assert_eq!(c("postgres://u@h/x?dbname=y"), creds("u", "", "y"));
         assert_eq!(c("postgres://h"), creds("", "", ""));
+    }
+
+    /// A one-connection server on loopback that reads the startup message, then answers
+    /// `reply` (nothing: it closes, as Docker's proxy does with nothing behind it).
+    fn server(reply: &'static [u8]) -> (String, std::thread::JoinHandle<Vec<u8>>) {
+        use std::io::{Read as _, Write as _};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("postgres://shop:secret@127.0.0.1:{}/shop_db", listener.local_addr().unwrap().port());
+        let thread = std::thread::spawn(move || {
+            let (mut socket, _) = listener.accept().unwrap();
+            let mut len = [0u8; 4];
+            socket.read_exact(&mut len).unwrap();
+            let mut rest = vec![0u8; u32::from_be_bytes(len) as usize - 4];
+            socket.read_exact(&mut rest).unwrap();
+            socket.write_all(reply).unwrap();
+            rest
+        });
+        (url, thread)
+    }
+
+    fn error(code: &str) -> &'static [u8] {
+        let body = format!("SFATAL\0C{code}\0Mthe database system is starting up\0\0");
+        let mut m = vec![b'E'];
+        m.extend_from_slice(&(4 + body.len() as u32).to_be_bytes());
+        m.extend_from_slice(body.as_bytes());
+        m.leak()
+    }
+
+    #[test]
+    fn without_pg_isready_a_server_is_ready_only_when_it_speaks_postgres() {
+        let second = Duration::from_secs(5);
+        // An authentication request (SCRAM here): a server that accepts connections.
+        let (url, thread) = server(b"R\0\0\0\x17\0\0\0\x0aSCRAM-SHA-256\0\0");
+        assert_eq!(speak(&url, second), Ok(()));
+        let startup = thread.join().unwrap();
+        assert_eq!(startup[..4], [0, 3, 0, 0], "protocol 3.0");
+        assert_eq!(startup[4..], *b"user\0shop\0database\0shop_db\0application_name\0xtask\0\0", "no password is sent");
+
+        // Accepted, then closed with no answer: Docker's proxy with no server behind it.
+        let (url, thread) = server(b"");
+        let why = speak(&url, second).unwrap_err();
+        assert!(why.contains("closed without an answer"), "{why}");
+        thread.join().unwrap();
+
+        // Starting up, shutting down or recovering: rejected, as pg_isready says.
+        let (url, thread) = server(error("57P03"));
+        let why = speak(&url, second).unwrap_err();
+        assert!(why.ends_with(": the server rejects connections (the database system is starting up)"), "{why}");
+        thread.join().unwrap();
+
+        // Any other error comes from a server that is up (a wrong database, no pg_hba entry).
+        let (url, thread) = server(error("3D000"));
+        assert_eq!(speak(&url, second), Ok(()));
+        thread.join().unwrap();
+
+        let (url, thread) = server(b"HTTP/1.1 400 Bad Request\r\n\r\n");
+        let why = speak(&url, second).unwrap_err();
+        assert!(why.contains("not PostgreSQL (its first byte is 0x48)"), "{why}");
+        thread.join().unwrap();
+
+        // Nothing listens at all.
+        let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("postgres://shop@127.0.0.1:{}/shop_db", closed.local_addr().unwrap().port());
+        drop(closed);
+        assert!(speak(&url, second).unwrap_err().starts_with("cannot connect to 127.0.0.1:"));
     }
 }
