@@ -7,12 +7,15 @@
 #   xtask/bench/flake-hunt.sh suite 10
 #   xtask/bench/flake-hunt.sh contract 20
 #   xtask/bench/flake-hunt.sh coverage 3 --load
+#   xtask/bench/flake-hunt.sh suite 10 --load=4 -- -p app edge_proxy health::
 #
 # `coverage` runs the whole suite as `cargo xtask coverage` runs it (instrumented, as CI's test
-# run is). `--load` keeps the machine busy for the whole hunt, as a CI runner that builds and
-# tests beside it is: two busy loops a core and one writer a core that writes and fsyncs 600 MB
-# files over and over (under target/bench/flake-hunt/), all stopped when the hunt ends. It is
-# how the readiness probe's 500 ms in the tests' settings was caught (docs/benchmarks.md).
+# run is). `--load[=N]` keeps the machine busy for the whole hunt, as a CI runner that builds and
+# tests beside it is: N busy loops and N writers a core (1 when N is not given), each writer
+# writing and fsyncing a 600 MB file over and over (under target/bench/flake-hunt/), all stopped
+# when the hunt ends. Arguments after `--` go to the test runner in place of the defaults (a
+# filter, to hunt in a few tests). `--load=4` on the edge proxy and probe tests is how the
+# readiness probe's 500 ms in the tests' settings was caught (docs/benchmarks.md).
 #
 # With `CI=true` each run is judged as CI judges it: a test that fails is retried (the `retries`
 # setting), a retry that passes makes it FLAKY and fails the run unless tests-quarantine.toml
@@ -24,20 +27,32 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
+usage="usage: $0 suite|contract|coverage [RUNS] [--load[=N]] [-- TEST_ARGS...]"
 mode=${1:-}
 runs=${2:-10}
-load=${3:-}
+shift $(($# < 2 ? $# : 2))
+load=0
+filter=()
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --load) load=1 ;;
+    --load=*) load=${1#--load=} ;;
+    --)
+      shift
+      filter=("$@")
+      break
+      ;;
+    *)
+      echo "error: unknown argument '$1'; $usage" >&2
+      exit 2
+      ;;
+  esac
+  shift
+done
 case "$mode" in
   suite | contract | coverage) ;;
   *)
-    echo "usage: $0 suite|contract|coverage [RUNS] [--load]" >&2
-    exit 2
-    ;;
-esac
-case "$load" in
-  "" | --load) ;;
-  *)
-    echo "error: unknown option '$load' (usage: $0 suite|contract|coverage [RUNS] [--load])" >&2
+    echo "$usage" >&2
     exit 2
     ;;
 esac
@@ -45,23 +60,27 @@ if ! [[ "$runs" =~ ^[1-9][0-9]*$ ]]; then
   echo "error: RUNS must be a positive number, not '$runs'" >&2
   exit 2
 fi
+if ! [[ "$load" =~ ^[0-9]+$ ]] || [ "$load" -gt 16 ]; then
+  echo "error: --load=N takes a number of loops and writers a core from 1 to 16, not '$load'" >&2
+  exit 2
+fi
 
 out="target/bench/flake-hunt/$mode-$(date -u +%Y%m%dT%H%M%SZ)"
 mkdir -p "$out"
 export XTASK_NO_CACHE=1
-if [ -n "$load" ]; then
-  cores=$(nproc)
+if [ "$load" -gt 0 ]; then
+  n=$((load * $(nproc)))
   loaders=()
-  for _ in $(seq 1 $((2 * cores))); do
+  for _ in $(seq 1 "$n"); do
     sh -c 'while :; do :; done' &
     loaders+=($!)
   done
-  for c in $(seq 1 "$cores"); do
+  for c in $(seq 1 "$n"); do
     sh -c 'while :; do dd if=/dev/zero of="$1" bs=1M count=600 conv=fsync status=none; done' sh "$out/load-$c" &
     loaders+=($!)
   done
   trap 'kill "${loaders[@]}" 2>/dev/null; wait "${loaders[@]}" 2>/dev/null; rm -f "$out"/load-*' EXIT
-  echo "load: $((2 * cores)) busy loops and $cores fsync writers until the hunt ends" | tee "$out/load.txt"
+  echo "load: $n busy loops and $n fsync writers until the hunt ends" | tee "$out/load.txt"
 fi
 printf '| Run | Seed | Verdict | Wall | Tests that failed |\n| ---: | ---: | --- | ---: | --- |\n' >"$out/summary.md"
 failed=0
@@ -69,8 +88,9 @@ for i in $(seq 1 "$runs"); do
   log="$out/run-$i.log"
   seed="-"
   vars=()
-  args=(test -- --no-fail-fast)
-  [ "$mode" = coverage ] && args=(coverage -- --no-fail-fast)
+  args=(test --)
+  [ "$mode" = coverage ] && args=(coverage --)
+  if [ ${#filter[@]} -gt 0 ]; then args+=("${filter[@]}"); else args+=(--no-fail-fast); fi
   if [ "$mode" = contract ]; then
     seed=$((RANDOM * 32768 + RANDOM))
     vars=("CONTRACT_SEED=$seed")
