@@ -457,8 +457,7 @@ fn a_database_url_that_answers_is_used_as_it_is() {
 #[test]
 fn a_database_url_that_answers_over_tcp_without_pg_isready() {
     let s = standin("database = true");
-    let listener = TcpListener::bind(("127.0.0.1", 0)).unwrap();
-    let url = format!("postgres://app:hunter2@127.0.0.1:{}/app", listener.local_addr().unwrap().port());
+    let url = format!("postgres://app:hunter2@127.0.0.1:{}/app", support::postgres_greeter());
     let mut c = s.command_with_path(&[], s.path("bin"));
     c.env("DATABASE_URL", &url);
     let run = support::run(c);
@@ -491,6 +490,23 @@ fn a_database_url_that_does_not_answer_is_an_error_that_hides_the_password() {
     // fallback to a compose database, which would ask the engine again.
     let docker: Vec<String> = s.log().into_iter().filter(|l| l.starts_with("docker")).collect();
     assert_eq!(docker, ["docker info"], "{:?}", s.log());
+}
+
+#[test]
+fn a_database_url_whose_port_accepts_but_speaks_no_postgres_is_an_error_without_pg_isready() {
+    // As Docker's proxy does on a published port while nothing listens in the container:
+    // every connection accepted, then closed without a word.
+    let listener = TcpListener::bind(("127.0.0.1", 0)).unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || listener.incoming().for_each(drop));
+    let s = standin("database = true");
+    let mut c = s.command_with_path(&[], s.path("bin"));
+    c.env("DATABASE_URL", format!("postgres://app:hunter2@127.0.0.1:{port}/app"));
+    let run = support::run(c);
+    assert_eq!(run.code, 2, "{run:?}");
+    assert!(run.stderr.contains("DATABASE_URL is set but no PostgreSQL answers there"), "{run:?}");
+    assert!(run.stderr.contains("the connection closed without an answer"), "{run:?}");
+    assert!(urls(&s).is_empty(), "nothing ran: {run:?}");
 }
 
 // ---------------------------------------------------------------------------------------
@@ -648,8 +664,7 @@ fn without_the_compose_plugin_docker_compose_is_used_with_a_warning() {
     // A throwaway stack's compose gets none of our environment: the stand-in knows its folder.
     let standin = support::DOCKER_COMPOSE_STANDIN.replacen('\n', &format!("\nSTANDIN='{}'\n", s.0.display()), 1);
     s.write("compose-bin/docker-compose", standin);
-    let listener = TcpListener::bind(("127.0.0.1", 0)).unwrap();
-    let port = listener.local_addr().unwrap().port();
+    let port = support::postgres_greeter();
     s.write("port", port.to_string());
     s.write("compose.sh", COMPOSE_SH);
     s.write("config.json", CONFIG_JSON);

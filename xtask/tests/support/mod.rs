@@ -430,3 +430,25 @@ pub fn leaks_from_an_enclosing_run(name: &str) -> bool {
         || NAMES.contains(&name)
         || (name.starts_with("CARGO_TARGET_") && name.ends_with("_RUNNER"))
 }
+
+/// A loopback port that answers every connection's startup message as a PostgreSQL server
+/// that trusts everyone does (AuthenticationOk), for as long as the test runs: what the gates'
+/// probe asks without `pg_isready`. Nothing else is spoken; the tests' stand-in `cargo` never
+/// connects.
+pub fn postgres_greeter() -> u16 {
+    use std::io::{Read as _, Write as _};
+    let listener = std::net::TcpListener::bind(("127.0.0.1", 0)).unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for mut socket in listener.incoming().flatten() {
+            let mut len = [0u8; 4];
+            if socket.read_exact(&mut len).is_ok() {
+                let mut rest = vec![0u8; (u32::from_be_bytes(len) as usize).saturating_sub(4)];
+                if socket.read_exact(&mut rest).is_ok() {
+                    let _ = socket.write_all(b"R\0\0\0\x08\0\0\0\0");
+                }
+            }
+        }
+    });
+    port
+}
