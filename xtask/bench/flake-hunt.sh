@@ -31,7 +31,7 @@ usage="usage: $0 suite|contract|coverage [RUNS] [--load[=N]] [-- TEST_ARGS...]"
 mode=${1:-}
 runs=${2:-10}
 shift $(($# < 2 ? $# : 2))
-load=0
+load=""
 filter=()
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -60,7 +60,7 @@ if ! [[ "$runs" =~ ^[1-9][0-9]*$ ]]; then
   echo "error: RUNS must be a positive number, not '$runs'" >&2
   exit 2
 fi
-if ! [[ "$load" =~ ^[0-9]+$ ]] || [ "$load" -gt 16 ]; then
+if [ -n "$load" ] && { ! [[ "$load" =~ ^[1-9][0-9]*$ ]] || [ "$load" -gt 16 ]; }; then
   echo "error: --load=N takes a number of loops and writers a core from 1 to 16, not '$load'" >&2
   exit 2
 fi
@@ -68,7 +68,7 @@ fi
 out="target/bench/flake-hunt/$mode-$(date -u +%Y%m%dT%H%M%SZ)"
 mkdir -p "$out"
 export XTASK_NO_CACHE=1
-if [ "$load" -gt 0 ]; then
+if [ -n "$load" ]; then
   n=$((load * $(nproc)))
   loaders=()
   for _ in $(seq 1 "$n"); do
