@@ -13,6 +13,7 @@ use xtask::gates::dev::DevArgs;
 use xtask::gates::flaky::FlakyArgs;
 use xtask::gates::init::InitArgs;
 use xtask::gates::lint::LintArgs;
+use xtask::gates::mutants::MutantsArgs;
 use xtask::gates::security::SecurityArgs;
 use xtask::gates::smoke::SmokeArgs;
 use xtask::gates::test::TestArgs;
@@ -218,6 +219,29 @@ enum Gate {
     /// Exit status: 0 (it judges nothing); 2 when the history cannot be read.
     #[command(verbatim_doc_comment)]
     Flaky(FlakyArgs),
+    /// Mutation testing: would a test notice if a line were wrong?
+    ///
+    /// cargo-mutants (pinned, installed on first use) lists the mutants: a comparison flipped,
+    /// an operator swapped, a function's body replaced by a default value. Each is put into a
+    /// copy of the checkout (target/xtask-mutants/tree, kept between runs; the checkout is never
+    /// written), built, and tested with only the tests that cover its lines, read from the
+    /// per-test map of the last full `cargo xtask coverage` run. Without a usable map a mutant
+    /// runs its package's tests, and the run says why. A mutant on lines no test covers is not
+    /// run: it is listed apart (uncovered changed lines are the patch gate's business).
+    ///   caught    a test failed: the tests notice the change
+    ///   missed    every test passed: listed as FILE:LINE: what changed — no test failed
+    ///   timeout   the tests ran past the timeout (counted apart, never as caught)
+    ///   unviable  the mutant does not build (counted apart)
+    /// --diff mutates only the lines changed since the merge base (what a pull request
+    /// changed); without it, the whole workspace (slow: for a weekly run). The baseline runs
+    /// every chosen test unmutated first: they must pass. The gate reports, and fails only when
+    /// [workspace.metadata.xtask.mutants] sets `mutants-threshold` (caught ÷ viable, viable
+    /// being caught + missed + timed out) or `max-missed-mutants`. Each mutant's outcome is
+    /// written to target/xtask-mutants/report.json.
+    /// Exit status: 0 passed (or nothing judged); 1 a gate set in the settings failed; 2 the
+    /// tools, the copy or the baseline could not run.
+    #[command(verbatim_doc_comment)]
+    Mutants(MutantsArgs),
     /// Post the coverage comment a pull request's CI run wrote, or update it in place
     ///
     /// `cargo xtask coverage --comment DIR`, in a pull request's CI run (read-only, a fork's
@@ -293,6 +317,7 @@ fn main() -> ExitCode {
         Gate::Dev(args) => cx().and_then(|cx| args.run(&cx)),
         Gate::Cache(args) => cx().and_then(|cx| args.run(&cx)),
         Gate::Flaky(args) => cx().and_then(|cx| args.run(&cx)),
+        Gate::Mutants(args) => cx().and_then(|cx| args.run(&cx)),
         // The poster reads no settings: a table it does not need cannot stop a comment.
         Gate::Comment(args) => args.run(),
     };

@@ -39,6 +39,8 @@ pub enum Tool {
     LlvmTools,
     /// `cargo nextest`: the faster test runner `cargo xtask test` prefers; needed for `--partition`.
     CargoNextest,
+    /// `cargo mutants`: lists the mutants `cargo xtask mutants` tests (the xtask runs them).
+    CargoMutants,
     /// `cargo fmt`, the rustup component rustfmt (its version is the toolchain's).
     Rustfmt,
     /// `cargo clippy`, the rustup component clippy (its version is the toolchain's).
@@ -59,6 +61,7 @@ pub enum Tool {
 
 pub const CARGO_LLVM_COV_VERSION: &str = "0.9.1";
 pub const CARGO_NEXTEST_VERSION: &str = "0.9.143";
+pub const CARGO_MUTANTS_VERSION: &str = "27.1.0";
 
 /// The newest markdownlint-cli2 that runs on Node 20 (0.23 needs Node 22); markdownlint 0.40.0.
 pub const MARKDOWNLINT_CLI2_VERSION: &str = "0.22.1";
@@ -288,7 +291,7 @@ struct Spec {
     warn_on_other_version: bool,
 }
 
-const SPECS: [Spec; 11] = [
+const SPECS: [Spec; 12] = [
     Spec {
         tool: Tool::CargoLlvmCov,
         name: "cargo-llvm-cov",
@@ -322,6 +325,20 @@ const SPECS: [Spec; 11] = [
         why: "`cargo xtask test` runs the tests faster with it and splits them with --partition",
         // Any 0.9 release has what the test gate uses (`run --workspace`, `--partition count:`).
         warn_on_other_version: false,
+    },
+    Spec {
+        tool: Tool::CargoMutants,
+        name: "cargo-mutants",
+        version: Some(CARGO_MUTANTS_VERSION),
+        // Only its `--list` runs: it parses the workspace's sources (syn) and prints the mutants.
+        source: Source::Cargo {
+            krate: "cargo-mutants",
+            sub: "mutants",
+            build: Build::Quick { hot: &["syn", "proc-macro2", "quote", "cargo-mutants"] },
+        },
+        why: "`cargo xtask mutants` lists the mutants of the code with it (which mutants, where, and their text)",
+        // Another release may list other mutants: the gate's counts would change.
+        warn_on_other_version: true,
     },
     Spec {
         tool: Tool::Rustfmt,

@@ -9,6 +9,7 @@ pub mod dev;
 pub mod flaky;
 pub mod init;
 pub mod lint;
+pub mod mutants;
 pub mod security;
 pub mod smoke;
 pub mod test;

@@ -12,6 +12,7 @@ mod compose;
 mod coverage;
 mod keys;
 mod lint;
+mod mutants;
 mod security;
 mod smoke;
 mod template;
@@ -27,6 +28,7 @@ pub use crate::coverage::Metric;
 pub use compose::ComposeSettings;
 pub use coverage::{CoverageSettings, PathGate};
 pub use lint::{DEFAULT_CORS_PATHS, LintSettings};
+pub use mutants::MutantsSettings;
 pub use security::SecuritySettings;
 pub use smoke::SmokeSettings;
 pub use template::{Field, Template};
@@ -40,6 +42,7 @@ pub struct Settings {
     pub security: SecuritySettings,
     pub compose: ComposeSettings,
     pub smoke: SmokeSettings,
+    pub mutants: MutantsSettings,
     /// The `[workspace.metadata.xtask]` table as read, as JSON text (`null` when absent): the
     /// verdict cache keys on it, so any change of a setting is a change of the key.
     pub json: String,
@@ -52,7 +55,7 @@ pub struct Settings {
 }
 
 /// The tables of `[workspace.metadata.xtask]`; any other is an error.
-const TABLES: [&str; 6] = ["coverage", "test", "lint", "security", "compose", "smoke"];
+const TABLES: [&str; 7] = ["coverage", "test", "lint", "security", "compose", "smoke", "mutants"];
 
 impl Settings {
     /// Parses the `xtask` table of the workspace metadata (`null` when absent).
@@ -79,8 +82,9 @@ impl Settings {
         let security = table(&mut tables, "security", &mut errors, |t: security::Table| t.validate(root));
         let compose = table(&mut tables, "compose", &mut errors, |t: compose::Table| t.validate(root));
         let smoke = table(&mut tables, "smoke", &mut errors, smoke::Table::validate);
-        match (coverage, test, lint, security, compose, smoke) {
-            (Some(coverage), Some(test), Some(lint), Some(security), Some(compose), Some(smoke))
+        let mutants = table(&mut tables, "mutants", &mut errors, mutants::Table::validate);
+        match (coverage, test, lint, security, compose, smoke, mutants) {
+            (Some(coverage), Some(test), Some(lint), Some(security), Some(compose), Some(smoke), Some(mutants))
                 if errors.is_empty() =>
             {
                 Ok(Settings {
@@ -90,6 +94,7 @@ impl Settings {
                     security,
                     compose,
                     smoke,
+                    mutants,
                     json,
                     xtask_packages: Vec::new(),
                     sqlx_folders: Vec::new(),

@@ -1,0 +1,217 @@
+//! Running the mutants in the copy: the baseline (every chosen test, unmutated: they must
+//! pass, and their times set each mutant's timeout), then each mutant in turn: built (a build
+//! that fails is unviable), then its tests run within the timeout (a failing test caught it;
+//! all passing missed it; still running at the timeout, it is a timeout).
+
+use std::collections::BTreeMap;
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context as _, Result, bail};
+
+use super::list::Mutant;
+use super::plan::TestSet;
+use super::scratch::Scratch;
+use crate::gates::flaky::junit::{self, Status};
+use crate::impact::map::Map;
+use crate::process::Cmd;
+use crate::{Context, interrupt};
+
+/// What became of a mutant.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Verdict {
+    /// A test failed: the tests notice this change.
+    Caught,
+    /// Every test passed: no test notices.
+    Missed,
+    /// The tests ran past the timeout (counted apart, never as caught).
+    Timeout,
+    /// It does not build (counted apart).
+    Unviable,
+}
+
+impl Verdict {
+    pub fn word(self) -> &'static str {
+        match self {
+            Verdict::Caught => "caught",
+            Verdict::Missed => "missed",
+            Verdict::Timeout => "timeout",
+            Verdict::Unviable => "unviable",
+        }
+    }
+}
+
+/// One mutant, tried.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct Tried {
+    pub mutant: Mutant,
+    pub verdict: Verdict,
+    /// What ran: "2 tests", "the tests of app".
+    pub tests: String,
+    /// Seconds, build and tests.
+    pub seconds: f64,
+}
+
+/// How a run goes: the copy, the tests' environment, the workspace's exclusions.
+pub struct Runner<'a> {
+    pub cx: &'a Context,
+    pub scratch: &'a Scratch,
+    pub map: Option<&'a Map>,
+    pub env: Vec<(String, String)>,
+    pub exclusions: Vec<String>,
+}
+
+/// The baseline's result: each test's time, to set the timeouts.
+pub struct Baseline {
+    times: BTreeMap<(String, String), f64>,
+    /// The whole test run's wall time: the timeout's base for a set the times cannot add up.
+    wall: f64,
+}
+
+impl Runner<'_> {
+    /// `cargo nextest run` in the copy, with the tests' environment.
+    fn nextest(&self, set: &TestSet, run: bool) -> Cmd {
+        let mut cmd = self
+            .cx
+            .cargo()
+            .current_dir(&self.scratch.tree)
+            .args(["nextest", "run"])
+            .args(set.build_args(self.map, &self.exclusions))
+            .envs(self.env.iter().map(|(k, v)| (k, v)));
+        if run {
+            cmd = cmd.args(["--retries", "0", "--no-tests=fail"]).args(set.filter_args(self.map));
+        } else {
+            cmd = cmd.arg("--no-run");
+        }
+        cmd
+    }
+
+    /// Builds and runs every chosen test unmutated; an error when one fails, naming it.
+    pub fn baseline(&self, union: &TestSet) -> Result<Baseline> {
+        let build = interrupt::output(self.nextest(union, false))?;
+        interrupt::check()?;
+        if !build.status.success() {
+            bail!(
+                "the copy of the checkout does not build its tests unmutated (in {}):\n{}",
+                crate::output::relative(&self.cx.root, &self.scratch.tree),
+                crate::process::last_lines(crate::process::text(&build).trim(), 20)
+            );
+        }
+        let junit = self.scratch.home.join("baseline-junit.xml");
+        let config = self.scratch.home.join("nextest-tool.toml");
+        let profile = std::env::var("NEXTEST_PROFILE").ok().filter(|p| !p.is_empty()).unwrap_or("default".into());
+        let text = format!(
+            "# Written by `cargo xtask mutants`: the baseline's JUnit report (each test's time).\n\
+             [profile.{profile}.junit]\npath = \"{}\"\n",
+            junit.to_string_lossy().replace('\\', "\\\\").replace('"', "\\\"")
+        );
+        std::fs::write(&config, text).with_context(|| format!("cannot write {}", config.display()))?;
+        let _ = std::fs::remove_file(&junit);
+        let started = Instant::now();
+        let cmd = self
+            .nextest(union, true)
+            .args(["--no-fail-fast", "--tool-config-file"])
+            .arg(format!("xtask:{}", config.display()));
+        let out = interrupt::output(cmd)?;
+        interrupt::check()?;
+        let wall = started.elapsed().as_secs_f64();
+        let cases = std::fs::read(&junit).ok().and_then(|x| junit::parse(&x).ok()).unwrap_or_default();
+        let failed: Vec<String> = cases.iter().filter(|c| c.status == Status::Failed).map(|c| c.id()).collect();
+        if !out.status.success() {
+            let which = if failed.is_empty() {
+                crate::process::last_lines(crate::process::text(&out).trim(), 20)
+            } else {
+                failed.iter().map(|t| format!("  {t}")).collect::<Vec<_>>().join("\n")
+            };
+            bail!(
+                "the tests fail without any mutant in the copy of the checkout ({}), so no mutant can be judged:\n\
+                 {which}\n(the copy has no .git: a test that reads the repository's history cannot run there)",
+                crate::output::relative(&self.cx.root, &self.scratch.tree)
+            );
+        }
+        let times = cases.into_iter().map(|c| ((c.binary, c.name), c.time)).collect();
+        Ok(Baseline { times, wall })
+    }
+
+    /// How long a mutant's tests may run: the settings' multiple of what they took unmutated.
+    fn timeout(&self, baseline: &Baseline, set: &TestSet) -> Duration {
+        let s = &self.cx.settings.mutants;
+        let base = match self.map {
+            Some(map) if set.filters.is_empty() && set.packages.is_empty() => set
+                .tests
+                .iter()
+                .filter_map(|&t| map.tests.get(t))
+                .map(|e| {
+                    baseline.times.get(&(e.id.binary.clone(), e.id.name.clone())).copied().unwrap_or(baseline.wall)
+                })
+                .sum::<f64>()
+                .min(baseline.wall),
+            _ => baseline.wall,
+        };
+        let secs = (base * f64::from(s.timeout_multiplier)).max(s.minimum_timeout as f64);
+        Duration::from_secs_f64(secs)
+    }
+
+    /// Builds and tests one mutant in the copy.
+    pub fn try_one(&self, baseline: &Baseline, mutant: &Mutant, set: &TestSet) -> Result<Tried> {
+        let started = Instant::now();
+        let applied = self.scratch.apply(mutant)?;
+        let build = interrupt::output(self.nextest(set, false))?;
+        interrupt::check()?;
+        let verdict = if !build.status.success() {
+            Verdict::Unviable
+        } else {
+            let log = self.scratch.home.join("last-mutant.log");
+            match timed(self.nextest(set, true), self.timeout(baseline, set), &log)? {
+                None => Verdict::Timeout,
+                Some(0) => Verdict::Missed,
+                // nextest: 4 when no test ran (a selection that names none is the xtask's mistake).
+                Some(4) => {
+                    bail!("{}: no test ran (`{}`); see {}", mutant.title(), self.nextest(set, true), log.display())
+                }
+                Some(_) => Verdict::Caught,
+            }
+        };
+        drop(applied);
+        Ok(Tried { mutant: mutant.clone(), verdict, tests: set.brief(), seconds: started.elapsed().as_secs_f64() })
+    }
+}
+
+/// Runs `cmd` in a process group of its own, its output to `log`, until it exits (its exit
+/// code; a signal's death is 128 + the signal) or `timeout` passes (`None`: the group is
+/// stopped). A Ctrl-C stops the group too, and is an error.
+fn timed(cmd: Cmd, timeout: Duration, log: &Path) -> Result<Option<i32>> {
+    let file = std::fs::File::create(log).with_context(|| format!("cannot write {}", log.display()))?;
+    let err = file.try_clone().with_context(|| format!("cannot write {}", log.display()))?;
+    let mut cmd = cmd.process_group().stdin(Stdio::null()).stdout(file).stderr(err);
+    let mut child = cmd.spawn()?;
+    let pgid = rustix::process::Pid::from_child(&child);
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(status) = child.try_wait().with_context(|| format!("cannot wait for {cmd}"))? {
+            use std::os::unix::process::ExitStatusExt as _;
+            // The group may have left a test process behind: end it too.
+            let _ = rustix::process::kill_process_group(pgid, rustix::process::Signal::KILL);
+            return Ok(Some(status.code().unwrap_or_else(|| 128 + status.signal().unwrap_or(0))));
+        }
+        if interrupt::received().is_some() {
+            crate::process::stop_group(pgid, &mut child, Duration::from_secs(2));
+            interrupt::check()?;
+        }
+        if Instant::now() >= deadline {
+            crate::process::stop_group(pgid, &mut child, Duration::from_secs(2));
+            let mut f = std::fs::OpenOptions::new().append(true).open(log)?;
+            let _ = writeln!(f, "\n(cargo xtask mutants: stopped after {} s)", timeout.as_secs());
+            return Ok(None);
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Where the last mutant's test output is kept (for a reader wondering what happened).
+pub fn last_log(scratch: &Scratch) -> PathBuf {
+    scratch.home.join("last-mutant.log")
+}

@@ -1,0 +1,230 @@
+//! `cargo xtask mutants`: would a test notice if a line were wrong? cargo-mutants lists the
+//! mutants (a comparison flipped, a body replaced by a default); the xtask tests each one in
+//! a copy of the checkout, running only the tests that cover its lines (the per-test map of
+//! the last full coverage run), and judges the result.
+//!
+//! `inputs` (the mutants: of the change with `--diff`, else of the workspace) → `plan` (each
+//! mutant's tests; the uncovered ones are not run) → `exec` (the baseline, then each mutant in
+//! the copy) → `report` (printed, the step summary, the annotations, the JSON report, and the
+//! outcome the settings decide).
+
+pub mod exec;
+pub mod list;
+pub mod plan;
+pub mod render;
+pub mod scratch;
+
+use std::path::PathBuf;
+
+use anyhow::{Context as _, Result};
+
+use crate::output::{At, Level};
+use crate::tools::{self, Tool, WhenMissing};
+use crate::{Context, Outcome, db, interrupt, test_run};
+use exec::{Runner, Tried, Verdict};
+use list::Mutant;
+use plan::TestSet;
+use scratch::Scratch;
+
+/// Flags of `cargo xtask mutants` (its help text is on the subcommand in main.rs).
+#[derive(Debug, Default, clap::Args)]
+pub struct MutantsArgs {
+    /// Mutate only the lines changed since the merge base with BASE (default: the pull
+    /// request's base under GitHub Actions, else `base` in the coverage settings)
+    #[arg(long, value_name = "BASE", num_args = 0..=1, default_missing_value = "")]
+    pub diff: Option<String>,
+    /// List the mutants and the tests each would run, and run none
+    #[arg(long)]
+    pub list: bool,
+    /// Do not install cargo-mutants or cargo-nextest when missing; fail instead
+    #[arg(long)]
+    pub no_install: bool,
+}
+
+/// Where the gate's JSON report goes, under the target folder.
+pub const REPORT: &str = "xtask-mutants/report.json";
+
+/// What a run found, for the renderers.
+pub struct Findings {
+    /// What was mutated: "the change since abc123 (merge base with origin/main)" or "the workspace".
+    pub scope: String,
+    pub how: String,
+    pub tried: Vec<Tried>,
+    pub uncovered: Vec<Mutant>,
+    pub verdict: Judged,
+}
+
+/// The counts and the gate's verdict on them.
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Judged {
+    pub caught: u64,
+    pub missed: u64,
+    pub timeouts: u64,
+    pub unviable: u64,
+    pub uncovered: u64,
+    /// Why the gate fails, a line each; empty when it passes.
+    pub failures: Vec<String>,
+    /// Whether any gate is set (`mutants-threshold`, `max-missed-mutants`).
+    pub judged: bool,
+}
+
+impl Judged {
+    /// Caught, missed and timed out: the mutants that built and ran.
+    pub fn viable(&self) -> u64 {
+        self.caught + self.missed + self.timeouts
+    }
+
+    /// Caught ÷ viable, as counts the coverage grading reads.
+    pub fn counts(&self) -> crate::coverage::cobertura::Counts {
+        crate::coverage::cobertura::Counts { covered: self.caught, valid: self.viable() }
+    }
+}
+
+impl MutantsArgs {
+    pub fn run(self, cx: &Context) -> Result<Outcome> {
+        tools::provide(cx, &[Tool::CargoMutants, Tool::CargoNextest], !self.no_install, WhenMissing::Fail)?;
+        let target = crate::target_dir(&cx.root);
+        let scratch = Scratch::at(&target);
+        std::fs::create_dir_all(&scratch.home).with_context(|| format!("cannot create {}", scratch.home.display()))?;
+        let (scope, mutants) = self.inputs(cx, &scratch)?;
+        let planned = plan::plan(cx, mutants)?;
+        eprintln!("mutants: {} of {scope}", count(planned.run.len() + planned.uncovered.len(), "mutant"));
+        eprintln!("  {}", planned.how);
+        for note in &planned.notes {
+            eprintln!("  {note}");
+        }
+        if self.list {
+            render::print_list(&planned);
+            return Ok(Outcome::Passed);
+        }
+        let tried = if planned.run.is_empty() { Vec::new() } else { self.exec(cx, &scratch, &planned)? };
+        let verdict = judge(cx, &tried, planned.uncovered.len());
+        let findings = Findings { scope, how: planned.how, tried, uncovered: planned.uncovered, verdict };
+        report(cx, &findings, &target.join(REPORT))
+    }
+
+    /// The mutants, and what they are of.
+    fn inputs(&self, cx: &Context, scratch: &Scratch) -> Result<(String, Vec<Mutant>)> {
+        let own = |m: &Mutant| cx.settings.test.xtask_tests || !cx.settings.xtask_packages.contains(&m.package);
+        let Some(base) = &self.diff else {
+            let mutants = list::list(cx, None)?.into_iter().filter(own).collect();
+            return Ok(("the workspace".to_owned(), mutants));
+        };
+        let change = crate::change::read_with_context(cx, &cx.root, base, Some(3))?;
+        let diff = scratch.home.join("change.diff");
+        crate::output::write_atomically(&diff, |tmp| {
+            std::fs::write(tmp, change.text.as_deref().unwrap_or_default()).map_err(Into::into)
+        })?;
+        let scope = format!(
+            "the change since {} (the merge base with {}, {})",
+            change.merge_base, change.base, change.base_from
+        );
+        let rust_changed = change.lines.files().any(|(path, _)| path.ends_with(".rs"));
+        let mutants =
+            if rust_changed { list::list(cx, Some(&diff))?.into_iter().filter(own).collect() } else { Vec::new() };
+        Ok((scope, mutants))
+    }
+
+    /// The copy synced, the services started, the baseline, then each mutant.
+    fn exec(&self, cx: &Context, scratch: &Scratch, planned: &plan::Planned) -> Result<Vec<Tried>> {
+        let written = scratch.sync(&cx.root)?;
+        eprintln!(
+            "  the copy: {} ({written} {} copied since its last run)",
+            crate::output::relative(&cx.root, &scratch.tree),
+            if written == 1 { "file" } else { "files" }
+        );
+        let tool_env = tools::for_tests(cx, !self.no_install)?;
+        let wanted = db::Wanted { database: cx.settings.test.database, services: true };
+        let mut union = TestSet::default();
+        for (_, set) in &planned.run {
+            union.extend(set);
+        }
+        db::with_test_services(cx, wanted, |services| {
+            let mut env: Vec<(String, String)> = scratch.env();
+            env.extend(tool_env.iter().map(|(k, v)| (k.clone(), v.to_string_lossy().into_owned())));
+            env.extend(services.vars().map(|(k, v)| (k.to_owned(), v.to_owned())));
+            let runner = Runner { cx, scratch, map: planned.map.as_ref(), env, exclusions: test_run::exclusions(cx) };
+            eprintln!("  baseline: building and running {} unmutated", union.brief());
+            let baseline = runner.baseline(&union)?;
+            let total = planned.run.len();
+            let mut tried = Vec::with_capacity(total);
+            for (i, (mutant, set)) in planned.run.iter().enumerate() {
+                let one = runner.try_one(&baseline, mutant, set)?;
+                eprintln!(
+                    "[{}/{total}] {} … {} ({:.1} s, {})",
+                    i + 1,
+                    mutant.title(),
+                    one.verdict.word(),
+                    one.seconds,
+                    one.tests
+                );
+                tried.push(one);
+                interrupt::check()?;
+            }
+            Ok(tried)
+        })
+    }
+}
+
+/// Counts the verdicts and applies the settings' gates.
+fn judge(cx: &Context, tried: &[Tried], uncovered: usize) -> Judged {
+    let of = |v: Verdict| tried.iter().filter(|t| t.verdict == v).count() as u64;
+    let mut j = Judged {
+        caught: of(Verdict::Caught),
+        missed: of(Verdict::Missed),
+        timeouts: of(Verdict::Timeout),
+        unviable: of(Verdict::Unviable),
+        uncovered: uncovered as u64,
+        failures: Vec::new(),
+        judged: false,
+    };
+    let s = &cx.settings.mutants;
+    if let Some(threshold) = s.threshold {
+        j.judged = true;
+        if j.viable() > 0 && !threshold.reached_by(j.counts()) {
+            j.failures.push(format!(
+                "{} of the viable mutants caught, below `mutants-threshold` = {threshold}%",
+                crate::coverage::grade::percent_text(j.counts())
+            ));
+        }
+    }
+    if let Some(max) = s.max_missed {
+        j.judged = true;
+        if j.missed > max {
+            j.failures.push(format!("{} missed, more than `max-missed-mutants` = {max}", j.missed));
+        }
+    }
+    j
+}
+
+/// Prints the findings, writes the JSON report, the step summary and the annotations; the
+/// outcome the verdict decides.
+fn report(cx: &Context, findings: &Findings, file: &std::path::Path) -> Result<Outcome> {
+    print!("{}", render::text(findings));
+    let json = serde_json::to_vec_pretty(&render::json(findings)).context("cannot serialise the mutants' report")?;
+    crate::output::write_atomically(file, |tmp| std::fs::write(tmp, &json).map_err(Into::into))
+        .with_context(|| format!("cannot write {}", file.display()))?;
+    println!("Report: {}", crate::output::relative(&cx.root, file));
+    cx.out.step_summary(&render::markdown(findings))?;
+    let level = if findings.verdict.failures.is_empty() { Level::Warning } else { Level::Error };
+    for t in findings.tried.iter().filter(|t| t.verdict == Verdict::Missed) {
+        let at = At { file: &t.mutant.file, line: Some(t.mutant.start.line as usize), end_line: None, col: None };
+        cx.out.annotate(level, Some(at), "Missed mutant", &format!("{}: no test failed", t.mutant.what));
+    }
+    if findings.verdict.failures.is_empty() {
+        return Ok(Outcome::Passed);
+    }
+    for failure in &findings.verdict.failures {
+        cx.out.annotate(Level::Error, None, "Mutants gate", failure);
+    }
+    Ok(Outcome::Failed)
+}
+
+fn count(n: usize, what: &str) -> String {
+    format!("{n} {what}{}", if n == 1 { "" } else { "s" })
+}
+
+/// The report's path for a workspace root (for the docs and tests).
+pub fn report_path(root: &std::path::Path) -> PathBuf {
+    crate::target_dir(root).join(REPORT)
+}

@@ -1,0 +1,318 @@
+//! Which tests each mutant runs, from the per-test map of the last full coverage run.
+//!
+//! - With a usable map, a mutant runs the tests that covered a line of its span. A mutant that
+//!   no test covers is not run: its lines are uncovered, which is the patch gate's business.
+//! - What changed since the map's run can make new tests reach a line (a test added or
+//!   edited), and moves the lines of a changed file. So every mutant also runs what an
+//!   impact-aware run would select for that change (`impact::select`), and a mutant in a
+//!   file changed since the map runs that selection alone: its lines are not the map's. A
+//!   mutant of an unchanged file that no test of the map covers stays unrun: a new test may
+//!   cover it, which the next full coverage run tells (the gate says the map is older).
+//! - Without a usable map (none yet, another toolchain or lockfile, or a change that an
+//!   impact-aware run answers with "everything"), a mutant runs every test of its package, as
+//!   cargo-mutants does, and the run says why.
+
+use std::collections::BTreeSet;
+
+use anyhow::Result;
+
+use super::list::Mutant;
+use crate::Context;
+use crate::impact::map::Map;
+use crate::impact::select::{Plan as ImpactPlan, Selection};
+use crate::impact::{self, Decision};
+
+/// The tests one run executes: tests of the map, nextest filtersets, whole packages.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct TestSet {
+    pub tests: BTreeSet<usize>,
+    pub filters: BTreeSet<String>,
+    pub packages: BTreeSet<String>,
+}
+
+impl TestSet {
+    pub fn is_empty(&self) -> bool {
+        self.tests.is_empty() && self.filters.is_empty() && self.packages.is_empty()
+    }
+
+    pub fn extend(&mut self, other: &TestSet) {
+        self.tests.extend(other.tests.iter().copied());
+        self.filters.extend(other.filters.iter().cloned());
+        self.packages.extend(other.packages.iter().cloned());
+    }
+
+    /// "3 tests", "the tests of app", "2 tests and 1 filterset": for a progress line.
+    pub fn brief(&self) -> String {
+        let mut parts = Vec::new();
+        match self.tests.len() {
+            0 => {}
+            1 => parts.push("1 test".to_owned()),
+            n => parts.push(format!("{n} tests")),
+        }
+        match self.filters.len() {
+            0 => {}
+            1 => parts.push("1 filterset".to_owned()),
+            n => parts.push(format!("{n} filtersets")),
+        }
+        if !self.packages.is_empty() {
+            let names: Vec<&str> = self.packages.iter().map(String::as_str).collect();
+            parts.push(format!("the tests of {}", names.join(", ")));
+        }
+        parts.join(" and ")
+    }
+
+    /// nextest's `-E` arguments that select these tests (any of them).
+    pub fn filter_args(&self, map: Option<&Map>) -> Vec<String> {
+        let mut args = Vec::new();
+        if let Some(map) = map
+            && !(self.tests.is_empty() && self.filters.is_empty())
+        {
+            let selection = Selection {
+                changes: Default::default(),
+                tests: self.tests.clone(),
+                filters: self.filters.iter().map(|f| (f.clone(), String::new())).collect(),
+                reasons: Vec::new(),
+            };
+            args.extend(selection.nextest_args(map));
+        }
+        for package in &self.packages {
+            args.push("-E".to_owned());
+            args.push(format!("package(={package})"));
+        }
+        args
+    }
+
+    /// cargo's package and target arguments that build what the tests need, and little else:
+    /// the test binaries of the map's tests when that is all; whole packages otherwise; the
+    /// workspace when a filterset may name any test.
+    pub fn build_args(&self, map: Option<&Map>, exclusions: &[String]) -> Vec<String> {
+        if !self.filters.is_empty() || (self.tests.is_empty() && self.packages.is_empty()) {
+            let mut args = vec!["--workspace".to_owned()];
+            args.extend(exclusions.iter().cloned());
+            return args;
+        }
+        let mut packages: BTreeSet<&str> = self.packages.iter().map(String::as_str).collect();
+        let mut targets: BTreeSet<String> = BTreeSet::new();
+        let whole = !self.packages.is_empty();
+        for &t in &self.tests {
+            let Some(entry) = map.and_then(|m| m.tests.get(t)) else { continue };
+            // nextest's binary ids: `pkg` (unit tests), `pkg::bin/name`, `pkg::name` (a test target).
+            let (package, target) = match entry.id.binary.split_once("::") {
+                None => (entry.id.binary.as_str(), "--lib".to_owned()),
+                Some((p, t)) => match t.split_once('/') {
+                    Some((kind, name)) => (p, format!("--{kind}={name}")),
+                    None => (p, format!("--test={t}")),
+                },
+            };
+            packages.insert(package);
+            targets.insert(target);
+        }
+        let mut args: Vec<String> = packages.iter().map(|p| format!("--package={p}")).collect();
+        if !whole {
+            args.extend(targets);
+        }
+        args
+    }
+}
+
+/// The mutants to run, each with its tests, and those that no test covers.
+pub struct Planned {
+    pub run: Vec<(Mutant, TestSet)>,
+    pub uncovered: Vec<Mutant>,
+    /// How the tests were chosen, as one line.
+    pub how: String,
+    /// More about it (the files changed since the map), a line each.
+    pub notes: Vec<String>,
+    pub map: Option<Map>,
+}
+
+/// Each mutant's tests (module docs).
+pub fn plan(cx: &Context, mutants: Vec<Mutant>) -> Result<Planned> {
+    let Decision { map, plan } = impact::decide(cx, &[])?;
+    let (map, change) = match (map, plan) {
+        (Some(map), ImpactPlan::Selected(s)) => (map, s),
+        (_, ImpactPlan::Everything(why)) => return Ok(by_package(mutants, &why)),
+        (None, ImpactPlan::Selected(_)) => unreachable!("a selection comes from a map"),
+    };
+    Ok(from_map(map, &change, mutants))
+}
+
+/// Every mutant runs its package's tests, because the map cannot say (`why`).
+fn by_package(mutants: Vec<Mutant>, why: &str) -> Planned {
+    let run = mutants
+        .into_iter()
+        .map(|m| {
+            let tests = TestSet { packages: [m.package.clone()].into(), ..TestSet::default() };
+            (m, tests)
+        })
+        .collect();
+    Planned {
+        run,
+        uncovered: Vec::new(),
+        how: format!("each mutant runs the tests of its package: {why}"),
+        notes: Vec::new(),
+        map: None,
+    }
+}
+
+/// The map's tests for each mutant, widened by what changed since the map's run.
+fn from_map(map: Map, change: &Selection, mutants: Vec<Mutant>) -> Planned {
+    let changed: BTreeSet<&str> = change.changes.paths().into_iter().collect();
+    let since = TestSet {
+        tests: change.tests.clone(),
+        filters: change.filters.iter().map(|(f, _)| f.clone()).collect(),
+        packages: BTreeSet::new(),
+    };
+    let mut run = Vec::new();
+    let mut uncovered = Vec::new();
+    let mut stale_files = BTreeSet::new();
+    for m in mutants {
+        let mut tests = since.clone();
+        if changed.contains(m.file.as_str()) {
+            stale_files.insert(m.file.clone());
+        } else {
+            let lines = m.lines();
+            let covering: Vec<usize> = map
+                .tests_touching(&m.file)
+                .filter(|&t| map.lines(&m.file, t).iter().any(|l| lines.contains(l)))
+                .collect();
+            if covering.is_empty() {
+                uncovered.push(m);
+                continue;
+            }
+            tests.tests.extend(covering);
+        }
+        if tests.is_empty() {
+            uncovered.push(m);
+        } else {
+            run.push((m, tests));
+        }
+    }
+    let mut notes = Vec::new();
+    if !change.changes.is_empty() {
+        notes.push(format!(
+            "{} changed since the map's run: every mutant also runs {} (what an impact-aware run selects; \
+             a full `cargo xtask coverage` records the map again)",
+            change.changes.brief(3),
+            if since.is_empty() { "no more tests".to_owned() } else { since.brief() }
+        ));
+    }
+    for file in &stale_files {
+        notes.push(format!("{file} changed since the map's run: its mutants run that selection alone"));
+    }
+    let how = format!(
+        "each mutant runs the tests that cover its lines (map of {}, {}, {} tests)",
+        map.commit,
+        impact::ago(map.recorded),
+        map.tests.len()
+    );
+    Planned { run, uncovered, how, notes, map: Some(map) }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::*;
+    use crate::impact::map::{FORMAT, TestEntry, TestId, Validity};
+    use crate::snapshot::Changes;
+
+    fn map() -> Map {
+        let test = |binary: &str, name: &str| TestEntry {
+            id: TestId { binary: binary.into(), name: name.into() },
+            passed: true,
+        };
+        let mut files = BTreeMap::new();
+        files.insert("a/src/lib.rs".to_owned(), [(0, "1-5".to_owned()), (1, "4-9".to_owned())].into_iter().collect());
+        Map {
+            format: FORMAT,
+            validity: Validity::default(),
+            recorded: 0,
+            commit: "abc".into(),
+            tree: Default::default(),
+            rust: BTreeMap::new(),
+            tests: vec![test("a", "tests::weak"), test("a::it", "strong"), test("b::bin/b", "runs")],
+            files,
+            unattributed: 0,
+        }
+    }
+
+    fn mutant(file: &str, lines: (u32, u32)) -> Mutant {
+        use super::super::list::Position;
+        Mutant {
+            package: "a".into(),
+            file: file.into(),
+            start: Position { line: lines.0, column: 1 },
+            end: Position { line: lines.1, column: 2 },
+            replacement: "x".into(),
+            what: "replace".into(),
+            genre: "FnValue".into(),
+        }
+    }
+
+    fn no_change() -> Selection {
+        Selection { changes: Changes::default(), tests: BTreeSet::new(), filters: Vec::new(), reasons: Vec::new() }
+    }
+
+    #[test]
+    fn a_mutant_runs_the_tests_that_cover_its_lines_and_an_uncovered_one_none() {
+        let planned = from_map(
+            map(),
+            &no_change(),
+            vec![
+                mutant("a/src/lib.rs", (2, 2)),
+                mutant("a/src/lib.rs", (4, 4)),
+                mutant("a/src/lib.rs", (12, 14)),
+                mutant("a/src/other.rs", (1, 1)),
+            ],
+        );
+        let tests: Vec<Vec<usize>> = planned.run.iter().map(|(_, t)| t.tests.iter().copied().collect()).collect();
+        assert_eq!(tests, vec![vec![0], vec![0, 1]]);
+        let uncovered: Vec<String> = planned.uncovered.iter().map(|m| format!("{}:{}", m.file, m.start.line)).collect();
+        assert_eq!(uncovered, ["a/src/lib.rs:12", "a/src/other.rs:1"]);
+        assert!(planned.notes.is_empty(), "{:?}", planned.notes);
+    }
+
+    #[test]
+    fn a_change_since_the_map_widens_every_mutant_and_replaces_a_changed_files_lines() {
+        let change = Selection {
+            changes: Changes { modified: vec!["a/src/lib.rs".into()], ..Changes::default() },
+            tests: [2].into(),
+            filters: vec![("binary_id(=a::it)".into(), "why".into())],
+            reasons: Vec::new(),
+        };
+        let planned = from_map(
+            map(),
+            &change,
+            vec![mutant("a/src/lib.rs", (12, 14)), mutant("a/src/other.rs", (1, 1)), mutant("a/src/b.rs", (1, 1))],
+        );
+        // lib.rs changed: the selection alone. b.rs did not, and no test of the map covers it.
+        let uncovered: Vec<&str> = planned.uncovered.iter().map(|m| m.file.as_str()).collect();
+        assert_eq!(uncovered, ["a/src/other.rs", "a/src/b.rs"]);
+        assert_eq!(planned.run.len(), 1);
+        let (_, tests) = &planned.run[0];
+        assert_eq!(tests.tests, [2].into());
+        assert_eq!(tests.filters, ["binary_id(=a::it)".to_owned()].into());
+        assert!(planned.notes.iter().any(|n| n.contains("a/src/lib.rs changed since")), "{:?}", planned.notes);
+        // An unchanged file's covered mutant: its covering tests and the selection.
+        let mut change = change;
+        change.changes.modified = vec!["a/src/other.rs".into()];
+        let planned = from_map(map(), &change, vec![mutant("a/src/lib.rs", (2, 2))]);
+        assert_eq!(planned.run[0].1.tests, [0, 2].into());
+    }
+
+    #[test]
+    fn the_build_is_narrowed_to_the_test_binaries_when_it_can_be() {
+        let map = map();
+        let set = TestSet { tests: [0, 2].into(), ..TestSet::default() };
+        assert_eq!(set.build_args(Some(&map), &[]), ["--package=a", "--package=b", "--bin=b", "--lib"]);
+        let set = TestSet { tests: [1].into(), packages: ["c".into()].into(), ..TestSet::default() };
+        assert_eq!(set.build_args(Some(&map), &[]), ["--package=a", "--package=c"]);
+        let set = TestSet { filters: ["rdeps(=a)".into()].into(), ..TestSet::default() };
+        let excl = ["--exclude".to_owned(), "xtask".to_owned()];
+        assert_eq!(set.build_args(Some(&map), &excl), ["--workspace", "--exclude", "xtask"]);
+        let set = TestSet { tests: [1].into(), packages: ["c".into()].into(), ..TestSet::default() };
+        assert_eq!(set.filter_args(Some(&map)), ["-E", "binary_id(=a::it)", "-E", "package(=c)"]);
+        assert_eq!(set.brief(), "1 test and the tests of c");
+    }
+}
