@@ -69,10 +69,16 @@ fn ci_only_flags_are_transport_not_policy() {
 /// merges and grades them (`<gate>`).
 const SHARDED: [&str; 1] = ["coverage"];
 
+/// Jobs outside the gates' chain: they run on pull requests only, after the job named (the
+/// mutants of the change, too slow for every push).
+const PULL_REQUEST_ONLY: [(&str, &str); 1] = [("mutants", "coverage")];
+
 #[test]
 fn workflow_jobs_are_the_xtask_gates_in_order_each_running_its_gate() {
     let workflow = load(".github/workflows/ci.yml");
     let jobs = workflow.get("jobs").expect("jobs").entries();
+    let jobs: Vec<_> =
+        jobs.iter().filter(|(k, _)| !PULL_REQUEST_ONLY.iter().any(|(name, _)| k.scalar() == Some(name))).collect();
     let names: Vec<&str> = jobs.iter().filter_map(|(k, _)| k.scalar()).collect();
     let expected: Vec<String> = GATES
         .iter()
@@ -338,6 +344,56 @@ fn the_probe_settings_are_the_apps_routes() {
     };
     assert_eq!(settings.live_path, constant("LIVE_PATH"));
     assert_eq!(settings.ready_path, constant("READY_PATH"));
+}
+
+/// The mutants of a pull request's change: after the coverage merge, on pull requests only, a
+/// full coverage run (the shards record no per-test map) and then `cargo xtask mutants --diff`,
+/// with the history the merge base needs; the report kept, read-only.
+#[test]
+fn pull_requests_mutate_their_change_after_the_coverage_merge() {
+    let workflow = load(".github/workflows/ci.yml");
+    let jobs = workflow.get("jobs").unwrap();
+    for (name, after) in PULL_REQUEST_ONLY {
+        let job = jobs.get(name).unwrap_or_else(|| panic!("a {name} job"));
+        assert_eq!(text(job, "needs"), Some(after), "job {name}");
+        assert_eq!(text(job, "if"), Some("github.event_name == 'pull_request'"), "job {name}: pull requests only");
+    }
+    let job = jobs.get("mutants").unwrap();
+    assert_eq!(xtask_runs(job), ["cargo xtask coverage", "cargo xtask mutants --diff"]);
+    let steps = job.get("steps").map(Node::items).unwrap_or_default();
+    let checkout = steps.iter().find(|s| text(s, "uses").is_some_and(|u| u.starts_with("actions/checkout@"))).unwrap();
+    assert_eq!(text(checkout.get("with").unwrap(), "fetch-depth"), Some("0"), "the merge base is in the history");
+    let keep = steps.iter().find(|s| text(s, "uses").is_some_and(|u| u.starts_with("actions/upload-artifact@")));
+    let keep = keep.expect("the report is kept");
+    assert_eq!(text(keep, "if"), Some("always()"), "also when the gate failed");
+    assert_eq!(text(keep.get("with").unwrap(), "path"), Some("target/xtask-mutants/report.json"));
+    assert_eq!(text(job.get("permissions").unwrap(), "contents"), Some("read"));
+}
+
+/// The weekly mutants: the whole workspace on main, split across a matrix whose size is
+/// written once (`--shard` reads it back as `strategy.job-total`), each shard's report kept.
+#[test]
+fn a_weekly_run_mutates_the_whole_workspace_in_shards() {
+    let workflow = load(".github/workflows/mutants-weekly.yml");
+    let on = workflow.get("on").expect("triggers");
+    assert_eq!(on.get("schedule").map(Node::items).map(|s| s.len()), Some(1), "one schedule");
+    assert!(on.get("workflow_dispatch").is_some(), "it can be run by hand");
+    assert_eq!(workflow.get("permissions").map(Node::entries).map(<[_]>::len), Some(0), "no default permissions");
+    let jobs = workflow.get("jobs").expect("jobs").entries();
+    assert_eq!(jobs.len(), 1);
+    let job = &jobs[0].1;
+    assert_eq!(xtask_runs(job), ["cargo xtask coverage", "cargo xtask mutants --shard \"$SHARD\""]);
+    let env = job.get("env").expect("env");
+    assert_eq!(text(env, "SHARD"), Some("${{ matrix.shard }}/${{ strategy.job-total }}"));
+    let shards = job.get("strategy").and_then(|s| s.get("matrix")).and_then(|m| m.get("shard")).map(Node::items);
+    assert!(shards.is_some_and(|s| s.len() > 1), "a matrix of shards");
+    let steps = job.get("steps").map(Node::items).unwrap_or_default();
+    let checkout = steps.iter().find(|s| text(s, "uses").is_some_and(|u| u.starts_with("actions/checkout@"))).unwrap();
+    assert_eq!(text(checkout.get("with").unwrap(), "ref"), Some("main"));
+    let keep = steps.iter().find(|s| text(s, "uses").is_some_and(|u| u.starts_with("actions/upload-artifact@")));
+    let with = keep.expect("each shard's report is kept").get("with").unwrap();
+    assert_eq!(text(with, "path"), Some("target/xtask-mutants/report.json"));
+    assert_eq!(text(with, "name"), Some("mutants-shard-${{ matrix.shard }}"));
 }
 
 /// The weekly run: the security gate alone, on main, with a fresh advisory database, read-only.

@@ -33,6 +33,12 @@ pub struct MutantsArgs {
     /// request's base under GitHub Actions, else `base` in the coverage settings)
     #[arg(long, value_name = "BASE", num_args = 0..=1, default_missing_value = "")]
     pub diff: Option<String>,
+    /// Mutate only these packages (repeatable); default: every package the test gate tests
+    #[arg(long, short = 'p', value_name = "NAME")]
+    pub package: Vec<String>,
+    /// Run only part M of N of the mutants (every Nth, from the Mth), e.g. one job of a matrix
+    #[arg(long, value_name = "M/N", value_parser = test_run::parse_partition)]
+    pub shard: Option<test_run::Partition>,
     /// List the mutants and the tests each would run, and run none
     #[arg(long)]
     pub list: bool,
@@ -105,10 +111,30 @@ impl MutantsArgs {
 
     /// The mutants, and what they are of.
     fn inputs(&self, cx: &Context, scratch: &Scratch) -> Result<(String, Vec<Mutant>)> {
+        let (scope, mutants) = self.listed(cx, scratch)?;
+        if let Some(unknown) = self.package.iter().find(|p| !mutants.iter().any(|m| &m.package == *p)) {
+            let packages = crate::impact::workspace::Workspace::load(&cx.cargo, &cx.root)?;
+            if !packages.packages.iter().any(|p| &p.name == unknown) {
+                anyhow::bail!("--package {unknown}: no such package in the workspace");
+            }
+        }
         let own = |m: &Mutant| cx.settings.test.xtask_tests || !cx.settings.xtask_packages.contains(&m.package);
+        let chosen = |m: &Mutant| self.package.is_empty() || self.package.contains(&m.package);
+        let mutants: Vec<Mutant> = mutants.into_iter().filter(|m| own(m) && chosen(m)).collect();
+        let Some(shard) = self.shard else { return Ok((scope, mutants)) };
+        let part: Vec<Mutant> = mutants
+            .into_iter()
+            .enumerate()
+            .filter(|(i, _)| i % shard.count as usize == (shard.index - 1) as usize)
+            .map(|(_, m)| m)
+            .collect();
+        Ok((format!("{scope}, shard {shard}"), part))
+    }
+
+    /// Every mutant cargo-mutants lists, of the change or of the workspace.
+    fn listed(&self, cx: &Context, scratch: &Scratch) -> Result<(String, Vec<Mutant>)> {
         let Some(base) = &self.diff else {
-            let mutants = list::list(cx, None)?.into_iter().filter(own).collect();
-            return Ok(("the workspace".to_owned(), mutants));
+            return Ok(("the workspace".to_owned(), list::list(cx, None)?));
         };
         let change = crate::change::read_with_context(cx, &cx.root, base, Some(3))?;
         let diff = scratch.home.join("change.diff");
@@ -120,8 +146,7 @@ impl MutantsArgs {
             change.merge_base, change.base, change.base_from
         );
         let rust_changed = change.lines.files().any(|(path, _)| path.ends_with(".rs"));
-        let mutants =
-            if rust_changed { list::list(cx, Some(&diff))?.into_iter().filter(own).collect() } else { Vec::new() };
+        let mutants = if rust_changed { list::list(cx, Some(&diff))? } else { Vec::new() };
         Ok((scope, mutants))
     }
 

@@ -64,7 +64,8 @@ pub fn text(f: &Findings) -> String {
         }
     }
     if !f.uncovered.is_empty() {
-        let _ = writeln!(out, "\nNot run: no test covers their lines (uncovered changed lines are the patch gate's):");
+        let _ =
+            writeln!(out, "\nNot run: no test covers their lines (uncovered lines are the coverage gate's business):");
         for m in &f.uncovered {
             let _ = writeln!(out, "  {}", m.title());
         }
