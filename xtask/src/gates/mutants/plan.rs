@@ -12,7 +12,7 @@
 //!   impact-aware run answers with "everything"), a mutant runs every test of its package, as
 //!   cargo-mutants does, and the run says why.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use anyhow::Result;
 
@@ -20,6 +20,7 @@ use super::list::Mutant;
 use crate::Context;
 use crate::impact::map::Map;
 use crate::impact::select::{Plan as ImpactPlan, Selection};
+use crate::impact::workspace::Workspace;
 use crate::impact::{self, Decision};
 
 /// The tests one run executes: tests of the map, nextest filtersets, whole packages.
@@ -134,7 +135,24 @@ pub fn plan(cx: &Context, mutants: Vec<Mutant>) -> Result<Planned> {
         (_, ImpactPlan::Everything(why)) => return Ok(by_package(mutants, &why)),
         (None, ImpactPlan::Selected(_)) => unreachable!("a selection comes from a map"),
     };
-    Ok(from_map(map, &change, mutants))
+    let workspace = Workspace::load(&cx.cargo, &cx.root)?;
+    Ok(from_map(map, &change, mutants, &|package: &str| dependents(&workspace, package)))
+}
+
+/// The package and every workspace package that depends on it, directly or not: the packages
+/// whose tests can run its code.
+fn dependents(workspace: &Workspace, package: &str) -> BTreeSet<String> {
+    let mut found: BTreeSet<String> = [package.to_owned()].into();
+    loop {
+        let more: Vec<String> = (workspace.packages.iter())
+            .filter(|p| !found.contains(&p.name) && p.deps.iter().any(|d| found.contains(d)))
+            .map(|p| p.name.clone())
+            .collect();
+        if more.is_empty() {
+            return found;
+        }
+        found.extend(more);
+    }
 }
 
 /// Every mutant runs its package's tests, because the map cannot say (`why`).
@@ -155,19 +173,37 @@ fn by_package(mutants: Vec<Mutant>, why: &str) -> Planned {
     }
 }
 
-/// The map's tests for each mutant, widened by what changed since the map's run.
-fn from_map(map: Map, change: &Selection, mutants: Vec<Mutant>) -> Planned {
+/// The map's tests for each mutant, widened by what changed since the map's run: by the tests
+/// that change selects among those that can run the mutant's package (`dependents`).
+fn from_map(
+    map: Map,
+    change: &Selection,
+    mutants: Vec<Mutant>,
+    dependents: &dyn Fn(&str) -> BTreeSet<String>,
+) -> Planned {
     let changed: BTreeSet<&str> = change.changes.paths().into_iter().collect();
     let since = TestSet {
         tests: change.tests.clone(),
         filters: change.filters.iter().map(|(f, _)| f.clone()).collect(),
         packages: BTreeSet::new(),
     };
+    let mut narrowed: BTreeMap<String, TestSet> = BTreeMap::new();
     let mut run = Vec::new();
     let mut uncovered = Vec::new();
     let mut stale_files = BTreeSet::new();
     for m in mutants {
-        let mut tests = since.clone();
+        let mut tests = (narrowed.entry(m.package.clone()))
+            .or_insert_with(|| {
+                let can_run = dependents(&m.package);
+                let package_of = |t: &usize| map.tests[*t].id.binary.split("::").next().unwrap_or_default().to_owned();
+                let rdeps: Vec<String> = can_run.iter().map(|p| format!("package(={p})")).collect();
+                TestSet {
+                    tests: since.tests.iter().filter(|t| can_run.contains(&package_of(t))).copied().collect(),
+                    filters: since.filters.iter().map(|f| format!("({f}) & ({})", rdeps.join(" | "))).collect(),
+                    packages: BTreeSet::new(),
+                }
+            })
+            .clone();
         if changed.contains(m.file.as_str()) {
             stale_files.insert(m.file.clone());
         } else {
@@ -265,6 +301,7 @@ mod tests {
                 mutant("a/src/lib.rs", (12, 14)),
                 mutant("a/src/other.rs", (1, 1)),
             ],
+            &dependents_of_a,
         );
         let tests: Vec<Vec<usize>> = planned.run.iter().map(|(_, t)| t.tests.iter().copied().collect()).collect();
         assert_eq!(tests, vec![vec![0], vec![0, 1]]);
@@ -285,6 +322,7 @@ mod tests {
             map(),
             &change,
             vec![mutant("a/src/lib.rs", (12, 14)), mutant("a/src/other.rs", (1, 1)), mutant("a/src/b.rs", (1, 1))],
+            &dependents_of_a,
         );
         // lib.rs changed: the selection alone. b.rs did not, and no test of the map covers it.
         let uncovered: Vec<&str> = planned.uncovered.iter().map(|m| m.file.as_str()).collect();
@@ -292,13 +330,25 @@ mod tests {
         assert_eq!(planned.run.len(), 1);
         let (_, tests) = &planned.run[0];
         assert_eq!(tests.tests, [2].into());
-        assert_eq!(tests.filters, ["binary_id(=a::it)".to_owned()].into());
+        // Narrowed to the tests that can run package a's code: a's and its dependent b's.
+        assert_eq!(tests.filters, ["(binary_id(=a::it)) & (package(=a) | package(=b))".to_owned()].into());
         assert!(planned.notes.iter().any(|n| n.contains("a/src/lib.rs changed since")), "{:?}", planned.notes);
         // An unchanged file's covered mutant: its covering tests and the selection.
         let mut change = change;
         change.changes.modified = vec!["a/src/other.rs".into()];
-        let planned = from_map(map(), &change, vec![mutant("a/src/lib.rs", (2, 2))]);
+        let planned = from_map(map(), &change, vec![mutant("a/src/lib.rs", (2, 2))], &dependents_of_a);
         assert_eq!(planned.run[0].1.tests, [0, 2].into());
+        // A package nothing else depends on: b's test cannot run its code, and is left out.
+        let mut m = mutant("a/src/lib.rs", (2, 2));
+        m.package = "alone".into();
+        let planned = from_map(map(), &change, vec![m], &dependents_of_a);
+        assert_eq!(planned.run[0].1.tests, [0].into());
+        assert_eq!(planned.run[0].1.filters, ["(binary_id(=a::it)) & (package(=alone))".to_owned()].into());
+    }
+
+    /// b depends on a.
+    fn dependents_of_a(package: &str) -> BTreeSet<String> {
+        if package == "a" { ["a".to_owned(), "b".to_owned()].into() } else { [package.to_owned()].into() }
     }
 
     #[test]
