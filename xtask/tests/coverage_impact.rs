@@ -133,17 +133,7 @@ impl Fixture {
     }
 
     fn git(&self, args: &[&str]) {
-        let mut git = Command::new("git");
-        for var in ["GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE"] {
-            git.env_remove(var);
-        }
-        let out = git
-            .args(["-c", "user.name=t", "-c", "user.email=t@example.com"])
-            .args(args)
-            .current_dir(&self.dir.0)
-            .output()
-            .unwrap();
-        assert!(out.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        support::git_in(&self.dir.0, args);
     }
 
     fn commit(&self, message: &str) {

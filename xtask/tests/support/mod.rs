@@ -452,3 +452,16 @@ pub fn postgres_greeter() -> u16 {
     });
     port
 }
+
+/// `git ARGS` in a test's own repository at `dir` (none of the enclosing checkout's `GIT_DIR`
+/// and the like, a fixed author), its stdout; a failure fails the test.
+pub fn git_in(dir: &Path, args: &[&str]) -> String {
+    let mut git = Command::new("git");
+    for var in ["GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE"] {
+        git.env_remove(var);
+    }
+    let out =
+        git.args(["-c", "user.name=t", "-c", "user.email=t@example.com"]).args(args).current_dir(dir).output().unwrap();
+    assert!(out.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
