@@ -100,6 +100,32 @@ pub fn output(cmd: Cmd) -> Result<Output> {
     Ok(Output { status, stdout: stdout.join().unwrap_or_default(), stderr: stderr.join().unwrap_or_default() })
 }
 
+/// Runs `cmd` in a process group of its own until it exits or `timeout` passes (`Ok(None)`: the
+/// whole group is stopped, SIGTERM then SIGKILL). What the group leaves behind when its leader
+/// exits is ended too. A signal received meanwhile stops the group and is an error
+/// ([`check`]). Where its output goes is `cmd`'s to say.
+pub fn status_within(cmd: Cmd, timeout: Duration) -> Result<Option<ExitStatus>> {
+    let mut cmd = cmd.process_group();
+    let mut child = cmd.spawn()?;
+    let pgid = rustix::process::Pid::from_child(&child);
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(status) = child.try_wait().with_context(|| format!("cannot wait for {cmd}"))? {
+            let _ = rustix::process::kill_process_group(pgid, rustix::process::Signal::KILL);
+            return Ok(Some(status));
+        }
+        if received().is_some() {
+            crate::process::stop_group(pgid, &mut child, Duration::from_secs(2));
+            check()?;
+        }
+        if Instant::now() >= deadline {
+            crate::process::stop_group(pgid, &mut child, Duration::from_secs(2));
+            return Ok(None);
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
 fn wait(mut child: Child, shown: &str) -> Result<ExitStatus> {
     let pid = rustix::process::Pid::from_child(&child);
     let (tx, rx) = mpsc::channel();

@@ -11,7 +11,7 @@ pub mod history;
 pub mod junit;
 pub mod quarantine;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context as _, Result};
@@ -92,14 +92,13 @@ impl Recording {
         std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
         let junit = dir.join("junit.xml");
         let config = dir.join("nextest-tool.toml");
-        let profile = std::env::var("NEXTEST_PROFILE").ok().filter(|p| !p.is_empty()).unwrap_or("default".into());
-        let text = format!(
-            "# Written by `cargo xtask test` and `cargo xtask coverage` for each run: nextest's JUnit report,\n\
-             # which records flaky tests (gates/flaky/). The workspace's .config/nextest.toml wins over it.\n\
-             [profile.{profile}.junit]\npath = {}\nstore-failure-output = true\n",
-            toml_string(&junit.to_string_lossy())
-        );
-        std::fs::write(&config, text).with_context(|| format!("cannot write {}", config.display()))?;
+        write_junit_config(
+            &config,
+            &junit,
+            "Written by `cargo xtask test` and `cargo xtask coverage` for each run: nextest's JUnit report,\n\
+             # which records flaky tests (gates/flaky/). The workspace's .config/nextest.toml wins over it.",
+            "store-failure-output = true\n",
+        )?;
         match std::fs::remove_file(&junit) {
             Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
                 return Err(e).with_context(|| format!("cannot remove the last run's {}", junit.display()));
@@ -149,6 +148,17 @@ impl Recording {
         }
         Ok(if verdicts.iter().any(|v| v.fails) { Outcome::Failed } else { Outcome::Passed })
     }
+}
+
+/// Writes a nextest tool config (given as `--tool-config-file xtask:CONFIG`) that asks for a
+/// JUnit report at `junit` under the profile the run uses (`NEXTEST_PROFILE`, else `default`),
+/// leaving the workspace's `.config/nextest.toml` alone. `comment` heads the file; `more` adds
+/// keys to the junit table.
+pub fn write_junit_config(config: &Path, junit: &Path, comment: &str, more: &str) -> Result<()> {
+    let profile = std::env::var("NEXTEST_PROFILE").ok().filter(|p| !p.is_empty()).unwrap_or("default".into());
+    let text =
+        format!("# {comment}\n[profile.{profile}.junit]\npath = {}\n{more}", toml_string(&junit.to_string_lossy()));
+    std::fs::write(config, text).with_context(|| format!("cannot write {}", config.display()))
 }
 
 /// A TOML basic string.

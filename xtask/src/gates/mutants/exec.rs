@@ -5,7 +5,7 @@
 
 use std::collections::BTreeMap;
 use std::io::Write as _;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
@@ -45,7 +45,7 @@ impl Verdict {
 }
 
 /// One mutant, tried.
-#[derive(Clone, Debug, serde::Serialize)]
+#[derive(Clone, Debug)]
 pub struct Tried {
     pub mutant: Mutant,
     pub verdict: Verdict,
@@ -102,13 +102,8 @@ impl Runner<'_> {
         }
         let junit = self.scratch.home.join("baseline-junit.xml");
         let config = self.scratch.home.join("nextest-tool.toml");
-        let profile = std::env::var("NEXTEST_PROFILE").ok().filter(|p| !p.is_empty()).unwrap_or("default".into());
-        let text = format!(
-            "# Written by `cargo xtask mutants`: the baseline's JUnit report (each test's time).\n\
-             [profile.{profile}.junit]\npath = \"{}\"\n",
-            junit.to_string_lossy().replace('\\', "\\\\").replace('"', "\\\"")
-        );
-        std::fs::write(&config, text).with_context(|| format!("cannot write {}", config.display()))?;
+        let comment = "Written by `cargo xtask mutants`: the baseline's JUnit report (each test's time).";
+        crate::gates::flaky::write_junit_config(&config, &junit, comment, "")?;
         let _ = std::fs::remove_file(&junit);
         let started = Instant::now();
         let cmd = self
@@ -164,7 +159,7 @@ impl Runner<'_> {
         let verdict = if !build.status.success() {
             Verdict::Unviable
         } else {
-            let log = self.scratch.home.join("last-mutant.log");
+            let log = self.scratch.last_log();
             match timed(self.nextest(set, true), self.timeout(baseline, set), &log)? {
                 None => Verdict::Timeout,
                 Some(0) => Verdict::Missed,
@@ -180,38 +175,19 @@ impl Runner<'_> {
     }
 }
 
-/// Runs `cmd` in a process group of its own, its output to `log`, until it exits (its exit
-/// code; a signal's death is 128 + the signal) or `timeout` passes (`None`: the group is
-/// stopped). A Ctrl-C stops the group too, and is an error.
+/// Runs `cmd` with its output to `log` until it exits (its exit code; a death by a signal is
+/// 128 + the signal) or `timeout` passes (`None`, said at the end of the log).
 fn timed(cmd: Cmd, timeout: Duration, log: &Path) -> Result<Option<i32>> {
+    use std::os::unix::process::ExitStatusExt as _;
     let file = std::fs::File::create(log).with_context(|| format!("cannot write {}", log.display()))?;
     let err = file.try_clone().with_context(|| format!("cannot write {}", log.display()))?;
-    let mut cmd = cmd.process_group().stdin(Stdio::null()).stdout(file).stderr(err);
-    let mut child = cmd.spawn()?;
-    let pgid = rustix::process::Pid::from_child(&child);
-    let deadline = Instant::now() + timeout;
-    loop {
-        if let Some(status) = child.try_wait().with_context(|| format!("cannot wait for {cmd}"))? {
-            use std::os::unix::process::ExitStatusExt as _;
-            // The group may have left a test process behind: end it too.
-            let _ = rustix::process::kill_process_group(pgid, rustix::process::Signal::KILL);
-            return Ok(Some(status.code().unwrap_or_else(|| 128 + status.signal().unwrap_or(0))));
-        }
-        if interrupt::received().is_some() {
-            crate::process::stop_group(pgid, &mut child, Duration::from_secs(2));
-            interrupt::check()?;
-        }
-        if Instant::now() >= deadline {
-            crate::process::stop_group(pgid, &mut child, Duration::from_secs(2));
+    let status = interrupt::status_within(cmd.stdin(Stdio::null()).stdout(file).stderr(err), timeout)?;
+    match status {
+        Some(status) => Ok(Some(status.code().unwrap_or_else(|| 128 + status.signal().unwrap_or(0)))),
+        None => {
             let mut f = std::fs::OpenOptions::new().append(true).open(log)?;
             let _ = writeln!(f, "\n(cargo xtask mutants: stopped after {} s)", timeout.as_secs());
-            return Ok(None);
+            Ok(None)
         }
-        std::thread::sleep(Duration::from_millis(50));
     }
-}
-
-/// Where the last mutant's test output is kept (for a reader wondering what happened).
-pub fn last_log(scratch: &Scratch) -> PathBuf {
-    scratch.home.join("last-mutant.log")
 }

@@ -10,7 +10,7 @@ use crate::Context;
 use crate::process::Cmd;
 
 /// One mutant: a span of a file replaced by other code.
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Mutant {
     /// The workspace package the file belongs to.
     pub package: String,
@@ -27,7 +27,7 @@ pub struct Mutant {
     pub genre: String,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, serde::Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Deserialize)]
 pub struct Position {
     pub line: u32,
     pub column: u32,

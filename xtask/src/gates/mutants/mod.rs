@@ -14,8 +14,6 @@ pub mod plan;
 pub mod render;
 pub mod scratch;
 
-use std::path::PathBuf;
-
 use anyhow::{Context as _, Result};
 
 use crate::output::{At, Level};
@@ -247,9 +245,4 @@ fn report(cx: &Context, findings: &Findings, file: &std::path::Path) -> Result<O
 
 fn count(n: usize, what: &str) -> String {
     format!("{n} {what}{}", if n == 1 { "" } else { "s" })
-}
-
-/// The report's path for a workspace root (for the docs and tests).
-pub fn report_path(root: &std::path::Path) -> PathBuf {
-    crate::target_dir(root).join(REPORT)
 }

@@ -73,6 +73,11 @@ impl Scratch {
         Ok(written)
     }
 
+    /// Where the last mutant's test output is kept, for a reader wondering what happened.
+    pub fn last_log(&self) -> PathBuf {
+        self.home.join("last-mutant.log")
+    }
+
     /// The variables every command run in the copy gets: git stops looking for a repository at
     /// the copy's parent.
     pub fn env(&self) -> Vec<(String, String)> {
