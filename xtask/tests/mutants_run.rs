@@ -246,6 +246,20 @@ fn a_weak_test_misses_the_boundary_mutant_and_a_stronger_one_catches_it() {
 }
 
 #[test]
+fn a_change_with_no_mutant_passes_with_nothing_to_run() {
+    let fx = Fixture::new("mutants-none");
+    fx.git(&["checkout", "-q", "-b", "tests-only"]);
+    support::edit(&fx.dir.path("cashback/tests/amounts.rs"), "steps_to(3), 3)", "steps_to(4), 4)");
+    fx.commit("a test only");
+    let run = fx.run(&["mutants", "--diff", "main"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    assert!(run.stderr.contains("mutants: 0 mutants of the change since"), "{run:?}");
+    assert!(!run.stderr.contains("baseline"), "nothing to run, nothing built: {run:?}");
+    assert!(run.stdout.contains("0 caught, 0 missed; no viable mutant to score"), "{run:?}");
+    assert_eq!(fx.report()["mutants"].as_array().map(Vec::len), Some(0));
+}
+
+#[test]
 fn tests_that_fail_unmutated_stop_the_gate_naming_them() {
     let fx = Fixture::new("mutants-baseline");
     support::edit(&fx.dir.path("cashback/tests/amounts.rs"), "steps_to(3), 3)", "steps_to(3), 4)");

@@ -92,8 +92,12 @@ struct Span {
     end: Position,
 }
 
-/// Reads `cargo mutants --list --json`'s output.
+/// Reads `cargo mutants --list --json`'s output. When a diff holds no mutant (a change to tests
+/// or comments only, or an empty diff) cargo-mutants prints nothing at all: no mutants.
 pub fn parse(json: &[u8]) -> Result<Vec<Mutant>> {
+    if json.trim_ascii().is_empty() {
+        return Ok(Vec::new());
+    }
     let listed: Vec<Listed> =
         serde_json::from_slice(json).context("cargo-mutants' list is not the JSON this xtask reads")?;
     Ok(listed
@@ -183,5 +187,7 @@ mod tests {
         assert_eq!(m[0].title(), "app/src/a.rs:8: replace > with >= in earns");
         assert_eq!(m[0].lines(), 8..=8);
         assert!(parse(b"{}").is_err());
+        assert_eq!(parse(b"").unwrap(), []);
+        assert_eq!(parse(b"\n").unwrap(), []);
     }
 }
