@@ -83,6 +83,17 @@ fn pays_the_rate() {
 fn counts() {
     assert_eq!(cashback::steps_to(3), 3);
 }
+
+/// A test that reads the repository, as a tool's tests do: its own file is one git tracks.
+#[test]
+fn in_a_git_checkout() {
+    let out = std::process::Command::new("git")
+        .args(["ls-files", "--error-unmatch", "tests/amounts.rs"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+}
 "#,
     ),
 ];
@@ -201,8 +212,15 @@ fn a_weak_test_misses_the_boundary_mutant_and_a_stronger_one_catches_it() {
         run.stdout.contains(&format!("{caught} caught, 1 missed, 1 timed out, 1 unviable")),
         "timeouts and unviable mutants are counted apart: {run:?}"
     );
-    // The checkout itself was never written: the mutants went into the copy.
+    // The checkout itself was never written: the mutants went into the copy, a worktree of its
+    // repository at its HEAD (where the test that reads the repository passes).
     assert_eq!(fx.git(&["diff", "HEAD", "--name-only"]), "", "the checkout is untouched");
+    let copy = fx.dir.path("target/xtask-mutants/tree");
+    let worktrees = fx.git(&["worktree", "list"]);
+    assert!(worktrees.contains(&copy.to_string_lossy().into_owned()), "a worktree: {worktrees}");
+    assert_eq!(support::git_in(&copy, &["rev-parse", "HEAD"]), fx.git(&["rev-parse", "HEAD"]));
+    let status = |dir: &Path| support::git_in(dir, &["status", "--porcelain"]);
+    assert_eq!(status(&copy), status(&fx.dir.0), "the copy is the checkout, the mutants taken out");
 
     // A stronger test, in another file: the map's lines still hold for lib.rs, and the test that
     // changed since the map's run is added to every mutant's tests. The boundary is caught.

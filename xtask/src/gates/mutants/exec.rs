@@ -123,7 +123,7 @@ impl Runner<'_> {
             };
             bail!(
                 "the tests fail without any mutant in the copy of the checkout ({}), so no mutant can be judged:\n\
-                 {which}\n(the copy has no .git: a test that reads the repository's history cannot run there)",
+                 {which}",
                 crate::output::relative(&self.cx.root, &self.scratch.tree)
             );
         }

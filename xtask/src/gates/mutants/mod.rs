@@ -163,8 +163,8 @@ impl MutantsArgs {
             union.extend(set);
         }
         db::with_test_services(cx, wanted, |services| {
-            let mut env: Vec<(String, String)> = scratch.env();
-            env.extend(tool_env.iter().map(|(k, v)| (k.clone(), v.to_string_lossy().into_owned())));
+            let mut env: Vec<(String, String)> =
+                tool_env.iter().map(|(k, v)| (k.clone(), v.to_string_lossy().into_owned())).collect();
             env.extend(services.vars().map(|(k, v)| (k.to_owned(), v.to_owned())));
             let runner = Runner { cx, scratch, map: planned.map.as_ref(), env, exclusions: test_run::exclusions(cx) };
             eprintln!("  baseline: building and running {} unmutated", union.brief());

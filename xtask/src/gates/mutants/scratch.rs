@@ -4,9 +4,10 @@
 //! The checkout itself is never written: a mutant is put into the copy, tested, and taken out
 //! again (also when the run fails or is interrupted: [`Applied`] puts the file back when
 //! dropped). The copy holds the files git lists (tracked, and untracked but not ignored), and
-//! no `.git`, as cargo-mutants' copies have none: git does not look above the copy for a
-//! repository either (`GIT_CEILING_DIRECTORIES`), so a test that needs the checkout's history
-//! fails in the baseline run, and says so, rather than reading the wrong repository.
+//! is a git worktree of the checkout (`git worktree list` shows it) at the checkout's HEAD: a
+//! test that reads the repository (its files as git lists them, its history, a merge base) runs
+//! there as it does in the checkout. cargo-mutants copies no `.git` unless asked
+//! (`--copy-vcs`); a worktree shares the repository instead of copying it.
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -14,6 +15,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context as _, Result, bail};
 
 use super::list::Mutant;
+use crate::repo::git;
 
 pub struct Scratch {
     /// `target/xtask-mutants/`: the tree, and what the gate keeps beside it.
@@ -70,18 +72,41 @@ impl Scratch {
         }
         let text: String = listed.files.iter().map(|f| format!("{f}\n")).collect();
         std::fs::write(&manifest, text).with_context(|| format!("cannot write {}", manifest.display()))?;
+        self.attach_git(root)?;
         Ok(written)
+    }
+
+    /// Makes the copy a worktree of the checkout's repository, at the checkout's HEAD, its index
+    /// read from that commit (the files are [`Scratch::sync`]'s). A checkout without a commit
+    /// yet leaves the copy without `.git`.
+    fn attach_git(&self, root: &Path) -> Result<()> {
+        let head = git(root).args(["rev-parse", "--verify", "--quiet", "HEAD^{commit}"]).output()?;
+        if !head.status.success() {
+            return Ok(());
+        }
+        let head = String::from_utf8_lossy(&head.stdout).trim().to_owned();
+        let dot_git = self.tree.join(".git");
+        let attached = dot_git.is_file()
+            && git(&self.tree).args(["rev-parse", "--git-dir"]).output().is_ok_and(|o| o.status.success());
+        if !attached {
+            // `worktree add` wants a new folder, and the copy (with its build) is kept: add one
+            // beside it, move its `.git` into the copy and tell git where it went.
+            let _ = std::fs::remove_file(&dot_git);
+            let fresh = self.home.join("tree-git");
+            let _ = std::fs::remove_dir_all(&fresh);
+            git(root).args(["worktree", "add", "--force", "--detach", "--no-checkout"]).arg(&fresh).arg(&head).run()?;
+            std::fs::rename(fresh.join(".git"), &dot_git)
+                .with_context(|| format!("cannot write {}", dot_git.display()))?;
+            let _ = std::fs::remove_dir(&fresh);
+            git(&self.tree).args(["worktree", "repair"]).run()?;
+        }
+        git(&self.tree).args(["reset", "--quiet", &head]).run()?;
+        Ok(())
     }
 
     /// Where the last mutant's test output is kept, for a reader wondering what happened.
     pub fn last_log(&self) -> PathBuf {
         self.home.join("last-mutant.log")
-    }
-
-    /// The variables every command run in the copy gets: git stops looking for a repository at
-    /// the copy's parent.
-    pub fn env(&self) -> Vec<(String, String)> {
-        vec![("GIT_CEILING_DIRECTORIES".to_owned(), self.home.to_string_lossy().into_owned())]
     }
 
     /// Puts `mutant` into the copy; the file is restored when the result is dropped.
