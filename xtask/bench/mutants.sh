@@ -30,6 +30,8 @@ tree=$work/tree
 pg=""
 
 cleanup() {
+    # The gate's copy is a worktree of the same repository, inside this one.
+    git -C "$root" worktree remove --force "$tree/target/xtask-mutants/tree" 2>/dev/null || true
     git -C "$root" worktree remove --force "$tree" 2>/dev/null || true
     if [[ -n $pg ]]; then docker rm -f "$pg" >/dev/null 2>&1 || true; fi
 }
