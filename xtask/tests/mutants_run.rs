@@ -170,6 +170,14 @@ fn a_weak_test_misses_the_boundary_mutant_and_a_stronger_one_catches_it() {
         "{list:?}"
     );
     assert!(list.stdout.contains(&format!("{BOUNDARY} — would run the tests of cashback")), "{list:?}");
+    // `--file`: only the files matching a glob, as cargo-mutants reads it.
+    let some = fx.run(&["mutants", "--list", "--file", "cashback/src/*.rs"]);
+    assert!(some.code == 0 && some.stdout.contains(BOUNDARY), "{some:?}");
+    assert!(some.stderr.contains("of the workspace, in files matching `cashback/src/*.rs`"), "{some:?}");
+    let none = fx.run(&["mutants", "--list", "-f", "other.rs"]);
+    assert_eq!(none.code, 0, "{none:?}");
+    assert!(none.stderr.contains("mutants: 0 mutants of the workspace, in files matching `other.rs`"), "{none:?}");
+    assert!(!none.stdout.contains("cashback/src/lib.rs"), "{none:?}");
 
     // A full coverage run records the map; each mutant then runs the tests that cover it.
     let coverage = fx.run(&["coverage"]);

@@ -34,6 +34,10 @@ pub struct MutantsArgs {
     /// Mutate only these packages (repeatable); default: every package the test gate tests
     #[arg(long, short = 'p', value_name = "NAME")]
     pub package: Vec<String>,
+    /// Mutate only files matching this glob (repeatable), as cargo-mutants' `--file` reads it:
+    /// with a `/`, from the workspace root (`'app/src/domain/**'`), else a file name anywhere
+    #[arg(long, short = 'f', value_name = "GLOB")]
+    pub file: Vec<String>,
     /// Run only part M of N of the mutants (every Nth, from the Mth), e.g. one job of a matrix
     #[arg(long, value_name = "M/N", value_parser = test_run::parse_partition)]
     pub shard: Option<test_run::Partition>,
@@ -131,8 +135,15 @@ impl MutantsArgs {
 
     /// Every mutant cargo-mutants lists, of the change or of the workspace.
     fn listed(&self, cx: &Context, scratch: &Scratch) -> Result<(String, Vec<Mutant>)> {
+        let files = match self.file.as_slice() {
+            [] => String::new(),
+            globs => format!(
+                ", in files matching {}",
+                globs.iter().map(|g| format!("`{g}`")).collect::<Vec<_>>().join(" or ")
+            ),
+        };
         let Some(base) = &self.diff else {
-            return Ok(("the workspace".to_owned(), list::list(cx, None)?));
+            return Ok((format!("the workspace{files}"), list::list(cx, None, &self.file)?));
         };
         let change = crate::change::read_with_context(cx, &cx.root, base, Some(3))?;
         let diff = scratch.home.join("change.diff");
@@ -140,11 +151,11 @@ impl MutantsArgs {
             std::fs::write(tmp, change.text.as_deref().unwrap_or_default()).map_err(Into::into)
         })?;
         let scope = format!(
-            "the change since {} (the merge base with {}, {})",
+            "the change since {} (the merge base with {}, {}){files}",
             change.merge_base, change.base, change.base_from
         );
         let rust_changed = change.lines.files().any(|(path, _)| path.ends_with(".rs"));
-        let mutants = if rust_changed { list::list(cx, Some(&diff))? } else { Vec::new() };
+        let mutants = if rust_changed { list::list(cx, Some(&diff), &self.file)? } else { Vec::new() };
         Ok((scope, mutants))
     }
 

@@ -29,6 +29,9 @@ pub struct TestSet {
     pub tests: BTreeSet<usize>,
     pub filters: BTreeSet<String>,
     pub packages: BTreeSet<String>,
+    /// The packages the filtersets are limited to (they name no test outside them); empty:
+    /// a filterset may name any test of the workspace.
+    pub filters_within: BTreeSet<String>,
 }
 
 impl TestSet {
@@ -37,6 +40,12 @@ impl TestSet {
     }
 
     pub fn extend(&mut self, other: &TestSet) {
+        let unlimited = |s: &TestSet| !s.filters.is_empty() && s.filters_within.is_empty();
+        if unlimited(self) || unlimited(other) {
+            self.filters_within.clear();
+        } else {
+            self.filters_within.extend(other.filters_within.iter().cloned());
+        }
         self.tests.extend(other.tests.iter().copied());
         self.filters.extend(other.filters.iter().cloned());
         self.packages.extend(other.packages.iter().cloned());
@@ -84,17 +93,22 @@ impl TestSet {
     }
 
     /// cargo's package and target arguments that build what the tests need, and little else:
-    /// the test binaries of the map's tests when that is all; whole packages otherwise; the
-    /// workspace when a filterset may name any test.
+    /// the test binaries of the map's tests when that is all; whole packages otherwise (those
+    /// the filtersets are limited to among them); the workspace when a filterset may name any
+    /// test.
     pub fn build_args(&self, map: Option<&Map>, exclusions: &[String]) -> Vec<String> {
-        if !self.filters.is_empty() || (self.tests.is_empty() && self.packages.is_empty()) {
+        let anywhere = !self.filters.is_empty() && self.filters_within.is_empty();
+        if anywhere || self.is_empty() {
             let mut args = vec!["--workspace".to_owned()];
             args.extend(exclusions.iter().cloned());
             return args;
         }
         let mut packages: BTreeSet<&str> = self.packages.iter().map(String::as_str).collect();
+        if !self.filters.is_empty() {
+            packages.extend(self.filters_within.iter().map(String::as_str));
+        }
         let mut targets: BTreeSet<String> = BTreeSet::new();
-        let whole = !self.packages.is_empty();
+        let whole = !packages.is_empty();
         for &t in &self.tests {
             let Some(entry) = map.and_then(|m| m.tests.get(t)) else { continue };
             // nextest's binary ids: `pkg` (unit tests), `pkg::bin/name`, `pkg::name` (a test target).
@@ -186,6 +200,7 @@ fn from_map(
         tests: change.tests.clone(),
         filters: change.filters.iter().map(|(f, _)| f.clone()).collect(),
         packages: BTreeSet::new(),
+        filters_within: BTreeSet::new(),
     };
     let mut narrowed: BTreeMap<String, TestSet> = BTreeMap::new();
     let mut run = Vec::new();
@@ -197,9 +212,12 @@ fn from_map(
                 let can_run = dependents(&m.package);
                 let package_of = |t: &usize| map.tests[*t].id.binary.split("::").next().unwrap_or_default().to_owned();
                 let rdeps: Vec<String> = can_run.iter().map(|p| format!("package(={p})")).collect();
+                let filters: BTreeSet<String> =
+                    since.filters.iter().map(|f| format!("({f}) & ({})", rdeps.join(" | "))).collect();
                 TestSet {
                     tests: since.tests.iter().filter(|t| can_run.contains(&package_of(t))).copied().collect(),
-                    filters: since.filters.iter().map(|f| format!("({f}) & ({})", rdeps.join(" | "))).collect(),
+                    filters_within: if filters.is_empty() { BTreeSet::new() } else { can_run.clone() },
+                    filters,
                     packages: BTreeSet::new(),
                 }
             })
@@ -361,6 +379,21 @@ mod tests {
         let set = TestSet { filters: ["rdeps(=a)".into()].into(), ..TestSet::default() };
         let excl = ["--exclude".to_owned(), "xtask".to_owned()];
         assert_eq!(set.build_args(Some(&map), &excl), ["--workspace", "--exclude", "xtask"]);
+        // Filtersets limited to packages (a change since the map, narrowed): those packages whole.
+        let limited = TestSet {
+            tests: [2].into(),
+            filters: ["(rdeps(=a)) & (package(=a))".into()].into(),
+            filters_within: ["a".into()].into(),
+            ..TestSet::default()
+        };
+        assert_eq!(limited.build_args(Some(&map), &excl), ["--package=a", "--package=b"]);
+        // A union with an unlimited filterset may name any test again.
+        let mut union = limited.clone();
+        union.extend(&set);
+        assert_eq!(union.build_args(Some(&map), &excl), ["--workspace", "--exclude", "xtask"]);
+        let mut union = limited.clone();
+        union.extend(&TestSet { tests: [0].into(), ..TestSet::default() });
+        assert_eq!(union.filters_within, ["a".to_owned()].into());
         let set = TestSet { tests: [1].into(), packages: ["c".into()].into(), ..TestSet::default() };
         assert_eq!(set.filter_args(Some(&map)), ["-E", "binary_id(=a::it)", "-E", "package(=c)"]);
         assert_eq!(set.brief(), "1 test and the tests of c");
