@@ -238,8 +238,9 @@ impl Config {
             port: r.port(),
             request_timeout: r.millis("REQUEST_TIMEOUT_MS", 15_000, 100..=600_000),
             shutdown_timeout: r.millis("SHUTDOWN_TIMEOUT_MS", 15_000, 0..=600_000),
+            // At most 16 MiB, which fits any usize the app builds for.
             max_body_bytes: usize::try_from(r.number("MAX_BODY_BYTES", DEFAULT_MAX_BODY_BYTES, 256..=16 * 1024 * 1024))
-                .unwrap_or(16 * 1024),
+                .unwrap_or(usize::MAX),
             worker_threads: r.optional_number("WORKER_THREADS", 1..=1_024).and_then(|n| usize::try_from(n).ok()),
             metrics_addr: r.parse(
                 "METRICS_ADDR",

@@ -214,3 +214,35 @@ fn is_json(response: &Response) -> bool {
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.starts_with("application/json"))
 }
+
+#[cfg(test)]
+mod tests {
+    use axum::http::StatusCode;
+
+    use super::{code_for_status, message_for_status};
+
+    /// Clients switch on `code`: each status the framework or a middleware may answer with
+    /// keeps its code and message (the handlers' own errors have theirs in `ApiError`).
+    #[test]
+    fn the_frameworks_errors_keep_their_stable_codes() {
+        let table = [
+            (400, "bad_request", "bad request"),
+            (401, "unauthenticated", "unauthorized"),
+            (403, "forbidden", "forbidden"),
+            (404, "not_found", "no route for this path"),
+            (405, "method_not_allowed", "method not allowed for this path"),
+            (408, "timeout", "the request took too long"),
+            (413, "payload_too_large", "payload too large"),
+            (415, "unsupported_media_type", "unsupported media type"),
+            (422, "validation_error", "unprocessable entity"),
+            (429, "rate_limited", "too many requests"),
+            (500, "internal_error", "internal server error"),
+            (503, "internal_error", "internal server error"),
+            (418, "error", "i'm a teapot"),
+        ];
+        for (status, code, message) in table {
+            let status = StatusCode::from_u16(status).unwrap();
+            assert_eq!((code_for_status(status), message_for_status(status).as_str()), (code, message), "{status}");
+        }
+    }
+}

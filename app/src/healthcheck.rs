@@ -56,7 +56,37 @@ pub fn check(port: u16) -> Result<(), String> {
 
 #[cfg(test)]
 mod tests {
-    use super::parse_status;
+    use std::io::{Read, Write};
+    use std::net::{SocketAddr, TcpListener};
+    use std::time::Duration;
+
+    use super::{parse_status, probe};
+
+    /// A server that answers `bytes` to one request and then keeps the connection open.
+    fn holding(bytes: &'static [u8]) -> SocketAddr {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        std::thread::spawn(move || {
+            let (mut stream, _) = listener.accept().unwrap();
+            let _ = stream.read(&mut [0u8; 512]);
+            stream.write_all(bytes).unwrap();
+            std::thread::sleep(Duration::from_secs(10));
+        });
+        addr
+    }
+
+    #[test]
+    fn the_status_line_is_enough_when_the_server_keeps_the_connection_open() {
+        let addr = holding(b"HTTP/1.1 200 OK\r\ncontent-length: 100\r\n");
+        assert_eq!(probe(addr, "/health/ready", Duration::from_secs(2)), Ok(200));
+    }
+
+    #[test]
+    fn a_kibibyte_without_a_line_end_is_not_http() {
+        let addr = holding(&[b'x'; 1024]);
+        let error = probe(addr, "/health/ready", Duration::from_secs(2)).unwrap_err();
+        assert_eq!(error, format!("{addr} did not answer with HTTP"));
+    }
 
     #[test]
     fn status_is_read_on_http_status_line() {

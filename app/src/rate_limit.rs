@@ -198,11 +198,84 @@ async fn enforce(limits: &RateLimits, limit: Limit, request: Request, next: Next
         Ok(()) => next.run(request).await,
         Err(wait) => {
             tracing::info!(limit = limit.as_str(), "rate limited");
-            // Whole seconds, rounded up: a client that waits that long gets through.
-            let retry_after_secs = (wait.as_secs() + u64::from(wait.subsec_nanos() > 0)).max(1);
-            let mut response = ApiError::RateLimited { retry_after_secs }.into_response();
+            let mut response = ApiError::RateLimited { retry_after_secs: retry_after_secs(wait) }.into_response();
             response.extensions_mut().insert(RateLimited(limit.as_str()));
             response
         }
+    }
+}
+
+/// `Retry-After` for a wait: whole seconds, rounded up, at least one, so a client that waits
+/// that long gets through.
+fn retry_after_secs(wait: Duration) -> u64 {
+    (wait.as_secs() + u64::from(wait.subsec_nanos() > 0)).max(1)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::net::IpAddr;
+    use std::num::NonZeroU32;
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use axum::http::{HeaderMap, HeaderValue};
+
+    use super::{Limit, RateLimits, SWEEP_EVERY, retry_after_secs, spawn_sweeper};
+    use crate::config::RateLimitConfig;
+
+    fn limits(trusted: &[&str], per_minute: u32) -> RateLimits {
+        RateLimits::new(&RateLimitConfig {
+            auth_per_minute: NonZeroU32::new(per_minute).unwrap(),
+            api_per_minute: NonZeroU32::new(per_minute).unwrap(),
+            max_clients: 100,
+            trusted_proxies: trusted.iter().map(|t| t.parse().unwrap()).collect(),
+            enabled: true,
+        })
+    }
+
+    fn ip(text: &str) -> IpAddr {
+        text.parse().unwrap()
+    }
+
+    #[test]
+    fn the_client_is_the_entry_left_of_every_trusted_proxy() {
+        let limits = limits(&["127.0.0.1", "10.0.0.0/8"], 10);
+        let client = |peer: &str, forwarded: &str| {
+            let mut headers = HeaderMap::new();
+            headers.insert("x-forwarded-for", HeaderValue::from_str(forwarded).unwrap());
+            limits.client_ip(ip(peer), &headers).to_string()
+        };
+        // Two proxies of ours: the edge appended the client, the inner one the edge.
+        assert_eq!(client("127.0.0.1", "203.0.113.9, 10.1.2.3"), "203.0.113.9");
+        assert_eq!(client("127.0.0.1", "6.6.6.6, 203.0.113.9, 10.1.2.3"), "203.0.113.9");
+        // Only proxies of ours in the header: the leftmost of them.
+        assert_eq!(client("127.0.0.1", "10.1.2.3"), "10.1.2.3");
+        // Garbage left of our proxies stops the walk there.
+        assert_eq!(client("127.0.0.1", "not-an-ip, 10.1.2.3"), "10.1.2.3");
+        // A peer that is no proxy of ours: its header is not believed.
+        assert_eq!(client("198.51.100.1", "203.0.113.9"), "198.51.100.1");
+    }
+
+    #[test]
+    fn retry_after_is_whole_seconds_rounded_up_and_never_zero() {
+        assert_eq!(retry_after_secs(Duration::from_millis(5_200)), 6);
+        assert_eq!(retry_after_secs(Duration::from_secs(6)), 6);
+        assert_eq!(retry_after_secs(Duration::from_millis(300)), 1);
+        assert_eq!(retry_after_secs(Duration::ZERO), 1);
+    }
+
+    /// Tokio's clock is paused (the sweeper's minute passes at once); governor's is real.
+    #[tokio::test(start_paused = true)]
+    async fn the_sweeper_drops_the_buckets_back_at_full_capacity_every_minute() {
+        // 60,000 a minute: one request's cell is back within a few milliseconds.
+        let limits = Arc::new(limits(&[], 60_000));
+        limits.check(Limit::Api, ip("203.0.113.9")).unwrap();
+        std::thread::sleep(Duration::from_millis(150));
+        spawn_sweeper(&limits);
+
+        tokio::time::sleep(SWEEP_EVERY / 2).await;
+        assert_eq!(limits.tracked(Limit::Api), 1, "not before a minute");
+        tokio::time::sleep(SWEEP_EVERY).await;
+        assert_eq!(limits.tracked(Limit::Api), 0, "the full bucket is dropped");
     }
 }

@@ -178,6 +178,11 @@ fn a_weak_test_misses_the_boundary_mutant_and_a_stronger_one_catches_it() {
     assert_eq!(none.code, 0, "{none:?}");
     assert!(none.stderr.contains("mutants: 0 mutants of the workspace, in files matching `other.rs`"), "{none:?}");
     assert!(!none.stdout.contains("cashback/src/lib.rs"), "{none:?}");
+    // `--re`: only the mutants whose name matches, as cargo-mutants reads it.
+    let one = fx.run(&["mutants", "--list", "--re", "with >= in earns"]);
+    assert!(one.stderr.contains("mutants: 1 mutant of the workspace, named as `with >= in earns`"), "{one:?}");
+    assert_eq!(one.stdout.lines().filter(|l| l.starts_with("cashback/")).count(), 1, "{one:?}");
+    assert!(one.stdout.contains(BOUNDARY), "{one:?}");
 
     // A full coverage run records the map; each mutant then runs the tests that cover it.
     let coverage = fx.run(&["coverage"]);

@@ -181,6 +181,45 @@ mod tests {
     }
 
     #[test]
+    fn a_new_token_is_stamped_with_the_clock_and_lives_the_ttl() {
+        let clock = || SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs();
+        let before = clock();
+        let claims = tokens().verify(&tokens().issue(Uuid::nil(), Role::User)).unwrap();
+        assert!((before..=clock()).contains(&claims.iat), "{claims:?}");
+        assert_eq!(claims.exp, claims.iat + 60);
+    }
+
+    /// A valid token `len` bytes long, signed with `tokens()`' key: the JSON of its header and
+    /// of its claims padded with spaces.
+    fn signed_of_length(len: usize) -> String {
+        let claims =
+            serde_json::to_string(&Claims { sub: Uuid::nil(), role: Role::User, iat: 1_000, exp: 1_060 }).unwrap();
+        let sign = |header: String, claims: String| {
+            let input = format!(
+                "{}.{}",
+                Base64UrlUnpadded::encode_string(header.as_bytes()),
+                Base64UrlUnpadded::encode_string(claims.as_bytes())
+            );
+            let mut mac = tokens().mac();
+            mac.update(input.as_bytes());
+            format!("{input}.{}", Base64UrlUnpadded::encode_string(&mac.finalize().into_bytes()))
+        };
+        (0..len)
+            .flat_map(|h| (0..3).map(move |c| (h, c)))
+            .map(|(h, c)| sign(format!("{{\"alg\":\"HS256\"{}}}", " ".repeat(h)), format!("{claims}{}", " ".repeat(c))))
+            .find(|token| token.len() == len)
+            .unwrap()
+    }
+
+    #[test]
+    fn a_token_of_up_to_2_kib_is_read_and_a_longer_one_refused_unread() {
+        let at_most = signed_of_length(MAX_TOKEN_BYTES);
+        assert_eq!(tokens().verify_at(&at_most, 1_001).map(|c| c.exp), Ok(1_060));
+        let over = signed_of_length(MAX_TOKEN_BYTES + 1);
+        assert_eq!(tokens().verify_at(&over, 1_001), Err(TokenError::Malformed));
+    }
+
+    #[test]
     fn token_is_refused_on_alg_none_and_garbage() {
         let token = tokens().issue_at(Uuid::new_v4(), Role::User, 1_000);
         let (_, rest) = token.split_once('.').unwrap();

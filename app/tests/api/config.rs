@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use app::config::{Config, ConfigError, CorsConfig, EXAMPLE_JWT_SECRET, Environment};
+use app::config::{Config, ConfigError, CorsConfig, EXAMPLE_JWT_SECRET, Environment, MIN_JWT_SECRET_BYTES};
 
 const SECRET: &str = "a-very-secret-signing-key-of-40-bytes-ok";
 
@@ -88,15 +88,20 @@ fn config_accepts_wildcard_origin_on_development() {
 
     assert_eq!(config.environment, Environment::Development);
     assert_eq!(config.cors, CorsConfig::AnyOriginInDevelopment);
+    let combined = problems(&with(&[("APP_ENV", "development"), ("CORS_ORIGINS", "*, https://clicknback.com")]));
+    assert_eq!(combined, ["CORS_ORIGINS: a wildcard cannot be combined with other origins"]);
 }
 
 #[test]
 fn config_parses_origin_list_on_valid_origins() {
-    let config =
-        load(&with(&[("CORS_ORIGINS", "https://clicknback.com, http://localhost:3000,,http://[::1]:8080")])).unwrap();
+    let config = load(&with(&[(
+        "CORS_ORIGINS",
+        "https://clicknback.com, http://localhost:3000,,http://[::1]:8080,http://[::1]",
+    )]))
+    .unwrap();
 
     let CorsConfig::Origins(origins) = config.cors else { panic!("a list") };
-    assert_eq!(origins, ["https://clicknback.com", "http://localhost:3000", "http://[::1]:8080"]);
+    assert_eq!(origins, ["https://clicknback.com", "http://localhost:3000", "http://[::1]:8080", "http://[::1]"]);
 }
 
 #[test]
@@ -120,6 +125,8 @@ fn config_refuses_weak_secret_without_showing_it() {
     assert!(!short[0].contains("tiny-secret"));
     assert!(example[0].starts_with("JWT_SECRET is the example value"), "{}", example[0]);
     assert!(example_in_development.is_ok());
+    // The minimum is allowed.
+    assert!(load(&[("DATABASE_URL", MINIMAL[0].1), ("JWT_SECRET", &"k".repeat(MIN_JWT_SECRET_BYTES))]).is_ok());
 }
 
 #[test]
@@ -230,6 +237,10 @@ fn config_reads_the_runtime_knobs_with_defaults() {
     assert!(tuned.server.behind_tls);
     assert_eq!(tuned.database.min_connections, 2);
     assert_eq!(tuned.database.idle_timeout, Duration::from_secs(30));
+
+    // As many connections kept open as allowed at most is fine.
+    let even = load(&with(&[("DATABASE_MAX_CONNECTIONS", "4"), ("DATABASE_MIN_CONNECTIONS", "4")])).unwrap();
+    assert_eq!((even.database.min_connections, even.database.max_connections), (4, 4));
 }
 
 #[test]
@@ -264,10 +275,11 @@ fn config_reads_rate_limits_and_trusted_proxies() {
     assert!(defaults.enabled);
     assert!(!load(&with(&[("RATE_LIMIT_ENABLED", "false")])).unwrap().rate_limit.enabled);
 
-    let config = load(&with(&[("TRUSTED_PROXIES", "127.0.0.1, 172.16.0.0/12,::1")])).unwrap().rate_limit;
+    let config = load(&with(&[("TRUSTED_PROXIES", "127.0.0.1, 172.16.0.0/12,::1, fd00::/8")])).unwrap().rate_limit;
     let trusted = |ip: &str| config.trusted_proxies.iter().any(|n| n.contains(ip.parse().unwrap()));
     assert!(trusted("127.0.0.1") && trusted("172.16.0.1") && trusted("172.31.255.254") && trusted("::1"));
     assert!(!trusted("127.0.0.2") && !trusted("172.32.0.1") && !trusted("10.0.0.1") && !trusted("::2"));
+    assert!(trusted("fd12:3456::1") && !trusted("fe80::1"), "an IPv6 network");
 
     let problems = problems(&with(&[
         ("TRUSTED_PROXIES", "10.0.0.0/33,nginx"),

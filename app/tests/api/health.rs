@@ -130,3 +130,20 @@ async fn ready_waits_for_every_migration_the_binary_embeds() {
     assert_eq!(probe().await.status(), 200, "the schema is the binary's again");
     pool.close().await;
 }
+
+/// The readiness check tells a database that was never migrated (a state: `app migrate` mends
+/// it) from one it cannot read, which is an error and logged as one.
+#[tokio::test]
+async fn the_schema_check_tells_never_migrated_from_a_database_error() {
+    let db = TestDb::empty().await;
+    let pool = db.pool().await;
+    assert!(matches!(app::schema::check(&pool).await, Ok(app::schema::Schema::NeverMigrated)));
+
+    // A table of that name that is not sqlx's: PostgreSQL's undefined_column, not undefined_table.
+    sqlx::query("CREATE TABLE _sqlx_migrations (version bigint)").execute(&pool).await.unwrap();
+    match app::schema::check(&pool).await {
+        Err(sqlx::Error::Database(e)) => assert_eq!(e.code().as_deref(), Some("42703"), "{e}"),
+        Err(e) => panic!("another error: {e}"),
+        Ok(schema) => panic!("a table that is not sqlx's read as a schema state: {schema}"),
+    }
+}

@@ -79,3 +79,30 @@ async fn metrics_are_not_served_on_the_apis_port() {
     let api_on_metrics = served.metrics.replace("/metrics", "/health/live");
     assert_eq!(client.get(api_on_metrics).send().await.unwrap().status(), 404);
 }
+
+/// The metrics listener lives as long as the API's: once the server has stopped, nothing
+/// answers on its port.
+#[tokio::test]
+async fn the_metrics_listener_stops_with_the_server() {
+    let db = TestDb::migrated().await;
+    let app = Application::build(test_config(&db)).await.unwrap();
+    let metrics = format!("127.0.0.1:{}", app.metrics_port());
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(app.run_until(async {
+        let _ = stopped.await;
+    }));
+    assert!(tokio::net::TcpStream::connect(&metrics).await.is_ok(), "listening while the server runs");
+
+    stop.send(()).unwrap();
+    server.await.unwrap().unwrap();
+    // The listener's task is aborted; the runtime drops it (and its socket) on its next turn.
+    let mut refused = false;
+    for _ in 0..200 {
+        if tokio::net::TcpStream::connect(&metrics).await.is_err() {
+            refused = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    assert!(refused, "{metrics} still answers after the server stopped");
+}

@@ -35,6 +35,7 @@ fn worker_threads_come_from_worker_threads() {
     let _ = server.wait();
     let listening = listening.expect("a listening line");
     assert_eq!(listening["worker_threads"], 3, "{listening}");
+    assert_eq!(listening["environment"], "production", "{listening}");
 }
 
 #[tokio::test]

@@ -146,3 +146,25 @@ fn migrate_exits_1_on_unreachable_database() {
     assert!(all.contains("migration failed"), "{all}");
     assert!(!all.contains("not-logged"), "{all}");
 }
+
+/// A `.env` in the working directory fills in what the environment lacks in development, and
+/// is ignored on production, where only the environment counts (the container's). A variable
+/// the environment sets wins over the file.
+#[test]
+fn a_dotenv_file_is_read_in_development_and_ignored_in_production() {
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("dotenv-cwd");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join(".env"), "JWT_SECRET=tiny-secret\nPORT=70000\n").unwrap();
+    let serve = |app_env: &str| {
+        let env = HashMap::from([("APP_ENV", app_env.to_owned()), ("PORT", "8001".to_owned())]);
+        let out = app(&["serve"], &env).current_dir(&dir).output().unwrap();
+        assert_eq!(out.status.code(), Some(1), "{out:?}");
+        text(&out.stderr)
+    };
+
+    let development = serve("development");
+    assert!(development.contains("JWT_SECRET is too short (11 bytes)"), "{development}");
+    assert!(!development.contains("PORT: 70000"), "the environment's PORT wins: {development}");
+    let production = serve("production");
+    assert!(production.contains("JWT_SECRET is missing"), "{production}");
+}

@@ -4,8 +4,8 @@
 //! name (every test of a crate, the tests declared for a file, tests the map has never seen).
 //!
 //! The rules, per changed path (docs/quality-gates.md has them for users):
-//! - A manifest, `Cargo.lock`, a build script, `.cargo/`, `rust-toolchain*` or the nextest
-//!   configuration: everything runs.
+//! - A manifest, `Cargo.lock`, a build script, cargo's `.cargo/config.toml`, `rust-toolchain*`
+//!   or the nextest configuration: everything runs.
 //! - A Rust file: the tests whose recorded lines touch it; and when more than function bodies
 //!   changed (`skeleton.rs`), every test that can see its items: for library code, every test
 //!   of every package that depends on its package (`rdeps`); for test code, the tests of its
@@ -218,7 +218,8 @@ fn everything_for(path: &str, workspace: &Workspace) -> Option<&'static str> {
         Some("the lockfile")
     } else if workspace.packages.iter().any(|p| p.build_script.as_deref() == Some(path)) {
         Some("a build script")
-    } else if path.starts_with(".cargo/") {
+    } else if matches!(path.rsplit('/').nth(1), Some(".cargo")) && matches!(name, "config.toml" | "config") {
+        // Not the other files under .cargo/ (cargo-mutants' mutants.toml): cargo reads none.
         Some("cargo's configuration")
     } else if !path.contains('/') && name.starts_with("rust-toolchain") {
         Some("the toolchain file")
@@ -480,6 +481,9 @@ mod tests {
                 Plan::Selected(_) => panic!("{path} selected"),
             }
         }
+        // cargo-mutants' settings beside cargo's: cargo reads none of them.
+        let other = with(&m, ".cargo/mutants.toml", "z");
+        assert!(matches!(plan(&m, &other, &[], &workspace(), &[], &|_| None), Plan::Selected(_)));
     }
 
     #[test]

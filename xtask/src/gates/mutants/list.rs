@@ -119,15 +119,19 @@ pub fn parse(json: &[u8]) -> Result<Vec<Mutant>> {
 }
 
 /// Every mutant cargo-mutants finds in the workspace's packages (`--in-diff`: only those in
-/// the change that diff file holds; `files`: only in files matching those globs). The
-/// workspace's `.cargo/mutants.toml`, if any, applies.
-pub fn list(cx: &Context, in_diff: Option<&Path>, files: &[String]) -> Result<Vec<Mutant>> {
+/// the change that diff file holds; `files`: only in files matching those globs; `names`: only
+/// those whose name matches one of those regexes). The workspace's `.cargo/mutants.toml`, if
+/// any, applies.
+pub fn list(cx: &Context, in_diff: Option<&Path>, files: &[String], names: &[String]) -> Result<Vec<Mutant>> {
     let mut cmd: Cmd = cx.cargo().args(["mutants", "--list", "--json", "--workspace", "--colors", "never"]);
     if let Some(diff) = in_diff {
         cmd = cmd.arg("--in-diff").arg(diff);
     }
     for glob in files {
         cmd = cmd.arg("--file").arg(glob);
+    }
+    for regex in names {
+        cmd = cmd.arg("--re").arg(regex);
     }
     let out = cmd.output()?;
     if !out.status.success() {

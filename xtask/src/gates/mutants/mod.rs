@@ -38,6 +38,10 @@ pub struct MutantsArgs {
     /// with a `/`, from the workspace root (`'app/src/domain/**'`), else a file name anywhere
     #[arg(long, short = 'f', value_name = "GLOB")]
     pub file: Vec<String>,
+    /// Mutate only mutants whose name matches this regex (repeatable), as cargo-mutants'
+    /// `--re` reads it, e.g. `'replace > with >= in earns'`
+    #[arg(long = "re", value_name = "REGEX")]
+    pub regex: Vec<String>,
     /// Run only part M of N of the mutants (every Nth, from the Mth), e.g. one job of a matrix
     #[arg(long, value_name = "M/N", value_parser = test_run::parse_partition)]
     pub shard: Option<test_run::Partition>,
@@ -135,15 +139,16 @@ impl MutantsArgs {
 
     /// Every mutant cargo-mutants lists, of the change or of the workspace.
     fn listed(&self, cx: &Context, scratch: &Scratch) -> Result<(String, Vec<Mutant>)> {
-        let files = match self.file.as_slice() {
-            [] => String::new(),
-            globs => format!(
-                ", in files matching {}",
-                globs.iter().map(|g| format!("`{g}`")).collect::<Vec<_>>().join(" or ")
-            ),
-        };
+        let quoted = |all: &[String]| all.iter().map(|g| format!("`{g}`")).collect::<Vec<_>>().join(" or ");
+        let mut files = String::new();
+        if !self.file.is_empty() {
+            files.push_str(&format!(", in files matching {}", quoted(&self.file)));
+        }
+        if !self.regex.is_empty() {
+            files.push_str(&format!(", named as {}", quoted(&self.regex)));
+        }
         let Some(base) = &self.diff else {
-            return Ok((format!("the workspace{files}"), list::list(cx, None, &self.file)?));
+            return Ok((format!("the workspace{files}"), list::list(cx, None, &self.file, &self.regex)?));
         };
         let change = crate::change::read_with_context(cx, &cx.root, base, Some(3))?;
         let diff = scratch.home.join("change.diff");
@@ -155,7 +160,7 @@ impl MutantsArgs {
             change.merge_base, change.base, change.base_from
         );
         let rust_changed = change.lines.files().any(|(path, _)| path.ends_with(".rs"));
-        let mutants = if rust_changed { list::list(cx, Some(&diff), &self.file)? } else { Vec::new() };
+        let mutants = if rust_changed { list::list(cx, Some(&diff), &self.file, &self.regex)? } else { Vec::new() };
         Ok((scope, mutants))
     }
 
