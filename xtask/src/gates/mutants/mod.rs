@@ -139,7 +139,10 @@ impl MutantsArgs {
 
     /// Every mutant cargo-mutants lists, of the change or of the workspace.
     fn listed(&self, cx: &Context, scratch: &Scratch) -> Result<(String, Vec<Mutant>)> {
-        let quoted = |all: &[String]| all.iter().map(|g| format!("`{g}`")).collect::<Vec<_>>().join(" or ");
+        let quoted = |all: &[String]| match all {
+            [_, _, _, _, ..] => format!("any of {} patterns", all.len()),
+            _ => all.iter().map(|g| format!("`{g}`")).collect::<Vec<_>>().join(" or "),
+        };
         let mut files = String::new();
         if !self.file.is_empty() {
             files.push_str(&format!(", in files matching {}", quoted(&self.file)));
