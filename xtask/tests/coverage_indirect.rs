@@ -194,7 +194,12 @@ fn max_indirect_uncovered_lines_fails_the_gate_with_its_verdict_and_annotations(
         ),
         "{run:?}"
     );
-    assert!(run.stdout.contains("::warning file=src/b.rs,line=13,title=Lost coverage outside the change::"), "{run:?}");
+    let single =
+        "::warning file=src/b.rs,line=13,title=Lost coverage outside the change::line 13 was covered at the merge base";
+    let line = run.stdout.lines().find(|l| l.starts_with(single)).unwrap_or_else(|| panic!("{run:?}"));
+    assert!(line.ends_with(" and is not now: the change is elsewhere"), "{line}");
+    let range = run.stdout.lines().find(|l| l.contains("line=7,endLine=9")).unwrap();
+    assert!(range.ends_with(" and are not now: the change is elsewhere"), "{range}");
     assert!(
         run.stdout.contains(
             "::error title=Coverage gate::4 lines outside the change lost their coverage, at most 0 allowed (against main)"
