@@ -139,19 +139,9 @@ impl MutantsArgs {
 
     /// Every mutant cargo-mutants lists, of the change or of the workspace.
     fn listed(&self, cx: &Context, scratch: &Scratch) -> Result<(String, Vec<Mutant>)> {
-        let quoted = |all: &[String]| match all {
-            [_, _, _, _, ..] => format!("any of {} patterns", all.len()),
-            _ => all.iter().map(|g| format!("`{g}`")).collect::<Vec<_>>().join(" or "),
-        };
-        let mut files = String::new();
-        if !self.file.is_empty() {
-            files.push_str(&format!(", in files matching {}", quoted(&self.file)));
-        }
-        if !self.regex.is_empty() {
-            files.push_str(&format!(", named as {}", quoted(&self.regex)));
-        }
+        let narrowed = self.narrowing();
         let Some(base) = &self.diff else {
-            return Ok((format!("the workspace{files}"), list::list(cx, None, &self.file, &self.regex)?));
+            return Ok((format!("the workspace{narrowed}"), list::list(cx, None, &self.file, &self.regex)?));
         };
         let change = crate::change::read_with_context(cx, &cx.root, base, Some(3))?;
         let diff = scratch.home.join("change.diff");
@@ -159,12 +149,28 @@ impl MutantsArgs {
             std::fs::write(tmp, change.text.as_deref().unwrap_or_default()).map_err(Into::into)
         })?;
         let scope = format!(
-            "the change since {} (the merge base with {}, {}){files}",
+            "the change since {} (the merge base with {}, {}){narrowed}",
             change.merge_base, change.base, change.base_from
         );
         let rust_changed = change.lines.files().any(|(path, _)| path.ends_with(".rs"));
         let mutants = if rust_changed { list::list(cx, Some(&diff), &self.file, &self.regex)? } else { Vec::new() };
         Ok((scope, mutants))
+    }
+
+    /// What `--file` and `--re` narrow the scope to, for its line: ", in files matching `x`".
+    fn narrowing(&self) -> String {
+        let quoted = |all: &[String]| match all {
+            [_, _, _, _, ..] => format!("any of {} patterns", all.len()),
+            _ => all.iter().map(|g| format!("`{g}`")).collect::<Vec<_>>().join(" or "),
+        };
+        let mut text = String::new();
+        if !self.file.is_empty() {
+            text.push_str(&format!(", in files matching {}", quoted(&self.file)));
+        }
+        if !self.regex.is_empty() {
+            text.push_str(&format!(", named as {}", quoted(&self.regex)));
+        }
+        text
     }
 
     /// The copy synced, the services started, the baseline, then each mutant.
