@@ -19,7 +19,8 @@ const FILES: &[(&str, &str)] = &[
         "[workspace]\nmembers = [\"cashback\"]\nexclude = [\"xtask\"]\nresolver = \"2\"\n\n\
          [workspace.metadata.xtask.coverage]\nbase = \"main\"\n\n\
          [workspace.metadata.xtask.test]\ndatabase = false\n\n\
-         [workspace.metadata.xtask.mutants]\nmax-missed-mutants = 0\nminimum-timeout = 10\n",
+         [workspace.metadata.xtask.mutants]\nmax-missed-mutants = 0\nminimum-timeout = 10\n\n\
+         [profile.dev]\nincremental = false\n",
     ),
     ("xtask/Cargo.toml", "[package]\nname = \"xtask\"\nversion = \"0.0.0\"\nedition = \"2021\"\n"),
     (".gitignore", "/target/\n/coverage.xml\n"),
@@ -128,7 +129,8 @@ impl Fixture {
 
     fn xtask(&self, args: &[&str]) -> Command {
         let mut c = support::xtask_on(&self.dir.0);
-        c.args(args);
+        // The gate keeps a CARGO_INCREMENTAL of its caller's; these tests check its own choice.
+        c.args(args).env_remove("CARGO_INCREMENTAL");
         c
     }
 
@@ -234,6 +236,11 @@ fn a_weak_test_misses_the_boundary_mutant_and_a_stronger_one_catches_it() {
     assert_eq!(support::git_in(&copy, &["rev-parse", "HEAD"]), fx.git(&["rev-parse", "HEAD"]));
     let status = |dir: &Path| support::git_in(dir, &["status", "--porcelain"]);
     assert_eq!(status(&copy), status(&fx.dir.0), "the copy is the checkout, the mutants taken out");
+    // Each mutant is a rebuild of the copy after a one-line change: compiled incrementally there,
+    // though the workspace's profile turns that off for its own (cold) builds.
+    let incremental = std::fs::read_dir(copy.join("target/debug/incremental"))
+        .map(|d| d.filter_map(|e| e.ok()).filter(|e| e.file_name().to_string_lossy().starts_with("cashback-")).count());
+    assert!(incremental.as_ref().is_ok_and(|n| *n > 0), "the copy's builds are incremental: {incremental:?}");
 
     // A stronger test, in another file: the map's lines still hold for lib.rs, and the test that
     // changed since the map's run is added to every mutant's tests. The boundary is caught.

@@ -73,6 +73,11 @@ pub struct Baseline {
 
 impl Runner<'_> {
     /// `cargo nextest run` in the copy, with the tests' environment.
+    ///
+    /// Incrementally compiled, whatever the profile says (unless `CARGO_INCREMENTAL` is set):
+    /// every build in the copy but its first is a rebuild after a one-line change, which
+    /// incremental compilation makes two to three times faster (docs/benchmarks.md). A profile
+    /// turns it off for cold builds, like this workspace's xtask; the copy has its own target.
     fn nextest(&self, set: &TestSet, run: bool) -> Cmd {
         let mut cmd = self
             .cx
@@ -81,6 +86,9 @@ impl Runner<'_> {
             .args(["nextest", "run"])
             .args(set.build_args(self.map, &self.exclusions))
             .envs(self.env.iter().map(|(k, v)| (k, v)));
+        if std::env::var_os("CARGO_INCREMENTAL").is_none() {
+            cmd = cmd.env("CARGO_INCREMENTAL", "1");
+        }
         if run {
             cmd = cmd.args(["--retries", "0", "--no-tests=fail"]).args(set.filter_args(self.map));
         } else {
