@@ -87,4 +87,40 @@ mod tests {
         assert_eq!(std::fs::read_to_string(&file).unwrap(), "2\n3\n4\n5\n");
         std::fs::remove_dir_all(&dir).unwrap();
     }
+
+    /// A plain append adds lines to the same file, not a rewritten copy: a reader that follows
+    /// it (`tail -f`) keeps reading, and a long history is not written again on every run.
+    #[test]
+    fn appending_keeps_the_file_and_dropping_rewrites_it() {
+        use std::os::unix::fs::MetadataExt as _;
+        let dir = std::env::temp_dir().join(format!("xtask-jsonl-inode-{}", std::process::id()));
+        let file = dir.join("h.jsonl");
+        let _ = std::fs::remove_dir_all(&dir);
+        let inode = || std::fs::metadata(&file).unwrap().ino();
+        append(&file, vec![1u32], |_| 0).unwrap();
+        let first = inode();
+        append(&file, vec![2u32], |_| 0).unwrap();
+        assert_eq!(inode(), first, "appended in place");
+        assert_eq!(append(&file, vec![3u32], |_| 1).unwrap(), [2, 3]);
+        assert_ne!(inode(), first, "rewritten (atomically: a new file renamed over it)");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// Only a missing file is an empty history. One that cannot be read is an error, and
+    /// appending to it changes nothing: a history that is not UTF-8 is not replaced by new lines.
+    #[test]
+    fn an_unreadable_history_is_an_error_and_is_left_alone() {
+        let dir = std::env::temp_dir().join(format!("xtask-jsonl-bad-{}", std::process::id()));
+        let file = dir.join("h.jsonl");
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(&file, b"1\n\xff\xfe\n").unwrap();
+        let err = read::<u32>(&file).unwrap_err();
+        assert!(format!("{err:#}").starts_with(&format!("cannot read {}", file.display())), "{err:#}");
+        assert!(append(&file, vec![2u32], |_| 0).is_err());
+        assert_eq!(std::fs::read(&file).unwrap(), b"1\n\xff\xfe\n", "left alone");
+        // A folder where the file should be: an error too, not an empty history.
+        assert!(read::<u32>(&dir).is_err());
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 }

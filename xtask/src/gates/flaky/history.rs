@@ -56,12 +56,12 @@ pub fn append(file: &Path, records: &[Record]) -> Result<()> {
         return Ok(());
     }
     // A run's records are appended together: the oldest runs' are the first lines.
+    // The first record of the oldest run kept: the first record of all while the file keeps
+    // every run (`all` is never empty here, so neither is `runs`).
     crate::jsonl::append(file, records.to_vec(), |all| {
         let runs = run_order(all);
-        match runs.len().checked_sub(KEEP_RUNS).filter(|&n| n > 0) {
-            Some(n) => all.iter().position(|r| r.run == runs[n]).unwrap_or(0),
-            None => 0,
-        }
+        let oldest_kept = &runs[runs.len().saturating_sub(KEEP_RUNS)];
+        all.iter().position(|r| &r.run == oldest_kept).unwrap_or(0)
     })
     .map(drop)
 }
