@@ -287,9 +287,11 @@ source-paths = [\"app/src/**\"]
             .flat_map(
                 |g| if *g == "coverage" { vec![format!("{g}-shards"), g.to_string()] } else { vec![g.to_string()] },
             )
+            .chain(["mutants".to_owned()])
             .collect();
         assert_eq!(names, gates);
-        for (i, (_, job)) in jobs.iter().enumerate() {
+        // The gates one after another; then the pull requests' mutants (their own test below).
+        for (i, (_, job)) in jobs.iter().enumerate().take(gates.len() - 1) {
             let gate = names[i].trim_end_matches("-shards");
             let runs: Vec<&str> = steps(job)
                 .iter()
@@ -341,6 +343,27 @@ source-paths = [\"app/src/**\"]
             Value::Map(entries) => Value::Map(entries.iter().map(|(k, v)| (bare(k), bare(v))).collect()),
         };
         Node { line: 0, value }
+    }
+
+    /// The mutants job is this repository's, step for step, but for the tests' PostgreSQL (a
+    /// service there; here the gate starts the workspace's services, as the test gate does): on
+    /// a pull request only, once coverage passed, a full coverage run for the per-test map,
+    /// then the change's mutants, the report kept.
+    #[test]
+    fn the_mutants_job_is_this_repository_s_on_pull_requests_after_coverage() {
+        use crate::lint::yaml::Value;
+        let job = |text: &str| {
+            let mut job = bare(load(text).get("jobs").unwrap().get("mutants").unwrap());
+            if let Value::Map(entries) = &mut job.value {
+                entries.retain(|(k, _)| !matches!(k.scalar(), Some("services" | "env")));
+            }
+            job
+        };
+        let ours = job(&workflow("main"));
+        assert_eq!(ours, job(&repository_file(".github/workflows/ci.yml")));
+        assert_eq!(ours.get("needs").and_then(Node::scalar), Some("coverage"));
+        let runs: Vec<&str> = steps(&ours).iter().filter_map(|s| s.get("run").and_then(Node::scalar)).collect();
+        assert_eq!(runs, ["cargo xtask coverage", "cargo xtask mutants --diff"]);
     }
 
     /// The coverage job is this repository's, step for step: the merge of the shards, the
