@@ -69,11 +69,17 @@ fn lines<T: Serialize>(entries: &[T]) -> Result<String> {
 mod tests {
     use super::*;
 
+    /// A folder of the test's own, emptied, and the history's path in it.
+    fn fresh(name: &str, file: &str) -> (std::path::PathBuf, std::path::PathBuf) {
+        let dir = std::env::temp_dir().join(format!("xtask-jsonl-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let file = dir.join(file);
+        (dir, file)
+    }
+
     #[test]
     fn appends_drops_the_oldest_and_mends_a_torn_line() {
-        let dir = std::env::temp_dir().join(format!("xtask-jsonl-{}", std::process::id()));
-        let file = dir.join("sub/h.jsonl");
-        let _ = std::fs::remove_dir_all(&dir);
+        let (dir, file) = fresh("append", "sub/h.jsonl");
         let keep3 = |all: &[u32]| all.len().saturating_sub(3);
         assert_eq!(read::<u32>(&file).unwrap(), Vec::<u32>::new());
         assert_eq!(append(&file, vec![1, 2], keep3).unwrap(), [1, 2]);
@@ -93,9 +99,7 @@ mod tests {
     #[test]
     fn appending_keeps_the_file_and_dropping_rewrites_it() {
         use std::os::unix::fs::MetadataExt as _;
-        let dir = std::env::temp_dir().join(format!("xtask-jsonl-inode-{}", std::process::id()));
-        let file = dir.join("h.jsonl");
-        let _ = std::fs::remove_dir_all(&dir);
+        let (dir, file) = fresh("inode", "h.jsonl");
         let inode = || std::fs::metadata(&file).unwrap().ino();
         append(&file, vec![1u32], |_| 0).unwrap();
         let first = inode();
@@ -110,9 +114,7 @@ mod tests {
     /// appending to it changes nothing: a history that is not UTF-8 is not replaced by new lines.
     #[test]
     fn an_unreadable_history_is_an_error_and_is_left_alone() {
-        let dir = std::env::temp_dir().join(format!("xtask-jsonl-bad-{}", std::process::id()));
-        let file = dir.join("h.jsonl");
-        let _ = std::fs::remove_dir_all(&dir);
+        let (dir, file) = fresh("bad", "h.jsonl");
         std::fs::create_dir_all(&dir).unwrap();
         std::fs::write(&file, b"1\n\xff\xfe\n").unwrap();
         let err = read::<u32>(&file).unwrap_err();
