@@ -379,6 +379,10 @@ mod tests {
         let m = msgs("a.txt", text.as_bytes());
         assert_eq!(m.len(), PER_FILE_CAP + 1);
         assert_eq!(m.last().unwrap(), "a.txt: … and 5 more lines with trailing whitespace");
+        // At the cap exactly, every line is named and there is no "… and 0 more".
+        let m = msgs("a.txt", "x \n".repeat(PER_FILE_CAP).as_bytes());
+        assert_eq!(m.len(), PER_FILE_CAP);
+        assert!(m.iter().all(|m| m.ends_with(": trailing whitespace")), "{m:?}");
     }
 
     #[test]

@@ -373,6 +373,8 @@ mod tests {
     fn branch_ids_are_exact_for_numbers_and_distinct_for_text() {
         assert_eq!(branch_id(b"0,1"), 1);
         assert_eq!(branch_id(b"3,0"), 3 << 32);
+        // Ten digits, still below 2^31: exact too.
+        assert_eq!(branch_id(b"2147483647,1000000000"), (2_147_483_647 << 32) | 1_000_000_000);
         assert_ne!(branch_id(b"0,1"), branch_id(b"1,0"));
         let text = [&b"e0,(a > b) == True"[..], b"e0,(a > b) == False", b"2147483648,0", b"0,x", b"0"];
         for (i, a) in text.iter().enumerate() {
