@@ -28,6 +28,8 @@ cleanup() {
 }
 trap cleanup EXIT
 
+# shellcheck source=xtask/bench/measure.sh
+source "$root/xtask/bench/measure.sh"
 git -C "$root" worktree add -q --detach "$tree" "$rev"
 cd "$tree"
 
@@ -88,6 +90,7 @@ EOF
     done <"$work/picked.tsv"
 done
 
-sort -n -k1 "$work/times" | awk '{ a[NR] = $1 } END { printf "\nmedian, profile'"'"'s setting: %s s\n", a[int((NR + 1) / 2)] }'
-sort -n -k2 "$work/times" | awk '{ a[NR] = $2 } END { printf "median, incremental: %s s\n", a[int((NR + 1) / 2)] }'
+echo
+echo "median, profile's setting: $(cut -d' ' -f1 "$work/times" | median) s"
+echo "median, incremental: $(cut -d' ' -f2 "$work/times" | median) s"
 awk '{ off += $1; on += $2 } END { printf "total: %.1f s against %.1f s (%.2fx)\n", off, on, off / on }' "$work/times"

@@ -55,9 +55,9 @@ pub fn append(file: &Path, records: &[Record]) -> Result<()> {
     if records.is_empty() {
         return Ok(());
     }
-    // A run's records are appended together: the oldest runs' are the first lines.
-    // The first record of the oldest run kept: the first record of all while the file keeps
-    // every run (`all` is never empty here, so neither is `runs`).
+    // A run's records are appended together, the oldest runs' first: the surplus is everything
+    // before the oldest kept run's first record (none while every run is kept; `all` is never
+    // empty here, so neither is `runs`).
     crate::jsonl::append(file, records.to_vec(), |all| {
         let runs = run_order(all);
         let oldest_kept = &runs[runs.len().saturating_sub(KEEP_RUNS)];

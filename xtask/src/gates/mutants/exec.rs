@@ -76,7 +76,7 @@ impl Runner<'_> {
     ///
     /// Incrementally compiled, whatever the profile says (unless `CARGO_INCREMENTAL` is set):
     /// every build in the copy but its first is a rebuild after a one-line change, which
-    /// incremental compilation makes two to three times faster (docs/benchmarks.md). A profile
+    /// incremental compilation makes about twice as fast (docs/benchmarks.md). A profile
     /// turns it off for cold builds, like this workspace's xtask; the copy has its own target.
     fn nextest(&self, set: &TestSet, run: bool) -> Cmd {
         let mut cmd = self
