@@ -3,8 +3,9 @@
 //! run picks each mutant's tests. A weak test misses a boundary mutant, which the gate lists
 //! exactly and fails on when `max-missed-mutants` says so; a stronger test catches it. A mutant
 //! that loops forever is a timeout and one that does not compile is unviable, both counted
-//! apart; the mutants of lines no test covers are not run. Then what stops the gate: tests that
-//! fail unmutated, a missing tool with --no-install, and a settings error.
+//! apart; the mutants of lines no test covers are not run. A run with nothing changed answers
+//! from the verdicts the last one found. Then what stops the gate: tests that fail unmutated, a
+//! missing tool with --no-install, and a settings error.
 
 mod support;
 
@@ -130,7 +131,11 @@ impl Fixture {
     fn xtask(&self, args: &[&str]) -> Command {
         let mut c = support::xtask_on(&self.dir.0);
         // The gate keeps a CARGO_INCREMENTAL of its caller's; these tests check its own choice.
-        c.args(args).env_remove("CARGO_INCREMENTAL");
+        // Its remembered verdicts are the fixture's own.
+        c.args(args)
+            .env_remove("CARGO_INCREMENTAL")
+            .env_remove("XTASK_NO_CACHE")
+            .env("XTASK_CACHE_DIR", self.dir.path("target/xtask-cache"));
         c
     }
 
@@ -241,6 +246,26 @@ fn a_weak_test_misses_the_boundary_mutant_and_a_stronger_one_catches_it() {
     let incremental = std::fs::read_dir(copy.join("target/debug/incremental"))
         .map(|d| d.filter_map(|e| e.ok()).filter(|e| e.file_name().to_string_lossy().starts_with("cashback-")).count());
     assert!(incremental.as_ref().is_ok_and(|n| *n > 0), "the copy's builds are incremental: {incremental:?}");
+
+    // Nothing changed since: a caught or missed mutant keeps the verdict this run found, and the
+    // run that has only such mutants builds nothing. Timeouts and unviable mutants run again.
+    let list = fx.run(&["mutants", "--list"]);
+    assert!(list.stdout.contains(&format!("{BOUNDARY} — remembered: missed (found ")), "{list:?}");
+    assert!(list.stdout.contains("in steps_to — would run"), "a timeout is tried again: {list:?}");
+    let fresh = fx.run(&["--no-cache", "mutants", "--list"]);
+    assert!(fresh.stdout.contains(&format!("{BOUNDARY} — would run 2 tests")), "{fresh:?}");
+    let again = fx.run(&["mutants", "--re", "in earns"]);
+    assert_eq!(again.code, 1, "the missed mutant, remembered, still fails the gate: {again:?}");
+    assert!(again.stderr.contains("keep the verdicts of earlier runs"), "{again:?}");
+    assert!(!again.stderr.contains("baseline"), "nothing to build: {again:?}");
+    assert!(again.stdout.contains(&format!("  {BOUNDARY} — no test failed\n")), "{again:?}");
+    let remembered = fx.report();
+    let earns: Vec<(String, String)> = all.iter().filter(|(n, _)| n.contains(" in earns")).cloned().collect();
+    assert_eq!(verdicts(&remembered), earns, "the same verdicts");
+    let flags: Vec<bool> =
+        (remembered["mutants"].as_array().unwrap().iter()).map(|m| m["remembered"].as_bool().unwrap()).collect();
+    assert!(flags.len() > 1 && flags.iter().all(|r| *r), "{remembered:#}");
+    assert!(again.stdout.contains(&format!("({} of these verdicts remembered", earns.len())), "{again:?}");
 
     // A stronger test, in another file: the map's lines still hold for lib.rs, and the test that
     // changed since the map's run is added to every mutant's tests. The boundary is caught.

@@ -20,7 +20,7 @@ use crate::process::Cmd;
 use crate::{Context, interrupt};
 
 /// What became of a mutant.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Verdict {
     /// A test failed: the tests notice this change.
@@ -53,6 +53,8 @@ pub struct Tried {
     pub tests: String,
     /// Seconds, build and tests.
     pub seconds: f64,
+    /// When its verdict was found, for one remembered from an earlier run (memory.rs).
+    pub remembered: Option<u64>,
 }
 
 /// How a run goes: the copy, the tests' environment, the workspace's exclusions.
@@ -179,7 +181,13 @@ impl Runner<'_> {
             }
         };
         drop(applied);
-        Ok(Tried { mutant: mutant.clone(), verdict, tests: set.brief(), seconds: started.elapsed().as_secs_f64() })
+        Ok(Tried {
+            mutant: mutant.clone(),
+            verdict,
+            tests: set.brief(),
+            seconds: started.elapsed().as_secs_f64(),
+            remembered: None,
+        })
     }
 }
 

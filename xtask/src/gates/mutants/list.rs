@@ -27,7 +27,7 @@ pub struct Mutant {
     pub genre: String,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Deserialize, serde::Serialize)]
 pub struct Position {
     pub line: u32,
     pub column: u32,

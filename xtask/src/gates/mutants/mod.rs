@@ -4,12 +4,14 @@
 //! the last full coverage run), and judges the result.
 //!
 //! `inputs` (the mutants: of the change with `--diff`, else of the workspace) → `plan` (each
-//! mutant's tests; the uncovered ones are not run) → `exec` (the baseline, then each mutant in
-//! the copy) → `report` (printed, the step summary, the annotations, the JSON report, and the
+//! mutant's tests; the uncovered ones are not run) → `memory` (the verdicts of earlier runs
+//! that still hold) → `exec` (the baseline, then each other mutant in the copy, its verdict
+//! kept) → `report` (printed, the step summary, the annotations, the JSON report, and the
 //! outcome the settings decide).
 
 pub mod exec;
 pub mod list;
+pub mod memory;
 pub mod plan;
 pub mod render;
 pub mod scratch;
@@ -105,11 +107,37 @@ impl MutantsArgs {
         for note in &planned.notes {
             eprintln!("  {note}");
         }
+        let now = crate::snapshot::Snapshot::take(&cx.root)?;
+        let mut memory = memory::Memory::open(cx);
+        let recalled = if cx.no_cache {
+            vec![None; planned.run.len()]
+        } else {
+            memory.recall(cx, planned.map.as_ref(), &now, &planned.run)?
+        };
+        let remembered = recalled.iter().flatten().count();
+        if remembered > 0 {
+            eprintln!(
+                "  {remembered} of the {} to run keep the verdicts of earlier runs: nothing their tests reach \
+                 changed since (--no-cache runs them)",
+                count(planned.run.len(), "mutant")
+            );
+        }
         if self.list {
-            render::print_list(&planned);
+            render::print_list(&planned, &recalled);
             return Ok(Outcome::Passed);
         }
-        let tried = if planned.run.is_empty() { Vec::new() } else { self.exec(cx, &scratch, &planned)? };
+        let to_run: Vec<&(Mutant, TestSet)> =
+            planned.run.iter().zip(&recalled).filter(|(_, r)| r.is_none()).map(|(run, _)| run).collect();
+        let mut fresh = if to_run.is_empty() {
+            Vec::new()
+        } else {
+            self.exec(cx, &scratch, planned.map.as_ref(), &to_run, &mut memory, &now)?
+        }
+        .into_iter();
+        if let Err(e) = memory.tidy() {
+            eprintln!("  the remembered verdicts could not be tidied ({e:#})");
+        }
+        let tried: Vec<Tried> = recalled.into_iter().filter_map(|r| r.or_else(|| fresh.next())).collect();
         let verdict = judge(cx, &tried, planned.uncovered.len());
         let findings = Findings { scope, how: planned.how, tried, uncovered: planned.uncovered, verdict };
         report(cx, &findings, &target.join(REPORT))
@@ -173,8 +201,17 @@ impl MutantsArgs {
         text
     }
 
-    /// The copy synced, the services started, the baseline, then each mutant.
-    fn exec(&self, cx: &Context, scratch: &Scratch, planned: &plan::Planned) -> Result<Vec<Tried>> {
+    /// The copy synced, the services started, the baseline, then each mutant, its verdict kept
+    /// as soon as it is known.
+    fn exec(
+        &self,
+        cx: &Context,
+        scratch: &Scratch,
+        map: Option<&crate::impact::map::Map>,
+        run: &[&(Mutant, TestSet)],
+        memory: &mut memory::Memory,
+        tree: &crate::snapshot::Snapshot,
+    ) -> Result<Vec<Tried>> {
         let written = scratch.sync(&cx.root)?;
         eprintln!(
             "  the copy: {} ({written} {} copied since its last run)",
@@ -184,19 +221,20 @@ impl MutantsArgs {
         let tool_env = tools::for_tests(cx, !self.no_install)?;
         let wanted = db::Wanted { database: cx.settings.test.database, services: true };
         let mut union = TestSet::default();
-        for (_, set) in &planned.run {
+        for (_, set) in run {
             union.extend(set);
         }
         db::with_test_services(cx, wanted, |services| {
             let mut env: Vec<(String, String)> =
                 tool_env.iter().map(|(k, v)| (k.clone(), v.to_string_lossy().into_owned())).collect();
             env.extend(services.vars().map(|(k, v)| (k.to_owned(), v.to_owned())));
-            let runner = Runner { cx, scratch, map: planned.map.as_ref(), env, exclusions: test_run::exclusions(cx) };
+            let runner = Runner { cx, scratch, map, env, exclusions: test_run::exclusions(cx) };
             eprintln!("  baseline: building and running {} unmutated", union.brief());
             let baseline = runner.baseline(&union)?;
-            let total = planned.run.len();
+            let total = run.len();
             let mut tried = Vec::with_capacity(total);
-            for (i, (mutant, set)) in planned.run.iter().enumerate() {
+            let mut unkept = false;
+            for (i, (mutant, set)) in run.iter().enumerate() {
                 let one = runner.try_one(&baseline, mutant, set)?;
                 eprintln!(
                     "[{}/{total}] {} … {} ({:.1} s, {})",
@@ -206,6 +244,11 @@ impl MutantsArgs {
                     one.seconds,
                     one.tests
                 );
+                if let Err(e) = memory.keep(cx, map, tree, &one, set)
+                    && !std::mem::replace(&mut unkept, true)
+                {
+                    eprintln!("  this run's verdicts cannot be remembered ({e:#}); the run goes on");
+                }
                 tried.push(one);
                 interrupt::check()?;
             }

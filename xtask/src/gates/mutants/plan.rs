@@ -155,7 +155,7 @@ pub fn plan(cx: &Context, mutants: Vec<Mutant>) -> Result<Planned> {
 
 /// The package and every workspace package that depends on it, directly or not: the packages
 /// whose tests can run its code.
-fn dependents(workspace: &Workspace, package: &str) -> BTreeSet<String> {
+pub fn dependents(workspace: &Workspace, package: &str) -> BTreeSet<String> {
     let mut found: BTreeSet<String> = [package.to_owned()].into();
     loop {
         let more: Vec<String> = (workspace.packages.iter())
@@ -212,8 +212,11 @@ fn from_map(
                 let can_run = dependents(&m.package);
                 let package_of = |t: &usize| map.tests[*t].id.binary.split("::").next().unwrap_or_default().to_owned();
                 let rdeps: Vec<String> = can_run.iter().map(|p| format!("package(={p})")).collect();
-                let filters: BTreeSet<String> =
-                    since.filters.iter().map(|f| format!("({f}) & ({})", rdeps.join(" | "))).collect();
+                // A filterset that can name no test of these packages is left out.
+                let filters: BTreeSet<String> = (since.filters.iter())
+                    .filter(|f| filter_reach(f, dependents).is_none_or(|r| !r.is_disjoint(&can_run)))
+                    .map(|f| format!("({f}) & ({})", rdeps.join(" | ")))
+                    .collect();
                 TestSet {
                     tests: since.tests.iter().filter(|t| can_run.contains(&package_of(t))).copied().collect(),
                     filters_within: if filters.is_empty() { BTreeSet::new() } else { can_run.clone() },
@@ -261,6 +264,93 @@ fn from_map(
         map.tests.len()
     );
     Planned { run, uncovered, how, notes, map: Some(map) }
+}
+
+/// The packages whose tests a nextest filterset can name, when its text bounds them: a
+/// `package(=P)`, `binary_id(=P…)` or `rdeps(=P)` (P and its `dependents`) predicate, combined
+/// by union, intersection (bounded by any bounded side) or difference (by its left side).
+/// `None` when it may name any test: another predicate, `not`, a matcher that is not `=`.
+pub fn filter_reach(filter: &str, dependents: &dyn Fn(&str) -> BTreeSet<String>) -> Option<BTreeSet<String>> {
+    let f = without_outer_parens(filter.trim());
+    let union = split_top(f, &["|", "+", " or "]);
+    if union.len() > 1 {
+        let mut all = BTreeSet::new();
+        for part in union {
+            all.extend(filter_reach(part, dependents)?);
+        }
+        return Some(all);
+    }
+    let both = split_top(f, &["&", " and "]);
+    if both.len() > 1 {
+        return both.iter().filter_map(|part| filter_reach(part, dependents)).reduce(|a, b| &a & &b);
+    }
+    let minus = split_top(f, &[" - "]);
+    if minus.len() > 1 {
+        return filter_reach(minus[0], dependents);
+    }
+    let (name, rest) = f.split_once("(=")?;
+    let arg = rest.strip_suffix(')').filter(|a| !a.contains([')', '(', ' ']))?;
+    match name {
+        "package" => Some([arg.to_owned()].into()),
+        "binary_id" => Some([arg.split("::").next().unwrap_or(arg).to_owned()].into()),
+        "rdeps" => Some(dependents(arg)),
+        _ => None,
+    }
+}
+
+/// `text` without parentheses that enclose all of it.
+fn without_outer_parens(text: &str) -> &str {
+    let mut t = text;
+    while let Some(inner) = t.strip_prefix('(').and_then(|x| x.strip_suffix(')')) {
+        if inner_closes_early(inner) {
+            break;
+        }
+        t = inner.trim();
+    }
+    t
+}
+
+/// Whether a `)` in `inner` closes the outer `(`: `(a) & (b)` is not wrapped whole.
+fn inner_closes_early(inner: &str) -> bool {
+    let mut depth = 0i32;
+    for c in inner.chars() {
+        match c {
+            '(' => depth += 1,
+            ')' => {
+                depth -= 1;
+                if depth < 0 {
+                    return true;
+                }
+            }
+            _ => {}
+        }
+    }
+    false
+}
+
+/// `text` split at each of `operators` outside parentheses.
+fn split_top<'t>(text: &'t str, operators: &[&str]) -> Vec<&'t str> {
+    let mut parts = Vec::new();
+    let (mut depth, mut start, mut i) = (0i32, 0, 0);
+    let bytes = text.as_bytes();
+    while i < bytes.len() {
+        match bytes[i] {
+            b'(' => depth += 1,
+            b')' => depth -= 1,
+            _ if depth == 0 && text.is_char_boundary(i) => {
+                if let Some(op) = operators.iter().find(|op| text[i..].starts_with(**op)) {
+                    parts.push(text[start..i].trim());
+                    i += op.len();
+                    start = i;
+                    continue;
+                }
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    parts.push(text[start..].trim());
+    parts
 }
 
 #[cfg(test)]
@@ -356,12 +446,57 @@ mod tests {
         change.changes.modified = vec!["a/src/other.rs".into()];
         let planned = from_map(map(), &change, vec![mutant("a/src/lib.rs", (2, 2))], &dependents_of_a);
         assert_eq!(planned.run[0].1.tests, [0, 2].into());
-        // A package nothing else depends on: b's test cannot run its code, and is left out.
+        // A package nothing else depends on: b's test cannot run its code, and is left out; so is
+        // the filterset, which names a test of package a only.
         let mut m = mutant("a/src/lib.rs", (2, 2));
         m.package = "alone".into();
         let planned = from_map(map(), &change, vec![m], &dependents_of_a);
         assert_eq!(planned.run[0].1.tests, [0].into());
-        assert_eq!(planned.run[0].1.filters, ["(binary_id(=a::it)) & (package(=alone))".to_owned()].into());
+        assert!(planned.run[0].1.filters.is_empty(), "{:?}", planned.run[0].1.filters);
+    }
+
+    #[test]
+    fn a_filtersets_reach_is_the_packages_it_can_name_or_none() {
+        let reach = |f: &str| filter_reach(f, &dependents_of_a).map(|r| r.into_iter().collect::<Vec<_>>());
+        let some = |names: &[&str]| Some(names.iter().map(|n| n.to_string()).collect::<Vec<_>>());
+        assert_eq!(reach("package(=x-core)"), some(&["x-core"]));
+        assert_eq!(reach("binary_id(=b::bin/b)"), some(&["b"]));
+        assert_eq!(reach("rdeps(=a)"), some(&["a", "b"]));
+        // Each form the impact rules write (select.rs).
+        assert_eq!(reach("package(=c) & (kind(lib) | kind(bin))"), some(&["c"]));
+        assert_eq!(reach("binary_id(=c::it) & not (test(=x) | test(=y))"), some(&["c"]));
+        assert_eq!(reach("package(=c) & kind(test)"), some(&["c"]));
+        // As the plan narrows them: the intersection.
+        assert_eq!(reach("(rdeps(=a)) & (package(=b) | package(=c))"), some(&["b"]));
+        assert_eq!(reach("(rdeps(=c)) & (package(=a) | package(=b))"), some(&[]));
+        assert_eq!(reach("((package(=c)))"), some(&["c"]));
+        assert_eq!(reach("package(=a) | binary_id(=c::it)"), some(&["a", "c"]));
+        assert_eq!(reach("package(=a) - test(=x)"), some(&["a"]));
+        // Anything else may name any test.
+        for open in [
+            "test(=x)",
+            "kind(lib)",
+            "not package(=a)",
+            "package(a)",
+            "package(=a) | test(=x)",
+            "(package(=a)) | (kind(bin))",
+            "all()",
+            "test(=é) | package(=a)",
+        ] {
+            assert_eq!(reach(open), None, "{open}");
+        }
+    }
+
+    #[test]
+    fn a_change_s_filterset_that_can_name_no_test_of_the_mutant_s_package_is_left_out() {
+        let change = Selection {
+            changes: Changes { modified: vec!["c/src/lib.rs".into()], ..Changes::default() },
+            tests: BTreeSet::new(),
+            filters: vec![("rdeps(=c)".into(), "why".into()), ("test(=t)".into(), "declared".into())],
+            reasons: Vec::new(),
+        };
+        let planned = from_map(map(), &change, vec![mutant("a/src/lib.rs", (2, 2))], &dependents_of_a);
+        assert_eq!(planned.run[0].1.filters, ["(test(=t)) & (package(=a) | package(=b))".to_owned()].into());
     }
 
     /// b depends on a.

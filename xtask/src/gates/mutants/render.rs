@@ -4,18 +4,27 @@ use std::fmt::Write as _;
 
 use colored::Colorize as _;
 
-use super::exec::Verdict;
+use super::exec::{Tried, Verdict};
 use super::plan::Planned;
 use super::{Findings, Judged};
 
-/// `--list`: each mutant and what it would run, then those no test covers.
-pub fn print_list(planned: &Planned) {
-    for (m, tests) in &planned.run {
-        println!("{} — would run {}", m.title(), tests.brief());
+/// `--list`: each mutant and what it would run (or its remembered verdict), then those no test
+/// covers.
+pub fn print_list(planned: &Planned, recalled: &[Option<Tried>]) {
+    for ((m, tests), known) in planned.run.iter().zip(recalled) {
+        match known {
+            Some(t) => println!("{} — remembered: {} ({})", m.title(), t.verdict.word(), remembered_when(t)),
+            None => println!("{} — would run {}", m.title(), tests.brief()),
+        }
     }
     for m in &planned.uncovered {
         println!("{} — not run: no test covers its lines", m.title());
     }
+}
+
+/// "found 3 h ago": when a remembered verdict was found.
+fn remembered_when(t: &Tried) -> String {
+    t.remembered.map_or_else(String::new, |at| format!("found {}", crate::impact::ago(at)))
 }
 
 /// The counts in one line: "12 caught, 1 missed, 1 timeout, 2 unviable".
@@ -71,6 +80,10 @@ pub fn text(f: &Findings) -> String {
         }
     }
     let _ = writeln!(out, "\nMutants of {}: {}; {}", f.scope, counts_line(&f.verdict), score(&f.verdict));
+    let remembered = f.tried.iter().filter(|t| t.remembered.is_some()).count();
+    if remembered > 0 {
+        let _ = writeln!(out, "({remembered} of these verdicts remembered from earlier runs)");
+    }
     if f.verdict.failures.is_empty() {
         let gate = if f.verdict.judged {
             "passed"
@@ -121,6 +134,7 @@ pub fn json(f: &Findings) -> serde_json::Value {
             "verdict": t.verdict,
             "tests": t.tests,
             "seconds": (t.seconds * 10.0).round() / 10.0,
+            "remembered": t.remembered.is_some(),
         })).collect::<Vec<_>>(),
         "uncovered": f.uncovered.iter().map(|m| m.title()).collect::<Vec<_>>(),
     })
