@@ -3,7 +3,7 @@
 //! that fails is unviable), then its tests run within the timeout (a failing test caught it;
 //! all passing missed it; still running at the timeout, it is a timeout).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write as _;
 use std::path::Path;
 use std::process::Stdio;
@@ -56,6 +56,9 @@ pub struct Tried {
     /// When its verdict was found, for one remembered from an earlier run (memory.rs).
     pub remembered: Option<u64>,
 }
+
+/// Tests the baseline ran in less than this many seconds run first, in a stage of their own.
+pub const QUICK: f64 = 1.0;
 
 /// How a run goes: the copy, the tests' environment, the workspace's exclusions.
 pub struct Runner<'a> {
@@ -160,26 +163,30 @@ impl Runner<'_> {
         Duration::from_secs_f64(secs)
     }
 
-    /// Builds and tests one mutant in the copy.
+    /// Builds and tests one mutant in the copy, stage by stage ([`stages`]).
     pub fn try_one(&self, baseline: &Baseline, mutant: &Mutant, set: &TestSet) -> Result<Tried> {
         let started = Instant::now();
         let applied = self.scratch.apply(mutant)?;
-        let build = interrupt::output(self.nextest(set, false))?;
-        interrupt::check()?;
-        let verdict = if !build.status.success() {
-            Verdict::Unviable
-        } else {
+        let mut verdict = Verdict::Missed;
+        for stage in stages(self.map, baseline, set) {
+            let build = interrupt::output(self.nextest(&stage, false))?;
+            interrupt::check()?;
+            if !build.status.success() {
+                verdict = Verdict::Unviable;
+                break;
+            }
             let log = self.scratch.last_log();
-            match timed(self.nextest(set, true), self.timeout(baseline, set), &log)? {
-                None => Verdict::Timeout,
-                Some(0) => Verdict::Missed,
+            match timed(self.nextest(&stage, true), self.timeout(baseline, &stage), &log)? {
+                None => verdict = Verdict::Timeout,
+                Some(0) => continue,
                 // nextest: 4 when no test ran (a selection that names none is the xtask's mistake).
                 Some(4) => {
-                    bail!("{}: no test ran (`{}`); see {}", mutant.title(), self.nextest(set, true), log.display())
+                    bail!("{}: no test ran (`{}`); see {}", mutant.title(), self.nextest(&stage, true), log.display())
                 }
-                Some(_) => Verdict::Caught,
+                Some(_) => verdict = Verdict::Caught,
             }
-        };
+            break;
+        }
         drop(applied);
         Ok(Tried {
             mutant: mutant.clone(),
@@ -189,6 +196,25 @@ impl Runner<'_> {
             remembered: None,
         })
     }
+}
+
+/// The stages a mutant's tests run in: first those the baseline ran in under [`QUICK`]
+/// seconds, then the others (and any filterset or whole package). A stage that fails catches
+/// the mutant, so the slow tests run only for a mutant the quick ones miss; each stage builds
+/// only its own test binaries. One stage when the split leaves either empty.
+fn stages(map: Option<&Map>, baseline: &Baseline, set: &TestSet) -> Vec<TestSet> {
+    let Some(map) = map else { return vec![set.clone()] };
+    let quick_one = |t: &usize| {
+        (map.tests.get(*t))
+            .and_then(|e| baseline.times.get(&(e.id.binary.clone(), e.id.name.clone())))
+            .is_some_and(|&secs| secs < QUICK)
+    };
+    let (quick, slow): (BTreeSet<usize>, BTreeSet<usize>) = set.tests.iter().partition(|t| quick_one(t));
+    let rest = TestSet { tests: slow, ..set.clone() };
+    if quick.is_empty() || rest.is_empty() {
+        return vec![set.clone()];
+    }
+    vec![TestSet { tests: quick, ..TestSet::default() }, rest]
 }
 
 /// Runs `cmd` with its output to `log` until it exits (its exit code; a death by a signal is
@@ -205,5 +231,49 @@ fn timed(cmd: Cmd, timeout: Duration, log: &Path) -> Result<Option<i32>> {
             let _ = writeln!(f, "\n(cargo xtask mutants: stopped after {} s)", timeout.as_secs());
             Ok(None)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::impact::map::{FORMAT, TestEntry, TestId};
+
+    #[test]
+    fn the_quick_tests_run_first_and_the_slow_ones_only_when_they_all_pass() {
+        let ids = [("a", "unit"), ("a::it", "slow"), ("b::it", "quick"), ("b::it", "gone")];
+        let map = Map {
+            format: FORMAT,
+            validity: Default::default(),
+            recorded: 0,
+            commit: "abc".into(),
+            tree: Default::default(),
+            rust: Default::default(),
+            tests: (ids.iter())
+                .map(|(b, n)| TestEntry { id: TestId { binary: b.to_string(), name: n.to_string() }, passed: true })
+                .collect(),
+            files: Default::default(),
+            unattributed: 0,
+        };
+        let times = [(("a", "unit"), 0.01), (("a::it", "slow"), 12.0), (("b::it", "quick"), 0.9)];
+        let baseline = Baseline {
+            times: times.iter().map(|((b, n), t)| ((b.to_string(), n.to_string()), *t)).collect(),
+            wall: 13.0,
+        };
+        let set = |tests: &[usize]| TestSet { tests: tests.iter().copied().collect(), ..TestSet::default() };
+        let split = stages(Some(&map), &baseline, &set(&[0, 1, 2, 3]));
+        // A test the baseline did not time goes with the slow ones.
+        assert_eq!(split, [set(&[0, 2]), set(&[1, 3])]);
+        // The filtersets and packages go with the slow stage.
+        let wide = TestSet { filters: ["package(=b)".into()].into(), ..set(&[0, 1]) };
+        let split = stages(Some(&map), &baseline, &wide);
+        assert_eq!(split, [set(&[0]), TestSet { filters: ["package(=b)".into()].into(), ..set(&[1]) }]);
+        // One stage when either side is empty, or without a map.
+        assert_eq!(stages(Some(&map), &baseline, &set(&[0, 2])), [set(&[0, 2])]);
+        assert_eq!(stages(Some(&map), &baseline, &set(&[1])), [set(&[1])]);
+        let quick_and_package = TestSet { packages: ["a".into()].into(), ..set(&[0]) };
+        let split = stages(Some(&map), &baseline, &quick_and_package);
+        assert_eq!(split, [set(&[0]), TestSet { packages: ["a".into()].into(), ..TestSet::default() }]);
+        assert_eq!(stages(None, &baseline, &set(&[0, 1])), [set(&[0, 1])]);
     }
 }
