@@ -700,6 +700,10 @@ fn f() {
 "####;
         assert_eq!(ids(text), Vec::<String>::new());
         assert_eq!(ids("#[unsafe(no_mangle)]\nextern \"C\" fn f() {}"), ["source/unsafe-without-safety-comment"]);
+        // An escaped quote ends no char literal: what follows `'\''` is lexed as code, so a
+        // `"` in the next literal starts no string that would hide the `unsafe` after it.
+        let quotes = "fn f() {\n    let q = ['\\'','\"'];\n    let v = unsafe { g() };\n}";
+        assert_eq!(ids(quotes), ["source/unsafe-without-safety-comment"], "{quotes}");
     }
 
     #[test]

@@ -245,6 +245,26 @@ mod tests {
     use super::*;
 
     #[test]
+    fn the_tests_get_the_settings_env_only_in_a_run_with_services() {
+        let meta = serde_json::json!({"xtask": {"test": {"database": true, "env": {"APP_DB": "{db.url}"}}}});
+        let cx = Context {
+            root: "/r".into(),
+            cargo: "cargo".into(),
+            settings: crate::settings::Settings::from_metadata(std::path::Path::new("/r"), &meta).unwrap(),
+            out: crate::output::Output::new(crate::output::ColorChoice::Never, &Default::default()),
+            no_cache: false,
+        };
+        let url = "postgres://app:pw@localhost:5432/app_test";
+        let db = Database { url: url.into(), source: Source::External };
+        let names = |env: TestEnv| env.vars().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>();
+        let run = test_env(&cx, Wanted { database: true, services: true }, Some(&db), None);
+        assert_eq!(names(run), [format!("APP_DB={url}"), format!("DATABASE_URL={url}")]);
+        // A run that runs no test starts no service, and renders none of `env`.
+        let none = test_env(&cx, Wanted { database: true, services: false }, Some(&db), None);
+        assert_eq!(names(none), [format!("DATABASE_URL={url}")]);
+    }
+
+    #[test]
     fn none_possible_lists_the_three_ways() {
         let msg = none_possible("db", &["DATABASE_URL: not set".into()]);
         assert!(msg.contains("1. set DATABASE_URL="), "{msg}");

@@ -340,13 +340,13 @@ fn matching(tokens: &[&str], open: usize) -> usize {
     tokens.len().saturating_sub(1)
 }
 
-/// The end (exclusive) of the item starting at `from`: its further attributes, then up to a
-/// `;` at depth 0 or the end of its first `{…}` block (a module, a function, an impl).
+/// The end (exclusive) of the item starting at `from`: up to a `;` at depth 0 or the end of
+/// its first `{…}` block (a module, a function, an impl). A bracketed group is skipped whole,
+/// which skips its further attributes (`#[…]`) too.
 fn item_end(tokens: &[&str], from: usize) -> usize {
     let mut k = from;
     while k < tokens.len() {
         match tokens[k] {
-            "#" if tokens.get(k + 1) == Some(&"[") => k = matching(tokens, k + 1) + 1,
             "{" => return matching(tokens, k) + 1,
             "(" | "[" => k = matching(tokens, k) + 1,
             ";" => return k + 1,

@@ -433,6 +433,14 @@ mod tests {
         }
         let unknown = json!({"xtask": {"test": {"inputs": [{"glob": "a", "tests": "all()", "test": "x"}]}}});
         assert!(Settings::from_metadata(Path::new("/r"), &unknown).is_err());
+        // A parenthesis in quotes is text, not a group: one closes nothing, one opens nothing.
+        let quoted = json!({"xtask": {"test": {"inputs": [
+            {"glob": "a", "tests": "test(=\")\")"},
+            {"glob": "b", "tests": "test(=\"(\")"},
+        ]}}});
+        assert_eq!(Settings::from_metadata(Path::new("/r"), &quoted).unwrap().test.inputs.len(), 2);
+        let open_quote = json!({"xtask": {"test": {"inputs": [{"glob": "a", "tests": "test(=\")"}]}}});
+        assert!(Settings::from_metadata(Path::new("/r"), &open_quote).is_err());
     }
 
     #[test]

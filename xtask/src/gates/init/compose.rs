@@ -462,10 +462,11 @@ services:
     fn interpolation() {
         assert_eq!(with_defaults("${A:-x}-${B}-$C-$$D-${E:-${F:-y}}"), "x---$D-y");
         let mut vars = Vec::new();
-        scan_variables("${A:?need A} ${B-b} $$C ${D:+on} $1", 7, &mut vars);
+        scan_variables("${A:?need A} ${B-b} $$C ${D:+on} $1 $DB_USER/x", 7, &mut vars);
         let seen: Vec<(&str, Option<&str>, bool)> =
             vars.iter().map(|v| (v.name.as_str(), v.default.as_deref(), v.required)).collect();
-        assert_eq!(seen, [("A", None, true), ("B", Some("b"), false), ("D", Some(""), false)]);
+        let want = [("A", None, true), ("B", Some("b"), false), ("D", Some(""), false), ("DB_USER", None, false)];
+        assert_eq!(seen, want);
         assert!(vars.iter().all(|v| v.line == 7));
         let e = ComposeFile::parse("compose.yaml", "services:\n  db: [\n").unwrap_err();
         assert!(e.starts_with("compose.yaml:"), "{e}");
