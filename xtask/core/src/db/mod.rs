@@ -254,7 +254,7 @@ mod tests {
             out: crate::output::Output::new(crate::output::ColorChoice::Never, &Default::default()),
             no_cache: false,
         };
-        let url = "postgres://app:pw@localhost:5432/app_test";
+        let url = "postgres://app@localhost:5432/app_test";
         let db = Database { url: url.into(), source: Source::External };
         let names = |env: TestEnv| env.vars().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>();
         let run = test_env(&cx, Wanted { database: true, services: true }, Some(&db), None);
