@@ -314,8 +314,13 @@ fn start_sleeping_run(s: &StandIn) -> std::process::Child {
     start_sleeping_run_with(s, s.command(&[]))
 }
 
-fn start_sleeping_run_with(s: &StandIn, mut c: Command) -> std::process::Child {
-    s.write("during.sh", format!("{QUERY_DURING_TESTS}\n: > \"$STANDIN/ready\"\nexec sleep 60\n"));
+fn start_sleeping_run_with(s: &StandIn, c: Command) -> std::process::Child {
+    start_running(s, c, "exec sleep 60")
+}
+
+/// The test command runs `rest` once the database answered and `ready` is written.
+fn start_running(s: &StandIn, mut c: Command, rest: &str) -> std::process::Child {
+    s.write("during.sh", format!("{QUERY_DURING_TESTS}\n: > \"$STANDIN/ready\"\n{rest}\n"));
     c.process_group(0).stdout(Stdio::piped()).stderr(Stdio::piped());
     let mut child = c.spawn().unwrap();
     wait_for_file(&s.path("ready"), &mut child);
@@ -343,7 +348,11 @@ fn ctrl_c_in_the_terminal_stops_the_tests_and_the_cluster() {
 #[test]
 fn sigterm_to_the_xtask_alone_reaches_the_tests_and_stops_the_cluster() {
     let s = standin(CLUSTER_SETTINGS);
-    let child = start_sleeping_run(&s);
+    // The test command notes each SIGTERM it gets and ends a while after the first: it gets the
+    // one handed on to it, once (a second one means "stop now" to many tools), and is not killed.
+    let on_term = "trap 'echo TERM >> \"$STANDIN/got-term\"' TERM\nsleep 60 &\nwait $!\n\
+                   for _ in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15; do sleep 0.1; done\nexit 143";
+    let child = start_running(&s, s.command(&[]), on_term);
     let seen = seen(&s);
     let started = Instant::now();
     rustix::process::kill_process(rustix::process::Pid::from_child(&child), rustix::process::Signal::TERM).unwrap();
@@ -352,6 +361,8 @@ fn sigterm_to_the_xtask_alone_reaches_the_tests_and_stops_the_cluster() {
     support::assert_ended_by_signal(out.status, 15, &stderr);
     assert!(stderr.contains("interrupted by SIGTERM"), "{stderr}");
     assert!(started.elapsed() < Duration::from_secs(20), "the test command was not stopped: {:?}", started.elapsed());
+    let got = std::fs::read_to_string(s.path("got-term")).unwrap_or_default();
+    assert_eq!(got, "TERM\n", "the test command got the SIGTERM once, before any kill: {stderr}");
     assert_gone(&seen);
 }
 

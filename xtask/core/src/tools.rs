@@ -855,6 +855,9 @@ mod tests {
         assert_eq!(Tool::Schemathesis.env_var(), "SCHEMATHESIS");
         assert_eq!(Tool::CheckJsonschema.env_var(), "CHECK_JSONSCHEMA");
         assert_eq!(Tool::CargoLlvmCov.install_command(), "cargo install --locked cargo-llvm-cov --version 0.9.1");
+        // The install line says how a tool is built: quickly, for one whose time goes elsewhere.
+        assert!(Tool::CargoMutants.build().shown().contains("built quickly"), "{}", Tool::CargoMutants.build().shown());
+        assert_eq!(Tool::CargoNextest.build().shown(), "");
     }
 
     #[test]

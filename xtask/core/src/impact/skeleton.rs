@@ -451,6 +451,9 @@ mod tests {
         assert_eq!(change(s, &s.replace("'}'", "'{'")), RustChange::Items);
         let raw = "const R: &str = r#\"a \"quoted\" } word\"#;\nfn g() { let _ = 1; }\n";
         assert_eq!(change(raw, &raw.replace("let _ = 1", "let _ = 2")), RustChange::Bodies);
+        // A raw string ends at a quote followed by as many `#` as opened it, not at the first quote.
+        assert_eq!(lex("let r = r#\"a \" { b\"#;"), ["let", "r", "=", "r#\"a \" { b\"#", ";"]);
+        assert_eq!(lex("let r = r\"a { b\";"), ["let", "r", "=", "r\"a { b\"", ";"]);
         let nested = "/* outer /* inner */ still comment */ fn h() {}\n";
         assert_eq!(change(nested, &nested.replace("still comment", "more words")), RustChange::Layout);
     }
