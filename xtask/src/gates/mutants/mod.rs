@@ -44,7 +44,8 @@ pub struct MutantsArgs {
     /// `--re` reads it, e.g. `'replace > with >= in earns'`
     #[arg(long = "re", value_name = "REGEX")]
     pub regex: Vec<String>,
-    /// Run only part M of N of the mutants (every Nth, from the Mth), e.g. one job of a matrix
+    /// Run only part M of N of the mutants, e.g. one job of a matrix; a mutant's part is fixed by
+    /// its file and name, so a part keeps its mutants (and their remembered verdicts) as code moves
     #[arg(long, value_name = "M/N", value_parser = test_run::parse_partition)]
     pub shard: Option<test_run::Partition>,
     /// List the mutants and the tests each would run, and run none
@@ -156,12 +157,7 @@ impl MutantsArgs {
         let chosen = |m: &Mutant| self.package.is_empty() || self.package.contains(&m.package);
         let mutants: Vec<Mutant> = mutants.into_iter().filter(|m| own(m) && chosen(m)).collect();
         let Some(shard) = self.shard else { return Ok((scope, mutants)) };
-        let part: Vec<Mutant> = mutants
-            .into_iter()
-            .enumerate()
-            .filter(|(i, _)| i % shard.count as usize == (shard.index - 1) as usize)
-            .map(|(_, m)| m)
-            .collect();
+        let part: Vec<Mutant> = mutants.into_iter().filter(|m| shard_of(m, shard.count) == shard.index).collect();
         Ok((format!("{scope}, shard {shard}"), part))
     }
 
@@ -311,6 +307,52 @@ fn report(cx: &Context, findings: &Findings, file: &std::path::Path) -> Result<O
     Ok(Outcome::Failed)
 }
 
+/// The part (1 to `count`) a mutant is in: a hash (FNV-1a) of its file and its name, which has
+/// no line number. Not its place in the list: a mutant added or removed anywhere would move
+/// every mutant after it to another part, and away from the verdicts that part remembers.
+fn shard_of(m: &Mutant, count: u32) -> u32 {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for byte in m.file.bytes().chain([0]).chain(m.what.bytes()) {
+        hash ^= u64::from(byte);
+        hash = hash.wrapping_mul(0x0100_0000_01b3);
+    }
+    (hash % u64::from(count.max(1))) as u32 + 1
+}
+
 fn count(n: usize, what: &str) -> String {
     format!("{n} {what}{}", if n == 1 { "" } else { "s" })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use list::Position;
+
+    fn mutant(file: &str, line: u32, what: &str) -> Mutant {
+        Mutant {
+            package: "a".into(),
+            file: file.into(),
+            start: Position { line, column: 1 },
+            end: Position { line, column: 2 },
+            replacement: "x".into(),
+            what: what.into(),
+            genre: "BinaryOperator".into(),
+        }
+    }
+
+    #[test]
+    fn a_mutant_s_shard_is_fixed_by_its_file_and_name_and_the_shards_are_even() {
+        let m = mutant("a/src/lib.rs", 8, "replace > with >= in earns");
+        // Lines added above it move it, not its shard.
+        assert_eq!(shard_of(&m, 12), shard_of(&mutant("a/src/lib.rs", 30, "replace > with >= in earns"), 12));
+        assert!((1..=12).contains(&shard_of(&m, 12)));
+        assert_eq!(shard_of(&m, 1), 1);
+        let all: Vec<Mutant> =
+            (0..1200).map(|i| mutant(&format!("p{}/src/f{}.rs", i % 7, i % 31), 1, &format!("replace f{i}"))).collect();
+        let mut sizes = [0usize; 12];
+        for m in &all {
+            sizes[shard_of(m, 12) as usize - 1] += 1;
+        }
+        assert!(sizes.iter().all(|&n| (70..=130).contains(&n)), "about 100 each: {sizes:?}");
+    }
 }
