@@ -18,8 +18,8 @@
 //!   one would run no test it did not, and no filterset.
 //!
 //! A mutant that ran filtersets or whole packages keeps its verdict only in the same tree, with
-//! the same tests. Timeouts (the machine may have been busy) and unviable mutants (one build)
-//! are not kept. `--no-cache` runs every mutant (and keeps the verdicts); `cargo xtask cache
+//! the same tests. An unviable mutant (it does not build) keeps it only in the same tree: what
+//! any other file says may make it build. Timeouts are not kept: the machine may have been busy. `--no-cache` runs every mutant (and keeps the verdicts); `cargo xtask cache
 //! clean` forgets them. A memory that cannot be read is empty, said once, never an error.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -168,7 +168,7 @@ impl Memory {
         Ok(found)
     }
 
-    /// Keeps a tried mutant's verdict (caught or missed; module docs), with its tree's record
+    /// Keeps a tried mutant's verdict (caught, missed or unviable; module docs), with its tree's record
     /// written first, once a run. Nothing without a map: its tests were whole packages.
     pub fn keep(
         &mut self,
@@ -179,7 +179,7 @@ impl Memory {
         set: &TestSet,
     ) -> Result<()> {
         let Some(map) = map else { return Ok(()) };
-        if !matches!(tried.verdict, Verdict::Caught | Verdict::Missed) {
+        if !matches!(tried.verdict, Verdict::Caught | Verdict::Missed | Verdict::Unviable) {
             return Ok(());
         }
         let key = match &self.current {
@@ -301,6 +301,9 @@ impl Then<'_> {
         reach: &dyn Fn(&str) -> Option<BTreeSet<String>>,
     ) -> bool {
         let e = self.entry;
+        if matches!(e.verdict, Verdict::Unviable) {
+            return self.change.changes.is_empty();
+        }
         let Some(old) = e.tests.iter().map(|&i| self.tests.get(i)).collect::<Option<BTreeSet<&TestId>>>() else {
             return false;
         };
@@ -457,8 +460,12 @@ mod tests {
         assert!(holds(&missed, &elsewhere, &[0, 1, 2], &set(&[1], &[])), "fewer tests: still missed");
         assert!(!holds(&missed, &elsewhere, &[0, 1, 2], &set(&[0, 1, 2], &[])), "a new test may catch it");
         assert!(!holds(&missed, &elsewhere, &[0, 1, 2], &set(&[0, 1], &["binary_id(=b::t)"])), "so may a filterset");
-        // Timeouts and unviable mutants are never kept; were one read, it would not hold.
+        // Timeouts are never kept; were one read, it would not hold.
         assert!(!holds(&entry(Verdict::Timeout, &[0]), &change(&[], &[], &[]), &[0, 1, 2], &set(&[0], &[])));
+        // An unviable mutant stays unviable in the same tree only: any file may make it build.
+        let unviable = entry(Verdict::Unviable, &[0]);
+        assert!(holds(&unviable, &change(&[], &[], &[]), &[0, 1, 2], &set(&[0], &[])));
+        assert!(!holds(&unviable, &change(&["b/src/main.rs"], &[2], &[]), &[0, 1, 2], &set(&[0], &[])));
     }
 
     #[test]
