@@ -12,8 +12,8 @@
 //! impact-aware run judges it (`impact::select`, by the current map's lines):
 //! - the map is valid for what the verdict's run was (toolchain, lockfile, settings, pins), and
 //!   the change is not one that runs everything and leaves the mutant's file as it was;
-//! - no test it ran is one the change selects, by the map or by a filterset that can name
-//!   the test's package (`plan::filter_reach`);
+//! - no test it ran is one the change selects, by the map or by a filterset that may name it
+//!   (`plan::filter_names`: by its binary id and name);
 //! - a caught mutant would still run every test it ran (the failing one among them); a missed
 //!   one would run no test it did not, and no filterset.
 //!
@@ -31,7 +31,7 @@ use serde::{Deserialize, Serialize};
 
 use super::exec::{Tried, Verdict};
 use super::list::{Mutant, Position};
-use super::plan::{TestSet, dependents, filter_reach};
+use super::plan::{TestSet, dependents, filter_names};
 use crate::Context;
 use crate::impact::map::{Map, TestId, Validity};
 use crate::impact::select::{self, Plan, Selection};
@@ -150,7 +150,7 @@ impl Memory {
             }
         }
         let index: BTreeMap<&TestId, usize> = map.tests.iter().enumerate().map(|(i, t)| (&t.id, i)).collect();
-        let reach = |f: &str| filter_reach(f, &|p: &str| dependents(&workspace, p));
+        let reach = |f: &str, t: &TestId| filter_names(f, t, &|p: &str| dependents(&workspace, p));
         for (i, ((mutant, set), entry)) in run.iter().zip(wanted).enumerate() {
             let Some(entry) = entry else { continue };
             let Some((record, change)) = changes.get(entry.tree.as_str()) else { continue };
@@ -298,7 +298,7 @@ impl Then<'_> {
         set: &TestSet,
         map: &Map,
         index: &BTreeMap<&TestId, usize>,
-        reach: &dyn Fn(&str) -> Option<BTreeSet<String>>,
+        reach: &dyn Fn(&str, &TestId) -> Option<bool>,
     ) -> bool {
         let e = self.entry;
         if matches!(e.verdict, Verdict::Unviable) {
@@ -320,9 +320,7 @@ impl Then<'_> {
         }
         let reached = |t: &TestId| {
             let Some(i) = index.get(t) else { return true };
-            let package = t.binary.split("::").next().unwrap_or_default();
-            self.change.tests.contains(i)
-                || (self.change.filters.iter()).any(|(f, _)| reach(f).is_none_or(|r| r.contains(package)))
+            self.change.tests.contains(i) || (self.change.filters.iter()).any(|(f, _)| reach(f, t) != Some(false))
         };
         if old.iter().any(|t| reached(t)) {
             return false;
@@ -419,7 +417,7 @@ mod tests {
         let dependents = |p: &str| -> BTreeSet<String> {
             if p == "a" { ["a".to_owned(), "b".to_owned()].into() } else { [p.to_owned()].into() }
         };
-        let reach = |f: &str| filter_reach(f, &dependents);
+        let reach = |f: &str, t: &TestId| filter_names(f, t, &dependents);
         Then { entry, tests: &tests, change }.holds(&mutant(), now, &map, &index, &reach)
     }
 
@@ -441,6 +439,16 @@ mod tests {
             &set(&[0, 1], &[])
         ));
         assert!(!holds(&caught, &change(&["x.txt"], &[], &["test(=unit)"]), &[0, 1, 2], &set(&[0, 1], &[])));
+        // A filterset that names other tests of its package leaves it: here the unit tests only.
+        let unit_tests = "package(=a) & (kind(lib) | kind(bin))";
+        assert!(holds(
+            &entry(Verdict::Caught, &[1]),
+            &change(&["a/src/x.rs"], &[], &[unit_tests]),
+            &[0, 1, 2],
+            &set(&[1], &[])
+        ));
+        assert!(!holds(&caught, &change(&["a/src/x.rs"], &[], &[unit_tests]), &[0, 1, 2], &set(&[0, 1], &[])));
+        assert!(!holds(&caught, &change(&["x.txt"], &[], &["test(/^uni/)"]), &[0, 1, 2], &set(&[0, 1], &[])), "it may");
         // A filterset that names only tests of other packages leaves it.
         assert!(holds(&caught, &change(&["b/tests/t.rs"], &[], &["binary_id(=b::t)"]), &[0, 1, 2], &set(&[0, 1], &[])));
         // Its own file changed: it runs again.

@@ -18,7 +18,7 @@ use anyhow::Result;
 
 use super::list::Mutant;
 use crate::Context;
-use crate::impact::map::Map;
+use crate::impact::map::{Map, TestId};
 use crate::impact::select::{Plan as ImpactPlan, Selection};
 use crate::impact::workspace::Workspace;
 use crate::impact::{self, Decision};
@@ -298,6 +298,76 @@ pub fn filter_reach(filter: &str, dependents: &dyn Fn(&str) -> BTreeSet<String>)
     }
 }
 
+/// Whether a nextest filterset names `test`, as far as its text tells: `Some` for the
+/// predicates a binary id and a test name decide (`package`, `binary_id`, `rdeps` and `test`
+/// with `=`, `rdeps` naming P and its `dependents`; `kind` where the binary id shows it;
+/// `all()`, `none()`), combined by `|`, `&`, `-` and `not`; `None` when it cannot tell, which a
+/// caller takes as "it may".
+pub fn filter_names(filter: &str, test: &TestId, dependents: &dyn Fn(&str) -> BTreeSet<String>) -> Option<bool> {
+    let f = without_outer_parens(filter.trim());
+    let union = split_top(f, &["|", "+", " or "]);
+    if union.len() > 1 {
+        let each: Vec<Option<bool>> = union.iter().map(|part| filter_names(part, test, dependents)).collect();
+        return decided(&each, true);
+    }
+    let both = split_top(f, &["&", " and "]);
+    if both.len() > 1 {
+        let each: Vec<Option<bool>> = both.iter().map(|part| filter_names(part, test, dependents)).collect();
+        return decided(&each, false);
+    }
+    let minus = split_top(f, &[" - "]);
+    if minus.len() > 1 {
+        let rest = minus[1..].join(" | ");
+        return match (filter_names(minus[0], test, dependents), filter_names(&rest, test, dependents)) {
+            (Some(false), _) | (_, Some(true)) => Some(false),
+            (Some(true), Some(false)) => Some(true),
+            _ => None,
+        };
+    }
+    if let Some(inner) = f.strip_prefix("not ").or_else(|| f.strip_prefix("!")) {
+        return filter_names(inner, test, dependents).map(|named| !named);
+    }
+    match f {
+        "all()" => return Some(true),
+        "none()" => return Some(false),
+        _ => {}
+    }
+    let (name, rest) = f.split_once('(')?;
+    let arg = rest.strip_suffix(')')?;
+    let (package, kind) = match test.binary.split_once("::") {
+        None => (test.binary.as_str(), None),
+        Some((p, rest)) => (p, Some(rest.split_once('/').map_or("test", |(k, _)| k))),
+    };
+    if name == "kind" {
+        // A binary id without `::` is a library's (or a proc-macro's: nextest tells them apart).
+        return match (kind, arg) {
+            (Some(k), _) => Some(k == arg),
+            (None, "lib" | "proc-macro") => None,
+            (None, _) => Some(false),
+        };
+    }
+    let exact = arg.strip_prefix('=')?;
+    match name {
+        "package" => Some(package == exact),
+        "binary_id" => Some(test.binary == exact),
+        "rdeps" => Some(dependents(exact).contains(package)),
+        "test" => Some(test.name == exact),
+        _ => None,
+    }
+}
+
+/// A union's (`wins` true) or an intersection's (`wins` false) answer: `wins` when any part
+/// says so, `None` when a part cannot tell, else the other way.
+fn decided(each: &[Option<bool>], wins: bool) -> Option<bool> {
+    if each.contains(&Some(wins)) {
+        Some(wins)
+    } else if each.contains(&None) {
+        None
+    } else {
+        Some(!wins)
+    }
+}
+
 /// `text` without parentheses that enclose all of it.
 fn without_outer_parens(text: &str) -> &str {
     let mut t = text;
@@ -485,6 +555,35 @@ mod tests {
         ] {
             assert_eq!(reach(open), None, "{open}");
         }
+    }
+
+    #[test]
+    fn a_filterset_names_a_test_by_its_binary_id_and_name_or_cannot_tell() {
+        let id = |binary: &str, name: &str| TestId { binary: binary.into(), name: name.into() };
+        let names = |f: &str, t: &TestId| filter_names(f, t, &dependents_of_a);
+        let (unit, it, bin) = (id("a", "m::unit"), id("a::it", "strong"), id("b::bin/b", "runs"));
+        // The impact rules' forms (select.rs).
+        let unit_tests = "package(=a) & (kind(lib) | kind(bin))";
+        assert_eq!(names(unit_tests, &it), Some(false), "an integration test is neither");
+        assert_eq!(names(unit_tests, &bin), Some(false), "another package's");
+        assert_eq!(names(unit_tests, &unit), None, "a library's or a proc-macro's unit test");
+        assert_eq!(names("binary_id(=a::it) & not (test(=weak) | test(=other))", &it), Some(true));
+        assert_eq!(names("binary_id(=a::it) & not (test(=strong))", &it), Some(false));
+        assert_eq!(names("package(=a) & kind(test)", &it), Some(true));
+        assert_eq!(names("rdeps(=a)", &bin), Some(true));
+        assert_eq!(names("(rdeps(=a)) & (package(=a))", &bin), Some(false));
+        assert_eq!(names("binary_id(=a::it) | (binary_id(=b::bin/b) & test(=runs))", &bin), Some(true));
+        assert_eq!(names("binary_id(=a::it) | (binary_id(=b::bin/b) & test(=x))", &bin), Some(false));
+        assert_eq!(names("package(=a) - test(=strong)", &it), Some(false));
+        assert_eq!(names("all() - package(=b)", &it), Some(true));
+        assert_eq!(names("none()", &it), Some(false));
+        // What the text does not decide: a matcher other than `=`, an unknown predicate.
+        assert_eq!(names("test(strong)", &it), None);
+        assert_eq!(names("test(/^str/)", &it), None);
+        assert_eq!(names("binary_id(=b::bin/b) & test(/^str/)", &it), Some(false));
+        assert_eq!(names("package(=b) | platform(target)", &it), None);
+        assert_eq!(names("package(=b) & platform(target)", &it), Some(false));
+        assert_eq!(names("not platform(target)", &it), None);
     }
 
     #[test]
