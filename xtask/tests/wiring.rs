@@ -412,9 +412,8 @@ fn a_weekly_run_audits_main_with_a_fresh_advisory_database() {
     assert!(on.get("workflow_dispatch").is_some(), "it can be run by hand");
     assert_eq!(workflow.get("permissions").map(Node::entries).map(<[_]>::len), Some(0), "no default permissions");
 
-    let jobs = workflow.get("jobs").expect("jobs").entries();
-    assert_eq!(jobs.len(), 1);
-    let job = &jobs[0].1;
+    let jobs = workflow.get("jobs").expect("jobs");
+    let job = jobs.get("security").expect("the security job");
     let permissions: Vec<(&str, &str)> = job
         .get("permissions")
         .map(Node::entries)
@@ -434,6 +433,52 @@ fn a_weekly_run_audits_main_with_a_fresh_advisory_database() {
     let with = checkout.and_then(|s| s.get("with")).expect("checkout with");
     assert_eq!(text(with, "ref"), Some("main"));
     assert_eq!(text(with, "persist-credentials"), Some("false"));
+}
+
+/// Trivy scans the image CD pushed and, every week, the tree and `latest`: CRITICAL and HIGH,
+/// unfixed ones left out, a finding fails the step, and each scan's SARIF is uploaded, also
+/// when the scan failed. CodeQL analyses the Rust code with the security-extended queries.
+#[test]
+fn the_image_and_the_code_are_scanned_by_trivy_and_codeql() {
+    let steps = |workflow: &Node, job: &str| -> Vec<Node> {
+        let job = workflow.get("jobs").and_then(|j| j.get(job)).unwrap_or_else(|| panic!("job {job}"));
+        job.get("steps").map(Node::items).unwrap_or_default().to_vec()
+    };
+    let uses = |s: &Node, action: &str| text(s, "uses").is_some_and(|u| u.starts_with(&format!("{action}@")));
+    let check = |workflow: &str, job: &str, scans: usize| {
+        let steps = steps(&load(workflow), job);
+        let trivy: Vec<&Node> = steps.iter().filter(|s| uses(s, "aquasecurity/trivy-action")).collect();
+        assert_eq!(trivy.len(), scans, "{workflow}");
+        for scan in trivy {
+            let with = scan.get("with").expect("with");
+            assert_eq!(text(with, "severity"), Some("CRITICAL,HIGH"), "{workflow}");
+            assert_eq!(text(with, "ignore-unfixed"), Some("true"), "{workflow}");
+            assert_eq!(text(with, "format"), Some("sarif"), "{workflow}");
+            assert_eq!(text(with, "exit-code"), Some("1"), "{workflow}: a finding fails the step");
+            let output = text(with, "output").expect("output");
+            let upload = (steps.iter())
+                .find(|s| {
+                    uses(s, "github/codeql-action/upload-sarif")
+                        && s.get("with").and_then(|w| text(w, "sarif_file")) == Some(output)
+                })
+                .unwrap_or_else(|| panic!("{workflow}: {output} is uploaded"));
+            assert!(text(upload, "if").is_some_and(|c| c.contains("always()")), "{workflow}: uploaded after a finding");
+        }
+    };
+    check(".github/workflows/cd.yml", "scan", 1);
+    check(".github/workflows/security-weekly.yml", "trivy", 2);
+    let cd = load(".github/workflows/cd.yml");
+    let scan = cd.get("jobs").and_then(|j| j.get("scan")).unwrap();
+    assert_eq!(text(scan, "needs"), Some("build-push"), "the image pushed");
+    let deploy = cd.get("jobs").and_then(|j| j.get("deploy")).unwrap();
+    assert_eq!(text(deploy, "needs"), Some("build-push"), "a finding does not hold the deploy back");
+
+    let codeql = steps(&load(".github/workflows/codeql.yml"), "analyze");
+    let init = codeql.iter().find(|s| uses(s, "github/codeql-action/init")).expect("init");
+    let with = init.get("with").expect("with");
+    assert_eq!(text(with, "languages"), Some("rust"));
+    assert_eq!(text(with, "queries"), Some("security-extended"));
+    assert!(codeql.iter().any(|s| uses(s, "github/codeql-action/analyze")));
 }
 
 /// CD deploys with scripts/deploy.sh, nothing inline, and by hand through workflow_dispatch
