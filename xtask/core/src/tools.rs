@@ -855,6 +855,9 @@ mod tests {
         assert_eq!(Tool::Schemathesis.env_var(), "SCHEMATHESIS");
         assert_eq!(Tool::CheckJsonschema.env_var(), "CHECK_JSONSCHEMA");
         assert_eq!(Tool::CargoLlvmCov.install_command(), "cargo install --locked cargo-llvm-cov --version 0.9.1");
+        // The verdict cache's key names every pin: a new pin runs the gates again.
+        assert!(pinned_versions().contains(&"cargo-llvm-cov 0.9.1".to_owned()), "{:?}", pinned_versions());
+        assert_eq!(pinned_versions().len(), SPECS.iter().filter(|s| s.version.is_some()).count());
         // The install line says how a tool is built: quickly, for one whose time goes elsewhere.
         assert!(Tool::CargoMutants.build().shown().contains("built quickly"), "{}", Tool::CargoMutants.build().shown());
         assert_eq!(Tool::CargoNextest.build().shown(), "");

@@ -976,6 +976,8 @@ diff --git a/with space.rs b/with space.rs
             ("diff --git a/a b/a\n@@ -1 +1 @@\n", 2, "before the file's `+++`"),
             ("diff --git a b\n--- a\n+++ a\n@@ -1 +1 @@\n-a\n+b\n", 3, "--dst-prefix=b/"),
             ("diff --git a/a b/a\n--- a\n+++ b/a\n@@ -1 +1 @@\n-a\n+b\n", 2, "old-side path \"a\""),
+            // The prefix alone names no file.
+            ("diff --git a/a b/a\n--- a/a\n+++ b/\n@@ -1 +1 @@\n-a\n+b\n", 3, "new-side path \"b/\""),
             ("diff --git a/a b/a\n--- a/a\n+++ \"b/a\\q\"\n", 3, "unknown escape"),
             ("diff --git a/a b/a\n--- a/a\n+++ \"b/a\n", 3, "no closing quote"),
             ("diff --cc a\n", 1, "combined"),

@@ -475,6 +475,9 @@ diff --git a/m.rs b/edited.rs
             ("diff --git a/a b/a\n--- a/a\n+++ b/a\n@@ -1 +1 @@\n+b\n+c\n", 6, "expected 1 more old"),
             ("diff --git a/a b/a\n@@ -1 +1 @@\n", 2, "before the file's `+++`"),
             ("diff --git a/a b/a\n--- a/a\n+++ b/a\n@@ -0,2 +1 @@\n", 4, "out of range"),
+            ("diff --git a/a b/a\n--- a/a\n+++ b/a\n@@ -1 +0,2 @@\n", 4, "out of range"),
+            // Only old lines missing: still cut short.
+            ("diff --git a/a b/a\n--- a/a\n+++ b/a\n@@ -1,2 +1 @@\n-a\n+b\n", 6, "1 old and 0 new"),
             ("diff --git a/a b/a\n--- a/a\n+++ b/a\n@@ -1 +1 @@\n-a\n+b\nx\n", 7, "unexpected"),
             ("diff --cc a\n", 1, "combined"),
         ] {

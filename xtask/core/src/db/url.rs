@@ -311,6 +311,8 @@ mod tests {
             ep("postgres:///x?host=/var/run/postgresql"),
             Endpoint { host: "/var/run/postgresql".into(), port: 5432 }
         );
+        // libpq's query parameters name the host and the port too, and win over the authority.
+        assert_eq!(ep("postgres://h:1/x?host=/run/pg&port=5433"), Endpoint { host: "/run/pg".into(), port: 5433 });
         assert_eq!(ep("postgres://%2Ftmp:5555/x"), Endpoint { host: "/tmp".into(), port: 5555 });
         assert_eq!(ep("postgres://a:1,b:2/x"), Endpoint { host: "a".into(), port: 1 });
         assert_eq!(ep("postgres://u:p/w@h:7/x"), Endpoint { host: "h".into(), port: 7 });
