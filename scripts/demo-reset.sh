@@ -19,7 +19,7 @@ Environment (defaults in brackets), shared with backup.sh:
   DB_USER         database user  [$POSTGRES_USER, else clicknback]
   DB_NAME         database name  [$POSTGRES_DB, else clicknback]
   SEED_FILE       load this file instead of the image's seeds   [unset]
-  BACKUP_DIR, RETENTION_DAYS: see backup.sh --help
+  BACKUP_DIR, KEEP_DAILY, KEEP_WEEKLY, KEEP_MONTHLY, OFFSITE_*: see backup.sh --help
 EOF
 }
 

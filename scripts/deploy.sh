@@ -27,7 +27,8 @@ Environment (defaults in brackets):
   COMPOSE_FILE    the stack's compose file             [$DEPLOY_DIR/docker-compose.yml]
   DEPLOY_TIMEOUT  seconds the new app gets to be healthy [120]
   KEEP_IMAGES     sha- images kept after a deploy      [5]
-  BACKUP_DIR, RETENTION_DAYS, DB_USER, DB_NAME: as for backup.sh
+  BACKUP_DIR, DB_USER, DB_NAME, KEEP_DAILY, KEEP_WEEKLY, KEEP_MONTHLY, OFFSITE_*: as for
+  backup.sh
 EOF
 }
 
