@@ -1,21 +1,27 @@
 #!/usr/bin/env bash
-# Prove that a backup restores: the newest clicknback-*.sql.gz (or the file named) is loaded
-# into a throwaway PostgreSQL container, which has no network and is removed afterwards, and
-# the app's tables are counted. Runs on the server, nightly after the backup (deploy/crontab).
+# Prove that a backup restores, and time it: the newest clicknback-*.sql.gz (or the file named,
+# or with --offsite the newest off-site copy) is loaded into a throwaway PostgreSQL container,
+# which has no network and is removed afterwards, and the app's tables are counted. Runs on the
+# server: nightly after the backup, monthly on the off-site copy (deploy/crontab).
 set -euo pipefail
 
 usage() {
   cat <<'EOF'
-Usage: restore-check.sh [--help] [FILE]
+Usage: restore-check.sh [--help] [--offsite | FILE]
 
 Restores FILE, or else the newest clicknback-YYYYmmdd-HHMMSS.sql.gz in $BACKUP_DIR, into a
 throwaway PostgreSQL container (no network; removed afterwards, whatever happens) and checks
 it: the file is a whole gzip holding a whole pg_dump, psql loads it without an error, and
-the tables of $CHECK_TABLES exist. Prints each table's row count. The live database is never
-touched.
+the tables of $CHECK_TABLES exist. Prints each table's row count, how long the restore took
+(psql loading the dump, timed; the throwaway server's start-up is not counted), the size of
+the restored database and of the backup. The live database is never touched.
+
+--offsite: the newest backup on the off-site host instead (offsite-copy.sh's copies), fetched
+and verified by offsite-fetch.sh into a temporary folder, removed afterwards.
 
 Exit status: 0 the backup restores; 1 it is empty, truncated or incomplete, does not
-restore, or lacks a table (or there is no backup); 2 a usage error or no Docker.
+restore, or lacks a table (or there is no backup, or the off-site fetch failed); 2 a usage
+error, a wrong setting or no Docker.
 
 Environment (defaults in brackets):
   DEPLOY_DIR      the deploy folder                      [/opt/clicknback]
@@ -25,12 +31,15 @@ Environment (defaults in brackets):
                   [_sqlx_migrations users merchants]
   DB_USER         database user  [$POSTGRES_USER, else clicknback]
   DB_NAME         database name  [$POSTGRES_DB, else clicknback]
+  OFFSITE_*       with --offsite: see offsite-copy.sh --help
 EOF
 }
 
 file=""
+offsite=""
 case "${1:-}" in
   -h | --help) usage; exit 0 ;;
+  --offsite) offsite=1 ;;
   -*) echo "restore-check.sh: unknown option '$1' (see --help)" >&2; exit 2 ;;
   "") ;;
   *) file="$1" ;;
@@ -51,6 +60,21 @@ fail() {
   echo "restore check failed: $*" >&2
   exit 1
 }
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+cleanup_fetched() { :; }
+
+if [[ -n "$offsite" ]]; then
+  # A folder of its own (mode 700: the dump holds password hashes), removed on the way out.
+  fetched="$(mktemp -d "${TMPDIR:-/tmp}/clicknback-offsite-restore.XXXXXX")" || fail "cannot create a temporary folder"
+  cleanup_fetched() { rm -rf -- "$fetched"; }
+  trap cleanup_fetched EXIT
+  status=0
+  bash "$here/offsite-fetch.sh" "$fetched" || status=$?
+  # A wrong setting stays a usage error (2); anything else failed the check.
+  ((status != 2)) || exit 2
+  ((status == 0)) || fail "the newest off-site backup could not be fetched (see above)"
+  BACKUP_DIR="$fetched"
+fi
 
 if [[ -z "$file" ]]; then
   pattern='clicknback-[0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9]-[0-9][0-9][0-9][0-9][0-9][0-9].sql.gz'
@@ -70,7 +94,10 @@ docker info >/dev/null 2>&1 || { echo "restore-check.sh: no Docker engine answer
 
 container="clicknback-restore-check-$$"
 password="restore-check-$RANDOM$RANDOM$RANDOM"
-cleanup() { docker rm -f "$container" >/dev/null 2>&1 || true; }
+cleanup() {
+  docker rm -f "$container" >/dev/null 2>&1 || true
+  cleanup_fetched
+}
 trap cleanup EXIT
 docker run -d --rm --name "$container" --network none \
   -e POSTGRES_USER="$DB_USER" -e POSTGRES_DB="$DB_NAME" \
@@ -91,7 +118,12 @@ for _ in $(seq 120); do
 done
 [[ -n "${ready:-}" ]] || fail "the throwaway $RESTORE_IMAGE container did not become ready"
 
+# The restore time: psql loading the whole dump (EPOCHREALTIME in microseconds; its decimal
+# point follows the locale).
+started="${EPOCHREALTIME/[.,]/}"
 gunzip -c "$file" | psql_check -q >/dev/null || fail "$file does not restore (psql stopped at the error above)"
+finished="${EPOCHREALTIME/[.,]/}"
+elapsed_ms=$(((finished - started) / 1000))
 
 counts=()
 for table in $CHECK_TABLES; do
@@ -100,7 +132,11 @@ for table in $CHECK_TABLES; do
   [[ "$exists" == "t" ]] || fail "$file restores, but has no table $table"
   counts+=("$table $(psql_check -tAc "SELECT count(*) FROM public.\"$table\"")")
 done
+database_size="$(psql_check -tAc "SELECT pg_size_pretty(pg_database_size(current_database()))")"
 echo "restore check passed: $file"
 for line in "${counts[@]}"; do
   echo "  ${line% *}: ${line##* } rows"
 done
+printf '  restore time: %d.%03d s (psql loading the dump into an empty database)\n' \
+  $((elapsed_ms / 1000)) $((elapsed_ms % 1000))
+echo "  database size: $database_size (restored); backup size: $(wc -c <"$file") bytes (gzip)"
