@@ -46,7 +46,7 @@ const FUTURE_MIGRATION: i64 = 20990101000000;
 const HTTP_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Settings of the scripts and of compose that the test's own environment must not decide.
-const INHERITED: [&str; 22] = [
+const INHERITED: [&str; 34] = [
     "DEPLOY_DIR",
     "COMPOSE_FILE",
     "COMPOSE_PROJECT_NAME",
@@ -54,6 +54,18 @@ const INHERITED: [&str; 22] = [
     "COMPOSE_ENV_FILES",
     "BACKUP_DIR",
     "RETENTION_DAYS",
+    "KEEP_DAILY",
+    "KEEP_WEEKLY",
+    "KEEP_MONTHLY",
+    "OFFSITE_HOST",
+    "OFFSITE_USER",
+    "OFFSITE_PORT",
+    "OFFSITE_DIR",
+    "OFFSITE_IDENTITY",
+    "OFFSITE_KNOWN_HOSTS",
+    "OFFSITE_TIMEOUT",
+    "RESTORE_IMAGE",
+    "CHECK_TABLES",
     "DB_USER",
     "DB_NAME",
     "SEED_FILE",
@@ -430,6 +442,7 @@ fn ops_scripts_against_a_real_stack() {
     let previous = format!("{}:previous", stack.image);
     stack.tags.push(previous);
     deploy(&stack, &a, &b, &broken);
+    restore_time(&stack);
 
     stack.remove();
 }
@@ -444,12 +457,12 @@ fn backup_and_restore(stack: &Stack) {
     assert_eq!(created.status, 201, "{created:?}");
     stack.assert_logs_in(ROW, ROW_PASSWORD);
 
-    // backup.sh, with the default retention (an empty RETENTION_DAYS is 7 days) over older files.
+    // backup.sh over older files. The retention goes by the UTC time in the name, never the
+    // mtime: the newest-named old backup is the oldest file, the oldest-named one is new.
     let backups = stack.backups();
-    let expired = old_file(&backups, "clicknback-20251201-030000.sql.gz", 10 * 24);
-    // Seven and a half days: past a 7-day retention (`find -mtime +7` would keep it a day more).
-    let just_expired = old_file(&backups, "clicknback-20251225-150000.sql.gz", 7 * 24 + 12);
-    old_file(&backups, "clicknback-20251226-030000.sql.gz", 6 * 24);
+    let expired = old_file(&backups, "clicknback-20251201-030000.sql.gz", 0);
+    let same_day = old_file(&backups, "clicknback-20251226-010000.sql.gz", 0);
+    old_file(&backups, "clicknback-20251226-030000.sql.gz", 60 * 24);
     old_file(&backups, "clicknback-manual.sql.gz", 30 * 24);
     old_file(&backups, "other-20251101-030000.sql.gz", 30 * 24);
     old_file(&backups, "clicknback-20251101-030000.sql.gz.keep", 30 * 24);
@@ -465,8 +478,10 @@ fn backup_and_restore(stack: &Stack) {
     assert!(run.stderr.contains("does not exist"), "pg_dump says why: {run:?}");
     assert_eq!(names(&backups), before, "no partial or temporary file; the old backups are kept");
 
+    // Two days' backups kept (no weekly or monthly rule): the new one and the newest of
+    // 2025-12-26. An empty RETENTION_DAYS is not set (as the crontab's `RETENTION_DAYS=`).
     let mut c = stack.script("backup.sh", &[]);
-    c.env("RETENTION_DAYS", "");
+    c.env("RETENTION_DAYS", "").env("KEEP_DAILY", "2").env("KEEP_WEEKLY", "0").env("KEEP_MONTHLY", "0");
     let run = support::run(c);
     assert_eq!(run.code, 0, "{run:?}");
     let name = new_backup(&before, &names(&backups));
@@ -476,6 +491,11 @@ fn backup_and_restore(stack: &Stack) {
     assert!(dump.contains("-- PostgreSQL database dump complete"), "a whole dump:\n{dump}");
     assert_eq!(std::fs::metadata(&backup).unwrap().permissions().mode() & 0o777, 0o600, "the dump holds hashes");
     assert!(run.stdout.contains(&format!("backup written: {}", backup.display())), "{run:?}");
+    assert_eq!(
+        run.stdout.matches("off-site copy: not configured (OFFSITE_HOST is not set)").count(),
+        1,
+        "said once: {run:?}"
+    );
     let mut kept = vec![
         "clicknback-20251101-030000.sql.gz.keep".to_owned(),
         "clicknback-20251226-030000.sql.gz".to_owned(),
@@ -485,10 +505,15 @@ fn backup_and_restore(stack: &Stack) {
     ];
     kept.sort();
     assert_eq!(names(&backups), kept, "only its own backups past the retention are removed, no temporary file left");
-    for path in [&expired, &just_expired] {
-        assert!(run.stdout.contains(&format!("removed backup older than 7 days: {}", path.display())), "{run:?}");
+    for path in [&expired, &same_day] {
+        assert!(
+            run.stdout
+                .contains(&format!("removed backup {} (retention: 2 daily, 0 weekly, 0 monthly)", path.display())),
+            "{run:?}"
+        );
     }
-    assert_eq!(run.stdout.matches("removed").count(), 2, "{run:?}");
+    assert_eq!(run.stdout.matches("removed backup ").count(), 2, "{run:?}");
+    assert!(run.stdout.contains(&format!("retention: 2 backups kept, 2 removed in {}", backups.display())), "{run:?}");
 
     restore_check(stack, &backup);
 
@@ -509,6 +534,11 @@ fn restore_check(stack: &Stack, backup: &Path) {
     assert!(run.stdout.contains("  users: 1 rows"), "{run:?}");
     assert!(run.stdout.contains("  merchants: 0 rows"), "{run:?}");
     assert!(!run.stdout.contains("_sqlx_migrations: 0 rows"), "{run:?}");
+    let (seconds, size) = restore_figures(&run);
+    assert!(seconds > 0.0 && seconds < 60.0, "a restore time in seconds: {run:?}");
+    assert!(size.ends_with(" MB") || size.ends_with(" kB"), "the restored database's size: {run:?}");
+    let bytes = std::fs::metadata(backup).unwrap().len();
+    assert!(run.stdout.contains(&format!("backup size: {bytes} bytes (gzip)")), "{run:?}");
 
     let dump = gunzip(backup);
     let bad = stack.path("bad");
@@ -546,6 +576,58 @@ fn restore_check(stack: &Stack, backup: &Path) {
     assert_eq!(containers(), before, "no throwaway container is left");
 }
 
+/// The restore time (seconds) and the restored database's size that restore-check.sh printed.
+fn restore_figures(run: &Run) -> (f64, String) {
+    let line = |prefix: &str| {
+        run.stdout
+            .lines()
+            .find_map(|l| l.strip_prefix(prefix))
+            .unwrap_or_else(|| panic!("no `{prefix}` line: {run:?}"))
+            .to_owned()
+    };
+    let time = line("  restore time: ");
+    let seconds =
+        time.strip_suffix(" s (psql loading the dump into an empty database)").unwrap_or_else(|| panic!("{time}"));
+    let (whole, millis) = seconds.split_once('.').unwrap_or_else(|| panic!("seconds with milliseconds: {seconds}"));
+    assert!(millis.len() == 3 && whole.bytes().chain(millis.bytes()).all(|b| b.is_ascii_digit()), "{seconds}");
+    let size = line("  database size: ");
+    let size = size.split_once(" (restored); ").unwrap_or_else(|| panic!("{size}")).0.to_owned();
+    (seconds.parse().unwrap(), size)
+}
+
+/// The restore time of a database with many rows: 100,000 users made with SQL, backed up by
+/// backup.sh and restored by restore-check.sh, which times psql's load. The figures are
+/// printed, and recorded in docs/deployment-plan.md ("Disaster recovery").
+fn restore_time(stack: &Stack) {
+    const USERS: u32 = 100_000;
+    stack.sql(&format!(
+        "INSERT INTO users (email, password_hash, full_name) SELECT 'load-' || i || '@example.com', \
+         '$argon2id$v=19$m=19456,t=2,p=1$' || md5(i::text) || '$' || md5('hash' || i) || md5('salt' || i), \
+         'Load User ' || i FROM generate_series(1, {USERS}) AS i"
+    ));
+    let timed = stack.path("timed-backups");
+    let mut c = stack.script("backup.sh", &[]);
+    c.env("BACKUP_DIR", &timed);
+    let run = support::run(c);
+    assert_eq!(run.code, 0, "{run:?}");
+    let mut c = stack.script("restore-check.sh", &[]);
+    c.env("BACKUP_DIR", &timed);
+    let run = support::run(c);
+    assert_eq!(run.code, 0, "{run:?}");
+    assert!(run.stdout.contains(&format!("  users: {USERS} rows")), "{run:?}");
+    let (seconds, size) = restore_figures(&run);
+    let backup = run.stdout.lines().find_map(|l| l.strip_prefix("restore check passed: ")).unwrap();
+    let bytes = std::fs::metadata(backup).unwrap().len();
+    // Straight to stderr, past the harness's capture: the figure the docs record.
+    use std::io::Write as _;
+    let _ = writeln!(
+        std::io::stderr(),
+        "restore time: {seconds:.3} s for {USERS} users, a {size} database, from a {:.1} MB backup (restore-check.sh)",
+        bytes as f64 / 1e6
+    );
+    stack.sql("DELETE FROM users WHERE email LIKE 'load-%@example.com'");
+}
+
 /// demo-reset.sh stops before the drop when the backup cannot be written; otherwise it backs
 /// up, resets and seeds (from the image, or SEED_FILE): the row is gone, the admin logs in.
 fn demo_reset(stack: &Stack) {
@@ -562,14 +644,14 @@ fn demo_reset(stack: &Stack) {
     assert_eq!(stack.emails(), [ROW], "the row is still there");
     assert_eq!(std::fs::read_to_string(&blocker).unwrap(), "a regular file\n");
 
-    // demo-reset.sh: a backup first (with RETENTION_DAYS passed on to backup.sh), then the
+    // demo-reset.sh: a backup first (with the retention passed on to backup.sh), then the
     // schema dropped, migrated and seeded from the image: the row is gone, the admin logs in.
     let reset_backups = stack.path("reset-backups");
     old_file(&reset_backups, "clicknback-20251226-030000.sql.gz", 6 * 24);
     old_file(&reset_backups, "clicknback-20251231-030000.sql.gz", 24);
     let before = names(&reset_backups);
     let mut c = stack.script("demo-reset.sh", &[]);
-    c.env("BACKUP_DIR", &reset_backups).env("RETENTION_DAYS", "3");
+    c.env("BACKUP_DIR", &reset_backups).env("KEEP_DAILY", "2").env("KEEP_WEEKLY", "0").env("KEEP_MONTHLY", "0");
     let run = support::run(c);
     assert_eq!(run.code, 0, "{run:?}");
     let steps: Vec<&str> = run.stdout.lines().filter(|l| l.starts_with(|c: char| c.is_ascii_digit())).collect();
@@ -578,7 +660,7 @@ fn demo_reset(stack: &Stack) {
     let after = names(&reset_backups);
     let reset_backup = new_backup(&before, &after);
     assert!(gunzip(&reset_backups.join(&reset_backup)).contains(ROW), "the backup was taken before the reset");
-    assert_eq!(after, ["clicknback-20251231-030000.sql.gz".to_owned(), reset_backup], "the 3-day retention applied");
+    assert_eq!(after, ["clicknback-20251231-030000.sql.gz".to_owned(), reset_backup], "the 2-day retention applied");
     assert_eq!(stack.emails(), [ADMIN], "the row is gone, the demo admin is seeded");
     assert_eq!(stack.sql("SELECT count(*) FROM merchants"), ["5"], "the demo merchants are seeded");
     stack.assert_logs_in(ADMIN, ADMIN_PASSWORD);
@@ -857,18 +939,210 @@ fn backup_refuses_to_overwrite_an_existing_backup() {
 }
 
 #[test]
-fn backup_rejects_a_retention_that_is_not_a_positive_number_of_days() {
+fn backup_refuses_wrong_retention_settings_and_the_retired_retention_days_before_dumping() {
     let ops = ops_standin(None);
-    for days in ["0", "seven", "-1", "7d"] {
-        let mut c = ops_script(&ops, "backup.sh", &[]);
-        c.env("RETENTION_DAYS", days);
+    let old = ops.write("deploy/backups/clicknback-20200101-030000.sql.gz", "an old backup");
+    for (var, value, why) in [
+        ("KEEP_DAILY", "seven", "KEEP_DAILY must be a whole number"),
+        ("KEEP_WEEKLY", "-1", "KEEP_WEEKLY must be a whole number"),
+        ("KEEP_MONTHLY", "12m", "KEEP_MONTHLY must be a whole number"),
+        ("KEEP_DAILY", "07", "KEEP_DAILY must be a whole number"),
+        ("RETENTION_DAYS", "7", "RETENTION_DAYS=7 is no longer read"),
+        ("OFFSITE_PORT", "ssh", "OFFSITE_PORT must be a port number"),
+        ("OFFSITE_DIR", "backups; rm -rf ~", "OFFSITE_DIR must be a path of letters"),
+        ("OFFSITE_IDENTITY", "/no/such/key", "OFFSITE_IDENTITY=/no/such/key is not a readable private key"),
+    ] {
+        for script in ["backup.sh", "prune-backups.sh"] {
+            if var.starts_with("OFFSITE_") && script == "prune-backups.sh" {
+                continue;
+            }
+            let mut c = ops_script(&ops, script, &[]);
+            c.env(var, value).env("OFFSITE_HOST", "backup.example.com");
 
-        let run = support::run(c);
+            let run = support::run(c);
 
-        assert_eq!(run.code, 1, "RETENTION_DAYS={days}: {run:?}");
-        assert!(run.stderr.contains("RETENTION_DAYS must be"), "{run:?}");
+            assert_eq!(run.code, 2, "{script} with {var}={value}: {run:?}");
+            assert!(run.stderr.contains(&format!("{script}: {why}")), "{script} with {var}={value}: {run:?}");
+        }
     }
-    assert!(ops.log().is_empty(), "{:?}", ops.log());
+    let mut c = ops_script(&ops, "backup.sh", &[]);
+    c.env("KEEP_DAILY", "0").env("KEEP_WEEKLY", "0").env("KEEP_MONTHLY", "0");
+    let run = support::run(c);
+    assert_eq!(run.code, 2, "{run:?}");
+    assert!(run.stderr.contains("are all 0, which would keep no backup at all"), "{run:?}");
+    let run = ops_run(&ops, "backup.sh", &[]);
+    assert_eq!(run.code, 0, "the same folder, with the defaults: {run:?}");
+    let log = ops.log();
+    assert_eq!(log.len(), 1, "only the last run dumped: {log:?}");
+    assert!(old.exists(), "its only other backup is the oldest, kept while a rule has count left");
+}
+
+/// The names of a year and more of backups: one at 03:00 every day from 2025-02-01 to
+/// 2026-03-14, except from 2025-06-10 to 2025-07-20, all of August 2025, and 2026-03-10 and 11
+/// (the server was down), and more on some days: deploys at 11:42:07 and 17:05:33 on
+/// Saturday 2026-03-14 and at 22:10 on Sunday 2026-03-08; then the one just written, Sunday
+/// 2026-03-15 03:00, and one from 2024-12-31 23:59:59.
+fn a_year_of_backups() -> Vec<String> {
+    fn days_in_month(year: u32, month: u32) -> u32 {
+        match month {
+            2 if year.is_multiple_of(4) => 29,
+            2 => 28,
+            4 | 6 | 9 | 11 => 30,
+            _ => 31,
+        }
+    }
+    let mut names = Vec::new();
+    for (year, month) in (2..=12).map(|m| (2025, m)).chain((1..=3).map(|m| (2026, m))) {
+        for day in 1..=days_in_month(year, month) {
+            let date = (year, month, day);
+            let down = ((2025, 6, 10)..=(2025, 7, 20)).contains(&date)
+                || (year, month) == (2025, 8)
+                || [(2026, 3, 10), (2026, 3, 11)].contains(&date)
+                || date > (2026, 3, 14);
+            if !down {
+                names.push(format!("clicknback-{year}{month:02}{day:02}-030000.sql.gz"));
+            }
+        }
+    }
+    for extra in ["20260314-114207", "20260314-170533", "20260308-221000", "20260315-030000", "20241231-235959"] {
+        names.push(format!("clicknback-{extra}.sql.gz"));
+    }
+    names
+}
+
+/// prune-backups.sh over a year and more of backups (made here, all with the mtime of now):
+/// restic's `forget --keep-daily 7 --keep-weekly 4 --keep-monthly 12` keeps exactly these, by
+/// the UTC time in the names; nothing else in the folder is touched; --dry-run removes nothing.
+#[test]
+fn retention_keeps_7_daily_4_weekly_12_monthly_over_a_year_of_backups() {
+    let dir = Scratch::new("ops-retention");
+    let backups = dir.path("backups");
+    let all = a_year_of_backups();
+    assert_eq!(all.len(), 338);
+    for name in &all {
+        dir.write(&format!("backups/{name}"), name);
+    }
+    // Not backups of backup.sh's: never touched. A name whose time is not a real one (30
+    // February) is reported and left alone, and so is a folder with a backup's name.
+    let foreign = [
+        ".clicknback-backup.Ab12Cd",
+        "clicknback-20250101-030000.sql.gz.keep",
+        "clicknback-20250230-030000.sql.gz",
+        "clicknback-manual.sql.gz",
+        "notes.txt",
+        "other-20250101-030000.sql.gz",
+    ];
+    for name in foreign {
+        dir.write(&format!("backups/{name}"), "not a backup of backup.sh's");
+    }
+    std::fs::create_dir(backups.join("clicknback-20250102-030000.sql.gz")).unwrap();
+    let kept = [
+        // The newest backup of each of the last 7 days that have one (not the 10th and 11th):
+        "clicknback-20260315-030000.sql.gz", // also the weekly of ISO week 11 and the monthly of March
+        "clicknback-20260314-170533.sql.gz", // the newest of three that day
+        "clicknback-20260313-030000.sql.gz",
+        "clicknback-20260312-030000.sql.gz",
+        "clicknback-20260309-030000.sql.gz",
+        "clicknback-20260308-221000.sql.gz", // also the weekly of week 10 (Monday 2 to Sunday 8)
+        "clicknback-20260307-030000.sql.gz",
+        // The newest of each of the last 4 ISO weeks: weeks 11 and 10 above, then 9 and 8.
+        "clicknback-20260301-030000.sql.gz",
+        "clicknback-20260222-030000.sql.gz",
+        // The newest of each of the last 12 months that have one: March 2026 above, then
+        // these 11 (August 2025 has none, so the twelfth is March 2025; June's is the 9th).
+        "clicknback-20260228-030000.sql.gz",
+        "clicknback-20260131-030000.sql.gz",
+        "clicknback-20251231-030000.sql.gz",
+        "clicknback-20251130-030000.sql.gz",
+        "clicknback-20251031-030000.sql.gz",
+        "clicknback-20250930-030000.sql.gz",
+        "clicknback-20250731-030000.sql.gz",
+        "clicknback-20250609-030000.sql.gz",
+        "clicknback-20250531-030000.sql.gz",
+        "clicknback-20250430-030000.sql.gz",
+        "clicknback-20250331-030000.sql.gz",
+    ];
+    let removed: Vec<&String> = all.iter().filter(|n| !kept.contains(&n.as_str())).collect();
+    assert_eq!(removed.len(), 318);
+    let mut survivors: Vec<String> = kept.iter().chain(foreign.iter()).map(|n| (*n).to_owned()).collect();
+    survivors.push("clicknback-20250102-030000.sql.gz".to_owned());
+    survivors.sort();
+    let before = names(&backups);
+
+    let run = support::run(script("prune-backups.sh", &["--dry-run", backups.to_str().unwrap()]));
+
+    assert_eq!(run.code, 0, "{run:?}");
+    assert_eq!(names(&backups), before, "a dry run removes nothing");
+    for name in &removed {
+        assert!(run.stdout.contains(&format!("would remove {}\n", backups.join(name).display())), "{name}: {run:?}");
+    }
+    assert!(run.stdout.contains(&format!("keep         {} (daily,weekly,monthly)\n", backups.join(kept[0]).display())));
+    assert!(run.stdout.contains(&format!("keep         {} (weekly)\n", backups.join(kept[7]).display())));
+    assert!(run.stdout.contains(&format!("keep         {} (monthly)\n", backups.join(kept[19]).display())));
+    assert_eq!(run.stdout.matches("would remove ").count(), 318, "{run:?}");
+    assert!(run.stdout.contains("dry run: 20 backups would be kept and 318 removed in"), "{run:?}");
+
+    let mut c = script("prune-backups.sh", &[]);
+    c.env("BACKUP_DIR", &backups);
+    let run = support::run(c);
+
+    assert_eq!(run.code, 0, "{run:?}");
+    assert_eq!(names(&backups), survivors, "exactly these survive, and every file that is not a backup");
+    for name in &removed {
+        let line =
+            format!("removed backup {} (retention: 7 daily, 4 weekly, 12 monthly)\n", backups.join(name).display());
+        assert!(run.stdout.contains(&line), "each removal is named: {name}: {run:?}");
+    }
+    assert_eq!(run.stdout.matches("removed backup ").count(), 318, "{run:?}");
+    assert!(run.stdout.contains("retention: 20 backups kept, 318 removed in"), "{run:?}");
+    assert!(run.stderr.contains("clicknback-20250230-030000.sql.gz does not name a real UTC time; left alone"));
+    for name in foreign.iter().filter(|n| **n != "clicknback-20250230-030000.sql.gz") {
+        assert_eq!(std::fs::read_to_string(backups.join(name)).unwrap(), "not a backup of backup.sh's", "{name}");
+    }
+
+    // Again: nothing more to remove.
+    let run = support::run(script("prune-backups.sh", &[backups.to_str().unwrap()]));
+    assert_eq!(run.code, 0, "{run:?}");
+    assert!(run.stdout.contains("retention: 20 backups kept, 0 removed in"), "{run:?}");
+    assert_eq!(names(&backups), survivors);
+}
+
+/// While a rule still has count left at the oldest backup, the oldest is kept too (restic
+/// 0.17's rule), and a rule of 0 is off.
+#[test]
+fn retention_keeps_the_oldest_backup_while_a_rule_has_count_left() {
+    let dir = Scratch::new("ops-retention-oldest");
+    let backups = dir.path("backups");
+    for name in ["20260315-030000", "20260315-010000", "20260314-030000", "20260314-010000"] {
+        dir.write(&format!("backups/clicknback-{name}.sql.gz"), name);
+    }
+    let mut c = script("prune-backups.sh", &[backups.to_str().unwrap()]);
+    c.env("KEEP_DAILY", "7").env("KEEP_WEEKLY", "0").env("KEEP_MONTHLY", "0");
+
+    let run = support::run(c);
+
+    assert_eq!(run.code, 0, "{run:?}");
+    assert_eq!(
+        names(&backups),
+        ["clicknback-20260314-010000.sql.gz", "clicknback-20260314-030000.sql.gz", "clicknback-20260315-030000.sql.gz"],
+        "the newest of each day, and the oldest: {run:?}"
+    );
+    assert!(run.stdout.contains("retention: 3 backups kept, 1 removed in"), "{run:?}");
+
+    // One daily backup: the count is used up by the newest, so the oldest goes.
+    let mut c = script("prune-backups.sh", &[backups.to_str().unwrap()]);
+    c.env("KEEP_DAILY", "1").env("KEEP_WEEKLY", "0").env("KEEP_MONTHLY", "0");
+    let run = support::run(c);
+    assert_eq!(run.code, 0, "{run:?}");
+    assert_eq!(names(&backups), ["clicknback-20260315-030000.sql.gz"], "{run:?}");
+
+    for args in [vec!["--force"], vec!["a", "b"]] {
+        let run = support::run(script("prune-backups.sh", &args));
+        assert_eq!(run.code, 2, "{args:?}: {run:?}");
+    }
+    let run = support::run(script("prune-backups.sh", &[dir.path("none").to_str().unwrap()]));
+    assert_eq!(run.code, 1, "{run:?}");
+    assert!(run.stderr.contains("is not a folder"), "{run:?}");
 }
 
 #[test]
@@ -913,7 +1187,16 @@ fn rollback_rejects_anything_but_a_full_commit_tag() {
 #[test]
 fn every_script_is_executable_strict_bash_with_help() {
     let ops = ops_standin(None);
-    for name in ["backup.sh", "demo-reset.sh", "rollback.sh", "restore-check.sh", "deploy.sh"] {
+    for name in [
+        "backup.sh",
+        "demo-reset.sh",
+        "rollback.sh",
+        "restore-check.sh",
+        "deploy.sh",
+        "prune-backups.sh",
+        "offsite-copy.sh",
+        "offsite-fetch.sh",
+    ] {
         let path = script_path(name);
         let mode = std::fs::metadata(&path).unwrap().permissions().mode();
         assert_eq!(mode & 0o111, 0o111, "{name} is executable");
@@ -950,8 +1233,9 @@ fn cron_field_ok(field: &str, min: u32, max: u32) -> bool {
 }
 
 /// deploy/crontab, as `crontab deploy/crontab` installs it: valid lines, scripts that exist
-/// here and are executable, every output appended to ops.log, and the restore check run after
-/// the job that writes the backup, whether or not that job succeeded.
+/// here and are executable, every output appended to ops.log, the restore check run after
+/// the job that writes the backup, whether or not that job succeeded, and once a month on the
+/// off-site copy.
 #[test]
 fn the_crontab_runs_these_scripts_and_checks_each_backup_it_writes() {
     assert!(cron_field_ok("*/15", 0, 59) && cron_field_ok("1-5", 0, 7) && cron_field_ok("0,30", 0, 59));
@@ -972,11 +1256,12 @@ fn the_crontab_runs_these_scripts_and_checks_each_backup_it_writes() {
         for (field, (min, max)) in fields[..5].iter().zip([(0, 59), (0, 23), (1, 31), (1, 12), (0, 7)]) {
             assert!(cron_field_ok(field, min, max), "deploy/crontab:{n}: `{field}` is not a valid time field");
         }
-        jobs.push((n, line.split_whitespace().skip(5).collect::<Vec<_>>().join(" ")));
+        jobs.push((n, fields[..5].join(" "), line.split_whitespace().skip(5).collect::<Vec<_>>().join(" ")));
     }
     assert!(!jobs.is_empty());
     let mut writes_backup_then_checks = false;
-    for (n, command) in &jobs {
+    let mut checks_offsite_monthly = false;
+    for (n, when, command) in &jobs {
         let steps: Vec<&str> = command.split(';').map(str::trim).collect();
         let mut wrote_backup = false;
         for step in &steps {
@@ -990,7 +1275,17 @@ fn the_crontab_runs_these_scripts_and_checks_each_backup_it_writes() {
                 step.ends_with(">>/opt/clicknback/ops.log 2>&1"),
                 "deploy/crontab:{n}: `{step}` must append to ops.log"
             );
-            if name == "restore-check.sh" {
+            if name == "restore-check.sh" && step.split_whitespace().nth(1) == Some("--offsite") {
+                // Once a month, every month: a minute, an hour and one day of the month.
+                let when: Vec<&str> = when.split(' ').collect();
+                let day = when[2].parse::<u32>().unwrap_or(0);
+                assert!(
+                    when[0].parse::<u32>().is_ok() && when[1].parse::<u32>().is_ok() && (1..=28).contains(&day),
+                    "deploy/crontab:{n}: the off-site restore test runs on one day of every month"
+                );
+                assert_eq!(&when[3..], ["*", "*"], "deploy/crontab:{n}: every month, whatever the weekday");
+                checks_offsite_monthly = true;
+            } else if name == "restore-check.sh" {
                 assert!(wrote_backup, "deploy/crontab:{n}: the restore check runs after the job that writes a backup");
                 writes_backup_then_checks = true;
             }
@@ -998,4 +1293,348 @@ fn the_crontab_runs_these_scripts_and_checks_each_backup_it_writes() {
         }
     }
     assert!(writes_backup_then_checks, "the nightly backup is followed by the restore check");
+    assert!(checks_offsite_monthly, "a monthly restore test of the off-site copy");
+}
+
+// ----------------------------------------------------------------------------------------
+// Off-site copies, against a real sshd
+
+/// The off-site host of the tests: Debian's openssh-server and rsync, login by key only for
+/// the user `offsite`, the host key and the authorized key the test made. A `sha256sum` in
+/// /usr/local/bin (first on sshd's PATH) first appends a byte to each `.incoming-*` file it is
+/// given while /tmp/corrupt exists: a copy damaged on the host's disk, which the real
+/// sha256sum then reads.
+const SSHD_DOCKERFILE: &str = r#"FROM debian:trixie-slim
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends openssh-server rsync \
+ && rm -rf /var/lib/apt/lists/* /etc/ssh/ssh_host_* \
+ && useradd --create-home --shell /bin/bash --password '*' offsite \
+ && mkdir -p /run/sshd /home/offsite/.ssh
+COPY offsite.conf /etc/ssh/sshd_config.d/offsite.conf
+COPY ssh_host_ed25519_key ssh_host_ed25519_key.pub /etc/ssh/
+COPY authorized_keys /home/offsite/.ssh/authorized_keys
+COPY sha256sum /usr/local/bin/sha256sum
+RUN chmod 600 /etc/ssh/ssh_host_ed25519_key && chmod 755 /usr/local/bin/sha256sum \
+ && chown -R offsite:offsite /home/offsite/.ssh && chmod 700 /home/offsite/.ssh \
+ && chmod 600 /home/offsite/.ssh/authorized_keys
+EXPOSE 22
+CMD ["/usr/sbin/sshd", "-D", "-e"]
+"#;
+
+/// Key logins only, for `offsite` only, with the test's host key.
+const SSHD_CONFIG: &str = "HostKey /etc/ssh/ssh_host_ed25519_key\nPasswordAuthentication no\n\
+                           KbdInteractiveAuthentication no\nPermitRootLogin no\nAllowUsers offsite\n";
+
+const SHA256SUM_CORRUPTING: &str = r#"#!/bin/sh
+if [ -e /tmp/corrupt ]; then
+  for f in "$@"; do
+    case "$f" in */.incoming-*) printf 'x' >> "$f" ;; esac
+  done
+fi
+exec /usr/bin/sha256sum "$@"
+"#;
+
+/// The off-site folder there (OFFSITE_DIR's default, under the user's home).
+const OFFSITE_FOLDER: &str = "/home/offsite/backups/clicknback";
+
+/// An ed25519 key pair made by ssh-keygen, without a passphrase: the private key's path and
+/// the public key (`type key`).
+fn ssh_key(dir: &Scratch, name: &str) -> (PathBuf, String) {
+    let path = dir.path(name);
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    let mut c = Command::new("ssh-keygen");
+    c.args(["-q", "-t", "ed25519", "-N", "", "-C", "xtask-offsite-test", "-f"]).arg(&path);
+    ok(c);
+    let public = std::fs::read_to_string(format!("{}.pub", path.display())).unwrap();
+    let public = public.split_whitespace().take(2).collect::<Vec<_>>().join(" ");
+    (path, public)
+}
+
+/// An sshd container on the engine, published on a loopback port, with a known_hosts file
+/// that pins its host key and a key that logs in. Dropping it removes the container and the
+/// image.
+struct Sshd {
+    dir: Scratch,
+    name: String,
+    image: String,
+    port: u16,
+    identity: PathBuf,
+    known_hosts: PathBuf,
+}
+
+impl Sshd {
+    fn start() -> Sshd {
+        let dir = Scratch::new("ops-sshd");
+        let name = format!("xtask-{}", dir.0.file_name().unwrap().to_string_lossy());
+        let (identity, client_key) = ssh_key(&dir, "client_key");
+        let (_, host_key) = ssh_key(&dir, "context/ssh_host_ed25519_key");
+        dir.write("context/authorized_keys", format!("{client_key}\n"));
+        dir.write("context/offsite.conf", SSHD_CONFIG);
+        dir.write("context/sha256sum", SHA256SUM_CORRUPTING);
+        dir.write("context/Dockerfile", SSHD_DOCKERFILE);
+        let known_hosts = dir.path("known_hosts");
+        let mut sshd = Sshd { image: format!("{name}:sshd"), name, port: 0, identity, known_hosts, dir };
+        let mut c = Command::new("docker");
+        c.args(["build", "--quiet", "--tag", &sshd.image]).arg(sshd.dir.path("context"));
+        ok(c);
+        let mut c = Command::new("docker");
+        c.args(["run", "--detach", "--name", &sshd.name, "--publish", "127.0.0.1::22", &sshd.image]);
+        ok(c);
+        let mut c = Command::new("docker");
+        c.args(["port", &sshd.name, "22/tcp"]);
+        let published = ok(c);
+        sshd.port = published.lines().find_map(|l| l.strip_prefix("127.0.0.1:")).and_then(|p| p.parse().ok()).unwrap();
+        sshd.dir.write("known_hosts", format!("[127.0.0.1]:{} {host_key}\n", sshd.port));
+        sshd.wait_for_login();
+        sshd
+    }
+
+    /// Until the key logs in, with the host key checked (at most 30 s).
+    fn wait_for_login(&self) {
+        for _ in 0..60 {
+            let mut c = Command::new("ssh");
+            c.args(["-F", "/dev/null", "-p", &self.port.to_string(), "-i"])
+                .arg(&self.identity)
+                .args(["-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=yes", "-o"])
+                .arg(format!("UserKnownHostsFile={}", self.known_hosts.display()))
+                .args(["offsite@127.0.0.1", "true"]);
+            if c.output().is_ok_and(|o| o.status.success()) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(500));
+        }
+        let mut c = Command::new("docker");
+        c.args(["logs", &self.name]);
+        panic!("the key never logged in to the sshd container; its log:\n{}", ok(c));
+    }
+
+    /// The off-site settings of the scripts for this host (OFFSITE_DIR: the default).
+    fn env<'c>(&self, c: &'c mut Command) -> &'c mut Command {
+        c.env("OFFSITE_HOST", "127.0.0.1")
+            .env("OFFSITE_USER", "offsite")
+            .env("OFFSITE_PORT", self.port.to_string())
+            .env("OFFSITE_IDENTITY", &self.identity)
+            .env("OFFSITE_KNOWN_HOSTS", &self.known_hosts)
+    }
+
+    /// A command in the container, as `offsite`; its stdout.
+    fn exec(&self, script: &str) -> String {
+        let mut c = Command::new("docker");
+        c.args(["exec", "--user", "offsite", &self.name, "bash", "-c", script]);
+        ok(c)
+    }
+
+    /// The names in the off-site folder, hidden ones included.
+    fn names(&self) -> Vec<String> {
+        let mut names: Vec<String> =
+            self.exec(&format!("ls -1A {OFFSITE_FOLDER}")).lines().map(str::to_owned).collect();
+        names.sort();
+        names
+    }
+
+    fn sha256(&self, name: &str) -> String {
+        self.exec(&format!("sha256sum {OFFSITE_FOLDER}/{name}")).split_whitespace().next().unwrap().to_owned()
+    }
+
+    /// Removes the container and the image now, and checks that they are gone.
+    fn remove(self) {
+        let (name, image) = (self.name.clone(), self.image.clone());
+        drop(self);
+        for (kind, what) in [("container", name), ("image", image)] {
+            let out = Command::new("docker").args([kind, "inspect", &what]).output().unwrap();
+            assert!(!out.status.success(), "the {kind} {what} is removed");
+        }
+    }
+}
+
+impl Drop for Sshd {
+    fn drop(&mut self) {
+        for args in
+            [["rm", "--force", "--volumes", self.name.as_str()], ["image", "rm", "--force", self.image.as_str()]]
+        {
+            if let Ok(out) = Command::new("docker").args(args).output()
+                && !out.status.success()
+            {
+                eprintln!("docker {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+            }
+        }
+    }
+}
+
+fn local_sha256(path: &Path) -> String {
+    let mut c = Command::new("sha256sum");
+    c.arg(path);
+    ok(c).split_whitespace().next().unwrap().to_owned()
+}
+
+/// A file named like a backup, of random bytes.
+fn random_backup(dir: &Scratch, name: &str) -> PathBuf {
+    dir.write(&format!("local/{name}"), random_hex(64 * 1024))
+}
+
+/// offsite-copy.sh, backup.sh, offsite-fetch.sh and restore-check.sh --offsite against a real
+/// sshd in a container: a copy lands under its name with the same SHA-256 and the retention
+/// prunes there; the newest copy is fetched and restored; a changed host key, an unknown one
+/// and a copy damaged there fail, and so does a host that is down, each keeping the local
+/// backup. The container and its image are removed afterwards.
+#[test]
+fn offsite_copies_to_a_real_sshd() {
+    if !support::docker_engine("offsite_copies_to_a_real_sshd") {
+        return;
+    }
+    let _engine = support::docker_lock();
+    let sshd = Sshd::start();
+    let host = format!("offsite@127.0.0.1:{}:backups/clicknback", sshd.port);
+    let offsite_run = |script_name: &str, args: &[&str], keep_daily: &str| {
+        let mut c = script(script_name, args);
+        sshd.env(&mut c).env("KEEP_DAILY", keep_daily).env("KEEP_WEEKLY", "0").env("KEEP_MONTHLY", "0");
+        support::run(c)
+    };
+
+    // Backups there already, and files that are not backups.
+    sshd.exec(&format!(
+        "mkdir -p {OFFSITE_FOLDER} && cd {OFFSITE_FOLDER} && for d in 01 02 03 04 05 06 07 08 09 10; do \
+         echo old > clicknback-202603$d-030000.sql.gz; done && echo notes > README.txt && \
+         echo manual > clicknback-manual.sql.gz"
+    ));
+    let local = Scratch::new("ops-offsite-local");
+    let backup = random_backup(&local, "clicknback-20260311-030000.sql.gz");
+    let sum = local_sha256(&backup);
+
+    // A good copy: under its name, the same checksum, mode 600; three daily backups kept there.
+    let run = offsite_run("offsite-copy.sh", &[backup.to_str().unwrap()], "3");
+    assert_eq!(run.code, 0, "{run:?}");
+    assert!(run.stdout.contains(&format!("verified on offsite@127.0.0.1 (sha256 {sum})")), "{run:?}");
+    assert_eq!(sshd.sha256("clicknback-20260311-030000.sql.gz"), sum);
+    assert_eq!(sshd.exec(&format!("stat -c %a {OFFSITE_FOLDER}/clicknback-20260311-030000.sql.gz")).trim(), "600");
+    assert_eq!(
+        sshd.names(),
+        [
+            "README.txt",
+            "clicknback-20260309-030000.sql.gz",
+            "clicknback-20260310-030000.sql.gz",
+            "clicknback-20260311-030000.sql.gz",
+            "clicknback-manual.sql.gz"
+        ],
+        "the retention there, on backups only; no temporary file left: {run:?}"
+    );
+    for day in 1..=8 {
+        let line = format!(
+            "removed off-site backup offsite@127.0.0.1:backups/clicknback/clicknback-202603{day:02}-030000.sql.gz"
+        );
+        assert!(run.stdout.contains(&line), "{line}: {run:?}");
+    }
+    assert!(run.stdout.contains("off-site retention: 3 backups kept, 8 removed"), "{run:?}");
+    assert_eq!(local_sha256(&backup), sum, "the local backup is untouched");
+    // Again: it is there already.
+    let run = offsite_run("offsite-copy.sh", &[backup.to_str().unwrap()], "3");
+    assert_eq!(run.code, 0, "{run:?}");
+    assert!(run.stdout.contains("was there already, with the same checksum"), "{run:?}");
+
+    // backup.sh copies each backup it writes (a stand-in docker's dump: a real, small one).
+    let ops = ops_standin(Some("20260312-030000"));
+    ops.write(
+        "dump.sql",
+        "CREATE TABLE offsite_probe (id integer PRIMARY KEY, note text);\n\
+         INSERT INTO offsite_probe VALUES (1, 'copied off-site');\n-- PostgreSQL database dump complete\n",
+    );
+    let backup_run = |now: &str, keep_daily: &str| {
+        ops.write("bin/date", format!("#!/bin/bash\necho {now}\n"));
+        let mut c = ops_script(&ops, "backup.sh", &[]);
+        sshd.env(&mut c).env("KEEP_DAILY", keep_daily).env("KEEP_WEEKLY", "0").env("KEEP_MONTHLY", "0");
+        support::run(c)
+    };
+    let run = backup_run("20260312-030000", "3");
+    assert_eq!(run.code, 0, "{run:?}");
+    let written = ops_backups(&ops).join("clicknback-20260312-030000.sql.gz");
+    assert!(run.stdout.contains("verified on offsite@127.0.0.1"), "{run:?}");
+    assert!(!run.stdout.contains("not configured"), "{run:?}");
+    assert_eq!(sshd.sha256("clicknback-20260312-030000.sql.gz"), local_sha256(&written));
+    assert!(!sshd.names().contains(&"clicknback-20260309-030000.sql.gz".to_owned()), "pruned there: {run:?}");
+
+    // The newest off-site backup, fetched and verified; then restored by the monthly test.
+    let fetched = local.path("fetched");
+    let run = offsite_run("offsite-fetch.sh", &[fetched.to_str().unwrap()], "3");
+    assert_eq!(run.code, 0, "{run:?}");
+    let copy = fetched.join("clicknback-20260312-030000.sql.gz");
+    assert_eq!(run.stdout.lines().last(), Some(copy.to_str().unwrap()), "{run:?}");
+    assert_eq!(std::fs::read(&copy).unwrap(), std::fs::read(&written).unwrap());
+    assert_eq!(names(&fetched), ["clicknback-20260312-030000.sql.gz"], "no temporary file left");
+    let mut c = script("restore-check.sh", &["--offsite"]);
+    sshd.env(&mut c).env("CHECK_TABLES", "offsite_probe").env("TMPDIR", &local.0);
+    let run = support::run(c);
+    assert_eq!(run.code, 0, "{run:?}");
+    assert!(run.stdout.contains("  offsite_probe: 1 rows"), "{run:?}");
+    assert!(run.stdout.contains("  restore time: "), "{run:?}");
+    let restored = run.stdout.lines().find_map(|l| l.strip_prefix("restore check passed: ")).unwrap();
+    assert!(restored.ends_with("/clicknback-20260312-030000.sql.gz"), "{run:?}");
+    assert!(!Path::new(restored).parent().unwrap().exists(), "the fetched copy is removed afterwards");
+
+    // A changed host key, and an unknown host: refused before anything is copied.
+    let before = sshd.names();
+    let other = Scratch::new("ops-offsite-other-key");
+    let (_, other_key) = ssh_key(&other, "host_key");
+    let changed = other.write("changed_known_hosts", format!("[127.0.0.1]:{} {other_key}\n", sshd.port));
+    let unknown = other.write("empty_known_hosts", "");
+    let late = random_backup(&local, "clicknback-20260313-030000.sql.gz");
+    for (known_hosts, says) in
+        [(&changed, "REMOTE HOST IDENTIFICATION HAS CHANGED"), (&unknown, "No ED25519 host key is known")]
+    {
+        let mut c = script("offsite-copy.sh", &[late.to_str().unwrap()]);
+        sshd.env(&mut c).env("OFFSITE_KNOWN_HOSTS", known_hosts);
+        let run = support::run(c);
+        assert_eq!(run.code, 1, "{run:?}");
+        assert!(run.stderr.contains(says) && run.stderr.contains("Host key verification failed"), "{run:?}");
+        assert!(run.stderr.contains("off-site copy failed: cannot log in to offsite@127.0.0.1 or create"), "{run:?}");
+        assert!(run.stderr.contains(&format!("({host}, ssh said above)")), "{run:?}");
+        assert!(run.stderr.contains(&format!("{} is kept here", late.display())), "{run:?}");
+        assert_eq!(sshd.names(), before, "nothing copied");
+        assert!(late.exists());
+    }
+
+    // A copy damaged on the host's disk: its checksum there differs, so it is removed there.
+    sshd.exec("touch /tmp/corrupt");
+    let run = offsite_run("offsite-copy.sh", &[late.to_str().unwrap()], "3");
+    assert_eq!(run.code, 1, "{run:?}");
+    assert!(run.stderr.contains(&format!("not {}: removed there", local_sha256(&late))), "{run:?}");
+    assert!(run.stderr.contains(&format!("{} is kept here", late.display())), "{run:?}");
+    assert_eq!(sshd.names(), before, "no damaged copy and no temporary file left there");
+    sshd.exec("rm /tmp/corrupt");
+
+    // The host down: backup.sh writes the backup, fails naming the host, and removes nothing
+    // (one daily backup would leave only the new one).
+    let mut c = Command::new("docker");
+    c.args(["stop", "--time", "1", &sshd.name]);
+    ok(c);
+    let run = backup_run("20260314-030000", "1");
+    assert_eq!(run.code, 1, "{run:?}");
+    assert!(run.stderr.contains("Connection refused"), "{run:?}");
+    assert!(run.stderr.contains(&format!("({host}, ssh said above). Check that 127.0.0.1 is up")), "{run:?}");
+    let kept = ops_backups(&ops).join("clicknback-20260314-030000.sql.gz");
+    assert!(
+        run.stderr.contains(&format!(
+            "backup failed: the off-site copy to {host} did not succeed (see above); the backup {} is kept here, and no \
+             old backup was removed",
+            kept.display()
+        )),
+        "{run:?}"
+    );
+    assert_eq!(
+        names(&ops_backups(&ops)),
+        ["clicknback-20260312-030000.sql.gz", "clicknback-20260314-030000.sql.gz"],
+        "the new backup is kept, and nothing removed"
+    );
+    let run = offsite_run("offsite-fetch.sh", &[local.path("fetched-down").to_str().unwrap()], "3");
+    assert_eq!(run.code, 1, "{run:?}");
+    assert!(
+        run.stderr.contains("off-site fetch failed: cannot list backups/clicknback on offsite@127.0.0.1"),
+        "{run:?}"
+    );
+    let mut c = script("restore-check.sh", &["--offsite"]);
+    sshd.env(&mut c).env("TMPDIR", &local.0);
+    let run = support::run(c);
+    assert_eq!(run.code, 1, "{run:?}");
+    assert!(run.stderr.contains("restore check failed: the newest off-site backup could not be fetched"), "{run:?}");
+
+    sshd.remove();
 }
