@@ -239,3 +239,13 @@ offsite_ssh() {
   # shellcheck disable=SC2029 # expanded here on purpose
   ssh "${ssh_opts[@]}" "$offsite" "$1"
 }
+
+# The ssh command for rsync's -e, which takes one string: each of `ssh_opts` single-quoted
+# (offsite_settings refuses paths with a quote). Usage: rsync -e "$(offsite_rsh)" …
+offsite_rsh() {
+  local opt rsh="ssh"
+  for opt in "${ssh_opts[@]}"; do
+    rsh+=" '$opt'"
+  done
+  printf '%s' "$rsh"
+}

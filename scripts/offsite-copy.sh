@@ -79,13 +79,8 @@ if [[ -n "$existing" ]]; then
     || fail "$dir/$name on $offsite is another file (sha256 ${existing%% *}); not overwriting it. $file is kept here."
   echo "off-site copy: $name was there already, with the same checksum"
 else
-  # 2. rsync into the temporary name. -e takes one string: each ssh option single-quoted
-  # (offsite_settings refuses paths with a quote).
-  rsh="ssh"
-  for opt in "${ssh_opts[@]}"; do
-    rsh+=" '$opt'"
-  done
-  rsync --times --chmod=F600 --timeout="$OFFSITE_TIMEOUT" -e "$rsh" -- "$file" "$offsite:$incoming" \
+  # 2. rsync into the temporary name.
+  rsync --times --chmod=F600 --timeout="$OFFSITE_TIMEOUT" -e "$(offsite_rsh)" -- "$file" "$offsite:$incoming" \
     || unreachable "rsync of $name to $offsite did not succeed"
   # 3. Its checksum there, computed there.
   remote_sum="$(offsite_ssh "sha256sum -- $incoming")" || unreachable "cannot checksum $incoming on $offsite"

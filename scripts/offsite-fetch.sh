@@ -77,12 +77,8 @@ fi
 
 incoming="$dest/.incoming-$newest"
 trap 'rm -f -- "$incoming"' EXIT
-rsh="ssh"
-for opt in "${ssh_opts[@]}"; do
-  rsh+=" '$opt'"
-done
 # --chmod: the dump holds password hashes.
-rsync --times --chmod=F600 --timeout="$OFFSITE_TIMEOUT" -e "$rsh" -- "$offsite:$dir/$newest" "$incoming" \
+rsync --times --chmod=F600 --timeout="$OFFSITE_TIMEOUT" -e "$(offsite_rsh)" -- "$offsite:$dir/$newest" "$incoming" \
   || unreachable "rsync of $dir/$newest from $offsite did not succeed"
 sum="$(sha256sum -- "$incoming" | cut -d ' ' -f 1)" || fail "cannot read $incoming"
 [[ "$sum" == "$remote_sum" ]] \
