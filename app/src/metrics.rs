@@ -21,13 +21,31 @@ use sqlx::PgPool;
 /// The path the metrics are served on (on `METRICS_ADDR`).
 pub const PATH: &str = "/metrics";
 
-/// Set on a response the readiness probe failed with: why (`database`, `timeout`, `schema`).
+/// Set on a response the readiness probe failed with: why (one of [`READINESS_REASONS`]).
 #[derive(Debug, Clone, Copy)]
 pub struct ReadinessFailure(pub &'static str);
 
-/// Set on a 429: which limit (`auth`, `api`).
+/// Set on a response the readiness probe passed with.
+#[derive(Debug, Clone, Copy)]
+pub struct ReadinessPassed;
+
+/// Why a readiness probe can fail: each one's counter exists from the start, at 0, so the
+/// first failure is an increase Prometheus sees (a series that appears at 1 is not).
+pub const READINESS_REASONS: [&str; 3] = ["database", "timeout", "schema"];
+
+/// Set on a 429: which limit (one of [`RATE_LIMITS`]).
 #[derive(Debug, Clone, Copy)]
 pub struct RateLimited(pub &'static str);
+
+/// The rate limits' names, each one's counter exported from the start, at 0.
+pub const RATE_LIMITS: [&str; 2] = ["auth", "api"];
+
+/// The request latency histogram's upper bounds, in seconds. 0.2 is one of them because the
+/// alert on p95 > 200 ms (deploy/prometheus/) compares with it: at a bucket's bound the
+/// estimate is exact (p95 > 0.2 exactly when more than 5% took longer than 200 ms), between
+/// two bounds it is interpolated.
+pub const LATENCY_BUCKETS: [f64; 14] =
+    [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.2, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0];
 
 pub struct Metrics {
     registry: Registry,
@@ -36,8 +54,10 @@ pub struct Metrics {
     in_flight: IntGauge,
     readiness_failures: IntCounterVec,
     rate_limited: IntCounterVec,
+    ready: IntGauge,
     pool_size: IntGauge,
     pool_idle: IntGauge,
+    pool_max: IntGauge,
 }
 
 impl Metrics {
@@ -48,7 +68,7 @@ impl Metrics {
             .expect("valid metric");
         let latency = HistogramVec::new(
             HistogramOpts::new("http_request_duration_seconds", "Time to answer an HTTP request")
-                .buckets(vec![0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0]),
+                .buckets(LATENCY_BUCKETS.to_vec()),
             &labels,
         )
         .expect("valid metric");
@@ -59,12 +79,25 @@ impl Metrics {
             &["reason"],
         )
         .expect("valid metric");
+        for reason in READINESS_REASONS {
+            readiness_failures.with_label_values(&[reason]);
+        }
+        let ready = IntGauge::new(
+            "app_ready",
+            "1 when the last readiness probe passed, 0 when it failed (or none has run since the start)",
+        )
+        .expect("valid metric");
         let rate_limited =
             IntCounterVec::new(Opts::new("rate_limited_requests_total", "Requests refused with 429"), &["limit"])
                 .expect("valid metric");
+        for limit in RATE_LIMITS {
+            rate_limited.with_label_values(&[limit]);
+        }
         let pool_size = IntGauge::new("db_pool_connections", "Open database connections").expect("valid metric");
         let pool_idle =
             IntGauge::new("db_pool_idle_connections", "Open database connections not in use").expect("valid metric");
+        let pool_max =
+            IntGauge::new("db_pool_max_connections", "The most connections the pool opens").expect("valid metric");
         let build_info = IntGaugeVec::new(
             Opts::new("app_build_info", "The running build: always 1, its labels say which"),
             &["version", "commit"],
@@ -78,20 +111,34 @@ impl Metrics {
             Box::new(latency.clone()),
             Box::new(in_flight.clone()),
             Box::new(readiness_failures.clone()),
+            Box::new(ready.clone()),
             Box::new(rate_limited.clone()),
             Box::new(pool_size.clone()),
             Box::new(pool_idle.clone()),
+            Box::new(pool_max.clone()),
             Box::new(build_info),
         ] {
             registry.register(metric).expect("each metric is registered once");
         }
-        Metrics { registry, requests, latency, in_flight, readiness_failures, rate_limited, pool_size, pool_idle }
+        Metrics {
+            registry,
+            requests,
+            latency,
+            in_flight,
+            readiness_failures,
+            ready,
+            rate_limited,
+            pool_size,
+            pool_idle,
+            pool_max,
+        }
     }
 
     /// The text exposition, with the pool's gauges read now.
     pub fn render(&self, pool: &PgPool) -> String {
         self.pool_size.set(i64::from(pool.size()));
         self.pool_idle.set(i64::try_from(pool.num_idle()).unwrap_or(i64::MAX));
+        self.pool_max.set(i64::from(pool.options().get_max_connections()));
         let mut out = String::new();
         if let Err(e) = TextEncoder::new().encode_utf8(&self.registry.gather(), &mut out) {
             tracing::error!(error = %e, "cannot render the metrics");
@@ -120,6 +167,9 @@ pub async fn track(State(metrics): State<Arc<Metrics>>, request: Request, next: 
     metrics.latency.with_label_values(&labels).observe(started.elapsed().as_secs_f64());
     if let Some(ReadinessFailure(reason)) = response.extensions().get::<ReadinessFailure>() {
         metrics.readiness_failures.with_label_values(&[*reason]).inc();
+        metrics.ready.set(0);
+    } else if response.extensions().get::<ReadinessPassed>().is_some() {
+        metrics.ready.set(1);
     }
     if let Some(RateLimited(limit)) = response.extensions().get::<RateLimited>() {
         metrics.rate_limited.with_label_values(&[*limit]).inc();

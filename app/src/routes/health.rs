@@ -15,7 +15,7 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::metrics::ReadinessFailure;
+use crate::metrics::{ReadinessFailure, ReadinessPassed};
 use crate::schema;
 use crate::state::AppState;
 
@@ -74,7 +74,11 @@ async fn ready(State(state): State<AppState>) -> Response {
     // The timeout covers waiting for a pooled connection too, so a hung or unreachable
     // database cannot hang the probe.
     let reason = match tokio::time::timeout(state.readiness_timeout, schema::check(&state.pool)).await {
-        Ok(Ok(schema::Schema::UpToDate)) => return probe(StatusCode::OK, ProbeStatus::Ready),
+        Ok(Ok(schema::Schema::UpToDate)) => {
+            let mut response = probe(StatusCode::OK, ProbeStatus::Ready);
+            response.extensions_mut().insert(ReadinessPassed);
+            return response;
+        }
         Ok(Ok(behind)) => {
             tracing::warn!(reason = %behind, "not ready: the database schema is not this binary's");
             "schema"
