@@ -1,6 +1,7 @@
 //! The API's tests, against a real PostgreSQL server (`DATABASE_URL`; `cargo xtask test`
 //! provides one). One binary for all of them, so they link once.
 
+mod alert_rules;
 mod auth;
 mod config;
 mod contract;
@@ -16,4 +17,5 @@ mod runtime;
 mod security_headers;
 mod seeds;
 mod stack;
+mod uptime;
 mod users;

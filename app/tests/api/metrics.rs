@@ -7,12 +7,15 @@ use app::config::Config;
 
 use crate::helpers::{TestDb, client, test_config};
 
-struct Served {
-    api: String,
-    metrics: String,
+pub struct Served {
+    /// The API's base URL.
+    pub api: String,
+    /// The metrics' URL (`…/metrics`).
+    pub metrics: String,
 }
 
-async fn serve(config: Config) -> Served {
+/// Serves `config` in the background (until the test's runtime ends).
+pub async fn serve(config: Config) -> Served {
     let app = Application::build(config).await.unwrap();
     let served = Served {
         api: format!("http://127.0.0.1:{}", app.port()),
@@ -63,8 +66,49 @@ async fn metrics_count_requests_by_route_template_and_say_why_readiness_failed()
     assert_eq!(sample(&text, "http_requests_in_flight"), Some(0.0), "{text}");
     assert!(sample(&text, "db_pool_connections").is_some_and(|n| n >= 1.0), "the probe opened one: {text}");
     assert!(sample(&text, "db_pool_idle_connections").is_some(), "{text}");
+    assert_eq!(sample(&text, "db_pool_max_connections"), Some(10.0), "DATABASE_MAX_CONNECTIONS' default: {text}");
+    assert_eq!(sample(&text, "app_ready"), Some(0.0), "the probe failed: {text}");
+    // The reasons and limits that have not happened are there from the start, at 0.
+    assert_eq!(sample(&text, r#"readiness_failures_total{reason="database"}"#), Some(0.0), "{text}");
+    assert_eq!(sample(&text, r#"readiness_failures_total{reason="timeout"}"#), Some(0.0), "{text}");
+    assert_eq!(sample(&text, r#"rate_limited_requests_total{limit="auth"}"#), Some(0.0), "{text}");
+    // The p95 alert's threshold is a bucket bound (deploy/prometheus/rules/clicknback.yml).
+    let bucket = r#"http_request_duration_seconds_bucket{method="GET",route="/health/ready",status="503",le="0.2"}"#;
+    assert_eq!(sample(&text, bucket), Some(1.0), "{text}");
     let build = format!(r#"app_build_info{{commit="unknown",version="{}"}}"#, env!("CARGO_PKG_VERSION"));
     assert_eq!(sample(&text, &build), Some(1.0), "{text}");
+}
+
+/// A readiness probe's status, then `app_ready` and `db_pool_max_connections` as scraped after it.
+async fn probe_then_scrape(client: &reqwest::Client, served: &Served) -> (u16, Option<f64>, Option<f64>) {
+    let status = client.get(format!("{}/health/ready", served.api)).send().await.unwrap().status();
+    let text = client.get(&served.metrics).send().await.unwrap().text().await.unwrap();
+    (status.as_u16(), sample(&text, "app_ready"), sample(&text, "db_pool_max_connections"))
+}
+
+/// `app_ready` is the last readiness probe's verdict: 0 while the schema is missing, 1 once the
+/// migrations are applied and a probe passes, and 0 again when one fails.
+#[tokio::test]
+async fn the_readiness_gauge_follows_the_last_probe() {
+    let db = TestDb::empty().await;
+    let mut config = test_config(&db);
+    config.database.max_connections = 3;
+    let served = serve(config).await;
+    let client = client();
+    let ready = || probe_then_scrape(&client, &served);
+    assert_eq!(ready().await, (503, Some(0.0), Some(3.0)));
+
+    let pool = db.pool().await;
+    app::MIGRATOR.run(&pool).await.unwrap();
+    assert_eq!(ready().await, (200, Some(1.0), Some(3.0)));
+
+    // The newest migration's record gone: the schema is not this binary's any more.
+    sqlx::query("DELETE FROM _sqlx_migrations WHERE version = (SELECT max(version) FROM _sqlx_migrations)")
+        .execute(&pool)
+        .await
+        .unwrap();
+    assert_eq!(ready().await, (503, Some(0.0), Some(3.0)));
+    pool.close().await;
 }
 
 #[tokio::test]
