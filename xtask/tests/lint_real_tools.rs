@@ -217,3 +217,103 @@ fn nginx_t_tests_site_files_in_a_scratch_prefix() {
         "{run:?}"
     );
 }
+
+/// The repository's Prometheus files (`deploy/prometheus/`), copied into a scratch checkout.
+fn prometheus_repo(name: &str) -> (Repo, Vec<String>) {
+    let repo = Repo::new(name);
+    let from = workspace().join("deploy/prometheus");
+    let mut copied = Vec::new();
+    let mut dirs = vec![from.clone()];
+    while let Some(dir) = dirs.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                dirs.push(path);
+                continue;
+            }
+            let relative = path.strip_prefix(&from).unwrap().to_str().unwrap().to_owned();
+            let name = format!("deploy/prometheus/{relative}");
+            repo.write(&name, std::fs::read(&path).unwrap());
+            copied.push(name);
+        }
+    }
+    copied.sort();
+    (repo, copied)
+}
+
+/// The 1-based line of the first line of `path` in `repo` that contains `needle`.
+fn line_with(repo: &Repo, path: &str, needle: &str) -> usize {
+    let text = String::from_utf8(repo.read(path)).unwrap();
+    1 + text.lines().position(|l| l.contains(needle)).unwrap_or_else(|| panic!("{path} has no `{needle}`"))
+}
+
+/// promtool with the real promtool (Debian's `prometheus` package; `.ci/run` installs it): the
+/// repository's own configuration, rules and rule tests pass; an expression that does not parse
+/// is a finding at its line; a rule change its unit tests catch fails the check at each failing
+/// test's name; a configuration with an unknown field is a finding at that field; a YAML file
+/// that is not Prometheus's (an Alertmanager configuration) is not given to promtool.
+#[test]
+fn promtool_checks_the_config_and_the_rules_and_runs_the_rule_tests() {
+    if checks_promtool().is_none() {
+        assert!(!support::in_ci(), "CI is set, and this test needs promtool (`apt-get install prometheus`)");
+        eprintln!("skipped: promtool is not installed");
+        return;
+    }
+    let (repo, copied) = prometheus_repo("real-promtool");
+    let (config, rules, tests) = (
+        "deploy/prometheus/prometheus.yml",
+        "deploy/prometheus/rules/clicknback.yml",
+        "deploy/prometheus/tests/clicknback.test.yml",
+    );
+    for file in [config, rules, tests] {
+        assert!(copied.iter().any(|c| c == file), "{file} is in the repository: {copied:?}");
+    }
+    repo.write("deploy/prometheus/alertmanager.yml", "route:\n  receiver: nowhere\n");
+    let run = repo.lint(&[]);
+    assert_eq!(line(&run, "promtool"), format!("✓ promtool ({} files)", copied.len()), "{run:?}");
+
+    // An expression that does not parse: `check rules` says where; the tests cannot load it.
+    let good_rules = String::from_utf8(repo.read(rules)).unwrap();
+    let at = line_with(&repo, rules, "expr: up{job=\"clicknback\"} == 0");
+    repo.write(rules, good_rules.replace("expr: up{job=\"clicknback\"} == 0", "expr: up{job=\"clicknback\"} =="));
+    let run = repo.lint(&[]);
+    assert_eq!(run.code, 1, "{run:?}");
+    assert!(line(&run, "promtool").starts_with("✗ promtool ("), "{run:?}");
+    assert!(
+        run.stdout.contains(&format!(
+            "  {rules}:{at}: group \"clicknback\", rule 1, \"ClickNBackDown\": could not parse expression: "
+        )),
+        "{run:?}"
+    );
+
+    // The latency threshold moved to 300 ms: the rules are valid, the tests that expect the
+    // alert at 250 ms fail, each at its name.
+    repo.write(rules, good_rules.replace(") > 0.2\n", ") > 0.3\n"));
+    assert_ne!(String::from_utf8(repo.read(rules)).unwrap(), good_rules, "the threshold is written `) > 0.2`");
+    let run = repo.lint(&[]);
+    assert_eq!(run.code, 1, "{run:?}");
+    assert_eq!(line(&run, "promtool"), format!("✗ promtool ({} files): 2 findings", copied.len()), "{run:?}");
+    for name in ["a p95 of 250 ms for 5 minutes fires", "a 5-minute breach of 200 ms fires"] {
+        let at = line_with(&repo, tests, &format!("- name: {name}"));
+        assert!(run.stdout.contains(&format!("  {tests}:{at}: rule test failed: {name}\n")), "{name}: {run:?}");
+    }
+    assert!(run.stdout.contains("got:[]"), "promtool's account of the failure is shown: {run:?}");
+    repo.write(rules, &good_rules);
+
+    // A misspelt field in the configuration.
+    let good_config = String::from_utf8(repo.read(config)).unwrap();
+    let at = line_with(&repo, config, "static_configs:");
+    repo.write(config, good_config.replace("static_configs:", "static_config:"));
+    let run = repo.lint(&[]);
+    assert_eq!(run.code, 1, "{run:?}");
+    assert!(
+        run.stdout
+            .contains(&format!("  {config}:{at}: yaml: field static_config not found in type config.ScrapeConfig")),
+        "{run:?}"
+    );
+}
+
+/// Where the lint finds promtool (PATH, then /usr/sbin).
+fn checks_promtool() -> Option<PathBuf> {
+    xtask::lint::checks::find_system_program("promtool")
+}

@@ -76,6 +76,8 @@ pub struct Plan {
     pub dockerfiles: Vec<String>,
     /// Nginx site files (`nginx::is_site`).
     pub nginx: Vec<String>,
+    /// Prometheus's files, each with what promtool does with it (`promtool::kind`).
+    pub prometheus: Vec<(crate::promtool::Kind, String)>,
 }
 
 impl Plan {
@@ -95,7 +97,14 @@ impl Plan {
         let shell = tree.files.iter().filter(|p| is_shell_script(p, &head(&tree.root.join(p)))).cloned().collect();
         let dockerfiles = owned(tree.select(files::is_dockerfile));
         let nginx = owned(tree.select(crate::nginx::is_site));
-        Plan { rust: tree.root.join("Cargo.toml").is_file(), markdown, schemas, shell, dockerfiles, nginx }
+        let prometheus = (tree.select(crate::promtool::is_candidate).into_iter())
+            .filter_map(|p| {
+                let text = String::from_utf8(tree.read(p).ok()?).ok()?;
+                Some((crate::promtool::kind(p, &text)?, p.to_owned()))
+            })
+            .collect();
+        let rust = tree.root.join("Cargo.toml").is_file();
+        Plan { rust, markdown, schemas, shell, dockerfiles, nginx, prometheus }
     }
 }
 
@@ -370,6 +379,39 @@ impl Runner {
         match error {
             Some(e) => Report::new("nginx -t", detail, Status::Error(e)),
             None => Report::from_findings("nginx -t", detail, found),
+        }
+    }
+}
+
+impl Runner {
+    /// promtool on each Prometheus file (`crate::promtool`): `check config`, `check rules` or
+    /// `test rules` as the file's kind says, when promtool is installed (Debian's `prometheus`
+    /// package); not applicable otherwise ([`find_system_program`]).
+    pub fn promtool(&self, files: &[(crate::promtool::Kind, String)]) -> Report {
+        let detail = plural(files.len(), "file");
+        let Some(promtool) = find_system_program("promtool") else {
+            return Report::new("promtool", detail, Status::NotApplicable("promtool is not installed".into()));
+        };
+        let mut found = Vec::new();
+        let mut notes = Vec::new();
+        let mut error = None;
+        // The configurations and the rules first, then the tests, so a test that fails because
+        // its rule file does not parse comes after that file's findings.
+        let mut files = files.to_vec();
+        files.sort();
+        for (kind, file) in &files {
+            match crate::promtool::run(&promtool, &self.root, file, *kind) {
+                Ok(outcome) => {
+                    found.extend(outcome.findings);
+                    notes.extend(outcome.notes);
+                }
+                Err(e) => error = Some(e.replace('\n', "\n    ")),
+            }
+        }
+        found.dedup();
+        match error {
+            Some(e) => Report::new("promtool", detail, Status::Error(e)),
+            None => Report { notes, ..Report::from_findings("promtool", detail, found) },
         }
     }
 }

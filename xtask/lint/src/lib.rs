@@ -19,6 +19,7 @@ pub mod external;
 pub mod hygiene;
 pub mod nginx;
 pub mod policy;
+pub mod promtool;
 pub mod sqlx;
 pub mod yaml;
 

@@ -78,8 +78,9 @@ impl LintArgs {
 
     /// What the verdict depends on besides what every gate reads: the tools folder, a
     /// `SQLX_OFFLINE` of the user's (clippy's build), which Nginx checks the site files
-    /// (`nginx -t` runs when one is installed), and, when the sqlx check runs, where its
-    /// database comes from (as for a test run: `DATABASE_URL`, Docker, local binaries). `None`:
+    /// (`nginx -t` runs when one is installed), which promtool the Prometheus files (likewise),
+    /// and, when the sqlx check runs, where its database comes from (as for a test run:
+    /// `DATABASE_URL`, Docker, local binaries). `None`:
     /// never cached (`--fix` changes files, `--root` lints another checkout). A run that skipped
     /// a check (a tool it could not install) is not kept either: the next run tries it again.
     pub fn cache_inputs(&self, cx: &Context) -> Option<Inputs> {
@@ -93,7 +94,21 @@ impl LintArgs {
                 version.map_or_else(|e| e.to_string(), |o| String::from_utf8_lossy(&o.stderr).trim().to_owned())
             },
         );
-        let inputs = Inputs::new("lint", self).env("XTASK_TOOLS_DIR").env("SQLX_OFFLINE").extra("Nginx", nginx);
+        let promtool = checks::find_system_program("promtool").map_or_else(
+            || "not installed".to_owned(),
+            |promtool| {
+                let version = Cmd::new(&promtool).arg("--version").output();
+                version.map_or_else(
+                    |e| e.to_string(),
+                    |o| String::from_utf8_lossy(&o.stdout).lines().next().unwrap_or("").to_owned(),
+                )
+            },
+        );
+        let inputs = Inputs::new("lint", self)
+            .env("XTASK_TOOLS_DIR")
+            .env("SQLX_OFFLINE")
+            .extra("Nginx", nginx)
+            .extra("promtool", promtool);
         if !sqlx::applies(cx) {
             return Some(inputs);
         }
@@ -193,6 +208,14 @@ impl LintArgs {
                 [] => Report::new("nginx -t", "", Status::NotApplicable("no Nginx site file".into())),
                 f => runner.nginx(f),
             });
+            let promtool = s.spawn(|| match &plan.prometheus[..] {
+                [] => Report::new(
+                    "promtool",
+                    "",
+                    Status::NotApplicable("no Prometheus configuration or rule file".into()),
+                ),
+                f => runner.promtool(f),
+            });
             let hygiene = checks::check_hygiene(&tree, settings.max_file_size_kb * 1024);
             let policies = checks::check_policies(&tree, &settings.cors_paths);
             // Here rather than on a thread of its own: it needs the context, which stays on
@@ -206,7 +229,7 @@ impl LintArgs {
             };
             // The order they are printed in: Rust, hygiene, the other linters, the policies.
             let mut reports = vec![join(rustfmt), join(clippy), sqlx, hygiene];
-            reports.extend([markdown, schemas, shell, hadolint, nginx].map(join));
+            reports.extend([markdown, schemas, shell, hadolint, nginx, promtool].map(join));
             reports.extend(policies);
             reports
         });
