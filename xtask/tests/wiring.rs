@@ -779,3 +779,61 @@ fn the_coverage_comment_is_written_read_only_and_posted_from_the_default_branch(
         )
     );
 }
+
+/// The uptime check's workflow: scripts/uptime-check.sh on a schedule, no default permissions
+/// (the job reads the repository, nothing else), actions pinned as ci.yml pins them, the
+/// webhook's secret only in the probe's `env:`, and the last verdict carried between runs by
+/// the Actions cache (restored before the probe, saved after it whatever it found).
+#[test]
+fn the_uptime_workflow_probes_on_a_schedule_with_the_secret_in_env_only() {
+    let raw =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../.github/workflows/uptime.yml")).unwrap();
+    let workflow = load(".github/workflows/uptime.yml");
+    let on = workflow.get("on").expect("triggers");
+    let crons: Vec<&str> =
+        on.get("schedule").map(Node::items).unwrap_or_default().iter().filter_map(|s| text(s, "cron")).collect();
+    assert_eq!(crons, ["*/5 * * * *"], "every 5 minutes, GitHub's shortest schedule");
+    assert!(on.get("workflow_dispatch").is_some(), "it can be run by hand");
+    assert_eq!(workflow.get("permissions").map(Node::entries).map(<[_]>::len), Some(0), "no default permissions");
+
+    let jobs = workflow.get("jobs").expect("jobs").entries();
+    assert_eq!(jobs.len(), 1);
+    let job = &jobs[0].1;
+    let permissions: Vec<(&str, &str)> = (job.get("permissions").map(Node::entries).unwrap_or_default().iter())
+        .filter_map(|(k, v)| Some((k.scalar()?, v.scalar()?)))
+        .collect();
+    assert_eq!(permissions, [("contents", "read")], "least privilege: the checkout");
+    let steps = job.get("steps").map(Node::items).unwrap_or_default();
+    let ci_text =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../.github/workflows/ci.yml")).unwrap();
+    let pins: Vec<&str> = raw.lines().map(str::trim).filter(|l| l.contains("uses: ")).collect();
+    for step in steps {
+        if let Some(uses) = text(step, "uses") {
+            assert!(pinned_by_sha(uses), "pinned by SHA: {uses}");
+            let line = pins.iter().find(|l| l.contains(uses)).unwrap().trim_start_matches("- ");
+            let line = line.trim_start_matches("uses: ");
+            assert!(ci_text.contains(line), "{line}: pinned as ci.yml pins it");
+        }
+        if let Some(run) = text(step, "run") {
+            assert!(!run.contains("${{"), "no expression in a script: {run}");
+        }
+    }
+    let checkout = steps.iter().find(|s| text(s, "uses").is_some_and(|u| u.starts_with("actions/checkout@")));
+    let with = checkout.and_then(|s| s.get("with")).expect("checkout with");
+    assert_eq!(text(with, "ref"), Some("main"));
+    assert_eq!(text(with, "persist-credentials"), Some("false"));
+
+    let position = |pred: &dyn Fn(&Node) -> bool| steps.iter().position(pred).expect("the step");
+    let restore = position(&|s| text(s, "uses").is_some_and(|u| u.starts_with("actions/cache/restore@")));
+    let probe = position(&|s| text(s, "run") == Some("bash scripts/uptime-check.sh"));
+    let save = position(&|s| text(s, "uses").is_some_and(|u| u.starts_with("actions/cache/save@")));
+    assert!(restore < probe && probe < save, "restore, probe, save");
+    assert_eq!(text(&steps[save], "if"), Some("always()"), "the verdict is kept when the app is down too");
+    let cached = |i: usize| text(steps[i].get("with").unwrap(), "path").unwrap().to_owned();
+    assert_eq!(cached(restore), cached(save));
+    let env = steps[probe].get("env").expect("the probe's env");
+    assert_eq!(text(env, "UPTIME_WEBHOOK_URL"), Some("${{ secrets.UPTIME_WEBHOOK_URL }}"));
+    let state = text(env, "UPTIME_STATE_FILE").expect("the state file");
+    assert!(state.starts_with(&format!("{}/", cached(save))), "the state file is in the cached folder: {state}");
+    assert_eq!(raw.matches("secrets.").count(), 1, "the secret is named once, in the probe's env");
+}
