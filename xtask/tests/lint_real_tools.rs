@@ -300,10 +300,12 @@ fn promtool_checks_the_config_and_the_rules_and_runs_the_rule_tests() {
     assert!(run.stdout.contains("got:[]"), "promtool's account of the failure is shown: {run:?}");
     repo.write(rules, &good_rules);
 
-    // A misspelt field in the configuration.
+    // A misspelt field in the configuration: the app's scrape job's targets.
     let good_config = String::from_utf8(repo.read(config)).unwrap();
-    let at = line_with(&repo, config, "static_configs:");
-    repo.write(config, good_config.replace("static_configs:", "static_config:"));
+    let block = "    static_configs:\n      - targets: [\"app:9464\"]";
+    let at = line_with(&repo, config, "- targets: [\"app:9464\"]") - 1;
+    assert!(good_config.contains(block), "{good_config}");
+    repo.write(config, good_config.replace(block, &block.replace("static_configs:", "static_config:")));
     let run = repo.lint(&[]);
     assert_eq!(run.code, 1, "{run:?}");
     assert!(
