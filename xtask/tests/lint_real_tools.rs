@@ -186,8 +186,9 @@ fn a_copied_xtask_keeps_its_markdown_style_and_its_test_data_is_not_linted() {
 }
 
 /// `nginx -t` with the real Nginx (Debian's; `.ci/run` installs it): a site file with TLS
-/// certificates that exist nowhere here passes, a wrong value fails at its line, and a file
-/// that is not an Nginx site is not tested.
+/// certificates that exist nowhere here passes, a wrong value fails at its line, a file that is
+/// not an Nginx site is not tested, and an `include` of a file the repository keeps beside the
+/// site (deploy/nginx/clicknback-upstream.conf, say) reads that file.
 #[test]
 fn nginx_t_tests_site_files_in_a_scratch_prefix() {
     let nginx = ["/usr/sbin/nginx", "/usr/bin/nginx"].into_iter().find(|p| std::path::Path::new(p).is_file());
@@ -216,6 +217,22 @@ fn nginx_t_tests_site_files_in_a_scratch_prefix() {
         ),
         "{run:?}"
     );
+
+    // The upstream, in a file of its own installed at /opt/site/upstream.conf.
+    let site = format!(
+        "include /opt/site/upstream.conf;\n{}",
+        site.replace("http://127.0.0.1:8001", "http://site_app")
+    );
+    repo.write("deploy/nginx/site.conf", &site);
+    repo.write("deploy/nginx/upstream.conf", "upstream site_app {\n    server 127.0.0.1:8001;\n}\n");
+    let run = repo.lint(&[]);
+    assert_eq!(line(&run, "nginx -t"), "✓ nginx -t (2 files)", "{run:?}");
+
+    repo.write("deploy/nginx/upstream.conf", "upstream other_app {\n    server 127.0.0.1:8001;\n}\n");
+    let run = repo.lint(&[]);
+    assert_eq!(run.code, 1, "{run:?}");
+    assert_eq!(line(&run, "nginx -t"), "✗ nginx -t (2 files): 1 finding", "{run:?}");
+    assert!(run.stdout.contains("host not found in upstream \"site_app\""), "the repository's copy was read: {run:?}");
 }
 
 /// The repository's Prometheus files (`deploy/prometheus/`), copied into a scratch checkout.

@@ -1,7 +1,9 @@
 //! `nginx -t` on the repository's Nginx site files, in a scratch prefix: each file is included
 //! in a minimal `http { }`, its certificate paths pointed at a throwaway self-signed
 //! certificate (made with openssl), so the test needs neither root, the server's files, nor
-//! Certbot's. Findings keep the file's own line numbers.
+//! Certbot's. An `include` of a file that the repository keeps beside the site file (the same
+//! name in the same folder: what is installed at that path) reads the repository's copy.
+//! Findings keep the file's own line numbers.
 
 use std::path::{Path, PathBuf};
 use xtask_process::Cmd;
@@ -35,6 +37,31 @@ pub fn with_scratch_certificates(text: &str, crt: &Path, key: &Path) -> String {
                 let path = if *is_key { key } else { crt };
                 let end = if line.ends_with('\n') { "\n" } else { "" };
                 out.push_str(&format!("{indent}{name} {};{end}", path.display()));
+            }
+            _ => out.push_str(line),
+        }
+    }
+    out
+}
+
+/// The file's text with every `include` of a file named like one in `folder` (the site file's
+/// own folder in the repository) pointed at that file, line for line; other includes are kept.
+pub fn with_repository_includes(text: &str, folder: &Path) -> String {
+    let mut out = String::with_capacity(text.len());
+    for line in text.split_inclusive('\n') {
+        let trimmed = line.trim_start();
+        let indent = &line[..line.len() - trimmed.len()];
+        let included = trimmed
+            .strip_prefix("include")
+            .filter(|rest| rest.starts_with(char::is_whitespace))
+            .and_then(|rest| rest.trim().strip_suffix(';'))
+            .map(str::trim)
+            .filter(|path| !path.is_empty() && !path.contains(char::is_whitespace));
+        let local = included.and_then(|path| path.rsplit('/').next()).map(|name| folder.join(name));
+        match local {
+            Some(local) if local.is_file() => {
+                let end = if line.ends_with('\n') { "\n" } else { "" };
+                out.push_str(&format!("{indent}include {};{end}", local.display()));
             }
             _ => out.push_str(line),
         }
@@ -91,7 +118,9 @@ pub fn test(nginx: &Path, openssl: &Path, root: &Path, file: &str, scratch: &Pat
     }
     let text = std::fs::read_to_string(root.join(file)).map_err(|e| format!("{file}: {e}"))?;
     let site = scratch.join(file.replace('/', "__"));
-    std::fs::write(&site, with_scratch_certificates(&text, &crt, &key)).map_err(|e| format!("{e}"))?;
+    let folder = root.join(file).parent().map_or_else(|| root.to_path_buf(), Path::to_path_buf);
+    let text = with_repository_includes(&with_scratch_certificates(&text, &crt, &key), &folder);
+    std::fs::write(&site, text).map_err(|e| format!("{e}"))?;
     let conf: PathBuf = scratch.join("nginx.conf");
     let main = format!(
         "pid {0}/nginx.pid;\nerror_log stderr;\nevents {{}}\nhttp {{\n    include {1};\n}}\n",
@@ -138,6 +167,26 @@ mod tests {
              ssl_trusted_certificate /s/c.crt;\n    ssl_certificates_x y;\n}"
         );
         assert_eq!(out.lines().count(), text.lines().count());
+    }
+
+    #[test]
+    fn includes_of_files_beside_the_site_file_read_the_repository_copy() {
+        let folder = std::env::temp_dir().join(format!("xtask-nginx-includes-{}", std::process::id()));
+        std::fs::create_dir_all(&folder).unwrap();
+        std::fs::write(folder.join("upstream.conf"), "upstream u { server 127.0.0.1:1; }\n").unwrap();
+        let text = "include /opt/site/upstream.conf;\n  include  upstream.conf ;\ninclude /etc/nginx/mime.types;\n\
+                    # include /opt/site/upstream.conf;\ninclude_x /opt/upstream.conf;\ninclude /opt/upstream.conf";
+        let out = with_repository_includes(text, &folder);
+        let local = folder.join("upstream.conf");
+        assert_eq!(
+            out,
+            format!(
+                "include {0};\n  include {0};\ninclude /etc/nginx/mime.types;\n# include /opt/site/upstream.conf;\n\
+                 include_x /opt/upstream.conf;\ninclude /opt/upstream.conf",
+                local.display()
+            )
+        );
+        std::fs::remove_dir_all(&folder).unwrap();
     }
 
     #[test]
