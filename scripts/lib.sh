@@ -1,7 +1,8 @@
 # shellcheck shell=bash
 # What deploy.sh and rollback.sh share, sourced by them from their own folder (not run on its
-# own): the one sha-<commit> argument, and the image of that commit on this server. They
-# define `usage` and `fail` (the message and exit 1) before they call these.
+# own): the one sha-<commit> argument, the image of that commit on this server, and the
+# blue/green switch of Nginx from the app that serves to a new one. They define `usage` and
+# `fail` (the message and exit 1) before they call these.
 
 # The script's one argument, `sha-<commit>` or the bare commit (the full 40-character lower-case
 # SHA), as the `sha-<commit>` tag in `tag`. `--help` prints the usage and exits 0; anything
@@ -248,4 +249,116 @@ offsite_rsh() {
     rsh+=" '$opt'"
   done
   printf '%s' "$rsh"
+}
+
+# ---------------------------------------------------------------------------------------------
+# Blue/green: the compose services `app` and `app-green` are two copies of the app, each on a
+# loopback port of its own. Nginx proxies to the one that the upstream file names; a deploy or
+# a rollback starts the new image in the other, switches Nginx to it once it is ready, then
+# stops the old copy, so no request meets a stopped app. They define `compose` (with the green
+# profile) before they call these.
+
+# The settings, checked (exit 2, naming the fix), and the copy that serves now (`live`) and the
+# other (`idle`), as the upstream file names them.
+# Usage: blue_green_settings <script>
+blue_green_settings() {
+  local script="$1"
+  NGINX_UPSTREAM="${NGINX_UPSTREAM:-$DEPLOY_DIR/nginx/clicknback-upstream.conf}"
+  NGINX_TEST="${NGINX_TEST:-sudo -n /usr/sbin/nginx -t}"
+  NGINX_RELOAD="${NGINX_RELOAD:-sudo -n /usr/bin/systemctl reload nginx}"
+  DRAIN_SECONDS="${DRAIN_SECONDS:-10}"
+  [[ "$DRAIN_SECONDS" =~ ^[0-9]+$ ]] || { echo "$script: DRAIN_SECONDS must be whole seconds, not '$DRAIN_SECONDS'" >&2; exit 2; }
+  read -r -a nginx_test <<<"$NGINX_TEST"
+  read -r -a nginx_reload <<<"$NGINX_RELOAD"
+  [[ ${#nginx_test[@]} -gt 0 && ${#nginx_reload[@]} -gt 0 ]] \
+    || { echo "$script: NGINX_TEST and NGINX_RELOAD must be commands (see --help)" >&2; exit 2; }
+  if [[ ! -r "$NGINX_UPSTREAM" ]]; then
+    echo "$script: the Nginx upstream file $NGINX_UPSTREAM cannot be read: install" \
+      "deploy/nginx/clicknback-upstream.conf there (docs/deployment-plan.md, \"Nginx and TLS\")" >&2
+    exit 2
+  fi
+  live="$(sed -n 's/^# service: *\([a-z-]*\) *$/\1/p' "$NGINX_UPSTREAM" | head -n 1)"
+  case "$live" in
+    app) idle=app-green ;;
+    app-green) idle=app ;;
+    *)
+      echo "$script: $NGINX_UPSTREAM does not say which app serves (a line '# service: app' or" \
+        "'# service: app-green'): install deploy/nginx/clicknback-upstream.conf there" >&2
+      exit 2
+      ;;
+  esac
+}
+
+# Starts `image` as the idle copy, beside the live one, and waits until it is healthy and its
+# readiness probe passes (at most `timeout` seconds). A copy left over in the idle service (one
+# that Nginx does not send requests to) is replaced. Status 1 when it is not ready.
+# Usage: start_idle <image> <timeout>
+start_idle() {
+  local image="$1" timeout="$2"
+  compose rm --stop --force "$idle" >/dev/null 2>&1 || true
+  APP_IMAGE="$image" compose up -d --no-deps --no-build --wait --wait-timeout "$timeout" "$idle" \
+    && compose exec -T "$idle" app healthcheck
+}
+
+# The idle copy that did not become ready: its last log lines, then it is removed. Nginx never
+# sent it a request.
+remove_idle() {
+  echo "the new app ($idle) is not healthy; its last log lines:" >&2
+  compose logs --tail 20 "$idle" >&2 || true
+  compose rm --stop --force "$idle" >/dev/null || echo "warning: could not remove the $idle container" >&2
+}
+
+# Writes `text` to the upstream file atomically (a temporary file beside it, renamed over it).
+write_upstream() {
+  local text="$1" tmp
+  tmp="$(mktemp "$NGINX_UPSTREAM.XXXXXX")" || return 1
+  if printf '%s\n' "$text" >"$tmp" && chmod 644 "$tmp" && mv -f "$tmp" "$NGINX_UPSTREAM"; then
+    return 0
+  fi
+  rm -f "$tmp"
+  return 1
+}
+
+# Points Nginx at the idle copy: the upstream file rewritten, `nginx -t`, then the reload (never
+# a restart: Nginx finishes the requests it holds). When the test or the reload fails, the
+# file is put back as it was and the status is 1: Nginx goes on sending requests to the live copy.
+# Usage: switch_nginx <script>
+switch_nginx() {
+  local script="$1" addr old
+  addr="$(compose port "$idle" 8000)" || return 1
+  if [[ ! "$addr" =~ ^127\.0\.0\.1:[0-9]+$ ]]; then
+    echo "the $idle container is published on '$addr', not on the loopback" >&2
+    return 1
+  fi
+  old="$(cat "$NGINX_UPSTREAM")" || return 1
+  write_upstream "# Written by scripts/$script: the copy of the app that Nginx sends ClickNBack's requests to
+# (deploy/nginx/clicknback-upstream.conf, the file as first installed, says more).
+# service: $idle
+upstream clicknback_app {
+    server $addr;
+}" || { echo "cannot write $NGINX_UPSTREAM" >&2; return 1; }
+  if ! "${nginx_test[@]}"; then
+    echo "$NGINX_TEST failed with $idle's upstream: the upstream file is put back" >&2
+    write_upstream "$old" || echo "warning: could not put back $NGINX_UPSTREAM: see it before Nginx's next reload" >&2
+    return 1
+  fi
+  if ! "${nginx_reload[@]}"; then
+    echo "$NGINX_RELOAD failed: the upstream file is put back" >&2
+    write_upstream "$old" || echo "warning: could not put back $NGINX_UPSTREAM: see it before Nginx's next reload" >&2
+    return 1
+  fi
+  echo "Nginx sends requests to $idle ($addr)"
+}
+
+# The copy that served until the switch: DRAIN_SECONDS for the requests Nginx's old workers
+# still hold, then stopped (SIGTERM: the app finishes its requests in flight, within its
+# stop_grace_period) and removed. Nothing to do when it was not running.
+drain_live() {
+  [[ -n "$(compose ps -q "$live" 2>/dev/null || true)" ]] || return 0
+  echo "draining $live for ${DRAIN_SECONDS} s, then stopping it"
+  sleep "$DRAIN_SECONDS"
+  if compose stop "$live" && compose rm --force "$live" >/dev/null; then
+    return 0
+  fi
+  echo "warning: could not stop and remove the $live container; Nginx no longer sends it requests" >&2
 }

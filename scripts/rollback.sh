@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# Roll the server back to the image of an earlier commit (every deploy pushes sha-<commit>).
-# Checks first that the image's migrations accept the current schema, so a rollback that
-# needs the old schema stops before the running app is touched. Runs on the server.
+# Roll the server back to the image of an earlier commit (every deploy pushes sha-<commit>),
+# the way deploy.sh deploys: the old image starts beside the running app, and Nginx is switched
+# to it once it is ready, so no request is dropped. Checks first that the image's migrations
+# accept the current schema, so a rollback that needs the old schema stops before the running
+# app is touched. Runs on the server.
 set -euo pipefail
 
 usage() {
@@ -11,18 +13,26 @@ Usage: rollback.sh sha-<commit>     (the full 40-character commit SHA; `sha-` ma
 1. $IMAGE:sha-<commit>: the copy on this server if there is one (a sha- tag never changes),
    else docker pull
 2. docker compose run --rm migrate with that image: its migrations must accept the schema
-3. docker tag it as $IMAGE:latest, so restarts and the nightly reset keep using it
-4. APP_IMAGE=$IMAGE:sha-<commit> docker compose up -d --no-build --remove-orphans --wait
-5. the app's readiness probe (app healthcheck inside the container)
+3. that image started beside the running app, as deploy.sh does: in whichever of the compose
+   services app and app-green does not serve ($NGINX_UPSTREAM names the one that does), and
+   its readiness probe, at most $DEPLOY_TIMEOUT seconds; when it does not become ready it is
+   removed, and Nginx never leaves the running app
+4. Nginx switched to it (the upstream file rewritten atomically, $NGINX_TEST, $NGINX_RELOAD),
+   then the app it replaces drained for $DRAIN_SECONDS seconds, stopped and removed
+5. docker tag it as $IMAGE:latest, so restarts and the nightly reset keep using it
 
 The commits deployed are in the CD workflow's run history on GitHub, and on the server in
 `docker images $IMAGE`. The next deploy replaces the rolled-back image.
+
+Exit status: 0 rolled back; 1 not rolled back (Nginx left on the running app; the output says
+why); 2 a usage or settings error.
 
 Environment (defaults in brackets):
   IMAGE         the image repository               [ghcr.io/jerosanchez/clicknback]
   DEPLOY_DIR    the deploy folder                  [/opt/clicknback]
   COMPOSE_FILE  the stack's compose file           [$DEPLOY_DIR/docker-compose.yml]
   BACKUP_DIR    where backup.sh writes             [$DEPLOY_DIR/backups]
+  DEPLOY_TIMEOUT, NGINX_UPSTREAM, NGINX_TEST, NGINX_RELOAD, DRAIN_SECONDS: as for deploy.sh
   DB_USER, DB_NAME: as for backup.sh
 EOF
 }
@@ -31,6 +41,7 @@ IMAGE="${IMAGE:-ghcr.io/jerosanchez/clicknback}"
 DEPLOY_DIR="${DEPLOY_DIR:-/opt/clicknback}"
 COMPOSE_FILE="${COMPOSE_FILE:-$DEPLOY_DIR/docker-compose.yml}"
 BACKUP_DIR="${BACKUP_DIR:-$DEPLOY_DIR/backups}"
+DEPLOY_TIMEOUT="${DEPLOY_TIMEOUT:-120}"
 DB_USER="${DB_USER:-${POSTGRES_USER:-clicknback}}"
 DB_NAME="${DB_NAME:-${POSTGRES_DB:-clicknback}}"
 
@@ -39,7 +50,8 @@ fail() {
   exit 1
 }
 
-compose() { docker compose -f "$COMPOSE_FILE" "$@"; }
+# The green profile: the scripts name app-green, which `docker compose up` alone never starts.
+compose() { docker compose -f "$COMPOSE_FILE" --profile green "$@"; }
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 source "$here/lib.sh"
@@ -61,7 +73,7 @@ added them. Data written since that backup is lost.
 
   bash $DEPLOY_DIR/scripts/backup.sh                 # keep the current data too
   ls -lt $BACKUP_DIR                                 # pick the backup from before that deploy
-  docker compose -f $COMPOSE_FILE stop app
+  docker compose -f $COMPOSE_FILE --profile green stop app app-green
   docker compose -f $COMPOSE_FILE exec -T db psql -U $DB_USER -d $DB_NAME -v ON_ERROR_STOP=1 \\
     -c 'DROP SCHEMA public CASCADE; CREATE SCHEMA public;'
   gunzip -c $BACKUP_DIR/clicknback-<date>.sql.gz \\
@@ -71,6 +83,8 @@ EOF
 }
 
 commit_tag rollback.sh "$@"
+[[ "$DEPLOY_TIMEOUT" =~ ^[1-9][0-9]*$ ]] || { echo "rollback.sh: DEPLOY_TIMEOUT must be whole seconds, not '$DEPLOY_TIMEOUT'" >&2; exit 2; }
+blue_green_settings rollback.sh
 image="$IMAGE:$tag"
 
 # A sha-<commit> tag is immutable (CD builds and pushes each commit once): a copy already on
@@ -84,14 +98,20 @@ if ! APP_IMAGE="$image" compose run --rm migrate; then
   fail "the migrate service of $image failed"
 fi
 
-echo "3/5 tag $image as $IMAGE:latest"
-docker tag "$image" "$IMAGE:latest" || fail "cannot tag $image as $IMAGE:latest"
+echo "3/5 starting $image as $idle, beside $live (ready within ${DEPLOY_TIMEOUT} s)"
+if ! start_idle "$image" "$DEPLOY_TIMEOUT"; then
+  remove_idle
+  fail "$image did not become ready within ${DEPLOY_TIMEOUT} s; it was removed, and Nginx still sends every request to $live"
+fi
 
-echo "4/5 redeploy"
-APP_IMAGE="$image" compose up -d --no-build --remove-orphans --wait \
-  || fail "docker compose up with $image failed; see: docker compose -f $COMPOSE_FILE logs --tail=100 app"
+echo "4/5 switching Nginx from $live to $idle"
+if ! switch_nginx rollback.sh; then
+  compose rm --stop --force "$idle" >/dev/null || echo "warning: could not remove the $idle container" >&2
+  fail "Nginx could not be switched to $image; it was removed, and Nginx still sends every request to $live"
+fi
+drain_live
 
-echo "5/5 readiness"
-compose exec -T app app healthcheck || fail "the app is up but not ready; see: docker compose -f $COMPOSE_FILE logs --tail=100 app"
+echo "5/5 tag $image as $IMAGE:latest"
+docker tag "$image" "$IMAGE:latest" || fail "rolled back, but cannot tag $image as $IMAGE:latest: do it by hand"
 
-echo "rolled back to $image"
+echo "rolled back to $image as $idle"

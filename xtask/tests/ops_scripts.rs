@@ -8,6 +8,12 @@
 //! rolls itself back; and a failing step stops a script before it destroys anything. The stack
 //! and the image tags are removed afterwards, whatever happens.
 //!
+//! Deploys and rollbacks are blue/green behind a real Nginx (the test's own, on a loopback port,
+//! proxying to the upstream file that the scripts rewrite and reload): a load loop of about 50
+//! requests a second runs through it for the whole of a good deploy, a deploy that rolls back
+//! and a rollback, and not one answer may be anything but 2xx. Each run prints its count and
+//! its duration (`--no-capture`).
+//!
 //! Without a real engine: the scripts when no engine answers (the real `docker` CLI pointed at a
 //! socket nobody listens on), with Compose v1 alone (a stand-in `docker` without `compose`,
 //! `support::OPS_DOCKER_STANDIN`), and their argument checks and `--help`, which run no docker.
@@ -44,10 +50,24 @@ const REVISION_LABEL: &str = "org.opencontainers.image.revision";
 /// A migration no image knows: a database "from the future" for the rollback's migrations check.
 const FUTURE_MIGRATION: i64 = 20990101000000;
 const HTTP_TIMEOUT: Duration = Duration::from_secs(10);
+/// The load loop's pace through Nginx during a deploy: about 50 requests a second.
+const LOAD_INTERVAL: Duration = Duration::from_millis(20);
+/// The old app's drain after the switch in the tests (the scripts' default is 10 s).
+const DRAIN_SECONDS: &str = "3";
+/// deploy/nginx/clicknback.com.conf's include of the upstream file, and its proxy_pass.
+const SITE_INCLUDE: &str = "include /opt/clicknback/nginx/clicknback-upstream.conf;";
+const SITE_PROXY_PASS: &str = "proxy_pass http://clicknback_app;";
 
 /// Settings of the scripts and of compose that the test's own environment must not decide.
-const INHERITED: [&str; 34] = [
+const INHERITED: [&str; 41] = [
     "DEPLOY_DIR",
+    "DEPLOY_TIMEOUT",
+    "KEEP_IMAGES",
+    "NGINX_UPSTREAM",
+    "NGINX_TEST",
+    "NGINX_RELOAD",
+    "DRAIN_SECONDS",
+    "APP_GREEN_PORT",
     "COMPOSE_FILE",
     "COMPOSE_PROJECT_NAME",
     "COMPOSE_PROFILES",
@@ -157,14 +177,19 @@ fn ok(mut c: Command) -> String {
 
 /// A scratch deploy folder like the server's: a copy of docker-compose.yml and a `.env` with a
 /// random password and secret, free loopback ports and `APP_IMAGE=<image>:latest` (as on the
-/// server), and a compose project named after the folder. Its health checks run every second,
-/// as the smoke gate's do: the scripts wait on them, and not on the server's 5 s and 10 s ticks.
+/// server), a compose project named after the folder, and the Nginx upstream file as the docs
+/// install it (deploy/nginx/clicknback-upstream.conf on `app`'s port). Its health checks run
+/// every second, as the smoke gate's do: the scripts wait on them, and not on the server's 5 s
+/// and 10 s ticks. The scripts test and reload the folder's own Nginx ([`Proxy`]).
 struct Deploy {
     dir: Scratch,
     project: String,
     /// The image repository, rollback.sh's `IMAGE`: `xtask-ops-…/clicknback`.
     image: String,
     app_port: u16,
+    green_port: u16,
+    /// The loopback port the folder's Nginx listens on.
+    proxy_port: u16,
 }
 
 impl Deploy {
@@ -172,21 +197,80 @@ impl Deploy {
         let dir = Scratch::new(name);
         let project = format!("xtask-{}", dir.0.file_name().unwrap().to_string_lossy());
         let image = format!("{project}/clicknback");
-        let app_port = xtask::docker::free_port().unwrap();
-        let db_port = std::iter::repeat_with(|| xtask::docker::free_port().unwrap()).find(|p| *p != app_port).unwrap();
+        let mut ports: Vec<u16> = Vec::new();
+        while ports.len() < 4 {
+            let port = xtask::docker::free_port().unwrap();
+            if !ports.contains(&port) {
+                ports.push(port);
+            }
+        }
+        let [app_port, green_port, db_port, proxy_port] = <[u16; 4]>::try_from(ports).unwrap();
         std::fs::copy(support::workspace_root().join("docker-compose.yml"), dir.path("docker-compose.yml")).unwrap();
         let env = dir.write(
             ".env",
             format!(
-                "APP_ENV=production\nAPP_IMAGE={image}:latest\nAPP_PORT={app_port}\nDB_PORT={db_port}\n\
-                 POSTGRES_USER={DB_USER}\nPOSTGRES_PASSWORD={}\nPOSTGRES_DB={DB_NAME}\nJWT_SECRET={}\n\
-                 DB_HEALTH_INTERVAL=1s\nAPP_HEALTH_INTERVAL=1s\n",
+                "APP_ENV=production\nAPP_IMAGE={image}:latest\nAPP_PORT={app_port}\nAPP_GREEN_PORT={green_port}\n\
+                 DB_PORT={db_port}\nPOSTGRES_USER={DB_USER}\nPOSTGRES_PASSWORD={}\nPOSTGRES_DB={DB_NAME}\n\
+                 JWT_SECRET={}\nDB_HEALTH_INTERVAL=1s\nAPP_HEALTH_INTERVAL=1s\n",
                 random_hex(24),
                 random_hex(32)
             ),
         );
         std::fs::set_permissions(env, std::fs::Permissions::from_mode(0o600)).unwrap();
-        Deploy { dir, project, image, app_port }
+        // The upstream file as first installed: the repository's, on APP_PORT.
+        let upstream = read_repo("deploy/nginx/clicknback-upstream.conf");
+        assert!(upstream.contains("# service: app\n"), "{upstream}");
+        let upstream = upstream.replace("server 127.0.0.1:8001;", &format!("server 127.0.0.1:{app_port};"));
+        assert!(upstream.contains(&format!("server 127.0.0.1:{app_port};")), "the template names port 8001");
+        dir.write("nginx/clicknback-upstream.conf", upstream);
+        let deploy = Deploy { dir, project, image, app_port, green_port, proxy_port };
+        deploy.write_proxy_config();
+        deploy
+    }
+
+    /// The folder's Nginx: a prefix of its own (`proxy/`), the site's upstream mechanism as
+    /// deploy/nginx/clicknback.com.conf has it (its include of the upstream file, pointed at
+    /// this folder's, and its proxy_pass), plain HTTP on `proxy_port`.
+    fn write_proxy_config(&self) {
+        let site = read_repo("deploy/nginx/clicknback.com.conf");
+        assert!(site.contains(SITE_INCLUDE) && site.contains(SITE_PROXY_PASS), "the site's upstream mechanism changed");
+        let include = SITE_INCLUDE.replace("/opt/clicknback/", &format!("{}/", self.dir.0.display()));
+        let prefix = self.path("proxy");
+        std::fs::create_dir_all(prefix.join("tmp")).unwrap();
+        // As root, the workers would otherwise run as nobody, which cannot write the scratch folder.
+        let user = if rustix::process::geteuid().is_root() { "user root;\n" } else { "" };
+        self.dir.write(
+            "proxy/nginx.conf",
+            format!(
+                "{user}worker_processes 1;\npid {0}/nginx.pid;\nerror_log {0}/error.log warn;\nevents {{}}\n\
+                 http {{\n    access_log off;\n    client_body_temp_path {0}/tmp/body;\n    \
+                 proxy_temp_path {0}/tmp/proxy;\n    fastcgi_temp_path {0}/tmp/fastcgi;\n    \
+                 uwsgi_temp_path {0}/tmp/uwsgi;\n    scgi_temp_path {0}/tmp/scgi;\n    {include}\n    \
+                 server {{\n        listen 127.0.0.1:{1};\n        location / {{\n            {SITE_PROXY_PASS}\n        \
+                 }}\n    }}\n}}\n",
+                prefix.display(),
+                self.proxy_port
+            ),
+        );
+    }
+
+    /// `nginx -p <prefix> -c <prefix>/nginx.conf -e stderr`, then `extra`, as one line.
+    fn nginx_command(&self, extra: &str) -> String {
+        let prefix = self.path("proxy");
+        format!("{} -p {} -c {}/nginx.conf -e stderr {extra}", nginx_program(), prefix.display(), prefix.display())
+    }
+
+    /// The upstream file the scripts rewrite.
+    fn upstream(&self) -> String {
+        std::fs::read_to_string(self.path("nginx/clicknback-upstream.conf")).unwrap()
+    }
+
+    /// The app service the upstream file names: `app` or `app-green`.
+    fn live(&self) -> String {
+        let upstream = self.upstream();
+        let live = upstream.lines().find_map(|l| l.strip_prefix("# service: ")).unwrap_or_default();
+        assert!(["app", "app-green"].contains(&live), "{upstream}");
+        live.to_owned()
     }
 
     fn path(&self, name: &str) -> PathBuf {
@@ -212,6 +296,9 @@ impl Deploy {
             .env("IMAGE", &self.image)
             .env("DB_USER", DB_USER)
             .env("DB_NAME", DB_NAME)
+            .env("NGINX_TEST", self.nginx_command("-q -t"))
+            .env("NGINX_RELOAD", self.nginx_command("-s reload"))
+            .env("DRAIN_SECONDS", DRAIN_SECONDS)
     }
 
     /// `bash scripts/<name> args…` (from this checkout) for this deploy folder.
@@ -238,6 +325,134 @@ impl Deploy {
         c.arg(self.compose_file()).args(args);
         c
     }
+
+    /// [`Deploy::compose`] with app-green's profile, as the scripts run it.
+    fn compose_green(&self, args: &[&str]) -> Command {
+        let mut c = self.compose(&["--profile", "green"]);
+        c.args(args);
+        c
+    }
+}
+
+fn read_repo(path: &str) -> String {
+    std::fs::read_to_string(support::workspace_root().join(path)).unwrap()
+}
+
+/// The real Nginx (Debian's), else `nginx` from PATH.
+fn nginx_program() -> String {
+    ["/usr/sbin/nginx", "/usr/bin/nginx"]
+        .into_iter()
+        .find(|p| Path::new(p).is_file())
+        .unwrap_or("nginx")
+        .to_owned()
+}
+
+/// The deploy folder's Nginx, in the foreground: stopped when dropped (SIGTERM to the master,
+/// which stops its workers; SIGKILL only if it hangs).
+struct Proxy(std::process::Child);
+
+impl Proxy {
+    fn start(deploy: &Deploy) -> Proxy {
+        let prefix = deploy.path("proxy");
+        ok(Command::new("bash").args(["-c", &deploy.nginx_command("-q -t")]));
+        let child = Command::new(nginx_program())
+            .arg("-p")
+            .arg(&prefix)
+            .arg("-c")
+            .arg(prefix.join("nginx.conf"))
+            .args(["-e", "stderr", "-g", "daemon off;"])
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap();
+        let proxy = Proxy(child);
+        let started = std::time::Instant::now();
+        while std::net::TcpStream::connect(("127.0.0.1", deploy.proxy_port)).is_err() {
+            assert!(started.elapsed() < Duration::from_secs(10), "nginx did not listen on {}", deploy.proxy_port);
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        proxy
+    }
+}
+
+impl Drop for Proxy {
+    fn drop(&mut self) {
+        let master = rustix::process::Pid::from_child(&self.0);
+        let _ = rustix::process::kill_process(master, rustix::process::Signal::TERM);
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while matches!(self.0.try_wait(), Ok(None)) && std::time::Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// What a load loop saw: the requests sent, and the ones not answered 2xx (the status, or the
+/// connection's error), each with its time since the start.
+struct Load {
+    sent: usize,
+    failed: Vec<String>,
+    took: Duration,
+}
+
+/// Runs `c` while a loop sends `GET /health/ready` through Nginx every [`LOAD_INTERVAL`]
+/// (about 50 a second, one connection each), and prints the run's count and duration.
+fn under_load(stack: &Stack, what: &str, c: Command) -> (Run, Load) {
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let addr = stack.addr();
+    let looping = {
+        let stop = stop.clone();
+        std::thread::spawn(move || {
+            let start = std::time::Instant::now();
+            let (mut sent, mut failed, mut next) = (0, Vec::new(), start);
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                let at = start.elapsed().as_secs_f64();
+                match xtask::http::get(addr, "/health/ready", HTTP_TIMEOUT) {
+                    Ok(answer) if (200..300).contains(&answer.status) => {}
+                    Ok(answer) => failed.push(format!("{at:.2} s: {}", answer.status_line)),
+                    Err(e) => failed.push(format!("{at:.2} s: {e:#}")),
+                }
+                sent += 1;
+                next += LOAD_INTERVAL;
+                let now = std::time::Instant::now();
+                if next > now {
+                    std::thread::sleep(next - now);
+                } else {
+                    next = now;
+                }
+            }
+            (sent, failed)
+        })
+    };
+    let started = std::time::Instant::now();
+    let run = support::run(c);
+    let took = started.elapsed();
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let (sent, failed) = looping.join().unwrap();
+    let load = Load { sent, failed, took };
+    use std::io::Write as _;
+    let _ = writeln!(
+        std::io::stderr(),
+        "{what}: exit {}, {:.1} s, {} requests through Nginx, {} not 2xx",
+        run.code,
+        took.as_secs_f64(),
+        load.sent,
+        load.failed.len()
+    );
+    (run, load)
+}
+
+/// Not one request of the loop failed, and it ran at about its pace for the whole run.
+fn assert_no_request_dropped(what: &str, run: &Run, load: &Load) {
+    assert!(
+        load.failed.is_empty(),
+        "{what}: {} of {} requests through Nginx were not answered 2xx: {:?}\n{run:?}",
+        load.failed.len(),
+        load.sent,
+        &load.failed[..load.failed.len().min(20)]
+    );
+    let expected = load.took.as_secs_f64() / LOAD_INTERVAL.as_secs_f64();
+    assert!(load.sent as f64 >= expected * 0.5, "{what}: only {} requests in {:?}", load.sent, load.took);
 }
 
 /// The deploy folder with the app image built from this checkout (`IMAGE:build`) and, once
@@ -246,6 +461,8 @@ impl Deploy {
 struct Stack {
     deploy: Deploy,
     tags: Vec<String>,
+    /// Nginx in front, once [`Stack::proxy`] started it.
+    proxy: Option<Proxy>,
 }
 
 impl std::ops::Deref for Stack {
@@ -272,7 +489,7 @@ impl Stack {
     /// .dockerignore's `!xtask/*/Cargo.toml` exceptions, so the image's cargo fails.
     fn build(deploy: Deploy) -> Stack {
         let build = format!("{}:build", deploy.image);
-        let stack = Stack { deploy, tags: vec![build.clone()] };
+        let stack = Stack { deploy, tags: vec![build.clone()], proxy: None };
         let mut c = stack.docker(&["compose", "-f"]);
         c.arg(support::workspace_root().join("docker-compose.yml"))
             .arg("--env-file")
@@ -314,6 +531,11 @@ impl Stack {
         ok(self.docker(&["image", "inspect", "--format", "{{.Id}}", reference])).trim().to_owned()
     }
 
+    /// Nginx in front of the stack, as on the server.
+    fn proxy(&mut self) {
+        self.proxy = Some(Proxy::start(&self.deploy));
+    }
+
     /// `docker compose up -d --no-build --wait`, as the server's first start.
     fn up(&self) {
         ok(self.compose(&["up", "-d", "--no-build", "--wait"]));
@@ -335,9 +557,13 @@ impl Stack {
         self.sql("SELECT email FROM users ORDER BY email")
     }
 
+    /// The app container that the upstream file names; it is the only app container there is.
     fn app(&self) -> App {
-        let container = ok(self.compose(&["ps", "--quiet", "app"])).trim().to_owned();
-        assert!(!container.is_empty(), "no app container");
+        let live = self.live();
+        let container = ok(self.compose_green(&["ps", "--quiet", &live])).trim().to_owned();
+        assert!(!container.is_empty(), "no {live} container");
+        let all = ok(self.compose_green(&["ps", "--all", "--quiet", "app", "app-green"]));
+        assert_eq!(all.split_whitespace().collect::<Vec<_>>(), [container.as_str()], "one app container, {live}'s");
         let format = format!(
             "{{{{.Image}}}}|{{{{.Config.Image}}}}|{{{{index .Config.Labels \"{REVISION_LABEL}\"}}}}|{{{{.State.Status}}}}"
         );
@@ -349,8 +575,10 @@ impl Stack {
         App { container, image_id, image, revision, state }
     }
 
+    /// Nginx's address: every request of the tests goes through it, as on the server.
     fn addr(&self) -> SocketAddr {
-        SocketAddr::from(([127, 0, 0, 1], self.app_port))
+        assert!(self.proxy.is_some(), "Nginx is not started");
+        SocketAddr::from(([127, 0, 0, 1], self.proxy_port))
     }
 
     fn login(&self, email: &str, password: &str) -> xtask::http::Response {
@@ -365,9 +593,10 @@ impl Stack {
     }
 
     /// docs/deployment-plan.md, "Restoring a backup": stop the app, empty the schema, load the
-    /// dump with psql, start the stack again.
+    /// dump with psql, start the app that the upstream file names again.
     fn restore(&self, backup: &Path) {
-        ok(self.compose(&["stop", "app"]));
+        let live = self.live();
+        ok(self.compose_green(&["stop", "app", "app-green"]));
         ok(self.psql(&["-c", "DROP SCHEMA public CASCADE; CREATE SCHEMA public;"]));
         assert_eq!(self.sql("SELECT count(*) FROM pg_tables WHERE schemaname = 'public'"), ["0"], "an emptied schema");
         let mut c = Command::new("bash");
@@ -382,7 +611,7 @@ impl Stack {
         .args([DB_USER, DB_NAME]);
         self.env(&mut c);
         ok(c);
-        ok(self.compose(&["up", "-d", "--no-build", "--wait"]));
+        ok(self.compose_green(&["up", "-d", "--no-build", "--wait", &live]));
     }
 
     /// Removes the stack and the tags now, and checks that nothing of them is left.
@@ -399,7 +628,8 @@ impl Stack {
 
 impl Drop for Stack {
     fn drop(&mut self) {
-        match self.compose(&["down", "--volumes", "--remove-orphans"]).output() {
+        self.proxy = None;
+        match self.compose_green(&["down", "--volumes", "--remove-orphans"]).output() {
             Ok(out) if out.status.success() => {}
             Ok(out) => eprintln!("docker compose down ({}): {}", self.project, String::from_utf8_lossy(&out.stderr)),
             Err(e) => eprintln!("docker compose down ({}): {e}", self.project),
@@ -431,6 +661,7 @@ fn ops_scripts_against_a_real_stack() {
     let b = stack.revision(SHA_B);
     stack.tag(&b, "latest");
     assert_ne!(stack.image_id(&a), stack.image_id(&b));
+    stack.proxy();
     stack.up();
 
     backup_and_restore(&stack);
@@ -679,8 +910,9 @@ fn demo_reset(stack: &Stack) {
 }
 
 /// rollback.sh to a tag that is neither here nor pullable, and to one whose migrations refuse
-/// the schema, stops before the app is touched; to A (two locally built tags, B running) it
-/// switches the app to A's image, healthy, without a registry.
+/// the schema, stops before the app is touched; to A (two locally built tags, B running in
+/// `app`) it starts A's image in app-green, switches Nginx to it and stops B's, without a
+/// registry and without dropping one request of the load loop.
 fn rollback(stack: &Stack, a: &str, b: &str) {
     let latest = format!("{}:latest", stack.image);
     let (a_id, b_id) = (stack.image_id(a), stack.image_id(b));
@@ -718,11 +950,18 @@ fn rollback(stack: &Stack, a: &str, b: &str) {
     assert_eq!(stack.image_id(&latest), b_id, "latest still names B");
     stack.sql(&format!("DELETE FROM _sqlx_migrations WHERE version = {FUTURE_MIGRATION}"));
 
-    // The rollback to A (named by its bare commit), from the local copy: no registry here.
-    let run = stack.run("rollback.sh", &[SHA_A]);
+    // The rollback to A (named by its bare commit), from the local copy: no registry here. The
+    // same path as a deploy: A beside B, Nginx switched, B drained and stopped.
+    assert_eq!(stack.live(), "app");
+    let (run, load) = under_load(stack, "rollback", stack.script("rollback.sh", &[SHA_A]));
+    assert_no_request_dropped("rollback", &run, &load);
     assert_eq!(run.code, 0, "{run:?}");
     assert!(run.stdout.contains(&format!("1/5 {a} is on this server: using the local copy (not pulling)")), "{run:?}");
-    assert!(run.stdout.contains(&format!("rolled back to {a}\n")), "{run:?}");
+    assert!(run.stdout.contains(&format!("3/5 starting {a} as app-green, beside app")), "{run:?}");
+    assert!(run.stdout.contains("4/5 switching Nginx from app to app-green"), "{run:?}");
+    assert!(run.stdout.contains(&format!("draining app for {DRAIN_SECONDS} s")), "{run:?}");
+    assert!(run.stdout.contains(&format!("rolled back to {a} as app-green\n")), "{run:?}");
+    assert_switched_to(stack, "app-green", stack.green_port);
     let after = stack.app();
     assert_eq!(
         (after.image_id.as_str(), after.image.as_str(), after.revision.as_str(), after.state.as_str()),
@@ -733,18 +972,37 @@ fn rollback(stack: &Stack, a: &str, b: &str) {
     assert_eq!(stack.image_id(&latest), a_id, "latest names A, for restarts and the nightly reset");
     let ready = xtask::http::get(stack.addr(), "/health/ready", HTTP_TIMEOUT).unwrap();
     assert_eq!(ready.status, 200, "{ready:?}");
-    let ps = ok(stack.compose(&["ps", "app", "--format", "{{.Image}} {{.Status}}"]));
+    let ps = ok(stack.compose_green(&["ps", "app-green", "--format", "{{.Image}} {{.Status}}"]));
     assert!(ps.starts_with(&format!("{a} Up ")) && ps.contains("(healthy)"), "{ps}");
 }
 
-/// deploy.sh, with A running: a failing migration stops before the switch; an image whose app
-/// never becomes ready is rolled back to A by the script itself, which fails; B deploys, moves
-/// `latest`, and the sha- images beyond the newest KEEP_IMAGES are removed, never the running one.
+/// The upstream file names `service` on `port`, as the scripts write it, and Nginx (reloaded)
+/// sends requests there: the app on that port answers.
+fn assert_switched_to(stack: &Stack, service: &str, port: u16) {
+    let upstream = stack.upstream();
+    assert!(upstream.contains(&format!("\n# service: {service}\n")), "{upstream}");
+    assert!(upstream.contains(&format!("\n    server 127.0.0.1:{port};\n")), "{upstream}");
+    let other = if port == stack.app_port { stack.green_port } else { stack.app_port };
+    assert!(
+        std::net::TcpStream::connect(("127.0.0.1", other)).is_err(),
+        "the app that served before is stopped: nothing answers on {other}"
+    );
+    let direct = xtask::http::get(SocketAddr::from(([127, 0, 0, 1], port)), "/health/ready", HTTP_TIMEOUT).unwrap();
+    assert_eq!(direct.status, 200, "{direct:?}");
+}
+
+/// deploy.sh, with A running in app-green: a failing migration stops before anything starts; an
+/// image whose app never becomes ready is started beside A and removed, while Nginx stays on A;
+/// a failed `nginx -t` puts the upstream file back and removes the new app; B deploys into
+/// `app`, Nginx switches to it, A is drained and stopped, `latest` moves, and the sha- images
+/// beyond the newest KEEP_IMAGES are removed, never the running one. The load loop runs through
+/// Nginx for the whole of the failed deploy and of B's, and not one request fails.
 fn deploy(stack: &Stack, a: &str, b: &str, broken: &str) {
     let latest = format!("{}:latest", stack.image);
     let (a_id, b_id) = (stack.image_id(a), stack.image_id(b));
     let before = stack.app();
     assert_eq!(before.image_id, a_id, "{before:?}");
+    assert_eq!(stack.live(), "app-green");
 
     stack.sql(&format!(
         "INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time) \
@@ -752,33 +1010,69 @@ fn deploy(stack: &Stack, a: &str, b: &str, broken: &str) {
     ));
     let run = stack.run("deploy.sh", &[&format!("sha-{SHA_B}")]);
     assert_eq!(run.code, 1, "{run:?}");
-    assert!(run.stdout.contains("1/5 backup") && run.stdout.contains("3/5 migrations of"), "{run:?}");
+    assert!(run.stdout.contains("1/6 backup") && run.stdout.contains("3/6 migrations of"), "{run:?}");
     assert!(run.stderr.contains(&format!("deploy failed: the migrations of {b} did not succeed")), "{run:?}");
-    assert!(!run.stdout.contains("4/5"), "{run:?}");
+    assert!(!run.stdout.contains("4/6"), "{run:?}");
     assert_eq!(stack.app(), before, "the running app was not touched");
     assert_eq!(stack.image_id(&latest), a_id);
     stack.sql(&format!("DELETE FROM _sqlx_migrations WHERE version = {FUTURE_MIGRATION}"));
 
+    // The new app never becomes ready: removed, and Nginx never leaves A.
+    let upstream = stack.upstream();
     let mut c = stack.script("deploy.sh", &[&format!("sha-{SHA_BROKEN}")]);
     c.env("DEPLOY_TIMEOUT", "20");
+    let (run, load) = under_load(stack, "failed deploy (rolls back)", c);
+    assert_no_request_dropped("failed deploy", &run, &load);
+    assert_eq!(run.code, 1, "{run:?}");
+    assert!(run.stdout.contains(&format!("4/6 starting {broken} as app, beside app-green")), "{run:?}");
+    assert!(run.stderr.contains("the new app (app) is not healthy"), "{run:?}");
+    assert!(run.stderr.contains("WORKER_THREADS"), "the new app's log says why: {run:?}");
+    assert!(
+        run.stderr.contains("did not become ready within 20 s; rolled back: it was removed, and Nginx still sends every \
+             request to app-green"),
+        "{run:?}"
+    );
+    assert!(!run.stdout.contains("5/6"), "{run:?}");
+    assert_eq!(stack.upstream(), upstream, "the upstream file is untouched");
+    assert_eq!(stack.app(), before, "A serves on, the only app container");
+    assert_eq!(stack.image_id(&latest), a_id, "latest still names A");
+
+    // `nginx -t` fails (Nginx's configuration is broken elsewhere): the upstream file is put
+    // back as it was, Nginx is not reloaded, and the new app is removed.
+    let broken_conf = stack.dir.write("proxy/broken.conf", "events {}\nhttp {\n    gzip onn;\n}\n");
+    let mut c = stack.script("deploy.sh", &[SHA_B]);
+    c.env("NGINX_TEST", format!("{} -q -t -c {}", stack.nginx_command(""), broken_conf.display()));
     let run = support::run(c);
     assert_eq!(run.code, 1, "{run:?}");
-    assert!(run.stdout.contains(&format!("4/5 switching the app to {broken}")), "{run:?}");
-    assert!(run.stderr.contains("rolling back to the image that ran before"), "{run:?}");
-    assert!(run.stderr.contains("WORKER_THREADS"), "the new app's log says why: {run:?}");
-    assert!(run.stderr.contains("did not become healthy within 20 s; rolled back"), "{run:?}");
-    let after = stack.app();
-    assert_eq!((after.image_id.as_str(), after.state.as_str()), (a_id.as_str(), "running"), "{after:?}");
+    assert!(run.stdout.contains("5/6 switching Nginx from app-green to app"), "{run:?}");
+    assert!(run.stderr.contains("invalid value \"onn\""), "nginx -t says why: {run:?}");
+    assert!(run.stderr.contains("the upstream file is put back"), "{run:?}");
+    assert!(
+        run.stderr.contains(&format!(
+            "deploy failed: Nginx could not be switched to {b}; the new app was removed, and Nginx still sends \
+             every request to app-green"
+        )),
+        "{run:?}"
+    );
+    assert_eq!(stack.upstream(), upstream, "the upstream file is as it was");
+    assert_eq!(stack.app(), before, "A serves on, the only app container");
     assert_eq!(stack.image_id(&latest), a_id, "latest still names A");
-    let ready = xtask::http::get(stack.addr(), "/health/ready", HTTP_TIMEOUT).unwrap();
-    assert_eq!(ready.status, 200, "A serves again: {ready:?}");
+    let names = names(&stack.path("nginx"));
+    assert_eq!(names, ["clicknback-upstream.conf"], "no temporary file is left");
 
     // B, by its bare commit; keep 2 sha- images: the broken one and B are the newest.
     let mut c = stack.script("deploy.sh", &[SHA_B]);
     c.env("KEEP_IMAGES", "2");
-    let run = support::run(c);
+    let (run, load) = under_load(stack, "deploy", c);
+    assert_no_request_dropped("deploy", &run, &load);
     assert_eq!(run.code, 0, "{run:?}");
-    assert!(run.stdout.contains(&format!("deployed {b}\n")), "{run:?}");
+    let steps: Vec<&str> = run.stdout.lines().filter(|l| l.chars().nth(1) == Some('/')).collect();
+    assert_eq!(steps.len(), 6, "{run:?}");
+    assert!(run.stdout.contains(&format!("4/6 starting {b} as app, beside app-green")), "{run:?}");
+    assert!(run.stdout.contains(&format!("Nginx sends requests to app (127.0.0.1:{})", stack.app_port)), "{run:?}");
+    assert!(run.stdout.contains(&format!("draining app-green for {DRAIN_SECONDS} s")), "{run:?}");
+    assert!(run.stdout.contains(&format!("deployed {b} as app in ")), "{run:?}");
+    assert_switched_to(stack, "app", stack.app_port);
     let after = stack.app();
     assert_eq!((after.image_id.as_str(), after.revision.as_str()), (b_id.as_str(), SHA_B), "{after:?}");
     assert_eq!(stack.image_id(&latest), b_id, "latest names B");
@@ -788,6 +1082,15 @@ fn deploy(stack: &Stack, a: &str, b: &str, broken: &str) {
     assert!(
         tags.lines().any(|t| t == format!("sha-{SHA_B}")) && tags.lines().any(|t| t == format!("sha-{SHA_BROKEN}"))
     );
+
+    // What deploy.sh did before, for comparison: the serving app recreated in place
+    // (`up --wait` with the new image). The same loop sees the requests that drops, so a
+    // deploy that drops requests cannot pass the checks above.
+    let mut c = stack.compose_green(&["up", "-d", "--no-build", "--no-deps", "--force-recreate", "--wait", "app"]);
+    c.env("APP_IMAGE", b);
+    let (run, load) = under_load(stack, "the app recreated in place (the single-container deploy)", c);
+    assert_eq!(run.code, 0, "{run:?}");
+    assert!(!load.failed.is_empty(), "the loop saw no failure while the only app was recreated ({} requests)", load.sent);
 }
 
 // ----------------------------------------------------------------------------------------
@@ -838,7 +1141,7 @@ fn with_no_engine_running_each_script_fails_before_changing_anything() {
     let run = no_engine(deploy.script("deploy.sh", &[SHA_B]));
     assert_eq!(run.code, 1, "{run:?}");
     assert!(run.stderr.contains("deploy failed: the backup did not succeed; nothing was changed"), "{run:?}");
-    assert!(!run.stdout.contains("2/5"), "{run:?}");
+    assert!(!run.stdout.contains("2/6"), "{run:?}");
 
     let run = no_engine(deploy.script("demo-reset.sh", &[]));
     assert_eq!(run.code, 1, "{run:?}");
@@ -864,6 +1167,7 @@ fn ops_standin(now: Option<&str>) -> StandIn {
         ops = ops.program("bin/date", &format!("#!/bin/bash\necho {now}\n"));
     }
     ops.write("deploy/docker-compose.yml", "services: {}\n");
+    ops.write("deploy/nginx/clicknback-upstream.conf", read_repo("deploy/nginx/clicknback-upstream.conf"));
     ops.env_path("DEPLOY_DIR", "deploy")
 }
 
@@ -915,7 +1219,7 @@ fn with_compose_v1_only_each_script_stops_before_changing_anything() {
             pg_dump.clone(),
             pg_dump,
             format!("docker image inspect {image}"),
-            format!("APP_IMAGE={image} {}", logged_compose(&ops, "run --rm migrate")),
+            format!("APP_IMAGE={image} {}", logged_compose(&ops, "--profile green run --rm migrate")),
         ],
         "no drop after the failed backups; no tag and no up after the failed migrations check"
     );
@@ -1180,6 +1484,36 @@ fn rollback_rejects_anything_but_a_full_commit_tag() {
 
         assert_eq!(run.code, 2, "{args:?}: {run:?}");
         assert!(run.stderr.contains("rollback.sh") || run.stderr.contains("Usage"), "{args:?}: {run:?}");
+    }
+    assert!(ops.log().is_empty(), "docker never ran: {:?}", ops.log());
+}
+
+/// deploy.sh and rollback.sh need the upstream file, naming the app that serves, to switch
+/// Nginx: without it (or with settings that cannot work) they stop before anything runs, with
+/// exit 2 and the fix.
+#[test]
+fn deploy_and_rollback_refuse_to_start_without_a_way_to_switch_nginx() {
+    let ops = ops_standin(None);
+    let upstream = ops.path("deploy/nginx/clicknback-upstream.conf");
+    let template = std::fs::read_to_string(&upstream).unwrap();
+    for name in ["deploy.sh", "rollback.sh"] {
+        let mut c = ops_script(&ops, name, &[SHA_A]);
+        c.env("DRAIN_SECONDS", "ten");
+        let run = support::run(c);
+        assert_eq!(run.code, 2, "{name}: {run:?}");
+        assert!(run.stderr.contains(&format!("{name}: DRAIN_SECONDS must be whole seconds, not 'ten'")), "{run:?}");
+
+        let mut c = ops_script(&ops, name, &[SHA_A]);
+        c.env("NGINX_UPSTREAM", ops.path("deploy/nginx/missing.conf"));
+        let run = support::run(c);
+        assert_eq!(run.code, 2, "{name}: {run:?}");
+        assert!(run.stderr.contains("missing.conf cannot be read: install deploy/nginx/clicknback-upstream.conf"), "{run:?}");
+
+        std::fs::write(&upstream, template.replace("# service: app\n", "# service: blue\n")).unwrap();
+        let run = ops_run(&ops, name, &[SHA_A]);
+        assert_eq!(run.code, 2, "{name}: {run:?}");
+        assert!(run.stderr.contains("does not say which app serves"), "{run:?}");
+        std::fs::write(&upstream, &template).unwrap();
     }
     assert!(ops.log().is_empty(), "docker never ran: {:?}", ops.log());
 }
