@@ -219,10 +219,8 @@ fn nginx_t_tests_site_files_in_a_scratch_prefix() {
     );
 
     // The upstream, in a file of its own installed at /opt/site/upstream.conf.
-    let site = format!(
-        "include /opt/site/upstream.conf;\n{}",
-        site.replace("http://127.0.0.1:8001", "http://site_app")
-    );
+    let site =
+        format!("include /opt/site/upstream.conf;\n{}", site.replace("http://127.0.0.1:8001", "http://site_app"));
     repo.write("deploy/nginx/site.conf", &site);
     repo.write("deploy/nginx/upstream.conf", "upstream site_app {\n    server 127.0.0.1:8001;\n}\n");
     let run = repo.lint(&[]);

@@ -340,11 +340,7 @@ fn read_repo(path: &str) -> String {
 
 /// The real Nginx (Debian's), else `nginx` from PATH.
 fn nginx_program() -> String {
-    ["/usr/sbin/nginx", "/usr/bin/nginx"]
-        .into_iter()
-        .find(|p| Path::new(p).is_file())
-        .unwrap_or("nginx")
-        .to_owned()
+    ["/usr/sbin/nginx", "/usr/bin/nginx"].into_iter().find(|p| Path::new(p).is_file()).unwrap_or("nginx").to_owned()
 }
 
 /// The deploy folder's Nginx, in the foreground: stopped when dropped (SIGTERM to the master,
@@ -354,7 +350,9 @@ struct Proxy(std::process::Child);
 impl Proxy {
     fn start(deploy: &Deploy) -> Proxy {
         let prefix = deploy.path("proxy");
-        ok(Command::new("bash").args(["-c", &deploy.nginx_command("-q -t")]));
+        let mut test = Command::new("bash");
+        test.args(["-c", &deploy.nginx_command("-q -t")]);
+        ok(test);
         let child = Command::new(nginx_program())
             .arg("-p")
             .arg(&prefix)
@@ -1028,8 +1026,10 @@ fn deploy(stack: &Stack, a: &str, b: &str, broken: &str) {
     assert!(run.stderr.contains("the new app (app) is not healthy"), "{run:?}");
     assert!(run.stderr.contains("WORKER_THREADS"), "the new app's log says why: {run:?}");
     assert!(
-        run.stderr.contains("did not become ready within 20 s; rolled back: it was removed, and Nginx still sends every \
-             request to app-green"),
+        run.stderr.contains(
+            "did not become ready within 20 s; rolled back: it was removed, and Nginx still sends every \
+             request to app-green"
+        ),
         "{run:?}"
     );
     assert!(!run.stdout.contains("5/6"), "{run:?}");
@@ -1090,7 +1090,11 @@ fn deploy(stack: &Stack, a: &str, b: &str, broken: &str) {
     c.env("APP_IMAGE", b);
     let (run, load) = under_load(stack, "the app recreated in place (the single-container deploy)", c);
     assert_eq!(run.code, 0, "{run:?}");
-    assert!(!load.failed.is_empty(), "the loop saw no failure while the only app was recreated ({} requests)", load.sent);
+    assert!(
+        !load.failed.is_empty(),
+        "the loop saw no failure while the only app was recreated ({} requests)",
+        load.sent
+    );
 }
 
 // ----------------------------------------------------------------------------------------
@@ -1507,7 +1511,10 @@ fn deploy_and_rollback_refuse_to_start_without_a_way_to_switch_nginx() {
         c.env("NGINX_UPSTREAM", ops.path("deploy/nginx/missing.conf"));
         let run = support::run(c);
         assert_eq!(run.code, 2, "{name}: {run:?}");
-        assert!(run.stderr.contains("missing.conf cannot be read: install deploy/nginx/clicknback-upstream.conf"), "{run:?}");
+        assert!(
+            run.stderr.contains("missing.conf cannot be read: install deploy/nginx/clicknback-upstream.conf"),
+            "{run:?}"
+        );
 
         std::fs::write(&upstream, template.replace("# service: app\n", "# service: blue\n")).unwrap();
         let run = ops_run(&ops, name, &[SHA_A]);

@@ -133,10 +133,9 @@ async fn nginx_serves_the_api_over_tls_redirects_http_limits_logins_in_the_error
     let site = swap(site, "/etc/letsencrypt/live/clicknback.com/privkey.pem", key.to_str().unwrap());
     let site = swap(site, "/var/www/html", dir.join("www").to_str().unwrap());
     // The upstream file as the docs install it (the scripts rewrite it at each deploy), on the app's port.
-    let upstream = std::fs::read_to_string(
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../deploy/nginx/clicknback-upstream.conf"),
-    )
-    .unwrap();
+    let upstream =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../deploy/nginx/clicknback-upstream.conf"))
+            .unwrap();
     let upstream = swap(upstream, "server 127.0.0.1:8001;", &format!("server 127.0.0.1:{app_port};"));
     std::fs::write(dir.join("clicknback-upstream.conf"), upstream).unwrap();
     let site = swap(
