@@ -346,9 +346,10 @@ source-paths = [\"app/src/**\"]
     }
 
     /// The mutants job is this repository's, step for step, but for the tests' PostgreSQL (a
-    /// service there; here the gate starts the workspace's services, as the test gate does): on
-    /// a pull request only, once coverage passed, a full coverage run for the per-test map,
-    /// then the change's mutants, the report kept.
+    /// service there; here the gate starts the workspace's services, as the test gate does)
+    /// and the tools this repository's own tests need: on a pull request only, once coverage
+    /// passed, a full coverage run for the per-test map, then the change's mutants, the report
+    /// kept.
     #[test]
     fn the_mutants_job_is_this_repository_s_on_pull_requests_after_coverage() {
         use crate::lint::yaml::Value;
@@ -356,6 +357,13 @@ source-paths = [\"app/src/**\"]
             let mut job = bare(load(text).get("jobs").unwrap().get("mutants").unwrap());
             if let Value::Map(entries) = &mut job.value {
                 entries.retain(|(k, _)| !matches!(k.scalar(), Some("services" | "env")));
+                for (k, v) in entries.iter_mut() {
+                    if let (Some("steps"), Value::Seq(steps)) = (k.scalar(), &mut v.value) {
+                        steps.retain(|s| {
+                            s.get("name").and_then(Node::scalar) != Some("Tools this repository's tests need")
+                        });
+                    }
+                }
             }
             job
         };
