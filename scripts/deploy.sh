@@ -93,11 +93,7 @@ if ! start_idle "$image" "$DEPLOY_TIMEOUT"; then
 fi
 
 echo "5/6 switching Nginx from $live to $idle"
-if ! switch_nginx deploy.sh; then
-  compose rm --stop --force "$idle" >/dev/null || echo "warning: could not remove the $idle container" >&2
-  fail "Nginx could not be switched to $image; the new app was removed, and Nginx still sends every request to $live"
-fi
-drain_live
+switch_then_drain deploy.sh
 
 echo "6/6 $image is $IMAGE:latest; keeping the newest $KEEP_IMAGES sha- images"
 docker tag "$image" "$IMAGE:latest" || fail "deployed, but cannot tag $image as $IMAGE:latest"

@@ -362,3 +362,15 @@ drain_live() {
   fi
   echo "warning: could not stop and remove the $live container; Nginx no longer sends it requests" >&2
 }
+
+# Nginx switched to the idle copy (switch_nginx), then the live one drained (drain_live). When
+# the switch fails, the idle copy is removed and the script fails (its `fail`): Nginx still
+# sends every request to the live copy. Uses `image`, `idle` and `live`.
+# Usage: switch_then_drain <script>
+switch_then_drain() {
+  if ! switch_nginx "$1"; then
+    compose rm --stop --force "$idle" >/dev/null || echo "warning: could not remove the $idle container" >&2
+    fail "Nginx could not be switched to $image; the new app was removed, and Nginx still sends every request to $live"
+  fi
+  drain_live
+}

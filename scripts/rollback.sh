@@ -105,11 +105,7 @@ if ! start_idle "$image" "$DEPLOY_TIMEOUT"; then
 fi
 
 echo "4/5 switching Nginx from $live to $idle"
-if ! switch_nginx rollback.sh; then
-  compose rm --stop --force "$idle" >/dev/null || echo "warning: could not remove the $idle container" >&2
-  fail "Nginx could not be switched to $image; it was removed, and Nginx still sends every request to $live"
-fi
-drain_live
+switch_then_drain rollback.sh
 
 echo "5/5 tag $image as $IMAGE:latest"
 docker tag "$image" "$IMAGE:latest" || fail "rolled back, but cannot tag $image as $IMAGE:latest: do it by hand"
