@@ -434,6 +434,11 @@ mod tests {
         // …but not `cfg(not(test))`.
         let not = "#[cfg(not(test))]\nconst X: u8 = 1;\n";
         assert_eq!(change(not, &not.replace('1', "2")), RustChange::Items);
+        // A test-only item ends after its body, not at the `;` of an array type in its
+        // signature or fields: a bracketed group is skipped whole.
+        let arrays = "#[cfg(test)]\nfn first(x: [u8; 4]) -> u8 { x[0] }\n#[cfg(test)]\nstruct Pair(u8, [u8; 4]);\n";
+        assert_eq!(change(arrays, &arrays.replace("x[0]", "x[1]")), RustChange::TestsOnly);
+        assert_eq!(change(arrays, &arrays.replace("u8; 4]);", "u8; 5]);")), RustChange::TestsOnly);
     }
 
     #[test]
