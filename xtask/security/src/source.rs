@@ -857,6 +857,15 @@ fn f() {
     }
 
     #[test]
+    fn an_escape_is_read_after_its_backslash_whatever_comes_before_the_literal() {
+        // A call of a non-ASCII identifier: the byte two before the quote is inside `λ`.
+        let text = "fn f() {\n    λ('\\n');\n    let v = unsafe { g() };\n}";
+        let contents: Vec<&str> = Lexed::new(text).literals.iter().map(|l| &text[l.contents.clone()]).collect();
+        assert_eq!(contents, ["\\n"]);
+        assert_eq!(ids(text), ["source/unsafe-without-safety-comment"], "{text}");
+    }
+
+    #[test]
     fn the_unsafe_title_names_what_it_introduces() {
         let title = |text: &str| scan_rust("a.rs", text).into_iter().map(|f| f.title).collect::<Vec<_>>();
         let expect = |kind: &str| vec![format!("`unsafe` {kind} without a `// SAFETY:` comment")];
