@@ -852,6 +852,9 @@ fn f() {
         let lexed = Lexed::new(text);
         let contents: Vec<&str> = lexed.literals.iter().map(|l| &text[l.contents.clone()]).collect();
         assert_eq!(contents, ["x", "\\'", "\\u{1F600}", "\\\"}"]);
+        // Each literal whole, from its prefix or opening quote to just past its closing one.
+        let whole: Vec<&str> = lexed.literals.iter().map(|l| &text[l.start..l.end]).collect();
+        assert_eq!(whole, ["'x'", "b'\\''", "'\\u{1F600}'", "\"\\\"}\""]);
         let masked = "let a = ' '; let b = b'  '; let c = '         '; fn f<'a>() {}         let d = \"   \";";
         assert_eq!(lexed.masked, masked);
     }
