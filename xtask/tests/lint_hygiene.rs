@@ -246,6 +246,18 @@ fn annotations_and_step_summary_under_github_actions() {
 }
 
 #[test]
+fn exactly_as_many_findings_as_github_shows_are_all_annotated_with_no_more_line() {
+    let repo = Repo::new("hyg-gha-cap");
+    repo.write("a.txt", "x \n".repeat(10));
+    let mut c = repo.command(&[]);
+    c.env("GITHUB_ACTIONS", "true");
+    let run = support::run(c);
+    assert_eq!(run.code, 1, "{run:?}");
+    assert_eq!(run.stdout.lines().filter(|l| l.starts_with("::error ")).count(), 10, "{run:?}");
+    assert!(!run.stdout.contains("more findings"), "every finding is annotated: {run:?}");
+}
+
+#[test]
 fn variables_a_git_hook_exports_do_not_redirect_the_lint() {
     let repo = Repo::new("hyg-hookenv");
     repo.write("a.txt", "x \n");
