@@ -7,6 +7,12 @@ FROM rust:1.95-slim-trixie AS builder
 WORKDIR /build
 # No debug symbols in the shipped binary (the workspace's release profile is left alone).
 ENV CARGO_PROFILE_RELEASE_STRIP=symbols
+# cargo-auditable embeds the binary's dependency list (crates and versions, compressed, in a
+# section of its own: a few kB), so the binary inside the image can be audited against RustSec
+# without its Cargo.lock: `cargo xtask security` does (its `image` check), as `cargo audit bin`
+# and Trivy can. A layer of its own, pinned: rebuilt only when the pin moves.
+RUN cargo install cargo-auditable --locked --version 0.7.7 \
+    && rm -rf "$CARGO_HOME/registry"
 
 # Dependencies first, in a layer of their own: rebuilt when a manifest or the lock file
 # changes, not on every source edit. Cargo loads the whole workspace, so every member's
@@ -20,7 +26,7 @@ RUN for manifest in app/Cargo.toml xtask/Cargo.toml xtask/*/Cargo.toml; do \
         mkdir -p "$(dirname "$manifest")/src" && touch "$(dirname "$manifest")/src/lib.rs"; \
     done \
     && echo 'fn main() {}' > app/src/main.rs \
-    && cargo build --release --locked --package app \
+    && cargo auditable build --release --locked --package app \
     && rm -rf app/src
 
 # The service. COPY keeps the files' own modification times, which may be older than the
@@ -28,7 +34,7 @@ RUN for manifest in app/Cargo.toml xtask/Cargo.toml xtask/*/Cargo.toml; do \
 COPY app/src app/src
 COPY app/migrations app/migrations
 RUN touch app/src/main.rs app/src/lib.rs \
-    && cargo build --release --locked --package app \
+    && cargo auditable build --release --locked --package app \
     && cp target/release/app /usr/local/bin/app
 
 FROM debian:trixie-slim AS runtime

@@ -108,9 +108,9 @@ enum Gate {
     // Boxed: its flags outweigh every other gate's (clippy's large_enum_variant).
     #[command(verbatim_doc_comment)]
     Coverage(Box<CoverageArgs>),
-    /// Audit dependencies, production code, secrets, workflows and Dockerfiles (bandit -ll's successor)
+    /// Audit dependencies, production code, secrets, workflows, Dockerfiles and the image (bandit -ll's successor)
     ///
-    /// Four checks, one verdict:
+    /// Five checks, one verdict:
     ///   advisories  every crates.io package in Cargo.lock against a local RustSec advisory
     ///               database (--advisory-db, XTASK_ADVISORY_DB, the advisory-db setting, else
     ///               ~/.cargo/advisory-db; --fetch clones or updates it with git). Fails on
@@ -123,6 +123,11 @@ enum Gate {
     ///   secrets     private keys, cloud and GitHub tokens, passwords in URLs, high-entropy
     ///               assignments, a committed .env, in the files git lists
     ///   infra       zizmor --offline on .github/workflows, hadolint's security rules on Dockerfiles
+    ///   image       the service's binary inside the image `cargo xtask smoke` built (the copy it
+    ///               keeps in target/xtask/image/), by the dependency list cargo-auditable
+    ///               embedded in it, against the same database with the same severities; a
+    ///               binary without the list fails. No image built yet: a note (an error with
+    ///               --check image)
     ///
     /// Findings at medium and above fail the gate. Suppressions live in security.toml, each
     /// with an id, a reason and an expiry date; suppressed findings are still listed.
@@ -138,6 +143,10 @@ enum Gate {
     /// project of its own (xtask-smoke-…) with throwaway volumes, free host ports and the
     /// variables of [workspace.metadata.xtask.compose] env (no .env is read), then checks:
     ///   image size      within max-image-size-mb
+    ///   image SBOM      copies the service's binary (the entrypoint) out of the image and
+    ///                   writes a CycloneDX SBOM: the crates the binary carries (built with
+    ///                   `cargo auditable`) and the Debian packages installed; both kept in
+    ///                   target/xtask/image/ for `cargo xtask security --check image`
     ///   db healthy, migrate exited 0 and was not restarted, app healthy
     ///   app runs as non-root   no process of the app container has uid 0
     ///   probes          GET /health/live and /health/ready answer 200 on the published port
@@ -150,7 +159,7 @@ enum Gate {
     /// or a usage error. Settings: [workspace.metadata.xtask.smoke] and [….compose].
     #[command(verbatim_doc_comment)]
     Smoke(SmokeArgs),
-    /// Run every gate in CI order (lint → test → coverage → security → smoke) and print one summary table
+    /// Run every gate in CI order (lint → test → coverage → smoke → security) and print one summary table
     ///
     /// The same gates CI runs, one after the other, with the same settings. The coverage
     /// gate's test run is the test gate: the suite runs once, and its verdict and the coverage

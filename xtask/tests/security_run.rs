@@ -691,3 +691,90 @@ fn clippy_builds_offline_where_sqlx_s_query_data_is() {
     assert!(!run.stdout.contains("SQLX_OFFLINE"), "{run:?}");
     assert_eq!(offline(repo.cargo_log()), ["(SQLX_OFFLINE=false)"]);
 }
+
+/// A copy of a real executable (`/bin/true`) carrying `list` the way `cargo auditable` embeds
+/// one: the JSON, zlib-compressed, in an ELF section `.dep-v0` (objcopy adds it; Python's zlib
+/// compresses). `None`: the copy alone, with no list. The smoke test reads a list that
+/// `cargo auditable build` itself embedded, in the real image.
+fn executable(to: &Path, list: Option<&str>) {
+    std::fs::create_dir_all(to.parent().unwrap()).unwrap();
+    let Some(list) = list else {
+        std::fs::copy("/bin/true", to).unwrap();
+        return;
+    };
+    let (json, zlib) = (to.with_extension("json"), to.with_extension("zlib"));
+    std::fs::write(&json, list).unwrap();
+    let compress = "import sys, zlib; open(sys.argv[2], 'wb').write(zlib.compress(open(sys.argv[1], 'rb').read()))";
+    let ok = std::process::Command::new("python3").args(["-c", compress]).arg(&json).arg(&zlib).status().unwrap();
+    assert!(ok.success());
+    let section = format!(".dep-v0={}", zlib.display());
+    let ok = std::process::Command::new("objcopy")
+        .args(["--add-section", &section, "--set-section-flags", ".dep-v0=noload,readonly", "/bin/true"])
+        .arg(to)
+        .status()
+        .unwrap();
+    assert!(ok.success());
+}
+
+/// What the smoke gate keeps of an image, in a scratch checkout: the record and the binary.
+fn kept_image(repo: &Repo, list: Option<&str>) {
+    let dir = repo.root.join("target/xtask/image");
+    executable(&dir.join("app"), list);
+    let record = xtask::kept_image::KeptImage {
+        image: "clicknback:local".into(),
+        id: "sha256:0123456789abcdef".into(),
+        binary_in_image: "/usr/local/bin/app".into(),
+        binary: "app".into(),
+        crates: 2,
+        debian_packages: 0,
+    };
+    record.save(&dir).unwrap();
+}
+
+fn list(version: &str) -> String {
+    format!(
+        r#"{{"packages":[{{"name":"app","version":"0.1.0","source":"local","dependencies":[1],"root":true}},
+            {{"name":"fixture-vuln","version":"{version}","source":"crates.io"}}]}}"#
+    )
+}
+
+fn image_check(repo: &Repo, db: &Path) -> Run {
+    security(repo, &["--check", "image", "--advisory-db", db.to_str().unwrap()])
+}
+
+#[test]
+fn the_image_binary_is_audited_by_the_list_it_carries_with_the_same_severities() {
+    // The checkout's Cargo.lock is clean: only the binary has the vulnerable version.
+    let (repo, db) = checkout("sec-image", &lockfile(&[("app", &[])], &[]));
+    repo.write("Dockerfile", "FROM debian:trixie-slim\nUSER 10001\n");
+    kept_image(&repo, Some(&list("1.0.0")));
+    let run = image_check(&repo, &db);
+    assert_eq!(run.code, 1, "{run:?}");
+    assert!(
+        run.stdout
+            .contains("CRITICAL Dockerfile: clicknback:local:/usr/local/bin/app: fixture-vuln 1.0.0: Remote code"),
+        "{run:?}"
+    );
+    assert!(run.stdout.contains("[RUSTSEC-2026-9001]") && run.stdout.contains("upgrade to >=1.2.3"), "{run:?}");
+    assert!(run.stdout.contains("clicknback:local:/usr/local/bin/app, image 0123456789ab"), "{run:?}");
+    assert!(run.stdout.contains("clicknback:local:/usr/local/bin/app: 1 crates.io packages"), "{run:?}");
+
+    kept_image(&repo, Some(&list("1.2.3")));
+    let run = image_check(&repo, &db);
+    assert_eq!(run.code, 0, "the patched version passes: {run:?}");
+}
+
+#[test]
+fn an_image_binary_without_a_list_fails_and_no_image_is_an_error_when_asked_for() {
+    let (repo, db) = checkout("sec-image-nolist", &lockfile(&[("app", &[])], &[]));
+    let run = image_check(&repo, &db);
+    assert_eq!(run.code, 2, "{run:?}");
+    assert!(run.stderr.contains("no image to audit: `cargo xtask smoke` builds the image"), "{run:?}");
+
+    kept_image(&repo, None);
+    let run = image_check(&repo, &db);
+    assert_eq!(run.code, 1, "{run:?}");
+    assert!(run.stdout.contains("carries no dependency list"), "{run:?}");
+    assert!(run.stdout.contains("[advisories/no-dependency-list]"), "{run:?}");
+    assert!(run.stdout.contains("cargo auditable build"), "{run:?}");
+}

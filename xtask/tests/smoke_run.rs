@@ -36,8 +36,32 @@ fn copy(name: &str, change: impl FnOnce(&std::path::Path)) -> Scratch {
 
 fn smoke(root: &std::path::Path) -> Command {
     let mut c = support::xtask();
+    // What it keeps of the image goes to the copy's own target/; the SBOM's crate list comes
+    // from the audit program this suite built once.
+    c.env_remove("CARGO_TARGET_DIR").env("XTASK_AUDIT_BIN", support::audit_bin());
     c.env("CARGO_MANIFEST_DIR", root.join("xtask")).arg("smoke");
     c
+}
+
+/// CycloneDX's own validator: cyclonedx-python-lib's strict JSON schema check, at a pinned
+/// version, in a Python environment of the suite's own (made on first use, from PyPI).
+fn cyclonedx_errors(sbom: &std::path::Path) -> Option<String> {
+    const PIN: &str = "cyclonedx-python-lib[json-validation]==11.12.0";
+    let venv = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("cyclonedx-11.12.0");
+    let python = venv.join("bin/python");
+    if !python.exists() {
+        let made = Command::new("python3").args(["-m", "venv"]).arg(&venv).status().unwrap();
+        assert!(made.success(), "python3 -m venv");
+        let pip = Command::new(&python).args(["-m", "pip", "install", "--quiet", PIN]).output().unwrap();
+        assert!(pip.status.success(), "pip install {PIN}: {}", String::from_utf8_lossy(&pip.stderr));
+    }
+    let check = "import sys\nfrom cyclonedx.schema import SchemaVersion\n\
+                 from cyclonedx.validation.json import JsonStrictValidator\n\
+                 e = JsonStrictValidator(SchemaVersion.V1_5).validate_str(open(sys.argv[1]).read())\n\
+                 print(str(e).split(chr(10))[0] if e else '', end='')\n";
+    let out = Command::new(&python).args(["-c", check]).arg(sbom).output().unwrap();
+    assert!(out.status.success(), "the validator ran: {}", String::from_utf8_lossy(&out.stderr));
+    Some(String::from_utf8_lossy(&out.stdout).into_owned()).filter(|e| !e.is_empty())
 }
 
 fn assert_removed(run: &Run) {
@@ -47,9 +71,10 @@ fn assert_removed(run: &Run) {
     assert_eq!(support::leftovers(&project), Vec::<String>::new(), "{run:?}");
 }
 
-const ALL_PASSED: [&str; 10] = [
+const ALL_PASSED: [&str; 11] = [
     "✓ image builds",
     "✓ image size",
+    "✓ image SBOM",
     "✓ db healthy",
     "✓ migrate exited 0, not restarted",
     "✓ app healthy",
@@ -78,8 +103,33 @@ fn smoke_passes_without_reading_env_files_or_the_shell_and_leaves_nothing_behind
     assert_eq!(checks(&run), ALL_PASSED, "{run:?}");
     assert!(run.stdout.contains("✓ app runs as non-root — uid 10001\n"), "{run:?}");
     assert!(run.stdout.contains("✓ readiness probe — GET /health/ready → 200 {\"status\":\"ready\"}\n"), "{run:?}");
-    assert!(run.stdout.contains("smoke: passed — 10 checks passed in"), "{run:?}");
+    assert!(run.stdout.contains("smoke: passed — 11 checks passed in"), "{run:?}");
     assert_removed(&run);
+
+    // What it kept of the image: the binary that `cargo auditable build` gave its dependency
+    // list, and the image's SBOM, which CycloneDX's validator accepts.
+    let kept = root.0.join("target/xtask/image");
+    let record = xtask::kept_image::KeptImage::load(&kept).unwrap().expect("the record of the image");
+    assert_eq!((record.image.as_str(), record.binary_in_image.as_str()), ("clicknback:smoke", "/usr/local/bin/app"));
+    assert!(
+        run.stdout
+            .contains(&format!("✓ image SBOM — {} crates from clicknback:smoke:/usr/local/bin/app", record.crates))
+    );
+    assert!(record.crates > 100 && record.debian_packages > 20, "{record:?}");
+    assert!(kept.join("app").is_file());
+    let sbom = std::fs::read_to_string(kept.join("sbom.cdx.json")).unwrap();
+    let doc: serde_json::Value = serde_json::from_str(&sbom).unwrap();
+    let purls: Vec<&str> = doc["components"].as_array().unwrap().iter().filter_map(|c| c["purl"].as_str()).collect();
+    let lock = std::fs::read_to_string(root.0.join("Cargo.lock")).unwrap();
+    let axum = lock.split("name = \"axum\"\nversion = \"").nth(1).and_then(|r| r.split('"').next()).unwrap();
+    assert!(purls.contains(&format!("pkg:cargo/axum@{axum}").as_str()), "the locked axum: {purls:?}");
+    assert!(purls.iter().any(|p| p.starts_with("pkg:deb/debian/libc6@")), "{purls:?}");
+    assert!(
+        !purls.iter().any(|p| p.starts_with("pkg:cargo/quick-xml@")),
+        "the xtask's crates are not in the app: {purls:?}"
+    );
+    assert_eq!(doc["metadata"]["component"]["hashes"][0]["content"], record.id.trim_start_matches("sha256:"));
+    assert_eq!(cyclonedx_errors(&kept.join("sbom.cdx.json")), None);
 }
 
 #[test]
@@ -98,8 +148,8 @@ fn smoke_fails_when_the_app_image_runs_as_root() {
         "{run:?}"
     );
     let passed = checks(&run).iter().filter(|c| c.starts_with('✓')).count();
-    assert_eq!(passed, 9, "only the non-root check fails: {run:?}");
-    assert!(run.stdout.contains("smoke: FAILED — 1 of 10 checks failed (app runs as non-root)"), "{run:?}");
+    assert_eq!(passed, 10, "only the non-root check fails: {run:?}");
+    assert!(run.stdout.contains("smoke: FAILED — 1 of 11 checks failed (app runs as non-root)"), "{run:?}");
     assert_removed(&run);
     // The image the tag named before is not left behind untagged.
     if let Some(before) = before.filter(|b| image("{{.Id}}", "clicknback:smoke").as_ref() != Some(b)) {
@@ -130,7 +180,7 @@ fn smoke_fails_when_the_migrations_exit_non_zero() {
     assert!(run.stdout.contains("– app runs as non-root: skipped (the app is not running)"), "{run:?}");
     assert!(run.stdout.contains("unexpected argument '--bad'"), "the migrate logs are shown: {run:?}");
     assert!(
-        run.stdout.contains("smoke: FAILED — 2 of 10 checks failed (migrate exited 0, not restarted, app healthy)"),
+        run.stdout.contains("smoke: FAILED — 2 of 11 checks failed (migrate exited 0, not restarted, app healthy)"),
         "{run:?}"
     );
     assert_removed(&run);
@@ -159,7 +209,7 @@ fn smoke_fails_when_readiness_ignores_the_database() {
         ),
         "{run:?}"
     );
-    assert!(run.stdout.contains("smoke: FAILED — 1 of 10 checks failed (readiness without the database)"), "{run:?}");
+    assert!(run.stdout.contains("smoke: FAILED — 1 of 11 checks failed (readiness without the database)"), "{run:?}");
     assert_removed(&run);
 }
 

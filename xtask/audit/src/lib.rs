@@ -1,12 +1,16 @@
 //! The advisories check of `cargo xtask security`, as a program of its own (`xtask-audit`):
 //! the gate sends a [`Request`] as JSON on stdin, and gets a [`Response`] as JSON on stdout, or
-//! an error on stderr (exit 2); both types live in xtask-security, which the gate links. It reads the database and `Cargo.lock` with the rustsec
-//! library, which only this program links: the other gates' cold build does not pay for it.
+//! an error on stderr (exit 2); both types live in xtask-security, which the gate links. It reads
+//! the database and `Cargo.lock`, or the dependency list `cargo auditable` embedded in a binary,
+//! with the rustsec and auditable-info libraries, which only this program links: the other gates'
+//! cold build does not pay for them. `xtask-audit packages BINARY` lists a binary's packages
+//! ([`Packages`], for the smoke gate's SBOM).
 
 pub mod advisories;
+pub mod binary;
 
 use anyhow::{Context as _, Result, bail};
-pub use xtask_security::audit::{Request, Response};
+pub use xtask_security::audit::{Audited, Packages, Request, Response};
 use xtask_security::{Check, Finding, Severity};
 
 use advisories::{AdvisoryDb, Freshness};
@@ -59,17 +63,41 @@ pub fn run(req: &Request) -> Result<Response> {
         }
     }
 
-    let lock_text = std::fs::read_to_string(&req.lockfile).with_context(|| {
-        format!("cannot read {} (run `cargo generate-lockfile` to create it)", req.lockfile.display())
-    })?;
-    let lockfile: rustsec::Lockfile =
-        lock_text.parse().with_context(|| format!("{}: not a valid Cargo.lock", req.lockfile.display()))?;
+    let shown = &req.shown;
+    let (lockfile, lock_text) = match &req.audited {
+        Audited::Lockfile(path) => {
+            let text = std::fs::read_to_string(path).with_context(|| {
+                format!("cannot read {} (run `cargo generate-lockfile` to create it)", path.display())
+            })?;
+            let lockfile: rustsec::Lockfile =
+                text.parse().with_context(|| format!("{}: not a valid Cargo.lock", path.display()))?;
+            (lockfile, text)
+        }
+        Audited::Binary(path) => match binary::read(path)? {
+            Some(info) => (binary::lockfile(&info)?, String::new()),
+            None => {
+                out.findings.push(
+                    Finding::new(
+                        Check::Advisories,
+                        "advisories/no-dependency-list",
+                        Severity::High,
+                        format!("{shown} carries no dependency list: its crates cannot be audited"),
+                    )
+                    .help(
+                        "build it with `cargo auditable build` (cargo-auditable), which embeds the list, instead of \
+                         `cargo build`",
+                    )
+                    .at(shown, None, None),
+                );
+                return Ok(out);
+            }
+        },
+    };
     let mut roots = req.linked_by.clone();
     if roots.is_empty() {
         roots = lockfile.packages.iter().filter(|p| p.source.is_none()).map(|p| p.name.as_str().to_owned()).collect();
     }
     let index = req.cargo_home.as_deref().and_then(advisories::IndexCache::open);
-    let shown = &req.lockfile_shown;
     let audit = advisories::audit(
         &db,
         &lockfile,

@@ -16,6 +16,7 @@ pub mod images;
 pub mod impact;
 pub mod interrupt;
 pub mod jsonl;
+pub mod kept_image;
 pub mod output;
 /// Running external programs, a crate of its own (`xtask/process/`): the engines run tools too.
 pub use xtask_process as process;

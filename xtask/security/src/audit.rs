@@ -14,9 +14,11 @@ pub struct Request {
     pub db: PathBuf,
     /// Where `--fetch` clones from, for the error messages.
     pub upstream: String,
-    pub lockfile: PathBuf,
-    /// The lockfile as findings name it (relative to the checked root).
-    pub lockfile_shown: String,
+    /// What is audited: a Cargo.lock, or the dependency list cargo-auditable embedded in a binary.
+    pub audited: Audited,
+    /// What is audited, as findings name it (a lockfile relative to the checked root; an image's
+    /// binary as `IMAGE:PATH`).
+    pub shown: String,
     /// `YYYY-MM-DD`, UTC.
     pub today: String,
     pub max_db_age_days: u32,
@@ -28,9 +30,38 @@ pub struct Request {
     pub cargo_home: Option<PathBuf>,
 }
 
+/// Where the packages to audit come from.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Audited {
+    Lockfile(PathBuf),
+    /// A binary built with `cargo auditable`: the list it carries. A binary without one is a
+    /// finding, not a pass.
+    Binary(PathBuf),
+}
+
 /// What it found: the notes the gate prints under the check, and the findings.
 #[derive(Debug, Default, Serialize, Deserialize)]
 pub struct Response {
     pub notes: Vec<String>,
     pub findings: Vec<Finding>,
+}
+
+/// The packages a binary built with `cargo auditable` carries (`xtask-audit packages BINARY`):
+/// what the smoke gate's SBOM lists.
+#[derive(Debug, Default, Serialize, Deserialize)]
+pub struct Packages {
+    pub packages: Vec<Package>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Package {
+    pub name: String,
+    pub version: String,
+    /// `crates.io`, `git`, `local`, `registry` or another source cargo-auditable names.
+    pub source: String,
+    /// Only used while building (a build script's or a proc-macro's dependency): not in the binary.
+    pub build_only: bool,
+    /// The package the binary is (the one `cargo auditable build` built).
+    pub root: bool,
 }

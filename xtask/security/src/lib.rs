@@ -63,7 +63,7 @@ impl fmt::Display for Severity {
     }
 }
 
-/// The four checks of the gate, in the order they are reported.
+/// The five checks of the gate, in the order they are reported.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Check {
@@ -75,10 +75,13 @@ pub enum Check {
     Secrets,
     /// GitHub workflows (zizmor) and Dockerfiles (hadolint).
     Infra,
+    /// The service's binary inside the image the smoke gate built, against the RustSec
+    /// advisory database (the dependency list `cargo auditable` embedded in it).
+    Image,
 }
 
 impl Check {
-    pub const ALL: [Check; 4] = [Check::Advisories, Check::Source, Check::Secrets, Check::Infra];
+    pub const ALL: [Check; 5] = [Check::Advisories, Check::Source, Check::Secrets, Check::Infra, Check::Image];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -86,6 +89,7 @@ impl Check {
             Check::Source => "source",
             Check::Secrets => "secrets",
             Check::Infra => "infra",
+            Check::Image => "image",
         }
     }
 
@@ -95,6 +99,7 @@ impl Check {
             Check::Source => "Production source rules",
             Check::Secrets => "Secrets in tracked files",
             Check::Infra => "Workflows and container files",
+            Check::Image => "The image's binary",
         }
     }
 }

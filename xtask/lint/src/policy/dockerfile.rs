@@ -341,7 +341,8 @@ const CARGO_BUILDS: [&str; 15] =
 
 /// Whether a RUN runs a cargo subcommand that loads the workspace. `cargo install` counts with
 /// `--path` (else it builds a crate from a registry); `cargo chef cook` does not (it writes the
-/// manifests from its recipe), `cargo chef prepare` does.
+/// manifests from its recipe), `cargo chef prepare` does; `cargo auditable build` (cargo-auditable,
+/// which embeds the dependency list) is the build it wraps.
 fn runs_cargo_build(command: &str) -> bool {
     let text = command.replace(['&', '|', ';', '(', ')', '\n'], ";").replace(['[', ']', ',', '"', '\''], " ");
     text.split(';').any(|part| {
@@ -352,6 +353,7 @@ fn runs_cargo_build(command: &str) -> bool {
                 Some(sub) if CARGO_BUILDS.contains(&sub) => true,
                 Some("install") => args.any(|w| w == "--path" || w.starts_with("--path=")),
                 Some("chef") => args.next() == Some("prepare"),
+                Some("auditable") => args.find(|w| !w.starts_with('-')).is_some_and(|sub| CARGO_BUILDS.contains(&sub)),
                 _ => false,
             }
         })
@@ -579,11 +581,18 @@ mod tests {
             "cargo install --path app",
             "cargo chef prepare --recipe-path recipe.json",
             "set -e; cargo check",
+            "cargo auditable build --release --locked --package app",
         ] {
             assert!(runs_cargo_build(run), "{run}");
         }
-        for run in ["cargo install cargo-chef --locked", "cargo chef cook --release", "cargo --version", "cargo-audit"]
-        {
+        for run in [
+            "cargo install cargo-chef --locked",
+            "cargo chef cook --release",
+            "cargo --version",
+            "cargo-audit",
+            "cargo install cargo-auditable --locked --version 0.7.7",
+            "cargo auditable --help",
+        ] {
             assert!(!runs_cargo_build(run), "{run}");
         }
     }

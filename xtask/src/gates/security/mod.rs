@@ -1,7 +1,9 @@
-//! `cargo xtask security`: the Rust successor of `bandit -r app/ -ll`. Four checks, one
+//! `cargo xtask security`: the Rust successor of `bandit -r app/ -ll`. Five checks, one
 //! verdict: dependency advisories (RustSec, offline), the production source rules (built-in
-//! rules and a curated clippy set), secrets in the checkout's files, and the workflows and
-//! Dockerfiles (zizmor, hadolint). Then the suppression file, then one report.
+//! rules and a curated clippy set), secrets in the checkout's files, the workflows and
+//! Dockerfiles (zizmor, hadolint), and the binary inside the image the smoke gate built (its
+//! embedded dependency list, against the same database). Then the suppression file, then one
+//! report.
 //!
 //! Fails closed: a missing or empty advisory database, a missing tool or an unreadable input
 //! is an error (exit 2), never a pass. Findings at medium or above fail the gate (exit 1).
@@ -13,9 +15,12 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context as _, Result, bail};
 
 use crate::cache::{self, Answer, Inputs, Ran};
+use crate::kept_image::{KeptImage, RECORD};
 use crate::output::{At, Level};
 use crate::process::Cmd;
 use crate::repo::files::Tree;
+use crate::security::audit::{Audited, Request, Response};
+use crate::security::date::Date;
 use crate::security::report::{CheckRun, Report};
 use crate::security::suppress::Suppressions;
 use crate::security::{Check, Finding, external, secrets, source};
@@ -48,6 +53,7 @@ pub enum CheckArg {
     Source,
     Secrets,
     Infra,
+    Image,
 }
 
 impl From<CheckArg> for Check {
@@ -57,6 +63,7 @@ impl From<CheckArg> for Check {
             CheckArg::Source => Check::Source,
             CheckArg::Secrets => Check::Secrets,
             CheckArg::Infra => Check::Infra,
+            CheckArg::Image => Check::Image,
         }
     }
 }
@@ -150,7 +157,20 @@ impl SecurityArgs {
             let id = crate::snapshot::file_ids(&cx.root, &[lockfile]).ok().and_then(|ids| ids.into_iter().next());
             inputs = inputs.extra("lockfile", id.flatten().unwrap_or_else(|| "missing".into()));
         }
-        if self.checks.is_empty() || self.checks.contains(&CheckArg::Advisories) {
+        if self.checks.is_empty() || self.checks.contains(&CheckArg::Image) {
+            // The smoke gate's copy of the image's binary, and its record (`kept_image`).
+            let dir = crate::kept_image::dir(&cx.root);
+            let record = KeptImage::load(&dir).ok().flatten();
+            let mut files = vec![dir.join(RECORD)];
+            files.extend(record.map(|r| r.binary_path(&dir)));
+            let ids = crate::snapshot::file_ids(&cx.root, &files).unwrap_or_default();
+            let ids: Vec<String> = ids.into_iter().map(|id| id.unwrap_or_else(|| "missing".into())).collect();
+            inputs = inputs.extra("kept image", ids.join(" "));
+        }
+        if self.checks.is_empty()
+            || self.checks.contains(&CheckArg::Advisories)
+            || self.checks.contains(&CheckArg::Image)
+        {
             match self.db_path(cx) {
                 Ok((db, named)) => {
                     inputs = inputs.extra("advisory database", db_identity(&cx.root, &db));
@@ -198,10 +218,12 @@ impl SecurityArgs {
         let today = crate::security::today();
         let mut runs = Vec::new();
         let mut findings = Vec::new();
+        let mut db = None;
         for &check in &checks {
             let mut notes = Vec::new();
             let found = match check {
-                Check::Advisories => self.advisories(cx, &root, today, &mut notes)?,
+                Check::Advisories => self.advisories(cx, &root, today, &mut db, &mut notes)?,
+                Check::Image => self.image(cx, &root, today, &mut db, &mut notes)?,
                 Check::Source => source_check(cx, &root, &tree, has_manifest, &mut notes)?,
                 Check::Secrets => secrets_check(&tree, &mut notes),
                 Check::Infra => infra_check(cx, &root, &tree, &mut notes)?,
@@ -259,13 +281,12 @@ impl SecurityArgs {
         }
     }
 
-    fn advisories(
-        &self,
-        cx: &Context,
-        root: &Path,
-        today: crate::security::date::Date,
-        notes: &mut Vec<String>,
-    ) -> Result<Vec<Finding>> {
+    /// The database folder, fetched first when it is to be: once a run, however many checks
+    /// read it (`ready`).
+    fn database(&self, cx: &Context, ready: &mut Option<PathBuf>) -> Result<PathBuf> {
+        if let Some(db) = ready {
+            return Ok(db.clone());
+        }
         let (db_path, named) = self.db_path(cx)?;
         if self.fetch {
             fetch_db(&db_path, "")?;
@@ -283,25 +304,116 @@ impl SecurityArgs {
             }
             fetch_db(&db_path, " (one-time: it is not there yet; `cargo xtask security --fetch` updates it)")?;
         }
-        let lockfile = match &self.lockfile {
-            Some(p) => p.clone(),
-            None => root.join("Cargo.lock"),
-        };
-        let request = crate::security::audit::Request {
-            lockfile_shown: lockfile.strip_prefix(root).map(slash).unwrap_or_else(|_| lockfile.display().to_string()),
-            lockfile,
-            db: db_path,
+        *ready = Some(db_path.clone());
+        Ok(db_path)
+    }
+
+    /// The audit's request for `audited`, shown as `shown`.
+    fn request(&self, cx: &Context, db: PathBuf, today: Date, audited: Audited, shown: String) -> Request {
+        Request {
+            db,
             upstream: advisory_db_url(),
+            audited,
+            shown,
             today: today.to_string(),
             max_db_age_days: cx.settings.security.max_db_age_days,
             stale_accepted_by: self.accept_stale(cx).map(str::to_owned),
             linked_by: cx.settings.security.linked_by.clone(),
             cargo_home: cargo_home().ok(),
+        }
+    }
+
+    fn advisories(
+        &self,
+        cx: &Context,
+        root: &Path,
+        today: Date,
+        db: &mut Option<PathBuf>,
+        notes: &mut Vec<String>,
+    ) -> Result<Vec<Finding>> {
+        let db = self.database(cx, db)?;
+        let lockfile = match &self.lockfile {
+            Some(p) => p.clone(),
+            None => root.join("Cargo.lock"),
         };
-        let response = run_audit(cx, &request)?;
+        let shown = lockfile.strip_prefix(root).map(slash).unwrap_or_else(|_| lockfile.display().to_string());
+        let response = run_audit(cx, &self.request(cx, db, today, Audited::Lockfile(lockfile), shown))?;
         notes.extend(response.notes);
         Ok(response.findings)
     }
+
+    /// The binary the smoke gate copied out of the image it built (`kept_image`), audited
+    /// against the same database with the same severities. Findings are shown at the root's
+    /// Dockerfile, which builds the image, and name the image and the binary. No image kept
+    /// yet: a note, or an error when this check was asked for by name.
+    fn image(
+        &self,
+        cx: &Context,
+        root: &Path,
+        today: Date,
+        db: &mut Option<PathBuf>,
+        notes: &mut Vec<String>,
+    ) -> Result<Vec<Finding>> {
+        let dir = crate::kept_image::dir(root);
+        let Some(kept) = KeptImage::load(&dir)? else {
+            let shown = dir.strip_prefix(root).map(slash).unwrap_or_else(|_| dir.display().to_string());
+            if self.checks.contains(&CheckArg::Image) {
+                bail!(
+                    "no image to audit: `cargo xtask smoke` builds the image and keeps its binary in {shown}/ (in CI, \
+                     the smoke job's `image` artifact)"
+                );
+            }
+            notes.push(format!(
+                "not checked: no image built yet (`cargo xtask smoke` builds it and keeps its binary in {shown}/)"
+            ));
+            return Ok(Vec::new());
+        };
+        let db = self.database(cx, db)?;
+        let binary = kept.binary_path(&dir);
+        if !binary.is_file() {
+            bail!(
+                "{} lists {}, which is missing: run `cargo xtask smoke` again",
+                dir.join(RECORD).display(),
+                binary.display()
+            );
+        }
+        notes.push(format!("{}, image {}", kept.shown(), short_id(&kept.id)));
+        let response = run_audit(cx, &self.request(cx, db, today, Audited::Binary(binary), kept.shown()))?;
+        // What is said of the database (its age, who accepted it) is the advisories check's
+        // too: said once when both run.
+        let both = self.checks.is_empty() || self.checks.contains(&CheckArg::Advisories);
+        let said = |n: &String| both && (n.starts_with("database ") || n.starts_with("accepted: "));
+        notes.extend(response.notes.into_iter().filter(|n| !said(n)));
+        let at = root.join("Dockerfile").is_file().then(|| "Dockerfile".to_owned());
+        Ok(response
+            .findings
+            .into_iter()
+            .filter(|f| !(both && f.rule == STALE_DB))
+            .map(|mut f| {
+                if f.rule == STALE_DB {
+                    // The database's age, not the image's: no place in the image.
+                    f.check = Check::Image;
+                    return f;
+                }
+                f.check = Check::Image;
+                f.path.clone_from(&at);
+                f.line = None;
+                if !f.title.contains(&kept.shown()) {
+                    f.title = format!("{}: {}", kept.shown(), f.title);
+                }
+                f
+            })
+            .collect())
+    }
+}
+
+/// The audit's finding for an old database (xtask-audit).
+const STALE_DB: &str = "advisories/stale-db";
+
+/// `sha256:0123456789ab…` → `0123456789ab`.
+fn short_id(id: &str) -> &str {
+    let hex = id.strip_prefix("sha256:").unwrap_or(id);
+    &hex[..hex.len().min(12)]
 }
 
 /// Which advisory database `db` is: a clone's commit; else a digest of its STAMP file (a
@@ -347,8 +459,10 @@ fn list_sizes(dir: &Path, prefix: &Path, out: &mut String) {
 /// Runs the advisories check, `xtask-audit`: a program of its own so that rustsec is built
 /// only when this check runs (`cargo run -p xtask-audit`, the first time saying so), or the
 /// prebuilt one `XTASK_AUDIT_BIN` names.
-fn run_audit(cx: &Context, request: &crate::security::audit::Request) -> Result<crate::security::audit::Response> {
-    let (mut run, shown) = match std::env::var_os("XTASK_AUDIT_BIN") {
+/// How to run the xtask-audit program: `XTASK_AUDIT_BIN`, else built and run by cargo (the
+/// first time, it says so); and how messages show it. The smoke gate runs it too (its SBOM).
+pub(crate) fn audit_program(cx: &Context) -> (Cmd, String) {
+    match std::env::var_os("XTASK_AUDIT_BIN") {
         Some(bin) => {
             let shown = format!("XTASK_AUDIT_BIN={}", Path::new(&bin).display());
             (cx.cmd(bin), shown)
@@ -356,16 +470,18 @@ fn run_audit(cx: &Context, request: &crate::security::audit::Request) -> Result<
         None => {
             let target = crate::target_dir(&cx.root);
             if !target.join("debug/xtask-audit").is_file() {
-                eprintln!(
-                    "advisories: building the advisory audit, xtask-audit (one-time: it links the rustsec library)…"
-                );
+                eprintln!("building the advisory audit, xtask-audit (one-time: it links the rustsec library)…");
             }
             (
-                cx.cargo().args(["run", "--quiet", "--package", "xtask-audit"]),
+                cx.cargo().args(["run", "--quiet", "--package", "xtask-audit", "--"]),
                 "`cargo run --package xtask-audit`".to_owned(),
             )
         }
-    };
+    }
+}
+
+fn run_audit(cx: &Context, request: &Request) -> Result<Response> {
+    let (mut run, shown) = audit_program(cx);
     let input = serde_json::to_vec(request)?;
     let out = run.output_with_stdin(input).with_context(|| format!("cannot run the advisory audit, {shown}"))?;
     if !out.status.success() {

@@ -17,6 +17,8 @@ use crate::process::Cmd;
 use crate::settings::ComposeSettings;
 use crate::{Context, Outcome, http, interrupt, process};
 
+mod image;
+
 /// The prefix of the smoke gate's compose projects (`docker::throwaway_project`).
 pub const PROJECT_PREFIX: &str = "xtask-smoke";
 /// The stack has this long to become healthy (`up --wait-timeout`).
@@ -66,7 +68,11 @@ impl SmokeArgs {
     /// base images the build and the stack start from (their local ids). Without an engine the
     /// cache is not used: the gate fails (exit 2).
     pub fn cache_inputs(&self, cx: &Context) -> Option<Inputs> {
-        let inputs = Inputs::new("smoke", self);
+        // What it keeps of the image (`kept_image`): a replayed verdict needs them still there.
+        let kept = crate::kept_image::dir(&cx.root);
+        let inputs = Inputs::new("smoke", self)
+            .output(kept.join(crate::kept_image::RECORD))
+            .output(kept.join(crate::kept_image::SBOM));
         Some(match docker::docker() {
             // The gate fails, saying why.
             Err(_) => inputs.extra("Docker engine", "down").unusable("no Docker engine"),
@@ -181,6 +187,7 @@ fn run_checks(cx: &Context, stack: &Stack) -> Result<Vec<Check>> {
     }
     record(passed("image builds", format!("{} in {}", cx.settings.smoke.image, duration(t.elapsed()))));
     record(image_size(&stack.docker, &cx.settings.smoke.image, cx.settings.smoke.max_image_size_mb));
+    record(image::keep(cx, &stack.docker, &cx.settings.smoke.image));
 
     // The stack: db → migrate → app.
     let wait = UP_TIMEOUT.as_secs().to_string();
@@ -227,9 +234,10 @@ fn run_checks(cx: &Context, stack: &Stack) -> Result<Vec<Check>> {
 }
 
 /// Every check, in order (for the ones skipped after a failure).
-const CHECKS: [&str; 10] = [
+const CHECKS: [&str; 11] = [
     "image builds",
     "image size",
+    image::CHECK,
     "db healthy",
     "migrate exited 0, not restarted",
     "app healthy",
