@@ -95,5 +95,5 @@ for _ in $(seq "$runs"); do
   smoke_times+=("$(seconds cargo xtask smoke --no-cache)")
   bare_times+=("$(seconds bare)")
 done
-printf '%-44s %s\n' "cargo xtask smoke (10 checks, teardown)" "${smoke_times[*]}"
+printf '%-44s %s\n' "cargo xtask smoke (11 checks, teardown)" "${smoke_times[*]}"
 printf '%-44s %s\n' "peer: bare up --wait + down --volumes" "${bare_times[*]}"
